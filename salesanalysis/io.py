@@ -263,7 +263,7 @@ def _read_excel(path: Path, settings: dict[str, Any]) -> tuple[pd.DataFrame, int
     elif sheet not in book.sheet_names:
         raise InputError(f"{path} has no sheet '{sheet}'",
                          fix=f"Sheets in the file: {', '.join(map(str, book.sheet_names))}.")
-    raw = book.parse(sheet, header=None, dtype=object)
+    raw = pd.read_excel(book, sheet_name=sheet, header=None, dtype=object)
     if "header_row" in settings:
         hdr = int(settings["header_row"]) - 1
     else:

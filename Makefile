@@ -1,0 +1,52 @@
+# salesanalysis: `make help` lists the targets.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+STAMP   = $(VENV)/.installed
+PERIOD ?=
+ARGS   ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help setup report test test-fast lab lint format bench sample clean
+
+help:  ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed, found " + sys.version.split()[0]'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	@touch $(STAMP)
+
+setup: $(STAMP)  ## create .venv and install the project with its test tools
+
+report: $(STAMP)  ## the monthly report on the sample data (PERIOD=YYYY-MM, default: latest complete month)
+	$(BIN)/salesanalysis run $(if $(PERIOD),--period $(PERIOD)) $(ARGS)
+
+test: $(STAMP)  ## the whole test suite (unit, property-based, notebooks, end to end)
+	$(BIN)/python -m pytest $(ARGS)
+
+test-fast: $(STAMP)  ## the tests without the slow end-to-end and notebook runs
+	$(BIN)/python -m pytest -m "not slow" $(ARGS)
+
+lab: $(STAMP)  ## open JupyterLab on notebooks/ with the project's environment as the kernel
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (salesanalysis)" >/dev/null
+	cd notebooks && ../$(BIN)/jupyter lab
+
+lint: $(STAMP)  ## ruff lint
+	$(BIN)/ruff check salesanalysis tests benchmarks
+
+format: $(STAMP)  ## ruff format
+	$(BIN)/ruff format salesanalysis tests benchmarks
+
+bench: $(STAMP)  ## the benchmarks (see benchmarks/README.md)
+	$(BIN)/python -m pip install --quiet -e ".[test,bench,dask]"
+	$(BIN)/python benchmarks/forecast_accuracy.py
+	$(BIN)/python benchmarks/forecast_speed.py
+
+sample: $(STAMP)  ## regenerate data/sample from its seeded generator
+	$(BIN)/python -m salesanalysis.sample --out data/sample
+
+clean:  ## remove the virtualenv and generated reports
+	rm -rf $(VENV) reports/*/ reports/.build-* reports/index.html

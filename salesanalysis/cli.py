@@ -1,0 +1,123 @@
+"""The ``salesanalysis`` command.
+
+    salesanalysis run [--period YYYY-MM] [--data DIR] [--plan FILE] [--out DIR]
+    salesanalysis validate [--data DIR] [--plan FILE]
+    salesanalysis steps
+
+Errors meant for the user are printed as one short block and a non-zero exit code
+(2 invalid input or plan, 3 conflicting plan constraints, 4 a step failed, 5 another run holds
+the lock, 130 interrupted); ``--debug`` adds the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from pathlib import Path
+
+from .errors import SalesAnalysisError
+from .paths import REPORTS_DIR, SAMPLE_DIR
+
+__all__ = ["main"]
+
+
+def _default_plan(data: Path) -> Path | None:
+    plan = data / "plan.yaml"
+    return plan if plan.exists() else None
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", type=Path, default=SAMPLE_DIR,
+                   help="folder with transactions, reps and market files (default: the sample data)")
+    p.add_argument("--plan", type=Path, default=None,
+                   help="plan assumptions YAML (default: plan.yaml in the data folder)")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+
+
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="salesanalysis", description="Sales planning workbook: "
+                                 "market analysis, forecast, target decomposition, performance review.")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the monthly report")
+    _add_common(run)
+    run.add_argument("--period", default="", help="report month YYYY-MM (default: the latest "
+                     "complete month of the data)")
+    run.add_argument("--out", type=Path, default=REPORTS_DIR, help="reports folder (default: reports/)")
+    run.add_argument("--steps", nargs="*", default=None, help="run only these steps (names or numbers)")
+    run.add_argument("--wait", type=float, default=0.0,
+                     help="seconds to wait for another run of the same period to finish (default 0: refuse)")
+    run.add_argument("--cell-timeout", type=int, default=1800, help="seconds a notebook cell may take")
+    run.add_argument("--quiet", action="store_true", help="print only the report path and errors")
+
+    val = sub.add_parser("validate", help="check the inputs only")
+    _add_common(val)
+
+    sub.add_parser("steps", help="list the pipeline's steps")
+    return ap
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from .io import load_dataset
+
+    plan = args.plan or _default_plan(args.data)
+    ds = load_dataset(args.data, plan)
+    tx = ds.transactions
+    print(f"OK: {len(tx):,} transaction lines from {tx['date'].min():%Y-%m-%d} to "
+          f"{tx['date'].max():%Y-%m-%d}; {tx['region'].nunique()} regions, "
+          f"{tx['product_line'].nunique()} product lines, {tx['customer_type'].nunique()} customer "
+          f"types, {len(ds.reps)} reps, {len(ds.market):,} market rows"
+          + (f"; plan {plan}" if plan else "; no plan file"))
+    for note in ds.notes:
+        print(f"note: {note}")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .pipeline import run_pipeline
+
+    plan = args.plan or _default_plan(args.data)
+    echo = (lambda s: None) if args.quiet else (lambda s: print(s, flush=True))
+    result = run_pipeline(args.period or None, args.data, plan, args.out, steps=args.steps,
+                          echo=echo, wait=args.wait, cell_timeout=args.cell_timeout)
+    if args.quiet:
+        print(result.index)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "validate":
+            return _validate(args)
+        if args.command == "run":
+            return _run(args)
+        if args.command == "steps":
+            from .pipeline import discover_steps
+
+            for s in discover_steps():
+                print(f"{s.number:02d} {s.name}  ({s.path})")
+            return 0
+    except SalesAnalysisError as e:
+        if getattr(args, "debug", False):
+            traceback.print_exc()
+        print(e.render(), file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("Interrupted: the last good report is unchanged.", file=sys.stderr)
+        return 130
+    except BaseException as e:
+        if type(e).__name__ == "_Interrupted":
+            print(f"Interrupted ({e}): the last good report is unchanged.", file=sys.stderr)
+            return 143
+        if getattr(args, "debug", False) or not isinstance(e, Exception):
+            raise
+        print(f"Unexpected error: {type(e).__name__}: {e}\n(run again with --debug for the traceback)",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

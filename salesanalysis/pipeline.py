@@ -1,0 +1,480 @@
+"""The monthly run: prepare the inputs, execute the notebooks with papermill, export HTML.
+
+A run for period P writes ``<out>/P/``::
+
+    run.json        status, period, parameters, input hashes, versions, git commit, steps
+    run.log         the run's log
+    index.html      headline figures and links to each step's report
+    NN_step.ipynb   executed notebooks (the audit record)
+    NN_step.html    business reports (code and parameter cells hidden, charts embedded)
+    outputs/        files the steps hand to each other (Parquet, Excel)
+
+The run is built in a temporary folder beside it and swapped in only when every step
+succeeded, so the last good report for P is never destroyed. A failed run is kept in
+``<out>/P.failed/`` (with its partial HTML and a ``run.json`` saying what failed). A lock file
+stops two runs of the same period from interleaving.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import html
+import json
+import logging
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from .errors import RunLocked, SalesAnalysisError, StepFailed
+from .paths import NOTEBOOKS_DIR, PACKAGE_DIR, REPO_DIR, REPORTS_DIR, SAMPLE_DIR, SAMPLE_PLAN
+
+__all__ = ["Step", "RunResult", "discover_steps", "export_html", "run_pipeline"]
+
+log = logging.getLogger("salesanalysis")
+
+VERSIONED = ("salesanalysis", "pandas", "numpy", "statsmodels", "scipy", "matplotlib", "seaborn",
+             "papermill", "nbconvert", "pyarrow", "duckdb")
+HIDDEN_TAGS = {"parameters", "injected-parameters", "remove_cell", "hide"}
+
+
+@dataclass(frozen=True)
+class Step:
+    """One notebook of the pipeline."""
+
+    number: int
+    name: str
+    path: Path
+
+    @property
+    def stem(self) -> str:
+        return self.path.stem
+
+    @property
+    def title(self) -> str:
+        return self.name.replace("_", " ").capitalize()
+
+
+def discover_steps(notebooks_dir: Path = NOTEBOOKS_DIR) -> list[Step]:
+    """The pipeline's steps: ``NN_name.ipynb`` in ``notebooks_dir``, in the order of NN."""
+    steps = []
+    for p in sorted(Path(notebooks_dir).glob("[0-9][0-9]_*.ipynb")):
+        number, _, name = p.stem.partition("_")
+        steps.append(Step(int(number), name, p))
+    return sorted(steps, key=lambda s: s.number)
+
+
+@dataclass
+class StepRecord:
+    name: str
+    status: str = "pending"  # pending | ok | failed | skipped
+    seconds: float = 0.0
+    error: str | None = None
+    html: str | None = None
+    notebook: str | None = None
+
+
+@dataclass
+class RunResult:
+    status: str
+    period: str
+    folder: Path
+    steps: list[StepRecord] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def index(self) -> Path:
+        return self.folder / "index.html"
+
+
+# --------------------------------------------------------------------------------------------
+# HTML export
+
+
+def export_html(notebook: Path, target: Path, title: str | None = None) -> Path:
+    """Export an executed notebook as a self-contained business report.
+
+    Code cells' inputs and prompts are hidden, cells tagged ``parameters``/``injected-parameters``
+    are dropped, images are embedded, and nothing is loaded from another host.
+    """
+    import nbformat
+    from nbconvert import HTMLExporter
+    from traitlets.config import Config
+
+    c = Config()
+    c.TagRemovePreprocessor.enabled = True
+    c.TagRemovePreprocessor.remove_cell_tags = HIDDEN_TAGS
+    c.HTMLExporter.exclude_input = True
+    c.HTMLExporter.exclude_input_prompt = True
+    c.HTMLExporter.exclude_output_prompt = True
+    c.HTMLExporter.embed_images = True
+    c.HTMLExporter.extra_template_basedirs = [str(PACKAGE_DIR / "templates")]
+    c.HTMLExporter.template_name = "report"
+    exporter = HTMLExporter(config=c)
+    exporter.register_preprocessor("nbconvert.preprocessors.TagRemovePreprocessor", enabled=True)
+    nb = nbformat.read(notebook, as_version=4)
+    # papermill's error banner and the failing cell's traceback stay visible
+    if title:
+        nb.metadata["title"] = title
+    body, _ = exporter.from_notebook_node(nb)
+    _atomic_write_text(target, body)
+    return target
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+# --------------------------------------------------------------------------------------------
+# manifest
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in VERSIONED:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def _git_commit() -> str | None:
+    try:
+        r = subprocess.run(["git", "-C", str(REPO_DIR), "rev-parse", "HEAD"], capture_output=True,
+                           text=True, timeout=5)
+        if r.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "-C", str(REPO_DIR), "status", "--porcelain", "--",
+                                "salesanalysis", "notebooks"], capture_output=True, text=True, timeout=5)
+        return r.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# --------------------------------------------------------------------------------------------
+# the run
+
+
+class _Interrupted(BaseException):
+    """SIGTERM turned into an exception so that the run records what happened."""
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:  # pragma: no cover - exercised via subprocess
+    raise _Interrupted(f"received signal {signum}")
+
+
+def _setup_log(path: Path, echo: Callable[[str], None] | None) -> logging.Handler:
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    return handler
+
+
+def _lock(out: Path, period: str, wait: float) -> Any:
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(out / f".{period}.lock"))
+    try:
+        lock.acquire(timeout=wait)
+    except Timeout:
+        raise RunLocked(f"another run for {period} is in progress in {out}",
+                        fix="Wait for it to finish (or pass --wait SECONDS to queue behind it).") from None
+    return lock
+
+
+def _swap_in(build: Path, final: Path) -> None:
+    """Replace ``final`` by ``build``; the old report is removed only once the new one is in."""
+    old = final.with_name(f".{final.name}.old")
+    if old.exists():
+        shutil.rmtree(old)
+    if final.exists():
+        os.replace(final, old)
+    os.replace(build, final)
+    if old.exists():
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _recover(final: Path) -> None:
+    """A crash between the two renames of a swap leaves ``.P.old``: put it back."""
+    old = final.with_name(f".{final.name}.old")
+    if old.exists() and not final.exists():
+        os.replace(old, final)
+
+
+def run_pipeline(period: str | None = None, data_dir: Path | str = SAMPLE_DIR,
+                 plan_file: Path | str | None = SAMPLE_PLAN, out: Path | str = REPORTS_DIR,
+                 *, steps: Sequence[str] | None = None, notebooks_dir: Path = NOTEBOOKS_DIR,
+                 echo: Callable[[str], None] | None = print, wait: float = 0.0,
+                 cell_timeout: int = 1800, extra_parameters: dict[str, Any] | None = None,
+                 today: _dt.date | None = None) -> RunResult:
+    """Run the monthly pipeline for ``period`` ('' or None = latest complete month).
+
+    Raises:
+        InputError / PlanError: the inputs are invalid (nothing is written but a failed record).
+        RunLocked: another run for the same period holds the lock.
+        StepFailed: a notebook failed; the failed run is kept in ``<out>/<period>.failed``.
+    """
+    from . import context
+
+    say = echo or (lambda s: None)
+    data_dir, out = Path(data_dir).resolve(), Path(out).resolve()
+    plan_path = Path(plan_file).resolve() if plan_file else None
+    out.mkdir(parents=True, exist_ok=True)
+    all_steps = discover_steps(notebooks_dir)
+    if steps:
+        wanted = set(steps)
+        all_steps = [s for s in all_steps if s.stem in wanted or s.name in wanted or str(s.number) in wanted]
+    if not all_steps:
+        raise SalesAnalysisError(f"no pipeline steps (NN_name.ipynb) found in {notebooks_dir}"
+                                 + (f" matching {', '.join(steps)}" if steps else ""),
+                                 fix="Check the notebooks folder, or the names given to --steps "
+                                     "(see `salesanalysis steps`).")
+    started = _dt.datetime.now(_dt.timezone.utc)
+    stamp = f"{os.getpid()}-{int(time.time() * 1000)}"
+    build = out / f".build-{stamp}"
+    build.mkdir()
+    (build / "outputs").mkdir()
+    handler = _setup_log(build / "run.log", echo)
+    manifest: dict[str, Any] = {
+        "status": "running",
+        "period": period or "",
+        "started": started.isoformat(timespec="seconds"),
+        "parameters": {"period": period or "", "data_dir": str(data_dir),
+                       "plan_file": str(plan_path) if plan_path else None,
+                       **(extra_parameters or {})},
+        "inputs": {}, "sha256": {}, "versions": _versions(), "git_commit": _git_commit(),
+        "steps": [], "notes": [],
+    }
+    records: list[StepRecord] = []
+    lock = None
+    final: Path | None = None
+    old_handler = signal.getsignal(signal.SIGTERM)
+    try:
+        signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not in the main thread
+        old_handler = None
+    t_run = time.perf_counter()
+    try:
+        say("Preparing inputs (read, validate, build the monthly cube)...")
+        t0 = time.perf_counter()
+        prep = context.prepare(data_dir, plan_path, build / "outputs", period, today)
+        p = prep["period"]
+        manifest.update(period=p, inputs=prep["inputs"], sha256=prep["sha256"], notes=prep["notes"],
+                        rows=prep["rows"])
+        manifest["parameters"]["period"] = p
+        log.info("prepared inputs for %s in %.1fs: %s", p, time.perf_counter() - t0, prep["rows"])
+        say(f"  period {p}: {prep['rows']['transactions']:,} lines -> {prep['rows']['cube']:,} cube "
+            f"rows ({time.perf_counter() - t0:.1f}s)")
+        for note in prep["notes"]:
+            say(f"  note: {note}")
+        lock = _lock(out, p, wait)
+        final = out / p
+        _recover(final)
+        params = {"period": p, "run_dir": ".", "data_dir": str(data_dir),
+                  "plan_file": str(plan_path) if plan_path else "", **(extra_parameters or {})}
+        for i, step in enumerate(all_steps, 1):
+            rec = StepRecord(step.stem)
+            records.append(rec)
+            say(f"[{i}/{len(all_steps)}] {step.stem} ...")
+            t0 = time.perf_counter()
+            try:
+                _execute(step, build, params, cell_timeout)
+                rec.status = "ok"
+            except _Interrupted:
+                rec.status = "interrupted"
+                raise
+            except KeyboardInterrupt:
+                rec.status = "interrupted"
+                raise
+            except Exception as e:  # papermill/kernel errors: recorded, then raised as StepFailed
+                rec.status = "failed"
+                rec.error = _short_error(e)
+                log.error("step %s failed: %s\n%s", step.stem, rec.error, traceback.format_exc())
+            finally:
+                rec.seconds = round(time.perf_counter() - t0, 2)
+                nb_out = build / f"{step.stem}.ipynb"
+                if nb_out.exists():
+                    rec.notebook = nb_out.name
+                    try:
+                        export_html(nb_out, build / f"{step.stem}.html", title=step.title)
+                        rec.html = f"{step.stem}.html"
+                    except Exception as e:  # an unexportable notebook must not hide the real error
+                        log.error("HTML export of %s failed: %s", step.stem, e)
+            say(f"      {rec.status} in {rec.seconds:.1f}s" + (f": {rec.error}" if rec.error else ""))
+            log.info("step %s %s in %.2fs", step.stem, rec.status, rec.seconds)
+            if rec.status == "failed":
+                raise StepFailed(f"step {step.stem} failed: {rec.error}",
+                                 fix=f"Open {final}.failed/{step.stem}.html (or the .ipynb) to see the "
+                                     "error in context; the last good report is unchanged.")
+        manifest["status"] = "ok"
+    except (SalesAnalysisError, _Interrupted, KeyboardInterrupt, Exception) as e:
+        status = "interrupted" if isinstance(e, _Interrupted | KeyboardInterrupt) else "failed"
+        manifest["status"] = status
+        failed = next((r for r in records if r.status in ("failed", "interrupted")), None)
+        manifest["error"] = {"step": failed.name if failed else "prepare",
+                             "type": type(e).__name__,
+                             "message": e.render() if isinstance(e, SalesAnalysisError) else _short_error(e)}
+        log.error("run %s: %s", status, manifest["error"]["message"])
+        raise
+    finally:
+        manifest["steps"] = [r.__dict__ for r in records]
+        manifest["finished"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+        manifest["seconds"] = round(time.perf_counter() - t_run, 2)
+        try:
+            _atomic_write_text(build / "run.json", json.dumps(manifest, ensure_ascii=False, indent=2))
+            _write_run_index(build, manifest)
+        finally:
+            log.removeHandler(handler)
+            handler.close()
+            if old_handler is not None:
+                signal.signal(signal.SIGTERM, old_handler)
+            dest = final if final is not None else out / (manifest["period"] or "unknown")
+            if manifest["status"] == "ok":
+                _swap_in(build, dest)
+            else:
+                failed_dir = dest.with_name(dest.name + ".failed")
+                if failed_dir.exists():
+                    shutil.rmtree(failed_dir)
+                os.replace(build, failed_dir)
+            _write_reports_index(out)
+            if lock is not None:
+                lock.release()
+    say(f"Report: {dest / 'index.html'}")
+    return RunResult("ok", manifest["period"], dest, records)
+
+
+def _short_error(e: BaseException) -> str:
+    name = getattr(e, "ename", None) or type(e).__name__
+    value = getattr(e, "evalue", None) or str(e)
+    text = f"{name}: {value}".strip()
+    return text if len(text) < 2000 else text[:2000] + " ..."
+
+
+def _execute(step: Step, build: Path, params: dict[str, Any], cell_timeout: int) -> None:
+    import papermill as pm
+
+    env_pin = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+               "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+    saved = {k: os.environ.get(k) for k in env_pin}
+    os.environ.update(env_pin)
+    try:
+        pm.execute_notebook(
+            str(step.path), str(build / f"{step.stem}.ipynb"), parameters=params,
+            cwd=str(build), kernel_name="python3", progress_bar=False, log_output=False,
+            execution_timeout=cell_timeout, request_save_on_cell_execute=True,
+        )
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+# --------------------------------------------------------------------------------------------
+# index pages
+
+
+def _headline(build: Path, period: str) -> list[tuple[str, str]]:
+    """Headline figures for the run's index page, from the steps' outputs."""
+    try:
+        from .report import headline_figures
+
+        return headline_figures(build / "outputs", period)
+    except Exception as e:  # a missing headline must not fail the run
+        log.warning("no headline figures: %s", e)
+        return []
+
+
+def _write_run_index(build: Path, manifest: dict[str, Any]) -> None:
+    e = html.escape
+    period = manifest.get("period") or "?"
+    status = manifest["status"]
+    rows = []
+    for s in manifest["steps"]:
+        link = f'<a href="{e(s["html"])}">{e(s["name"])}</a>' if s.get("html") else e(s["name"])
+        nb = f'<a href="{e(s["notebook"])}">notebook</a>' if s.get("notebook") else ""
+        rows.append(f"<tr><td>{link}</td><td>{e(s['status'])}</td><td>{s['seconds']:.1f} s</td>"
+                    f"<td>{nb}</td><td>{e(s.get('error') or '')}</td></tr>")
+    heads = _headline(build, period) if status == "ok" else []
+    kpis = "".join(f'<div class="kpi"><div class="v">{e(v)}</div><div class="k">{e(k)}</div></div>'
+                   for k, v in heads)
+    notes = "".join(f"<li>{e(n)}</li>" for n in manifest.get("notes", []))
+    err = manifest.get("error")
+    err_html = (f'<div class="err"><b>Run {e(status)}</b> at step {e(err["step"])}:'
+                f'<pre>{e(err["message"])}</pre></div>' if err else "")
+    page = f"""<!DOCTYPE html>
+<html lang="zh-CN"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'">
+<title>Sales report {e(period)}</title>
+<style>
+body {{ font-family: "Noto Sans CJK SC", "PingFang SC", "Microsoft YaHei", Arial, sans-serif;
+       max-width: 1000px; margin: 24px auto; color: #222; }}
+h1 {{ font-size: 24px; }} table {{ border-collapse: collapse; }}
+td, th {{ padding: 4px 10px; border-bottom: 1px solid #ddd; text-align: left; }}
+.kpis {{ display: flex; flex-wrap: wrap; gap: 12px; margin: 16px 0; }}
+.kpi {{ border: 1px solid #ccd; border-radius: 6px; padding: 10px 14px; min-width: 150px; }}
+.kpi .v {{ font-size: 20px; font-weight: 600; }} .kpi .k {{ font-size: 12px; color: #555; }}
+.err {{ background: #fdecea; border: 1px solid #f5c2c0; padding: 10px; }}
+.meta {{ font-size: 12px; color: #666; }}
+</style></head><body>
+<p><a href="../index.html">&larr; All reports</a></p>
+<h1>Sales report {e(period)}</h1>
+<p class="meta">Status: <b>{e(status)}</b> &middot; run {e(manifest.get('started', ''))} &middot;
+{manifest.get('seconds', 0):.0f} s &middot; commit {e(str(manifest.get('git_commit') or 'n/a'))}</p>
+{err_html}
+<div class="kpis">{kpis}</div>
+<h2>Steps</h2>
+<table><tr><th>Step</th><th>Status</th><th>Time</th><th>Audit</th><th>Error</th></tr>
+{''.join(rows)}</table>
+<h2>Data notes</h2><ul>{notes or '<li>none</li>'}</ul>
+<p class="meta">Inputs, versions and parameters: <a href="run.json">run.json</a> &middot;
+log: <a href="run.log">run.log</a> &middot; outputs: <code>outputs/</code></p>
+</body></html>"""
+    _atomic_write_text(build / "index.html", page)
+
+
+def _write_reports_index(out: Path) -> None:
+    """``<out>/index.html``: every period's last good report, and failed attempts."""
+    e = html.escape
+    rows = []
+    for d in sorted((p for p in out.iterdir() if p.is_dir() and not p.name.startswith(".")), reverse=True):
+        run = d / "run.json"
+        if not run.exists():
+            continue
+        try:
+            m = json.loads(run.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        rows.append(f'<tr><td><a href="{e(d.name)}/index.html">{e(d.name)}</a></td>'
+                    f"<td>{e(m.get('status', '?'))}</td><td>{e(m.get('started', ''))}</td></tr>")
+    page = f"""<!DOCTYPE html><html><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
+<title>Sales reports</title>
+<style>body {{ font-family: Arial, sans-serif; max-width: 800px; margin: 24px auto; }}
+td, th {{ padding: 4px 10px; border-bottom: 1px solid #ddd; text-align: left; }}</style></head>
+<body><h1>Sales reports</h1><table><tr><th>Report</th><th>Status</th><th>Run at (UTC)</th></tr>
+{''.join(rows)}</table></body></html>"""
+    _atomic_write_text(out / "index.html", page)
+
+
+def python_info() -> str:  # pragma: no cover - diagnostic
+    return f"{sys.executable} {platform.python_version()}"

@@ -1,0 +1,62 @@
+"""Shared fixtures: tiny input folders written in code."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from salesanalysis.paths import SAMPLE_DIR
+
+TX_HEADER = "date,order_id,customer_id,customer_type,region,product_line,rep_id,quantity,unit_price,revenue\n"
+
+
+def tx_rows() -> list[str]:
+    return [
+        "2025-01-05,O1,C1,SMB,华东,Pumps,R1,2,100,200",
+        "2025-01-05,O1,C1,SMB,华东,Valves,R1,1,50,50",
+        "2025-01-20,O2,C2,Key Account,华北,Pumps,R2,3,100,300",
+        "2025-02-03,O3,C1,SMB,华东,Pumps,R1,1,100,100",
+        "2025-02-10,RT1,C2,Key Account,华北,Pumps,R2,-1,100,-100",
+        "2025-02-11,O4,C3,SMB,华东,Pumps,R3,5,90,450",
+    ]
+
+
+REPS = (
+    "rep_id,name,region,hire_date,end_date,fte\n"
+    "R1,王伟,华东,2020-01-01,,1.0\n"
+    "R2,李娜,华北,2019-05-01,,1.0\n"
+    "R3,张敏,华东,2025-02-01,,0.5\n"
+)
+MARKET = (
+    "period,region,product_line,market_size\n"
+    "2025,华东,Pumps,120000\n2025,华东,Valves,24000\n2025,华北,Pumps,60000\n"
+)
+
+
+@pytest.fixture
+def tiny_dir(tmp_path: Path) -> Path:
+    """A minimal valid data folder (6 lines, 3 reps, yearly market)."""
+    d = tmp_path / "tiny"
+    d.mkdir()
+    (d / "transactions.csv").write_text(TX_HEADER + "\n".join(tx_rows()) + "\n", encoding="utf-8")
+    (d / "reps.csv").write_text(REPS, encoding="utf-8")
+    (d / "market.csv").write_text(MARKET, encoding="utf-8")
+    return d
+
+
+@pytest.fixture(scope="session")
+def sample_tx() -> pd.DataFrame:
+    from salesanalysis.io import load_dataset
+
+    return load_dataset(SAMPLE_DIR).transactions
+
+
+@pytest.fixture
+def sample_copy(tmp_path: Path) -> Path:
+    """A writable copy of the sample data folder."""
+    d = tmp_path / "sample"
+    shutil.copytree(SAMPLE_DIR, d)
+    return d
