@@ -28,7 +28,7 @@ test: $(STAMP)  ## the whole test suite (unit, property-based, notebooks, end to
 	$(BIN)/python -m pytest $(ARGS)
 
 test-fast: $(STAMP)  ## the tests without the slow end-to-end and notebook runs
-	$(BIN)/python -m pytest -m "not slow" $(ARGS)
+	$(BIN)/python -m pytest tests -m "not slow" $(ARGS)
 
 lab: $(STAMP)  ## open JupyterLab on notebooks/ with the project's environment as the kernel
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (salesanalysis)" >/dev/null

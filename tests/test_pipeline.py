@@ -1,0 +1,108 @@
+"""The pipeline on small notebooks: manifest, HTML, failure handling, lock."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from salesanalysis.errors import InputError, RunLocked, StepFailed
+from salesanalysis.pipeline import _lock, discover_steps, run_pipeline
+
+from .nbutil import OPEN, write_notebook
+
+
+@pytest.fixture
+def nbdir(tmp_path: Path) -> Path:
+    d = tmp_path / "nb"
+    write_notebook(d / "01_first.ipynb", OPEN,
+                   "s = ctx.cube.groupby('region')['revenue'].sum()\nctx.write('first', s.reset_index())\ns",
+                   "import matplotlib.pyplot as plt\nfig, ax = plt.subplots()\nax.bar(s.index, s.values)\n"
+                   "ax.set_ylabel('Revenue (CNY)')\nplt.show()")
+    write_notebook(d / "02_second.ipynb", OPEN, "print(len(ctx.read('first')))")
+    return d
+
+
+def _assert_self_contained(html: str) -> None:
+    # no script, stylesheet, image or font is fetched from anywhere
+    assert not re.search(r"<script[^>]+src=", html)
+    assert not re.search(r"<link[^>]+href=[\"']https?:", html)
+    assert not re.search(r"src=[\"']https?:", html)
+    assert not re.search(r"url\([\"']?https?:", html)
+
+
+def test_discover_steps_in_order(nbdir: Path):
+    write_notebook(nbdir / "10_tenth.ipynb")
+    assert [s.stem for s in discover_steps(nbdir)] == ["01_first", "02_second", "10_tenth"]
+
+
+def test_run_writes_report(tiny_dir: Path, tmp_path: Path, nbdir: Path):
+    out = tmp_path / "reports"
+    r = run_pipeline("2025-02", tiny_dir, None, out, notebooks_dir=nbdir, echo=None)
+    folder = out / "2025-02"
+    assert r.folder == folder and r.status == "ok"
+    run = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+    assert run["status"] == "ok" and run["period"] == "2025-02"
+    assert [s["name"] for s in run["steps"]] == ["01_first", "02_second"]
+    assert all(s["status"] == "ok" and s["seconds"] > 0 for s in run["steps"])
+    assert set(run["sha256"]) == {"transactions", "reps", "market"}
+    assert all(len(h) == 64 for h in run["sha256"].values())
+    assert "pandas" in run["versions"] and "statsmodels" in run["versions"]
+    for name in ("01_first", "02_second"):
+        html = (folder / f"{name}.html").read_text(encoding="utf-8")
+        _assert_self_contained(html)
+        assert "ctx.cube.groupby" not in html  # code hidden
+        assert "injected-parameters" not in html and 'period: str = ""' not in html
+        assert (folder / f"{name}.ipynb").exists()
+    assert "data:image/png;base64" in (folder / "01_first.html").read_text(encoding="utf-8")
+    index = (folder / "index.html").read_text(encoding="utf-8")
+    assert "01_first.html" in index and "Revenue 2025-02" in index
+    assert (folder / "outputs" / "first.parquet").exists()
+    assert "2025-02/index.html" in (out / "index.html").read_text(encoding="utf-8")
+    assert "step 01_first ok" in (folder / "run.log").read_text(encoding="utf-8")
+
+
+def test_failed_step_keeps_last_good_report(tiny_dir: Path, tmp_path: Path, nbdir: Path):
+    out = tmp_path / "reports"
+    run_pipeline("2025-02", tiny_dir, None, out, notebooks_dir=nbdir, echo=None)
+    good = (out / "2025-02" / "run.json").read_bytes()
+    write_notebook(nbdir / "03_broken.ipynb", "raise ValueError('no such segment')")
+    with pytest.raises(StepFailed, match="03_broken"):
+        run_pipeline("2025-02", tiny_dir, None, out, notebooks_dir=nbdir, echo=None)
+    assert (out / "2025-02" / "run.json").read_bytes() == good
+    failed = json.loads((out / "2025-02.failed" / "run.json").read_text(encoding="utf-8"))
+    assert failed["status"] == "failed" and failed["error"]["step"] == "03_broken"
+    assert [s["status"] for s in failed["steps"]] == ["ok", "ok", "failed"]
+    html = (out / "2025-02.failed" / "03_broken.html").read_text(encoding="utf-8")
+    assert "no such segment" in html
+    assert not [p for p in out.iterdir() if p.name.startswith(".build")]
+
+
+def test_bad_input_fails_before_any_step(tiny_dir: Path, tmp_path: Path, nbdir: Path):
+    (tiny_dir / "reps.csv").write_text("rep_id,name\nR1,x\n", encoding="utf-8")
+    with pytest.raises(InputError, match="problem"):
+        run_pipeline("2025-02", tiny_dir, None, tmp_path / "r", notebooks_dir=nbdir, echo=None)
+    failed = json.loads((tmp_path / "r" / "2025-02.failed" / "run.json").read_text(encoding="utf-8"))
+    assert failed["status"] == "failed" and failed["error"]["step"] == "prepare"
+    assert "hire_date" in failed["error"]["message"]
+
+
+@pytest.mark.parametrize("period,match", [("2024-12", "before the history"), ("2025-05", "has no data"),
+                                          ("2025-13", "not"), ("May 2025", "not")])
+def test_period_checked(tiny_dir: Path, tmp_path: Path, nbdir: Path, period: str, match: str):
+    with pytest.raises(InputError, match=match):
+        run_pipeline(period, tiny_dir, None, tmp_path / "r", notebooks_dir=nbdir, echo=None)
+
+
+def test_second_run_of_a_period_is_refused(tiny_dir: Path, tmp_path: Path, nbdir: Path):
+    out = tmp_path / "r"
+    out.mkdir()
+    held = _lock(out, "2025-02", 0)
+    try:
+        with pytest.raises(RunLocked, match="in progress"):
+            run_pipeline("2025-02", tiny_dir, None, out, notebooks_dir=nbdir, echo=None)
+    finally:
+        held.release()
+    assert not (out / "2025-02").exists()
