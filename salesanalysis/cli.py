@@ -3,10 +3,12 @@
     salesanalysis run [--period YYYY-MM] [--data DIR] [--plan FILE] [--out DIR]
     salesanalysis validate [--data DIR] [--plan FILE]
     salesanalysis steps
+    salesanalysis plan freeze|adopt --run reports/YYYY-MM [--note TEXT]
+    salesanalysis plan show --year YYYY
 
 Errors meant for the user are printed as one short block and a non-zero exit code
 (2 invalid input or plan, 3 conflicting plan constraints, 4 a step failed, 5 another run holds
-the lock, 130 interrupted); ``--debug`` adds the traceback.
+the lock, 6 plan-of-record refusal, 130 interrupted); ``--debug`` adds the traceback.
 """
 
 from __future__ import annotations
@@ -55,7 +57,40 @@ def _parser() -> argparse.ArgumentParser:
     _add_common(val)
 
     sub.add_parser("steps", help="list the pipeline's steps")
+
+    plan = sub.add_parser("plan", help="the plan of record: freeze, adopt a revision, show")
+    psub = plan.add_subparsers(dest="plan_command", required=True)
+    for name, text in (("freeze", "freeze a run's targets as the fiscal year's plan of record"),
+                       ("adopt", "adopt a run's proposed revision as the next version")):
+        p = psub.add_parser(name, help=text)
+        p.add_argument("--run", type=Path, required=True, help="a successful run folder, reports/<YYYY-MM>")
+        p.add_argument("--records", type=Path, default=None, help="plan-of-record folder (default: plans/)")
+        p.add_argument("--note", default=None, help="why (kept in record.json)")
+        p.add_argument("--debug", action="store_true", help="show tracebacks")
+    p = psub.add_parser("show", help="list the versions of a year's plan of record")
+    p.add_argument("--year", type=int, required=True)
+    p.add_argument("--records", type=Path, default=None, help="plan-of-record folder (default: plans/)")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
     return ap
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from . import record
+
+    records = args.records or record.RECORDS_DIR
+    if args.plan_command == "show":
+        cur = record.current(args.year, records)
+        versions = record.history(args.year, records)
+        if not versions:
+            print(f"FY{args.year} has no plan of record in {records}")
+        for r in versions:
+            mark = "*" if cur is not None and r.version == cur.version else " "
+            print(f"{mark} {r.describe()}")
+        return 0
+    fn = record.freeze if args.plan_command == "freeze" else record.adopt
+    rec = fn(args.run, records, args.note)
+    print(f"{rec.describe()}\nstored in {rec.folder} (read-only); it is now the current plan of record")
+    return 0
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -93,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
             return _validate(args)
         if args.command == "run":
             return _run(args)
+        if args.command == "plan":
+            return _plan(args)
         if args.command == "steps":
             from .pipeline import discover_steps
 

@@ -18,6 +18,7 @@ __all__ = [
     "ConstraintConflict",
     "StepFailed",
     "RunLocked",
+    "RecordError",
     "EXIT_CODES",
 ]
 
@@ -124,6 +125,13 @@ class RunLocked(SalesAnalysisError):
     title = "Run in progress"
 
 
+class RecordError(SalesAnalysisError):
+    """The plan of record cannot be frozen, adopted or read as asked."""
+
+    exit_code = 6
+    title = "Plan of record"
+
+
 EXIT_CODES = {
     "ok": 0,
     "error": SalesAnalysisError.exit_code,
@@ -132,5 +140,6 @@ EXIT_CODES = {
     "conflict": ConstraintConflict.exit_code,
     "step": StepFailed.exit_code,
     "locked": RunLocked.exit_code,
+    "record": RecordError.exit_code,
     "interrupted": 130,
 }
