@@ -51,6 +51,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--wait", type=float, default=0.0,
                      help="seconds to wait for another run of the same period to finish (default 0: refuse)")
     run.add_argument("--cell-timeout", type=int, default=1800, help="seconds a notebook cell may take")
+    run.add_argument("--force", action="store_true",
+                     help="rerun every step even when its inputs, parameters and code are unchanged")
     run.add_argument("--quiet", action="store_true", help="print only the report path and errors")
 
     val = sub.add_parser("validate", help="check the inputs only")
@@ -115,7 +117,7 @@ def _run(args: argparse.Namespace) -> int:
     plan = args.plan or _default_plan(args.data)
     echo = (lambda s: None) if args.quiet else (lambda s: print(s, flush=True))
     result = run_pipeline(args.period or None, args.data, plan, args.out, steps=args.steps,
-                          echo=echo, wait=args.wait, cell_timeout=args.cell_timeout)
+                          echo=echo, wait=args.wait, cell_timeout=args.cell_timeout, force=args.force)
     if args.quiet:
         print(result.index)
     return 0

@@ -77,11 +77,13 @@ def discover_steps(notebooks_dir: Path = NOTEBOOKS_DIR) -> list[Step]:
 @dataclass
 class StepRecord:
     name: str
-    status: str = "pending"  # pending | ok | failed | skipped
+    status: str = "pending"  # pending | ok | reused | failed | interrupted
     seconds: float = 0.0
     error: str | None = None
     html: str | None = None
     notebook: str | None = None
+    fingerprint: str | None = None
+    outputs: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -219,13 +221,100 @@ def _recover(final: Path) -> None:
         os.replace(old, final)
 
 
+def _code_hash() -> str:
+    """sha256 of the package's code and templates: a changed package reruns every step."""
+    h = hashlib.sha256()
+    for path in sorted(PACKAGE_DIR.rglob("*")):
+        if path.is_file() and path.suffix in (".py", ".j2", ".json") and "__pycache__" not in path.parts:
+            h.update(path.relative_to(PACKAGE_DIR).as_posix().encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def _input_files(data_dir: Path, plan_path: Path | None) -> dict[str, Path] | None:
+    """The raw input files, located without parsing them (None when they cannot be found:
+    the prepare stage then reports why)."""
+    from .io import MAPPING_FILE, find_input, load_mapping
+
+    try:
+        mapping = load_mapping(data_dir)
+        files = {t: find_input(data_dir, t, mapping) for t in ("transactions", "reps", "market")}
+    except SalesAnalysisError:
+        return None
+    if plan_path is not None:
+        if not plan_path.exists():
+            return None
+        files["plan"] = plan_path
+    if (data_dir / MAPPING_FILE).exists():
+        files["mapping"] = data_dir / MAPPING_FILE
+    return files
+
+
+def _fingerprints(base: dict[str, Any], steps: Sequence[Step]) -> tuple[str, list[str]]:
+    """The run's base fingerprint and one per step, chained: a step's fingerprint covers its
+    notebook and every earlier step's, so a change reruns that step and all after it."""
+    base_fp = _sha256_text(json.dumps(base, sort_keys=True, ensure_ascii=False))
+    fps, prev = [], base_fp
+    for step in steps:
+        prev = _sha256_text(prev + hashlib.sha256(step.path.read_bytes()).hexdigest())
+        fps.append(prev)
+    return base_fp, fps
+
+
+def _find_reusable(out: Path, base_fp: str) -> tuple[Path, dict[str, Any]] | None:
+    """The last good run made from the same inputs, parameters and code."""
+    for run in sorted(out.glob("*/run.json")):
+        if run.parent.name.startswith(".") or run.parent.name.endswith(".failed"):
+            continue
+        try:
+            m = json.loads(run.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if (m.get("status") == "ok" and m.get("prepare_outputs")
+                and m.get("fingerprints", {}).get("base") == base_fp):
+            return run.parent, m
+    return None
+
+
+def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:
+    return {p.name: (p.stat().st_mtime_ns, p.stat().st_size) for p in folder.iterdir() if p.is_file()}
+
+
+def _changed(before: dict[str, tuple[int, int]], folder: Path) -> list[str]:
+    return sorted(n for n, sig in _snapshot(folder).items() if before.get(n) != sig)
+
+
+def _normalize_notebook(path: Path, name: str) -> None:
+    """Drop run-specific timestamps and paths from an executed notebook so that a rerun with
+    the same inputs gives the same file (timestamps are kept in run.json only)."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    pm = nb.metadata.get("papermill", {})
+    for key in ("start_time", "end_time", "duration", "exception"):
+        pm.pop(key, None)
+    if "output_path" in pm:
+        pm["output_path"] = name
+    for cell in nb.cells:
+        if "injected-parameters" in cell.metadata.get("tags", []):
+            cell["id"] = "injected-parameters"  # papermill gives it a random id
+        cell.metadata.pop("execution", None)
+        cpm = cell.metadata.get("papermill", {})
+        for key in ("start_time", "end_time", "duration"):
+            cpm.pop(key, None)
+    nbformat.write(nb, path)
+
+
 def run_pipeline(period: str | None = None, data_dir: Path | str = SAMPLE_DIR,
                  plan_file: Path | str | None = SAMPLE_PLAN, out: Path | str = REPORTS_DIR,
                  *, steps: Sequence[str] | None = None, notebooks_dir: Path = NOTEBOOKS_DIR,
                  echo: Callable[[str], None] | None = print, wait: float = 0.0,
                  cell_timeout: int = 1800, extra_parameters: dict[str, Any] | None = None,
-                 today: _dt.date | None = None) -> RunResult:
+                 force: bool = False, today: _dt.date | None = None) -> RunResult:
     """Run the monthly pipeline for ``period`` ('' or None = latest complete month).
+
+    Steps whose notebook, inputs, parameters and package code are unchanged since the last good
+    run are reused from it instead of rerun (``force=True`` reruns all).
 
     Raises:
         InputError / PlanError: the inputs are invalid (nothing is written but a failed record).
@@ -248,6 +337,15 @@ def run_pipeline(period: str | None = None, data_dir: Path | str = SAMPLE_DIR,
                                  fix="Check the notebooks folder, or the names given to --steps "
                                      "(see `salesanalysis steps`).")
     started = _dt.datetime.now(_dt.timezone.utc)
+    versions = _versions()
+    request = period or f"latest@{(today or _dt.date.today()):%Y-%m}"
+    files = _input_files(data_dir, plan_path)
+    base = {"code": _code_hash(), "versions": versions, "request": request,
+            "inputs": {k: hashlib.sha256(v.read_bytes()).hexdigest() for k, v in (files or {}).items()},
+            "data_dir": str(data_dir), "plan_file": str(plan_path) if plan_path else None,
+            "extra": extra_parameters or {}, "steps": [s.stem for s in all_steps]}
+    base_fp, step_fps = _fingerprints(base, all_steps)
+    prev = None if (force or files is None) else _find_reusable(out, base_fp)
     stamp = f"{os.getpid()}-{int(time.time() * 1000)}"
     build = out / f".build-{stamp}"
     build.mkdir()
@@ -260,7 +358,8 @@ def run_pipeline(period: str | None = None, data_dir: Path | str = SAMPLE_DIR,
         "parameters": {"period": period or "", "data_dir": str(data_dir),
                        "plan_file": str(plan_path) if plan_path else None,
                        **(extra_parameters or {})},
-        "inputs": {}, "sha256": {}, "versions": _versions(), "git_commit": _git_commit(),
+        "inputs": {}, "sha256": {}, "versions": versions, "git_commit": _git_commit(),
+        "fingerprints": {"base": base_fp, "code": base["code"]},
         "steps": [], "notes": [],
     }
     records: list[StepRecord] = []
@@ -273,35 +372,62 @@ def run_pipeline(period: str | None = None, data_dir: Path | str = SAMPLE_DIR,
         old_handler = None
     t_run = time.perf_counter()
     try:
-        say("Preparing inputs (read, validate, build the monthly cube)...")
         t0 = time.perf_counter()
-        prep = context.prepare(data_dir, plan_path, build / "outputs", period, today)
-        p = prep["period"]
-        manifest.update(period=p, inputs=prep["inputs"], sha256=prep["sha256"], notes=prep["notes"],
-                        rows=prep["rows"])
+        if prev is not None:
+            prev_dir, prev_m = prev
+            p = prev_m["period"]
+            lock = _lock(out, p, wait)
+            say(f"Inputs, parameters and code unchanged since the run of {prev_m.get('started')}: "
+                "reusing what has not changed (--force reruns all).")
+            prep_files = prev_m.get("prepare_outputs", [])
+            for name in prep_files:
+                shutil.copy2(prev_dir / "outputs" / name, build / "outputs" / name)
+            for key in ("inputs", "sha256", "notes", "rows", "prepare_outputs"):
+                manifest[key] = prev_m.get(key)
+            prev_steps = {s["name"]: s for s in prev_m.get("steps", [])}
+        else:
+            say("Preparing inputs (read, validate, build the monthly cube)...")
+            prep = context.prepare(data_dir, plan_path, build / "outputs", period, today)
+            p = prep["period"]
+            manifest.update(inputs=prep["inputs"], sha256=prep["sha256"], notes=prep["notes"],
+                            rows=prep["rows"], prepare_outputs=sorted(x.name for x in (build / "outputs").iterdir()))
+            log.info("prepared inputs for %s in %.1fs: %s", p, time.perf_counter() - t0, prep["rows"])
+            say(f"  period {p}: {prep['rows']['transactions']:,} lines -> {prep['rows']['cube']:,} cube "
+                f"rows ({time.perf_counter() - t0:.1f}s)")
+            lock = _lock(out, p, wait)
+            prev_steps = {}
+        manifest["period"] = p
         manifest["parameters"]["period"] = p
-        log.info("prepared inputs for %s in %.1fs: %s", p, time.perf_counter() - t0, prep["rows"])
-        say(f"  period {p}: {prep['rows']['transactions']:,} lines -> {prep['rows']['cube']:,} cube "
-            f"rows ({time.perf_counter() - t0:.1f}s)")
-        for note in prep["notes"]:
+        for note in manifest["notes"] or []:
             say(f"  note: {note}")
-        lock = _lock(out, p, wait)
         final = out / p
         _recover(final)
         params = {"period": p, "run_dir": ".", "data_dir": str(data_dir),
                   "plan_file": str(plan_path) if plan_path else "", **(extra_parameters or {})}
-        for i, step in enumerate(all_steps, 1):
-            rec = StepRecord(step.stem)
+        reusing = prev is not None
+        for i, (step, fp) in enumerate(zip(all_steps, step_fps, strict=True), 1):
+            rec = StepRecord(step.stem, fingerprint=fp)
             records.append(rec)
+            old = prev_steps.get(step.stem)
+            reusing = reusing and old is not None and old.get("fingerprint") == fp and old.get("status") in ("ok", "reused")
+            if reusing:
+                prev_dir = prev[0]
+                for name in [f"{step.stem}.ipynb", f"{step.stem}.html"]:
+                    shutil.copy2(prev_dir / name, build / name)
+                for name in old.get("outputs", []):
+                    shutil.copy2(prev_dir / "outputs" / name, build / "outputs" / name)
+                rec.status, rec.outputs = "reused", list(old.get("outputs", []))
+                rec.notebook, rec.html = f"{step.stem}.ipynb", f"{step.stem}.html"
+                say(f"[{i}/{len(all_steps)}] {step.stem}: unchanged, reused")
+                log.info("step %s reused", step.stem)
+                continue
             say(f"[{i}/{len(all_steps)}] {step.stem} ...")
             t0 = time.perf_counter()
+            before = _snapshot(build / "outputs")
             try:
                 _execute(step, build, params, cell_timeout)
                 rec.status = "ok"
-            except _Interrupted:
-                rec.status = "interrupted"
-                raise
-            except KeyboardInterrupt:
+            except (_Interrupted, KeyboardInterrupt):
                 rec.status = "interrupted"
                 raise
             except Exception as e:  # papermill/kernel errors: recorded, then raised as StepFailed
@@ -310,10 +436,12 @@ def run_pipeline(period: str | None = None, data_dir: Path | str = SAMPLE_DIR,
                 log.error("step %s failed: %s\n%s", step.stem, rec.error, traceback.format_exc())
             finally:
                 rec.seconds = round(time.perf_counter() - t0, 2)
+                rec.outputs = _changed(before, build / "outputs")
                 nb_out = build / f"{step.stem}.ipynb"
                 if nb_out.exists():
                     rec.notebook = nb_out.name
                     try:
+                        _normalize_notebook(nb_out, nb_out.name)
                         export_html(nb_out, build / f"{step.stem}.html", title=step.title)
                         rec.html = f"{step.stem}.html"
                     except Exception as e:  # an unexportable notebook must not hide the real error
