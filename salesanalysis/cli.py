@@ -48,6 +48,8 @@ def _parser() -> argparse.ArgumentParser:
                      "complete month of the data)")
     run.add_argument("--out", type=Path, default=REPORTS_DIR, help="reports folder (default: reports/)")
     run.add_argument("--steps", nargs="*", default=None, help="run only these steps (names or numbers)")
+    run.add_argument("--notebooks", type=Path, default=None,
+                     help="folder of the pipeline's notebooks NN_name.ipynb (default: notebooks/)")
     run.add_argument("--wait", type=float, default=0.0,
                      help="seconds to wait for another run of the same period to finish (default 0: refuse)")
     run.add_argument("--cell-timeout", type=int, default=1800, help="seconds a notebook cell may take")
@@ -116,7 +118,10 @@ def _run(args: argparse.Namespace) -> int:
 
     plan = args.plan or _default_plan(args.data)
     echo = (lambda s: None) if args.quiet else (lambda s: print(s, flush=True))
+    from .paths import NOTEBOOKS_DIR
+
     result = run_pipeline(args.period or None, args.data, plan, args.out, steps=args.steps,
+                          notebooks_dir=args.notebooks or NOTEBOOKS_DIR,
                           echo=echo, wait=args.wait, cell_timeout=args.cell_timeout, force=args.force)
     if args.quiet:
         print(result.index)

@@ -446,6 +446,8 @@ def run_pipeline(period: str | None = None, data_dir: Path | str = SAMPLE_DIR,
                         rec.html = f"{step.stem}.html"
                     except Exception as e:  # an unexportable notebook must not hide the real error
                         log.error("HTML export of %s failed: %s", step.stem, e)
+                        if rec.status == "ok":
+                            rec.status, rec.error = "failed", f"HTML export failed: {_short_error(e)}"
             say(f"      {rec.status} in {rec.seconds:.1f}s" + (f": {rec.error}" if rec.error else ""))
             log.info("step %s %s in %.2fs", step.stem, rec.status, rec.seconds)
             if rec.status == "failed":
@@ -466,9 +468,14 @@ def run_pipeline(period: str | None = None, data_dir: Path | str = SAMPLE_DIR,
         manifest["steps"] = [r.__dict__ for r in records]
         manifest["finished"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
         manifest["seconds"] = round(time.perf_counter() - t_run, 2)
+        write_error: OSError | None = None
         try:
             _atomic_write_text(build / "run.json", json.dumps(manifest, ensure_ascii=False, indent=2))
             _write_run_index(build, manifest)
+        except OSError as e:  # e.g. the disk is full: never swap in a report without its record
+            write_error = e
+            log.error("could not write run.json/index.html: %s", e)
+            manifest["status"] = "failed"
         finally:
             log.removeHandler(handler)
             handler.close()
@@ -479,12 +486,22 @@ def run_pipeline(period: str | None = None, data_dir: Path | str = SAMPLE_DIR,
                 _swap_in(build, dest)
             else:
                 failed_dir = dest.with_name(dest.name + ".failed")
-                if failed_dir.exists():
-                    shutil.rmtree(failed_dir)
-                os.replace(build, failed_dir)
-            _write_reports_index(out)
+                try:
+                    if failed_dir.exists():
+                        shutil.rmtree(failed_dir)
+                    os.replace(build, failed_dir)
+                except OSError as e:
+                    log.error("could not keep the failed run in %s: %s", failed_dir, e)
+            try:
+                _write_reports_index(out)
+            except OSError as e:
+                log.error("could not update %s/index.html: %s", out, e)
             if lock is not None:
                 lock.release()
+    if write_error is not None:
+        raise SalesAnalysisError(f"the report for {manifest['period']} could not be written: {write_error}",
+                                 fix="Free disk space in the reports folder and run again; the last "
+                                     "good report is unchanged.")
     say(f"Report: {dest / 'index.html'}")
     return RunResult("ok", manifest["period"], dest, records)
 
@@ -496,11 +513,29 @@ def _short_error(e: BaseException) -> str:
     return text if len(text) < 2000 else text[:2000] + " ..."
 
 
+def _kernel_manager_class() -> type:
+    from jupyter_client.manager import AsyncKernelManager
+
+    class QuietKernelManager(AsyncKernelManager):
+        """A kernel whose stderr (start-up warnings, the traceback of an interrupted kernel) goes
+        to the run's ``kernel.log`` instead of the console."""
+
+        async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+            path = os.environ.get("SALESANALYSIS_KERNEL_LOG")
+            if path:
+                self._sa_log = open(path, "ab")  # noqa: SIM115 - lives as long as the kernel
+                kw["stderr"] = self._sa_log
+            await super()._async_launch_kernel(kernel_cmd, **kw)
+
+    return QuietKernelManager
+
+
 def _execute(step: Step, build: Path, params: dict[str, Any], cell_timeout: int) -> None:
     import papermill as pm
 
     env_pin = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-               "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+               "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+               "SALESANALYSIS_KERNEL_LOG": str(build / "kernel.log")}
     saved = {k: os.environ.get(k) for k in env_pin}
     os.environ.update(env_pin)
     try:
@@ -508,6 +543,7 @@ def _execute(step: Step, build: Path, params: dict[str, Any], cell_timeout: int)
             str(step.path), str(build / f"{step.stem}.ipynb"), parameters=params,
             cwd=str(build), kernel_name="python3", progress_bar=False, log_output=False,
             execution_timeout=cell_timeout, request_save_on_cell_execute=True,
+            kernel_manager_class=_kernel_manager_class(),
         )
     finally:
         for k, v in saved.items():
@@ -575,7 +611,7 @@ td, th {{ padding: 4px 10px; border-bottom: 1px solid #ddd; text-align: left; }}
 {''.join(rows)}</table>
 <h2>Data notes</h2><ul>{notes or '<li>none</li>'}</ul>
 <p class="meta">Inputs, versions and parameters: <a href="run.json">run.json</a> &middot;
-log: <a href="run.log">run.log</a> &middot; outputs: <code>outputs/</code></p>
+log: <a href="run.log">run.log</a>, <a href="kernel.log">kernel.log</a> &middot; outputs: <code>outputs/</code></p>
 </body></html>"""
     _atomic_write_text(build / "index.html", page)
 

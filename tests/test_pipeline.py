@@ -112,18 +112,18 @@ def test_rerun_reuses_unchanged_steps_and_is_byte_identical(tiny_dir: Path, tmp_
     out = tmp_path / "r"
     run_pipeline("2025-02", tiny_dir, None, out, notebooks_dir=nbdir, echo=None)
     first = {p.relative_to(out / "2025-02"): p.read_bytes() for p in (out / "2025-02").rglob("*")
-             if p.is_file() and p.name not in ("run.json", "run.log", "index.html")}
+             if p.is_file() and p.name not in ("run.json", "run.log", "kernel.log", "index.html")}
     # same inputs and code: every step reused, identical files
     r2 = run_pipeline("2025-02", tiny_dir, None, out, notebooks_dir=nbdir, echo=None)
     assert [s.status for s in r2.steps] == ["reused", "reused"]
     again = {p.relative_to(out / "2025-02"): p.read_bytes() for p in (out / "2025-02").rglob("*")
-             if p.is_file() and p.name not in ("run.json", "run.log", "index.html")}
+             if p.is_file() and p.name not in ("run.json", "run.log", "kernel.log", "index.html")}
     assert again == first
     # forced: rerun for real, still byte-identical outputs and notebooks
     r3 = run_pipeline("2025-02", tiny_dir, None, out, notebooks_dir=nbdir, echo=None, force=True)
     assert [s.status for s in r3.steps] == ["ok", "ok"]
     forced = {p.relative_to(out / "2025-02"): p.read_bytes() for p in (out / "2025-02").rglob("*")
-              if p.is_file() and p.name not in ("run.json", "run.log", "index.html")}
+              if p.is_file() and p.name not in ("run.json", "run.log", "kernel.log", "index.html")}
     assert forced.keys() == first.keys()
     assert [k for k in first if forced[k] != first[k]] == []
     # a changed second notebook reruns only that step; a changed input reruns all
