@@ -48,3 +48,17 @@ def test_notebook_template(path):
         for node in ast.walk(body):
             if isinstance(node, ast.FunctionDef | ast.ClassDef):
                 assert node.end_lineno - node.lineno < 8, f"{path.name}: move {node.name} into the package"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_papermill_reads_every_parameter(path, caplog):
+    """papermill --help-notebook documents every parameter (comments with '=' or quotes break it)."""
+    import papermill as pm
+
+    params = pm.inspect_notebook(str(path))
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    src = "".join(next(c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", []))["source"])
+    names = {n.target.id for n in ast.parse(src).body}
+    assert set(params) == names
+    assert all(p["help"] for p in params.values()), "each parameter has a comment"
+    assert "Unable to parse" not in caplog.text
