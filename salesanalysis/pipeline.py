@@ -557,63 +557,16 @@ def _execute(step: Step, build: Path, params: dict[str, Any], cell_timeout: int)
 # index pages
 
 
-def _headline(build: Path, period: str) -> list[tuple[str, str]]:
-    """Headline figures for the run's index page, from the steps' outputs."""
-    try:
-        from .report import headline_figures
-
-        return headline_figures(build / "outputs", period)
-    except Exception as e:  # a missing headline must not fail the run
-        log.warning("no headline figures: %s", e)
-        return []
-
-
 def _write_run_index(build: Path, manifest: dict[str, Any]) -> None:
-    e = html.escape
-    period = manifest.get("period") or "?"
-    status = manifest["status"]
-    rows = []
-    for s in manifest["steps"]:
-        link = f'<a href="{e(s["html"])}">{e(s["name"])}</a>' if s.get("html") else e(s["name"])
-        nb = f'<a href="{e(s["notebook"])}">notebook</a>' if s.get("notebook") else ""
-        rows.append(f"<tr><td>{link}</td><td>{e(s['status'])}</td><td>{s['seconds']:.1f} s</td>"
-                    f"<td>{nb}</td><td>{e(s.get('error') or '')}</td></tr>")
-    heads = _headline(build, period) if status == "ok" else []
-    kpis = "".join(f'<div class="kpi"><div class="v">{e(v)}</div><div class="k">{e(k)}</div></div>'
-                   for k, v in heads)
-    notes = "".join(f"<li>{e(n)}</li>" for n in manifest.get("notes", []))
-    err = manifest.get("error")
-    err_html = (f'<div class="err"><b>Run {e(status)}</b> at step {e(err["step"])}:'
-                f'<pre>{e(err["message"])}</pre></div>' if err else "")
-    page = f"""<!DOCTYPE html>
-<html lang="zh-CN"><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'">
-<title>Sales report {e(period)}</title>
-<style>
-body {{ font-family: "Noto Sans CJK SC", "PingFang SC", "Microsoft YaHei", Arial, sans-serif;
-       max-width: 1000px; margin: 24px auto; color: #222; }}
-h1 {{ font-size: 24px; }} table {{ border-collapse: collapse; }}
-td, th {{ padding: 4px 10px; border-bottom: 1px solid #ddd; text-align: left; }}
-.kpis {{ display: flex; flex-wrap: wrap; gap: 12px; margin: 16px 0; }}
-.kpi {{ border: 1px solid #ccd; border-radius: 6px; padding: 10px 14px; min-width: 150px; }}
-.kpi .v {{ font-size: 20px; font-weight: 600; }} .kpi .k {{ font-size: 12px; color: #555; }}
-.err {{ background: #fdecea; border: 1px solid #f5c2c0; padding: 10px; }}
-.meta {{ font-size: 12px; color: #666; }}
-</style></head><body>
-<p><a href="../index.html">&larr; All reports</a></p>
-<h1>Sales report {e(period)}</h1>
-<p class="meta">Status: <b>{e(status)}</b> &middot; run {e(manifest.get('started', ''))} &middot;
-{manifest.get('seconds', 0):.0f} s &middot; commit {e(str(manifest.get('git_commit') or 'n/a'))}</p>
-{err_html}
-<div class="kpis">{kpis}</div>
-<h2>Steps</h2>
-<table><tr><th>Step</th><th>Status</th><th>Time</th><th>Audit</th><th>Error</th></tr>
-{''.join(rows)}</table>
-<h2>Data notes</h2><ul>{notes or '<li>none</li>'}</ul>
-<p class="meta">Inputs, versions and parameters: <a href="run.json">run.json</a> &middot;
-log: <a href="run.log">run.log</a>, <a href="kernel.log">kernel.log</a> &middot; outputs: <code>outputs/</code></p>
-</body></html>"""
-    _atomic_write_text(build / "index.html", page)
+    from .report import headline, render_index
+
+    h = None
+    if manifest["status"] == "ok":
+        try:
+            h = headline(build / "outputs", manifest["period"])
+        except Exception as e:  # a missing headline must not fail the run
+            log.warning("no headline figures: %s", e)
+    _atomic_write_text(build / "index.html", render_index(manifest, h))
 
 
 def _write_reports_index(out: Path) -> None:
