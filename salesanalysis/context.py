@@ -93,7 +93,7 @@ def prepare(data_dir: Path | str, plan_file: Path | str | None, outputs: Path | 
     sha256 of each input file, the row counts and the rules applied to the data (notes).
     """
     outputs = Path(outputs)
-    ds = load_dataset(data_dir, plan_file)
+    ds = load_dataset(data_dir, plan_file, today=today)
     tx = ds.transactions
     p = resolve_period(period, ds.first_month, tx["date"].max(), today)
     notes = list(ds.notes)

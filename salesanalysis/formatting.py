@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import html
 import math
+import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal
 
@@ -18,7 +19,7 @@ import numpy as np
 import pandas as pd
 from pandas.io.formats.style import Styler
 
-__all__ = ["NA", "money", "pct", "number", "table"]
+__all__ = ["NA", "md", "money", "pct", "number", "table"]
 
 NA = "–"
 """What a missing value shows as."""
@@ -33,6 +34,16 @@ def _missing(x: Any) -> bool:
         return math.isnan(float(x)) or math.isinf(float(x))
     except (TypeError, ValueError):
         return False
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+
+
+def md(text: object) -> str:
+    """A label from data made safe for Markdown output: HTML-escaped, Markdown characters
+    escaped, and ``:`` written as an entity so that no URL in data becomes a link."""
+    escaped = html.escape(str(text), quote=False)
+    return _MD_SPECIAL.sub(r"\\\1", escaped).replace(":", "&#58;")
 
 
 def money(

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
+from .formatting import md
 
 __all__ = [
     "WINDOWS",
@@ -913,19 +914,11 @@ COLUMN_LABELS: dict[str, str] = {
 _WINDOW_LABELS = {"month": "Month", "ytd": "Year to date", "l12m": "Last 12 months"}
 _MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
            "September", "October", "November", "December"]
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
 
 
 def _window_text(frame: pd.DataFrame) -> str:
     name = str(frame["window"].iloc[0]) if "window" in frame and len(frame) else "l12m"
     return _WINDOW_LABELS.get(name, name).lower()
-
-
-def md(text: object) -> str:
-    """A label made safe for Markdown output: HTML-escaped and Markdown characters escaped."""
-    import html
-
-    return _MD_SPECIAL.sub(r"\\\1", html.escape(str(text), quote=False))
 
 
 def kpi_table(kpis: pd.DataFrame) -> pd.DataFrame:

@@ -166,6 +166,20 @@ def setup(*, context: Literal["notebook", "paper", "talk"] = "notebook") -> None
         },
     )
     _configure_inline_backend()
+    _quiet_report_warnings()
+
+
+def _quiet_report_warnings() -> None:
+    """Keep matplotlib's chatter out of the business report: glyphs missing for emoji or
+    right-to-left text in data labels (drawn as boxes; Chinese is covered by the CJK font, which
+    tests check), and layout notices. Tests that look for them record warnings explicitly."""
+    import logging
+    import warnings
+
+    warnings.filterwarnings("ignore", message=r"Glyph .* missing from font", category=UserWarning)
+    warnings.filterwarnings("ignore", message=r".*constrained_layout not applied.*", category=UserWarning)
+    warnings.filterwarnings("ignore", message=r".*[Tt]ight.?layout.*", category=UserWarning)
+    logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
 
 
 # --------------------------------------------------------------------------- axis formatters
