@@ -1,20 +1,46 @@
 """Read and validate the raw inputs: transactions, reps, market size (and the plan).
 
-Readers accept CSV (UTF-8, UTF-8 with BOM, GBK/GB18030, UTF-16; comma, semicolon or tab),
+Readers accept CSV (UTF-8, UTF-8 with BOM, GBK/GB18030, UTF-16; comma, semicolon, tab or pipe),
 Parquet and Excel. An optional ``mapping.yaml`` beside the data renames the company's own
 column names to the contract's and sets encoding, delimiter, decimal and thousands separators,
-date format, sheet and header row (see ``data/README.md``).
+date format, sheet, header row and columns to ignore (see ``data/README.md``).
 
 Every problem found is collected and reported at once (:class:`~salesanalysis.errors.InputError`)
-with file, column, example rows and the fix. Input files are only ever opened for reading.
+with file, column, example rows (the line numbers a person sees in the file, header = line 1,
+or the sheet's row numbers) and the fix. Input files are only ever opened for reading.
+
+Rules applied to messy exports (each one that changes data is stated in ``Dataset.notes``):
+
+* rows whose cells are all blank (trailing ``,,,,`` rows of Excel exports) are skipped;
+* ``NaN``, ``NULL``, ``None``, ``#N/A``, ``N/A`` and ``<NA>`` count as empty cells;
+* numbers: ``1,234.50``, ``1 234.50``, ``¥1,234``, ``(200)`` (= -200) and full-width digits are
+  read; decimal commas (``1.234,50``, ``12,5``) are recognised per column when the column shows
+  them unambiguously (a comma followed by other than three digits); a column mixing both styles
+  is an error. Infinite values are errors;
+* dates: ISO (``2025-01-05``, ``2025/1/5``, ``20250105``), Chinese (``2025年1月5日``), English
+  month names, Excel serial numbers (Excel files only). Day/month order in ``05.01.2025`` or
+  ``01/05/2025`` is decided for the whole column from values above 12 (dotted dates default to
+  day.month.year); a column that cannot be decided is an error asking for ``date_format``.
+  A time-zone suffix is dropped (the local wall-clock date counts);
+* a transaction dated after today is an error (a typo such as 2052 for 2025 would otherwise
+  move the report period); months without any transaction inside the history are noted;
+* exact duplicate transaction lines (identical on every column) count once;
+* a rep without ``hire_date`` is taken as hired in the month of their first transaction;
+* market rows repeated with the same size count once; repeated with different sizes, or a year
+  given both as a yearly and as monthly rows, is an error;
+* Excel workbooks with several sheets: the sheet whose header holds the table's required
+  columns is used; when none or several do, ``sheet`` must be set in ``mapping.yaml``
+  (the error lists the sheets). Title rows above the header are skipped.
 """
 
 from __future__ import annotations
 
 import csv
+import datetime as _dt
 import difflib
 import hashlib
 import io as _io
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +69,9 @@ __all__ = [
 MAPPING_FILE = "mapping.yaml"
 SUFFIXES = (".csv", ".csv.gz", ".txt", ".tsv", ".parquet", ".xlsx", ".xlsm", ".xls")
 ENCODINGS = ("utf-8", "gb18030")  # gb18030 is a superset of GBK and GB2312
+NULL_MARKERS = frozenset({"nan", "NaN", "NAN", "NULL", "null", "Null", "None", "none", "#N/A",
+                          "N/A", "n/a", "<NA>", "NaT", "#NULL!"})
+MIN_DATE, MAX_DATE = pd.Timestamp("1990-01-01"), pd.Timestamp("2100-01-01")
 
 
 @dataclass(frozen=True)
@@ -61,6 +90,11 @@ class TableSpec:
     def columns(self) -> tuple[str, ...]:
         extra = tuple(c for g in self.one_of for c in g)
         return tuple(dict.fromkeys(self.required + extra + self.optional))
+
+    @property
+    def needed(self) -> tuple[str, ...]:
+        """Columns a file must have (one column of each ``one_of`` group is enough)."""
+        return self.required
 
 
 SCHEMAS: dict[str, TableSpec] = {
@@ -105,7 +139,7 @@ def sha256_file(path: Path) -> str:
 
 
 _MAPPING_KEYS = {"file", "encoding", "delimiter", "decimal", "thousands", "date_format", "sheet",
-                 "header_row", "columns"}
+                 "header_row", "columns", "ignore"}
 
 
 def load_mapping(data_dir: Path) -> dict[str, dict[str, Any]]:
@@ -120,7 +154,8 @@ def load_mapping(data_dir: Path) -> dict[str, dict[str, Any]]:
                          fix="Save mapping.yaml as UTF-8 and check its YAML syntax.") from None
     problems = []
     if not isinstance(raw, dict):
-        raise InputError(f"{path} must be a mapping of table name to settings")
+        raise InputError(f"{path} must be a mapping of table name to settings",
+                         fix="Start each table with its name, e.g. 'transactions:'.")
     for table, settings in raw.items():
         if table not in SCHEMAS:
             problems.append(Problem(f"unknown table '{table}'", file=str(path),
@@ -133,6 +168,14 @@ def load_mapping(data_dir: Path) -> dict[str, dict[str, Any]]:
             if key not in _MAPPING_KEYS:
                 problems.append(Problem(f"unknown setting '{table}.{key}'", file=str(path),
                                         fix=f"Allowed settings: {', '.join(sorted(_MAPPING_KEYS))}."))
+        ignore = settings.get("ignore", []) or []
+        if not isinstance(ignore, list):
+            problems.append(Problem(f"'{table}.ignore' must be a list of column names",
+                                    file=str(path), fix="e.g. ignore: [备注, invoice_no]"))
+        if "header_row" in settings and not (isinstance(settings["header_row"], int)
+                                             and settings["header_row"] >= 1):
+            problems.append(Problem(f"'{table}.header_row' must be a line number (1 = first line)",
+                                    file=str(path), values=[settings["header_row"]]))
         cols = settings.get("columns", {}) or {}
         if not isinstance(cols, dict):
             problems.append(Problem(f"'{table}.columns' must map your column names to contract names",
@@ -159,11 +202,11 @@ def find_input(data_dir: Path, table: str, mapping: dict[str, Any] | None = None
     settings = (mapping or {}).get(table, {})
     if settings.get("file"):
         path = data_dir / settings["file"]
-        if not path.exists():
+        if not path.is_file():
             raise InputError(f"the {table} file '{path}' named in {MAPPING_FILE} does not exist",
                              fix=f"Correct '{table}.file' in {data_dir / MAPPING_FILE}.")
         return path
-    found = [data_dir / f"{table}{s}" for s in SUFFIXES if (data_dir / f"{table}{s}").exists()]
+    found = [data_dir / f"{table}{s}" for s in SUFFIXES if (data_dir / f"{table}{s}").is_file()]
     if not found:
         raise InputError(
             f"no {table} file in {data_dir}",
@@ -184,16 +227,21 @@ def _decode(raw: bytes, encoding: str | None, path: Path) -> str:
                              fix="Set the right 'encoding' for this file in mapping.yaml "
                                  "(utf-8, gbk, gb18030, utf-16).") from None
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return raw.decode("utf-16")
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError as e:
+            raise InputError(f"{path} starts like UTF-16 text but cannot be read as UTF-16: {e}",
+                             fix="Export it again (Excel: 'CSV UTF-8').") from None
     if raw.startswith(b"\xef\xbb\xbf"):
-        return raw[3:].decode("utf-8", errors="strict")
+        raw = raw[3:]
     for enc in ENCODINGS:
         try:
             return raw.decode(enc)
         except UnicodeDecodeError:
             continue
-    raise InputError(f"{path} is neither UTF-8 nor GBK/GB18030 text",
-                     fix="Export it as UTF-8 CSV, or set 'encoding' in mapping.yaml.")
+    raise InputError(f"{path} is neither UTF-8, UTF-16 nor GBK/GB18030 text",
+                     fix="Export it as UTF-8 CSV (Excel: 'CSV UTF-8'), or set 'encoding' in "
+                         "mapping.yaml.")
 
 
 def _sniff_delimiter(text: str) -> str:
@@ -201,147 +249,417 @@ def _sniff_delimiter(text: str) -> str:
     try:
         return csv.Sniffer().sniff(head, delimiters=",;\t|").delimiter
     except csv.Error:
-        counts = {d: head.count(d) for d in ",;\t|"}
+        first = text.splitlines()[0] if text else ""
+        counts = {d: first.count(d) for d in ",;\t|"}
         return max(counts, key=counts.get)
 
 
-def read_table(path: Path, settings: dict[str, Any] | None = None) -> tuple[pd.DataFrame, int]:
+_FIELDS_RE = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+
+
+def read_table(path: Path, settings: dict[str, Any] | None = None,
+               table: str | None = None) -> tuple[pd.DataFrame, int]:
     """Read one raw table as strings/values, unvalidated.
 
+    The frame's index holds the line number of each row in the file (header = line 1; for
+    Excel the sheet's row number), so problems are reported by the numbers a person sees.
+    Rows whose cells are all blank are dropped.
+
     Returns:
-        The frame and the file line (or sheet row) number of its first data row, so that
-        problems can be reported by the row numbers a person sees in the file.
+        The frame and the line number of its first data row.
     """
-    settings = settings or {}
-    path = Path(path)
+    df, first, _ = _read_table(Path(path), settings or {}, table)
+    return df, first
+
+
+def _read_table(path: Path, settings: dict[str, Any], table: str | None
+                ) -> tuple[pd.DataFrame, int, list[str]]:
     name = path.name.lower()
-    header_row = int(settings.get("header_row", 1))  # 1-based line of the header
+    notes: list[str] = []
     if name.endswith(".parquet"):
         try:
             df = pd.read_parquet(path)
         except Exception as e:  # pyarrow raises many types
-            raise InputError(f"{path} is not a readable Parquet file: {e}") from None
-        return df, 2
+            raise InputError(f"{path} is not a readable Parquet file: {e}",
+                             fix="Export it again, or use CSV or Excel.") from None
+        df.columns = [str(c).strip() for c in df.columns]
+        df.index = pd.RangeIndex(2, 2 + len(df))
+        return _drop_blank(df), 2, notes
     if name.endswith((".xlsx", ".xlsm", ".xls")):
-        return _read_excel(path, settings)
+        return _read_excel(path, settings, table)
     if path.stat().st_size == 0:
-        raise InputError(f"{path} is empty", fix="Export the data again; the file has no header.")
+        raise InputError(f"{path} is empty (0 bytes)",
+                         fix="Export the data again; the file has no header and no rows.")
     raw = path.read_bytes()
     if name.endswith(".gz"):
         import gzip
 
         raw = gzip.decompress(raw)
     text = _decode(raw, settings.get("encoding"), path)
-    lines = text.splitlines()
+    header_row = int(settings.get("header_row", 1))  # 1-based line of the header
     if header_row > 1:
-        text = "\n".join(lines[header_row - 1:])
+        text = "\n".join(text.splitlines()[header_row - 1:])
     if not text.strip():
-        raise InputError(f"{path} is empty", fix="Export the data again; the file has no header.")
+        raise InputError(f"{path} is empty (no header)",
+                         fix="Export the data again; the file has no header and no rows.")
     sep = settings.get("delimiter") or _sniff_delimiter(text)
     try:
-        df = pd.read_csv(_io.StringIO(text), sep=sep, dtype=str, keep_default_na=False,
-                         na_values=[""], skipinitialspace=True)
+        rows = pd.read_csv(_io.StringIO(text), sep=sep, dtype=str, header=None, index_col=False,
+                           keep_default_na=False, na_values=[""], skip_blank_lines=False,
+                           skipinitialspace=True)
     except pd.errors.ParserError as e:
+        m = _FIELDS_RE.search(str(e))
+        if m:
+            want, line, got = (int(g) for g in m.groups())
+            line += header_row - 1
+            fix = ("A value probably contains the delimiter: put such values in double quotes, "
+                   "or export again with another delimiter (set 'delimiter' in mapping.yaml).")
+            raise InputError(
+                f"{path} has rows with more fields than its header", problems=[Problem(
+                    f"line {line} has {got} fields but the header has {want} (delimiter {sep!r})",
+                    file=str(path), rows=[line], fix=fix)], fix=fix) from None
         raise InputError(f"{path} is not a well-formed table: {e}",
                          fix="Check the delimiter and quoting (set 'delimiter' in mapping.yaml).") from None
-    df.columns = [str(c).strip() for c in df.columns]
-    return df, header_row + 1
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{path} is empty (no header)",
+                         fix="Export the data again; the file has no header and no rows.") from None
+    rows.index = pd.RangeIndex(header_row, header_row + len(rows))
+    return _with_header(rows, rows.index[0]), header_row + 1, notes
 
 
-def _read_excel(path: Path, settings: dict[str, Any]) -> tuple[pd.DataFrame, int]:
+def _with_header(raw: pd.DataFrame, header_at: Any) -> pd.DataFrame:
+    """Use row ``header_at`` of a header-less frame as the header; keep later rows."""
+    head = raw.loc[header_at]
+    df = raw.loc[raw.index > header_at].copy()
+    cols = []
+    for i, v in enumerate(head):
+        label = "" if pd.isna(v) else str(v).strip()
+        if label.endswith(".0") and label[:-2].isdigit():
+            label = label[:-2]
+        cols.append(label or f"(column {i + 1})")
+    df.columns = cols
+    # unnamed columns without any value (trailing delimiters) are dropped
+    unnamed = [i for i, c in enumerate(cols) if c.startswith("(column ")
+               and df.iloc[:, i].isna().all()]
+    if unnamed:
+        df = df.iloc[:, [i for i in range(len(cols)) if i not in unnamed]]
+    return _drop_blank(df)
+
+
+def _drop_blank(df: pd.DataFrame) -> pd.DataFrame:
+    if df.empty:
+        return df
+    empty = df.isna().to_numpy().copy()
+    for i in range(df.shape[1]):  # cells holding only spaces
+        col = df.iloc[:, i]
+        if col.dtype == object or pd.api.types.is_string_dtype(col):
+            empty[:, i] |= col.astype("string").str.strip().eq("").fillna(True).to_numpy()
+    return df[~empty.all(axis=1)]
+
+
+def _read_excel(path: Path, settings: dict[str, Any], table: str | None
+                ) -> tuple[pd.DataFrame, int, list[str]]:
     try:
         book = pd.ExcelFile(path)
+    except ImportError as e:
+        raise InputError(f"{path} cannot be read: {e}",
+                         fix="Save the workbook as .xlsx (Excel: File > Save As > Excel Workbook).") from None
     except Exception as e:
-        raise InputError(f"{path} is not a readable Excel file: {e}") from None
+        raise InputError(f"{path} is not a readable Excel file: {e}",
+                         fix="Open it in Excel and save it again as .xlsx, or export CSV.") from None
+    notes: list[str] = []
+    sheets = [str(s) for s in book.sheet_names]
     sheet = settings.get("sheet")
-    if sheet is None:
-        if len(book.sheet_names) > 1:
-            # take the first sheet that looks like it holds the table
-            sheet = book.sheet_names[0]
-        else:
-            sheet = book.sheet_names[0]
-    elif sheet not in book.sheet_names:
-        raise InputError(f"{path} has no sheet '{sheet}'",
-                         fix=f"Sheets in the file: {', '.join(map(str, book.sheet_names))}.")
-    raw = pd.read_excel(book, sheet_name=sheet, header=None, dtype=object)
-    if "header_row" in settings:
-        hdr = int(settings["header_row"]) - 1
+    if sheet is not None:
+        if str(sheet) not in sheets:
+            raise InputError(f"{path} has no sheet '{sheet}'",
+                             fix=f"Sheets in the file: {', '.join(sheets)}. Correct 'sheet' in "
+                                 f"{MAPPING_FILE}.")
+        sheet = str(sheet)
+    elif len(sheets) == 1 or table is None:
+        sheet = sheets[0]
     else:
-        hdr = _guess_header_row(raw)
-    df = raw.iloc[hdr + 1:].reset_index(drop=True)
-    df.columns = [str(c).strip() for c in raw.iloc[hdr]]
-    df = df.dropna(how="all")
-    return df, hdr + 2
+        sheet = _pick_sheet(book, sheets, settings, table, path)
+        notes.append(f"{path.name}: took sheet '{sheet}', the only one with the {table} columns "
+                     f"(other sheets: {', '.join(s for s in sheets if s != sheet)}).")
+    raw = pd.read_excel(book, sheet_name=sheet, header=None, dtype=object)
+    if raw.empty:
+        raise InputError(f"sheet '{sheet}' of {path} is empty",
+                         fix="Export the data again, or name the sheet that holds it in mapping.yaml.")
+    raw.index = pd.RangeIndex(1, 1 + len(raw))  # sheet row numbers
+    hdr = int(settings["header_row"]) if "header_row" in settings else _guess_header_row(raw)
+    return _with_header(raw, hdr), hdr + 1, notes
+
+
+def _pick_sheet(book: pd.ExcelFile, sheets: list[str], settings: dict[str, Any], table: str,
+                path: Path) -> str:
+    spec = SCHEMAS[table]
+    rename = {str(k): v for k, v in (settings.get("columns") or {}).items()}
+    fits = []
+    for s in sheets:
+        head = pd.read_excel(book, sheet_name=s, header=None, dtype=object, nrows=30)
+        if head.empty:
+            continue
+        head.index = pd.RangeIndex(1, 1 + len(head))
+        row = head.loc[_guess_header_row(head)]
+        cols = {rename.get(str(v).strip(), str(v).strip().lower()) for v in row if pd.notna(v)}
+        if set(spec.needed) <= cols:
+            fits.append(s)
+    if len(fits) == 1:
+        return fits[0]
+    listed = ", ".join(f"'{s}'" for s in sheets)
+    if not fits:
+        raise InputError(
+            f"{path} has {len(sheets)} sheets ({listed}) and none has the {table} columns "
+            f"({', '.join(spec.needed)})",
+            fix=f"Name the sheet in {MAPPING_FILE} ('{table}: {{sheet: ...}}') and map its column "
+                "names under 'columns'.")
+    raise InputError(
+        f"{path} has several sheets with the {table} columns: {', '.join(repr(s) for s in fits)}",
+        fix=f"Name the one to use in {MAPPING_FILE}: '{table}: {{sheet: {fits[0]}}}'.")
 
 
 def _guess_header_row(raw: pd.DataFrame) -> int:
-    """The first row whose cells are mostly filled text: title rows above it are skipped."""
+    """The first row (sheet row number) whose cells are mostly filled text: title rows above
+    it are skipped."""
     width = raw.shape[1]
-    for i in range(min(len(raw), 30)):
-        row = raw.iloc[i]
+    for i in raw.index[:30]:
+        row = raw.loc[i]
         filled = row.notna().sum()
         texts = sum(isinstance(v, str) for v in row)
         if filled >= max(2, 0.6 * width) and texts >= 0.6 * filled:
-            return i
-    return 0
+            return int(i)
+    return int(raw.index[0])
 
 
 # --------------------------------------------------------------------------------------------
 # validation helpers
 
 
-def _rows(mask: pd.Series | np.ndarray, first_line: int) -> tuple[list[int], int]:
-    idx = np.flatnonzero(np.asarray(mask))
-    return [int(i) + first_line for i in idx[:5]], int(len(idx))
+@dataclass
+class _Read:
+    df: pd.DataFrame  # index = line numbers in the file
+    path: Path
+    first: int
+    settings: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def excel(self) -> bool:
+        return self.path.name.lower().endswith((".xlsx", ".xlsm", ".xls"))
 
 
-def _to_number(s: pd.Series, decimal: str | None, thousands: str | None) -> pd.Series:
-    if pd.api.types.is_numeric_dtype(s):
-        return s.astype("float64")
-    t = s.astype("string").str.strip()
-    t = t.str.replace("\u00a0", "", regex=False).str.replace(" ", "", regex=False)
+def _rows(mask: pd.Series | np.ndarray, index: pd.Index | int) -> tuple[list[int], int]:
+    """Example line numbers (at most 5) of the rows in ``mask`` and how many there are."""
+    m = np.asarray(mask, dtype=bool)
+    idx = np.flatnonzero(m)
+    if isinstance(index, int | np.integer):
+        lines = [int(i) + int(index) for i in idx[:5]]
+    else:
+        lines = [int(v) for v in np.asarray(index)[idx[:5]]]
+    return lines, int(len(idx))
+
+
+def _blank(raw: pd.Series) -> pd.Series:
+    """Empty cells: missing, whitespace only, or a null marker such as NULL or #N/A."""
+    na = raw.isna()
+    if pd.api.types.is_numeric_dtype(raw) or pd.api.types.is_datetime64_any_dtype(raw):
+        return na
+    s = raw.astype("string").str.strip()
+    return (na | s.eq("").fillna(True) | s.isin(NULL_MARKERS).fillna(False)).astype(bool)
+
+
+_CURRENCY_RE = re.compile(r"^(?:CNY|RMB|USD|EUR|[¥￥$€£])\s*|\s*(?:元|CNY|RMB)$")
+_US_RE = re.compile(r"^-?\d{1,3}(,\d{3})+(\.\d+)?$")
+_EU_SURE_RE = re.compile(r"^-?(\d+,(\d{1,2}|\d{4,})|\d{1,3}(\.\d{3})+,\d+|\d{1,3}(\.\d{3}){2,})$")
+_DOT_SURE_RE = re.compile(r"^-?\d*\.(\d{1,2}|\d{4,})$|^-?\d{1,3}(,\d{3})+\.\d+$")
+
+
+def _to_number(raw: pd.Series, decimal: str | None, thousands: str | None,
+               what: str = "", notes: list[str] | None = None) -> pd.Series:
+    """Numbers from an export's text (see the module docstring for the rules)."""
+    if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
+        return raw.astype("float64")
+    if not decimal and not thousands:  # fast path: plain numbers need no rule
+        num = pd.to_numeric(raw, errors="coerce").astype("float64")
+        left = num.isna() & ~_blank(raw)
+        if not left.any():
+            return num
+        if left.sum() < len(raw) and not raw[~left & raw.notna()].astype(str).str.contains(
+                r"[.,]", regex=True).any():
+            # only the odd values need the rules (a column with decimals is decided as a whole)
+            num[left] = _to_number_rules(raw[left], None, None, what, notes)
+            return num
+    return _to_number_rules(raw, decimal, thousands, what, notes)
+
+
+def _to_number_rules(raw: pd.Series, decimal: str | None, thousands: str | None,
+                     what: str = "", notes: list[str] | None = None) -> pd.Series:
+    is_num = raw.map(lambda v: isinstance(v, int | float | np.integer | np.floating)
+                     and not isinstance(v, bool))
+    t = raw.astype("string").str.normalize("NFKC").str.strip()
+    t = t.mask(t.isin(NULL_MARKERS))
+    t = t.str.replace(r"[\s\u00a0\u2009\u202f']", "", regex=True)
+    cur = t.str.contains(_CURRENCY_RE).fillna(False)
+    if cur.any():
+        t = t.str.replace(_CURRENCY_RE, "", regex=True)
+        if notes is not None:
+            notes.append(f"{what}: currency symbols removed from {int(cur.sum())} values.")
+    t = t.str.replace(r"^\((.+)\)$", r"-\1", regex=True)  # (200) = -200, accounting style
+    t = t.str.replace(r"^\+", "", regex=True)
+    txt = t.where(~is_num)
     if thousands:
         t = t.str.replace(thousands, "", regex=False)
     if decimal and decimal != ".":
         t = t.str.replace(decimal, ".", regex=False)
-    elif not thousands:
-        # 1,234.50 style thousands separators are removed when a dot is also the decimal mark
-        t = t.where(~t.str.fullmatch(r"-?\d{1,3}(,\d{3})+(\.\d+)?").fillna(False),
-                    t.str.replace(",", "", regex=False))
+    elif not thousands and not decimal:
+        eu = txt.str.fullmatch(_EU_SURE_RE).fillna(False)
+        dot = txt.str.fullmatch(_DOT_SURE_RE).fillna(False)
+        if eu.any() and dot.any():
+            raise _MixedNumbers(what, raw[eu].head(3).tolist(), raw[dot].head(3).tolist())
+        if eu.any():
+            t = t.where(is_num, t.str.replace(".", "", regex=False).str.replace(",", ".", regex=False))
+            if notes is not None:
+                notes.append(f"{what}: numbers are written with a decimal comma (e.g. "
+                             f"{raw[eu].iloc[0]!r}); read that way.")
+        else:
+            us = txt.str.fullmatch(_US_RE).fillna(False)
+            t = t.where(~us, t.str.replace(",", "", regex=False))
     return pd.to_numeric(t, errors="coerce").astype("float64")
 
 
-def _to_date(s: pd.Series, fmt: str | None) -> pd.Series:
-    if pd.api.types.is_datetime64_any_dtype(s):
-        return s.astype("datetime64[ns]")
+class _MixedNumbers(Exception):
+    def __init__(self, what: str, eu: list[Any], dot: list[Any]):
+        super().__init__(what)
+        self.what, self.eu, self.dot = what, eu, dot
+
+
+_CN_DATE_RE = re.compile(r"^(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*[日号]?")
+_YMD_RE = re.compile(r"^(\d{4})[/.](\d{1,2})[/.](\d{1,2})")
+_XY_RE = re.compile(r"^(\d{1,2})([./-])(\d{1,2})\2(\d{4})(.*)$")
+_TZ_RE = re.compile(r"(?<=\d)(Z|[+-]\d{2}:?\d{2})$")
+
+
+class _AmbiguousDates(Exception):
+    def __init__(self, examples: list[str], mixed: bool):
+        super().__init__("ambiguous")
+        self.examples, self.mixed = examples, mixed
+
+
+def _to_date(raw: pd.Series, fmt: str | None, excel: bool = False,
+             notes: list[str] | None = None, what: str = "") -> pd.Series:
+    """Dates from an export (see the module docstring for the rules); unreadable -> NaT."""
+    if pd.api.types.is_datetime64_any_dtype(raw):
+        out = raw.dt.tz_localize(None) if getattr(raw.dt, "tz", None) is not None else raw
+        return out.astype("datetime64[ns]")
+    if not fmt and pd.api.types.infer_dtype(raw, skipna=True) in ("string", "empty"):  # fast path
+        try:
+            iso = pd.to_datetime(raw.str.strip(), format="ISO8601", errors="coerce")
+        except (ValueError, TypeError):  # e.g. mixed time zones: the rules below handle them
+            iso = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
+        if getattr(iso.dt, "tz", None) is not None:
+            iso = iso.dt.tz_localize(None)
+        left = iso.isna() & ~_blank(raw)
+        if not left.any():
+            return iso.astype("datetime64[ns]")
+        if left.sum() < len(raw):
+            iso = iso.astype("datetime64[ns]")
+            iso[left] = _to_date(raw[left].astype(object), fmt, excel, notes, what)
+            return iso
+    out = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
+    is_dt = raw.map(lambda v: isinstance(v, _dt.date))
+    if is_dt.any():
+        out[is_dt] = pd.to_datetime(raw[is_dt].map(lambda v: pd.Timestamp(v).tz_localize(None)
+                                                   if pd.Timestamp(v).tz else pd.Timestamp(v)))
+    is_num = raw.map(lambda v: isinstance(v, int | float | np.integer | np.floating)
+                     and not isinstance(v, bool) and not pd.isna(v))
+    if excel and is_num.any():  # Excel serial day numbers (1900 system)
+        serial = pd.to_numeric(raw[is_num], errors="coerce")
+        ok = serial.between(20000, 80000)
+        out[serial[ok].index] = (pd.Timestamp("1899-12-30")
+                                 + pd.to_timedelta(serial[ok].round(6), unit="D")).astype("datetime64[ns]")
+    rest = ~is_dt & ~(is_num if excel else pd.Series(False, index=raw.index)) & ~_blank(raw)
+    if not rest.any():
+        return out
+    s = raw[rest].astype("string").str.strip()
     if fmt:
-        out = pd.to_datetime(s, format=fmt, errors="coerce")
-    else:
-        out = pd.to_datetime(s, format="ISO8601", errors="coerce")
-        bad = out.isna() & s.notna()
-        if bad.any():
-            alt = pd.to_datetime(s[bad], format="mixed", errors="coerce", dayfirst=False)
-            out = out.where(~bad, alt)
-    return out.astype("datetime64[ns]")
+        out[rest] = pd.to_datetime(s, format=fmt, errors="coerce").astype("datetime64[ns]")
+        return out
+    s = s.str.replace(_CN_DATE_RE, lambda m: f"{m[1]}-{int(m[2]):02d}-{int(m[3]):02d}", regex=True)
+    s = s.str.replace(_YMD_RE, lambda m: f"{m[1]}-{int(m[2]):02d}-{int(m[3]):02d}", regex=True)
+    s = s.str.replace(_TZ_RE, "", regex=True)
+    xy = s.str.extract(_XY_RE)
+    has_xy = xy[0].notna()
+    if has_xy.any():
+        a, b = xy.loc[has_xy, 0].astype(int), xy.loc[has_xy, 2].astype(int)
+        day_first_ok, month_first_ok = bool((b <= 12).all()), bool((a <= 12).all())
+        dotted = bool((xy.loc[has_xy, 1] == ".").all())
+        if day_first_ok and (not month_first_ok or dotted):
+            day, mon, rule = a, b, "day.month.year" if dotted else "day/month/year"
+        elif month_first_ok and not day_first_ok:
+            day, mon, rule = b, a, "month/day/year"
+        else:
+            raise _AmbiguousDates(raw[rest][has_xy].head(3).astype(str).tolist(),
+                                  mixed=not (day_first_ok or month_first_ok))
+        iso = (xy.loc[has_xy, 3] + "-" + mon.map("{:02d}".format) + "-" + day.map("{:02d}".format)
+               + xy.loc[has_xy, 4].fillna(""))
+        s[has_xy] = iso
+        if notes is not None:
+            notes.append(f"{what}: dates such as {raw[rest][has_xy].iloc[0]!r} are read as {rule}.")
+    try:
+        parsed = pd.to_datetime(s, format="ISO8601", errors="coerce")
+    except (ValueError, TypeError):
+        parsed = s.map(lambda v: pd.to_datetime(v, format="ISO8601", errors="coerce"))
+    named = parsed.isna() & s.str.contains(r"[A-Za-z]{3}", regex=True).fillna(False)
+    if named.any():  # English month names: 5 Jan 2025, Jan 5, 2025
+        parsed[named] = pd.to_datetime(s[named], format="mixed", errors="coerce")
+    out[rest] = parsed.astype("datetime64[ns]")
+    return out
 
 
 def _rename(df: pd.DataFrame, spec: TableSpec, settings: dict[str, Any], path: Path,
             problems: list[Problem]) -> pd.DataFrame:
-    mapping = settings.get("columns", {}) or {}
-    df = df.rename(columns={k: v for k, v in mapping.items() if k in df.columns})
-    df = df.rename(columns={c: c.strip().lower() for c in df.columns if c.strip().lower() in spec.columns})
+    mapping = {str(k): v for k, v in (settings.get("columns", {}) or {}).items()}
+    ignore = {str(c) for c in settings.get("ignore", []) or []}
+    df = df[[c for c in df.columns if c not in ignore]]
+    original = list(df.columns)
+    new = [mapping.get(c, c.strip().lower() if c.strip().lower() in spec.columns else c)
+           for c in original]
+    df = df.set_axis(new, axis=1)
+    n0 = len(problems)
+    for col in dict.fromkeys(c for c in new if new.count(c) > 1):
+        srcs = [o for o, n in zip(original, new, strict=True) if n == col]
+        problems.append(Problem(
+            f"column '{col}' appears {len(srcs)} times (as {', '.join(repr(s) for s in srcs)})",
+            file=str(path), column=col,
+            fix="Keep one of them, rename the others, or list the extra ones under 'ignore' in "
+                "mapping.yaml."))
     missing = [c for c in spec.required if c not in df.columns]
     for group in spec.one_of:
         if not any(c in df.columns for c in group):
             missing.append(" or ".join(group))
+    unknown = [c for c in df.columns if c not in spec.columns]
     for col in missing:
-        unknown = [c for c in df.columns if c not in spec.columns]
-        guess = difflib.get_close_matches(col, unknown, n=1, cutoff=0.6)
-        fix = (f"Rename column '{guess[0]}' to '{col}', or map it in mapping.yaml "
-               f"('{spec.name}: {{columns: {{{guess[0]}: {col}}}}}')." if guess else
-               f"Add the column, or map your own column name to '{col}' in mapping.yaml.")
+        guess = difflib.get_close_matches(col.split(" or ")[0], unknown, n=1, cutoff=0.6)
+        target = col.split(" or ")[0]
+        fix = (f"Rename column '{guess[0]}' to '{target}', or map it in mapping.yaml "
+               f"('{spec.name}: {{columns: {{{guess[0]}: {target}}}}}')." if guess else
+               f"Add the column, or map your own column name to '{target}' in mapping.yaml.")
         problems.append(Problem(f"required column '{col}' is missing (columns found: "
                                 f"{', '.join(map(str, df.columns))})", file=str(path), fix=fix))
+    # a misspelt optional column would be silently ignored: say so instead
+    absent = [c for c in spec.columns if c not in df.columns and c not in " ".join(missing)]
+    for col in unknown:
+        guess = difflib.get_close_matches(str(col).lower(), absent, n=1, cutoff=0.8)
+        if guess:
+            problems.append(Problem(
+                f"column '{col}' is not a contract column; it looks like a misspelling of "
+                f"'{guess[0]}', which is missing", file=str(path), column=str(col),
+                fix=f"Rename it to '{guess[0]}' or map it in mapping.yaml ('{spec.name}: "
+                    f"{{columns: {{{col}: {guess[0]}}}}}'); if it is another column, list it "
+                    f"under '{spec.name}: {{ignore: [{col}]}}'."))
+    if len(problems) > n0:
+        return df.loc[:, ~df.columns.duplicated()]
     return df
 
 
@@ -350,11 +668,15 @@ def _check_keys(df: pd.DataFrame, spec: TableSpec, path: Path, first: int,
     for col in spec.keys:
         if col not in df.columns:
             continue
-        blank = df[col].isna() | (df[col].astype("string").str.strip() == "")
+        blank = _blank(df[col])
         if blank.any():
-            rows, n = _rows(blank, first)
-            problems.append(Problem(f"{n} rows have an empty {col}", file=str(path), column=col,
-                                    rows=rows, count=n, fix=f"Fill in {col} on those rows or remove them."))
+            rows, n = _rows(blank, df.index)
+            markers = sorted({str(v).strip() for v in df.loc[blank.to_numpy(), col]
+                              if not pd.isna(v) and str(v).strip()})
+            what = f"an empty {col}" + (f" (or {', '.join(markers[:3])})" if markers else "")
+            problems.append(Problem(f"{n} rows have {what}", file=str(path), column=col,
+                                    rows=rows, count=n,
+                                    fix=f"Fill in {col} on those rows or remove them."))
 
 
 def _as_label(s: pd.Series) -> pd.Series:
@@ -368,42 +690,51 @@ def _as_label(s: pd.Series) -> pd.Series:
 # table readers
 
 
-@dataclass
-class _Read:
-    df: pd.DataFrame
-    path: Path
-    first: int
-    settings: dict[str, Any]
-
-
 def _read(path: Path, table: str, settings: dict[str, Any], problems: list[Problem]) -> _Read | None:
     spec = SCHEMAS[table]
-    df, first = read_table(path, settings)
+    df, first, notes = _read_table(path, settings, table)
+    n0 = len(problems)
     df = _rename(df, spec, settings, path, problems)
-    if any(p.file == str(path) and "is missing" in p.message for p in problems):
+    if len(problems) > n0:
         return None
     if len(df) == 0:
         problems.append(Problem("the file has a header but no rows", file=str(path),
                                 fix=f"Export the {table} data again with its rows."))
         return None
-    return _Read(df.reset_index(drop=True), path, first, settings)
+    return _Read(df, path, first, settings, notes)
 
 
 def _numeric(r: _Read, col: str, problems: list[Problem], *, required: bool) -> pd.Series | None:
     if col not in r.df.columns:
         return None
     raw = r.df[col]
-    num = _to_number(raw, r.settings.get("decimal"), r.settings.get("thousands"))
-    blank = raw.isna() | (raw.astype("string").str.strip() == "")
+    try:
+        num = _to_number(raw, r.settings.get("decimal"), r.settings.get("thousands"),
+                         f"{r.path.name}, column {col}", r.notes)
+    except _MixedNumbers as e:
+        problems.append(Problem(
+            f"{col} mixes decimal commas ({', '.join(map(repr, e.eu))}) with decimal points "
+            f"({', '.join(map(repr, e.dot))})", file=str(r.path), column=col,
+            fix="Export the numbers in one style, or set 'decimal' and 'thousands' for this file "
+                "in mapping.yaml."))
+        return None
+    blank = _blank(raw)
     bad = num.isna() & ~blank
     if bad.any():
-        rows, n = _rows(bad, r.first)
+        rows, n = _rows(bad, r.df.index)
         problems.append(Problem(f"{n} values in {col} are not numbers", file=str(r.path), column=col,
                                 rows=rows, count=n, values=list(raw[bad].head(5)),
                                 fix="Use plain numbers (set 'decimal'/'thousands' in mapping.yaml "
                                     "for 1.234,50 style)."))
+    inf = np.isinf(num)
+    if inf.any():
+        rows, n = _rows(inf, r.df.index)
+        problems.append(Problem(f"{n} values in {col} are infinite", file=str(r.path), column=col,
+                                rows=rows, count=n, values=list(raw[inf].head(5)),
+                                fix="Replace them by the real amounts."))
+        num = num.where(~inf)
     if required and blank.any():
-        rows, n = _rows(blank, r.first)
+        rows, n = _rows(blank, r.df.index)
         problems.append(Problem(f"{n} rows have no {col}", file=str(r.path), column=col, rows=rows,
                                 count=n, fix=f"Fill in {col} on those rows."))
     return num
@@ -413,35 +744,49 @@ def _dates(r: _Read, col: str, problems: list[Problem], *, required: bool) -> pd
     if col not in r.df.columns:
         return None
     raw = r.df[col]
-    d = _to_date(raw, r.settings.get("date_format"))
-    blank = raw.isna() | (raw.astype("string").str.strip() == "")
+    try:
+        d = _to_date(raw, r.settings.get("date_format"), r.excel, r.notes, f"{r.path.name}, column {col}")
+    except _AmbiguousDates as e:
+        what = ("mix day/month/year and month/day/year" if e.mixed else
+                "can be read as day/month/year or as month/day/year")
+        problems.append(Problem(f"the dates in {col} {what}", file=str(r.path), column=col,
+                                values=e.examples,
+                                fix="Set 'date_format' for this file in mapping.yaml ('%d/%m/%Y' "
+                                    "or '%m/%d/%Y'), or export the dates as YYYY-MM-DD."))
+        return None
+    blank = _blank(raw)
     bad = d.isna() & ~blank
     if bad.any():
-        rows, n = _rows(bad, r.first)
+        rows, n = _rows(bad, r.df.index)
         problems.append(Problem(f"{n} values in {col} are not dates", file=str(r.path), column=col,
                                 rows=rows, count=n, values=list(raw[bad].head(5)),
                                 fix="Use YYYY-MM-DD, or set 'date_format' in mapping.yaml "
                                     "(e.g. '%d.%m.%Y')."))
-    out_of_range = d.notna() & ((d < pd.Timestamp("1990-01-01")) | (d > pd.Timestamp("2100-01-01")))
+    out_of_range = d.notna() & ((d < MIN_DATE) | (d > MAX_DATE))
     if out_of_range.any():
-        rows, n = _rows(out_of_range, r.first)
+        rows, n = _rows(out_of_range, r.df.index)
         problems.append(Problem(f"{n} dates in {col} are out of range (before 1990 or after 2100)",
                                 file=str(r.path), column=col, rows=rows, count=n,
                                 values=list(raw[out_of_range].head(5)), fix="Correct those dates."))
+        d = d.where(~out_of_range)
     if required and blank.any():
-        rows, n = _rows(blank, r.first)
+        rows, n = _rows(blank, r.df.index)
         problems.append(Problem(f"{n} rows have no {col}", file=str(r.path), column=col, rows=rows,
                                 count=n, fix=f"Fill in {col} on those rows."))
     return d
 
 
 def read_transactions(path: Path, settings: dict[str, Any] | None = None,
-                      problems: list[Problem] | None = None, notes: list[str] | None = None
-                      ) -> pd.DataFrame | None:
+                      problems: list[Problem] | None = None, notes: list[str] | None = None,
+                      today: _dt.date | None = None) -> pd.DataFrame | None:
     """Read and validate the transactions file into the normalised frame.
 
+    Args:
+        today: lines dated after this day are an error (default: the real date).
+
     Returns None when problems were found (they are appended to ``problems``); raises
-    :class:`InputError` when called without a ``problems`` list.
+    :class:`InputError` when called without a ``problems`` list. The frame keeps a ``_line``
+    column (the line in the file) for cross-file checks.
     """
     own = problems is None
     problems = [] if own else problems
@@ -457,29 +802,39 @@ def read_transactions(path: Path, settings: dict[str, Any] | None = None,
     price = _numeric(r, "unit_price", problems, required=False)
     rev = _numeric(r, "revenue", problems, required=False)
     disc = _numeric(r, "discount", problems, required=False)
+    if date is not None:
+        today_ts = pd.Timestamp(today or _dt.date.today())
+        future = date.notna() & (date.dt.normalize() > today_ts)
+        if future.any():
+            rows, n = _rows(future, r.df.index)
+            problems.append(Problem(
+                f"{n} lines are dated after today ({today_ts:%Y-%m-%d})", file=str(r.path),
+                column="date", rows=rows, count=n, values=list(r.df["date"][future].head(5)),
+                fix="Correct those dates (a typo in the year?), or remove orders that are not "
+                    "yet booked."))
     if disc is not None:
         if ((disc < 0) | (disc >= 1)).any():
             bad = (disc < 0) | (disc >= 1)
-            rows, n = _rows(bad, r.first)
+            rows, n = _rows(bad, r.df.index)
             problems.append(Problem(f"{n} discounts are outside [0, 1)", file=str(r.path),
                                     column="discount", rows=rows, count=n,
                                     values=list(r.df["discount"][bad].head(5)),
                                     fix="Give discounts as fractions (0.05 for 5%)."))
         disc = disc.fillna(0.0)
-    if rev is None and price is not None:
+    if "revenue" not in r.df.columns and price is not None:
         blank = price.isna()
         if blank.any():
-            rows, n = _rows(blank, r.first)
+            rows, n = _rows(blank, r.df.index)
             problems.append(Problem(f"{n} rows have no unit_price (and there is no revenue column)",
                                     file=str(r.path), column="unit_price", rows=rows, count=n,
                                     fix="Fill in unit_price, or add a revenue column."))
     elif rev is not None:
         blank = rev.isna() & (price.isna() if price is not None else True)
         if np.asarray(blank).any():
-            rows, n = _rows(blank, r.first)
+            rows, n = _rows(blank, r.df.index)
             problems.append(Problem(f"{n} rows have no revenue", file=str(r.path), column="revenue",
                                     rows=rows, count=n, fix="Fill in revenue on those rows."))
-    if len(problems) > n0:
+    if len(problems) > n0 or date is None or qty is None:
         return _finish(own, problems, None, "transactions")
 
     out = pd.DataFrame({
@@ -501,61 +856,83 @@ def read_transactions(path: Path, settings: dict[str, Any] | None = None,
         out["product"] = _as_label(r.df["product"])
     if disc is not None:
         out["discount"] = disc
+    notes.extend(r.notes)
     # exact duplicate lines: keep one, say so
     dup = out.duplicated(keep="first")
     if dup.any():
-        rows, n = _rows(dup, r.first)
-        notes.append(f"{r.path.name}: {n} exact duplicate order lines were dropped (rule: identical "
-                     f"lines on every column count once); first at lines {rows}.")
-        out = out[~dup]
+        rows, n = _rows(dup, out.index)
+        notes.append(f"{r.path.name}: {n} exact duplicate order lines were dropped (rule: lines "
+                     f"identical on every column count once); first at lines {rows}.")
+        out = out[~dup.to_numpy()]
     n_ret = int((out["quantity"] < 0).sum() + ((out["quantity"] >= 0) & (out["revenue"] < 0)).sum())
     if n_ret:
         notes.append(f"{r.path.name}: {n_ret} return lines (negative quantity or revenue) are netted "
                      "against sales in their month.")
-    out["_line"] = out.index.to_numpy() + r.first
+    months = pd.period_range(out["month"].min(), out["month"].max(), freq="M")
+    gaps = months.difference(pd.PeriodIndex(out["month"].dt.to_period("M").unique()))
+    if len(gaps):
+        notes.append(f"{r.path.name}: no transactions at all in {len(gaps)} month(s) inside the "
+                     f"history ({', '.join(str(g) for g in gaps[:6])}{' ...' if len(gaps) > 6 else ''}); "
+                     "they count as zero sales - check that the export is complete.")
+    out["_line"] = out.index.to_numpy()
     return out.reset_index(drop=True)
 
 
 def read_reps(path: Path, settings: dict[str, Any] | None = None,
-              problems: list[Problem] | None = None, notes: list[str] | None = None
-              ) -> pd.DataFrame | None:
-    """Read and validate the reps file."""
+              problems: list[Problem] | None = None, notes: list[str] | None = None,
+              allow_missing_hire: bool = False) -> pd.DataFrame | None:
+    """Read and validate the reps file.
+
+    Args:
+        allow_missing_hire: keep reps without ``hire_date`` (NaT; :func:`load_dataset` fills it
+            from their first transaction); otherwise a missing hire date is an error.
+    """
     own = problems is None
     problems = [] if own else problems
+    notes = [] if notes is None else notes
     r = _read(Path(path), "reps", settings or {}, problems)
     if r is None:
         return _finish(own, problems, None, "reps")
     n0 = len(problems)
     _check_keys(r.df, SCHEMAS["reps"], r.path, r.first, problems)
-    hire = _dates(r, "hire_date", problems, required=True)
+    hire = _dates(r, "hire_date", problems, required=not allow_missing_hire)
     end = _dates(r, "end_date", problems, required=False)
     fte = _numeric(r, "fte", problems, required=False)
-    if len(problems) > n0:
+    if len(problems) > n0 or hire is None:
         return _finish(own, problems, None, "reps")
-    out = pd.DataFrame({"rep_id": _as_label(r.df["rep_id"]), "name": r.df["name"].astype("string")
-                        .fillna("").astype("str"), "region": _as_label(r.df["region"])})
+    out = pd.DataFrame({"rep_id": _as_label(r.df["rep_id"]),
+                        "name": r.df["name"].astype("string").fillna("").str.strip().astype("str"),
+                        "region": _as_label(r.df["region"])})
     out["hire_date"] = hire
     out["end_date"] = end if end is not None else pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns]")
     out["fte"] = fte.fillna(1.0) if fte is not None else 1.0
     bad_fte = (out["fte"] <= 0) | (out["fte"] > 1.5)
     if bad_fte.any():
-        rows, n = _rows(bad_fte, r.first)
+        rows, n = _rows(bad_fte, out.index)
         problems.append(Problem(f"{n} reps have an fte outside (0, 1.5]", file=str(r.path), column="fte",
-                                rows=rows, count=n, fix="fte is the share of a full-time job (1.0)."))
+                                rows=rows, count=n, values=list(out.loc[bad_fte, "fte"].head(5)),
+                                fix="fte is the share of a full-time job (1.0)."))
     before = out["end_date"].notna() & (out["end_date"] < out["hire_date"])
     if before.any():
-        rows, n = _rows(before, r.first)
+        rows, n = _rows(before, out.index)
         problems.append(Problem(f"{n} reps leave before they were hired", file=str(r.path),
                                 column="end_date", rows=rows, count=n, fix="Correct hire_date or end_date."))
     dup = out["rep_id"].duplicated(keep=False)
     if dup.any():
-        rows, n = _rows(dup, r.first)
+        rows, n = _rows(dup, out.index)
         problems.append(Problem(f"rep_id is not unique ({n} rows)", file=str(r.path), column="rep_id",
                                 rows=rows, count=n, values=sorted(out.loc[dup, "rep_id"].unique())[:5],
                                 fix="Give each rep one row; a rep who moved region keeps the latest."))
     if len(problems) > n0:
         return _finish(own, problems, None, "reps")
+    notes.extend(r.notes)
+    out["_line"] = out.index.to_numpy()
+    if not allow_missing_hire:
+        out = out.drop(columns="_line")
     return out.reset_index(drop=True)
+
+
+_CN_PERIOD_RE = re.compile(r"^(\d{4})\s*年(?:\s*(\d{1,2})\s*月)?$")
 
 
 def read_market(path: Path, settings: dict[str, Any] | None = None,
@@ -571,27 +948,72 @@ def read_market(path: Path, settings: dict[str, Any] | None = None,
     n0 = len(problems)
     _check_keys(r.df, SCHEMAS["market"], r.path, r.first, problems)
     size = _numeric(r, "market_size", problems, required=True)
-    period = r.df["period"].astype("string").str.strip().str.replace(r"\.0$", "", regex=True)
+    raw_period = r.df["period"]
+    if pd.api.types.is_datetime64_any_dtype(raw_period) or raw_period.map(
+            lambda v: isinstance(v, _dt.date)).any():
+        raw_period = raw_period.map(lambda v: f"{v:%Y-%m}" if isinstance(v, _dt.date) else v)
+    period = raw_period.astype("string").str.normalize("NFKC").str.strip().str.replace(r"\.0$", "", regex=True)
+    period = period.str.replace(_CN_PERIOD_RE, lambda m: m[1] + (f"-{int(m[2]):02d}" if m[2] else ""),
+                                regex=True)
     is_year = period.str.fullmatch(r"\d{4}").fillna(False)
     month = pd.to_datetime(period.where(~is_year), format="%Y-%m", errors="coerce")
     alt = pd.to_datetime(period.where(~is_year & month.isna()), format="ISO8601", errors="coerce")
     month = month.fillna(alt.dt.to_period("M").dt.to_timestamp())
     bad = ~is_year & month.isna()
     if bad.any():
-        rows, n = _rows(bad, r.first)
+        rows, n = _rows(bad, r.df.index)
         problems.append(Problem(f"{n} periods are neither a year (2025) nor a month (2025-03)",
                                 file=str(r.path), column="period", rows=rows, count=n,
                                 values=list(r.df["period"][bad].head(5)), fix="Use YYYY or YYYY-MM."))
+    years = pd.to_numeric(period.where(is_year), errors="coerce")
+    when = month.where(~is_year, pd.to_datetime(years.astype("Int64").astype("string") + "-01-01",
+                                                errors="coerce"))
+    odd = when.notna() & ((when < MIN_DATE) | (when > MAX_DATE))
+    if odd.any():
+        rows, n = _rows(odd, r.df.index)
+        problems.append(Problem(f"{n} periods are out of range (before 1990 or after 2100)",
+                                file=str(r.path), column="period", rows=rows, count=n,
+                                values=list(r.df["period"][odd].head(5)), fix="Correct those periods."))
     if size is not None and (size < 0).any():
-        rows, n = _rows(size < 0, r.first)
+        rows, n = _rows(size < 0, r.df.index)
         problems.append(Problem(f"{n} market sizes are negative", file=str(r.path), column="market_size",
                                 rows=rows, count=n, fix="Market size is the revenue of the whole market."))
-    if len(problems) > n0:
+    if len(problems) > n0 or size is None:
         return _finish(own, problems, None, "market")
     df = pd.DataFrame({"region": _as_label(r.df["region"]), "product_line": _as_label(r.df["product_line"]),
-                       "market_size": size, "month": month, "_year": period.where(is_year)})
-    yearly = df[is_year.to_numpy()]
-    monthly = df[~is_year.to_numpy()]
+                       "market_size": size, "month": month, "_year": period.where(is_year),
+                       "_line": r.df.index.to_numpy()}, index=r.df.index)
+    # repeated rows: the same size counts once; different sizes are an error
+    key = df["_year"].fillna(df["month"].dt.strftime("%Y-%m")) + "|" + df["region"] + "|" + df["product_line"]
+    same = df.assign(_k=key).duplicated(["_k", "market_size"])
+    if same.any():
+        rows, n = _rows(same, df.index)
+        notes.append(f"{r.path.name}: {n} repeated market rows (same period, region, product line "
+                     f"and size) count once; lines {rows}.")
+        df, key = df[~same.to_numpy()], key[~same.to_numpy()]
+    clash = key.duplicated(keep=False)
+    if clash.any():
+        rows, n = _rows(clash, df.index)
+        problems.append(Problem(f"{n} rows give different market sizes for the same period, region "
+                                "and product line", file=str(r.path), column="market_size",
+                                rows=rows, count=n, values=sorted(key[clash].str.replace("|", " ").unique())[:5],
+                                fix="Keep one row per period, region and product line."))
+    yearly = df[df["_year"].notna().to_numpy()]
+    monthly = df[df["_year"].isna().to_numpy()]
+    both = yearly.merge(monthly.assign(_year=monthly["month"].dt.strftime("%Y")),
+                        on=["_year", "region", "product_line"], suffixes=("", "_m"))
+    if len(both):
+        rows = sorted(set(both["_line"].astype(int)) | set(both["_line_m"].astype(int)))
+        problems.append(Problem(f"{both[['_year', 'region', 'product_line']].drop_duplicates().shape[0]} "
+                                "(year, region, product line) are given both as a yearly and as "
+                                "monthly market size", file=str(r.path), column="period",
+                                rows=rows[:5], count=len(rows),
+                                values=sorted((both["_year"] + " " + both["region"] + " "
+                                               + both["product_line"]).unique())[:5],
+                                fix="Give each year either one yearly row or its monthly rows."))
+    if len(problems) > n0:
+        return _finish(own, problems, None, "market")
+    notes.extend(r.notes)
     if len(yearly):
         notes.append(f"{r.path.name}: {len(yearly)} yearly market sizes were spread evenly over the "
                      "12 months of their year.")
@@ -600,10 +1022,6 @@ def read_market(path: Path, settings: dict[str, Any] | None = None,
         rep["market_size"] = rep["market_size"] / 12
         monthly = pd.concat([monthly, rep], ignore_index=True)
     out = (monthly.groupby(["month", "region", "product_line"], as_index=False, sort=True)["market_size"].sum())
-    dup = monthly.duplicated(["month", "region", "product_line"])
-    if dup.any():
-        notes.append(f"{r.path.name}: {int(dup.sum())} repeated (period, region, product_line) rows were "
-                     "added together.")
     out["month"] = out["month"].astype("datetime64[ns]")
     return out[["month", "region", "product_line", "market_size"]]
 
@@ -641,6 +1059,33 @@ class Dataset:
         return {str(p): sha256_file(p) for p in self.sources.values()}
 
 
+def _fill_hire_dates(tx: pd.DataFrame, reps: pd.DataFrame, paths: dict[str, Path],
+                     problems: list[Problem], notes: list[str]) -> pd.DataFrame:
+    """Reps without hire_date: hired in the month of their first transaction (a stated rule)."""
+    missing = reps["hire_date"].isna()
+    if not missing.any():
+        return reps.drop(columns="_line")
+    first = tx.groupby("rep_id")["month"].min()
+    filled = reps.loc[missing, "rep_id"].map(first)
+    none = filled.isna()
+    if none.any():
+        ids = reps.loc[missing, "rep_id"][none]
+        problems.append(Problem(
+            f"{len(ids)} reps have no hire_date and no transactions to infer it from",
+            file=str(paths["reps"]), column="hire_date",
+            rows=[int(x) for x in reps.loc[ids.index, "_line"].head(5)], count=len(ids),
+            values=list(ids.head(5)), fix="Fill in hire_date for those reps (YYYY-MM-DD)."))
+    done = filled.dropna()
+    if len(done):
+        shown = ", ".join(f"{k} -> {v:%Y-%m}" for k, v in
+                          zip(reps.loc[done.index, "rep_id"], done, strict=True))
+        notes.append(f"{paths['reps'].name}: {len(done)} reps have no hire_date; rule: hired on the "
+                     f"first day of the month of their first transaction ({shown[:300]}).")
+    reps = reps.copy()
+    reps.loc[done.index, "hire_date"] = done.astype("datetime64[ns]")
+    return reps.drop(columns="_line")
+
+
 def _cross_checks(tx: pd.DataFrame, reps: pd.DataFrame, market: pd.DataFrame,
                   paths: dict[str, Path], problems: list[Problem], notes: list[str]) -> None:
     tpath = str(paths["transactions"])
@@ -649,7 +1094,8 @@ def _cross_checks(tx: pd.DataFrame, reps: pd.DataFrame, market: pd.DataFrame,
         ids = sorted(tx.loc[unknown, "rep_id"].unique())
         problems.append(Problem(
             f"{unknown.sum()} lines name {len(ids)} rep_id(s) that are not in {paths['reps'].name}",
-            file=tpath, column="rep_id", rows=list(tx.loc[unknown, "_line"].head(5)), count=int(unknown.sum()),
+            file=tpath, column="rep_id", rows=[int(x) for x in tx.loc[unknown, "_line"].head(5)],
+            count=int(unknown.sum()),
             values=ids[:5], fix=f"Add those reps to {paths['reps'].name} (with hire_date), or correct the "
                                 "rep_id on those lines."))
     known_regions = set(reps["region"]) | set(market["region"])
@@ -659,7 +1105,8 @@ def _cross_checks(tx: pd.DataFrame, reps: pd.DataFrame, market: pd.DataFrame,
         problems.append(Problem(
             f"{unknown.sum()} lines have region(s) found neither in {paths['reps'].name} nor in "
             f"{paths['market'].name}", file=tpath, column="region",
-            rows=list(tx.loc[unknown, "_line"].head(5)), count=int(unknown.sum()), values=vals[:5],
+            rows=[int(x) for x in tx.loc[unknown, "_line"].head(5)], count=int(unknown.sum()),
+            values=vals[:5],
             fix="Correct the spelling of the region (labels must match across files exactly), or map "
                 "it in mapping.yaml."))
     unknown_pl = ~tx["product_line"].isin(set(market["product_line"]))
@@ -678,8 +1125,12 @@ def _cross_checks(tx: pd.DataFrame, reps: pd.DataFrame, market: pd.DataFrame,
                      "their hire_date/end_date; they are kept as booked.")
 
 
-def load_dataset(data_dir: Path | str, plan_file: Path | str | None = None) -> Dataset:
+def load_dataset(data_dir: Path | str, plan_file: Path | str | None = None,
+                 today: _dt.date | None = None) -> Dataset:
     """Read and validate every input in ``data_dir`` (and the plan, when given).
+
+    Args:
+        today: transactions dated after it are an error (default: the real date).
 
     All problems in all files are collected and raised together as one :class:`InputError`.
     """
@@ -692,15 +1143,26 @@ def load_dataset(data_dir: Path | str, plan_file: Path | str | None = None) -> D
     notes: list[str] = []
     paths: dict[str, Path] = {}
     frames: dict[str, pd.DataFrame | None] = {}
-    readers = {"transactions": read_transactions, "reps": read_reps, "market": read_market}
+    readers = {
+        "transactions": lambda p, s, pr, n: read_transactions(p, s, pr, n, today=today),
+        "reps": lambda p, s, pr, n: read_reps(p, s, pr, n, allow_missing_hire=True),
+        "market": read_market,
+    }
     for table, reader in readers.items():
         try:
             path = find_input(data_dir, table, mapping)
             paths[table] = path
             frames[table] = reader(path, mapping.get(table, {}), problems, notes)
         except InputError as e:
-            problems.extend(e.problems or [Problem(e.message, fix=e.fix)])
+            where = str(paths[table]) if table in paths else None
+            message = e.message
+            if where and message.startswith(where):
+                message = "the file " + message[len(where):].lstrip(": ")
+            problems.extend([p if p.fix else Problem(**{**p.__dict__, "fix": e.fix})
+                             for p in e.problems] or [Problem(message, file=where, fix=e.fix)])
             frames[table] = None
+    if frames.get("transactions") is not None and frames.get("reps") is not None:
+        frames["reps"] = _fill_hire_dates(frames["transactions"], frames["reps"], paths, problems, notes)
     if all(frames.get(t) is not None for t in readers) and not problems:
         _cross_checks(frames["transactions"], frames["reps"], frames["market"], paths, problems, notes)
     plan = None
@@ -724,7 +1186,10 @@ def load_dataset(data_dir: Path | str, plan_file: Path | str | None = None) -> D
         files = sorted({p.file for p in problems if p.file})
         raise InputError(f"{len(problems)} problem(s) in {', '.join(files) or data_dir}", problems)
     tx = frames["transactions"].drop(columns="_line")
-    return Dataset(tx, frames["reps"], frames["market"], plan, paths, notes)
+    reps = frames["reps"]
+    if "_line" in reps.columns:
+        reps = reps.drop(columns="_line")
+    return Dataset(tx, reps, frames["market"], plan, paths, notes)
 
 
 def iter_problems(err: InputError) -> Iterable[Problem]:  # pragma: no cover - convenience

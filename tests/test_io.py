@@ -186,3 +186,98 @@ def test_parquet_input(tmp_path: Path, tiny_dir: Path):
     (tiny_dir / "transactions.csv").unlink()
     tx.to_parquet(tiny_dir / "transactions.parquet")
     assert load_dataset(tiny_dir).transactions["revenue"].sum() == pytest.approx(1000.0)
+
+
+# --------------------------------------------------------------------------------------------
+# rules for messy exports (the bad-input corpus in tests/bad_input covers them end to end)
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(min_value=-10**9, max_value=10**9), min_size=1, max_size=8),
+       st.sampled_from(["us", "eu"]))
+def test_formatted_amounts_read_back(cents: list[int], style: str):
+    """Amounts with thousands separators and two decimals read back exactly, in either style."""
+    from salesanalysis.io import _to_number
+
+    def fmt(c: int) -> str:
+        s = f"{abs(c) / 100:,.2f}"
+        if style == "eu":
+            s = s.replace(",", "_").replace(".", ",").replace("_", ".")
+        return ("-" if c < 0 else "") + s
+
+    got = _to_number(pd.Series([fmt(c) for c in cents], dtype=object), None, None)
+    assert got.tolist() == pytest.approx([c / 100 for c in cents])
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.booleans(), min_size=6, max_size=6), st.integers(min_value=0, max_value=5))
+def test_problem_rows_are_file_lines(blank_before: list[bool], bad: int):
+    """Blank lines anywhere: a problem names the line a person sees in the file."""
+    import tempfile
+
+    lines = [TX_HEADER.rstrip("\n")]
+    bad_line = None
+    for i, row in enumerate(tx_rows()):
+        if blank_before[i]:
+            lines.append("")
+        if i == bad:
+            row = row.rsplit(",", 1)[0] + ",oops"
+            bad_line = len(lines) + 1
+        lines.append(row)
+    with tempfile.TemporaryDirectory() as d:
+        p = Path(d) / "t.csv"
+        p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        with pytest.raises(InputError) as ei:
+            read_transactions(p)
+    assert f"rows: {bad_line}\n" in ei.value.render() + "\n"
+
+
+def test_read_table_index_is_the_file_line(tmp_path: Path):
+    from salesanalysis.io import read_table
+
+    p = tmp_path / "t.csv"
+    p.write_text("a,b\n1,2\n\n3,4\n,\n5,6\n", encoding="utf-8")
+    df, first = read_table(p)
+    assert first == 2 and df.index.tolist() == [2, 4, 6] and df["a"].tolist() == ["1", "3", "5"]
+
+
+def test_mapping_ignore_and_header_row(tmp_path: Path):
+    d = tmp_path / "erp"
+    d.mkdir()
+    (d / "transactions.csv").write_text("Sales export\nfrom ERP\n" + TX_HEADER.rstrip("\n") + ",notes\n"
+                                        + "\n".join(r + ",x" for r in tx_rows()) + "\n", encoding="utf-8")
+    (d / "reps.csv").write_text(REPS, encoding="utf-8")
+    (d / "market.csv").write_text(MARKET, encoding="utf-8")
+    (d / "mapping.yaml").write_text("transactions:\n  header_row: 3\n  ignore: [notes]\n", encoding="utf-8")
+    ds = load_dataset(d)
+    assert len(ds.transactions) == 6 and "notes" not in ds.transactions.columns
+    (d / "mapping.yaml").write_text("transactions:\n  ignore: notes\n", encoding="utf-8")
+    with pytest.raises(InputError, match="must be a list"):
+        load_dataset(d)
+
+
+def test_today_is_a_parameter(tiny_dir: Path):
+    import datetime as dt
+
+    with pytest.raises(InputError, match="dated after today"):
+        load_dataset(tiny_dir, today=dt.date(2025, 2, 1))
+    assert len(load_dataset(tiny_dir, today=dt.date(2025, 2, 11)).transactions) == 6
+
+
+def test_excel_serial_dates_and_typed_cells(tmp_path: Path):
+    """An Excel sheet whose date column holds serial numbers and real dates mixed."""
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.append(TX_HEADER.strip().split(","))
+    ws.append([45662, "O1", 123, "SMB", "华东", "Pumps", "R1", 2, 100, 200])  # 45662 = 2025-01-05
+    ws.append([pd.Timestamp("2025-01-20").to_pydatetime(), "O2", 124.0, "SMB", "华东", "Pumps", "R1",
+               1, 100, 100])
+    wb.save(tmp_path / "transactions.xlsx")
+    tx = read_transactions(tmp_path / "transactions.xlsx")
+    assert tx["date"].dt.strftime("%Y-%m-%d").tolist() == ["2025-01-05", "2025-01-20"]
+    assert tx["customer_id"].tolist() == ["123", "124"]  # ids typed as numbers stay ids
