@@ -1,0 +1,128 @@
+"""End to end: the CLI on the sample data into a temporary folder, read back what it wrote.
+
+One pipeline run serves every test in this module (marked slow: `make test-fast` skips it).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from salesanalysis.paths import SAMPLE_DIR
+from salesanalysis.plan import load_plan
+
+pytestmark = pytest.mark.slow
+STEPS = ["01_market_analysis", "02_forecast", "03_target_decomposition", "04_performance_review"]
+PERIOD = "2026-10"
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("reports")
+    r = subprocess.run([sys.executable, "-m", "salesanalysis.cli", "run", "--period", PERIOD,
+                        "--out", str(out)], capture_output=True, text=True, timeout=1800)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert "Traceback" not in r.stderr
+    for step in STEPS:  # progress is shown per step
+        assert step in r.stdout
+    assert f"{out / PERIOD / 'index.html'}" in r.stdout
+    return out / PERIOD
+
+
+@pytest.fixture(scope="module")
+def raw() -> pd.DataFrame:
+    """The sample transactions read independently of the package."""
+    tx = pd.read_csv(SAMPLE_DIR / "transactions.csv", parse_dates=["date"])
+    tx["month"] = tx["date"].dt.to_period("M")
+    return tx
+
+
+def test_manifest(run: Path):
+    m = json.loads((run / "run.json").read_text(encoding="utf-8"))
+    assert m["status"] == "ok" and m["period"] == PERIOD
+    assert [s["name"] for s in m["steps"]] == STEPS
+    assert all(s["status"] == "ok" for s in m["steps"])
+    assert set(m["sha256"]) == {"transactions", "reps", "market", "plan"}
+    assert m["versions"]["statsmodels"] and m["versions"]["papermill"]
+    assert (run / "run.log").read_text(encoding="utf-8").count(" ok in ") == 4
+
+
+def test_html_reports(run: Path):
+    for step in STEPS:
+        html = (run / f"{step}.html").read_text(encoding="utf-8")
+        assert "jp-InputArea-editor" not in html, f"{step}: code is shown"
+        assert "Traceback" not in html, f"{step}: an error is shown"
+        assert not re.search(r"<script[^>]+src=|<link[^>]+href=[\"']https?:|src=[\"']https?:", html)
+        assert html.count("data:image/png;base64") >= 2, f"{step}: charts are embedded"
+        assert "华东" in html
+    index = (run / "index.html").read_text(encoding="utf-8")
+    for step in STEPS:
+        assert f'href="{step}.html"' in index
+    assert "YTD attainment" in index and "Landing forecast" in index and "Furthest behind" in index
+    assert f'href="{PERIOD}/index.html"' in (run.parent / "index.html").read_text(encoding="utf-8")
+
+
+def test_targets_add_up_to_the_plan(run: Path, raw: pd.DataFrame):
+    plan = load_plan(SAMPLE_DIR / "plan.yaml")
+    t = pd.read_parquet(run / "outputs" / "targets.parquet")
+    assert list(t.columns[:5]) == ["month", "region", "product_line", "customer_type", "rep_id"]
+    assert (t["target_revenue"] >= 0).all() and (t["target_customers"] >= 0).all()
+    unit = plan.rounding.revenue
+    assert (t["target_revenue"] % unit == 0).all()
+    last_year = raw.loc[raw["month"].dt.year == plan.fiscal_year - 1, "revenue"].sum()
+    company = round(last_year * (1 + plan.targets.revenue.amount) / unit) * unit
+    assert t["target_revenue_no_cushion"].sum() == pytest.approx(company)
+    assert t["target_revenue"].sum() == pytest.approx(round(company * (1 + plan.cushion_pct) / unit) * unit)
+    pin = plan.pins[0]
+    region = dict(pin.segment)["region"]
+    assert t.loc[t["region"] == region, "target_revenue_no_cushion"].sum() == pytest.approx(pin.revenue)
+    assert sorted(t["month"].dt.month.unique()) == list(range(1, 13))
+    # the managers' workbook says the same
+    book = pd.read_excel(run / "outputs" / "targets.xlsx", sheet_name=None)
+    for sheet in ("Company", "Region", "Product line", "Customer type", "Rep", "Month"):
+        df = book[sheet]
+        assert df["target_revenue"].sum() == pytest.approx(t["target_revenue"].sum()), sheet
+    assert book["Region"].set_index("region")["target_revenue_no_cushion"][region] == pin.revenue
+    assert "Assumptions" in book
+
+
+def test_attainment_two_ways(run: Path, raw: pd.DataFrame):
+    """YTD attainment from the review equals an independent computation from the raw lines."""
+    review = pd.read_parquet(run / "outputs" / "review.parquet")
+    t = pd.read_parquet(run / "outputs" / "targets.parquet")
+    p = pd.Period(PERIOD, "M")
+    ytd = raw[(raw["month"] >= pd.Period(f"{p.year}-01", "M")) & (raw["month"] <= p)]
+    tgt = t[t["month"] <= p.to_timestamp()]
+    for region, lines in ytd.groupby("region"):
+        row = review[(review["level"] == "region") & (review["region"] == region)
+                     & (review["measure"] == "revenue") & (review["window"] == "ytd")].iloc[0]
+        assert row["actual"] == pytest.approx(lines["revenue"].sum(), rel=1e-9)
+        target = tgt.loc[tgt["region"] == region, "target_revenue_no_cushion"].sum()
+        assert row["attainment"] == pytest.approx(lines["revenue"].sum() / target, rel=1e-9)
+    total = review[(review["level"] == "total") & (review["measure"] == "revenue") & (review["window"] == "ytd")]
+    assert total["actual"].iloc[0] == pytest.approx(ytd["revenue"].sum(), rel=1e-9)
+
+
+def test_forecast_coherent(run: Path):
+    f = pd.read_parquet(run / "outputs" / "forecast.parquet")
+    total = f[f["level"] == "total"].set_index("month")["mean"]
+    for level in ("region", "product_line", "customer_type", "cell", "rep", "bottom"):
+        part = f[f["level"] == level]
+        if len(part):
+            s = part.groupby("month")["mean"].sum()
+            assert np.allclose(s.reindex(total.index).to_numpy(), total.to_numpy(), rtol=1e-6), level
+
+
+def test_revised_targets_beside_the_plan(run: Path):
+    r = pd.read_parquet(run / "outputs" / "revised_targets.parquet")
+    t = pd.read_parquet(run / "outputs" / "targets.parquet")
+    assert {"plan_revenue", "revised_revenue"} <= set(r.columns)
+    assert r["plan_revenue"].sum() == pytest.approx(t["target_revenue"].sum())
+    assert (run / "outputs" / "revised_targets.xlsx").exists()
