@@ -53,6 +53,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--wait", type=float, default=0.0,
                      help="seconds to wait for another run of the same period to finish (default 0: refuse)")
     run.add_argument("--cell-timeout", type=int, default=1800, help="seconds a notebook cell may take")
+    run.add_argument("--scheduler", default="",
+                     help="Dask scheduler address (tcp://host:8786) for the forecast; default: local processes")
+    run.add_argument("--records", type=Path, default=None,
+                     help="plan-of-record folder (default: plans/ in the project)")
     run.add_argument("--force", action="store_true",
                      help="rerun every step even when its inputs, parameters and code are unchanged")
     run.add_argument("--quiet", action="store_true", help="print only the report path and errors")
@@ -119,10 +123,13 @@ def _run(args: argparse.Namespace) -> int:
     plan = args.plan or _default_plan(args.data)
     echo = (lambda s: None) if args.quiet else (lambda s: print(s, flush=True))
     from .paths import NOTEBOOKS_DIR
+    from .record import RECORDS_DIR
 
     result = run_pipeline(args.period or None, args.data, plan, args.out, steps=args.steps,
                           notebooks_dir=args.notebooks or NOTEBOOKS_DIR,
-                          echo=echo, wait=args.wait, cell_timeout=args.cell_timeout, force=args.force)
+                          echo=echo, wait=args.wait, cell_timeout=args.cell_timeout, force=args.force,
+                          records_dir=args.records or RECORDS_DIR,
+                          extra_parameters={"scheduler": args.scheduler} if args.scheduler else None)
     if args.quiet:
         print(result.index)
     return 0

@@ -250,6 +250,14 @@ def _input_files(data_dir: Path, plan_path: Path | None) -> dict[str, Path] | No
     return files
 
 
+def _records_state(records_dir: Path | str | None) -> dict[str, str]:
+    """What the plan-of-record folder holds (a frozen or adopted plan changes the run)."""
+    if not records_dir or not Path(records_dir).is_dir():
+        return {}
+    return {str(p.relative_to(records_dir)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(Path(records_dir).rglob("*")) if p.is_file()}
+
+
 def _fingerprints(base: dict[str, Any], steps: Sequence[Step]) -> tuple[str, list[str]]:
     """The run's base fingerprint and one per step, chained: a step's fingerprint covers its
     notebook and every earlier step's, so a change reruns that step and all after it."""
@@ -310,7 +318,8 @@ def run_pipeline(period: str | None = None, data_dir: Path | str = SAMPLE_DIR,
                  *, steps: Sequence[str] | None = None, notebooks_dir: Path = NOTEBOOKS_DIR,
                  echo: Callable[[str], None] | None = print, wait: float = 0.0,
                  cell_timeout: int = 1800, extra_parameters: dict[str, Any] | None = None,
-                 force: bool = False, today: _dt.date | None = None) -> RunResult:
+                 force: bool = False, records_dir: Path | str | None = None,
+                 today: _dt.date | None = None) -> RunResult:
     """Run the monthly pipeline for ``period`` ('' or None = latest complete month).
 
     Steps whose notebook, inputs, parameters and package code are unchanged since the last good
@@ -343,6 +352,7 @@ def run_pipeline(period: str | None = None, data_dir: Path | str = SAMPLE_DIR,
     base = {"code": _code_hash(), "versions": versions, "request": request,
             "inputs": {k: hashlib.sha256(v.read_bytes()).hexdigest() for k, v in (files or {}).items()},
             "data_dir": str(data_dir), "plan_file": str(plan_path) if plan_path else None,
+            "records": _records_state(records_dir),
             "extra": extra_parameters or {}, "steps": [s.stem for s in all_steps]}
     base_fp, step_fps = _fingerprints(base, all_steps)
     prev = None if (force or files is None) else _find_reusable(out, base_fp)
@@ -403,7 +413,9 @@ def run_pipeline(period: str | None = None, data_dir: Path | str = SAMPLE_DIR,
         final = out / p
         _recover(final)
         params = {"period": p, "run_dir": ".", "data_dir": str(data_dir),
-                  "plan_file": str(plan_path) if plan_path else "", **(extra_parameters or {})}
+                  "plan_file": str(plan_path) if plan_path else "",
+                  "records_dir": str(Path(records_dir).resolve()) if records_dir else "",
+                  **(extra_parameters or {})}
         reusing = prev is not None
         for i, (step, fp) in enumerate(zip(all_steps, step_fps, strict=True), 1):
             rec = StepRecord(step.stem, fingerprint=fp)
@@ -532,6 +544,9 @@ def _kernel_manager_class() -> type:
 
 def _execute(step: Step, build: Path, params: dict[str, Any], cell_timeout: int) -> None:
     import papermill as pm
+
+    declared = pm.inspect_notebook(str(step.path))
+    params = {k: v for k, v in params.items() if k in declared}  # each notebook gets its own
 
     env_pin = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
                "MPLBACKEND": "module://matplotlib_inline.backend_inline",

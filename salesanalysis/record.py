@@ -37,11 +37,12 @@ from .errors import RecordError
 from .io import sha256_file
 from .paths import REPO_DIR
 
-__all__ = ["RECORDS_DIR", "Record", "RecordError", "adopt", "current", "freeze", "history"]
+__all__ = ["RECORDS_DIR", "Record", "adopt", "apply_record", "current", "freeze", "history"]
 
 RECORDS_DIR = REPO_DIR / "plans"
 TARGET_COLUMNS = ["month", "region", "product_line", "customer_type", "rep_id", "target_revenue",
                   "target_customers"]
+OPTIONAL_COLUMNS = ["target_revenue_no_cushion", "plan_name"]
 
 
 @dataclass(frozen=True)
@@ -132,14 +133,17 @@ def _store(year: int, records: Path, targets_src: Path, run: Path, kind: str, no
         shutil.rmtree(tmp)
     tmp.mkdir()
     targets = pd.read_parquet(targets_src)
-    if "revised_revenue" in targets.columns:  # a revision: keep the revised figures as the targets
+    if "revised_revenue" in targets.columns:  # a revision: the revised figures become the targets
         targets = targets.assign(target_revenue=targets["revised_revenue"],
-                                 target_customers=targets.get("revised_customers", targets.get("target_customers")))
+                                 target_customers=targets["revised_customers"])
+        if "revised_revenue_no_cushion" in targets.columns:
+            targets["target_revenue_no_cushion"] = targets["revised_revenue_no_cushion"]
     missing = [c for c in TARGET_COLUMNS if c not in targets.columns]
     if missing:
         raise RecordError(f"{targets_src} lacks the columns {missing}",
                           fix="Freeze the targets written by the target-decomposition step.")
-    targets[TARGET_COLUMNS].to_parquet(tmp / "targets.parquet", index=False)
+    keep = TARGET_COLUMNS + [c for c in OPTIONAL_COLUMNS if c in targets.columns]
+    targets[keep].to_parquet(tmp / "targets.parquet", index=False)
     if excel_src is not None and excel_src.exists():
         shutil.copy2(excel_src, tmp / "targets.xlsx")
     plan_json = Path(run) / "outputs" / "plan.json"
@@ -198,3 +202,31 @@ def adopt(run: Path | str, records: Path | str = RECORDS_DIR, note: str | None =
         raise RecordError(f"FY{year} has no plan of record to revise",
                           fix="Freeze the plan first with `salesanalysis plan freeze --run <run>`.")
     return _store(year, records, src, run, "revision", note, run / "outputs" / "revised_targets.xlsx")
+
+
+def apply_record(outputs: Path | str, year: int, records: Path | str | None = RECORDS_DIR) -> str:
+    """Make the run review against the plan of record, when the year has one.
+
+    The targets this run computed are kept as ``targets_computed.parquet``; ``targets.parquet``
+    (and ``targets.xlsx`` when the record has one) become the record's. Returns a sentence for
+    the report saying which targets the run uses and how the computed ones compare.
+    """
+    outputs = Path(outputs)
+    rec = current(year, records) if records else None
+    computed = outputs / "targets.parquet"
+    if rec is None:
+        where = f" in {records}" if records else ""
+        return (f"No plan of record for FY{year}{where} yet: this run's targets are a **draft**. "
+                "Freeze them with `salesanalysis plan freeze --run <this run folder>`.")
+    comp = pd.read_parquet(computed)
+    shutil.copy2(computed, outputs / "targets_computed.parquet")
+    frozen = rec.targets()
+    shutil.copy2(rec.targets_path, computed)
+    os.chmod(computed, 0o644)
+    if (rec.folder / "targets.xlsx").exists():
+        shutil.copy2(rec.folder / "targets.xlsx", outputs / "targets.xlsx")
+        os.chmod(outputs / "targets.xlsx", 0o644)
+    diff = float(comp["target_revenue"].sum() - frozen["target_revenue"].sum())
+    return (f"Targets used: the plan of record, {rec.describe()}. Recomputed from today's data and "
+            f"assumptions, the company target would differ by {diff:+,.0f} "
+            "(kept as `targets_computed.parquet`, for information only).")

@@ -65,3 +65,19 @@ def test_tampering_is_detected(tmp_path: Path):
     t.to_parquet(v1.targets_path)
     with pytest.raises(RecordError, match="changed after"):
         record.current(2026, records)
+
+
+def test_apply_record_swaps_in_the_frozen_targets(tmp_path: Path):
+    records = tmp_path / "plans"
+    outputs = _run(tmp_path, "2026-01") / "outputs"
+    note = record.apply_record(outputs, 2026, records)
+    assert "draft" in note and not (outputs / "targets_computed.parquet").exists()
+    record.freeze(outputs.parent, records)
+    later = _run(tmp_path, "2026-05") / "outputs"
+    t = pd.read_parquet(later / "targets.parquet")
+    t["target_revenue"] *= 2  # today's data would give other targets
+    t.to_parquet(later / "targets.parquet")
+    note = record.apply_record(later, 2026, records)
+    assert "plan of record" in note and "+12,000" in note
+    assert pd.read_parquet(later / "targets.parquet")["target_revenue"].sum() == 12000
+    assert pd.read_parquet(later / "targets_computed.parquet")["target_revenue"].sum() == 24000
