@@ -19,14 +19,14 @@ from typing import Any
 
 import pandas as pd
 
-from .cube import build_cube, build_customer_cube
+from .cube import build_cube, build_customer_cube, build_order_counts
 from .errors import InputError
 from .io import load_dataset, sha256_file
 
 __all__ = ["RunContext", "latest_complete_month", "open_run", "prepare", "resolve_period"]
 
 PREPARED = "prepare.json"
-FRAMES = ("cube", "customers", "reps", "market")
+FRAMES = ("cube", "customers", "orders", "reps", "market")
 
 
 def latest_complete_month(last_date: pd.Timestamp, today: _dt.date | None = None) -> pd.Period:
@@ -104,7 +104,9 @@ def prepare(data_dir: Path | str, plan_file: Path | str | None, outputs: Path | 
                      "for this period.")
     customers = build_customer_cube(tx)
     cube = build_cube(tx)
-    for name, df in {"cube": cube, "customers": customers, "reps": ds.reps, "market": ds.market}.items():
+    orders = build_order_counts(tx)
+    for name, df in {"cube": cube, "customers": customers, "orders": orders, "reps": ds.reps,
+                     "market": ds.market}.items():
         _write_parquet(df, outputs / f"{name}.parquet")
     if ds.plan is not None:
         (outputs / "plan.json").write_text(
@@ -183,6 +185,11 @@ class RunContext:
     @cached_property
     def customers(self) -> pd.DataFrame:
         return self._upto(self.read("customers"))
+
+    @cached_property
+    def orders(self) -> pd.DataFrame:
+        """Whole orders per month x region x customer_type x rep_id (see cube.build_order_counts)."""
+        return self._upto(self.read("orders"))
 
     @cached_property
     def reps(self) -> pd.DataFrame:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-__all__ = ["DIMS", "KEYS", "build_cube", "build_customer_cube"]
+__all__ = ["DIMS", "KEYS", "build_cube", "build_customer_cube", "build_order_counts"]
 
 DIMS = ["region", "product_line", "customer_type", "rep_id"]
 KEYS = ["month", *DIMS]
@@ -39,4 +39,18 @@ def build_cube(transactions: pd.DataFrame) -> pd.DataFrame:
                 orders=("order_id", "nunique"), customers=("customer_id", "nunique")).reset_index()
     out["orders"] = out["orders"].astype("int64")
     out["customers"] = out["customers"].astype("int64")
+    return out
+
+
+def build_order_counts(transactions: pd.DataFrame) -> pd.DataFrame:
+    """Distinct orders per ``month x region x customer_type x rep_id``.
+
+    An order spans product lines, so the cube's ``orders`` (per product-line cell) count it once
+    per line; this table counts whole orders (an order belongs to one customer, hence to one
+    region, customer type and rep) and adds up to the company's order count.
+    """
+    keys = ["month", "region", "customer_type", "rep_id"]
+    out = (transactions.groupby(keys, sort=True, observed=True)["order_id"].nunique()
+           .rename("orders").reset_index())
+    out["orders"] = out["orders"].astype("int64")
     return out

@@ -48,3 +48,13 @@ def test_cube_preserves_totals_with_returns(lines):
     cube = build_cube(tx)
     assert cube["revenue"].sum() == pytest.approx(tx["revenue"].sum(), abs=1e-6)
     assert cube["orders"].sum() == len(tx)
+
+
+def test_order_counts_count_whole_orders(sample_tx):
+    from salesanalysis.cube import build_order_counts
+
+    orders = build_order_counts(sample_tx)
+    per_month = sample_tx.groupby("month")["order_id"].nunique()
+    assert (orders.groupby("month")["orders"].sum().to_numpy() == per_month.to_numpy()).all()
+    # the cube counts an order once per product line, so it over-counts whole orders
+    assert build_cube(sample_tx)["orders"].sum() > orders["orders"].sum()
