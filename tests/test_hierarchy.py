@@ -726,6 +726,7 @@ def test_charts_draw_with_units():
             hf.forecast, hf.history, H.hardest_series(H.chosen_scores(hf.backtest, hf.chosen), n=3)
         ),
     ):
-        assert isinstance(f, Figure) and f.axes[0].get_title()
+        ax = f.axes[0]
+        assert isinstance(f, Figure) and (ax.get_title() or ax.get_title(loc="left"))
     with pytest.raises(ValueError, match="no forecast"):
         fplots.fan_chart(hf.forecast, hf.history, level="region", keys={"region": "nowhere"})
