@@ -19,9 +19,8 @@ from typing import Any
 
 import pandas as pd
 
-from .cube import build_cube, build_customer_cube, build_order_counts
 from .errors import InputError
-from .io import load_dataset, sha256_file
+from .io import sha256_file
 
 __all__ = ["RunContext", "latest_complete_month", "open_run", "prepare", "resolve_period"]
 
@@ -92,37 +91,36 @@ def prepare(data_dir: Path | str, plan_file: Path | str | None, outputs: Path | 
     Returns the manifest also written as ``outputs/prepare.json``: the report period, the
     sha256 of each input file, the row counts and the rules applied to the data (notes).
     """
+    from .ingest import load_cubes  # Arrow fast path; the pandas readers when it cannot vouch
+
     outputs = Path(outputs)
-    ds = load_dataset(data_dir, plan_file, today=today)
-    tx = ds.transactions
-    p = resolve_period(period, ds.first_month, tx["date"].max(), today)
-    notes = list(ds.notes)
-    future = tx["month"] > p.to_timestamp()
-    if future.any():
-        notes.append(f"{int(future.sum())} lines dated after the report period {p} (up to "
-                     f"{tx.loc[future, 'date'].max():%Y-%m-%d}) are kept in the cube but not used "
+    ing = load_cubes(data_dir, plan_file, today=today)
+    p = resolve_period(period, ing.first_month, ing.last_date, today)
+    notes = list(ing.notes)
+    after = ing.lines_per_month[ing.lines_per_month.index > p.to_timestamp()]
+    if int(after.sum()):
+        notes.append(f"{int(after.sum())} lines dated after the report period {p} (up to "
+                     f"{ing.last_date:%Y-%m-%d}) are kept in the cube but not used "
                      "for this period.")
-    customers = build_customer_cube(tx)
-    cube = build_cube(tx)
-    orders = build_order_counts(tx)
-    for name, df in {"cube": cube, "customers": customers, "orders": orders, "reps": ds.reps,
-                     "market": ds.market}.items():
+    cube, customers = ing.cube, ing.customers
+    for name, df in {"cube": cube, "customers": customers, "orders": ing.orders, "reps": ing.reps,
+                     "market": ing.market}.items():
         _write_parquet(df, outputs / f"{name}.parquet")
-    if ds.plan is not None:
+    if ing.plan is not None:
         (outputs / "plan.json").write_text(
-            json.dumps(ds.plan.to_dict(), ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+            json.dumps(ing.plan.to_dict(), ensure_ascii=False, indent=2, default=str), encoding="utf-8")
     manifest = {
         "period": str(p),
         "requested_period": period or "",
         "data_dir": str(Path(data_dir).resolve()),
         "plan_file": str(Path(plan_file).resolve()) if plan_file else None,
-        "inputs": {name: str(Path(path).resolve()) for name, path in ds.sources.items()},
-        "sha256": _hashes(ds.sources),
-        "rows": {"transactions": int(len(tx)), "cube": int(len(cube)),
-                 "customers": int(len(customers)), "reps": int(len(ds.reps)),
-                 "market": int(len(ds.market))},
-        "first_month": str(ds.first_month),
-        "last_date": f"{tx['date'].max():%Y-%m-%d}",
+        "inputs": {name: str(Path(path).resolve()) for name, path in ing.sources.items()},
+        "sha256": _hashes(ing.sources),
+        "rows": {"transactions": int(ing.n_lines), "cube": int(len(cube)),
+                 "customers": int(len(customers)), "reps": int(len(ing.reps)),
+                 "market": int(len(ing.market))},
+        "first_month": str(ing.first_month),
+        "last_date": f"{ing.last_date:%Y-%m-%d}",
         "notes": notes,
     }
     (outputs / PREPARED).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")

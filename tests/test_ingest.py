@@ -1,0 +1,298 @@
+"""The Arrow fast path gives exactly what the pandas readers give: cubes, notes and errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from salesanalysis.errors import InputError
+from salesanalysis.ingest import Ingested, load_cubes, pandas_cubes
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "data" / "sample"
+TODAY = dt.date(2027, 1, 1)
+FRAMES = ("cube", "customers", "orders", "reps", "market")
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import make_large_data  # noqa: E402
+
+
+def assert_same(fast: Ingested, ref: Ingested) -> None:
+    for name in FRAMES:
+        pd.testing.assert_frame_equal(getattr(fast, name), getattr(ref, name),
+                                      check_exact=False, rtol=1e-12, atol=1e-6)
+    assert fast.notes == ref.notes
+    assert fast.n_lines == ref.n_lines
+    assert fast.first_month == ref.first_month
+    assert fast.last_date == ref.last_date
+    pd.testing.assert_series_equal(fast.lines_per_month, ref.lines_per_month, check_names=False)
+    assert {k: Path(v) for k, v in fast.sources.items()} == {k: Path(v) for k, v in ref.sources.items()}
+
+
+@pytest.fixture(scope="session")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """20,000 generated lines with returns and exact duplicates (CSV and Parquet folders)."""
+    out = tmp_path_factory.mktemp("gen")
+    make_large_data.generate(20_000, out, echo=None)
+    return out
+
+
+def _folder(tmp_path: Path, tx: pd.DataFrame | str, src: Path, name: str = "transactions.csv",
+            encoding: str = "utf-8") -> Path:
+    d = tmp_path / "data"
+    d.mkdir(exist_ok=True)
+    for f in ("reps.csv", "market.csv"):
+        shutil.copy(src / f, d / f)
+    if isinstance(tx, str):
+        (d / name).write_bytes(tx.encode(encoding))
+    elif name.endswith(".parquet"):
+        tx.to_parquet(d / name, index=False)
+    else:
+        tx.to_csv(d / name, index=False, encoding=encoding)
+    return d
+
+
+def _same_outcome(d: Path, plan: Path | None = None) -> Ingested | None:
+    """load_cubes (auto) and the pandas path end alike: equal results or the same error."""
+    try:
+        ref = pandas_cubes(d, plan, today=TODAY)
+    except InputError as e:
+        with pytest.raises(InputError) as got:
+            load_cubes(d, plan, today=TODAY)
+        assert str(got.value) == str(e)
+        assert got.value.problems == e.problems
+        return None
+    fast = load_cubes(d, plan, today=TODAY)
+    assert_same(fast, ref)
+    return fast
+
+
+def test_sample_data_takes_the_fast_path_and_matches() -> None:
+    fast = load_cubes(SAMPLE, SAMPLE / "plan.yaml", today=TODAY, engine="arrow")
+    ref = pandas_cubes(SAMPLE, SAMPLE / "plan.yaml", today=TODAY)
+    assert fast.engine == "arrow" and ref.engine == "pandas"
+    assert_same(fast, ref)
+    assert fast.plan.to_dict() == ref.plan.to_dict()
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_generated_data_with_returns_and_duplicates(generated: Path, fmt: str) -> None:
+    d = generated / fmt
+    fast = load_cubes(d, d / "plan.yaml", today=TODAY, engine="arrow")
+    ref = pandas_cubes(d, d / "plan.yaml", today=TODAY)
+    assert_same(fast, ref)
+    assert any("exact duplicate order lines were dropped" in n for n in fast.notes)
+    assert any("return lines" in n for n in fast.notes)
+    assert 19_900 < fast.n_lines < 20_000
+
+
+def test_auto_uses_arrow_and_prepare_writes_the_same_frames(generated: Path, tmp_path: Path) -> None:
+    from salesanalysis.context import prepare
+
+    d = generated / "csv"
+    manifest = prepare(d, d / "plan.yaml", tmp_path / "outputs", "2026-06", today=TODAY)
+    ref = pandas_cubes(d, d / "plan.yaml", today=TODAY)
+    for name in FRAMES:
+        pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "outputs" / f"{name}.parquet"),
+                                      getattr(ref, name), check_exact=False, rtol=1e-12)
+    assert manifest["rows"]["transactions"] == ref.n_lines
+    assert manifest["notes"][: len(ref.notes)] == ref.notes
+    assert "lines dated after the report period 2026-06" in manifest["notes"][-1]
+
+
+def _sample_lines(n: int = 400) -> pd.DataFrame:
+    return pd.read_csv(SAMPLE / "transactions.csv", dtype=str, nrows=n, keep_default_na=False)
+
+
+@pytest.mark.parametrize("change", [
+    "blank_key", "null_marker_key", "bad_number", "thousands", "bad_date", "future_date",
+    "unknown_rep", "unknown_region", "discount_out_of_range", "no_quantity", "nan_text",
+    "day_first_dates", "spaces_around_labels", "float_ids", "blank_line", "missing_column",
+    "misspelt_column", "infinite", "time_of_day", "product_partly_empty", "currency",
+])
+def test_same_outcome_as_pandas_on_odd_files(tmp_path: Path, change: str) -> None:
+    tx = _sample_lines()
+    text = None
+    if change == "blank_key":
+        tx.loc[5, "customer_id"] = ""
+    elif change == "null_marker_key":
+        tx.loc[7, "region"] = "NULL"
+    elif change == "bad_number":
+        tx.loc[3, "quantity"] = "two"
+    elif change == "thousands":
+        tx["revenue"] = tx["revenue"].map(lambda v: f"{float(v):,.2f}")
+    elif change == "bad_date":
+        tx.loc[9, "date"] = "2021-02-30"
+    elif change == "future_date":
+        tx.loc[9, "date"] = "2030-01-05"
+    elif change == "unknown_rep":
+        tx.loc[11, "rep_id"] = "R999"
+    elif change == "unknown_region":
+        tx.loc[11, "region"] = "火星"
+    elif change == "discount_out_of_range":
+        tx.loc[4, "discount"] = "1.5"
+    elif change == "no_quantity":
+        tx.loc[4, "quantity"] = ""
+    elif change == "nan_text":
+        tx.loc[4, "unit_price"] = "NaN"
+    elif change == "day_first_dates":
+        tx["date"] = pd.to_datetime(tx["date"]).dt.strftime("%d.%m.%Y")
+    elif change == "spaces_around_labels":
+        tx["region"] = " " + tx["region"] + "\u3000"
+        tx["rep_id"] = tx["rep_id"] + " "
+    elif change == "float_ids":
+        tx["customer_id"] = tx["customer_id"].str[1:].astype(int).astype(str) + ".0"
+    elif change == "blank_line":
+        text = tx.to_csv(index=False).replace("\n", "\n\n", 1)
+    elif change == "missing_column":
+        tx = tx.drop(columns="rep_id")
+    elif change == "misspelt_column":
+        tx = tx.rename(columns={"discount": "discont"})
+    elif change == "infinite":
+        tx.loc[2, "revenue"] = "inf"
+    elif change == "time_of_day":
+        tx["date"] = tx["date"] + " 10:30:00"
+    elif change == "product_partly_empty":
+        tx["product"] = ["P1", ""] * (len(tx) // 2)
+    elif change == "currency":
+        tx["unit_price"] = "¥" + tx["unit_price"]
+    d = _folder(tmp_path, text if text is not None else tx, SAMPLE)
+    _same_outcome(d)
+
+
+def test_fast_path_handles_labels_it_must_normalise(tmp_path: Path) -> None:
+    tx = _sample_lines()
+    tx["region"] = " " + tx["region"]  # a leading space, as in "a, b" exports
+    d = _folder(tmp_path, tx, SAMPLE)
+    fast = load_cubes(d, today=TODAY, engine="arrow")
+    assert_same(fast, pandas_cubes(d, today=TODAY))
+
+
+@pytest.mark.parametrize("name,encoding", [("transactions.csv", "gb18030"),
+                                           ("transactions.csv", "utf-16"),
+                                           ("transactions.xlsx", None)])
+def test_formats_the_fast_path_leaves_to_pandas(tmp_path: Path, name: str, encoding: str | None) -> None:
+    tx = _sample_lines(200)
+    d = tmp_path / "data"
+    d.mkdir()
+    for f in ("reps.csv", "market.csv"):
+        shutil.copy(SAMPLE / f, d / f)
+    if name.endswith(".xlsx"):
+        tx.to_excel(d / name, index=False)
+    else:
+        tx.to_csv(d / name, index=False, encoding=encoding)
+    with pytest.raises(ValueError, match="fast path declined"):
+        load_cubes(d, today=TODAY, engine="arrow")
+    got = load_cubes(d, today=TODAY)
+    assert got.engine == "pandas" and got.reason
+    assert_same(got, pandas_cubes(d, today=TODAY))
+
+
+def test_decimal_comma_mapping_goes_to_pandas(tmp_path: Path) -> None:
+    tx = _sample_lines(200)
+    for c in ("unit_price", "revenue", "discount"):
+        tx[c] = tx[c].str.replace(".", ",", regex=False)
+    d = tmp_path / "data"
+    d.mkdir()
+    for f in ("reps.csv", "market.csv"):
+        shutil.copy(SAMPLE / f, d / f)
+    tx.to_csv(d / "transactions.csv", index=False, sep=";")
+    (d / "mapping.yaml").write_text("transactions: {delimiter: ';', decimal: ','}\n")
+    got = load_cubes(d, today=TODAY)
+    assert got.engine == "pandas" and "decimal" in got.reason
+    assert_same(got, pandas_cubes(d, today=TODAY))
+
+
+def test_mapping_renames_and_parquet_with_integer_ids(tmp_path: Path) -> None:
+    tx = _sample_lines(300)
+    tx = tx.rename(columns={"date": "日期", "customer_id": "客户编号"})
+    tx["客户编号"] = tx["客户编号"].str[1:].astype("int64")
+    for c in ("quantity", "unit_price", "discount", "revenue"):
+        tx[c] = tx[c].astype(float)
+    tx["日期"] = pd.to_datetime(tx["日期"])
+    d = _folder(tmp_path, tx, SAMPLE, name="transactions.parquet")
+    (d / "mapping.yaml").write_text("transactions:\n  columns: {日期: date, 客户编号: customer_id}\n",
+                                    encoding="utf-8")
+    fast = load_cubes(d, today=TODAY, engine="arrow")
+    assert_same(fast, pandas_cubes(d, today=TODAY))
+
+
+def test_an_order_shared_by_two_customers_counts_once_per_cell(tmp_path: Path) -> None:
+    tx = _sample_lines(300)
+    tx.loc[1, "order_id"] = tx.loc[0, "order_id"]  # same order id, another customer
+    tx.loc[1, ["region", "product_line", "customer_type", "rep_id", "date"]] = \
+        tx.loc[0, ["region", "product_line", "customer_type", "rep_id", "date"]].to_numpy()
+    d = _folder(tmp_path, tx, SAMPLE)
+    assert_same(load_cubes(d, today=TODAY, engine="arrow"), pandas_cubes(d, today=TODAY))
+
+
+def test_engine_argument_is_checked() -> None:
+    with pytest.raises(ValueError, match="engine"):
+        load_cubes(SAMPLE, engine="spark")  # type: ignore[arg-type]
+
+
+_REPS = pd.read_csv(SAMPLE / "reps.csv", dtype=str)
+
+
+@st.composite
+def _lines(draw: st.DrawFn) -> pd.DataFrame:
+    n = draw(st.integers(5, 60))
+    reps = _REPS[["rep_id", "region"]].head(6)
+    pick = draw(st.lists(st.integers(0, len(reps) - 1), min_size=n, max_size=n))
+    day = draw(st.lists(st.integers(0, 800), min_size=n, max_size=n))
+    qty = draw(st.lists(st.integers(-3, 9), min_size=n, max_size=n))
+    price = draw(st.lists(st.sampled_from([0.5, 10.0, 99.99, 1234.5]), min_size=n, max_size=n))
+    cust = draw(st.lists(st.integers(0, 7), min_size=n, max_size=n))
+    order = draw(st.lists(st.integers(0, 12), min_size=n, max_size=n))
+    df = pd.DataFrame({
+        "date": [f"{pd.Timestamp('2023-01-01') + pd.Timedelta(days=x):%Y-%m-%d}" for x in day],
+        "order_id": [f"O{o}" for o in order],
+        "customer_id": [f"C{c}" for c in cust],
+        "customer_type": ["SMB" if c % 2 else "Key Account" for c in cust],
+        "region": reps["region"].to_numpy()[pick],
+        "product_line": ["Pumps" if q % 2 else "Valves" for q in qty],
+        "rep_id": reps["rep_id"].to_numpy()[pick],
+        "quantity": qty,
+        "unit_price": price,
+    })
+    dups = draw(st.lists(st.integers(0, n - 1), max_size=5))
+    if dups:
+        df = pd.concat([df, df.iloc[dups]]).sort_values("date", kind="stable")
+    return df.reset_index(drop=True)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(tx=_lines())
+def test_invariant_fast_equals_pandas_on_random_lines(tmp_path: Path, tx: pd.DataFrame) -> None:
+    d = _folder(tmp_path, tx, SAMPLE)
+    fast = load_cubes(d, today=TODAY, engine="arrow")
+    assert_same(fast, pandas_cubes(d, today=TODAY))
+    assert np.isclose(fast.cube["revenue"].sum(), fast.customers["revenue"].sum())
+    assert fast.orders["orders"].sum() <= fast.cube["orders"].sum()
+
+
+@pytest.mark.parametrize("case", ["missing_hire", "left_early", "yearly_market", "no_plan_file"])
+def test_same_notes_for_rules_across_files(tmp_path: Path, case: str) -> None:
+    d = _folder(tmp_path, _sample_lines(600), SAMPLE)
+    reps = pd.read_csv(d / "reps.csv", dtype=str, keep_default_na=False)
+    if case == "missing_hire":
+        reps.loc[reps["rep_id"].isin(["R001", "R002"]), "hire_date"] = ""
+    elif case == "left_early":
+        reps.loc[reps["rep_id"] == "R006", "end_date"] = "2021-01-01"
+    reps.to_csv(d / "reps.csv", index=False)
+    if case == "yearly_market":
+        m = pd.read_csv(d / "market.csv", dtype=str)
+        m = m[~m["period"].str.startswith("2021")]
+        extra = pd.DataFrame({"period": "2021", "region": ["华北", "华东"],
+                              "product_line": "Pumps", "market_size": "1200000"})
+        pd.concat([m, extra]).to_csv(d / "market.csv", index=False)
+    fast = _same_outcome(d)
+    assert fast is not None and fast.engine == "arrow"
