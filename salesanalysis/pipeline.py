@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import RunLocked, SalesAnalysisError, StepFailed
+from .io import sha256_file
 from .paths import NOTEBOOKS_DIR, PACKAGE_DIR, REPO_DIR, REPORTS_DIR, SAMPLE_DIR, SAMPLE_PLAN
 
 __all__ = ["Step", "RunResult", "discover_steps", "export_html", "run_pipeline"]
@@ -254,7 +255,7 @@ def _records_state(records_dir: Path | str | None) -> dict[str, str]:
     """What the plan-of-record folder holds (a frozen or adopted plan changes the run)."""
     if not records_dir or not Path(records_dir).is_dir():
         return {}
-    return {str(p.relative_to(records_dir)): hashlib.sha256(p.read_bytes()).hexdigest()
+    return {str(p.relative_to(records_dir)): sha256_file(p)
             for p in sorted(Path(records_dir).rglob("*")) if p.is_file()}
 
 
@@ -350,7 +351,7 @@ def run_pipeline(period: str | None = None, data_dir: Path | str = SAMPLE_DIR,
     request = period or f"latest@{(today or _dt.date.today()):%Y-%m}"
     files = _input_files(data_dir, plan_path)
     base = {"code": _code_hash(), "versions": versions, "request": request,
-            "inputs": {k: hashlib.sha256(v.read_bytes()).hexdigest() for k, v in (files or {}).items()},
+            "inputs": {k: sha256_file(v) for k, v in (files or {}).items()},
             "data_dir": str(data_dir), "plan_file": str(plan_path) if plan_path else None,
             "records": _records_state(records_dir),
             "extra": extra_parameters or {}, "steps": [s.stem for s in all_steps]}
