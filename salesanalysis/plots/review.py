@@ -55,6 +55,7 @@ def attainment_chart(review: pd.DataFrame, *, level: str = "region", measure: st
     green at or above 100%, red below. At most ``max_bars`` keys (lowest attainment first)."""
     d = review[(review["level"] == level) & (review["measure"] == measure)
                & (review["window"] == window)].dropna(subset=["attainment"])
+    n_all = len(d)
     d = d.sort_values("attainment", kind="mergesort").head(max_bars)
     fig, axes = _figure(figsize=(FIGSIZE[0], max(2.5, 0.35 * len(d) + 1.2)))
     ax = axes[0, 0]
@@ -69,8 +70,9 @@ def attainment_chart(review: pd.DataFrame, *, level: str = "region", measure: st
                     xytext=(3, 0), textcoords="offset points", va="center", fontsize="small",
                     color=GREY)
     pct_axis(ax, "x", decimals=0, label="达成率")
+    shown = f"（达成率最低的 {len(d)} 个，共 {n_all} 个）" if len(d) < n_all else ""
     ax.set_title(f"{label(measure)}达成率（{WINDOW_NAMES.get(window, window)}）："
-                 f"{label(level)}")
+                 f"{label(level)}{shown}")
     return fig
 
 
