@@ -191,7 +191,7 @@ def table(
         pts: columns holding a change of a fraction, shown in percentage points
             (0.0123 -> ``+1.2 pt``).
         decimals: per-column decimals for other numeric columns.
-        hide_index: default hides a plain 0..n-1 ``RangeIndex``.
+        hide_index: default hides a row-number index (an unnamed integer index, sorted or not).
         labels: display names for column headers (``{"revenue": "Revenue"}``); others as is.
         total: show text cells holding ``"*"`` (a summed-over key) as this label and the
             rows that hold one in bold.
@@ -246,8 +246,10 @@ def table(
         if is_total.any():
             styler = styler.apply(
                 lambda _: np.where(is_total, "font-weight: bold", ""), axis=0)
-    if hide_index is None:
-        hide_index = isinstance(df.index, pd.RangeIndex)
+    if hide_index is None:  # a plain row-number index (also after sorting) carries no meaning
+        hide_index = isinstance(df.index, pd.RangeIndex) or (
+            df.index.name is None and df.index.nlevels == 1
+            and pd.api.types.is_integer_dtype(df.index.dtype))
     if hide_index:
         styler = styler.hide(axis="index")
     text = caption or ""

@@ -241,3 +241,15 @@ def test_market_charts_render_with_cjk_and_without_missing_glyphs():
     assert figs[0].axes[0].get_ylabel().startswith("收入（") and "CNY" in figs[0].axes[0].get_ylabel()
     assert "%" in figs[2].axes[0].get_ylabel()
     assert "户" in figs[6].axes[0].get_ylabel()
+
+
+def test_table_hides_a_sorted_row_number_index():
+    import pandas as pd
+
+    from salesanalysis.formatting import table
+
+    df = pd.DataFrame({"region": ["华东", "华北"], "revenue": [2.0, 1.0]}).sort_values("revenue")
+    html = table(df, money=["revenue"]).to_html()
+    assert ">1</th>" not in html and ">0</th>" not in html
+    named = df.set_index("region")
+    assert "华东" in table(named, money=["revenue"]).to_html()
