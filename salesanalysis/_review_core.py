@@ -145,6 +145,20 @@ def company_view(targets: pd.DataFrame, company_targets: pd.DataFrame | None = N
     return None
 
 
+def _company_keys(targets: pd.DataFrame, company_targets: pd.DataFrame | None
+                  ) -> pd.DataFrame | None:
+    """The company view (:func:`company_view`) with string keys, a month column and every
+    dimension present (``*`` for the ones it does not carry); None when there is none."""
+    company = company_view(targets, company_targets)
+    if company is None:
+        return None
+    ct = keys_as_str(with_month(company))
+    for d in DIMS:
+        if d not in ct.columns:
+            ct[d] = ALL
+    return ct
+
+
 def monthly_market(market: pd.DataFrame, fiscal_year: int) -> pd.DataFrame:
     """Market size of the fiscal year: ``month, region, product_line, market_size``."""
     require_columns(market, ["month", "region", "product_line", "market_size"], "market",
@@ -193,15 +207,9 @@ def attainment_table(actuals: pd.DataFrame, targets: pd.DataFrame, market: pd.Da
     wins = report_windows(period, fiscal_year)
     ytd = wins["ytd"]
     act = actuals
-    company_targets = company_view(targets, company_targets)
-    ct = None
-    if company_targets is not None:
-        ct = keys_as_str(with_month(company_targets))
-        for d in DIMS:
-            if d not in ct.columns:
-                ct[d] = ALL
-        if "target_customers" not in ct.columns:
-            ct["target_customers"] = 0.0
+    ct = _company_keys(targets, company_targets)
+    if ct is not None and "target_customers" not in ct.columns:
+        ct["target_customers"] = 0.0
     out = []
     for level in levels:
         tg = targets if (ct is None or level in ("rep", "bottom")) else ct
@@ -370,13 +378,7 @@ def landing_forecast(actuals: pd.DataFrame, targets: pd.DataFrame, forecast: pd.
     rest = remaining_months(p, fiscal_year)
     fc = prepare_forecast(forecast, p, fiscal_year)
     wins = report_windows(p, fiscal_year)
-    company_targets = company_view(targets, company_targets)
-    ct = None
-    if company_targets is not None:
-        ct = keys_as_str(with_month(company_targets))
-        for d in DIMS:
-            if d not in ct.columns:
-                ct[d] = ALL
+    ct = _company_keys(targets, company_targets)
     frames = []
     for level in levels:
         tg = targets if (ct is None or level in ("rep", "bottom")) else ct
@@ -573,7 +575,8 @@ def pacing_curve(actuals: pd.DataFrame, targets: pd.DataFrame, forecast: pd.Data
     months = fiscal_months(fiscal_year)
     a = _match(_in(actuals, months[0], p.to_timestamp()), key)
     if level not in ("rep", "bottom"):
-        targets = company_view(targets) if company_view(targets) is not None else targets
+        company = company_view(targets)
+        targets = company if company is not None else targets
     t = _match(targets, key)
     a_m = a.groupby("month")["revenue"].sum().reindex(months)
     a_m[months > p.to_timestamp()] = np.nan

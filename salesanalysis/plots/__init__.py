@@ -41,6 +41,7 @@ __all__ = [
     "count_axis",
     "money_scale",
     "label",
+    "waterfall_bars",
 ]
 
 CJK_FONT_FAMILY = "Noto Sans CJK SC"
@@ -305,3 +306,27 @@ def count_axis(
         base = label if label is not None else a.get_label_text()
         a.set_label_text(_with_unit(base, unit))
 
+
+
+def waterfall_bars(ax: Axes, bridge, total_color: str, pos_color: str = "#3a8a4f",
+                   neg_color: str = "#c0504d") -> list[tuple[float, float]]:
+    """Draw a waterfall of ``bridge`` rows (``kind`` ``total`` or a step, ``amount``): totals
+    from zero in ``total_color``, steps floating from the running level, green up, red down.
+
+    Returns:
+        ``(low, high)`` of each bar, for labels and axis limits.
+    """
+    level = 0.0
+    spans = []
+    for i, r in enumerate(bridge.itertuples(index=False)):
+        amt = float(r.amount)
+        if r.kind == "total":
+            bottom, height, color = 0.0, amt, total_color
+            level = amt
+        else:
+            bottom, height = level, amt
+            color = pos_color if amt >= 0 else neg_color
+            level += amt
+        spans.append((min(bottom, bottom + height), max(bottom, bottom + height)))
+        ax.bar(i, height, bottom=bottom, color=color, width=0.6)
+    return spans

@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from salesanalysis.plots import FIGSIZE, label, money_axis, money_scale, pct_axis
+from salesanalysis.plots import FIGSIZE, label, money_axis, money_scale, pct_axis, waterfall_bars
 
 __all__ = ["attainment_chart", "pacing_chart", "bridge_waterfall", "leaderboard_chart",
            "plan_vs_revised_chart"]
@@ -118,23 +118,11 @@ def bridge_waterfall(bridge: pd.DataFrame, *, currency: str = "CNY", title: str 
     deltas = bridge.loc[bridge["kind"] == "delta", "amount"].abs()
     div, name = money_scale(float(max(deltas.max() if len(deltas) else 0.0,
                                       bridge["amount"].abs().max() / 100)))
-    level = 0.0
-    tops, bottoms = [], []
-    for i, r in enumerate(bridge.itertuples(index=False)):
-        amt = float(r.amount)
-        if r.kind == "total":
-            bottom, height, color = 0.0, amt, CUR_COLOR
-            level = amt
-        else:
-            bottom, height = level, amt
-            color = POS_COLOR if amt >= 0 else NEG_COLOR
-            level += amt
-        lo, hi = min(bottom, bottom + height), max(bottom, bottom + height)
-        tops.append(hi)
-        bottoms.append(lo)
-        ax.bar(i, height, bottom=bottom, color=color, width=0.6)
+    spans = waterfall_bars(ax, bridge, CUR_COLOR, POS_COLOR, NEG_COLOR)
+    bottoms, tops = [lo for lo, _ in spans], [hi for _, hi in spans]
+    for i, (r, hi) in enumerate(zip(bridge.itertuples(index=False), tops, strict=True)):
         sign = "+" if r.kind != "total" else ""
-        ax.annotate(f"{amt / div:{sign},.1f}{name}", (i, hi), xytext=(0, 3),
+        ax.annotate(f"{float(r.amount) / div:{sign},.1f}{name}", (i, hi), xytext=(0, 3),
                     textcoords="offset points", ha="center", fontsize="small", color=GREY)
     ax.set_xticks(range(len(bridge)))
     ax.set_xticklabels([_txt(s) for s in bridge["label"]], rotation=20, ha="right")

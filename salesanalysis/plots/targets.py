@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from salesanalysis.plots import FIGSIZE, label, money_axis, money_scale
+from salesanalysis.plots import FIGSIZE, label, money_axis, money_scale, waterfall_bars
 
 __all__ = ["bridge_chart", "target_heatmap", "rep_load_chart"]
 
@@ -29,24 +29,12 @@ def bridge_chart(bridge: pd.DataFrame, *, currency: str = "CNY") -> Figure:
     strategies (``Decomposition.bridge``)."""
     fig = Figure(figsize=FIGSIZE, layout="constrained")
     ax = fig.subplots()
-    level = 0.0
     steps = bridge.loc[bridge["kind"] != "total", "amount"].abs()
     sdiv, sname = money_scale(float(steps.max()) if len(steps) else 0.0)
-    tops = []
-    for i, r in enumerate(bridge.itertuples(index=False)):
-        amt = float(r.amount)
-        if r.kind == "total":
-            bottom, height, color = 0.0, amt, TOTAL_COLOR
-            level = amt
-        else:
-            bottom, height = level, amt
-            color = POS_COLOR if amt >= 0 else NEG_COLOR
-            level += amt
-        tops.append(max(bottom, bottom + height))
-        ax.bar(i, height, bottom=bottom, color=color, width=0.6)
+    tops = [hi for _, hi in waterfall_bars(ax, bridge, TOTAL_COLOR, POS_COLOR, NEG_COLOR)]
+    for i, (r, hi) in enumerate(zip(bridge.itertuples(index=False), tops, strict=True)):
         sign = "+" if r.kind != "total" else ""
-        text = f"{amt / sdiv:{sign},.0f}{sname}"
-        ax.annotate(text, (i, bottom + max(height, 0.0)), xytext=(0, 3),
+        ax.annotate(f"{float(r.amount) / sdiv:{sign},.0f}{sname}", (i, hi), xytext=(0, 3),
                     textcoords="offset points", ha="center", fontsize="small", color=GREY)
     ax.set_xticks(range(len(bridge)))
     ax.set_xticklabels([_STEP_LABELS.get(s, s) for s in bridge["step"]])
