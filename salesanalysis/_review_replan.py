@@ -61,7 +61,7 @@ def allocate_capped(need: float, base: np.ndarray, weight: np.ndarray, cap: floa
         if rest <= 1e-9 or not free.any():
             break
         share = np.where(free, weight, 0.0)
-        add = rest * share / share.sum()
+        add = rest * (share / share.sum())  # proportions first: no precision loss on tiny bases
         room = limit - out
         over = free & (add >= room)
         if not over.any():
@@ -73,7 +73,7 @@ def allocate_capped(need: float, base: np.ndarray, weight: np.ndarray, cap: floa
         free &= ~over
     if rest > 1e-9:
         if base.sum() > 0:
-            out += rest * base / base.sum()
+            out += rest * (base / base.sum())
         else:
             out += rest / len(base)
         return out, True
