@@ -155,7 +155,8 @@ class RunContext:
         return self.path(name).exists()
 
     def read(self, name: str) -> pd.DataFrame:
-        """An output of this run (``outputs/<name>.parquet``) as a frame."""
+        """An output of this run (``outputs/<name>.parquet``) as a frame, with the ``attrs`` it
+        was written with (pandas keeps them in the Parquet file's metadata)."""
         path = self.path(name)
         if not path.exists():
             raise InputError(f"{path} does not exist: the step that writes '{name}' has not run",
@@ -164,7 +165,10 @@ class RunContext:
         return pd.read_parquet(path)
 
     def write(self, name: str, df: pd.DataFrame, excel: bool = False) -> Path:
-        """Write ``outputs/<name>.parquet`` (and ``.xlsx`` when ``excel``) atomically."""
+        """Write ``outputs/<name>.parquet`` (and ``.xlsx`` when ``excel``) atomically.
+
+        ``df.attrs`` (JSON-serialisable) go into the Parquet file's metadata, in the same file:
+        e.g. the fingerprint of ``forecast_plan`` (see ``decompose.forecast_for_plan``)."""
         path = self.path(name)
         _write_parquet(df, path)
         if excel:
