@@ -18,9 +18,10 @@ How a series is forecast (the *default* method):
    later origins the same parameters are applied to the longer history (state filtering only).
    Candidates: seasonal naive, ETS (additive error on the transformed scale; trend none/damped,
    seasonality by the test; chosen by AICc), Theta, seasonal ARIMA (small order search by AICc)
-   and combinations (median of all four; mean of ETS and ARIMA).
-5. Selection: the candidate with the lowest backtest MASE, where a single model must beat the
-   better combination by 30% (see ``_select``).
+   and their combination (the median of the four, month by month).
+5. Selection: the combination, unless a single model's backtest MASE is less than half the
+   combination's (see ``_select``; the rule and the factor were set on the M3 monthly series,
+   not on the tourism set the accuracy benchmark reports).
 6. Final fit: only the chosen model(s) are re-estimated on the full history, keeping the
    specification chosen in the backtest (ETS form, ARIMA orders).
 7. Intervals: the model's own forecast standard deviation (analytic), multiplied by a factor
@@ -44,7 +45,7 @@ from typing import Any
 import numpy as np
 
 BASE_MODELS = ("snaive", "ets", "theta", "arima")
-COMBOS = {"combo_median": ("snaive", "ets", "theta", "arima"), "combo_mean": ("ets", "arima")}
+COMBOS = {"combo_median": ("snaive", "ets", "theta", "arima")}
 ALL_MODELS = BASE_MODELS + ("combo",)
 
 METHODS = ("default", "fast")
@@ -53,7 +54,8 @@ MIN_FIT = 6  # fewest training points for an estimated (non-seasonal) model
 STOP_RUN = 6  # trailing zero months that (with no gap as long before) mark a stopped series
 LOG_CAP = math.log(1e3)  # a log-scale forecast may not exceed 1000x the largest value seen
 
-SINGLE_EDGE = 0.7  # a single model replaces the best combination only if its MASE is 30% lower
+MAX_LOG_SIGMA = 0.5  # largest log-scale sd used to turn a median into a mean (factor <= 1.13)
+SINGLE_EDGE = 0.5  # a single model replaces the combination only if its MASE is half or less
 _SD_SHRINK = 1.0  # prior weight (in origins) of "the model's own sd is right" in calibration
 
 
@@ -132,9 +134,23 @@ class SeriesOutput:
     backtest: list[dict[str, Any]]  # one row per candidate
     zabs: np.ndarray  # |standardised backtest errors| of the chosen model, leave-one-origin-out
 
-    def mean(self) -> np.ndarray:
+    def median(self) -> np.ndarray:
+        """The point forecast: on the log scale back-transformed with ``exp``, i.e. the median."""
         out = _back(self.mean_t, self.log)
         return np.maximum(out, 0.0) if self.nonneg else out
+
+    def mean(self, mult: float = 1.0) -> np.ndarray:
+        """The expected value: ``median * exp(sigma^2 / 2)`` for log-scale forecasts.
+
+        ``sigma`` is the calibrated log-scale sd (times the run-wide multiplier ``mult``),
+        capped at :data:`MAX_LOG_SIGMA` so that a very wide interval, i.e. the assumed tail and
+        not the data, cannot set the mean (at most +13%). On the raw scale mean = median.
+        """
+        med = self.median()
+        if not self.log:
+            return med
+        sig = np.minimum(np.abs(self.sd_t) * mult, MAX_LOG_SIGMA)
+        return med * np.exp(sig**2 / 2.0)
 
     def bounds(self, level: float, mult: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
         """Interval at ``level`` percent; ``mult`` is the run-wide calibration multiplier."""
@@ -685,10 +701,16 @@ def _msq(z: np.ndarray) -> float:
 
 
 def _select(rows: list[dict[str, Any]]) -> str:
-    """Lowest backtest MASE, but a single model must beat the best combination by SINGLE_EDGE.
+    """The combination, unless a single model's backtest MASE is below ``SINGLE_EDGE`` times it.
 
-    Backtest scores over a few origins are noisy; picking the plain minimum over-fits the
-    choice (measured on the tourism competition set: about 8% worse MASE than always combining).
+    Backtest scores over a few origins are noisy, and picking the plain minimum over-fits the
+    choice. Measured with ``benchmarks/forecast_selection.py`` on the development set (1,428 M3
+    monthly series, h = 18; not the tourism set): test MASE 0.913 for the lowest backtest MASE,
+    0.874 / 0.865 / 0.864 / 0.861 with a single model needing 0.8 / 0.7 / 0.6 / 0.5 times the
+    median combination's MASE, 0.863 for the combination always, 0.866 for the previous rule
+    (a second combination, the mean of ETS and ARIMA, and 0.7). A single model still wins
+    where it is far better (e.g. a flat series, where the combination's seasonal naive member
+    adds noise).
     """
     if not rows:
         return "snaive"

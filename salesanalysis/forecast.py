@@ -9,18 +9,24 @@ Public API::
 ``df`` is long: ``series_id`` (str), ``month`` (month start), ``value`` (float). Months missing
 inside a series count as 0 (the cube stores only months with sales), and every series is
 forecast from the last month present in ``df`` as a whole, so a series that stopped selling
-early gets trailing zeros. The result is long: ``series_id, month, mean, lo_80, hi_80, lo_95,
-hi_95, model`` (one ``lo_/hi_`` pair per level).
+early gets trailing zeros. The result is long: ``series_id, month, mean, median, lo_80, hi_80,
+lo_95, hi_95, model`` (one ``lo_/hi_`` pair per level).
+
+``median`` is the point forecast (the one to score with absolute errors: MAE, MASE, MAPE) and
+``mean`` the expected value (the one to add up). They differ only for series modelled on the
+log scale (positive series), where ``mean = median * exp(sigma^2 / 2)`` with ``sigma`` the
+calibrated log-scale sd at the narrowest interval level, capped at 0.5 (at most +13%).
 
 The method, per series (details in :mod:`salesanalysis._fc_models`):
 
 * candidates: seasonal naive (the baseline), ETS (statsmodels ``ETSModel``: additive error on
   the log scale for positive series, i.e. multiplicative in effect; trend none or damped;
   seasonality when two seasons of history and a seasonal test finds it; chosen by AICc), ``ThetaModel``, a seasonal ARIMA (``SARIMAX``, airline-type orders searched by AICc),
-  and two combinations (median of the four; mean of ETS and ARIMA);
+  and their combination (the median of the four, month by month);
 * rolling-origin backtest at ``n_origins`` origins with the requested horizon; each candidate is
   estimated once (at the first origin) and filtered with those parameters at the later ones;
-* choice by backtest MASE: the better combination, unless a single model is 30% better;
+* choice by backtest MASE: the combination, unless a single model scores less than half its
+  MASE (rule and factor set on the M3 monthly series; see ``_fc_models._select``);
 * only the chosen model(s) are re-estimated on the full history;
 * intervals: the chosen model's analytic forecast variance, scaled per series by its backtest
   errors, then by one multiplier per level calibrated on the pooled backtest errors of the run.
@@ -84,8 +90,8 @@ class ForecastResult:
     """What :func:`run_forecast` returns.
 
     Attributes:
-        forecasts: ``series_id, month, mean, lo_<l>, hi_<l>..., model`` (one row per series and
-            future month).
+        forecasts: ``series_id, month, mean, median, lo_<l>, hi_<l>..., model`` (one row per
+            series and future month; ``mean`` the expected value, ``median`` the point forecast).
         backtest: one row per series and candidate: ``series_id, candidate, model, mase, mae,
             rmse, mape, smape, n_origins, h_backtest, chosen``.
         chosen: one row per series: ``series_id, candidate, model, reason, transform, seasonal,
@@ -127,7 +133,7 @@ def forecast(
     """Forecast every series of ``df`` ``horizon`` months ahead (see the module docstring).
 
     Returns:
-        ``series_id, month, mean, lo_<l>, hi_<l> (each level), model``.
+        ``series_id, month, mean, median, lo_<l>, hi_<l> (each level), model``.
     """
     return run_forecast(
         df,
@@ -319,7 +325,7 @@ def _regularise(df: pd.DataFrame) -> tuple[list[str], list[np.ndarray], pd.Perio
 
 
 def _empty_result(s: fm.Settings) -> ForecastResult:
-    cols = ["series_id", "month", "mean"]
+    cols = ["series_id", "month", "mean", "median"]
     for lev in s.levels:
         cols += [f"lo_{lev}", f"hi_{lev}"]
     fc = pd.DataFrame({c: pd.Series(dtype=float) for c in cols + ["model"]})
@@ -455,7 +461,8 @@ def _assemble(ids, outs, last, s: fm.Settings, stats: fm.Stats) -> ForecastResul
     data: dict[str, Any] = {
         "series_id": np.repeat(np.array(ids, dtype=object), h),
         "month": np.tile(months.to_numpy(), n),
-        "mean": np.concatenate([o.mean() for o in outs]),
+        "mean": np.concatenate([o.mean(mult[s.levels[0]]) for o in outs]),
+        "median": np.concatenate([o.median() for o in outs]),
     }
     for lev in s.levels:
         pairs = [o.bounds(lev, mult[lev]) for o in outs]

@@ -40,15 +40,16 @@ Why MinT with shrinkage (``"mint_shrink"``, the default)
     ``"none"`` are available for comparison.
 
 Medians and means
-    The engine forecasts positive series on the log scale and back-transforms with ``exp``,
-    which gives the *median* of the forecast distribution. Medians do not add up (the sum of 60
-    cell medians is several percent below the median of their sum); means do. Before
-    reconciling, such forecasts are turned into means, ``median * exp(sigma^2 / 2)``, with
-    ``sigma`` read from the series' 80% interval on the log scale and capped at 0.5 (so at most
-    +13%; a very wide interval would let the assumed tail, not the data, set the mean)
-    (``log_mean_correction``).
-    ``base_mean`` in the output is the engine's point forecast as it came; ``mean`` is the
-    reconciled mean.
+    The engine forecasts positive series on the log scale; back-transformed with ``exp`` that
+    gives the *median* of the forecast distribution (its ``median`` column). Medians do not
+    add up (the sum of 60 cell medians is several percent below the median of their sum); means
+    do. The engine's ``mean`` column is ``median * exp(sigma^2 / 2)``, with ``sigma`` the
+    log-scale sd at its narrowest interval level capped at 0.5 (so at most +13%; a very wide
+    interval would let the assumed tail, not the data, set the mean), and the means are what is
+    reconciled (``log_mean_correction``; for an engine without a ``median`` column the same
+    conversion is made here from the narrowest interval).
+    ``base_mean`` in the output is the engine's point forecast (its median) as it came;
+    ``mean`` is the reconciled mean.
 
 Non-negativity
     After the projection, leaf series with a negative mean are fixed at 0 and the projection is
@@ -84,6 +85,7 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 from scipy.stats import norm
 
+from salesanalysis import _fc_models as fm
 from salesanalysis.errors import InputError, Problem, SalesAnalysisError
 
 __all__ = [
@@ -132,7 +134,7 @@ Detail = Literal["bottom", "cell"]
 Reconciliation = Literal["mint_shrink", "wls_var", "wls_struct", "ols", "none"]
 _RECONCILIATIONS = ("mint_shrink", "wls_var", "wls_struct", "ols", "none")
 _ID_COLS = ["level", *KEY_COLS]
-MAX_LOG_SIGMA = 0.5
+MAX_LOG_SIGMA = fm.MAX_LOG_SIGMA
 """Largest log-scale standard deviation used to turn a median into a mean (factor <= 1.13).
 
 Beyond it the log-normal tail, not the data, would set the mean: a rep with five months of
@@ -687,7 +689,9 @@ def reconcile_forecasts(
         a[row, col] = base[col_name].to_numpy(dtype="float64")
         return a
 
-    engine_mean = grid("mean")
+    has_median = "median" in base.columns  # this engine gives means and medians both
+    engine_mean = grid("median" if has_median else "mean")  # the point forecast as it came
+    engine_expected = grid("mean") if has_median else None
     counts = np.zeros((n, h))
     counts[row, col] = 1
     missing = (counts[~inactive] == 0).sum()
@@ -704,7 +708,13 @@ def reconcile_forecasts(
     engine_mean[inactive] = 0.0
     seasonal, is_log = _engine_flags(series, engine_info)
     is_log = is_log & ~inactive
-    mean = _median_to_mean(engine_mean, bounds, is_log) if log_mean_correction else engine_mean
+    if not log_mean_correction:
+        mean = engine_mean
+    elif engine_expected is not None:
+        engine_expected[inactive] = 0.0
+        mean = engine_expected
+    else:  # an engine that returns log-scale medians only (no ``median`` column)
+        mean = _median_to_mean(engine_mean, bounds, is_log)
 
     used, lam = method, None
     if method == "none":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
@@ -37,7 +38,8 @@ def _check_bounds(out: pd.DataFrame, levels=(80, 95)) -> None:
     assert np.all(np.isfinite(vals))
     lo = [out[f"lo_{lv}"].to_numpy() for lv in sorted(levels, reverse=True)]
     hi = [out[f"hi_{lv}"].to_numpy() for lv in sorted(levels)]
-    chain = lo + [out["mean"].to_numpy()] + hi  # lo_95 <= lo_80 <= mean <= hi_80 <= hi_95
+    # lo_95 <= lo_80 <= median <= mean <= hi_80 <= hi_95
+    chain = lo + [out["median"].to_numpy(), out["mean"].to_numpy()] + hi
     for a, b in zip(chain, chain[1:], strict=False):
         assert np.all(a <= b + 1e-9 * (1 + np.abs(b)))
 
@@ -61,6 +63,7 @@ def test_output_schema(basic):
         "series_id",
         "month",
         "mean",
+        "median",
         "lo_80",
         "hi_80",
         "lo_95",
@@ -373,3 +376,23 @@ def test_dask_local_cluster_matches_in_process():
         remote = fc.run_forecast(df, 6, method="fast", scheduler=cluster.scheduler_address)
     pd.testing.assert_frame_equal(local.forecasts, remote.forecasts)
     assert remote.warnings["fits"].sum() == local.warnings["fits"].sum()
+
+
+def test_mean_is_the_expected_value_of_log_scale_forecasts():
+    """Positive series are modelled on the log scale: ``median`` is exp(mu) and ``mean`` is
+    exp(mu + sigma^2 / 2), sigma read back from the 80% interval and capped at 0.5; a series
+    with zero months is modelled on the raw scale, where mean == median."""
+    y, _ = _seasonal(60, seed=3)
+    z = y.copy()
+    z[[5, 17, 30]] = 0.0
+    res = fc.run_forecast(_frame({"pos": y, "zeros": z}, start=START), 12, n_jobs=1)
+    out = res.forecasts.set_index("series_id")
+    transform = res.chosen.set_index("series_id")["transform"]
+    assert transform["pos"] == "log" and transform["zeros"] == "none"
+    p = out.loc["pos"]
+    sigma = (np.log(p["hi_80"]) - np.log(p["lo_80"])) / (2 * NormalDist().inv_cdf(0.9))
+    expected = p["median"] * np.exp(np.minimum(sigma, 0.5) ** 2 / 2)
+    np.testing.assert_allclose(p["mean"], expected, rtol=1e-9)
+    assert (p["mean"] > p["median"]).all()
+    q = out.loc["zeros"]
+    np.testing.assert_array_equal(q["mean"].to_numpy(), q["median"].to_numpy())

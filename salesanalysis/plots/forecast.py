@@ -235,7 +235,7 @@ def fan_chart_grid(
     return fig
 
 
-MODEL_ORDER = ("snaive", "naive", "mean", "ets", "theta", "arima", "combo_median", "combo_mean")
+MODEL_ORDER = ("snaive", "naive", "mean", "ets", "theta", "arima", "combo_median")
 
 
 def accuracy_chart(
