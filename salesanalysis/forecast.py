@@ -43,8 +43,8 @@ never printed.
 
 ``method="fast"`` (for very many series): one backtest origin, no Theta, ARIMA limited to the
 airline order, and no re-estimation on the full history (the backtest parameters are applied to
-the full history). On the tourism competition set it took 27% of the default's CPU time
-(59 vs 216 ms per series) for 2.7% higher MASE (1.448 vs 1.410; ``benchmarks/README.md``).
+the full history). On the tourism competition set it took 29% of the default's CPU time
+(52 vs 181 ms per series) for 2.1% higher MASE (1.422 vs 1.393; ``benchmarks/README.md``).
 
 Parallelism: ``n_jobs=1`` runs in this process; otherwise chunks of series go to worker
 processes (spawned with BLAS/OpenMP threads pinned to 1; ``n_jobs=None`` uses every core when
