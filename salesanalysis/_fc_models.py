@@ -54,6 +54,7 @@ MIN_FIT = 6  # fewest training points for an estimated (non-seasonal) model
 STOP_RUN = 6  # trailing zero months that (with no gap as long before) mark a stopped series
 LOG_CAP = math.log(1e3)  # a log-scale forecast may not exceed 1000x the largest value seen
 
+ZERO_WINDOW = 24  # recent months whose share of zeros sets the intervals' point mass at 0
 MAX_LOG_SIGMA = 0.5  # largest log-scale sd used to turn a median into a mean (factor <= 1.13)
 SINGLE_EDGE = 0.5  # a single model replaces the combination only if its MASE is half or less
 _SD_SHRINK = 1.0  # prior weight (in origins) of "the model's own sd is right" in calibration
@@ -133,6 +134,7 @@ class SeriesOutput:
     scale_factor: float  # per-series interval factor from the backtest
     backtest: list[dict[str, Any]]  # one row per candidate
     zabs: np.ndarray  # |standardised backtest errors| of the chosen model, leave-one-origin-out
+    p_zero: float = 0.0  # share of zero months in the recent history (ZERO_WINDOW months)
 
     def median(self) -> np.ndarray:
         """The point forecast: on the log scale back-transformed with ``exp``, i.e. the median."""
@@ -159,7 +161,21 @@ class SeriesOutput:
         hi = _back(self.mean_t + z * self.sd_t, self.log)
         if self.nonneg:
             lo, hi = np.maximum(lo, 0.0), np.maximum(hi, 0.0)
+            if zero_is_inside(self.p_zero, level):
+                lo = np.zeros_like(lo)
         return lo, hi
+
+
+def zero_is_inside(p_zero: float, level: float) -> bool:
+    """Whether a month without sales is a likely enough outcome to be inside the interval.
+
+    An intermittent series has a point mass at 0: when the share of zero months in its recent
+    history reaches the interval's lower tail, ``(1 - level) / 2`` (10% for the 80% interval),
+    the lower quantile of the forecast distribution is 0, whatever the normal approximation
+    around the mean says. Measured on the sample company's rep x cell series (one-year hold-out),
+    34% of months had no sale and the 80% interval, without this rule, held 65% of them.
+    """
+    return p_zero > 0 and p_zero >= (1 - level / 100) / 2 - 1e-12
 
 
 # --------------------------------------------------------------------------------------------
@@ -525,6 +541,7 @@ def forecast_series(y_all: np.ndarray, s: Settings, st: Stats) -> SeriesOutput:
         return _flat_output(y, s, float(mean_t[0]), "mean", f"only {n} months", float(sd_t[0]))
 
     log = bool(y.min() > 0)
+    p_zero = float(np.mean(y[-ZERO_WINDOW:] == 0))
     yt = np.log(y) if log else y.copy()
     cap = float(yt.max()) + LOG_CAP if log else np.inf
     nonneg = bool(y.min() >= 0)
@@ -685,13 +702,19 @@ def forecast_series(y_all: np.ndarray, s: Settings, st: Stats) -> SeriesOutput:
             loo.append(np.abs(z) / _shrunk(others[np.isfinite(others)]))
         zabs = np.concatenate(loo)
         zabs = np.where(np.isnan(zabs), 0.0, zabs)  # 0/0: an exact forecast with zero sd
+        if nonneg and zero_is_inside(p_zero, 80):
+            # a month without sales is inside the 80% (and wider) intervals of this series
+            actual = np.concatenate(
+                [y[o : o + len(mt)] for o, (mt, _) in zip(origins, preds[best_name], strict=True)]
+            )
+            zabs = np.where(actual == 0, 0.0, zabs)
 
     if log:
         mean_t = np.minimum(mean_t, cap)
     for r in rows:
         r["chosen"] = r["candidate"] == best_name
     return SeriesOutput(
-        mean_t, kfac * sd_t, log, nonneg, label, reason, seasonal, n, kfac, rows, zabs
+        mean_t, kfac * sd_t, log, nonneg, label, reason, seasonal, n, kfac, rows, zabs, p_zero
     )
 
 

@@ -29,7 +29,8 @@ The method, per series (details in :mod:`salesanalysis._fc_models`):
   MASE (rule and factor set on the M3 monthly series; see ``_fc_models._select``);
 * only the chosen model(s) are re-estimated on the full history;
 * intervals: the chosen model's analytic forecast variance, scaled per series by its backtest
-  errors, then by one multiplier per level calibrated on the pooled backtest errors of the run.
+  errors, then by one multiplier per level calibrated on the pooled backtest errors of the run
+  (of each group of series when ``calibration_groups`` is given: the hierarchy groups by level).
   ``ForecastResult.coverage`` reports the empirical coverage in the backtest (leave-one-origin-out
   per series, cross-fitted across two halves of the series for the run-wide multiplier).
 
@@ -37,7 +38,10 @@ Awkward series never raise: all zero (forecast 0), stopped (a trailing run of >=
 longer than any earlier gap: forecast 0), fewer than 4 months (flat at the mean, wide band),
 fewer than two seasons before the first backtest origin (no seasonal model is fitted),
 intermittent or with negative months (raw scale, additive models), late start (leading zeros
-dropped). Series that never went negative get forecasts and bounds floored at 0. Optimiser
+dropped). Series that never went negative get forecasts and bounds floored at 0, and
+a lower bound of exactly 0 when months without sales are a likely outcome: at least
+``(100 - level) / 2`` % of the last 24 months were zero (10% for the 80% interval; see
+``_fc_models.zero_is_inside``). Optimiser
 warnings are recorded per fit and summarised per model in ``ForecastResult.warnings``; they are
 never printed.
 
@@ -56,7 +60,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -129,6 +133,7 @@ def forecast(
     n_jobs: int | None = None,
     scheduler: Any = None,
     method: str = "default",
+    calibration_groups: Mapping[str, Any] | pd.Series | None = None,
 ) -> pd.DataFrame:
     """Forecast every series of ``df`` ``horizon`` months ahead (see the module docstring).
 
@@ -145,6 +150,7 @@ def forecast(
         n_jobs=n_jobs,
         scheduler=scheduler,
         method=method,
+        calibration_groups=calibration_groups,
     ).forecasts
 
 
@@ -159,6 +165,7 @@ def run_forecast(
     n_jobs: int | None = None,
     scheduler: Any = None,
     method: str = "default",
+    calibration_groups: Mapping[str, Any] | pd.Series | None = None,
 ) -> ForecastResult:
     """Like :func:`forecast`, and also return the backtest, the choices, coverage and warnings.
 
@@ -174,6 +181,10 @@ def run_forecast(
         scheduler: Dask scheduler address (``"tcp://..."``), ``distributed.Client`` or
             ``LocalCluster``; None = local.
         method: ``"default"`` or ``"fast"``.
+        calibration_groups: ``series_id -> group`` (a dict or Series). The run-wide interval
+            multiplier is then calibrated within each group (e.g. each level of a hierarchy,
+            so that thousands of small series do not set the width of the total's interval);
+            series not in it form one group. None = one group.
 
     Raises:
         InputError: malformed frame or arguments (the message says what and how to fix it).
@@ -205,7 +216,8 @@ def run_forecast(
         stats.merge(st)
         for i, out in results:
             outs[i] = out
-    return _assemble(ids, outs, last, settings, stats)  # type: ignore[arg-type]
+    groups = _group_index(ids, calibration_groups)
+    return _assemble(ids, outs, last, settings, stats, groups)  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------------------------------------------
@@ -451,21 +463,39 @@ def _run_dask(scheduler: Any, settings: fm.Settings, items: list) -> list:
 # assembling the result
 
 
-def _assemble(ids, outs, last, s: fm.Settings, stats: fm.Stats) -> ForecastResult:
+def _group_index(ids: list[str], groups: Any) -> list[np.ndarray]:
+    """Positions of the series of each calibration group (one group when ``groups`` is None)."""
+    if groups is None:
+        return [np.arange(len(ids))]
+    if isinstance(groups, pd.Series):
+        groups = groups.to_dict()
+    if not isinstance(groups, Mapping):
+        raise InputError(
+            f"calibration_groups must map series_id to a group, not {type(groups).__name__}.",
+            fix="Pass a dict or a pandas Series indexed by series_id, or None.",
+        )
+    codes, _ = pd.factorize(pd.Series([str(groups.get(i, "")) for i in ids]))
+    return [np.flatnonzero(codes == k) for k in range(codes.max() + 1)]
+
+
+def _assemble(ids, outs, last, s: fm.Settings, stats: fm.Stats, groups) -> ForecastResult:
     h = s.horizon
     zs = [o.zabs for o in outs]
-    mult = {lev: _multiplier(zs, lev) for lev in s.levels}
+    mult = {lev: np.ones(len(outs)) for lev in s.levels}  # per series: its group's multiplier
+    for g in groups:
+        for lev in s.levels:
+            mult[lev][g] = _multiplier(zs, lev, g)
 
     months = pd.period_range(last + 1, periods=h, freq="M").to_timestamp()
     n = len(ids)
     data: dict[str, Any] = {
         "series_id": np.repeat(np.array(ids, dtype=object), h),
         "month": np.tile(months.to_numpy(), n),
-        "mean": np.concatenate([o.mean(mult[s.levels[0]]) for o in outs]),
+        "mean": np.concatenate([o.mean(mult[s.levels[0]][i]) for i, o in enumerate(outs)]),
         "median": np.concatenate([o.median() for o in outs]),
     }
     for lev in s.levels:
-        pairs = [o.bounds(lev, mult[lev]) for o in outs]
+        pairs = [o.bounds(lev, mult[lev][i]) for i, o in enumerate(outs)]
         data[f"lo_{lev}"] = np.concatenate([p[0] for p in pairs])
         data[f"hi_{lev}"] = np.concatenate([p[1] for p in pairs])
     data["model"] = np.repeat(np.array([o.model for o in outs], dtype=object), h)
@@ -475,7 +505,7 @@ def _assemble(ids, outs, last, s: fm.Settings, stats: fm.Stats) -> ForecastResul
 
     bt_rows = []
     ch_rows = []
-    for sid, o in zip(ids, outs, strict=True):
+    for k, (sid, o) in enumerate(zip(ids, outs, strict=True)):
         score = {}
         for r in o.backtest:
             bt_rows.append({"series_id": sid, **r})
@@ -495,7 +525,7 @@ def _assemble(ids, outs, last, s: fm.Settings, stats: fm.Stats) -> ForecastResul
             "scale_factor": o.scale_factor,
         }
         for lev in s.levels:
-            zq = NormalDist().inv_cdf(0.5 + lev / 200) * mult[lev]
+            zq = NormalDist().inv_cdf(0.5 + lev / 200) * mult[lev][k]
             row[f"cov_{lev}"] = float(np.mean(o.zabs <= zq)) if o.zabs.size else math.nan
         ch_rows.append(row)
     bt_cols = [
@@ -519,7 +549,7 @@ def _assemble(ids, outs, last, s: fm.Settings, stats: fm.Stats) -> ForecastResul
     for c in ("series_id", "candidate", "model", "reason", "transform"):
         chosen[c] = chosen[c].astype(str)
     return ForecastResult(
-        fc, backtest, chosen, _coverage_frame(s.levels, zs, ids, mult), _warnings_frame(stats)
+        fc, backtest, chosen, _coverage_frame(s.levels, zs, groups, mult), _warnings_frame(stats)
     )
 
 
@@ -542,22 +572,27 @@ def _multiplier(zs: list[np.ndarray], level: float, idx: Iterable[int] | None = 
     return float(math.exp(w * math.log(raw)))
 
 
-def _coverage_frame(levels, zs, ids, mult) -> pd.DataFrame:
+def _coverage_frame(levels, zs, groups, mult) -> pd.DataFrame:
+    """Backtest coverage per level, cross-fitted: within each calibration group, the multiplier
+    of one half of the series scores the other half. ``multiplier`` is the geometric mean of
+    the series' multipliers (the one multiplier when there is one group)."""
     rows = []
     idx = [i for i in range(len(zs)) if zs[i].size]
-    halves = (idx[0::2], idx[1::2])
     for lev in levels:
         zq = NormalDist().inv_cdf(0.5 + lev / 200)
         pooled = np.concatenate([zs[i] for i in idx]) if idx else np.empty(0)
-        # cross-fitted: the multiplier of one half of the series scores the other half
         inside = total = 0
-        for a, b in (halves, halves[::-1]):
-            if not b:
-                continue
-            mb = _multiplier(zs, lev, a) if a else 1.0
-            zb = np.concatenate([zs[i] for i in b])
-            inside += int(np.sum(zb <= zq * mb))
-            total += zb.size
+        for g in groups:
+            gi = [int(i) for i in g if zs[i].size]
+            halves = (gi[0::2], gi[1::2])
+            for a, b in (halves, halves[::-1]):
+                if not b:
+                    continue
+                mb = _multiplier(zs, lev, a) if a else 1.0
+                zb = np.concatenate([zs[i] for i in b])
+                inside += int(np.sum(zb <= zq * mb))
+                total += zb.size
+        m = mult.get(lev)
         rows.append(
             {
                 "level": lev,
@@ -566,7 +601,9 @@ def _coverage_frame(levels, zs, ids, mult) -> pd.DataFrame:
                 "empirical_uncalibrated": float(np.mean(pooled <= zq))
                 if pooled.size
                 else math.nan,
-                "multiplier": mult.get(lev, 1.0),
+                "multiplier": float(np.exp(np.mean(np.log(m))))
+                if m is not None and m.size
+                else 1.0,
                 "n_points": int(pooled.size),
             }
         )

@@ -745,7 +745,9 @@ def reconcile_forecasts(
     out["mean"] = rec.reshape(-1)
     for lv in levels:
         lo, hi = bounds[int(lv)]
-        lo_r = np.where(inactive[:, None], 0.0, lo + shift)
+        # a lower bound at 0 (a month without sales is a likely outcome) stays at 0
+        held = inactive[:, None] | (hist_nonneg[:, None] & (lo <= 0.0))
+        lo_r = np.where(held, 0.0, lo + shift)
         hi_r = np.where(inactive[:, None], 0.0, hi + shift)
         lo_r = np.where(hist_nonneg[:, None], np.maximum(lo_r, 0.0), lo_r)
         out[f"lo_{lv}"] = np.minimum(lo_r, rec).reshape(-1)
@@ -879,16 +881,23 @@ def series_accuracy(
     Returns:
         One row per scored series: ``level, <keys>, model, months, mae_base, mae_reconciled,
         scale, mase_base, mase_reconciled`` (MASE is NaN when the scale is 0: a constant or
-        empty history). Inactive series are left out (both forecasts are 0).
+        empty history), and ``inside_<l>`` per interval level present in ``forecast``: the
+        months whose actual fell inside the reconciled ``lo_<l>``..``hi_<l>`` interval.
+        Inactive series are left out (both forecasts are 0).
     """
+    levels = _interval_levels(forecast)
+    bounds = [c for lv in levels for c in (f"lo_{lv}", f"hi_{lv}")]
     f = forecast.loc[
-        forecast["model"] != "inactive", [*_ID_COLS, "month", "mean", "base_mean", "model"]
+        forecast["model"] != "inactive",
+        [*_ID_COLS, "month", "mean", "base_mean", "model", *bounds],
     ]
     a = actuals[[*_ID_COLS, "month", "value"]]
     m = f.merge(a, on=[*_ID_COLS, "month"], how="left")
     m["value"] = m["value"].fillna(0.0)
     m["err_base"] = (m["base_mean"] - m["value"]).abs()
     m["err_rec"] = (m["mean"] - m["value"]).abs()
+    for lv in levels:
+        m[f"inside_{lv}"] = (m["value"] >= m[f"lo_{lv}"]) & (m["value"] <= m[f"hi_{lv}"])
     g = (
         m.groupby(_ID_COLS, sort=False)
         .agg(
@@ -896,6 +905,7 @@ def series_accuracy(
             months=("month", "size"),
             mae_base=("err_base", "mean"),
             mae_reconciled=("err_rec", "mean"),
+            **{f"inside_{lv}": (f"inside_{lv}", "sum") for lv in levels},
         )
         .reset_index()
     )
@@ -909,17 +919,25 @@ def series_accuracy(
     return g
 
 
+def _interval_levels(frame: pd.DataFrame) -> list[int]:
+    """Interval levels with both ``lo_<l>`` and ``hi_<l>`` columns in ``frame``, ascending."""
+    found = [int(c[3:]) for c in frame.columns if re.fullmatch(r"lo_\d+", str(c))]
+    return sorted(lv for lv in found if f"hi_{lv}" in frame.columns)
+
+
 def accuracy_by_level(per_series: pd.DataFrame) -> pd.DataFrame:
     """Accuracy per level, base against reconciled (from :func:`series_accuracy`).
 
     Returns:
         ``level, series, scored, mase_base, mase_reconciled, change, median_change, rel_mae,
-        improved``: ``series`` counts series x origin pairs (``scored``: those with a MASE
-        scale); mean MASE of each; ``change = mase_reconciled / mase_base - 1`` (negative =
-        reconciliation helped); ``median_change`` the same for the median MASE; ``rel_mae`` the
-        geometric mean over series of ``MAE reconciled / MAE base`` (below 1 = better; robust
-        to a few series with a huge error); ``improved`` the share of scored series whose error
-        went down. Levels in hierarchy order.
+        improved`` and ``cov_<l>`` per interval level: ``series`` counts series x origin pairs
+        (``scored``: those with a MASE scale); mean MASE of each; ``change = mase_reconciled /
+        mase_base - 1`` (negative = reconciliation helped); ``median_change`` the same for the
+        median MASE; ``rel_mae`` the geometric mean over series of ``MAE reconciled / MAE
+        base`` (below 1 = better; robust to a few series with a huge error); ``improved`` the
+        share of scored series whose error went down; ``cov_<l>`` the share of series-months
+        whose actual fell inside the reconciled ``<l>``% interval (nominal: ``l``/100). Levels
+        in hierarchy order.
     """
     d = per_series.copy()
     d["scored"] = d["mase_base"].notna()
@@ -928,7 +946,10 @@ def accuracy_by_level(per_series: pd.DataFrame) -> pd.DataFrame:
     d["log_ratio"] = np.where(
         ok, np.log(d["mae_reconciled"].where(ok, 1.0) / d["mae_base"].where(ok, 1.0)), np.nan
     )
+    cov_levels = sorted(int(c[7:]) for c in d.columns if re.fullmatch(r"inside_\d+", str(c)))
     g = d.groupby("level", sort=False).agg(
+        months=("months", "sum"),
+        **{f"inside_{lv}": (f"inside_{lv}", "sum") for lv in cov_levels},
         series=("level", "size"),
         scored=("scored", "sum"),
         mase_base=("mase_base", "mean"),
@@ -942,6 +963,8 @@ def accuracy_by_level(per_series: pd.DataFrame) -> pd.DataFrame:
     g["median_change"] = g["med_rec"] / g["med_base"] - 1.0
     g["rel_mae"] = np.exp(g["log_ratio"])
     g["improved"] = g["better"] / g["scored"].where(g["scored"] > 0)
+    for lv in cov_levels:
+        g[f"cov_{lv}"] = g[f"inside_{lv}"] / g["months"].where(g["months"] > 0)
     order = {lv: i for i, lv in enumerate(LEVELS)}
     g = g.reset_index().sort_values("level", key=lambda s: s.map(order)).reset_index(drop=True)
     cols = [
@@ -954,6 +977,7 @@ def accuracy_by_level(per_series: pd.DataFrame) -> pd.DataFrame:
         "median_change",
         "rel_mae",
         "improved",
+        *(f"cov_{lv}" for lv in cov_levels),
     ]
     return g[cols]
 
@@ -1339,6 +1363,11 @@ def forecast_hierarchy(
         scheduler=scheduler,
         method=method,
         models=None if models is None else list(models),
+        # interval widths calibrated level by level: the many bottom series must not set the
+        # width of the total's interval
+        calibration_groups=dict(
+            zip(series.keys["series_id"], series.keys["level"].astype(str), strict=True)
+        ),
     )
     result = _call_engine(engine, series.engine_input(rows), int(horizon), levels, **eng_kw)
     base = result.forecasts

@@ -396,3 +396,47 @@ def test_mean_is_the_expected_value_of_log_scale_forecasts():
     assert (p["mean"] > p["median"]).all()
     q = out.loc["zeros"]
     np.testing.assert_array_equal(q["mean"].to_numpy(), q["median"].to_numpy())
+
+
+def test_intermittent_series_interval_reaches_zero():
+    """A month without sales is inside the interval when such months are common enough: the
+    80% interval's lower bound is 0 once at least 10% of the last 24 months were zero (the 95%
+    interval's at 2.5%); a series that always sold keeps a positive lower bound."""
+    rng = np.random.default_rng(7)
+    n = 60
+    sparse = rng.gamma(4.0, 50.0, n) * (rng.random(n) > 0.35)  # ~35% zero months
+    sparse[-24:][[0, 5, 9, 14, 20]] = 0.0  # at least 5/24 recent zeros
+    rare = rng.gamma(20.0, 50.0, n)
+    rare[-24:][3] = 0.0  # one zero in 24 months: ~4% (>= 2.5%, < 10%)
+    steady, _ = _seasonal(n, seed=8)
+    res = fc.run_forecast(_frame({"sparse": sparse, "rare": rare, "steady": steady}), 12, n_jobs=1)
+    out = res.forecasts.set_index("series_id")
+    assert (out.loc["sparse", "lo_80"] == 0).all() and (out.loc["sparse", "lo_95"] == 0).all()
+    assert (out.loc["sparse", "hi_80"] > 0).all()
+    assert (out.loc["rare", "lo_95"] == 0).all()
+    assert (out.loc["rare", "lo_80"] > 0).any()
+    assert (out.loc["steady", "lo_80"] > 0).all() and (out.loc["steady", "lo_95"] > 0).all()
+
+
+def test_calibration_groups_calibrate_each_group_on_its_own():
+    """With ``calibration_groups`` a series' interval depends only on the series of its group:
+    the same as forecasting that group alone. Without groups, the noisy group widens (or
+    narrows) the quiet group's intervals through the shared run-wide multiplier."""
+    quiet = {f"q{i}": _seasonal(60, seed=100 + i, noise=0.03)[0] for i in range(6)}
+    rng = np.random.default_rng(5)
+    noisy = {
+        f"n{i}": _seasonal(60, seed=200 + i, noise=0.03)[0] * np.exp(rng.standard_t(2, 60) * 0.2)
+        for i in range(6)
+    }
+    both = _frame({**quiet, **noisy})
+    groups = {**{k: "quiet" for k in quiet}, **{k: "noisy" for k in noisy}}
+    grouped = fc.run_forecast(both, 12, n_jobs=1, calibration_groups=groups).forecasts
+    alone = fc.run_forecast(_frame(quiet), 12, n_jobs=1).forecasts
+    cols = ["mean", "median", "lo_80", "hi_80", "lo_95", "hi_95"]
+    g = grouped[grouped["series_id"].isin(list(quiet))].reset_index(drop=True)
+    np.testing.assert_allclose(g[cols].to_numpy(), alone[cols].to_numpy(), rtol=1e-12)
+    pooled = fc.run_forecast(both, 12, n_jobs=1).forecasts
+    p = pooled[pooled["series_id"].isin(list(quiet))].reset_index(drop=True)
+    assert not np.allclose(p["hi_80"].to_numpy(), alone["hi_80"].to_numpy(), rtol=1e-9)
+    with pytest.raises(InputError, match="calibration_groups"):
+        fc.run_forecast(both, 12, n_jobs=1, calibration_groups=["quiet"])

@@ -553,6 +553,74 @@ def test_series_accuracy_and_by_level_known_values():
     assert t["improved"] == 1.0 and t["scored"] == 1
 
 
+def test_holdout_interval_coverage_by_level():
+    """``inside_<l>`` counts the months whose actual lies in the reconciled interval (bounds
+    included); ``cov_<l>`` pools them over the series of a level."""
+    months = pd.date_range("2022-01", periods=14, freq="MS")
+    cube = pd.DataFrame(
+        {
+            "month": months,
+            "region": "A",
+            "product_line": "P",
+            "customer_type": "T",
+            "rep_id": "R1",
+            "revenue": [10.0] * 12 + [12.0, 8.0],
+        }
+    )
+    hist = H.build_series(cube, "2023-02")
+    fmonths = pd.date_range("2023-03", periods=3, freq="MS")
+    total = dict(zip(KEYS, ["*"] * 4, strict=True))
+    bottom = dict(region="A", product_line="P", customer_type="T", rep_id="R1")
+    rows = []
+    # total: actual 11 in [10, 13]; 10 on the lower bound [10, 12]; 9 below [9.5, 12]
+    for m, lo, hi in zip(fmonths, [10.0, 10.0, 9.5], [13.0, 12.0, 12.0], strict=True):
+        rows.append(
+            {
+                "level": "total",
+                **total,
+                "month": m,
+                "mean": 11.0,
+                "base_mean": 11.0,
+                "model": "ets",
+                "lo_80": lo,
+                "hi_80": hi,
+                "lo_95": lo - 2,
+                "hi_95": hi,
+            }
+        )
+    # bottom: no actuals in the frame (0), interval [0, 5] then [1, 5] twice
+    for m, lo in zip(fmonths, [0.0, 1.0, 1.0], strict=True):
+        rows.append(
+            {
+                "level": "bottom",
+                **bottom,
+                "month": m,
+                "mean": 2.0,
+                "base_mean": 2.0,
+                "model": "ets",
+                "lo_80": lo,
+                "hi_80": 5.0,
+                "lo_95": 0.0,
+                "hi_95": 5.0,
+            }
+        )
+    fc = pd.DataFrame(rows)
+    actual = pd.DataFrame(
+        {"level": "total", **total, "month": fmonths, "value": [11.0, 10.0, 9.0]}
+    )
+    per = H.series_accuracy(fc, actual, hist).set_index("level")
+    assert per.loc["total", "inside_80"] == 2 and per.loc["total", "inside_95"] == 3
+    assert per.loc["bottom", "inside_80"] == 1 and per.loc["bottom", "inside_95"] == 3
+    by = H.accuracy_by_level(per.reset_index()).set_index("level")
+    assert by.loc["total", "cov_80"] == pytest.approx(2 / 3)
+    assert by.loc["bottom", "cov_80"] == pytest.approx(1 / 3)
+    assert by.loc["total", "cov_95"] == 1.0
+    # without interval columns there are no coverage columns
+    plain = H.series_accuracy(fc.drop(columns=["lo_80", "hi_80", "lo_95", "hi_95"]), actual, hist)
+    assert not any(c.startswith("inside_") for c in plain.columns)
+    assert not any(c.startswith("cov_") for c in H.accuracy_by_level(plain).columns)
+
+
 def test_series_accuracy_constant_history_is_not_scored():
     months = pd.date_range("2022-01", periods=14, freq="MS")
     cube = pd.DataFrame(
