@@ -1,6 +1,7 @@
 """Numeric kernels of the target decomposition (arrays in, arrays out; no pandas).
 
-- :func:`largest_remainder`: round a vector to a unit so that it sums to a given total.
+- :func:`largest_remainder`: round a vector to a unit so that it sums to a given total (also
+  used by the review's re-planning: the package's only largest-remainder rounding).
 - :func:`controlled_round`: the same under several group-sum constraints at once (pins, the
   cells of a month, the months of a rep, ...): largest remainder generalised to a small integer
   programme solved by HiGHS (``scipy.optimize.milp``).
@@ -27,7 +28,6 @@ __all__ = [
     "ipf",
     "fit_constraints",
     "find_conflict",
-    "ramp_factor",
 ]
 
 
@@ -53,27 +53,57 @@ class IPFResult:
 
 def largest_remainder(values: Sequence[float] | np.ndarray, unit: float, total: float | None = None
                       ) -> np.ndarray:
-    """Round ``values`` to multiples of ``unit`` so that they sum to ``total``.
+    """Round ``values`` to multiples of ``unit`` so that they sum exactly to ``total``.
 
-    ``total`` defaults to the rounded sum; it must be a multiple of ``unit``. Every value is
-    rounded down, then the units still missing go to the largest remainders (ties: first
-    position). Negative values are allowed (rounded the same way).
+    The one largest-remainder rounding of the package (target decomposition and re-planning).
+    ``total`` defaults to the rounded sum of the values; it must be a multiple of ``unit``.
+    Every value is rounded down, then the units still missing go to the largest remainders
+    (ties: first position). Negative values are allowed (rounded the same way).
+
+    When the values are too far from ``total`` for rounding alone to reach it (more than one
+    unit per value, e.g. float noise on tiny or denormal amounts, or all zeros), they are first
+    brought to the total: in proportion to the values when they are non-negative with a positive
+    sum (proportions taken *before* scaling, so tiny or denormal values keep their share and
+    the total is not lost), else by spreading the difference evenly. The result always sums to
+    ``total`` exactly in units of ``unit``.
+
+    Raises:
+        ValueError: ``total`` is not a multiple of ``unit``, a value is not finite, or there
+            are no values to carry a non-zero total.
     """
-    v = np.asarray(values, dtype=float) / unit
+    raw = np.asarray(values, dtype=float).ravel()
+    if not np.all(np.isfinite(raw)):
+        raise ValueError("cannot round values that are not finite (NaN or infinite)")
+    v = raw / unit
     if total is None:
         n_total = int(np.round(v.sum()))
     else:
-        n_total = int(np.round(total / unit))
-        if abs(n_total - total / unit) > 1e-6:
+        exact = total / unit
+        n_total = int(np.round(exact))
+        if abs(n_total - exact) > max(1e-6, 1e-12 * abs(exact)):
             raise ValueError(f"total {total} is not a multiple of the unit {unit}")
+    n = len(v)
+    if n == 0:
+        if n_total:
+            raise ValueError(f"no values to carry the total {total}")
+        return np.zeros(0)
     base = np.floor(v + 1e-9)
-    rem = v - base
     k = n_total - int(base.sum())
-    if k < 0 or k > len(v):
-        raise ValueError("total is too far from the sum of the values to round to it")
-    if k:
+    if k < 0 or k > n:
+        if np.all(raw >= 0) and raw.max() > 0:
+            w = raw / raw.max()  # proportions first: no overflow, no loss on tiny values
+            v = n_total * (w / w.sum())
+        else:
+            v = v + (n_total - v.sum()) / n
+        base = np.floor(v + 1e-9)
+        k = n_total - int(base.sum())
+    rem = v - base
+    if k > 0:  # the missing units to the largest remainders (cycling: only float noise)
         order = np.argsort(-rem, kind="stable")
-        base[order[:k]] += 1
+        np.add.at(base, order[np.arange(k) % n], 1.0)
+    elif k < 0:  # units too many (float noise only): off the smallest remainders
+        order = np.argsort(rem, kind="stable")
+        np.add.at(base, order[np.arange(-k) % n], -1.0)
     return base * unit
 
 
@@ -289,30 +319,3 @@ def fit_constraints(x: np.ndarray, groups: Sequence[Group], lower: np.ndarray | 
     y = res.x[:n] * scale
     err = max((abs(y[np.asarray(g.index, int)].sum() - g.target) for g in groups), default=0.0)
     return y, cycles, float(err)
-
-
-# --------------------------------------------------------------------------- reps
-
-
-def ramp_factor(months_since_hire: np.ndarray, ramp_months: int, curve: str, start: float
-                ) -> np.ndarray:
-    """Capacity factor of a rep ``k`` months after the hire month (k = 0 is the hire month).
-
-    ``linear``: from ``start`` up to 1 in equal steps over ``ramp_months``; ``step``: ``start``
-    until the ramp ends, then 1; ``s_curve``: a smooth S (3t^2 - 2t^3) from ``start`` to 1.
-    Months before the hire month get 0; a ramp of 0 months means full capacity at once.
-    """
-    k = np.asarray(months_since_hire, dtype=float)
-    out = np.ones_like(k)
-    if ramp_months > 0:
-        t = np.clip(k / ramp_months, 0.0, 1.0)
-        if curve == "linear":
-            shape = t
-        elif curve == "step":
-            shape = (k >= ramp_months).astype(float)
-        elif curve == "s_curve":
-            shape = 3 * t**2 - 2 * t**3
-        else:
-            raise ValueError(f"unknown ramp curve {curve!r}")
-        out = start + (1.0 - start) * shape
-    return np.where(k < 0, 0.0, out)

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from . import counting
 from ._review_common import (
     ALL,
     CELL,
@@ -48,12 +49,14 @@ REVIEW_COLUMNS = [
 def customer_activations(customers: pd.DataFrame, period: Any, fiscal_year: int) -> pd.DataFrame:
     """Customers counted by the additive rule of docs/ARCHITECTURE.md, for the fiscal year to date.
 
-    A customer's *home cell* is the ``(region, product_line, customer_type, rep_id)`` with the
-    most revenue for that customer from January to the report period (ties: the first in sorted
-    key order). A customer is *activated* in the first month of the year in which their net
-    revenue (all cells together) is positive. The count for a cell and month is the number of
-    customers with that home cell activated in that month, so counts add up over cells and
-    months (the year-to-date sum is the number of distinct active customers).
+    The rule is :mod:`salesanalysis.counting`'s (the same as the target decomposition's) over
+    January to the report period: a customer is *active* when at least one month has positive
+    net revenue (all cells together; a later return does not undo it) and is *activated* in the
+    first such month; their *home cell* is the ``(region, product_line, customer_type,
+    rep_id)`` with the most revenue for that customer in the window (ties: the first in sorted
+    key order). The count for a cell and month is the number of customers with that home cell
+    activated in that month, so counts add up over cells and months (the year-to-date sum is
+    the number of distinct active customers).
 
     Args:
         customers: the customer cube (``month, customer_id, region, product_line,
@@ -67,25 +70,8 @@ def customer_activations(customers: pd.DataFrame, period: Any, fiscal_year: int)
                     "Build it with salesanalysis.cube.build_customer_cube.")
     p = check_period(period, fiscal_year)
     c = keys_as_str(with_month(customers), [*DIMS, "customer_id"])
-    start = fiscal_months(fiscal_year)[0]
-    c = c[(c["month"] >= start) & (c["month"] <= p.to_timestamp())]
-    cols = ["month", *DIMS, "customers"]
-    if c.empty:
-        return pd.DataFrame({k: pd.Series(dtype="datetime64[ns]" if k == "month" else
-                                          ("int64" if k == "customers" else "str"))
-                             for k in cols})
-    monthly = c.groupby(["customer_id", "month"], sort=True)["revenue"].sum()
-    monthly = monthly[monthly > 0].reset_index()
-    first = monthly.groupby("customer_id", sort=True)["month"].min().rename("month")
-    cells = c.groupby(["customer_id", *DIMS], sort=True)["revenue"].sum().reset_index()
-    # sort: customer, revenue descending, then keys ascending -> first row is the home cell
-    cells = cells.sort_values(["customer_id", "revenue", *DIMS],
-                              ascending=[True, False, True, True, True, True], kind="mergesort")
-    home = cells.drop_duplicates("customer_id", keep="first").set_index("customer_id")[DIMS]
-    act = home.join(first, how="inner")
-    out = act.groupby(["month", *DIMS], sort=True).size().rename("customers").reset_index()
-    out["customers"] = out["customers"].astype("int64")
-    return out[cols]
+    months = fiscal_months(fiscal_year)
+    return counting.activations(c, months[months <= p.to_timestamp()])
 
 
 def monthly_actuals(cube: pd.DataFrame, customers: pd.DataFrame, period: Any,

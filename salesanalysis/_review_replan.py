@@ -10,34 +10,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._alloc import largest_remainder
 from ._review_common import DIMS, check_period, fiscal_months, keys_as_str, plan_get
 
 MEASURES = {"revenue": ("target_revenue", "revenue"),
             "revenue_no_cushion": ("target_revenue_no_cushion", "revenue"),
             "customers": ("target_customers", "customers")}
-
-
-def largest_remainder(values: np.ndarray, unit: float, total: float) -> np.ndarray:
-    """Round non-negative ``values`` to multiples of ``unit`` summing exactly to ``total``
-    (a multiple of ``unit``): round down, then give the missing units to the largest
-    remainders (ties: first position)."""
-    v = np.asarray(values, dtype=float) / unit
-    n_total = int(round(total / unit))
-    base = np.floor(v + 1e-9)
-    k = n_total - int(base.sum())
-    if len(v) == 0:
-        return v
-    if k > 0:
-        order = np.argsort(-(v - base), kind="stable")
-        # more units than positions can only come from float noise; cycle through them
-        for i in range(k):
-            base[order[i % len(v)]] += 1
-    elif k < 0:
-        order = np.argsort(v - base, kind="stable")
-        for i in range(-k):
-            j = order[i % len(v)]
-            base[j] -= 1
-    return base * unit
 
 
 def allocate_capped(need: float, base: np.ndarray, weight: np.ndarray, cap: float
@@ -103,7 +81,8 @@ def replan(targets: pd.DataFrame, actuals: pd.DataFrame, period: Any, fiscal_yea
     3. Each unit's amount is re-phased over the remaining months by its own original phasing
        (the seasonality of its planned targets).
     4. Cells are rounded to the plan's units (``rounding.revenue``, ``rounding.customers``) by
-       largest remainder so that the open months add up exactly to the rounded total of step 1.
+       largest remainder (:func:`salesanalysis._alloc.largest_remainder`, the decomposition's
+       rounding) so that the open months add up exactly to the rounded total of step 1.
 
     When the targets carry ``target_revenue_no_cushion`` (the company view without the
     over-assignment cushion) it is re-planned the same way (``*_revenue_no_cushion`` columns).
@@ -206,4 +185,4 @@ def replan_summary(revised: pd.DataFrame, by: list[str] | None = None) -> pd.Dat
     return s
 
 
-__all__ = ["allocate_capped", "largest_remainder", "replan", "replan_summary"]
+__all__ = ["allocate_capped", "replan", "replan_summary"]

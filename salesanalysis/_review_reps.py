@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._alloc import ramp_factor
+from . import capacity
 from ._review_common import (
     check_period,
     fiscal_months,
@@ -58,38 +58,20 @@ def rep_capacity(reps: pd.DataFrame, fiscal_year: int, *, ramp_months: int = 6,
                  ramp_curve: str = "linear", ramp_start: float = 0.25) -> pd.DataFrame:
     """Monthly capacity of each rep over the fiscal year, with the plan's ramp.
 
-    Same rule as the target decomposition: capacity = ``fte x share of the month active x
-    ramp(k)``, where the share of the month runs from ``hire_date`` to ``end_date`` (NaT = still
-    active; no hire date = active and fully ramped), ``k`` is the number of months since the
-    hire month and ``ramp`` is :func:`salesanalysis._alloc.ramp_factor`. A month counts as
-    active when its share is positive.
+    The target decomposition's rule, from :mod:`salesanalysis.capacity` (one implementation):
+    capacity = ``fte x share of the month active x ramp(k)``, where the share of the month runs
+    from ``hire_date`` to ``end_date`` (NaT = still active; no hire date = active and fully
+    ramped), ``k`` is the number of months since the hire month and ``ramp`` is
+    :func:`salesanalysis.capacity.ramp_factor`. A month counts as active when its share is
+    positive.
 
-    Returns ``rep_id, month, active_share, active, ramp, capacity``.
+    Returns ``rep_id, month, active_share, active, ramp, capacity`` (month by month).
     """
     require_columns(reps, ["rep_id"], "reps", "See data/README.md for reps.csv.")
-    r = reps.drop_duplicates("rep_id")
-    ids = r["rep_id"].astype(str).to_numpy()
-    hire = pd.to_datetime(r["hire_date"] if "hire_date" in r.columns else pd.NaT)
-    end = pd.to_datetime(r["end_date"] if "end_date" in r.columns else pd.NaT)
-    hire = pd.Series(hire, index=r.index) if not isinstance(hire, pd.Series) else hire
-    end = pd.Series(end, index=r.index) if not isinstance(end, pd.Series) else end
-    fte = (r["fte"].astype(float).fillna(1.0) if "fte" in r.columns
-           else pd.Series(1.0, index=r.index)).to_numpy()
-    rows = []
-    for m in fiscal_months(fiscal_year):
-        m_end = m + pd.offsets.MonthEnd(0)
-        first = hire.where(hire > m, m).fillna(m)
-        last = end.where(end < m_end, m_end).fillna(m_end)
-        days = (last - first).dt.days.to_numpy() + 1
-        share = np.clip(days, 0, None) / m_end.day
-        k = np.where(hire.isna(), 10_000,
-                     (m.year - hire.dt.year.fillna(0)) * 12 + m.month - hire.dt.month.fillna(0))
-        ramp = ramp_factor(np.asarray(k, dtype=float), int(ramp_months), str(ramp_curve),
-                           float(ramp_start))
-        rows.append(pd.DataFrame({"rep_id": ids, "month": m, "active_share": share,
-                                  "active": share > 0, "ramp": np.where(share > 0, ramp, 0.0),
-                                  "capacity": fte * share * ramp}))
-    return pd.concat(rows, ignore_index=True)
+    cap = capacity.rep_capacity(reps, fiscal_months(fiscal_year), ramp_months=int(ramp_months),
+                                ramp_curve=str(ramp_curve), ramp_start=float(ramp_start))
+    cap = cap.sort_values("month", kind="mergesort").reset_index(drop=True)
+    return cap[["rep_id", "month", "active_share", "active", "ramp", "capacity"]]
 
 
 def _ramp_settings(plan: Any) -> dict[str, Any]:
@@ -105,7 +87,7 @@ def rep_leaderboard(actuals: pd.DataFrame, targets: pd.DataFrame, reps: pd.DataF
 
     Ramp-adjusted attainment judges a rep on the capacity they had: only the months they were
     active to date, each weighted by ``fte x share of the month active x ramp`` from the plan
-    (:func:`rep_capacity`, the decomposition's rule). The
+    (:func:`rep_capacity`, the decomposition's rule from :mod:`salesanalysis.capacity`). The
     rep's *fair target* to date is ``sum_m rate(region, m) x capacity(rep, m)``, where
     ``rate`` = the region team's target in month m / the team's capacity in month m (target per
     fully-ramped FTE). Fair targets of a team add up to its targets; they do not depend on how

@@ -21,12 +21,13 @@ The steps, in order (each is visible in :meth:`Decomposition.explain`):
    cell at or above ``floors.vs_last_year`` x its last-year revenue; caps keep it at or below
    ``caps.vs_potential`` x its potential. The rest is redistributed proportionally so totals
    still hold. Constraints that cannot hold together raise :class:`ConstraintConflict`
-   naming a smallest conflicting set.
+   naming a smallest conflicting set (and describing only the constraints in it).
 5. **Months**: each cell's annual target is phased by its own seasonality (last three years;
    the company profile for cells with thin history) or by the forecast, per the plan.
 6. **Reps**: each cell-month is split over the region's reps active that month by capacity =
-   fte x share of the month active x ramp factor, times (1 - w + w x productivity index)
-   when ``productivity_weight`` w > 0.
+   fte x share of the month active x ramp factor (:mod:`salesanalysis.capacity`, the rules the
+   review uses too), times (1 - w + w x productivity index) when ``productivity_weight``
+   w > 0.
 7. **Cushion**: rep targets sum to the company target x (1 + cushion_pct). The targets frame
    keeps both ``target_revenue`` (rep targets, with cushion) and
    ``target_revenue_no_cushion``. The cushion applies to revenue only.
@@ -34,15 +35,19 @@ The steps, in order (each is visible in :meth:`Decomposition.explain`):
    level adds up exactly: cells (honouring pins) -> cell x month (also matching the rounded
    month totals) -> reps (also matching the rounded rep totals). Done separately for the
    targets with and without the cushion, and for customers.
-9. **Customers** follow the counting rule of docs/ARCHITECTURE.md: activations per home cell
-   (incl. rep) and month. A cell's customer target grows with its revenue target at its
-   base-window revenue per customer, scaled to the company customer target; months follow the
-   company's historical activation pattern; reps get the cell's customers in proportion to
-   their revenue target.
+9. **Customers** follow the counting rule of docs/ARCHITECTURE.md (:mod:`salesanalysis.counting`,
+   the review's rule too): a customer is active when a month has positive net revenue;
+   activations per home cell (incl. rep) and month. The base count (what growth applies to)
+   and, in a mid-year plan, the customers already active are counted that way. A cell's
+   customer target grows with its revenue target at its base-window revenue per customer,
+   scaled to the company customer target; months follow the company's historical activation
+   pattern; reps get the cell's customers in proportion to their revenue target.
 10. **Feasibility**: the forecast's monthly interval is read as a normal distribution
    (sigma = (hi_80 - lo_80) / 2.563) and monthly errors are taken as perfectly correlated, so
    the annual P-x is the sum of the monthly P-x (wider, i.e. more cautious, than assuming
    independent months). Probability of reaching a target = P(forecast >= target).
+   The market-share target is compared with the share the revenue target implies; the company
+   statement warns when they differ by more than :data:`SHARE_WARN_REL` (10% relative).
 """
 
 from __future__ import annotations
@@ -57,6 +62,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from salesanalysis import capacity, counting
 from salesanalysis._alloc import (
     Group,
     controlled_round,
@@ -64,8 +70,8 @@ from salesanalysis._alloc import (
     fit_constraints,
     ipf,
     largest_remainder,
-    ramp_factor,
 )
+from salesanalysis.counting import home_cells
 from salesanalysis.errors import ConstraintConflict, PlanError, Problem
 from salesanalysis.plan import DIMENSIONS, KEY_NAMES, Plan
 
@@ -84,6 +90,7 @@ __all__ = [
     "forecast_for_plan",
     "plan_forecast_fingerprint",
     "PLAN_FORECAST_ATTR",
+    "SHARE_WARN_REL",
     "level_tables",
 ]
 
@@ -191,26 +198,16 @@ def _annual(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 def rep_capacity(reps: pd.DataFrame, months: list[pd.Timestamp], plan: Plan) -> pd.DataFrame:
     """Capacity of every rep in every month: ``fte x share of the month active x ramp``.
 
-    A rep without a hire date counts as fully ramped; months before the hire month or after
-    the end date have no capacity.
+    The rules are :mod:`salesanalysis.capacity`'s (shared with the review), with the plan's
+    ``reps`` ramp settings: a rep without a hire date counts as fully ramped; months before the
+    hire month or after the end date have no capacity.
+
+    Returns ``rep_id, region, month, active_share, ramp, capacity`` (rep by rep).
     """
-    rows = []
     s = plan.reps
-    for r in reps.itertuples(index=False):
-        hire = pd.Timestamp(r.hire_date) if pd.notna(r.hire_date) else None
-        end = pd.Timestamp(r.end_date) if pd.notna(getattr(r, "end_date", None)) else None
-        fte = float(r.fte) if pd.notna(getattr(r, "fte", 1.0)) else 1.0
-        for m in months:
-            m_end = m + pd.offsets.MonthEnd(0)
-            first = max(m, hire) if hire is not None else m
-            last = min(m_end, end) if end is not None else m_end
-            days = (last - first).days + 1
-            frac = max(0, days) / m_end.day
-            k = (m.to_period("M") - hire.to_period("M")).n if hire is not None else 10_000
-            ramp = float(ramp_factor(np.array([k]), s.ramp_months, s.ramp_curve, s.ramp_start)[0])
-            rows.append((str(r.rep_id), str(r.region), m, frac, ramp, fte * frac * ramp))
-    return pd.DataFrame(rows, columns=["rep_id", "region", "month", "active_share", "ramp",
-                                       "capacity"])
+    cap = capacity.rep_capacity(reps, months, ramp_months=s.ramp_months,
+                                ramp_curve=s.ramp_curve, ramp_start=s.ramp_start)
+    return cap[["rep_id", "region", "month", "active_share", "ramp", "capacity"]]
 
 
 def _productivity(cube: pd.DataFrame, reps: pd.DataFrame, plan: Plan) -> pd.Series:
@@ -231,35 +228,18 @@ def _productivity(cube: pd.DataFrame, reps: pd.DataFrame, plan: Plan) -> pd.Seri
 # --------------------------------------------------------------------------- customers
 
 
-def home_cells(customers: pd.DataFrame, months: list[pd.Timestamp]) -> pd.DataFrame:
-    """Each customer's home cell in ``months`` (most revenue; ties on the sorted keys).
-
-    Only customers with positive net revenue in the window have a home cell."""
-    keys = [*CELL, "rep_id"]
-    w = customers[customers["month"].isin(months)]
-    if w.empty:
-        return pd.DataFrame(columns=["customer_id", *keys, "revenue"])
-    tot = w.groupby("customer_id")["revenue"].sum()
-    pos = tot[tot > 0].index
-    g = w[w["customer_id"].isin(pos)].groupby(["customer_id", *keys], as_index=False)["revenue"]
-    g = g.sum().sort_values(["customer_id", "revenue", *keys],
-                            ascending=[True, False, True, True, True, True], kind="stable")
-    return g.drop_duplicates("customer_id").reset_index(drop=True)
-
-
 def _activation_profile(customers: pd.DataFrame, plan: Plan) -> pd.Series:
-    """Share of a year's activations by calendar month (1-12), last three full years."""
+    """Share of a year's activations by calendar month (1-12), last three full years
+    (activation: :func:`salesanalysis.counting.activation_months`, each year on its own)."""
     cut = plan.cutoff_period
     years = [y for y in range(cut.year - 3, cut.year + 1) if pd.Period(f"{y}-12", "M") <= cut]
     years = years[-3:]
     counts = pd.Series(0.0, index=range(1, 13))
     if customers is not None and len(customers) and years:
-        c = customers[customers["month"].dt.year.isin(years)]
-        m = c.groupby(["customer_id", "month"])["revenue"].sum()
-        m = m[m > 0].reset_index()
-        m["year"] = m["month"].dt.year
-        first = m.groupby(["customer_id", "year"])["month"].min()
-        counts = first.dt.month.value_counts().reindex(range(1, 13), fill_value=0).astype(float)
+        for y in years:
+            first = counting.activation_months(customers, pd.date_range(f"{y}-01-01", periods=12,
+                                                                        freq="MS"))
+            counts += first.dt.month.value_counts().reindex(range(1, 13), fill_value=0)
     if counts.sum() <= 0:
         counts[:] = 1.0
     return counts / counts.sum()
@@ -392,6 +372,78 @@ def _shares(s: pd.Series) -> pd.Series:
 
 def _round_unit(x: float, unit: float) -> float:
     return float(np.floor(x / unit + 0.5) * unit)
+
+
+SHARE_WARN_REL = 0.10
+"""Largest relative gap tolerated between the market share the revenue target implies and the
+plan's ``market_share`` target before the company statement warns (10%: e.g. 17.0% against
+anything outside 15.3%..18.7%). Relative, because it is then the same as the gap between the
+revenue target and the revenue the share target implies, whatever the company's size."""
+
+
+def _share_warning(share_t: float, own: float, implied: float, total: float, currency: str
+                   ) -> str:
+    """The warning when the revenue target's share of the market (``own``) and the market
+    share target (``share_t``) differ by more than :data:`SHARE_WARN_REL`; '' otherwise."""
+    if not (np.isfinite(share_t) and np.isfinite(own) and share_t > 0):
+        return ""
+    rel = own / share_t - 1
+    if abs(rel) <= SHARE_WARN_REL:
+        return ""
+    side = "above" if rel > 0 else "below"
+    return (f"WARNING: the revenue target implies a market share of {own:.1%}, "
+            f"{abs(own - share_t) * 100:.1f} points ({abs(rel):.0%}) {side} the market share "
+            f"target of {share_t:.1%} (more than the {SHARE_WARN_REL:.0%} tolerated). To make "
+            f"them agree, either the revenue target (the one allocated to cells and reps) would "
+            f"need to be {implied:,.0f} {currency} instead of {total:,.0f}, or "
+            f"targets.market_share would need to be {own:.1%}.")
+
+
+def _conflict_error(conflict: list[str], groups: list[Group], floor_c: np.ndarray | None,
+                    cap_c: np.ndarray | None, floor_name: str, cap_name: str
+                    ) -> ConstraintConflict:
+    """The error for a conflicting set of pins, company total, floors and caps.
+
+    Only the constraints in the conflict are described: a group's floor and cap sums appear
+    only when the floors (or caps) are part of the conflict, and the fix names only the plan
+    settings involved. Without floors and caps the conflict comes from the groups overlapping
+    (targets are never negative), which is what the detail then says.
+    """
+    use_floor = floor_c is not None and floor_name in conflict
+    use_cap = cap_c is not None and cap_name in conflict
+    named = [g for g in groups if g.name in conflict]
+    probs = []
+    for g in named:
+        parts = []
+        if use_floor:
+            parts.append(f"the floors of its cells sum to {float(floor_c[g.index].sum()):,.0f}")
+        if use_cap:
+            cp = float(cap_c[g.index].sum())
+            what = "their caps" if parts else "the caps of its cells"
+            parts.append(f"{what} {'to' if parts else 'sum to'} {cp:,.0f}" if np.isfinite(cp)
+                         else f"{'they have' if parts else 'its cells have'} no cap")
+        if not parts:  # only groups: they overlap, and no cell target can be negative
+            cells_g = set(np.asarray(g.index, int).tolist())
+            inside = [h.name for h in named if h is not g
+                      and cells_g < set(np.asarray(h.index, int).tolist())]
+            parts.append(f"covers {len(cells_g)} cell(s)"
+                         + (f", all within {'; '.join(inside)}" if inside else ""))
+        probs.append(Problem(f"{g.name}: " + ", ".join(parts), column=g.name.split(" = ")[0]))
+    why = "" if use_floor or use_cap else " (no cell target can be negative)"
+    knobs = []
+    if any(g.name.startswith("pins[") for g in named):
+        knobs.append("a pin's amount")
+    if use_floor:
+        knobs.append("floors.vs_last_year")
+    if use_cap:
+        knobs.append("caps.vs_potential")
+    if any(g.name.startswith("company ") for g in named):
+        knobs.append("the company target")
+    knob_txt = " or ".join([", ".join(knobs[:-1]), knobs[-1]] if len(knobs) > 1 else knobs)
+    return ConstraintConflict(
+        "these plan constraints cannot all hold at once: " + "; ".join(conflict) + why,
+        problems=probs, fix="change one of the named constraints"
+                            + (f" ({knob_txt})" if knob_txt else ""))
 
 
 def _round_chain(cells: pd.DataFrame, x_c: np.ndarray, x_cm: np.ndarray, bottom: pd.DataFrame,
@@ -706,24 +758,12 @@ def decompose(cube: pd.DataFrame, customers: pd.DataFrame, reps: pd.DataFrame,
         pin_groups_c.append(Group(f"pins[{i}]", idx, _round_unit(val * (1 + plan.cushion_pct),
                                                                    unit)))
     groups = [Group(f"company revenue target {total:,.0f}", np.arange(n), total), *pin_groups]
-    conflict = find_conflict(
-        n, groups, floor_c, cap_c,
-        lower_name=f"floors (each cell >= {plan.floor_vs_last_year or 0:.0%} of last year)",
-        upper_name=f"caps (each cell <= {plan.cap_vs_potential or 0:.0%} of its potential)")
+    floor_name = f"floors (each cell >= {plan.floor_vs_last_year or 0:.0%} of last year)"
+    cap_name = f"caps (each cell <= {plan.cap_vs_potential or 0:.0%} of its potential)"
+    conflict = find_conflict(n, groups, floor_c, cap_c, lower_name=floor_name,
+                             upper_name=cap_name)
     if conflict:
-        probs = []
-        for g in groups:
-            if g.name in conflict:
-                fl = float(floor_c[g.index].sum()) if floor_c is not None else 0.0
-                cp = float(cap_c[g.index].sum()) if cap_c is not None else np.inf
-                cp_txt = f"{cp:,.0f}" if np.isfinite(cp) else "no cap"
-                probs.append(Problem(f"{g.name}: the floors of its cells sum to {fl:,.0f}, "
-                                     f"their caps to {cp_txt}", column=g.name.split(" = ")[0]))
-        raise ConstraintConflict(
-            "these plan constraints cannot all hold at once: " + "; ".join(conflict),
-            problems=probs,
-            fix="change one of the named constraints (a pin's amount, floors.vs_last_year, "
-                "caps.vs_potential or the company target)")
+        raise _conflict_error(conflict, groups, floor_c, cap_c, floor_name, cap_name)
     x3, cyc, fit_err = fit_constraints(x2, groups, floor_c, cap_c)
     check_rows.append(("pins/floors/caps fitted", fit_err <= 1e-6 * max(total, 1.0), fit_err,
                        f"{cyc} raking cycles, max error {fit_err:.2e}"))
@@ -826,9 +866,8 @@ def decompose(cube: pd.DataFrame, customers: pd.DataFrame, reps: pd.DataFrame,
     hc = home_cells(customers, bm) if customers is not None else pd.DataFrame()
     base_cust = len(hc)
     act_ytd = 0
-    if customers is not None and ytdm:
-        yc = customers[customers["month"].isin(ytdm)].groupby("customer_id")["revenue"].sum()
-        act_ytd = int((yc > 0).sum())
+    if customers is not None and ytdm:  # the review's count of the same months
+        act_ytd = len(counting.active_customers(customers, ytdm))
     cust_total = 0.0
     if c_spec is not None:
         if c_spec.kind == "forecast_percentile":
@@ -1078,14 +1117,21 @@ def decompose(cube: pd.DataFrame, customers: pd.DataFrame, reps: pd.DataFrame,
             share_t = (fc_mean + float(norm.ppf(ms.amount / 100)) * fc_sigma) / mk_total
         implied = share_t * mk_total if mk_total > 0 else np.nan
         own = total / mk_total if mk_total > 0 else np.nan
+        ms_stmt = (f"Market share target {share_t:.1%} of a market of {mk_total:,.0f} = "
+                   f"{implied:,.0f} {plan.currency}; the revenue target is {own:.1%} of that "
+                   "market.")
+        warn = _share_warning(share_t, own, implied, total, plan.currency)
+        if warn:  # also a failed check (shown with the others, like a missing rep)
+            ms_stmt += " " + warn
+            checks = pd.concat([checks, pd.DataFrame(
+                [("market share target agrees with the revenue target", False,
+                  float(own / share_t - 1), warn)], columns=checks.columns)], ignore_index=True)
         comp.append({"measure": "market_share", "basis": ms.describe(), "last_year": base_share,
                      "base_12m": base_share, "actual_ytd": np.nan, "target_full_year": share_t,
                      "target": share_t, "cushion_pct": 0.0, "target_with_cushion": share_t,
                      "forecast_median": fc_mean / mk_total if have_fc and mk_total else np.nan,
                      "forecast_p10": np.nan, "forecast_p90": np.nan, "p_reach": np.nan,
-                     "statement": f"Market share target {share_t:.1%} of a market of "
-                                  f"{mk_total:,.0f} = {implied:,.0f} {plan.currency}; the revenue "
-                                  f"target is {own:.1%} of that market."})
+                     "statement": ms_stmt})
     company = pd.DataFrame(comp)
 
     # ---- bridge last year -> target (revenue, no cushion)

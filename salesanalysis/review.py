@@ -35,6 +35,7 @@ Stated rules (each function's docstring has the detail):
 
 from __future__ import annotations
 
+from ._alloc import largest_remainder
 from ._review_bridge import (
     PVM_STEPS,
     bridge_last_year,
@@ -77,7 +78,7 @@ from ._review_core import (
     prepare_forecast,
     summary_table,
 )
-from ._review_replan import allocate_capped, largest_remainder, replan, replan_summary
+from ._review_replan import allocate_capped, replan, replan_summary
 from ._review_reps import attainment_spread, gini, rep_capacity, rep_leaderboard
 
 __all__ = [

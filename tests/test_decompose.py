@@ -17,8 +17,8 @@ from salesanalysis._alloc import (
     fit_constraints,
     ipf,
     largest_remainder,
-    ramp_factor,
 )
+from salesanalysis.capacity import ramp_factor
 from salesanalysis.decompose import (
     UNASSIGNED,
     decompose,
@@ -168,6 +168,46 @@ def test_largest_remainder_adds_up_and_stays_within_a_unit(values, unit) -> None
     assert np.allclose(out / unit, np.round(out / unit))
 
 
+def test_largest_remainder_is_the_one_used_by_the_review() -> None:
+    from salesanalysis import _review_replan, review
+
+    assert review.largest_remainder is largest_remainder
+    assert _review_replan.largest_remainder is largest_remainder  # re-planning rounds with it
+
+
+_tiny = st.one_of(st.just(0.0), st.just(5e-324), st.floats(0, 1e-300), st.floats(0, 1e6))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_tiny, min_size=1, max_size=30), st.sampled_from([1.0, 10.0, 1000.0, 0.01]),
+       st.integers(0, 200))
+def test_largest_remainder_total_is_exact_in_units_even_for_tiny_bases(values, unit,
+                                                                        n_units) -> None:
+    """Whatever the values (zeros, denormals, amounts far from the total), the result is a
+    whole number of units per value and those numbers add up exactly to the total."""
+    total = n_units * unit
+    out = largest_remainder(values, unit, total)
+    units = out / unit
+    assert np.allclose(units, np.round(units), atol=1e-9)
+    assert int(np.round(units).sum()) == n_units
+    assert (out >= 0).all()  # non-negative values stay non-negative
+    # the rounded sum of the values is the default total
+    default = largest_remainder(values, unit)
+    assert int(np.round(default / unit).sum()) == int(np.round((np.asarray(values) / unit).sum()))
+
+
+def test_largest_remainder_far_from_total_goes_by_proportion() -> None:
+    # denormal bases keep their proportions (taken before scaling) and the total holds
+    out = largest_remainder([5e-324, 1e-323, 1.5e-323], 1000, 6000)
+    assert out.tolist() == [1000.0, 2000.0, 3000.0]
+    assert largest_remainder([0.0, 0.0, 0.0], 1, 4).tolist() == [2.0, 1.0, 1.0]  # evenly
+    assert largest_remainder([], 10, 0).tolist() == []
+    with pytest.raises(ValueError, match="not a multiple"):
+        largest_remainder([1.0, 2.0], 10, 25)
+    with pytest.raises(ValueError, match="not finite"):
+        largest_remainder([1.0, np.nan], 1, 1)
+
+
 @settings(max_examples=40, deadline=None)
 @given(st.integers(2, 6), st.integers(2, 5), st.data())
 def test_controlled_round_two_way_table(nr, nc, data) -> None:
@@ -258,6 +298,37 @@ def test_rep_capacity_ramp_and_leaver() -> None:
     assert leaver[:3].tolist() == [1, 1, 1] and leaver[3] == pytest.approx(15 / 30)
     assert leaver[4:].sum() == 0
     assert cap["half"].sum() == pytest.approx(6.0)
+
+
+def test_decomposition_and_review_use_one_capacity_rule() -> None:
+    """Both steps read capacity from salesanalysis.capacity: same numbers for the same reps."""
+    from salesanalysis import capacity
+    from salesanalysis import review as rv
+
+    ramp = {"ramp_months": 4, "ramp_curve": "s_curve", "ramp_start": 0.3}
+    plan = make_plan(fiscal_year=2026, plan_cutoff="2025-12", reps=ramp)
+    reps = pd.DataFrame({"rep_id": ["mid", "leaver", "half", "old", "late"],
+                         "name": list("abcde"), "region": ["X", "X", "Y", "Y", "Y"],
+                         "hire_date": pd.to_datetime(["2026-02-10", "2019-01-01", "2025-11-01",
+                                                      None, "2027-01-01"]),
+                         "end_date": pd.to_datetime([None, "2026-04-15", "2026-08-31", None,
+                                                     None]),
+                         "fte": [1.0, 1.0, 0.5, np.nan, 1.0]})
+    months = plan_months(plan)
+    shared = capacity.rep_capacity(reps, months, **ramp).set_index(["rep_id", "month"])
+    dec = rep_capacity(reps, months, plan).set_index(["rep_id", "month"])
+    rev = rv.rep_capacity(reps, 2026, **ramp).set_index(["rep_id", "month"])
+    for col in ("active_share", "ramp", "capacity"):
+        assert dec[col].to_dict() == shared[col].to_dict()
+        assert rev[col].reindex(shared.index).to_dict() == shared[col].to_dict()
+    # hired on 10 February: 19 of 28 days at the ramp's start
+    assert shared.loc[("mid", pd.Timestamp("2026-02-01")), "capacity"] == pytest.approx(
+        0.3 * 19 / 28)
+    assert shared.loc[("old", pd.Timestamp("2026-01-01")), "capacity"] == 1.0  # no date, NaN fte
+    assert shared.loc["late", "capacity"].sum() == 0  # hired after the year
+    assert (shared.loc["leaver", "ramp"].iloc[4:] == 0).all()  # no ramp once gone
+    assert capacity.active_share(pd.to_datetime(["2026-04-16"]), pd.to_datetime([None]),
+                                 pd.Timestamp("2026-04-01")).tolist() == [15 / 30]
 
 
 def test_targets_add_up_on_every_level(world) -> None:
@@ -383,6 +454,25 @@ def test_conflicts_raise_named_errors(world) -> None:
         run(world, make_plan(floors={"vs_last_year": 1.0}, caps={"vs_potential": 0.01}))
 
 
+def test_conflict_message_names_only_the_constraints_in_the_conflict(world) -> None:
+    import re
+
+    words = re.compile(r"\b(floors?|caps?)\b|vs_last_year|vs_potential", re.IGNORECASE)
+    # pins only (no floors or caps in the plan): neither floors nor caps are mentioned
+    with pytest.raises(ConstraintConflict) as ei:
+        run(world, make_plan(pins=[{"segment": {"region": "华东"}, "revenue": 10**9}]))
+    text = ei.value.render()
+    assert "pins[0] (region=华东)" in text and "company revenue target" in text
+    assert not words.search(text), text
+    assert "a pin's amount or the company target" in text
+    # floors and caps set, only the floors in the conflict: the caps are not mentioned
+    with pytest.raises(ConstraintConflict) as ei:
+        run(world, make_plan(floors={"vs_last_year": 1.5}, caps={"vs_potential": 100.0}))
+    text = ei.value.render()
+    assert "the floors of its cells sum to" in text and "floors.vs_last_year" in text
+    assert not re.search(r"\bcaps?\b|vs_potential", text), text
+
+
 def test_unknown_label_in_a_pin_is_a_plan_error(world) -> None:
     with pytest.raises(PlanError, match=r"pins\[0\].*region '火星'") as ei:
         run(world, make_plan(pins=[{"segment": {"region": "火星"}, "revenue": 10}]))
@@ -497,6 +587,71 @@ def test_customers_follow_home_cells_and_add_up(world) -> None:
     assert dec.company.set_index("measure").loc["customers", "last_year"] == len(hc)
     # all fixture customers buy every month, so history activates them all in January
     assert t.groupby(t["month"].dt.month)["target_customers"].sum().loc[1] == 50
+
+
+def test_customer_active_rule_is_the_same_in_decomposition_and_review(world) -> None:
+    """A customer with one positive month and a larger return later in the year: the old
+    decomposition rule (positive total in the window) dropped them, the review's (a positive
+    month) counted them. Both now count them, by the one rule of salesanalysis.counting."""
+    from salesanalysis import counting
+    from salesanalysis import review as rv
+
+    w = dict(world)
+    extra = pd.DataFrame({"month": pd.to_datetime(["2025-03-01", "2025-09-01"]),
+                          "customer_id": ["CX", "CX"], "region": "华东", "product_line": "Pumps",
+                          "customer_type": "SMB", "rep_id": "R00", "revenue": [500.0, -2000.0],
+                          "quantity": [1.0, -4.0], "orders": [1, 1]})
+    w["customers"] = pd.concat([world["customers"], extra], ignore_index=True)
+    n_fixture = world["customers"]["customer_id"].nunique()
+    fy2025 = [pd.Timestamp(f"2025-{m:02d}-01") for m in range(1, 13)]
+    assert w["customers"].loc[w["customers"]["customer_id"] == "CX", "revenue"].sum() < 0
+    assert "CX" in counting.active_customers(w["customers"], fy2025)
+    # decomposition, plan made at the end of 2025: the base count (what growth applies to)
+    dec = run(w, make_plan())
+    base = dec.company.set_index("measure").loc["customers", "last_year"]
+    assert base == n_fixture + 1
+    # review of 2025: the same customers, activated once each (CX in March, in its home cell)
+    acts = rv.customer_activations(w["customers"], "2025-12", 2025)
+    assert acts["customers"].sum() == base
+    cx = acts[(acts["month"] == "2025-03-01") & (acts["region"] == "华东")
+              & (acts["product_line"] == "Pumps") & (acts["customer_type"] == "SMB")]
+    assert cx["customers"].sum() == 1  # no fixture customer is first active in March
+    # mid-year plan (cutoff October 2025): the customers active so far count the same way
+    mid = run(w, make_plan(fiscal_year=2025, plan_cutoff="2025-10",
+                           targets={"revenue": {"growth": 0.1}, "customers": {"value": 200}}),
+              forecast=False)
+    ytd = mid.company.set_index("measure").loc["customers", "actual_ytd"]
+    assert ytd == rv.customer_activations(w["customers"], "2025-10", 2025)["customers"].sum()
+    assert ytd == n_fixture + 1
+
+
+def test_market_share_warning_when_the_revenue_target_implies_another_share(world) -> None:
+    from salesanalysis.decompose import SHARE_WARN_REL
+
+    dec = run(world, make_plan())
+    seg = dec.segments.set_index("level")
+    own = seg.loc["company", "target_revenue_no_cushion"] / seg.loc["company", "market_size"]
+
+    def share_row(share: float) -> tuple[str, pd.DataFrame]:
+        d = run(world, make_plan(targets={"revenue": {"growth": 0.1},
+                                          "customers": {"growth": 0.0},
+                                          "market_share": {"value": share}}))
+        return d.company.set_index("measure").loc["market_share", "statement"], d.checks
+
+    # within the tolerance: no warning, no failed check
+    text, checks = share_row(round(own * (1 + SHARE_WARN_REL / 2), 4))
+    assert "WARNING" not in text and f"the revenue target is {own:.1%}" in text
+    assert "market share target agrees with the revenue target" not in set(checks["check"])
+    # the share target well above what the revenue target gives
+    text, checks = share_row(round(own * 1.3, 4))
+    assert "WARNING" in text and "below the market share target" in text
+    assert "revenue target (the one allocated to cells and reps) would need to be" in text
+    assert f"targets.market_share would need to be {own:.1%}" in text
+    failed = checks.set_index("check").loc["market share target agrees with the revenue target"]
+    assert not failed["ok"] and failed["value"] == pytest.approx(own / round(own * 1.3, 4) - 1)
+    # and well below it
+    text, _ = share_row(round(own * 0.8, 4))
+    assert "WARNING" in text and "above the market share target" in text
 
 
 def test_explain_adds_up_for_cells_and_rollups(world) -> None:
