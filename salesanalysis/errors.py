@@ -36,6 +36,9 @@ class Problem:
         rows: 1-based line numbers in the file (header = line 1) or sheet rows, as examples.
         fix: how to fix it.
         values: example offending values, shown beside the rows.
+        count: how many rows are affected in all (``rows`` holds examples).
+        key: for a settings file such as plan.yaml, the path of the key concerned
+            (``targets.revenue``, ``pins[0].segment``); shown as "key '...'", not as a column.
     """
 
     message: str
@@ -44,12 +47,15 @@ class Problem:
     rows: list[int] = field(default_factory=list)
     fix: str | None = None
     values: list[Any] = field(default_factory=list)
-    count: int | None = None  # how many rows are affected in all (rows holds examples)
+    count: int | None = None
+    key: str | None = None
 
     def render(self) -> str:
         where = []
         if self.file:
             where.append(f"file {self.file}")
+        if self.key:
+            where.append(f"key '{self.key}'")
         if self.column:
             where.append(f"column '{self.column}'")
         head = f"[{', '.join(where)}] " if where else ""

@@ -179,6 +179,8 @@ def table(
     hide_index: bool | None = None,
     labels: dict[Any, str] | None = None,
     total: str | None = None,
+    row_key: Any = None,
+    row_formats: dict[Any, Literal["money", "pct", "ints"]] | None = None,
 ) -> Styler:
     """Format a frame as a report table (a pandas ``Styler``; display it or call ``.to_html()``).
 
@@ -195,6 +197,11 @@ def table(
         labels: display names for column headers (``{"revenue": "Revenue"}``); others as is.
         total: show text cells holding ``"*"`` (a summed-over key) as this label and the
             rows that hold one in bold.
+        row_key, row_formats: for a table whose rows hold different measures. In the rows
+            whose ``row_key`` column holds a key of ``row_formats``, the ``money`` columns are
+            shown in that row's format instead: ``"pct"`` (a share, 0.17 -> ``17.0%``),
+            ``"ints"`` (a count) or ``"money"``. E.g. ``row_key="measure",
+            row_formats={"market_share": "pct", "customers": "ints"}``.
 
     Other columns: floats with up to 2 decimals, dates as YYYY-MM, text escaped. Missing values
     show as "–".
@@ -208,6 +215,12 @@ def table(
     pts_cols = _cols(df, pts, "pts")
     decimals = dict(decimals or {})
     _cols(df, decimals, "decimals")
+    row_formats = dict(row_formats or {})
+    if row_formats:
+        _cols(df, [row_key], "row_key")
+        odd = sorted({str(k) for k in row_formats.values()} - {"money", "pct", "ints"})
+        if odd:
+            raise ValueError(f"table(): row_formats must be 'money', 'pct' or 'ints', not {odd}")
 
     formatter: dict[Any, Callable[[Any], str]] = {}
     for c in df.columns:
@@ -230,6 +243,15 @@ def table(
 
     # Styler needs unique labels; show the frame as is otherwise.
     styler = df.style.format(formatter=formatter, na_rep=NA)
+    by_kind = {
+        "money": _fmt(_f.money, unit="", scale=money_scale),
+        "pct": _fmt(_f.pct, decimals=pct_decimals),
+        "ints": _fmt(_f.number, decimals=0),
+    }
+    for value, kind in row_formats.items():
+        rows = df.index[df[row_key].eq(value).fillna(False).to_numpy(dtype=bool)]
+        if len(rows) and money_cols:
+            styler = styler.format(by_kind[kind], subset=(rows, money_cols), na_rep=NA)
     names = dict(labels or {})
     styler = styler.format_index(_escape_cell, axis=0).format_index(
         lambda v: _escape_cell(names.get(v, v)), axis=1)

@@ -229,6 +229,41 @@ def _has_quotes(path: Path) -> bool:
         return m.find(b'"') >= 0
 
 
+def _file_lines(path: Path, settings: dict[str, Any], positions: Iterable[int], n: int
+                ) -> list[int]:
+    """The file lines (header = line 1) of the data records at ``positions`` (0-based), as
+    ``io`` reports them: one line per record (no empty lines: Arrow checks) unless a quoted
+    value spans several lines; then the records are counted again (only up to the last
+    position asked for, and only when the file has more line breaks than records)."""
+    positions = [int(p) for p in positions]
+    lines = [p + 2 for p in positions]
+    if not positions or not path.name.lower().endswith(_CSV_SUFFIXES) or not _has_quotes(path):
+        return lines
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    breaks = 0
+    with opener(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 24), b""):
+            breaks += chunk.count(b"\n") + chunk.count(b"\r") - chunk.count(b"\r\n")
+    if breaks <= n + 1:  # the header and n records, one line each
+        return lines
+    sep = _csv_header(path, settings)[1]
+    want = {p + 1: i for i, p in enumerate(positions)}  # record 0 is the header
+    last = max(want)
+    with opener(path, "rt", encoding="utf-8-sig", newline="") as f:
+        reader = csv.reader(f, delimiter=sep, skipinitialspace=True)
+        start = 1
+        try:
+            for k, _ in enumerate(reader):
+                if k in want:
+                    lines[want[k]] = start
+                if k >= last:
+                    break
+                start = reader.line_num + 1
+        except csv.Error as e:  # e.g. a value beyond the csv module's field size limit
+            raise _Decline(f"cannot count the lines of the file ({_first_line(e)})") from None
+    return lines
+
+
 def _first_line(e: BaseException) -> str:
     return (str(e).splitlines() or [""])[0][:160]
 
@@ -560,7 +595,7 @@ def _fast(data_dir: Path, plan_file: Path | str | None, today: _dt.date | None) 
     notes: list[str] = []
     dup_pos = agg["dup_pos"]
     if len(dup_pos):
-        rows = [int(p) + 2 for p in dup_pos[:5]]  # header = line 1 (no empty lines: Arrow checks)
+        rows = _file_lines(path, settings, dup_pos[:5], n)
         notes.append(f"{path.name}: {len(dup_pos)} exact duplicate order lines were dropped (rule: "
                      f"lines identical on every column count once); first at lines {rows}.")
     n_ret = agg["returns"]

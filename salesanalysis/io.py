@@ -14,9 +14,16 @@ Rules applied to messy exports (each one that changes data is stated in ``Datase
 * rows whose cells are all blank (trailing ``,,,,`` rows of Excel exports) are skipped;
 * ``NaN``, ``NULL``, ``None``, ``#N/A``, ``N/A`` and ``<NA>`` count as empty cells;
 * numbers: ``1,234.50``, ``1 234.50``, ``¥1,234``, ``(200)`` (= -200) and full-width digits are
-  read; decimal commas (``1.234,50``, ``12,5``) are recognised per column when the column shows
-  them unambiguously (a comma followed by other than three digits); a column mixing both styles
-  is an error. Infinite values are errors;
+  read; decimal commas (``1.234,50``, ``12,5``, ``0,500``) are recognised per column when the
+  column shows them unambiguously (a comma followed by other than three digits); a column
+  mixing both styles is an error. Infinite values are errors. A column whose only commas are
+  like ``1,234`` (thousands, or a decimal comma?) follows the file's other number columns when
+  they show the style for sure, else is read as thousands with a note saying how to set
+  ``decimal``/``thousands``;
+* text encoding (unless set): UTF-8, UTF-16 with a BOM, else GBK/GB18030; a GBK reading that is
+  mostly rare characters while the bytes read as Latin letters in Windows-1252 (a Western
+  European file: ``Müller`` -> ``M黮ler``) is an error asking for ``encoding``;
+* line numbers count the lines of the file, also when a quoted value spans several lines;
 * dates: ISO (``2025-01-05``, ``2025/1/5``, ``20250105``), Chinese (``2025年1月5日``), English
   month names, Excel serial numbers (Excel files only). Day/month order in ``05.01.2025`` or
   ``01/05/2025`` is decided for the whole column from values above 12 (dotted dates default to
@@ -41,7 +48,7 @@ import difflib
 import hashlib
 import io as _io
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -218,14 +225,14 @@ def find_input(data_dir: Path, table: str, mapping: dict[str, Any] | None = None
     return found[0]
 
 
-def _decode(raw: bytes, encoding: str | None, path: Path) -> str:
+def _decode(raw: bytes, encoding: str | None, path: Path, table: str | None = None) -> str:
     if encoding:
         try:
             return raw.decode(encoding)
         except (UnicodeDecodeError, LookupError) as e:
             raise InputError(f"{path} cannot be read as {encoding}: {e}",
                              fix="Set the right 'encoding' for this file in mapping.yaml "
-                                 "(utf-8, gbk, gb18030, utf-16).") from None
+                                 "(utf-8, gbk, gb18030, utf-16, cp1252).") from None
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
             return raw.decode("utf-16")
@@ -236,12 +243,103 @@ def _decode(raw: bytes, encoding: str | None, path: Path) -> str:
         raw = raw[3:]
     for enc in ENCODINGS:
         try:
-            return raw.decode(enc)
+            text = raw.decode(enc)
         except UnicodeDecodeError:
             continue
+        if enc == "gb18030":
+            _check_chinese(text, path, table)
+        return text
+    western = ""
+    try:
+        if _western_share(raw.decode("cp1252")) >= 0.8:
+            western = (" It looks like Western European text (Windows-1252 / Latin-1): set "
+                       f"'{table or path.stem}: {{encoding: cp1252}}' in {MAPPING_FILE}.")
+    except UnicodeDecodeError:
+        pass
     raise InputError(f"{path} is neither UTF-8, UTF-16 nor GBK/GB18030 text",
                      fix="Export it as UTF-8 CSV (Excel: 'CSV UTF-8'), or set 'encoding' in "
-                         "mapping.yaml.")
+                         f"mapping.yaml.{western}")
+
+
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+_WORD = re.compile(r"[^\s,;|\"']+")
+_SAMPLE_CHARS = 400  # non-ASCII characters looked at to judge a GBK/GB18030 reading
+
+
+def _is_common_chinese(ch: str) -> bool:
+    """GB2312 (the 6,763 common simplified characters, CJK punctuation, full-width forms)."""
+    try:
+        ch.encode("gb2312")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _western_share(text: str) -> float:
+    """Share of the (first few hundred) non-ASCII characters of ``text`` that are Latin
+    letters (é, ü, ß...)."""
+    import unicodedata
+
+    chars = []
+    for m in _NON_ASCII.finditer(text):
+        chars.append(m.group())
+        if len(chars) >= _SAMPLE_CHARS:
+            break
+    if not chars:
+        return 0.0
+    latin = sum(unicodedata.category(c).startswith("L") and "LATIN" in unicodedata.name(c, "")
+                for c in chars)
+    return latin / len(chars)
+
+
+def _check_chinese(text: str, path: Path, table: str | None) -> None:
+    """A Western European (Windows-1252 / Latin-1) file often decodes as GB18030 without error,
+    into rare characters ('Müller' -> 'M黮ler'). Such a reading is refused: mostly not common
+    Chinese (GB2312) characters, while the same bytes read as Windows-1252 are mostly Latin
+    letters. Real GBK/GB18030 files are mostly GB2312 characters and pass."""
+    positions = []
+    for m in _NON_ASCII.finditer(text):  # skips ASCII stretches at C speed
+        positions.append(m.start())
+        if len(positions) >= _SAMPLE_CHARS:
+            break
+    odd = [i for i in positions if not _is_common_chinese(text[i])]
+    if not positions or len(odd) < 0.5 * len(positions):
+        return
+    try:
+        western = "".join(text[i] for i in odd).encode("gb18030").decode("cp1252")
+    except UnicodeError:
+        return
+    if _western_share(western) < 0.8:
+        return
+    examples, lines = [], []
+    line, prev = 1, 0
+    for i in odd:  # in file order
+        line, prev = line + text.count("\n", prev, i), i
+        if line in lines:
+            continue
+        m = next((w for w in _WORD.finditer(text, max(0, i - 40), i + 40)
+                  if w.start() <= i < w.end()), None)
+        try:
+            examples.append((m.group(), m.group().encode("gb18030").decode("cp1252")))
+        except (AttributeError, UnicodeError):
+            continue
+        lines.append(line)
+        if len(lines) >= 5:
+            break
+    if not examples:
+        return
+    gb, latin = examples[0]
+    name = table or path.stem
+    fix = (f"Export the file again as UTF-8 (Excel: 'CSV UTF-8'), or set its encoding in "
+           f"{MAPPING_FILE}: '{name}: {{encoding: cp1252}}' for Western European text, or "
+           f"'{name}: {{encoding: gb18030}}' if the Chinese reading is right.")
+    raise InputError(
+        f"{path}: the text encoding looks wrong", problems=[Problem(
+            "the file does not look like Chinese (GBK/GB18030) text: read that way, "
+            f"{latin!r} becomes {gb!r}. It looks like Western European text (Windows-1252 / "
+            "Latin-1)",
+            file=str(path), rows=lines, values=list(dict.fromkeys(w for _, w in examples)),
+            fix=fix)], fix=fix)
 
 
 def _sniff_delimiter(text: str) -> str:
@@ -295,7 +393,7 @@ def _read_table(path: Path, settings: dict[str, Any], table: str | None
         import gzip
 
         raw = gzip.decompress(raw)
-    text = _decode(raw, settings.get("encoding"), path)
+    text = _decode(raw, settings.get("encoding"), path, table)
     header_row = int(settings.get("header_row", 1))  # 1-based line of the header
     if header_row > 1:
         text = "\n".join(text.splitlines()[header_row - 1:])
@@ -310,8 +408,8 @@ def _read_table(path: Path, settings: dict[str, Any], table: str | None
     except pd.errors.ParserError as e:
         m = _FIELDS_RE.search(str(e))
         if m:
-            want, line, got = (int(g) for g in m.groups())
-            line += header_row - 1
+            want, record, got = (int(g) for g in m.groups())
+            line = _record_start_line(text, sep, record) + header_row - 1
             fix = ("A value probably contains the delimiter: put such values in double quotes, "
                    "or export again with another delimiter (set 'delimiter' in mapping.yaml).")
             raise InputError(
@@ -323,8 +421,51 @@ def _read_table(path: Path, settings: dict[str, Any], table: str | None
     except pd.errors.EmptyDataError:
         raise InputError(f"{path} is empty (no header)",
                          fix="Export the data again; the file has no header and no rows.") from None
-    rows.index = pd.RangeIndex(header_row, header_row + len(rows))
-    return _with_header(rows, rows.index[0]), header_row + 1, notes
+    rows.index = _record_lines(rows, text, header_row)
+    first = int(rows.index[1]) if len(rows) > 1 else header_row + 1
+    return _with_header(rows, rows.index[0]), first, notes
+
+
+_BREAK_RE = r"\r\n|\r|\n"
+
+
+def _record_lines(rows: pd.DataFrame, text: str, first_line: int) -> pd.Index:
+    """The line of the file on which each record of ``rows`` starts (``first_line`` for the
+    first): one line per record, except that a quoted value may span several lines."""
+    n = len(rows)
+    plain = pd.RangeIndex(first_line, first_line + n)
+    if '"' not in text:
+        return plain
+    breaks = text.count("\n") + text.count("\r") - text.count("\r\n")
+    if breaks <= n:  # one line per record (the last one may lack its line break)
+        return plain
+    inside = np.zeros(n, np.int64)
+    for i in range(rows.shape[1]):
+        col = rows.iloc[:, i]
+        has = col.str.contains("[\r\n]", regex=True, na=False).to_numpy(dtype=bool)
+        if has.any():
+            inside[has] += col[has].str.count(_BREAK_RE).to_numpy(dtype=np.int64)
+    if not inside.any():
+        return plain
+    before = np.concatenate([[0], np.cumsum(inside)[:-1]])
+    return pd.Index(first_line + np.arange(n) + before)
+
+
+def _record_start_line(text: str, sep: str, record: int) -> int:
+    """The line (1-based, in ``text``) on which record number ``record`` (1-based, as the CSV
+    parser counts records) starts; they differ after a quoted value that spans lines."""
+    if '"' not in text:
+        return record
+    start = 1
+    try:
+        reader = csv.reader(_io.StringIO(text, newline=""), delimiter=sep, skipinitialspace=True)
+        for k, _ in enumerate(reader, start=1):
+            if k == record:
+                return start
+            start = reader.line_num + 1
+    except (csv.Error, TypeError):  # e.g. a delimiter of several characters
+        pass
+    return record
 
 
 def _with_header(raw: pd.DataFrame, header_at: Any) -> pd.DataFrame:
@@ -443,6 +584,7 @@ class _Read:
     first: int
     settings: dict[str, Any]
     notes: list[str] = field(default_factory=list)
+    table: str = ""
 
     @property
     def excel(self) -> bool:
@@ -471,13 +613,22 @@ def _blank(raw: pd.Series) -> pd.Series:
 
 _CURRENCY_RE = re.compile(r"^(?:CNY|RMB|USD|EUR|[¥￥$€£])\s*|\s*(?:元|CNY|RMB)$")
 _US_RE = re.compile(r"^-?\d{1,3}(,\d{3})+(\.\d+)?$")
-_EU_SURE_RE = re.compile(r"^-?(\d+,(\d{1,2}|\d{4,})|\d{1,3}(\.\d{3})+,\d+|\d{1,3}(\.\d{3}){2,})$")
+_EU_SURE_RE = re.compile(r"^-?(0,\d+|\d+,(\d{1,2}|\d{4,})|\d{1,3}(\.\d{3})+,\d+|\d{1,3}(\.\d{3}){2,})$")
 _DOT_SURE_RE = re.compile(r"^-?\d*\.(\d{1,2}|\d{4,})$|^-?\d{1,3}(,\d{3})+\.\d+$")
+_AMBIGUOUS_RE = re.compile(r"^-?[1-9]\d{0,2},\d{3}$")  # 1,234: 1234 or 1.234?
 
 
 def _to_number(raw: pd.Series, decimal: str | None, thousands: str | None,
-               what: str = "", notes: list[str] | None = None) -> pd.Series:
-    """Numbers from an export's text (see the module docstring for the rules)."""
+               what: str = "", notes: list[str] | None = None,
+               file_style: Callable[[], str | None] | None = None, table: str = "") -> pd.Series:
+    """Numbers from an export's text (see the module docstring for the rules).
+
+    Args:
+        file_style: when a column only holds values such as ``1,234`` (a comma before three
+            digits: thousands or decimal?), called for the style the file's other number
+            columns show for sure: ``"us"`` (1,234.50), ``"eu"`` (1.234,50) or None.
+        table: the table's block in mapping.yaml, for the note on such a column.
+    """
     if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
         return raw.astype("float64")
     if not decimal and not thousands:  # fast path: plain numbers need no rule
@@ -488,13 +639,14 @@ def _to_number(raw: pd.Series, decimal: str | None, thousands: str | None,
         if left.sum() < len(raw) and not raw[~left & raw.notna()].astype(str).str.contains(
                 r"[.,]", regex=True).any():
             # only the odd values need the rules (a column with decimals is decided as a whole)
-            num[left] = _to_number_rules(raw[left], None, None, what, notes)
+            num[left] = _to_number_rules(raw[left], None, None, what, notes, file_style, table)
             return num
-    return _to_number_rules(raw, decimal, thousands, what, notes)
+    return _to_number_rules(raw, decimal, thousands, what, notes, file_style, table)
 
 
-def _to_number_rules(raw: pd.Series, decimal: str | None, thousands: str | None,
-                     what: str = "", notes: list[str] | None = None) -> pd.Series:
+def _number_text(raw: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """The text of numbers without spaces, currency, accounting brackets or a plus sign;
+    which cells hold a (non-text) number, and which had a currency symbol."""
     is_num = raw.map(lambda v: isinstance(v, int | float | np.integer | np.floating)
                      and not isinstance(v, bool))
     t = raw.astype("string").str.normalize("NFKC").str.strip()
@@ -503,10 +655,32 @@ def _to_number_rules(raw: pd.Series, decimal: str | None, thousands: str | None,
     cur = t.str.contains(_CURRENCY_RE).fillna(False)
     if cur.any():
         t = t.str.replace(_CURRENCY_RE, "", regex=True)
-        if notes is not None:
-            notes.append(f"{what}: currency symbols removed from {int(cur.sum())} values.")
     t = t.str.replace(r"^\((.+)\)$", r"-\1", regex=True)  # (200) = -200, accounting style
     t = t.str.replace(r"^\+", "", regex=True)
+    return t, is_num, cur
+
+
+def _number_style(raw: pd.Series) -> str | None:
+    """``"us"`` (1,234.50 / 12.5) or ``"eu"`` (1.234,50 / 12,5) when the column shows its
+    decimal mark for sure (and only one), else None."""
+    if pd.api.types.is_numeric_dtype(raw):
+        return None
+    t, is_num, _ = _number_text(raw)
+    txt = t.where(~is_num)
+    eu = bool(txt.str.fullmatch(_EU_SURE_RE).fillna(False).any())
+    us = bool((txt.str.fullmatch(_DOT_SURE_RE).fillna(False)
+               | (txt.str.fullmatch(_US_RE).fillna(False)
+                  & ~txt.str.fullmatch(_AMBIGUOUS_RE).fillna(False))).any())
+    return "eu" if eu and not us else "us" if us and not eu else None
+
+
+def _to_number_rules(raw: pd.Series, decimal: str | None, thousands: str | None,
+                     what: str = "", notes: list[str] | None = None,
+                     file_style: Callable[[], str | None] | None = None,
+                     table: str = "") -> pd.Series:
+    t, is_num, cur = _number_text(raw)
+    if cur.any() and notes is not None:
+        notes.append(f"{what}: currency symbols removed from {int(cur.sum())} values.")
     txt = t.where(~is_num)
     if thousands:
         t = t.str.replace(thousands, "", regex=False)
@@ -524,8 +698,35 @@ def _to_number_rules(raw: pd.Series, decimal: str | None, thousands: str | None,
                              f"{raw[eu].iloc[0]!r}); read that way.")
         else:
             us = txt.str.fullmatch(_US_RE).fillna(False)
+            amb = txt.str.fullmatch(_AMBIGUOUS_RE).fillna(False)
+            if amb.any() and not (us & ~amb).any() and not dot.any():
+                # only values like 1,234: thousands (1234) or a decimal comma (1.234)?
+                style = file_style() if file_style is not None else None
+                if style == "eu":
+                    t = t.where(~amb, t.str.replace(",", ".", regex=False))
+                    us = us & ~amb
+                if notes is not None and style != "us":
+                    notes.append(_ambiguous_note(raw[amb], style, what, table))
             t = t.where(~us, t.str.replace(",", "", regex=False))
     return pd.to_numeric(t, errors="coerce").astype("float64")
+
+
+def _ambiguous_note(values: pd.Series, style: str | None, what: str, table: str) -> str:
+    ex = str(values.iloc[0]).strip()
+    as_thousands = ex.replace(",", "")
+    as_decimal = f"{float(ex.replace(',', '.')):g}"
+    lines = [int(i) for i in values.index[:5]] if pd.api.types.is_integer_dtype(
+        values.index) else []
+    where = f" (lines {lines})" if lines else ""
+    block = table or "<table>"
+    head = f"{what}: {len(values)} values such as {ex!r}{where} are read as"
+    if style == "eu":
+        return (f"{head} {as_decimal} (decimal comma, as in the file's other number columns); "
+                "if they mean thousands, the file mixes two styles: export its numbers in one.")
+    return (f"{head} {as_thousands} (comma = thousands separator); nothing in the file shows "
+            f"whether the comma is a decimal mark instead ({ex} = {as_decimal}). If it is, set "
+            f"'{block}: {{decimal: \",\", thousands: \".\"}}' in {MAPPING_FILE}; "
+            f"'{block}: {{thousands: \",\"}}' confirms this reading and drops this note.")
 
 
 class _MixedNumbers(Exception):
@@ -701,7 +902,7 @@ def _read(path: Path, table: str, settings: dict[str, Any], problems: list[Probl
         problems.append(Problem("the file has a header but no rows", file=str(path),
                                 fix=f"Export the {table} data again with its rows."))
         return None
-    return _Read(df, path, first, settings, notes)
+    return _Read(df, path, first, settings, notes, table)
 
 
 def _numeric(r: _Read, col: str, problems: list[Problem], *, required: bool) -> pd.Series | None:
@@ -710,7 +911,8 @@ def _numeric(r: _Read, col: str, problems: list[Problem], *, required: bool) -> 
     raw = r.df[col]
     try:
         num = _to_number(raw, r.settings.get("decimal"), r.settings.get("thousands"),
-                         f"{r.path.name}, column {col}", r.notes)
+                         f"{r.path.name}, column {col}", r.notes,
+                         file_style=lambda: _file_style(r, col), table=r.table)
     except _MixedNumbers as e:
         problems.append(Problem(
             f"{col} mixes decimal commas ({', '.join(map(repr, e.eu))}) with decimal points "
@@ -738,6 +940,16 @@ def _numeric(r: _Read, col: str, problems: list[Problem], *, required: bool) -> 
         problems.append(Problem(f"{n} rows have no {col}", file=str(r.path), column=col, rows=rows,
                                 count=n, fix=f"Fill in {col} on those rows."))
     return num
+
+
+_NUMBER_COLUMNS = tuple(dict.fromkeys(c for spec in SCHEMAS.values() for c in spec.numeric))
+
+
+def _file_style(r: _Read, col: str) -> str | None:
+    """The decimal mark the file's other number columns show for sure (see _number_style)."""
+    styles = {_number_style(r.df[c]) for c in _NUMBER_COLUMNS if c != col and c in r.df.columns}
+    styles.discard(None)
+    return styles.pop() if len(styles) == 1 else None
 
 
 def _dates(r: _Read, col: str, problems: list[Problem], *, required: bool) -> pd.Series | None:

@@ -330,7 +330,7 @@ class _Checker:
     def add(self, path: str, message: str, fix: str | None = None, value: Any = None) -> None:
         values = [] if value is None else [value]
         self.problems.append(
-            Problem(message=message, file=self.source, column=path, fix=fix, values=values)
+            Problem(message=message, file=self.source, key=path or None, fix=fix, values=values)
         )
 
     def mapping(self, value: Any, path: str, allowed: set[str] | tuple[str, ...]) -> dict:

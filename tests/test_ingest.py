@@ -117,6 +117,7 @@ def _sample_lines(n: int = 400) -> pd.DataFrame:
     "unknown_rep", "unknown_region", "discount_out_of_range", "no_quantity", "nan_text",
     "day_first_dates", "spaces_around_labels", "float_ids", "blank_line", "missing_column",
     "misspelt_column", "infinite", "time_of_day", "product_partly_empty", "currency",
+    "thousands_ambiguous", "cp1252", "multiline_value_then_bad_number",
 ])
 def test_same_outcome_as_pandas_on_odd_files(tmp_path: Path, change: str) -> None:
     tx = _sample_lines()
@@ -164,8 +165,38 @@ def test_same_outcome_as_pandas_on_odd_files(tmp_path: Path, change: str) -> Non
         tx["product"] = ["P1", ""] * (len(tx) // 2)
     elif change == "currency":
         tx["unit_price"] = "¥" + tx["unit_price"]
-    d = _folder(tmp_path, text if text is not None else tx, SAMPLE)
-    _same_outcome(d)
+    elif change == "thousands_ambiguous":  # 1,234 only: read as thousands, with a note
+        tx = tx.drop(columns="discount")
+        for c in ("unit_price", "revenue"):
+            tx[c] = tx[c].map(lambda v: f"{round(float(v)):,}")
+        assert tx["revenue"].str.fullmatch(r"\d{1,3},\d{3}").any()
+    elif change == "cp1252":  # decodes as GB18030 without error: refused by both paths
+        tx["customer_id"] = tx["customer_id"] + " Müller"
+        tx["region"] = "Est"
+    elif change == "multiline_value_then_bad_number":
+        tx.loc[2, "product"] = "Pump\nseries 2"
+        tx.loc[9, "quantity"] = "two"
+    d = _folder(tmp_path, text if text is not None else tx, SAMPLE,
+                encoding="cp1252" if change == "cp1252" else "utf-8")
+    got = _same_outcome(d)
+    if change == "thousands_ambiguous":
+        assert got is not None and got.engine == "pandas"
+        assert any("column revenue:" in n and "(comma = thousands separator)" in n
+                   for n in got.notes), got.notes
+
+
+def test_multiline_values_keep_file_lines_in_the_duplicates_note(tmp_path: Path) -> None:
+    """Quoted values over several lines: the fast path still reads the file and names the
+    duplicates by the lines of the file, as the pandas readers do."""
+    tx = _sample_lines(300)
+    tx.loc[3, "product"] = "Pump\nmodel X"
+    tx.loc[7, "product"] = "Pump\r\nmodel\nY"
+    tx = pd.concat([tx, tx.iloc[[10, 20]]])
+    d = _folder(tmp_path, tx, SAMPLE)
+    fast = load_cubes(d, today=TODAY, engine="arrow")
+    assert_same(fast, pandas_cubes(d, today=TODAY))
+    # header + 302 records + 3 line breaks inside values: the duplicates are on lines 305, 306
+    assert any("first at lines [305, 306]" in n for n in fast.notes), fast.notes
 
 
 def test_fast_path_handles_labels_it_must_normalise(tmp_path: Path) -> None:

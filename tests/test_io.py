@@ -281,3 +281,111 @@ def test_excel_serial_dates_and_typed_cells(tmp_path: Path):
     tx = read_transactions(tmp_path / "transactions.xlsx")
     assert tx["date"].dt.strftime("%Y-%m-%d").tolist() == ["2025-01-05", "2025-01-20"]
     assert tx["customer_id"].tolist() == ["123", "124"]  # ids typed as numbers stay ids
+
+
+# --------------------------------------------------------------------------------------------
+# encodings that decode without error but wrongly, quoted values over several lines, and
+# numbers such as 1,234 (thousands or a decimal comma?)
+
+
+def _tx_text(rows: list[str]) -> str:
+    return TX_HEADER + "\n".join(rows) + "\n"
+
+
+def test_cp1252_text_that_decodes_as_gbk_is_refused(tmp_path: Path):
+    """'Müller' in Windows-1252 is valid GBK ('M黮ler'): an error naming the file, the lines,
+    both readings and the mapping.yaml setting, not a silent misreading."""
+    rows = [r.replace("华东", "Est").replace("华北", "Nord") for r in tx_rows()]
+    rows[1] = rows[1].replace(",C1,", ",Müller,")
+    rows[3] = rows[3].replace(",C1,", ",Zürich AG,")
+    p = tmp_path / "t.csv"
+    p.write_bytes(_tx_text(rows).encode("cp1252"))
+    assert p.read_bytes().decode("gb18030")  # the trap: no decoding error
+    with pytest.raises(InputError) as ei:
+        read_transactions(p)
+    text = ei.value.render()
+    assert f"[file {p}] the file does not look like Chinese (GBK/GB18030) text" in text
+    assert "'Müller' becomes 'M黮ler'" in text and "Western European" in text
+    assert "rows: 3, 5\n" in text and "values: 'Müller', 'Zürich'" in text
+    assert "mapping.yaml: 'transactions: {encoding: cp1252}'" in text
+    assert "'transactions: {encoding: gb18030}' if the Chinese reading is right" in text
+    tx = read_transactions(p, {"encoding": "cp1252"})
+    assert {"Müller", "Zürich AG"} <= set(tx["customer_id"])
+
+
+def test_gbk_with_rare_characters_still_read(tmp_path: Path):
+    """Chinese text is mostly common (GB2312) characters; names outside it (喆, 赟, 镕) pass."""
+    rows = tx_rows()
+    rows[0] = rows[0].replace(",C1,", ",喆赟,")
+    rows[1] = rows[1].replace(",C1,", ",镕,")
+    p = tmp_path / "t.csv"
+    p.write_bytes(_tx_text(rows).encode("gbk"))
+    tx = read_transactions(p)
+    assert {"喆赟", "镕", "C2"} <= set(tx["customer_id"]) and set(tx["region"]) == {"华东", "华北"}
+
+
+def test_multiline_quoted_value_keeps_file_line_numbers(tmp_path: Path):
+    """A quoted value spanning lines (Alt+Enter in an Excel cell) does not shift the line
+    numbers of later rows, in value problems and in rows with too many fields."""
+    rows = tx_rows()
+    rows[0] = rows[0].replace(",C1,", ',"Acme\r\nBranch 2\nShanghai",')
+    rows[3] = rows[3].rsplit(",", 1)[0] + ",oops"  # file line 2 + 3 + 2 line breaks = 7
+    p = tmp_path / "t.csv"
+    p.write_text(_tx_text(rows), encoding="utf-8", newline="")
+    with pytest.raises(InputError) as ei:
+        read_transactions(p)
+    assert "rows: 7\n" in ei.value.render() + "\n"
+    from salesanalysis.io import read_table
+
+    df, first = read_table(p)
+    assert first == 2 and df.index.tolist() == [2, 5, 6, 7, 8, 9]
+    rows[3] = tx_rows()[3] + ",extra"
+    p.write_text(_tx_text(rows), encoding="utf-8", newline="")
+    with pytest.raises(InputError, match="line 7 has 11 fields but the header has 10"):
+        read_transactions(p)
+
+
+def test_ambiguous_thousands_are_read_as_thousands_with_a_note(tmp_path: Path):
+    """1,200 alone could be 1200 or 1.2: read as thousands, stated in a note with the file,
+    column, lines and the mapping.yaml settings; a file that shows its marks settles it."""
+    rows = tx_rows()
+    rows[2] = rows[2].rsplit(",", 1)[0] + ',"1,200"'
+    rows[5] = rows[5].rsplit(",", 1)[0] + ',"2,450"'
+    p = tmp_path / "t.csv"
+    p.write_text(_tx_text(rows), encoding="utf-8")
+    notes: list[str] = []
+    tx = read_transactions(p, notes=notes)
+    assert tx["revenue"].tolist()[2::3] == [1200.0, 2450.0]
+    note = next(n for n in notes if "1,200" in n)
+    assert note.startswith("t.csv, column revenue: 2 values such as '1,200' (lines [4, 7]) are "
+                           "read as 1200 (comma = thousands separator)")
+    assert "(1,200 = 1.2)" in note
+    assert "'transactions: {decimal: \",\", thousands: \".\"}' in mapping.yaml" in note
+    # confirmed in mapping.yaml: no note
+    notes = []
+    read_transactions(p, {"thousands": ","}, notes=notes)
+    assert not [n for n in notes if "1,200" in n]
+    # the decimal comma set in mapping.yaml
+    tx = read_transactions(p, {"decimal": ",", "thousands": "."})
+    assert tx["revenue"].tolist()[2::3] == [1.2, 2.45]
+    # another column shows decimal points for sure: thousands, no note
+    rows[0] = rows[0].replace(",100,200", ",99.5,199")
+    p.write_text(_tx_text(rows), encoding="utf-8")
+    notes = []
+    assert read_transactions(p, notes=notes)["revenue"].tolist()[2] == 1200.0
+    assert not [n for n in notes if "1,200" in n]
+    # another column shows decimal commas for sure: read as a decimal comma, stated
+    rows = [r.replace(",", ";") for r in tx_rows()]
+    rows[2] = rows[2].rsplit(";", 1)[0] + ";1,200"
+    rows[0] = rows[0].replace(";100;200", ";99,5;199")
+    p.write_text(_tx_text(rows).replace(",", ";", 9), encoding="utf-8")
+    notes = []
+    assert read_transactions(p, notes=notes)["revenue"].tolist()[2] == pytest.approx(1.2)
+    assert any("are read as 1.2 (decimal comma, as in the file's other number columns)" in n
+               for n in notes)
+
+
+def test_leading_zero_before_a_comma_is_a_decimal_comma():
+    from salesanalysis.io import _to_number
+
+    assert _to_number(pd.Series(["0,500", "2"], dtype=object), None, None).tolist() == [0.5, 2.0]

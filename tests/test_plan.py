@@ -85,6 +85,18 @@ def test_negative_targets_and_bad_numbers_rejected() -> None:
     assert "must be a number" in _err(_with(cushion_pct="5%")).render()
 
 
+def test_plan_problems_name_the_key_not_a_column() -> None:
+    """A plan setting is shown as a key of plan.yaml; only data files have columns."""
+    err = _err(_with(targets={"revenue": {"value": -5}}, colour="red"))
+    text = err.render()
+    assert "- [file plan.yaml, key 'targets.revenue.value'] 'targets.revenue.value' must be >= 0" \
+        in text
+    assert "- [file plan.yaml, key 'colour'] unknown key 'colour'" in text
+    assert "column" not in text
+    assert [p.key for p in err.problems] == ["colour", "targets.revenue.value"]
+    assert all(p.column is None for p in err.problems)
+
+
 def test_key_weights_must_be_non_negative_and_sum_to_one() -> None:
     err = _err(_with(allocation={"key_weights": {"history": 0.5, "forecast": 0.3}}))
     assert "must sum to 1; they sum to 0.8" in err.render()

@@ -195,6 +195,53 @@ def test_table_points_columns():
     assert "+1.2 pt" in html and "-0.4 pt" in html and formatting.NA in html
 
 
+def test_table_row_formats_for_a_table_of_measures():
+    """One row per measure: amounts as money, the market share as %, customers as a count."""
+    import re
+
+    df = pd.DataFrame(
+        {
+            "measure": ["revenue", "customers", "market_share"],
+            "last_year": [12345678.4, 1234.0, 0.1534],
+            "target": [13_000_000.0, 1300.0, 0.17],
+            "cushion_pct": [0.05, 0.0, 0.0],
+        }
+    )
+    styled = formatting.table(
+        df,
+        money=["last_year", "target"],
+        pct=["cushion_pct"],
+        money_scale="万",
+        unit="CNY",
+        row_key="measure",
+        row_formats={"market_share": "pct", "customers": "ints"},
+    )
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", styled.to_html())
+    assert cells == [
+        "revenue",
+        "1,234.6万",
+        "1,300.0万",
+        "5.0%",
+        "customers",
+        "1,234",
+        "1,300",
+        "0.0%",
+        "market_share",
+        "15.3%",
+        "17.0%",
+        "0.0%",
+    ]
+    # without row formats every money column is money (the old behaviour)
+    cells = re.findall(
+        r"<td[^>]*>([^<]*)</td>", formatting.table(df, money=["last_year", "target"]).to_html()
+    )
+    assert cells[9:11] == ["0", "0"]
+    with pytest.raises(ValueError, match="row_formats"):
+        formatting.table(df, money=["target"], row_key="measure", row_formats={"x": "percent"})
+    with pytest.raises(KeyError, match="row_key"):
+        formatting.table(df, money=["target"], row_key="kind", row_formats={"x": "pct"})
+
+
 def test_market_charts_render_with_cjk_and_without_missing_glyphs():
     """Every market chart draws on small data with the CJK font and no tofu warnings."""
     import numpy as np
