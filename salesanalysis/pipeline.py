@@ -346,7 +346,7 @@ def run_pipeline(period: str | None = None, data_dir: Path | str = SAMPLE_DIR,
                                  + (f" matching {', '.join(steps)}" if steps else ""),
                                  fix="Check the notebooks folder, or the names given to --steps "
                                      "(see `salesanalysis steps`).")
-    started = _dt.datetime.now(_dt.timezone.utc)
+    started = _dt.datetime.now(_dt.UTC)
     versions = _versions()
     request = period or f"latest@{(today or _dt.date.today()):%Y-%m}"
     files = _input_files(data_dir, plan_path)
@@ -479,7 +479,7 @@ def run_pipeline(period: str | None = None, data_dir: Path | str = SAMPLE_DIR,
         raise
     finally:
         manifest["steps"] = [r.__dict__ for r in records]
-        manifest["finished"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+        manifest["finished"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
         manifest["seconds"] = round(time.perf_counter() - t_run, 2)
         write_error: OSError | None = None
         try:

@@ -152,7 +152,7 @@ def _store(year: int, records: Path, targets_src: Path, run: Path, kind: str, no
     files = sorted(p.name for p in tmp.iterdir())
     meta = {
         "year": year, "version": version, "kind": kind,
-        "frozen_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "frozen_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "source_run": str(Path(run).resolve()),
         "source_period": json.loads((Path(run) / "run.json").read_text(encoding="utf-8")).get("period"),
         "previous": existing[-1].version if existing else None,
