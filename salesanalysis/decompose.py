@@ -358,7 +358,7 @@ def _check_labels(seg: dict[str, str], members: dict[str, list[str]], where: str
         if label not in members[dim]:
             raise PlanError(
                 f"{where} names {dim} '{label}', which has no history or forecast in the data",
-                problems=[Problem(f"unknown {dim} '{label}'", column=where,
+                problems=[Problem(f"unknown {dim} '{label}'", key=where,
                                   values=[label])],
                 fix=f"use one of: {', '.join(members[dim])}",
             )
@@ -428,7 +428,7 @@ def _conflict_error(conflict: list[str], groups: list[Group], floor_c: np.ndarra
                       and cells_g < set(np.asarray(h.index, int).tolist())]
             parts.append(f"covers {len(cells_g)} cell(s)"
                          + (f", all within {'; '.join(inside)}" if inside else ""))
-        probs.append(Problem(f"{g.name}: " + ", ".join(parts), column=g.name.split(" = ")[0]))
+        probs.append(Problem(f"{g.name}: " + ", ".join(parts), key=g.name.split(" = ")[0]))
     why = "" if use_floor or use_cap else " (no cell target can be negative)"
     knobs = []
     if any(g.name.startswith("pins[") for g in named):
@@ -741,7 +741,7 @@ def decompose(cube: pd.DataFrame, customers: pd.DataFrame, reps: pd.DataFrame,
                 f"{int(bad.sum())} cells have a floor (vs last year) above their cap (vs "
                 f"potential), e.g. {'; '.join(ex)}",
                 problems=[Problem(f"floor {floor_c[i]:,.0f} > cap {cap_c[i]:,.0f}",
-                                  column=", ".join(f"{k}={cells.iloc[i][k]}" for k in CELL))
+                                  key=", ".join(f"{k}={cells.iloc[i][k]}" for k in CELL))
                           for i in np.flatnonzero(bad)[:5]],
                 fix="lower floors.vs_last_year, raise caps.vs_potential or "
                     "allocation.potential_share")
@@ -1126,7 +1126,7 @@ def decompose(cube: pd.DataFrame, customers: pd.DataFrame, reps: pd.DataFrame,
             checks = pd.concat([checks, pd.DataFrame(
                 [("market share target agrees with the revenue target", False,
                   float(own / share_t - 1), warn)], columns=checks.columns)], ignore_index=True)
-        comp.append({"measure": "market_share", "basis": ms.describe(), "last_year": base_share,
+        comp.append({"measure": "market_share", "basis": ms.describe(share=True), "last_year": base_share,
                      "base_12m": base_share, "actual_ytd": np.nan, "target_full_year": share_t,
                      "target": share_t, "cushion_pct": 0.0, "target_with_cushion": share_t,
                      "forecast_median": fc_mean / mk_total if have_fc and mk_total else np.nan,

@@ -85,10 +85,14 @@ class TargetSpec:
         """The number given for the chosen kind."""
         return float(getattr(self, self.kind))
 
-    def describe(self) -> str:
-        """A short phrase for reports, e.g. ``growth +10.0% over the last 12 months``."""
+    def describe(self, share: bool = False) -> str:
+        """A short phrase for reports, e.g. ``growth +10.0% over the last 12 months``;
+        ``share``: the value is a share (market share), shown in percent."""
         if self.kind == "value":
-            return f"fixed value {self.amount:,.4g}"
+            if share:
+                return f"fixed value {self.amount:.1%}"
+            a = self.amount
+            return f"fixed value {a:,.0f}" if abs(a) >= 1000 else f"fixed value {a:,.4g}"
         if self.kind == "growth":
             return f"growth {self.amount:+.1%} over the last 12 months before the cutoff"
         return f"P{self.amount:g} of the fiscal-year forecast"

@@ -465,6 +465,7 @@ def test_conflict_message_names_only_the_constraints_in_the_conflict(world) -> N
     assert "pins[0] (region=华东)" in text and "company revenue target" in text
     assert not words.search(text), text
     assert "a pin's amount or the company target" in text
+    assert "key 'pins[0] (region=华东)'" in text and "column '" not in text  # a plan key
     # floors and caps set, only the floors in the conflict: the caps are not mentioned
     with pytest.raises(ConstraintConflict) as ei:
         run(world, make_plan(floors={"vs_last_year": 1.5}, caps={"vs_potential": 100.0}))
@@ -477,6 +478,7 @@ def test_unknown_label_in_a_pin_is_a_plan_error(world) -> None:
     with pytest.raises(PlanError, match=r"pins\[0\].*region '火星'") as ei:
         run(world, make_plan(pins=[{"segment": {"region": "火星"}, "revenue": 10}]))
     assert "华东" in ei.value.render()
+    assert "key 'pins[0]" in ei.value.render() and "column '" not in ei.value.render()
 
 
 def test_cutoff_after_data_and_percentile_without_forecast(world) -> None:

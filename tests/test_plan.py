@@ -9,7 +9,14 @@ import yaml
 
 from salesanalysis.errors import PlanError
 from salesanalysis.paths import SAMPLE_PLAN
-from salesanalysis.plan import Plan, load_plan, plan_from_dict, save_plan, save_scenario
+from salesanalysis.plan import (
+    Plan,
+    TargetSpec,
+    load_plan,
+    plan_from_dict,
+    save_plan,
+    save_scenario,
+)
 
 MINIMAL = {"fiscal_year": 2026, "plan_cutoff": "2025-12", "targets": {"revenue": {"growth": 0.1}}}
 
@@ -171,3 +178,10 @@ def test_plan_is_frozen() -> None:
     with pytest.raises(AttributeError):
         plan.cushion_pct = 0.1  # type: ignore[misc]
     assert isinstance(plan, Plan)
+
+
+def test_target_description_shows_a_share_in_percent():
+    assert TargetSpec(value=0.17).describe(share=True) == "fixed value 17.0%"
+    assert TargetSpec(value=150_000_000).describe() == "fixed value 150,000,000"
+    assert TargetSpec(value=800).describe() == "fixed value 800"
+    assert TargetSpec(growth=0.1).describe().startswith("growth +10.0%")
