@@ -163,6 +163,30 @@ _CSS = [
 ]
 
 
+_HEADER_WORDS = {
+    "mase": "MASE", "mae": "MAE", "rmse": "RMSE", "mape": "MAPE", "smape": "sMAPE",
+    "ytd": "YTD", "qtd": "QTD", "fy": "FY", "yoy": "YoY", "l12m": "L12M", "hhi": "HHI",
+    "id": "ID", "fte": "FTE", "pct": "%", "cov": "coverage", "lo": "low", "hi": "high",
+    "p10": "P10", "p50": "P50", "p90": "P90", "vs": "vs",
+}
+_HEADER_NAMES = {"p_reach": "P(reach)", "n_points": "Points", "rel_mae": "Rel. MAE"}
+
+
+def header_label(name: Any) -> Any:
+    """How a column name reads in a report: ``target_with_cushion`` -> ``Target with cushion``,
+    ``mase_base`` -> ``MASE base``, ``cushion_pct`` -> ``Cushion %``. Names that are not
+    lower-case snake case (labels already, Chinese, numbers) are left as they are."""
+    if not isinstance(name, str) or not re.fullmatch(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*", name):
+        return name
+    if name in _HEADER_NAMES:
+        return _HEADER_NAMES[name]
+    m = re.fullmatch(r"(cov|lo|hi)_(\d+)", name)
+    if m:  # an interval level
+        return f"{_HEADER_WORDS[m.group(1)].capitalize()} {m.group(2)}%"
+    text = " ".join(_HEADER_WORDS.get(w, w) for w in name.split("_"))
+    return text[0].upper() + text[1:]
+
+
 def table(
     df: pd.DataFrame,
     money: Sequence[Any] = (),  # noqa: A002 - public keyword, shadows the function on purpose
@@ -194,7 +218,9 @@ def table(
             (0.0123 -> ``+1.2 pt``).
         decimals: per-column decimals for other numeric columns.
         hide_index: default hides a row-number index (an unnamed integer index, sorted or not).
-        labels: display names for column headers (``{"revenue": "Revenue"}``); others as is.
+        labels: display names for column headers (``{"revenue": "Revenue"}``); other
+            snake-case names are shown by :func:`header_label` (``target_with_cushion`` ->
+            ``Target with cushion``).
         total: show text cells holding ``"*"`` (a summed-over key) as this label and the
             rows that hold one in bold.
         row_key, row_formats: for a table whose rows hold different measures. In the rows
@@ -254,7 +280,7 @@ def table(
             styler = styler.format(by_kind[kind], subset=(rows, money_cols), na_rep=NA)
     names = dict(labels or {})
     styler = styler.format_index(_escape_cell, axis=0).format_index(
-        lambda v: _escape_cell(names.get(v, v)), axis=1)
+        lambda v: _escape_cell(names.get(v, header_label(v))), axis=1)
     numeric = [c for c in df.columns if c in formatter and (
         c in money_cols or c in pct_cols or c in int_cols or c in pts_cols or c in decimals
         or pd.api.types.is_numeric_dtype(df[c]))]

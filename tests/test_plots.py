@@ -182,8 +182,9 @@ def test_table_html_is_stable():
 
 def test_table_labels_and_total_row():
     df = pd.DataFrame({"region": ["华东", "*"], "revenue": [1.0, 2.0]})
-    html = formatting.table(df, money=["revenue"], labels={"revenue": "Revenue <CNY>"},
-                            total="Total").to_html()
+    html = formatting.table(
+        df, money=["revenue"], labels={"revenue": "Revenue <CNY>"}, total="Total"
+    ).to_html()
     assert "Revenue &lt;CNY&gt;" in html and ">Total<" in html
     assert "font-weight: bold" in html
     assert ">*<" not in html
@@ -254,15 +255,23 @@ def test_market_charts_render_with_cjk_and_without_missing_glyphs():
     for m in pd.period_range("2022-01", "2024-12", freq="M"):
         for c in range(12):
             if rng.random() < 0.7:
-                rows.append({"month": m.to_timestamp(), "customer_id": f"C{c}",
-                             "region": ["华东", "西南"][c % 2],
-                             "product_line": ["水泵", "Valves"][c % 3 == 0],
-                             "customer_type": "SMB", "rep_id": "R1",
-                             "revenue": float(rng.integers(100, 1000) * (1 + (m.month == 12))),
-                             "quantity": float(rng.integers(1, 10)), "orders": 1})
+                rows.append(
+                    {
+                        "month": m.to_timestamp(),
+                        "customer_id": f"C{c}",
+                        "region": ["华东", "西南"][c % 2],
+                        "product_line": ["水泵", "Valves"][c % 3 == 0],
+                        "customer_type": "SMB",
+                        "rep_id": "R1",
+                        "revenue": float(rng.integers(100, 1000) * (1 + (m.month == 12))),
+                        "quantity": float(rng.integers(1, 10)),
+                        "orders": 1,
+                    }
+                )
     cc = pd.DataFrame(rows)
-    cube = cc.groupby(["month", "region", "product_line", "customer_type", "rep_id"],
-                      as_index=False)[["revenue", "quantity", "orders"]].sum()
+    cube = cc.groupby(
+        ["month", "region", "product_line", "customer_type", "rep_id"], as_index=False
+    )[["revenue", "quantity", "orders"]].sum()
     mk = cube.groupby(["month", "region", "product_line"], as_index=False)["revenue"].sum()
     mk = mk.assign(market_size=mk["revenue"] * 5).drop(columns="revenue")
     p = "2024-12"
@@ -281,11 +290,14 @@ def test_market_charts_render_with_cjk_and_without_missing_glyphs():
     ]
     for fig in figs:
         assert _render(fig) == []
-        texts = [t for ax in fig.axes
-                 for t in (ax.get_title("left"), ax.get_title(), ax.get_ylabel())]
+        texts = [
+            t for ax in fig.axes for t in (ax.get_title("left"), ax.get_title(), ax.get_ylabel())
+        ]
         assert any(any("\u4e00" <= ch <= "\u9fff" for ch in t) for t in texts)
     # units on the axes
-    assert figs[0].axes[0].get_ylabel().startswith("收入（") and "CNY" in figs[0].axes[0].get_ylabel()
+    assert (
+        figs[0].axes[0].get_ylabel().startswith("收入（") and "CNY" in figs[0].axes[0].get_ylabel()
+    )
     assert "%" in figs[2].axes[0].get_ylabel()
     assert "户" in figs[6].axes[0].get_ylabel()
 
@@ -300,3 +312,19 @@ def test_table_hides_a_sorted_row_number_index():
     assert ">1</th>" not in html and ">0</th>" not in html
     named = df.set_index("region")
     assert "华东" in table(named, money=["revenue"]).to_html()
+
+
+def test_table_headers_read_as_words():
+    df = pd.DataFrame(
+        {
+            "target_with_cushion": [1.0],
+            "mase_base": [0.5],
+            "cov_80": [0.8],
+            "华东": [1],
+            "Own": [2],
+        }
+    )
+    html = formatting.table(df, money=["target_with_cushion"], labels={"Own": "Mine"}).to_html()
+    for shown in ("Target with cushion", "MASE base", "Coverage 80%", "华东", "Mine"):
+        assert f">{shown}</th>" in html, shown
+    assert "target_with_cushion</th>" not in html
