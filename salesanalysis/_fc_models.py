@@ -661,7 +661,11 @@ def forecast_series(y_all: np.ndarray, s: Settings, st: Stats) -> SeriesOutput:
                 fitted["ets"] = f
         reason = "too short to backtest; rule-based choice"
     else:
-        reason = "lowest backtest MASE"
+        reason = (
+            "combination of the candidates (no single model had half its backtest MASE)"
+            if best_name in COMBOS
+            else f"backtest MASE below {SINGLE_EDGE:g} x the combination's"
+        )
 
     # ---- final fit of the chosen model(s) on the full history
     members = fitted[best_name].spec if best_name in COMBOS else (best_name,)
