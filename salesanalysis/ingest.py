@@ -865,6 +865,7 @@ def _cross_notes(product_lines: np.ndarray, market: pd.DataFrame, rep_month: pd.
     outside = (rep_month["month"] < hire) | (end.notna() & (rep_month["month"] > end_month))
     n_out = int(rep_month.loc[outside.to_numpy(), "lines"].sum())
     if n_out:
-        notes.append(f"{path.name}: {n_out} lines are booked to a rep outside "
+        lines = "1 line is" if n_out == 1 else f"{n_out} lines are"
+        notes.append(f"{path.name}: {lines} booked to a rep outside "
                      "their hire_date/end_date; they are kept as booked.")
     return notes

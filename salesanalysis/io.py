@@ -1333,7 +1333,9 @@ def _cross_checks(tx: pd.DataFrame, reps: pd.DataFrame, market: pd.DataFrame,
     end = tx.loc[known, "rep_id"].map(r["end_date"])
     outside = (tx.loc[known, "month"] < hire) | (end.notna() & (tx.loc[known, "date"] > end + pd.offsets.MonthEnd(0)))
     if outside.any():
-        notes.append(f"{paths['transactions'].name}: {int(outside.sum())} lines are booked to a rep outside "
+        n_out = int(outside.sum())
+        lines = "1 line is" if n_out == 1 else f"{n_out} lines are"
+        notes.append(f"{paths['transactions'].name}: {lines} booked to a rep outside "
                      "their hire_date/end_date; they are kept as booked.")
 
 
