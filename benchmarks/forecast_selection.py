@@ -51,7 +51,8 @@ def candidates(args: tuple) -> dict:
     n, m = len(y), SEASON
     log = bool(y.min() > 0)
     yt = np.log(y) if log else y.copy()
-    origins, h_bt = fm._origins(n, h, k, fm.MIN_FIT)
+    room = n >= 2 * m + 3 and fm._seasonal_test(yt, m)  # as the engine places its origins
+    origins, h_bt = fm._origins(n, h, k, 2 * m + 2 if room else fm.MIN_FIT)
     first = origins[0]
     seasonal = first >= 2 * m + 2 and fm._seasonal_test(yt[:first], m)
     hh = [min(h_bt, n - o) for o in origins]

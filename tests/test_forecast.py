@@ -440,3 +440,62 @@ def test_calibration_groups_calibrate_each_group_on_its_own():
     assert not np.allclose(p["hi_80"].to_numpy(), alone["hi_80"].to_numpy(), rtol=1e-9)
     with pytest.raises(InputError, match="calibration_groups"):
         fc.run_forecast(both, 12, n_jobs=1, calibration_groups=["quiet"])
+
+
+def test_one_unusual_month_does_not_blow_up_the_interval():
+    """A one-off month ten times the usual in the backtest window: the interval stays of the
+    order of the series (before the fix the 95% upper bound was about 10^7 for a series of 100)."""
+    y, _ = _seasonal(60, seed=11, level=100.0)
+    y[52] *= 10  # inside the backtest window of h = 12
+    res = fc.run_forecast(_frame({"spike": y}), 12, n_jobs=1)
+    out = res.forecasts
+    assert (out["hi_95"] <= 10 * out["median"]).all()
+    assert out["hi_95"].max() <= 10 * y.max()
+    assert (out["lo_80"] > 0).all()
+
+
+def test_winsorised_mean_square_keeps_a_general_misfit():
+    from salesanalysis import _fc_models as fm
+
+    one_spike = np.array([0.8, -1.1, 0.9, -0.7, 1.2, -1.0, 0.6, 50.0])
+    assert fm._msq(one_spike) < 3.0  # the spike counts as 3 robust sd, not 50
+    everywhere = np.array([9.0, -11.0, 10.0, -8.0, 12.0, -10.0])  # sd 10x too small throughout
+    assert fm._msq(everywhere) == pytest.approx(np.mean(everywhere**2))
+
+
+def test_a_six_month_history_gets_a_bounded_interval():
+    rng = np.random.default_rng(3)
+    y = rng.uniform(200_000, 500_000, 6)
+    out = fc.run_forecast(_frame({"new_rep": y}, start=pd.Timestamp("2026-05-01")), 12, n_jobs=1)
+    f = out.forecasts
+    assert np.isfinite(f["hi_95"]).all()
+    assert (f["hi_95"] <= 10 * f["median"]).all()  # was ~200x at month 12
+
+
+@pytest.mark.parametrize("months", [30, 40])
+def test_seasonality_is_kept_on_two_to_four_years_of_history(months):
+    """A strongly seasonal series with 30 or 40 months (too short for three backtest origins at
+    h = 12 after two seasons) still gets a seasonal forecast: the backtest is shortened instead
+    of the seasonal models being dropped."""
+    y, pattern = _seasonal(months, seed=21, noise=0.03)
+    res = fc.run_forecast(_frame({"s": y}), 12, n_jobs=1)
+    assert bool(res.chosen["seasonal"].iloc[0])
+    f = res.forecasts["median"].to_numpy()
+    true_ratio = pattern[-12:].max() / pattern[-12:].min()  # the pattern repeats every 12
+    assert f.max() / f.min() > 0.8 * true_ratio
+
+
+def test_requested_models_are_the_ones_chosen_from():
+    y, _ = _seasonal(60, seed=31)
+    df = _frame({"s": y})
+    only_ets = fc.run_forecast(df, 12, n_jobs=1, models=["ets"]).chosen
+    assert only_ets["candidate"].iloc[0] == "ets"
+    combo = fc.run_forecast(df, 12, n_jobs=1, models=["combo"]).chosen
+    assert combo["candidate"].iloc[0] == "combo_median"
+    assert combo["model"].iloc[0].count("+") == 3  # the median of all four
+    two = fc.run_forecast(df, 12, n_jobs=1, models=["theta", "arima"]).chosen
+    assert two["candidate"].iloc[0] in {"theta", "arima"}
+    pair = fc.run_forecast(df, 12, n_jobs=1, models=["ets", "arima", "combo"])
+    assert pair.chosen["candidate"].iloc[0] in {"ets", "arima", "combo_median"}
+    scored = set(pair.backtest["candidate"])
+    assert "snaive" in scored  # the baseline is always scored, for the report
