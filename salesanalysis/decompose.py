@@ -1369,7 +1369,16 @@ def _history_digest(cube: pd.DataFrame, cutoff: pd.Timestamp) -> str:
     return h.hexdigest()
 
 
-def plan_forecast_fingerprint(cube: pd.DataFrame, plan: Plan) -> dict[str, Any]:
+def _left_by(reps: pd.DataFrame | None, cutoff: pd.Period) -> list[str]:
+    """Reps whose end_date is before the first month after ``cutoff`` (sorted ids)."""
+    if reps is None or len(reps) == 0 or "end_date" not in reps.columns:
+        return []
+    end = pd.to_datetime(reps["end_date"], errors="coerce")
+    return sorted(reps.loc[end.notna() & (end < _ts(cutoff + 1)), "rep_id"].astype(str))
+
+
+def plan_forecast_fingerprint(cube: pd.DataFrame, plan: Plan,
+                              reps: pd.DataFrame | None = None) -> dict[str, Any]:
     """What a forecast from the plan cutoff is made from: a hash of the cube up to the cutoff
     and the settings (cutoff, last month and horizon, interval levels, method, detail).
 
@@ -1386,6 +1395,7 @@ def plan_forecast_fingerprint(cube: pd.DataFrame, plan: Plan) -> dict[str, Any]:
         "levels": sorted({int(lv) for lv in plan.forecast.levels}),
         "method": _PLAN_FC_METHOD,
         "detail": _PLAN_FC_DETAIL,
+        "left_reps": _left_by(reps, plan.cutoff_period),
     }
 
 
@@ -1399,7 +1409,7 @@ def _cache_rejection(cached: pd.DataFrame, plan: Plan, want: dict[str, Any]) -> 
         return "does not record what it was made from (an older file)"
     if any(have.get(k) != want[k] for k in ("cutoff", "last_month", "horizon")):
         return "was made for another cutoff or horizon"
-    if have.get("data") != want["data"]:
+    if have.get("data") != want["data"] or have.get("left_reps", []) != want["left_reps"]:
         return "was made from other data"
     if have.get("levels") != want["levels"]:
         return (f"was made with other interval levels ({', '.join(map(str, have.get('levels') or []))}"
@@ -1410,7 +1420,8 @@ def _cache_rejection(cached: pd.DataFrame, plan: Plan, want: dict[str, Any]) -> 
 
 
 def forecast_for_plan(cube: pd.DataFrame, plan: Plan, run_forecast: pd.DataFrame | None,
-                      cached: pd.DataFrame | None = None, refit: bool = True
+                      cached: pd.DataFrame | None = None, refit: bool = True,
+                      reps: pd.DataFrame | None = None
                       ) -> tuple[pd.DataFrame | None, str, bool]:
     """The forecast the plan should use: ``(frame, where it came from, newly made)``.
 
@@ -1424,7 +1435,9 @@ def forecast_for_plan(cube: pd.DataFrame, plan: Plan, run_forecast: pd.DataFrame
     which ``RunContext.write`` keeps in the Parquet file's metadata and ``RunContext.read``
     restores. The cache is used only when it covers the plan months from the month after the
     cutoff and its fingerprint matches: same cube rows up to the cutoff (month, keys, revenue),
-    cutoff, horizon, interval levels (``plan.forecast.levels``), method and detail. A cache
+    cutoff, horizon, interval levels (``plan.forecast.levels``), method, detail, and the reps
+    who had left by the cutoff (``reps``: they are forecast at 0, see
+    :func:`salesanalysis.hierarchy.reps_gone`). A cache
     without a fingerprint (an older file) is not used. When a cache is not used, the returned
     source says why.
     """
@@ -1433,7 +1446,7 @@ def forecast_for_plan(cube: pd.DataFrame, plan: Plan, run_forecast: pd.DataFrame
     has_cache = cached is not None and len(cached) > 0
     if not has_cache and not refit:
         return run_forecast, "the run's forecast (it misses plan months)", False
-    want = plan_forecast_fingerprint(cube, plan)
+    want = plan_forecast_fingerprint(cube, plan, reps)
     why = _cache_rejection(cached, plan, want) if has_cache else ""
     if why is None:
         return cached, f"the forecast made from the plan cutoff {plan.plan_cutoff} (cached)", False
@@ -1445,7 +1458,7 @@ def forecast_for_plan(cube: pd.DataFrame, plan: Plan, run_forecast: pd.DataFrame
     fc = H.forecast_hierarchy(cube[cube["month"] <= _ts(plan.cutoff_period)], plan.plan_cutoff,
                               want["horizon"], levels=plan.forecast.levels,
                               detail=_PLAN_FC_DETAIL, method=_PLAN_FC_METHOD,
-                              accuracy_origins=0).forecast
+                              accuracy_origins=0, reps=reps).forecast
     fc.attrs[PLAN_FORECAST_ATTR] = want
     source = (f"a forecast made from the plan cutoff {plan.plan_cutoff} ({want['horizon']} "
               "months, cells and reps, fast setting)")

@@ -112,6 +112,7 @@ __all__ = [
     "ForecastParams",
     "forecast_parameters",
     "forecast_hierarchy",
+    "reps_gone",
 ]
 
 ALL = "*"
@@ -1279,21 +1280,43 @@ def _with_keys(frame: Any, keys: pd.DataFrame) -> pd.DataFrame:
     return keys.merge(frame, on="series_id", how="right")
 
 
-def _active(series: HierarchySeries, active_months: int | None) -> np.ndarray:
-    """Series worth forecasting: a leaf with a non-zero month in the window, or an aggregate
-    with such a leaf under it."""
+def _active(
+    series: HierarchySeries, active_months: int | None, gone: np.ndarray | None = None
+) -> np.ndarray:
+    """Series worth forecasting: a leaf with a non-zero month in the window and not ``gone``
+    (the series of a rep who has left), or an aggregate with such a leaf under it."""
     n = len(series.keys)
-    if active_months is None:
+    gone = np.zeros(n, bool) if gone is None else np.asarray(gone, bool)
+    if active_months is None and not gone.any():
         return np.ones(n, bool)
-    recent = series.values[:, -int(active_months) :]
-    leaf_active = series.leaves & (recent != 0).any(axis=1)
-    # an aggregate is active when a constraint ties it to an active leaf
+    if active_months is None:
+        leaf_active = series.leaves.copy()
+    else:
+        recent = series.values[:, -int(active_months) :]
+        leaf_active = series.leaves & (recent != 0).any(axis=1)
+    leaf_active &= ~gone
+    # an aggregate is active when a constraint ties it to an active leaf (a rep who has left
+    # with detail="bottom": all of the rep's leaves are gone, so is the rep)
     c = abs(sp.csr_matrix(series.constraints))
     agg_rows = (c @ leaf_active.astype(float)) > 0
     act = leaf_active.copy()
     parents = np.asarray((c[agg_rows] > 0).sum(axis=0)).ravel() > 0
     act |= parents & ~series.leaves
     return act
+
+
+def reps_gone(series: HierarchySeries, reps: pd.DataFrame | None) -> np.ndarray:
+    """Rep and rep x cell series of reps whose ``end_date`` is before the first forecast month:
+    their sales have gone to others (or are lost), so they are forecast at 0 and the
+    reconciliation gives their share of the region to the reps who stay."""
+    n = len(series.keys)
+    if reps is None or len(reps) == 0 or "end_date" not in reps.columns:
+        return np.zeros(n, bool)
+    first = series.cutoff + pd.DateOffset(months=1)
+    end = pd.to_datetime(reps["end_date"], errors="coerce")
+    left = set(reps.loc[end.notna() & (end < first), "rep_id"].astype(str))
+    keys = series.keys
+    return (keys["level"].isin(["rep", "bottom"]) & keys["rep_id"].astype(str).isin(left)).to_numpy()
 
 
 def forecast_hierarchy(
@@ -1316,6 +1339,7 @@ def forecast_hierarchy(
     active_months: int | None = 12,
     value: str = "revenue",
     engine: Callable[..., Any] | None = None,
+    reps: pd.DataFrame | None = None,
 ) -> HierarchyForecast:
     """Coherent forecasts for every level and key of the sales hierarchy.
 
@@ -1337,6 +1361,9 @@ def forecast_hierarchy(
             series are forecast).
         value: the cube measure to forecast.
         engine: the forecast engine (default :func:`salesanalysis.forecast.run_forecast`).
+        reps: the reps table (``rep_id, end_date``); a rep who left before the first forecast
+            month is forecast at 0 (:func:`reps_gone`). None = every rep with recent sales is
+            forecast.
 
     Returns:
         A :class:`HierarchyForecast`.
@@ -1354,7 +1381,8 @@ def forecast_hierarchy(
     levels = tuple(int(lv) for lv in levels)
     engine = engine or _default_engine()
     series = build_series(cube, cutoff, value=value, detail=detail)
-    act = _active(series, active_months)
+    gone = reps_gone(series, reps)
+    act = _active(series, active_months, gone)
     rows = np.flatnonzero(act)
     eng_kw = dict(
         season_length=season_length,
@@ -1408,6 +1436,7 @@ def forecast_hierarchy(
             active_months=active_months,
             value=value,
             engine=engine,
+            reps=reps,
         )
     info.update(
         cutoff=series.cutoff,
@@ -1417,6 +1446,7 @@ def forecast_hierarchy(
         series=len(keys),
         forecast_series=int(act.sum()),
         inactive_series=int((~act).sum()),
+        left_reps=int((gone & (series.keys["level"] == "rep").to_numpy()).sum()),
         history_start=series.months[0],
     )
     return HierarchyForecast(

@@ -486,6 +486,51 @@ def test_forecast_hierarchy_with_standin_engine(detail):
     assert hf.history["month"].max() == pd.Timestamp("2024-06-01")
 
 
+@pytest.mark.parametrize("detail", ["bottom", "cell"])
+def test_a_rep_who_has_left_is_forecast_at_zero(detail):
+    """A rep with sales until two months before the cutoff and an end_date before the first
+    forecast month: the rep's series (and rep x cell series) are 0, the region keeps its
+    forecast, shared by the reps who stay. A future end_date changes nothing."""
+    cube = make_cube(seed=5, months=30)  # 2022-01 .. 2024-06; regions R0, R1; reps R00..R11
+    cube = cube[~((cube["rep_id"] == "R01") & (cube["month"] > "2024-04-01"))]
+    reps = pd.DataFrame(
+        {
+            "rep_id": ["R00", "R01", "R10", "R11"],
+            "end_date": pd.to_datetime([None, "2024-04-30", "2024-09-30", None]),
+        }
+    )
+    kept = H.forecast_hierarchy(
+        cube, "2024-06", 6, detail=detail, engine=snaive_engine, accuracy_origins=0
+    )
+    left = H.forecast_hierarchy(
+        cube, "2024-06", 6, detail=detail, engine=snaive_engine, accuracy_origins=0, reps=reps
+    )
+    f = left.forecast
+    assert_coherent(f)
+    r01 = f[f["rep_id"] == "R01"]
+    assert len(r01) and (r01["mean"] == 0).all() and (r01["model"] == "inactive").all()
+    assert (r01["hi_95"] == 0).all()
+    assert left.info["left_reps"] == 1 and kept.info["left_reps"] == 0
+    k = kept.forecast
+    assert (k.loc[(k["level"] == "rep") & (k["rep_id"] == "R01"), "mean"] > 0).any()
+
+    # the region of the leaver: R00 now carries more than before; the other region's reps,
+    # including R10 who leaves only after the cutoff, are forecast as before
+    def rep_total(frame, rep):
+        return frame.loc[(frame["level"] == "rep") & (frame["rep_id"] == rep), "mean"].sum()
+
+    assert rep_total(f, "R00") > rep_total(k, "R00")
+    assert rep_total(f, "R10") > 0
+    fingerprint = decompose_fingerprint_reps(reps)
+    assert fingerprint == ["R01"]
+
+
+def decompose_fingerprint_reps(reps):
+    from salesanalysis.decompose import _left_by
+
+    return _left_by(reps, pd.Period("2024-06", "M"))
+
+
 def test_forecast_hierarchy_argument_errors():
     cube = make_cube(months=6)
     with pytest.raises(SalesAnalysisError, match="horizon"):
