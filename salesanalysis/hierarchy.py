@@ -61,7 +61,11 @@ Non-negativity
 Inactive series
     A leaf with no revenue in the last ``active_months`` months before the cutoff (a rep who
     left, a cell that stopped buying) is not sent to the engine: its forecast is 0 (model
-    ``"inactive"``), and aggregates with only inactive leaves are 0 too.
+    ``"inactive"``), and aggregates with only inactive leaves are 0 too. Given the reps table
+    (``reps=``), a rep whose ``end_date`` is before the first forecast month is inactive too
+    (:func:`reps_gone`), and a rep leaving inside the horizon is held at 0 from the month after
+    the ``end_date`` (:func:`months_after_leaving`); the reconciliation gives their share of
+    the region's forecast to the reps who stay.
 
 Level of detail
     ``detail="bottom"`` reconciles down to region x product line x customer type x rep.
@@ -113,6 +117,7 @@ __all__ = [
     "forecast_parameters",
     "forecast_hierarchy",
     "reps_gone",
+    "months_after_leaving",
 ]
 
 ALL = "*"
@@ -448,7 +453,8 @@ def reconcile(
         variance: ``n x h`` (or ``n``) positive error variances (diagonal ``W``, WLS), or an
             :class:`ErrorCovariance` (MinT).
         nonneg: series that must not be negative (usually the leaves).
-        fixed: series held at exactly 0 (inactive series).
+        fixed: series held at exactly 0 (inactive series): ``n`` (every step) or ``n x h``
+            (per step, e.g. a rep's months after leaving).
 
     Returns:
         ``(reconciled, zeroed)``: the ``n x h`` coherent forecasts and an ``n x h`` mask of the
@@ -466,10 +472,11 @@ def reconcile(
     c = sp.csc_matrix(constraints)
     nonneg = np.zeros(n, bool) if nonneg is None else np.asarray(nonneg, bool)
     fixed0 = np.zeros(n, bool) if fixed is None else np.asarray(fixed, bool)
+    fixed0 = np.broadcast_to(fixed0[:, None] if fixed0.ndim == 1 else fixed0, (n, h))
     out = np.zeros((n, h))
     zeroed = np.zeros((n, h), bool)
     for j in range(h):
-        fixed_j = fixed0.copy()
+        fixed_j = fixed0[:, j].copy()
         while True:
             y = _project(base[:, j], c, d[:, j], f, fixed_j)
             neg = nonneg & ~fixed_j & (y < 0)
@@ -642,6 +649,7 @@ def reconcile_forecasts(
     engine_info: pd.DataFrame | None = None,
     log_mean_correction: bool = True,
     season_length: int = 12,
+    off_months: np.ndarray | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Reconcile the engine's base forecasts of every series of ``series``.
 
@@ -657,6 +665,8 @@ def reconcile_forecasts(
             models are seasonal (for MinT's residuals) and which forecasts are log-scale medians.
         log_mean_correction: turn log-scale medians into means before reconciling.
         season_length: months per season.
+        off_months: ``n x h`` series-months held at 0 (with their intervals), e.g. the months
+            after a rep's ``end_date``; None = none.
 
     Returns:
         ``(frame, info)``: the forecast frame (``series_id, level, <keys>, month, mean, lo_*,
@@ -706,16 +716,19 @@ def reconcile_forecasts(
     first = base.drop_duplicates("series_id")
     model[pd.Index(ids).get_indexer(first["series_id"])] = first["model"].astype(str).to_numpy()
     model[inactive] = "inactive"
-    engine_mean[inactive] = 0.0
+    off = np.broadcast_to(inactive[:, None], (n, h)).copy()
+    if off_months is not None:
+        off |= np.asarray(off_months, bool)
+    engine_mean[off] = 0.0
     seasonal, is_log = _engine_flags(series, engine_info)
     is_log = is_log & ~inactive
     if not log_mean_correction:
         mean = engine_mean
     elif engine_expected is not None:
-        engine_expected[inactive] = 0.0
+        engine_expected[off] = 0.0
         mean = engine_expected
     else:  # an engine that returns log-scale medians only (no ``median`` column)
-        mean = _median_to_mean(engine_mean, bounds, is_log)
+        mean = np.where(off, 0.0, _median_to_mean(engine_mean, bounds, is_log))
 
     used, lam = method, None
     if method == "none":
@@ -731,25 +744,23 @@ def reconcile_forecasts(
                 lam = cov.shrinkage
         if cov is None:
             cov = _variances(used, mean, bounds, series.n_bottom)
-        rec, zeroed = reconcile(
-            mean, series.constraints, cov, nonneg=series.leaves, fixed=inactive
-        )
+        rec, zeroed = reconcile(mean, series.constraints, cov, nonneg=series.leaves, fixed=off)
         diag = cov.diag if isinstance(cov, ErrorCovariance) else cov
         diag = np.broadcast_to(diag[:, None] if diag.ndim == 1 else diag, (n, h))
-        rec = _exact(series, rec, diag, zeroed | inactive[:, None])
+        rec = _exact(series, rec, diag, zeroed | off)
 
     # intervals: the base interval moved by the reconciliation's change of the mean
     hist_nonneg = (series.values >= 0).all(axis=1)
-    shift = np.where(inactive[:, None], 0.0, rec - mean)
+    shift = np.where(off, 0.0, rec - mean)
     out = keys.loc[np.repeat(np.arange(n), h)].reset_index(drop=True)
     out["month"] = np.tile(months.to_numpy(), n)
     out["mean"] = rec.reshape(-1)
     for lv in levels:
         lo, hi = bounds[int(lv)]
         # a lower bound at 0 (a month without sales is a likely outcome) stays at 0
-        held = inactive[:, None] | (hist_nonneg[:, None] & (lo <= 0.0))
+        held = off | (hist_nonneg[:, None] & (lo <= 0.0))
         lo_r = np.where(held, 0.0, lo + shift)
-        hi_r = np.where(inactive[:, None], 0.0, hi + shift)
+        hi_r = np.where(off, 0.0, hi + shift)
         lo_r = np.where(hist_nonneg[:, None], np.maximum(lo_r, 0.0), lo_r)
         out[f"lo_{lv}"] = np.minimum(lo_r, rec).reshape(-1)
         out[f"hi_{lv}"] = np.maximum(hi_r, rec).reshape(-1)
@@ -1305,6 +1316,33 @@ def _active(
     return act
 
 
+def _rep_end(series: HierarchySeries, reps: pd.DataFrame | None) -> pd.Series:
+    """Per series: the end_date of its rep (rep and rep x cell series; NaT elsewhere)."""
+    keys = series.keys
+    none = pd.Series(pd.NaT, index=keys.index, dtype="datetime64[ns]")
+    if reps is None or len(reps) == 0 or "end_date" not in reps.columns:
+        return none
+    end = pd.Series(
+        pd.to_datetime(reps["end_date"], errors="coerce").to_numpy(),
+        index=reps["rep_id"].astype(str),
+    )
+    end = end[~end.index.duplicated()]
+    mapped = keys["rep_id"].astype(str).map(end)
+    return mapped.where(keys["level"].isin(["rep", "bottom"]).to_numpy(), pd.NaT).astype(
+        "datetime64[ns]"
+    )
+
+
+def months_after_leaving(
+    series: HierarchySeries, reps: pd.DataFrame | None, months: pd.DatetimeIndex
+) -> np.ndarray:
+    """``n x h``: the forecast months that start after the series' rep's ``end_date``."""
+    end = _rep_end(series, reps).to_numpy()
+    m = np.asarray(months, dtype="datetime64[ns]")
+    with np.errstate(invalid="ignore"):
+        return ~np.isnat(end)[:, None] & (m[None, :] > end[:, None])
+
+
 def reps_gone(series: HierarchySeries, reps: pd.DataFrame | None) -> np.ndarray:
     """Rep and rep x cell series of reps whose ``end_date`` is before the first forecast month:
     their sales have gone to others (or are lost), so they are forecast at 0 and the
@@ -1316,7 +1354,9 @@ def reps_gone(series: HierarchySeries, reps: pd.DataFrame | None) -> np.ndarray:
     end = pd.to_datetime(reps["end_date"], errors="coerce")
     left = set(reps.loc[end.notna() & (end < first), "rep_id"].astype(str))
     keys = series.keys
-    return (keys["level"].isin(["rep", "bottom"]) & keys["rep_id"].astype(str).isin(left)).to_numpy()
+    return (
+        keys["level"].isin(["rep", "bottom"]) & keys["rep_id"].astype(str).isin(left)
+    ).to_numpy()
 
 
 def forecast_hierarchy(
@@ -1411,6 +1451,13 @@ def forecast_hierarchy(
         engine_info=chosen,
         log_mean_correction=log_mean_correction,
         season_length=season_length,
+        off_months=months_after_leaving(
+            series,
+            reps,
+            pd.date_range(
+                series.cutoff + pd.DateOffset(months=1), periods=int(horizon), freq="MS"
+            ),
+        ),
     )
     keys = series.keys
     history = series.long().drop(columns="series_id")

@@ -490,7 +490,8 @@ def test_forecast_hierarchy_with_standin_engine(detail):
 def test_a_rep_who_has_left_is_forecast_at_zero(detail):
     """A rep with sales until two months before the cutoff and an end_date before the first
     forecast month: the rep's series (and rep x cell series) are 0, the region keeps its
-    forecast, shared by the reps who stay. A future end_date changes nothing."""
+    forecast, shared by the reps who stay. A rep leaving inside the horizon is forecast up to
+    the month of the end_date and at 0 after it."""
     cube = make_cube(seed=5, months=30)  # 2022-01 .. 2024-06; regions R0, R1; reps R00..R11
     cube = cube[~((cube["rep_id"] == "R01") & (cube["month"] > "2024-04-01"))]
     reps = pd.DataFrame(
@@ -514,13 +515,20 @@ def test_a_rep_who_has_left_is_forecast_at_zero(detail):
     k = kept.forecast
     assert (k.loc[(k["level"] == "rep") & (k["rep_id"] == "R01"), "mean"] > 0).any()
 
-    # the region of the leaver: R00 now carries more than before; the other region's reps,
-    # including R10 who leaves only after the cutoff, are forecast as before
+    # the region of the leaver: R00 now carries more than before
     def rep_total(frame, rep):
         return frame.loc[(frame["level"] == "rep") & (frame["rep_id"] == rep), "mean"].sum()
 
     assert rep_total(f, "R00") > rep_total(k, "R00")
-    assert rep_total(f, "R10") > 0
+    # R10 leaves on 2024-09-30: July to September forecast, October to December 0
+    r10 = f[(f["level"] == "rep") & (f["rep_id"] == "R10")].set_index("month")["mean"]
+    assert (r10.loc[:"2024-09-01"] > 0).all() and (r10.loc["2024-10-01":] == 0).all()
+    r10_all = f[(f["rep_id"] == "R10") & (f["month"] >= "2024-10-01")]
+    assert (r10_all[["mean", "lo_80", "hi_80", "lo_95", "hi_95"]].to_numpy() == 0).all()
+    region1 = f[(f["level"] == "region") & (f["region"] == "区域1")]["mean"].sum()
+    assert region1 == pytest.approx(
+        f[(f["level"] == "rep") & (f["region"] == "区域1")]["mean"].sum(), rel=1e-9
+    )
     fingerprint = decompose_fingerprint_reps(reps)
     assert fingerprint == ["R01"]
 
