@@ -688,6 +688,17 @@ def decompose(cube: pd.DataFrame, customers: pd.DataFrame, reps: pd.DataFrame,
     seed = seed + 1e-9 * indep
     if total > 0:
         fit = ipf(seed.reshape(shape), margins)
+        # A cell pattern with (near) zeros where the dimension targets need mass makes IPF
+        # crawl; blend it towards the independent shares, which meet every margin exactly,
+        # only as much as it takes.
+        for lam in (1e-4, 1e-2, 0.1, 0.5, 1.0):
+            if fit.converged:
+                break
+            fit = ipf(((1 - lam) * seed + lam * indep).reshape(shape), margins)
+            if fit.converged:
+                notes.append(
+                    f"the history's cell pattern could not meet the dimension targets exactly; it "
+                    f"was blended {lam:.2%} towards independent shares to cross them")
         if not fit.converged:
             raise ConstraintConflict(
                 f"the three dimensions could not be crossed: after {fit.iterations} rounds the "
