@@ -183,12 +183,32 @@ def _on_sigterm(signum: int, frame: Any) -> None:  # pragma: no cover - exercise
     raise _Interrupted(f"received signal {signum}")
 
 
+# Libraries that log while a notebook runs. Their messages (e.g. nbclient's "Kernel died" and
+# asyncio's "Task exception was never retrieved" with a traceback, when a run is interrupted)
+# go to run.log, never to the terminal of a scheduler or an analyst.
+_LIBRARY_LOGGERS = ("papermill", "nbclient", "traitlets", "jupyter_client", "asyncio")
+
+
 def _setup_log(path: Path, echo: Callable[[str], None] | None) -> logging.Handler:
     handler = logging.FileHandler(path, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     log.addHandler(handler)
     log.setLevel(logging.INFO)
+    handler._sa_saved = []  # type: ignore[attr-defined]
+    for name in _LIBRARY_LOGGERS:
+        lib = logging.getLogger(name)
+        handler._sa_saved.append((lib, lib.propagate))  # type: ignore[attr-defined]
+        lib.addHandler(handler)
+        lib.propagate = False
     return handler
+
+
+def _close_log(handler: logging.Handler) -> None:
+    log.removeHandler(handler)
+    for lib, propagate in getattr(handler, "_sa_saved", []):
+        lib.removeHandler(handler)
+        lib.propagate = propagate
+    handler.close()
 
 
 def _lock(out: Path, period: str, wait: float) -> Any:
@@ -490,8 +510,7 @@ def run_pipeline(period: str | None = None, data_dir: Path | str = SAMPLE_DIR,
             log.error("could not write run.json/index.html: %s", e)
             manifest["status"] = "failed"
         finally:
-            log.removeHandler(handler)
-            handler.close()
+            _close_log(handler)
             if old_handler is not None:
                 signal.signal(signal.SIGTERM, old_handler)
             dest = final if final is not None else out / (manifest["period"] or "unknown")
