@@ -1382,10 +1382,9 @@ def _history_digest(cube: pd.DataFrame, cutoff: pd.Timestamp) -> str:
 
 def _left_by(reps: pd.DataFrame | None, cutoff: pd.Period) -> list[str]:
     """Reps whose end_date is before the first month after ``cutoff`` (sorted ids)."""
-    if reps is None or len(reps) == 0 or "end_date" not in reps.columns:
-        return []
-    end = pd.to_datetime(reps["end_date"], errors="coerce")
-    return sorted(reps.loc[end.notna() & (end < _ts(cutoff + 1)), "rep_id"].astype(str))
+    from salesanalysis.hierarchy import reps_left_before
+
+    return reps_left_before(reps, _ts(cutoff + 1))
 
 
 def plan_forecast_fingerprint(cube: pd.DataFrame, plan: Plan,

@@ -117,6 +117,7 @@ __all__ = [
     "forecast_parameters",
     "forecast_hierarchy",
     "reps_gone",
+    "reps_left_before",
     "months_after_leaving",
 ]
 
@@ -1343,16 +1344,19 @@ def months_after_leaving(
         return ~np.isnat(end)[:, None] & (m[None, :] > end[:, None])
 
 
+def reps_left_before(reps: pd.DataFrame | None, first: pd.Timestamp) -> list[str]:
+    """Ids (sorted) of the reps whose ``end_date`` is before ``first`` (a month start)."""
+    if reps is None or len(reps) == 0 or "end_date" not in reps.columns:
+        return []
+    end = pd.to_datetime(reps["end_date"], errors="coerce")
+    return sorted(reps.loc[end.notna() & (end < first), "rep_id"].astype(str))
+
+
 def reps_gone(series: HierarchySeries, reps: pd.DataFrame | None) -> np.ndarray:
     """Rep and rep x cell series of reps whose ``end_date`` is before the first forecast month:
     their sales have gone to others (or are lost), so they are forecast at 0 and the
     reconciliation gives their share of the region to the reps who stay."""
-    n = len(series.keys)
-    if reps is None or len(reps) == 0 or "end_date" not in reps.columns:
-        return np.zeros(n, bool)
-    first = series.cutoff + pd.DateOffset(months=1)
-    end = pd.to_datetime(reps["end_date"], errors="coerce")
-    left = set(reps.loc[end.notna() & (end < first), "rep_id"].astype(str))
+    left = reps_left_before(reps, series.cutoff + pd.DateOffset(months=1))
     keys = series.keys
     return (
         keys["level"].isin(["rep", "bottom"]) & keys["rep_id"].astype(str).isin(left)

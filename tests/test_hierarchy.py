@@ -552,20 +552,25 @@ def test_forecast_hierarchy_argument_errors():
 # --------------------------------------------------------------------------- accuracy
 
 
-def test_series_accuracy_and_by_level_known_values():
-    # one total series with 14 months of history: seasonal-naive MAE (lag 12) is 2
-    months = pd.date_range("2022-01", periods=14, freq="MS")
-    vals = np.array([10.0] * 12 + [12.0, 8.0])  # |12-10| = 2, |8-10| = 2 -> scale 2
-    cube = pd.DataFrame(
+def one_series_cube(months: pd.DatetimeIndex, revenue) -> pd.DataFrame:
+    """A cube of one region x line x type x rep series over ``months``."""
+    return pd.DataFrame(
         {
             "month": months,
             "region": "A",
             "product_line": "P",
             "customer_type": "T",
             "rep_id": "R1",
-            "revenue": vals,
+            "revenue": revenue,
         }
     )
+
+
+def test_series_accuracy_and_by_level_known_values():
+    # one total series with 14 months of history: seasonal-naive MAE (lag 12) is 2
+    months = pd.date_range("2022-01", periods=14, freq="MS")
+    vals = np.array([10.0] * 12 + [12.0, 8.0])  # |12-10| = 2, |8-10| = 2 -> scale 2
+    cube = one_series_cube(months, vals)
     hist = H.build_series(cube, "2023-02")
     fmonths = pd.date_range("2023-03", periods=2, freq="MS")
     rows = []
@@ -610,16 +615,7 @@ def test_holdout_interval_coverage_by_level():
     """``inside_<l>`` counts the months whose actual lies in the reconciled interval (bounds
     included); ``cov_<l>`` pools them over the series of a level."""
     months = pd.date_range("2022-01", periods=14, freq="MS")
-    cube = pd.DataFrame(
-        {
-            "month": months,
-            "region": "A",
-            "product_line": "P",
-            "customer_type": "T",
-            "rep_id": "R1",
-            "revenue": [10.0] * 12 + [12.0, 8.0],
-        }
-    )
+    cube = one_series_cube(months, [10.0] * 12 + [12.0, 8.0])
     hist = H.build_series(cube, "2023-02")
     fmonths = pd.date_range("2023-03", periods=3, freq="MS")
     total = dict(zip(KEYS, ["*"] * 4, strict=True))
@@ -676,16 +672,7 @@ def test_holdout_interval_coverage_by_level():
 
 def test_series_accuracy_constant_history_is_not_scored():
     months = pd.date_range("2022-01", periods=14, freq="MS")
-    cube = pd.DataFrame(
-        {
-            "month": months,
-            "region": "A",
-            "product_line": "P",
-            "customer_type": "T",
-            "rep_id": "R1",
-            "revenue": 5.0,
-        }
-    )
+    cube = one_series_cube(months, 5.0)
     hist = H.build_series(cube, "2023-02")
     fc = pd.DataFrame(
         {
