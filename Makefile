@@ -46,7 +46,7 @@ bench: $(STAMP)  ## the benchmarks (see benchmarks/README.md)
 	$(BIN)/python benchmarks/forecast_speed.py
 
 sample: $(STAMP)  ## regenerate data/sample from its seeded generator
-	$(BIN)/python -m salesanalysis.sample --out data/sample
+	$(BIN)/python -m salesanalysis.data.sample --out data/sample
 
 clean:  ## remove the virtualenv and generated reports
 	rm -rf $(VENV) reports/*/ reports/.build-* reports/index.html

@@ -1,6 +1,6 @@
 """Accuracy of the forecast engine on forecasting-competition monthly series.
 
-Runs :func:`salesanalysis.forecast.run_forecast` unchanged (the same defaults that forecast the
+Runs :func:`salesanalysis.forecast.engine.run_forecast` unchanged (the same defaults that forecast the
 sales series) and prints MAPE, MASE and sMAPE for the engine and for seasonal naive measured in
 the same run, their ratio, the run time and the CPU milliseconds per series (backtest and
 selection included).
@@ -39,7 +39,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from salesanalysis.forecast import run_forecast  # noqa: E402
+from salesanalysis.forecast.engine import run_forecast  # noqa: E402
 
 SEASON = 12
 REFERENCE = {

@@ -3,7 +3,7 @@
 The engine scores seasonal naive, ETS, Theta, ARIMA and their median combination by a
 rolling-origin backtest, then picks one. This script estimates every candidate once per series
 (backtest forecasts at each origin and the final forecast on the full history, with the
-engine's own model code in :mod:`salesanalysis._fc_models`) and scores several choice rules on
+engine's own model code in :mod:`salesanalysis.forecast._models`) and scores several choice rules on
 the test period, so that rules are compared on identical forecasts:
 
 * each candidate always (seasonal naive, ETS, ARIMA, Theta);
@@ -37,7 +37,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from salesanalysis import _fc_models as fm  # noqa: E402
+from salesanalysis.forecast import _models as fm  # noqa: E402
 
 SEASON = 12
 

@@ -26,7 +26,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from salesanalysis.forecast import run_forecast  # noqa: E402
+from salesanalysis.forecast.engine import run_forecast  # noqa: E402
 
 
 def synthetic(n: int, months: int = 60, seed: int = 0) -> pd.DataFrame:

@@ -11,7 +11,7 @@ child process so that its peak memory (the child's maximum resident set size, fr
   from the date, two ``groupby`` (cube with distinct orders and customers, customer cube).
   No validation, no duplicate handling: the floor a careful user would write by hand.
 * ``package-pandas`` - the package's reference path (``ingest.load_cubes(engine="pandas")``):
-  the validating readers of ``salesanalysis.io`` plus ``cube.build_cube`` /
+  the validating readers of ``salesanalysis.data.readers`` plus ``cube.build_cube`` /
   ``build_customer_cube`` (also reads reps, market and the plan).
 * ``fast`` - the package's default (``ingest.load_cubes()``): Arrow readers and numpy cubes,
   same validation outcome, falling back to the pandas path when it cannot vouch for a file.
@@ -57,7 +57,7 @@ def _baseline(path: Path) -> dict:
 
 
 def _package(path: Path, engine: str) -> dict:
-    from salesanalysis.ingest import load_cubes
+    from salesanalysis.data.ingest import load_cubes
 
     ing = load_cubes(path.parent, path.parent / "plan.yaml", engine=engine)
     return {"cube_rows": len(ing.cube), "customer_rows": len(ing.customers),
@@ -74,8 +74,8 @@ def child(variant: str, path: Path) -> None:
     import pandas  # noqa: F401
 
     if variant != "baseline":
-        import salesanalysis.ingest  # noqa: F401
-        import salesanalysis.plan  # noqa: F401
+        import salesanalysis.data.ingest  # noqa: F401
+        import salesanalysis.targets.plan  # noqa: F401
     t0 = time.perf_counter()
     if variant == "baseline":
         out = _baseline(path)

@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/pipeline.py --lines 1000000       # sample, then generated data
     .venv/bin/python benchmarks/pipeline.py --lines 1000000 --no-sample
 
-For each data set it runs ``salesanalysis.pipeline.run_pipeline`` three times into a fresh
+For each data set it runs ``salesanalysis.report.pipeline.run_pipeline`` three times into a fresh
 folder under ``benchmarks/_data/runs/`` (git-ignored):
 
 1. a first run (nothing to reuse),
@@ -39,7 +39,7 @@ RUNS = HERE / "_data" / "runs"
 
 
 def _run(data_dir: Path, plan: Path, out: Path, extra: dict, force: bool = False) -> dict:
-    from salesanalysis.pipeline import run_pipeline
+    from salesanalysis.report.pipeline import run_pipeline
 
     t0 = time.perf_counter()
     res = run_pipeline(None, data_dir, plan, out, echo=None, extra_parameters=extra or None,

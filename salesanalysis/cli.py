@@ -18,8 +18,8 @@ import sys
 import traceback
 from pathlib import Path
 
-from .errors import SalesAnalysisError
-from .paths import REPORTS_DIR, SAMPLE_DIR
+from salesanalysis.errors import SalesAnalysisError
+from salesanalysis.paths import REPORTS_DIR, SAMPLE_DIR
 
 __all__ = ["main"]
 
@@ -83,7 +83,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from . import record
+    from salesanalysis.targets import record
 
     records = args.records or record.RECORDS_DIR
     if args.plan_command == "show":
@@ -102,7 +102,7 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from .io import load_dataset
+    from salesanalysis.data.readers import load_dataset
 
     plan = args.plan or _default_plan(args.data)
     ds = load_dataset(args.data, plan)
@@ -118,12 +118,12 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .pipeline import run_pipeline
+    from salesanalysis.report.pipeline import run_pipeline
 
     plan = args.plan or _default_plan(args.data)
     echo = (lambda s: None) if args.quiet else (lambda s: print(s, flush=True))
-    from .paths import NOTEBOOKS_DIR
-    from .record import RECORDS_DIR
+    from salesanalysis.paths import NOTEBOOKS_DIR
+    from salesanalysis.targets.record import RECORDS_DIR
 
     result = run_pipeline(args.period or None, args.data, plan, args.out, steps=args.steps,
                           notebooks_dir=args.notebooks or NOTEBOOKS_DIR,
@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "plan":
             return _plan(args)
         if args.command == "steps":
-            from .pipeline import discover_steps
+            from salesanalysis.report.pipeline import discover_steps
 
             for s in discover_steps():
                 print(f"{s.number:02d} {s.name}  ({s.path})")

@@ -49,7 +49,7 @@ def tiny_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def sample_tx() -> pd.DataFrame:
-    from salesanalysis.io import load_dataset
+    from salesanalysis.data.readers import load_dataset
 
     return load_dataset(SAMPLE_DIR).transactions
 

@@ -21,4 +21,4 @@ def write_notebook(path: Path, *cells: str, markdown: str = "# Step") -> Path:
     return path
 
 
-OPEN = "from salesanalysis.context import open_run\nctx = open_run(period, run_dir, data_dir, plan_file or None)"
+OPEN = "from salesanalysis.data.context import open_run\nctx = open_run(period, run_dir, data_dir, plan_file or None)"

@@ -173,7 +173,7 @@ def test_case(case: dict[str, Any], tmp_path: Path, capsys, monkeypatch):
 
 
 def check_numbers(d: Path, exp: dict[str, Any]) -> None:
-    from salesanalysis.io import load_dataset
+    from salesanalysis.data.readers import load_dataset
 
     ds = load_dataset(d, d / "plan.yaml", today=_dt.date(2026, 1, 1))
     tx = ds.transactions
@@ -204,7 +204,7 @@ PREPARE_CASES = [c for c in CASES if c.get("stage") == "prepare"]
 
 @pytest.mark.parametrize("case", PREPARE_CASES, ids=[c["name"] for c in PREPARE_CASES])
 def test_prepare_case(case: dict[str, Any], tmp_path: Path):
-    from salesanalysis.context import prepare
+    from salesanalysis.data.context import prepare
 
     d = build(case, tmp_path)
     before = hashes(d)
@@ -221,11 +221,11 @@ DECOMPOSE_CASES = [c for c in CASES if c.get("stage") == "decompose"]
 
 @pytest.mark.parametrize("case", DECOMPOSE_CASES, ids=[c["name"] for c in DECOMPOSE_CASES])
 def test_decompose_case(case: dict[str, Any], tmp_path: Path):
-    """Checks that need the data (pins) are made by salesanalysis.decompose."""
+    """Checks that need the data (pins) are made by salesanalysis.targets.decompose."""
     from salesanalysis import errors
-    from salesanalysis.cube import build_cube, build_customer_cube
-    from salesanalysis.decompose import decompose
-    from salesanalysis.io import load_dataset
+    from salesanalysis.data.cube import build_cube, build_customer_cube
+    from salesanalysis.data.readers import load_dataset
+    from salesanalysis.targets.decompose import decompose
 
     d = build(case, tmp_path)
     before = hashes(d)
@@ -264,7 +264,7 @@ def test_process_exit_codes_and_debug(tmp_path: Path):
 
 def test_unexpected_error_has_no_traceback_without_debug(tmp_path: Path, capsys, monkeypatch):
     """A bug (not an input problem) is one line plus a hint to use --debug."""
-    import salesanalysis.io as sio
+    import salesanalysis.data.readers as sio
 
     def boom(*a, **k):
         raise KeyError("internal")
@@ -279,10 +279,11 @@ def test_unexpected_error_has_no_traceback_without_debug(tmp_path: Path, capsys,
 
 
 def test_blank_and_null_markers_are_empty():
-    from salesanalysis.io import NULL_MARKERS, _blank
+    from salesanalysis.data.contract import NULL_MARKERS
+    from salesanalysis.data.rules import blank_cells
 
     s = pd.Series(["a", "", "  ", None, *sorted(NULL_MARKERS), "NA", "0"], dtype=object)
-    got = _blank(s).tolist()
+    got = blank_cells(s).tolist()
     assert got[:4] == [False, True, True, True]
     assert all(got[4:-2]) and got[-2:] == [False, False]  # NA (North America) and 0 are values
 
@@ -295,13 +296,13 @@ def test_blank_and_null_markers_are_empty():
     (["1,234", "5"], [1234.0, 5.0]),  # a comma before three digits is a thousands separator
 ])
 def test_number_rules(values, expected):
-    from salesanalysis.io import _to_number
+    from salesanalysis.data.readers import _to_number
 
     assert _to_number(pd.Series(values, dtype=object), None, None).tolist() == expected
 
 
 def test_date_rules():
-    from salesanalysis.io import _to_date
+    from salesanalysis.data.readers import _to_date
 
     def iso(values, **k):
         return [f"{d:%Y-%m-%d}" for d in _to_date(pd.Series(values, dtype=object), None, **k)]

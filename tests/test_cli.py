@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from salesanalysis.io import sha256_file
+from salesanalysis.data.readers import sha256_file
 
 
 def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:

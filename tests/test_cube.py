@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from salesanalysis.cube import KEYS, build_cube, build_customer_cube
+from salesanalysis.data.cube import KEYS, build_cube, build_customer_cube
 
 
 def test_cube_totals_match_raw_lines(sample_tx):
@@ -51,7 +51,7 @@ def test_cube_preserves_totals_with_returns(lines):
 
 
 def test_order_counts_count_whole_orders(sample_tx):
-    from salesanalysis.cube import build_order_counts
+    from salesanalysis.data.cube import build_order_counts
 
     orders = build_order_counts(sample_tx)
     per_month = sample_tx.groupby("month")["order_id"].nunique()

@@ -10,16 +10,9 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from salesanalysis._alloc import (
-    Group,
-    controlled_round,
-    find_conflict,
-    fit_constraints,
-    ipf,
-    largest_remainder,
-)
-from salesanalysis.capacity import ramp_factor
-from salesanalysis.decompose import (
+from salesanalysis.errors import ConstraintConflict, PlanError
+from salesanalysis.targets.capacity import ramp_factor
+from salesanalysis.targets.decompose import (
     UNASSIGNED,
     decompose,
     home_cells,
@@ -27,8 +20,15 @@ from salesanalysis.decompose import (
     rep_capacity,
     write_targets,
 )
-from salesanalysis.errors import ConstraintConflict, PlanError
-from salesanalysis.plan import plan_from_dict
+from salesanalysis.targets.kernels import (
+    Group,
+    controlled_round,
+    find_conflict,
+    fit_constraints,
+    ipf,
+    largest_remainder,
+)
+from salesanalysis.targets.plan import plan_from_dict
 
 CELL = ["region", "product_line", "customer_type"]
 Z80 = 1.2815515655446004
@@ -169,7 +169,8 @@ def test_largest_remainder_adds_up_and_stays_within_a_unit(values, unit) -> None
 
 
 def test_largest_remainder_is_the_one_used_by_the_review() -> None:
-    from salesanalysis import _review_replan, review
+    from salesanalysis import review
+    from salesanalysis.review import replanning as _review_replan
 
     assert review.largest_remainder is largest_remainder
     assert _review_replan.largest_remainder is largest_remainder  # re-planning rounds with it
@@ -301,9 +302,9 @@ def test_rep_capacity_ramp_and_leaver() -> None:
 
 
 def test_decomposition_and_review_use_one_capacity_rule() -> None:
-    """Both steps read capacity from salesanalysis.capacity: same numbers for the same reps."""
-    from salesanalysis import capacity
+    """Both steps read capacity from salesanalysis.targets.capacity: same numbers for the same reps."""
     from salesanalysis import review as rv
+    from salesanalysis.targets import capacity
 
     ramp = {"ramp_months": 4, "ramp_curve": "s_curve", "ramp_start": 0.3}
     plan = make_plan(fiscal_year=2026, plan_cutoff="2025-12", reps=ramp)
@@ -594,9 +595,9 @@ def test_customers_follow_home_cells_and_add_up(world) -> None:
 def test_customer_active_rule_is_the_same_in_decomposition_and_review(world) -> None:
     """A customer with one positive month and a larger return later in the year: the old
     decomposition rule (positive total in the window) dropped them, the review's (a positive
-    month) counted them. Both now count them, by the one rule of salesanalysis.counting."""
-    from salesanalysis import counting
+    month) counted them. Both now count them, by the one rule of salesanalysis.data.counting."""
     from salesanalysis import review as rv
+    from salesanalysis.data import counting
 
     w = dict(world)
     extra = pd.DataFrame({"month": pd.to_datetime(["2025-03-01", "2025-09-01"]),
@@ -628,7 +629,7 @@ def test_customer_active_rule_is_the_same_in_decomposition_and_review(world) -> 
 
 
 def test_market_share_warning_when_the_revenue_target_implies_another_share(world) -> None:
-    from salesanalysis.decompose import SHARE_WARN_REL
+    from salesanalysis.targets.decompose import SHARE_WARN_REL
 
     dec = run(world, make_plan())
     seg = dec.segments.set_index("level")
@@ -774,8 +775,8 @@ def test_property_pins_above_total_raise(frac) -> None:
 
 
 def test_charts_draw_what_the_frames_hold(world) -> None:
-    from salesanalysis import plots
-    from salesanalysis.plots import targets as tplots
+    from salesanalysis.report import charts as plots
+    from salesanalysis.report.charts import targets as tplots
 
     plots.setup()
     dec = run(world, make_plan())

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from salesanalysis.paths import SAMPLE_DIR
-from salesanalysis.plan import load_plan
+from salesanalysis.targets.plan import load_plan
 
 pytestmark = pytest.mark.slow
 STEPS = ["01_market_analysis", "02_forecast", "03_target_decomposition", "04_performance_review"]

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-import salesanalysis.pipeline as pipeline
+import salesanalysis.report.pipeline as pipeline
 from salesanalysis.errors import SalesAnalysisError, StepFailed
-from salesanalysis.pipeline import run_pipeline
+from salesanalysis.report.pipeline import run_pipeline
 
 from .nbutil import OPEN, write_notebook
 

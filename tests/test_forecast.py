@@ -1,4 +1,4 @@
-"""Tests of the forecast engine (salesanalysis.forecast)."""
+"""Tests of the forecast engine (salesanalysis.forecast.engine)."""
 
 from __future__ import annotations
 
@@ -271,7 +271,7 @@ def test_warnings_are_counted_not_shown(awkward):
 
 
 def test_warnings_from_a_failing_optimiser_are_recorded():
-    from salesanalysis import _fc_models as fm
+    from salesanalysis.forecast import _models as fm
 
     stats = fm.Stats()
 
@@ -455,7 +455,7 @@ def test_one_unusual_month_does_not_blow_up_the_interval():
 
 
 def test_winsorised_mean_square_keeps_a_general_misfit():
-    from salesanalysis import _fc_models as fm
+    from salesanalysis.forecast import _models as fm
 
     one_spike = np.array([0.8, -1.1, 0.9, -0.7, 1.2, -1.0, 0.6, 50.0])
     assert fm._msq(one_spike) < 3.0  # the spike counts as 3 robust sd, not 50

@@ -14,9 +14,9 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from salesanalysis import hierarchy as H
-from salesanalysis.context import RunContext
-from salesanalysis.decompose import (
+from salesanalysis.data.context import RunContext
+from salesanalysis.forecast import hierarchy as H
+from salesanalysis.targets.decompose import (
     PLAN_FORECAST_ATTR,
     forecast_covers,
     forecast_for_plan,

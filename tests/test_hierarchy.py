@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.stats import norm
 
-from salesanalysis import hierarchy as H
 from salesanalysis.errors import InputError, SalesAnalysisError
+from salesanalysis.forecast import hierarchy as H
 
 KEYS = list(H.KEY_COLS)
 OUT_COLS = [
@@ -534,7 +534,7 @@ def test_a_rep_who_has_left_is_forecast_at_zero(detail):
 
 
 def decompose_fingerprint_reps(reps):
-    from salesanalysis.decompose import _left_by
+    from salesanalysis.targets.decompose import _left_by
 
     return _left_by(reps, pd.Period("2024-06", "M"))
 
@@ -814,7 +814,7 @@ def test_engine_gets_only_the_arguments_it_accepts():
 def test_charts_draw_with_units():
     from matplotlib.figure import Figure
 
-    from salesanalysis.plots import forecast as fplots
+    from salesanalysis.report.charts import forecast as fplots
 
     cube = make_cube(seed=5, months=30)
     hf = H.forecast_hierarchy(cube, "2024-06", 6, engine=snaive_engine, accuracy_origins=1)

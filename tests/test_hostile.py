@@ -50,8 +50,8 @@ def payloads(port: int) -> dict[str, str]:
 
 def make_hostile_data(dest: Path, port: int) -> dict[str, str]:
     """A small company (from the sample generator) whose labels are replaced by payloads."""
+    from salesanalysis.data.sample import SampleSpec, generate
     from salesanalysis.paths import SAMPLE_PLAN
-    from salesanalysis.sample import SampleSpec, generate
 
     p = payloads(port)
     frames = generate(SampleSpec(n_customers_start=90,
@@ -204,7 +204,7 @@ BROWSER_SERVICES = re.compile(r"^\S+ (https?://)?([\w.-]+\.)?(google\.com|google
 @pytest.fixture(scope="module")
 def hostile_report(tmp_path_factory) -> dict[str, Any]:
     """One run of the real pipeline on the hostile company (shared by the checks below)."""
-    from salesanalysis.pipeline import discover_steps, run_pipeline
+    from salesanalysis.report.pipeline import discover_steps, run_pipeline
 
     if not discover_steps():
         pytest.skip("no notebooks/NN_*.ipynb yet")
@@ -296,7 +296,7 @@ WEIRD = "da'ta \"quoted\" \\ new\nline $(touch PWNED) ${HOME} `id` {x} 华东 �
 def test_papermill_parameters_with_quotes_and_newlines(tmp_path: Path, monkeypatch):
     """A data folder and plan path with quotes, a newline, backslashes and shell syntax reach
     the notebook unchanged and are never run as code."""
-    from salesanalysis.pipeline import run_pipeline
+    from salesanalysis.report.pipeline import run_pipeline
 
     monkeypatch.chdir(tmp_path)
     base = Path(__file__).parent / "bad_input" / "base"
@@ -336,7 +336,7 @@ def test_papermill_translation_round_trips(value: str):
 
 def test_plan_is_read_with_a_safe_loader(tmp_path: Path):
     from salesanalysis.errors import PlanError
-    from salesanalysis.plan import load_plan
+    from salesanalysis.targets.plan import load_plan
 
     p = tmp_path / "plan.yaml"
     p.write_text("fiscal_year: !!python/object/apply:os.system ['touch PWNED']\n", encoding="utf-8")
@@ -346,13 +346,13 @@ def test_plan_is_read_with_a_safe_loader(tmp_path: Path):
 
 
 def test_formatting_escapes_labels():
-    """Tables go through salesanalysis.formatting, which escapes labels."""
-    formatting = pytest.importorskip("salesanalysis.formatting")
+    """Tables go through salesanalysis.report.formatting, which escapes labels."""
+    formatting = pytest.importorskip("salesanalysis.report.formatting")
     df = pd.DataFrame({"region": ["<script>x</script>", "a&b"], "revenue": [1234.5, 2.0]})
     fn = next((getattr(formatting, n) for n in ("format_table", "table", "fmt_table", "style_table")
                if hasattr(formatting, n)), None)
     if fn is None:
-        pytest.skip("no table formatter in salesanalysis.formatting")
+        pytest.skip("no table formatter in salesanalysis.report.formatting")
     out = fn(df)
     markup = out.to_html() if hasattr(out, "to_html") else str(out)
     assert "<script>x</script>" not in markup and "&lt;script&gt;" in markup

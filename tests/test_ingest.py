@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from salesanalysis.data.ingest import Ingested, load_cubes, pandas_cubes
 from salesanalysis.errors import InputError
-from salesanalysis.ingest import Ingested, load_cubes, pandas_cubes
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample"
@@ -95,7 +95,7 @@ def test_generated_data_with_returns_and_duplicates(generated: Path, fmt: str) -
 
 
 def test_auto_uses_arrow_and_prepare_writes_the_same_frames(generated: Path, tmp_path: Path) -> None:
-    from salesanalysis.context import prepare
+    from salesanalysis.data.context import prepare
 
     d = generated / "csv"
     manifest = prepare(d, d / "plan.yaml", tmp_path / "outputs", "2026-06", today=TODAY)

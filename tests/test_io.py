@@ -7,8 +7,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from salesanalysis.data.readers import (
+    load_dataset,
+    read_market,
+    read_reps,
+    read_transactions,
+    sha256_file,
+)
 from salesanalysis.errors import InputError
-from salesanalysis.io import load_dataset, read_market, read_reps, read_transactions, sha256_file
 
 from .conftest import MARKET, REPS, TX_HEADER, tx_rows
 
@@ -200,7 +206,7 @@ from hypothesis import strategies as st  # noqa: E402
        st.sampled_from(["us", "eu"]))
 def test_formatted_amounts_read_back(cents: list[int], style: str):
     """Amounts with thousands separators and two decimals read back exactly, in either style."""
-    from salesanalysis.io import _to_number
+    from salesanalysis.data.readers import _to_number
 
     def fmt(c: int) -> str:
         s = f"{abs(c) / 100:,.2f}"
@@ -236,7 +242,7 @@ def test_problem_rows_are_file_lines(blank_before: list[bool], bad: int):
 
 
 def test_read_table_index_is_the_file_line(tmp_path: Path):
-    from salesanalysis.io import read_table
+    from salesanalysis.data.readers import read_table
 
     p = tmp_path / "t.csv"
     p.write_text("a,b\n1,2\n\n3,4\n,\n5,6\n", encoding="utf-8")
@@ -335,7 +341,7 @@ def test_multiline_quoted_value_keeps_file_line_numbers(tmp_path: Path):
     with pytest.raises(InputError) as ei:
         read_transactions(p)
     assert "rows: 7\n" in ei.value.render() + "\n"
-    from salesanalysis.io import read_table
+    from salesanalysis.data.readers import read_table
 
     df, first = read_table(p)
     assert first == 2 and df.index.tolist() == [2, 5, 6, 7, 8, 9]
@@ -386,6 +392,6 @@ def test_ambiguous_thousands_are_read_as_thousands_with_a_note(tmp_path: Path):
 
 
 def test_leading_zero_before_a_comma_is_a_decimal_comma():
-    from salesanalysis.io import _to_number
+    from salesanalysis.data.readers import _to_number
 
     assert _to_number(pd.Series(["0,500", "2"], dtype=object), None, None).tolist() == [0.5, 2.0]

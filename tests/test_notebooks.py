@@ -8,7 +8,7 @@ import json
 import pytest
 
 from salesanalysis.paths import NOTEBOOKS_DIR
-from salesanalysis.pipeline import discover_steps
+from salesanalysis.report.pipeline import discover_steps
 
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
 COMMON = {"period", "run_dir", "data_dir", "plan_file"}

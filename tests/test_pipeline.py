@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from salesanalysis.errors import InputError, RunLocked, StepFailed
-from salesanalysis.pipeline import _lock, discover_steps, run_pipeline
+from salesanalysis.report.pipeline import _lock, discover_steps, run_pipeline
 
 from .nbutil import OPEN, write_notebook
 

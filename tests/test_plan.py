@@ -9,7 +9,7 @@ import yaml
 
 from salesanalysis.errors import PlanError
 from salesanalysis.paths import SAMPLE_PLAN
-from salesanalysis.plan import (
+from salesanalysis.targets.plan import (
     Plan,
     TargetSpec,
     load_plan,

@@ -14,7 +14,8 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
 
-from salesanalysis import formatting, plots  # noqa: E402
+from salesanalysis.report import charts as plots  # noqa: E402
+from salesanalysis.report import formatting
 
 
 @pytest.fixture(autouse=True)
@@ -248,7 +249,7 @@ def test_market_charts_render_with_cjk_and_without_missing_glyphs():
     import numpy as np
 
     from salesanalysis import market as M
-    from salesanalysis.plots import market as PM
+    from salesanalysis.report.charts import market as PM
 
     rng = np.random.default_rng(0)
     rows = []
@@ -305,7 +306,7 @@ def test_market_charts_render_with_cjk_and_without_missing_glyphs():
 def test_table_hides_a_sorted_row_number_index():
     import pandas as pd
 
-    from salesanalysis.formatting import table
+    from salesanalysis.report.formatting import table
 
     df = pd.DataFrame({"region": ["华东", "华北"], "revenue": [2.0, 1.0]}).sort_values("revenue")
     html = table(df, money=["revenue"]).to_html()

@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from salesanalysis import record
 from salesanalysis.errors import RecordError
+from salesanalysis.targets import record
 
 
 def _run(tmp_path: Path, name: str, revised: bool = False, status: str = "ok") -> Path:

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from salesanalysis import review as rv
-from salesanalysis.cube import build_cube, build_customer_cube
+from salesanalysis.data.cube import build_cube, build_customer_cube
 from salesanalysis.errors import InputError, PlanError
 
 FY = 2026
@@ -600,8 +600,8 @@ def test_largest_remainder_exact_total(values, unit):
 def test_charts_draw_with_units(world):
     import io
 
-    from salesanalysis import plots
-    from salesanalysis.plots import review as rplots
+    from salesanalysis.report import charts as plots
+    from salesanalysis.report.charts import review as rplots
 
     plots.setup()
     review, act, tgm = world["review"], world["act"], world["tgm"]

@@ -1,0 +1,243 @@
+"""The run context notebooks work in: the validated inputs, the cube and earlier steps' outputs.
+
+The pipeline's *prepare* stage (:func:`prepare`) reads and validates the raw inputs once and
+writes the normalised frames into ``<run>/outputs/``. A notebook calls :func:`open_run`, which
+reads them from there; when a planner runs a notebook on its own in JupyterLab and the folder is
+missing or stale (an input file changed), ``open_run`` prepares it first.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from salesanalysis.data.readers import sha256_file
+from salesanalysis.errors import InputError
+
+__all__ = ["RunContext", "latest_complete_month", "open_run", "prepare", "resolve_period"]
+
+PREPARED = "prepare.json"
+FRAMES = ("cube", "customers", "orders", "reps", "market")
+
+
+def latest_complete_month(last_date: pd.Timestamp, today: _dt.date | None = None) -> pd.Period:
+    """The latest month of the data that is complete.
+
+    The month of the last transaction counts as complete once it has ended (the export was made
+    after its last day) or when the data reaches its last day; otherwise the month before it.
+    """
+    last_date = pd.Timestamp(last_date)
+    month = last_date.to_period("M")
+    today = today or _dt.date.today()
+    month_end = month.to_timestamp(how="end").normalize()
+    if pd.Timestamp(today) > month_end or last_date.normalize() >= month_end:
+        return month
+    return month - 1
+
+
+def resolve_period(period: str | None, first_month: pd.Period, last_date: pd.Timestamp,
+                   today: _dt.date | None = None) -> pd.Period:
+    """Validate a ``YYYY-MM`` report period against the data ('' = latest complete month)."""
+    if not period:
+        return latest_complete_month(last_date, today)
+    try:
+        p = pd.Period(str(period), freq="M")
+    except (ValueError, TypeError):
+        raise InputError(f"report period '{period}' is not a month",
+                         fix="Give the period as YYYY-MM, e.g. 2026-10.") from None
+    if not len(str(period)) == 7 or str(period)[4] != "-":
+        raise InputError(f"report period '{period}' is not in the form YYYY-MM",
+                         fix="Give the period as YYYY-MM, e.g. 2026-10.")
+    last = pd.Timestamp(last_date).to_period("M")
+    if p < first_month:
+        raise InputError(f"report period {p} is before the history starts ({first_month})",
+                         fix=f"Choose a month between {first_month} and {last}.")
+    if p > last:
+        raise InputError(f"report period {p} has no data: the transactions end in {last}",
+                         fix=f"Choose a month up to {last}, or add the missing transactions.")
+    return p
+
+
+def _hashes(sources: dict[str, Path]) -> dict[str, str]:
+    return {name: sha256_file(Path(p)) for name, p in sorted(sources.items())}
+
+
+def _write_parquet(df: pd.DataFrame, path: Path) -> None:
+    """Write atomically: a failed write never leaves a half-written file under the final name."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        df.to_parquet(tmp, index=False)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def prepare(data_dir: Path | str, plan_file: Path | str | None, outputs: Path | str,
+            period: str | None = None, today: _dt.date | None = None) -> dict[str, Any]:
+    """Read and validate the inputs once and write the normalised frames into ``outputs``.
+
+    Returns the manifest also written as ``outputs/prepare.json``: the report period, the
+    sha256 of each input file, the row counts and the rules applied to the data (notes).
+    """
+    from salesanalysis.data.ingest import (
+        load_cubes,  # Arrow fast path; the pandas readers when it cannot vouch
+    )
+
+    outputs = Path(outputs)
+    ing = load_cubes(data_dir, plan_file, today=today)
+    p = resolve_period(period, ing.first_month, ing.last_date, today)
+    notes = list(ing.notes)
+    after = ing.lines_per_month[ing.lines_per_month.index > p.to_timestamp()]
+    if int(after.sum()):
+        notes.append(f"{int(after.sum())} lines dated after the report period {p} (up to "
+                     f"{ing.last_date:%Y-%m-%d}) are kept in the cube but not used "
+                     "for this period.")
+    cube, customers = ing.cube, ing.customers
+    for name, df in {"cube": cube, "customers": customers, "orders": ing.orders, "reps": ing.reps,
+                     "market": ing.market}.items():
+        _write_parquet(df, outputs / f"{name}.parquet")
+    if ing.plan is not None:
+        (outputs / "plan.json").write_text(
+            json.dumps(ing.plan.to_dict(), ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+    manifest = {
+        "period": str(p),
+        "requested_period": period or "",
+        "data_dir": str(Path(data_dir).resolve()),
+        "plan_file": str(Path(plan_file).resolve()) if plan_file else None,
+        "inputs": {name: str(Path(path).resolve()) for name, path in ing.sources.items()},
+        "sha256": _hashes(ing.sources),
+        "rows": {"transactions": int(ing.n_lines), "cube": int(len(cube)),
+                 "customers": int(len(customers)), "reps": int(len(ing.reps)),
+                 "market": int(len(ing.market))},
+        "first_month": str(ing.first_month),
+        "last_date": f"{ing.last_date:%Y-%m-%d}",
+        "notes": notes,
+    }
+    (outputs / PREPARED).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+    return manifest
+
+
+@dataclass
+class RunContext:
+    """What a notebook works with. Frames are read lazily from ``outputs/``.
+
+    ``cube`` and ``customers`` hold the months up to and including the report period only.
+    """
+
+    period: pd.Period
+    run_dir: Path
+    data_dir: Path
+    plan_file: Path | None
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def outputs(self) -> Path:
+        return self.run_dir / "outputs"
+
+    @property
+    def notes(self) -> list[str]:
+        return list(self.manifest.get("notes", []))
+
+    def path(self, name: str, suffix: str = ".parquet") -> Path:
+        return self.outputs / f"{name}{suffix}"
+
+    def has(self, name: str) -> bool:
+        return self.path(name).exists()
+
+    def read(self, name: str) -> pd.DataFrame:
+        """An output of this run (``outputs/<name>.parquet``) as a frame, with the ``attrs`` it
+        was written with (pandas keeps them in the Parquet file's metadata)."""
+        path = self.path(name)
+        if not path.exists():
+            raise InputError(f"{path} does not exist: the step that writes '{name}' has not run",
+                             fix="Run the earlier notebooks first, or the whole pipeline with "
+                                 "`salesanalysis run`.")
+        return pd.read_parquet(path)
+
+    def write(self, name: str, df: pd.DataFrame, excel: bool = False) -> Path:
+        """Write ``outputs/<name>.parquet`` (and ``.xlsx`` when ``excel``) atomically.
+
+        ``df.attrs`` (JSON-serialisable) go into the Parquet file's metadata, in the same file:
+        e.g. the fingerprint of ``forecast_plan`` (see ``decompose.forecast_for_plan``)."""
+        path = self.path(name)
+        _write_parquet(df, path)
+        if excel:
+            from salesanalysis.report.excel import (
+                write_excel,  # formatted workbook for managers
+            )
+
+            write_excel({name: df}, self.path(name, ".xlsx"))
+        return path
+
+    def _upto(self, df: pd.DataFrame) -> pd.DataFrame:
+        return df[df["month"] <= self.period.to_timestamp()].reset_index(drop=True)
+
+    @cached_property
+    def cube(self) -> pd.DataFrame:
+        return self._upto(self.read("cube"))
+
+    @cached_property
+    def customers(self) -> pd.DataFrame:
+        return self._upto(self.read("customers"))
+
+    @cached_property
+    def orders(self) -> pd.DataFrame:
+        """Whole orders per month x region x customer_type x rep_id (see cube.build_order_counts)."""
+        return self._upto(self.read("orders"))
+
+    @cached_property
+    def reps(self) -> pd.DataFrame:
+        return self.read("reps")
+
+    @cached_property
+    def market(self) -> pd.DataFrame:
+        return self.read("market")
+
+    @cached_property
+    def plan(self) -> Any:
+        from salesanalysis.targets.plan import load_plan
+
+        if self.plan_file is None:
+            raise InputError("no plan file was given", fix="Pass plan_file (a plan YAML).")
+        return load_plan(self.plan_file)
+
+
+def _is_fresh(outputs: Path, data_dir: Path, plan_file: Path | None) -> dict[str, Any] | None:
+    path = outputs / PREPARED
+    if not path.exists() or not all((outputs / f"{n}.parquet").exists() for n in FRAMES):
+        return None
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    if manifest.get("data_dir") != str(data_dir.resolve()):
+        return None
+    if (manifest.get("plan_file") or None) != (str(plan_file.resolve()) if plan_file else None):
+        return None
+    try:
+        current = _hashes({k: Path(v) for k, v in manifest["inputs"].items()})
+    except OSError:
+        return None
+    return manifest if current == manifest.get("sha256") else None
+
+
+def open_run(period: str = "", run_dir: str | Path = "../reports/_lab",
+             data_dir: str | Path = "../data/sample", plan_file: str | Path | None = None,
+             today: _dt.date | None = None) -> RunContext:
+    """Open (and if needed prepare) the run folder a notebook reads from and writes to."""
+    run_dir, data_dir = Path(run_dir), Path(data_dir)
+    plan = Path(plan_file) if plan_file else None
+    outputs = run_dir / "outputs"
+    manifest = _is_fresh(outputs, data_dir, plan)
+    if manifest is None or manifest.get("requested_period", "") != (period or ""):
+        manifest = prepare(data_dir, plan, outputs, period, today)
+    return RunContext(pd.Period(manifest["period"], "M"), run_dir, data_dir, plan, manifest)

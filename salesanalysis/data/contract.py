@@ -1,0 +1,66 @@
+"""The data contract: the input tables, their columns (required, numeric, dates, keys), file
+suffixes, encodings and null markers. See ``data/README.md``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+MAPPING_FILE = "mapping.yaml"
+SUFFIXES = (".csv", ".csv.gz", ".txt", ".tsv", ".parquet", ".xlsx", ".xlsm", ".xls")
+ENCODINGS = ("utf-8", "gb18030")  # gb18030 is a superset of GBK and GB2312
+NULL_MARKERS = frozenset({"nan", "NaN", "NAN", "NULL", "null", "Null", "None", "none", "#N/A",
+                          "N/A", "n/a", "<NA>", "NaT", "#NULL!"})
+MIN_DATE, MAX_DATE = pd.Timestamp("1990-01-01"), pd.Timestamp("2100-01-01")
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """Columns of one input table in the data contract."""
+
+    name: str
+    required: tuple[str, ...]
+    optional: tuple[str, ...] = ()
+    keys: tuple[str, ...] = ()  # must not be empty
+    numeric: tuple[str, ...] = ()
+    dates: tuple[str, ...] = ()
+    one_of: tuple[tuple[str, ...], ...] = ()  # at least one column of each group
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        extra = tuple(c for g in self.one_of for c in g)
+        return tuple(dict.fromkeys(self.required + extra + self.optional))
+
+    @property
+    def needed(self) -> tuple[str, ...]:
+        """Columns a file must have (one column of each ``one_of`` group is enough)."""
+        return self.required
+
+
+SCHEMAS: dict[str, TableSpec] = {
+    "transactions": TableSpec(
+        name="transactions",
+        required=("date", "order_id", "customer_id", "customer_type", "region", "product_line",
+                  "rep_id", "quantity"),
+        optional=("product", "discount"),
+        keys=("order_id", "customer_id", "customer_type", "region", "product_line", "rep_id"),
+        numeric=("quantity", "unit_price", "revenue", "discount"),
+        dates=("date",),
+        one_of=(("unit_price", "revenue"),),
+    ),
+    "reps": TableSpec(
+        name="reps",
+        required=("rep_id", "name", "region", "hire_date"),
+        optional=("end_date", "fte"),
+        keys=("rep_id", "region"),
+        numeric=("fte",),
+        dates=("hire_date", "end_date"),
+    ),
+    "market": TableSpec(
+        name="market",
+        required=("period", "region", "product_line", "market_size"),
+        keys=("region", "product_line"),
+        numeric=("market_size",),
+    ),
+}

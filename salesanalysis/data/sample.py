@@ -1,0 +1,214 @@
+"""A deterministic sample company: transactions, reps and market size.
+
+The company sells industrial equipment in five Chinese regions (labels in Chinese), four product
+lines and three customer types. Its history has trend, seasonality (Chinese New Year dip, June
+and year-end peaks), price changes, customers won and lost, reps hired (and ramping) and reps
+who left, and returns (negative lines).
+
+    python -m salesanalysis.data.sample --out data/sample
+
+The same seed always gives the same files, byte for byte.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["SampleSpec", "generate", "write_sample"]
+
+REGIONS = ["华北", "华东", "华南", "华中", "西南"]
+REGION_WEIGHT = np.array([0.22, 0.30, 0.22, 0.14, 0.12])
+PRODUCT_LINES = ["Pumps", "Valves", "Sensors", "Service Contracts"]
+BASE_PRICE = np.array([12_000.0, 3_500.0, 900.0, 6_000.0])
+CUSTOMER_TYPES = ["Key Account", "SMB", "Distributor"]
+TYPE_WEIGHT = np.array([0.15, 0.60, 0.25])
+TYPE_SIZE = np.array([6.0, 1.0, 3.0])  # relative order size
+TYPE_ORDER_P = np.array([0.75, 0.30, 0.55])  # monthly order probability
+# calendar-month seasonality: Chinese New Year dip, mid-year and year-end peaks
+SEASON = np.array([0.70, 0.62, 1.00, 1.02, 1.05, 1.18, 0.95, 0.92, 1.05, 0.98, 1.08, 1.25])
+# product-line price changes: (line index, first month, factor)
+PRICE_CHANGES = [(0, "2023-03", 1.05), (2, "2024-07", 0.93), (1, "2025-01", 1.04), (3, "2026-03", 1.06)]
+SURNAMES = list("王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高")
+GIVEN = ["伟", "芳", "娜", "敏", "静", "磊", "洋", "勇", "艳", "杰", "军", "涛", "明", "超", "霞", "平"]
+
+
+@dataclass(frozen=True)
+class SampleSpec:
+    """Size and shape of the generated company."""
+
+    seed: int = 20261026
+    start: str = "2021-01"
+    end: str = "2026-10"  # last month of transactions (complete)
+    market_end: str = "2026-12"  # market estimates run to the end of the fiscal year
+    n_reps: int = 30  # reps at the start; hires come on top
+    n_customers_start: int = 420
+    monthly_new_customers: float = 9.0
+    monthly_churn: float = 0.012
+
+
+def _rep_name(rng: np.random.Generator) -> str:
+    return str(rng.choice(SURNAMES)) + "".join(rng.choice(GIVEN, size=rng.integers(1, 3)))
+
+
+def _make_reps(spec: SampleSpec, rng: np.random.Generator, months: pd.PeriodIndex) -> pd.DataFrame:
+    rows = []
+    start = months[0].to_timestamp()
+    for i in range(spec.n_reps):
+        region = REGIONS[i % len(REGIONS)] if i < 2 * len(REGIONS) else str(
+            rng.choice(REGIONS, p=REGION_WEIGHT)
+        )
+        hire = start - pd.DateOffset(months=int(rng.integers(6, 60)))
+        rows.append(dict(region=region, hire_date=hire, end_date=pd.NaT, fte=1.0))
+    # hires during the history (they ramp), some of them replacing leavers
+    for k in range(9):
+        m = months[int(8 + k * (len(months) - 12) / 9)]
+        region = str(rng.choice(REGIONS, p=REGION_WEIGHT))
+        rows.append(dict(region=region, hire_date=m.to_timestamp() + pd.Timedelta(days=int(rng.integers(0, 20))),
+                         end_date=pd.NaT, fte=1.0))
+    # two hires in the current fiscal year
+    for m in ("2026-02", "2026-07"):
+        rows.append(dict(region=str(rng.choice(REGIONS[:3])), hire_date=pd.Timestamp(m + "-01"),
+                         end_date=pd.NaT, fte=1.0))
+    reps = pd.DataFrame(rows)
+    # leavers: five left during the history, one leaves in the current year
+    leavers = rng.choice(np.arange(spec.n_reps), size=6, replace=False)
+    for j, idx in enumerate(leavers[:5]):
+        reps.loc[idx, "end_date"] = months[int(12 + j * 11)].to_timestamp() + pd.offsets.MonthEnd(0)
+    reps.loc[leavers[5], "end_date"] = pd.Timestamp("2026-05-31")
+    # part-timers
+    reps.loc[rng.choice(np.arange(spec.n_reps), size=3, replace=False), "fte"] = 0.5
+    reps.insert(0, "rep_id", [f"R{i + 1:03d}" for i in range(len(reps))])
+    reps.insert(1, "name", [_rep_name(rng) for _ in range(len(reps))])
+    return reps
+
+
+def _active(reps: pd.DataFrame, ts: pd.Timestamp) -> np.ndarray:
+    end_ok = reps["end_date"].isna() | (reps["end_date"] >= ts)
+    return ((reps["hire_date"] <= ts + pd.offsets.MonthEnd(0)) & end_ok).to_numpy()
+
+
+def generate(spec: SampleSpec = SampleSpec()) -> dict[str, pd.DataFrame]:
+    """Generate the sample company. Returns frames ``transactions``, ``reps``, ``market``."""
+    rng = np.random.default_rng(spec.seed)
+    months = pd.period_range(spec.start, spec.end, freq="M")
+    reps = _make_reps(spec, rng, months)
+    n_lines = len(PRODUCT_LINES)
+
+    # customers: home region, type, size, product preference, owner rep
+    def new_customers(n: int, first: int) -> pd.DataFrame:
+        region = rng.choice(len(REGIONS), size=n, p=REGION_WEIGHT)
+        ctype = rng.choice(len(CUSTOMER_TYPES), size=n, p=TYPE_WEIGHT)
+        size = rng.lognormal(0.0, 0.6, size=n) * TYPE_SIZE[ctype]
+        pref = rng.dirichlet(np.array([2.0, 2.5, 1.5, 1.0]), size=n)
+        return pd.DataFrame(dict(region=region, ctype=ctype, size=size, first=first,
+                                 last=10**6, owner="", **{f"p{j}": pref[:, j] for j in range(n_lines)}))
+
+    cust = new_customers(spec.n_customers_start, 0)
+    line_rows: list[dict] = []
+    price = np.tile(BASE_PRICE, (len(months), 1))
+    for j, since, factor in PRICE_CHANGES:
+        price[months >= pd.Period(since, "M"), j] *= factor
+    order_no = 100000
+    pending_returns: list[dict] = []
+
+    for t, m in enumerate(months):
+        ts = m.to_timestamp()
+        # acquisitions (growing over time) and churn
+        n_new = rng.poisson(spec.monthly_new_customers * (1 + 0.012 * t))
+        if t > 0 and n_new:
+            cust = pd.concat([cust, new_customers(n_new, t)], ignore_index=True)
+        alive = (cust["first"] <= t) & (cust["last"] > t)
+        churn = alive & (rng.random(len(cust)) < spec.monthly_churn) & (cust["first"] < t)
+        cust.loc[churn, "last"] = t
+        alive &= ~churn
+        # (re)assign owners among active reps of the customer's region
+        act = _active(reps, ts)
+        for r in range(len(REGIONS)):
+            pool = reps.loc[act & (reps["region"] == REGIONS[r]).to_numpy(), "rep_id"].to_numpy()
+            need = alive & (cust["region"] == r) & ~cust["owner"].isin(pool)
+            if need.any() and len(pool):
+                cust.loc[need, "owner"] = rng.choice(pool, size=int(need.sum()))
+        # orders this month
+        a = cust[alive]
+        season = SEASON[m.month - 1]
+        p = np.clip(TYPE_ORDER_P[a["ctype"].to_numpy()] * season, 0, 0.97)
+        buys = rng.random(len(a)) < p
+        a = a[buys]
+        days = m.days_in_month
+        for row in a.itertuples(index=True):
+            order_no += 1
+            pref = np.array([getattr(row, f"p{j}") for j in range(n_lines)])
+            k = 1 + rng.binomial(2, 0.3)
+            lines = rng.choice(n_lines, size=k, replace=False, p=pref)
+            day = int(rng.integers(1, days + 1))
+            date = ts + pd.Timedelta(days=day - 1)
+            for j in lines:
+                qty = 1 + rng.poisson(row.size * season * (1.6 if j == 2 else 0.8))
+                disc = float(rng.choice([0.0, 0.0, 0.0, 0.05, 0.10]))
+                unit = round(float(price[t, j] * rng.uniform(0.97, 1.03)), 2)
+                line = dict(date=date, order_id=f"SO{order_no}", customer_id=f"C{int(row.Index) + 1:05d}", customer_type=CUSTOMER_TYPES[row.ctype],
+                            region=REGIONS[row.region], product_line=PRODUCT_LINES[j],
+                            rep_id=row.owner, quantity=int(qty), unit_price=unit, discount=disc)
+                line_rows.append(line)
+                if rng.random() < 0.015:
+                    pending_returns.append(dict(line, order_id=f"RT{order_no}{j}",
+                                                quantity=-int(rng.integers(1, qty + 1)),
+                                                date=date + pd.Timedelta(days=int(rng.integers(5, 25)))))
+        # returns that fall inside the history
+        due = [r for r in pending_returns if r["date"] <= ts + pd.offsets.MonthEnd(0)]
+        pending_returns = [r for r in pending_returns if r["date"] > ts + pd.offsets.MonthEnd(0)]
+        line_rows.extend(due)
+
+    tx = pd.DataFrame(line_rows)
+    tx = tx.sort_values(["date", "order_id", "product_line"], kind="stable").reset_index(drop=True)
+    tx["revenue"] = (tx["quantity"] * tx["unit_price"] * (1 - tx["discount"])).round(2)
+    tx["date"] = tx["date"].dt.strftime("%Y-%m-%d")
+
+    # market size: the company holds roughly 8-20% of each region x product line market
+    mmonths = pd.period_range(spec.start, spec.market_end, freq="M")
+    base = tx.assign(month=pd.to_datetime(tx["date"]).dt.to_period("M"))
+    first_year = base[base["month"] < months[0] + 12].groupby(["region", "product_line"])["revenue"].sum() / 12
+    rows = []
+    for (region, pl), monthly in first_year.items():
+        share0 = rng.uniform(0.08, 0.20)
+        growth = rng.uniform(0.03, 0.09)
+        for t, m in enumerate(mmonths):
+            size = monthly / share0 * (1 + growth) ** (t / 12) * SEASON[m.month - 1] * rng.normal(1, 0.03)
+            rows.append(dict(period=str(m), region=region, product_line=pl, market_size=round(size, -3)))
+    market = pd.DataFrame(rows)
+
+    reps_out = reps.copy()
+    reps_out["hire_date"] = reps_out["hire_date"].dt.strftime("%Y-%m-%d")
+    reps_out["end_date"] = reps_out["end_date"].dt.strftime("%Y-%m-%d")
+    return {"transactions": tx, "reps": reps_out, "market": market}
+
+
+def write_sample(out: Path, spec: SampleSpec = SampleSpec()) -> dict[str, Path]:
+    """Write the sample company's CSV files (UTF-8) into ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    frames = generate(spec)
+    paths = {}
+    for name, df in frames.items():
+        path = out / f"{name}.csv"
+        df.to_csv(path, index=False, lineterminator="\n")
+        paths[name] = path
+    return paths
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent.parent / "data" / "sample")
+    ap.add_argument("--seed", type=int, default=SampleSpec.seed)
+    args = ap.parse_args(argv)
+    paths = write_sample(args.out, SampleSpec(seed=args.seed))
+    for name, p in paths.items():
+        print(f"{name}: {p} ({p.stat().st_size / 1e6:.2f} MB)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,639 @@
+"""The monthly run: prepare the inputs, execute the notebooks with papermill, export HTML.
+
+A run for period P writes ``<out>/P/``::
+
+    run.json        status, period, parameters, input hashes, versions, git commit, steps
+    run.log         the run's log
+    index.html      headline figures and links to each step's report
+    NN_step.ipynb   executed notebooks (the audit record)
+    NN_step.html    business reports (code and parameter cells hidden, charts embedded)
+    outputs/        files the steps hand to each other (Parquet, Excel)
+
+The run is built in a temporary folder beside it and swapped in only when every step
+succeeded, so the last good report for P is never destroyed. A failed run is kept in
+``<out>/P.failed/`` (with its partial HTML and a ``run.json`` saying what failed). A lock file
+stops two runs of the same period from interleaving.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import html
+import json
+import logging
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from salesanalysis.data.readers import sha256_file
+from salesanalysis.errors import RunLocked, SalesAnalysisError, StepFailed
+from salesanalysis.paths import (
+    NOTEBOOKS_DIR,
+    PACKAGE_DIR,
+    REPO_DIR,
+    REPORTS_DIR,
+    SAMPLE_DIR,
+    SAMPLE_PLAN,
+)
+
+__all__ = ["Step", "RunResult", "discover_steps", "export_html", "run_pipeline"]
+
+log = logging.getLogger("salesanalysis")
+
+VERSIONED = ("salesanalysis", "pandas", "numpy", "statsmodels", "scipy", "matplotlib", "seaborn",
+             "papermill", "nbconvert", "pyarrow", "duckdb")
+HIDDEN_TAGS = {"parameters", "injected-parameters", "remove_cell", "hide"}
+
+
+@dataclass(frozen=True)
+class Step:
+    """One notebook of the pipeline."""
+
+    number: int
+    name: str
+    path: Path
+
+    @property
+    def stem(self) -> str:
+        return self.path.stem
+
+    @property
+    def title(self) -> str:
+        return self.name.replace("_", " ").capitalize()
+
+
+def discover_steps(notebooks_dir: Path = NOTEBOOKS_DIR) -> list[Step]:
+    """The pipeline's steps: ``NN_name.ipynb`` in ``notebooks_dir``, in the order of NN."""
+    steps = []
+    for p in sorted(Path(notebooks_dir).glob("[0-9][0-9]_*.ipynb")):
+        number, _, name = p.stem.partition("_")
+        steps.append(Step(int(number), name, p))
+    return sorted(steps, key=lambda s: s.number)
+
+
+@dataclass
+class StepRecord:
+    name: str
+    status: str = "pending"  # pending | ok | reused | failed | interrupted
+    seconds: float = 0.0
+    error: str | None = None
+    html: str | None = None
+    notebook: str | None = None
+    fingerprint: str | None = None
+    outputs: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RunResult:
+    status: str
+    period: str
+    folder: Path
+    steps: list[StepRecord] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def index(self) -> Path:
+        return self.folder / "index.html"
+
+
+# --------------------------------------------------------------------------------------------
+# HTML export
+
+
+def export_html(notebook: Path, target: Path, title: str | None = None) -> Path:
+    """Export an executed notebook as a self-contained business report.
+
+    Code cells' inputs and prompts are hidden, cells tagged ``parameters``/``injected-parameters``
+    are dropped, images are embedded, and nothing is loaded from another host.
+    """
+    import nbformat
+    from nbconvert import HTMLExporter
+    from traitlets.config import Config
+
+    c = Config()
+    c.TagRemovePreprocessor.enabled = True
+    c.TagRemovePreprocessor.remove_cell_tags = HIDDEN_TAGS
+    c.HTMLExporter.exclude_input = True
+    c.HTMLExporter.exclude_input_prompt = True
+    c.HTMLExporter.exclude_output_prompt = True
+    c.HTMLExporter.embed_images = True
+    c.HTMLExporter.extra_template_basedirs = [str(PACKAGE_DIR / "report" / "templates")]
+    c.HTMLExporter.template_name = "report"
+    exporter = HTMLExporter(config=c)
+    exporter.register_preprocessor("nbconvert.preprocessors.TagRemovePreprocessor", enabled=True)
+    nb = nbformat.read(notebook, as_version=4)
+    # papermill's error banner and the failing cell's traceback stay visible
+    if title:
+        nb.metadata["title"] = title
+    body, _ = exporter.from_notebook_node(nb)
+    _atomic_write_text(target, body)
+    return target
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+# --------------------------------------------------------------------------------------------
+# manifest
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in VERSIONED:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def _git_commit() -> str | None:
+    try:
+        r = subprocess.run(["git", "-C", str(REPO_DIR), "rev-parse", "HEAD"], capture_output=True,
+                           text=True, timeout=5)
+        if r.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "-C", str(REPO_DIR), "status", "--porcelain", "--",
+                                "salesanalysis", "notebooks"], capture_output=True, text=True, timeout=5)
+        return r.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# --------------------------------------------------------------------------------------------
+# the run
+
+
+class _Interrupted(BaseException):
+    """SIGTERM turned into an exception so that the run records what happened."""
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:  # pragma: no cover - exercised via subprocess
+    raise _Interrupted(f"received signal {signum}")
+
+
+# Libraries that log while a notebook runs. Their messages (e.g. nbclient's "Kernel died" and
+# asyncio's "Task exception was never retrieved" with a traceback, when a run is interrupted)
+# go to run.log, never to the terminal of a scheduler or an analyst.
+_LIBRARY_LOGGERS = ("papermill", "nbclient", "traitlets", "jupyter_client", "asyncio")
+
+
+def _setup_log(path: Path, echo: Callable[[str], None] | None) -> logging.Handler:
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    handler._sa_saved = []  # type: ignore[attr-defined]
+    for name in _LIBRARY_LOGGERS:
+        lib = logging.getLogger(name)
+        handler._sa_saved.append((lib, lib.propagate))  # type: ignore[attr-defined]
+        lib.addHandler(handler)
+        lib.propagate = False
+    return handler
+
+
+def _close_log(handler: logging.Handler) -> None:
+    log.removeHandler(handler)
+    for lib, propagate in getattr(handler, "_sa_saved", []):
+        lib.removeHandler(handler)
+        lib.propagate = propagate
+    handler.close()
+
+
+def _lock(out: Path, period: str, wait: float) -> Any:
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(out / f".{period}.lock"))
+    try:
+        lock.acquire(timeout=wait)
+    except Timeout:
+        raise RunLocked(f"another run for {period} is in progress in {out}",
+                        fix="Wait for it to finish (or pass --wait SECONDS to queue behind it).") from None
+    return lock
+
+
+def _swap_in(build: Path, final: Path) -> None:
+    """Replace ``final`` by ``build``; the old report is removed only once the new one is in."""
+    old = final.with_name(f".{final.name}.old")
+    if old.exists():
+        shutil.rmtree(old)
+    if final.exists():
+        os.replace(final, old)
+    os.replace(build, final)
+    if old.exists():
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _recover(final: Path) -> None:
+    """A crash between the two renames of a swap leaves ``.P.old``: put it back."""
+    old = final.with_name(f".{final.name}.old")
+    if old.exists() and not final.exists():
+        os.replace(old, final)
+
+
+def _code_hash() -> str:
+    """sha256 of the package's code and templates: a changed package reruns every step."""
+    h = hashlib.sha256()
+    for path in sorted(PACKAGE_DIR.rglob("*")):
+        if path.is_file() and path.suffix in (".py", ".j2", ".json") and "__pycache__" not in path.parts:
+            h.update(path.relative_to(PACKAGE_DIR).as_posix().encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def _input_files(data_dir: Path, plan_path: Path | None) -> dict[str, Path] | None:
+    """The raw input files, located without parsing them (None when they cannot be found:
+    the prepare stage then reports why)."""
+    from salesanalysis.data.readers import MAPPING_FILE, find_input, load_mapping
+
+    try:
+        mapping = load_mapping(data_dir)
+        files = {t: find_input(data_dir, t, mapping) for t in ("transactions", "reps", "market")}
+    except SalesAnalysisError:
+        return None
+    if plan_path is not None:
+        if not plan_path.exists():
+            return None
+        files["plan"] = plan_path
+    if (data_dir / MAPPING_FILE).exists():
+        files["mapping"] = data_dir / MAPPING_FILE
+    return files
+
+
+def _records_state(records_dir: Path | str | None) -> dict[str, str]:
+    """What the plan-of-record folder holds (a frozen or adopted plan changes the run)."""
+    if not records_dir or not Path(records_dir).is_dir():
+        return {}
+    return {str(p.relative_to(records_dir)): sha256_file(p)
+            for p in sorted(Path(records_dir).rglob("*")) if p.is_file()}
+
+
+def _fingerprints(base: dict[str, Any], steps: Sequence[Step]) -> tuple[str, list[str]]:
+    """The run's base fingerprint and one per step, chained: a step's fingerprint covers its
+    notebook and every earlier step's, so a change reruns that step and all after it."""
+    base_fp = _sha256_text(json.dumps(base, sort_keys=True, ensure_ascii=False))
+    fps, prev = [], base_fp
+    for step in steps:
+        prev = _sha256_text(prev + hashlib.sha256(step.path.read_bytes()).hexdigest())
+        fps.append(prev)
+    return base_fp, fps
+
+
+def _find_reusable(out: Path, base_fp: str) -> tuple[Path, dict[str, Any]] | None:
+    """The last good run made from the same inputs, parameters and code."""
+    for run in sorted(out.glob("*/run.json")):
+        if run.parent.name.startswith(".") or run.parent.name.endswith(".failed"):
+            continue
+        try:
+            m = json.loads(run.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if (m.get("status") == "ok" and m.get("prepare_outputs")
+                and m.get("fingerprints", {}).get("base") == base_fp):
+            return run.parent, m
+    return None
+
+
+def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:
+    return {p.name: (p.stat().st_mtime_ns, p.stat().st_size) for p in folder.iterdir() if p.is_file()}
+
+
+def _changed(before: dict[str, tuple[int, int]], folder: Path) -> list[str]:
+    return sorted(n for n, sig in _snapshot(folder).items() if before.get(n) != sig)
+
+
+def _normalize_notebook(path: Path, name: str) -> None:
+    """Drop run-specific timestamps and paths from an executed notebook so that a rerun with
+    the same inputs gives the same file (timestamps are kept in run.json only)."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    pm = nb.metadata.get("papermill", {})
+    for key in ("start_time", "end_time", "duration", "exception"):
+        pm.pop(key, None)
+    if "output_path" in pm:
+        pm["output_path"] = name
+    for cell in nb.cells:
+        if "injected-parameters" in cell.metadata.get("tags", []):
+            cell["id"] = "injected-parameters"  # papermill gives it a random id
+        cell.metadata.pop("execution", None)
+        cpm = cell.metadata.get("papermill", {})
+        for key in ("start_time", "end_time", "duration"):
+            cpm.pop(key, None)
+    nbformat.write(nb, path)
+
+
+def run_pipeline(period: str | None = None, data_dir: Path | str = SAMPLE_DIR,
+                 plan_file: Path | str | None = SAMPLE_PLAN, out: Path | str = REPORTS_DIR,
+                 *, steps: Sequence[str] | None = None, notebooks_dir: Path = NOTEBOOKS_DIR,
+                 echo: Callable[[str], None] | None = print, wait: float = 0.0,
+                 cell_timeout: int = 1800, extra_parameters: dict[str, Any] | None = None,
+                 force: bool = False, records_dir: Path | str | None = None,
+                 today: _dt.date | None = None) -> RunResult:
+    """Run the monthly pipeline for ``period`` ('' or None = latest complete month).
+
+    Steps whose notebook, inputs, parameters and package code are unchanged since the last good
+    run are reused from it instead of rerun (``force=True`` reruns all).
+
+    Raises:
+        InputError / PlanError: the inputs are invalid (nothing is written but a failed record).
+        RunLocked: another run for the same period holds the lock.
+        StepFailed: a notebook failed; the failed run is kept in ``<out>/<period>.failed``.
+    """
+    from salesanalysis.data import context
+
+    say = echo or (lambda s: None)
+    data_dir, out = Path(data_dir).resolve(), Path(out).resolve()
+    plan_path = Path(plan_file).resolve() if plan_file else None
+    out.mkdir(parents=True, exist_ok=True)
+    all_steps = discover_steps(notebooks_dir)
+    if steps:
+        wanted = set(steps)
+        all_steps = [s for s in all_steps if s.stem in wanted or s.name in wanted or str(s.number) in wanted]
+    if not all_steps:
+        raise SalesAnalysisError(f"no pipeline steps (NN_name.ipynb) found in {notebooks_dir}"
+                                 + (f" matching {', '.join(steps)}" if steps else ""),
+                                 fix="Check the notebooks folder, or the names given to --steps "
+                                     "(see `salesanalysis steps`).")
+    started = _dt.datetime.now(_dt.UTC)
+    versions = _versions()
+    request = period or f"latest@{(today or _dt.date.today()):%Y-%m}"
+    files = _input_files(data_dir, plan_path)
+    base = {"code": _code_hash(), "versions": versions, "request": request,
+            "inputs": {k: sha256_file(v) for k, v in (files or {}).items()},
+            "data_dir": str(data_dir), "plan_file": str(plan_path) if plan_path else None,
+            "records": _records_state(records_dir),
+            "extra": extra_parameters or {}, "steps": [s.stem for s in all_steps]}
+    base_fp, step_fps = _fingerprints(base, all_steps)
+    prev = None if (force or files is None) else _find_reusable(out, base_fp)
+    stamp = f"{os.getpid()}-{int(time.time() * 1000)}"
+    build = out / f".build-{stamp}"
+    build.mkdir()
+    (build / "outputs").mkdir()
+    handler = _setup_log(build / "run.log", echo)
+    manifest: dict[str, Any] = {
+        "status": "running",
+        "period": period or "",
+        "started": started.isoformat(timespec="seconds"),
+        "parameters": {"period": period or "", "data_dir": str(data_dir),
+                       "plan_file": str(plan_path) if plan_path else None,
+                       **(extra_parameters or {})},
+        "inputs": {}, "sha256": {}, "versions": versions, "git_commit": _git_commit(),
+        "fingerprints": {"base": base_fp, "code": base["code"]},
+        "steps": [], "notes": [],
+    }
+    records: list[StepRecord] = []
+    lock = None
+    final: Path | None = None
+    old_handler = signal.getsignal(signal.SIGTERM)
+    try:
+        signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not in the main thread
+        old_handler = None
+    t_run = time.perf_counter()
+    try:
+        t0 = time.perf_counter()
+        if prev is not None:
+            prev_dir, prev_m = prev
+            p = prev_m["period"]
+            lock = _lock(out, p, wait)
+            say(f"Inputs, parameters and code unchanged since the run of {prev_m.get('started')}: "
+                "reusing what has not changed (--force reruns all).")
+            prep_files = prev_m.get("prepare_outputs", [])
+            for name in prep_files:
+                shutil.copy2(prev_dir / "outputs" / name, build / "outputs" / name)
+            for key in ("inputs", "sha256", "notes", "rows", "prepare_outputs"):
+                manifest[key] = prev_m.get(key)
+            prev_steps = {s["name"]: s for s in prev_m.get("steps", [])}
+        else:
+            say("Preparing inputs (read, validate, build the monthly cube)...")
+            prep = context.prepare(data_dir, plan_path, build / "outputs", period, today)
+            p = prep["period"]
+            manifest.update(inputs=prep["inputs"], sha256=prep["sha256"], notes=prep["notes"],
+                            rows=prep["rows"], prepare_outputs=sorted(x.name for x in (build / "outputs").iterdir()))
+            log.info("prepared inputs for %s in %.1fs: %s", p, time.perf_counter() - t0, prep["rows"])
+            say(f"  period {p}: {prep['rows']['transactions']:,} lines -> {prep['rows']['cube']:,} cube "
+                f"rows ({time.perf_counter() - t0:.1f}s)")
+            lock = _lock(out, p, wait)
+            prev_steps = {}
+        manifest["period"] = p
+        manifest["parameters"]["period"] = p
+        for note in manifest["notes"] or []:
+            say(f"  note: {note}")
+        final = out / p
+        _recover(final)
+        params = {"period": p, "run_dir": ".", "data_dir": str(data_dir),
+                  "plan_file": str(plan_path) if plan_path else "",
+                  "records_dir": str(Path(records_dir).resolve()) if records_dir else "",
+                  **(extra_parameters or {})}
+        reusing = prev is not None
+        for i, (step, fp) in enumerate(zip(all_steps, step_fps, strict=True), 1):
+            rec = StepRecord(step.stem, fingerprint=fp)
+            records.append(rec)
+            old = prev_steps.get(step.stem)
+            reusing = reusing and old is not None and old.get("fingerprint") == fp and old.get("status") in ("ok", "reused")
+            if reusing:
+                prev_dir = prev[0]
+                for name in [f"{step.stem}.ipynb", f"{step.stem}.html"]:
+                    shutil.copy2(prev_dir / name, build / name)
+                for name in old.get("outputs", []):
+                    shutil.copy2(prev_dir / "outputs" / name, build / "outputs" / name)
+                rec.status, rec.outputs = "reused", list(old.get("outputs", []))
+                rec.notebook, rec.html = f"{step.stem}.ipynb", f"{step.stem}.html"
+                say(f"[{i}/{len(all_steps)}] {step.stem}: unchanged, reused")
+                log.info("step %s reused", step.stem)
+                continue
+            say(f"[{i}/{len(all_steps)}] {step.stem} ...")
+            t0 = time.perf_counter()
+            before = _snapshot(build / "outputs")
+            try:
+                _execute(step, build, params, cell_timeout)
+                rec.status = "ok"
+            except (_Interrupted, KeyboardInterrupt):
+                rec.status = "interrupted"
+                raise
+            except Exception as e:  # papermill/kernel errors: recorded, then raised as StepFailed
+                rec.status = "failed"
+                rec.error = _short_error(e)
+                log.error("step %s failed: %s\n%s", step.stem, rec.error, traceback.format_exc())
+            finally:
+                rec.seconds = round(time.perf_counter() - t0, 2)
+                rec.outputs = _changed(before, build / "outputs")
+                nb_out = build / f"{step.stem}.ipynb"
+                if nb_out.exists():
+                    rec.notebook = nb_out.name
+                    try:
+                        _normalize_notebook(nb_out, nb_out.name)
+                        export_html(nb_out, build / f"{step.stem}.html", title=step.title)
+                        rec.html = f"{step.stem}.html"
+                    except Exception as e:  # an unexportable notebook must not hide the real error
+                        log.error("HTML export of %s failed: %s", step.stem, e)
+                        if rec.status == "ok":
+                            rec.status, rec.error = "failed", f"HTML export failed: {_short_error(e)}"
+            say(f"      {rec.status} in {rec.seconds:.1f}s" + (f": {rec.error}" if rec.error else ""))
+            log.info("step %s %s in %.2fs", step.stem, rec.status, rec.seconds)
+            if rec.status == "failed":
+                raise StepFailed(f"step {step.stem} failed: {rec.error}",
+                                 fix=f"Open {final}.failed/{step.stem}.html (or the .ipynb) to see the "
+                                     "error in context; the last good report is unchanged.")
+        manifest["status"] = "ok"
+    except (SalesAnalysisError, _Interrupted, KeyboardInterrupt, Exception) as e:
+        status = "interrupted" if isinstance(e, _Interrupted | KeyboardInterrupt) else "failed"
+        manifest["status"] = status
+        failed = next((r for r in records if r.status in ("failed", "interrupted")), None)
+        manifest["error"] = {"step": failed.name if failed else "prepare",
+                             "type": type(e).__name__,
+                             "message": e.render() if isinstance(e, SalesAnalysisError) else _short_error(e)}
+        log.error("run %s: %s", status, manifest["error"]["message"])
+        raise
+    finally:
+        manifest["steps"] = [r.__dict__ for r in records]
+        manifest["finished"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+        manifest["seconds"] = round(time.perf_counter() - t_run, 2)
+        write_error: OSError | None = None
+        try:
+            _atomic_write_text(build / "run.json", json.dumps(manifest, ensure_ascii=False, indent=2))
+            _write_run_index(build, manifest)
+        except OSError as e:  # e.g. the disk is full: never swap in a report without its record
+            write_error = e
+            log.error("could not write run.json/index.html: %s", e)
+            manifest["status"] = "failed"
+        finally:
+            _close_log(handler)
+            if old_handler is not None:
+                signal.signal(signal.SIGTERM, old_handler)
+            dest = final if final is not None else out / (manifest["period"] or "unknown")
+            if manifest["status"] == "ok":
+                _swap_in(build, dest)
+            else:
+                failed_dir = dest.with_name(dest.name + ".failed")
+                try:
+                    if failed_dir.exists():
+                        shutil.rmtree(failed_dir)
+                    os.replace(build, failed_dir)
+                except OSError as e:
+                    log.error("could not keep the failed run in %s: %s", failed_dir, e)
+            try:
+                _write_reports_index(out)
+            except OSError as e:
+                log.error("could not update %s/index.html: %s", out, e)
+            if lock is not None:
+                lock.release()
+    if write_error is not None:
+        raise SalesAnalysisError(f"the report for {manifest['period']} could not be written: {write_error}",
+                                 fix="Free disk space in the reports folder and run again; the last "
+                                     "good report is unchanged.")
+    say(f"Report: {dest / 'index.html'}")
+    return RunResult("ok", manifest["period"], dest, records)
+
+
+def _short_error(e: BaseException) -> str:
+    name = getattr(e, "ename", None) or type(e).__name__
+    value = getattr(e, "evalue", None) or str(e)
+    text = f"{name}: {value}".strip()
+    return text if len(text) < 2000 else text[:2000] + " ..."
+
+
+def _kernel_manager_class() -> type:
+    from jupyter_client.manager import AsyncKernelManager
+
+    class QuietKernelManager(AsyncKernelManager):
+        """A kernel whose stderr (start-up warnings, the traceback of an interrupted kernel) goes
+        to the run's ``kernel.log`` instead of the console."""
+
+        async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+            path = os.environ.get("SALESANALYSIS_KERNEL_LOG")
+            if path:
+                self._sa_log = open(path, "ab")  # noqa: SIM115 - lives as long as the kernel
+                kw["stderr"] = self._sa_log
+            await super()._async_launch_kernel(kernel_cmd, **kw)
+
+    return QuietKernelManager
+
+
+def _execute(step: Step, build: Path, params: dict[str, Any], cell_timeout: int) -> None:
+    import papermill as pm
+
+    declared = pm.inspect_notebook(str(step.path))
+    params = {k: v for k, v in params.items() if k in declared}  # each notebook gets its own
+
+    env_pin = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+               "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+               "SALESANALYSIS_KERNEL_LOG": str(build / "kernel.log")}
+    saved = {k: os.environ.get(k) for k in env_pin}
+    os.environ.update(env_pin)
+    try:
+        pm.execute_notebook(
+            str(step.path), str(build / f"{step.stem}.ipynb"), parameters=params,
+            cwd=str(build), kernel_name="python3", progress_bar=False, log_output=False,
+            execution_timeout=cell_timeout, request_save_on_cell_execute=True,
+            kernel_manager_class=_kernel_manager_class(),
+        )
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+# --------------------------------------------------------------------------------------------
+# index pages
+
+
+def _write_run_index(build: Path, manifest: dict[str, Any]) -> None:
+    from salesanalysis.report.index import headline, render_index
+
+    h = None
+    if manifest["status"] == "ok":
+        try:
+            h = headline(build / "outputs", manifest["period"])
+        except Exception as e:  # a missing headline must not fail the run
+            log.warning("no headline figures: %s", e)
+    _atomic_write_text(build / "index.html", render_index(manifest, h))
+
+
+def _write_reports_index(out: Path) -> None:
+    """``<out>/index.html``: every period's last good report, and failed attempts."""
+    e = html.escape
+    rows = []
+    for d in sorted((p for p in out.iterdir() if p.is_dir() and not p.name.startswith(".")), reverse=True):
+        run = d / "run.json"
+        if not run.exists():
+            continue
+        try:
+            m = json.loads(run.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        rows.append(f'<tr><td><a href="{e(d.name)}/index.html">{e(d.name)}</a></td>'
+                    f"<td>{e(m.get('status', '?'))}</td><td>{e(m.get('started', ''))}</td></tr>")
+    page = f"""<!DOCTYPE html><html><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
+<title>Sales reports</title>
+<style>body {{ font-family: Arial, sans-serif; max-width: 800px; margin: 24px auto; }}
+td, th {{ padding: 4px 10px; border-bottom: 1px solid #ddd; text-align: left; }}</style></head>
+<body><h1>Sales reports</h1><table><tr><th>Report</th><th>Status</th><th>Run at (UTC)</th></tr>
+{''.join(rows)}</table></body></html>"""
+    _atomic_write_text(out / "index.html", page)
+
+
+def python_info() -> str:  # pragma: no cover - diagnostic
+    return f"{sys.executable} {platform.python_version()}"

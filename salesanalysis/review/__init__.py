@@ -1,0 +1,129 @@
+"""Performance review: attainment, seasonality-aware pacing, landing forecast, variance bridges,
+rep leaderboard and re-planning. Pure functions: frames in, frames out.
+
+Typical use (what ``notebooks/04_performance_review.ipynb`` does)::
+
+    from salesanalysis import review as rv
+    df = rv.build_review(ctx.cube, ctx.customers, targets, forecast, ctx.market,
+                         ctx.period, plan.fiscal_year)               # outputs/review.parquet
+    rv.headline(df)                                                  # index page
+    act = rv.monthly_actuals(ctx.cube, ctx.customers, ctx.period, plan.fiscal_year)
+    tgt = rv.monthly_targets(targets, plan.fiscal_year)
+    rv.pacing_table(df, ctx.period, plan.fiscal_year)
+    rv.bridge_target(ctx.customers, targets, ctx.period, plan.fiscal_year, plan=plan)
+    rv.bridge_last_year(ctx.customers, ctx.period, plan.fiscal_year)
+    rv.rep_leaderboard(act, tgt, ctx.reps, ctx.period, plan.fiscal_year, plan=plan, review=df)
+    rv.replan(tgt, act, ctx.period, plan.fiscal_year, p_reach=..., plan=plan)
+
+Levels and keys follow the forecast (docs/ARCHITECTURE.md): ``total``, ``region``,
+``product_line``, ``customer_type``, ``cell`` (region x product line x customer type), ``rep``
+(region, rep_id), plus ``region_product_line`` for market share; a summed dimension holds
+``"*"``. Customers are always counted by the additive activation rule (home cell, first active
+month), so they add up over cells and months like revenue.
+
+Stated rules (each function's docstring has the detail):
+
+* Expected to date = the *phased* target of the months elapsed (never a straight line).
+* Landing = actual to date + forecast of the months after the report period (a forecast made
+  before the fiscal year is used only for those months); normal approximation from the 80%
+  interval, months combined with correlation ``month_correlation`` (default 1).
+* Bridges are sequential chains (volume, mix by region, product line, customer type, price)
+  that telescope, so the steps add up to the total variance.
+* Re-planning allocates the remaining gap in proportion to remaining plan x probability of
+  landing, capped, re-phased by each unit's own seasonality, rounded by largest remainder.
+"""
+
+from __future__ import annotations
+
+from salesanalysis.review.attainment import (
+    REVIEW_COLUMNS,
+    attainment_table,
+    build_review,
+    company_view,
+    customer_activations,
+    customer_landing,
+    forecast_at_level,
+    headline,
+    landing_forecast,
+    monthly_actuals,
+    monthly_market,
+    monthly_targets,
+    off_track,
+    p_reach,
+    pacing_curve,
+    pacing_table,
+    prepare_forecast,
+    summary_table,
+)
+from salesanalysis.review.bridges import (
+    PVM_STEPS,
+    bridge_last_year,
+    bridge_target,
+    price_factors,
+    pvm_chain,
+    target_unit_prices,
+)
+from salesanalysis.review.common import (
+    ALL,
+    DIMS,
+    LEVEL_KEYS,
+    MEASURES,
+    REVIEW_LEVELS,
+    SHARE_LEVELS,
+    WINDOWS,
+    ReviewParams,
+    fiscal_months,
+    remaining_months,
+    report_windows,
+    segment_label,
+)
+from salesanalysis.review.replanning import allocate_capped, replan, replan_summary
+from salesanalysis.review.reps import attainment_spread, gini, rep_capacity, rep_leaderboard
+from salesanalysis.targets.kernels import largest_remainder
+
+__all__ = [
+    "ALL",
+    "DIMS",
+    "LEVEL_KEYS",
+    "MEASURES",
+    "PVM_STEPS",
+    "REVIEW_COLUMNS",
+    "REVIEW_LEVELS",
+    "ReviewParams",
+    "SHARE_LEVELS",
+    "WINDOWS",
+    "allocate_capped",
+    "attainment_spread",
+    "attainment_table",
+    "bridge_last_year",
+    "bridge_target",
+    "build_review",
+    "company_view",
+    "customer_activations",
+    "customer_landing",
+    "fiscal_months",
+    "forecast_at_level",
+    "gini",
+    "headline",
+    "landing_forecast",
+    "largest_remainder",
+    "monthly_actuals",
+    "monthly_market",
+    "monthly_targets",
+    "off_track",
+    "p_reach",
+    "pacing_curve",
+    "pacing_table",
+    "prepare_forecast",
+    "price_factors",
+    "pvm_chain",
+    "remaining_months",
+    "rep_capacity",
+    "rep_leaderboard",
+    "replan",
+    "replan_summary",
+    "report_windows",
+    "segment_label",
+    "summary_table",
+    "target_unit_prices",
+]

@@ -1,0 +1,226 @@
+"""Shared pieces of the performance review: keys, levels, report windows, plan access.
+
+Private module; the public API is :mod:`salesanalysis.review`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from salesanalysis.errors import InputError, PlanError
+
+DIMS = ["region", "product_line", "customer_type", "rep_id"]
+CELL = ["region", "product_line", "customer_type"]
+ALL = "*"
+
+LEVEL_KEYS: dict[str, list[str]] = {
+    "total": [],
+    "region": ["region"],
+    "product_line": ["product_line"],
+    "customer_type": ["customer_type"],
+    "cell": CELL,
+    "rep": ["region", "rep_id"],
+    "bottom": DIMS,
+    # market share only: the market file has region x product line
+    "region_product_line": ["region", "product_line"],
+}
+REVIEW_LEVELS = ("total", "region", "product_line", "customer_type", "cell", "rep")
+SHARE_LEVELS = ("total", "region", "product_line", "region_product_line")
+WINDOWS = ("month", "qtd", "ytd", "fy")
+MEASURES = ("revenue", "customers", "market_share")
+
+Z80 = 1.2815515655446004  # standard normal quantile 0.90
+Z95 = 1.959963984540054  # standard normal quantile 0.975
+
+
+def as_period(period: Any) -> pd.Period:
+    """A month as ``pd.Period('YYYY-MM', 'M')`` from a string, Period or Timestamp."""
+    try:
+        p = pd.Period(period, freq="M")
+    except (ValueError, TypeError):
+        raise InputError(f"report period '{period}' is not a month",
+                         fix="Give the period as YYYY-MM, e.g. 2026-10.") from None
+    return p
+
+
+def fiscal_months(fiscal_year: int) -> pd.DatetimeIndex:
+    """The 12 month starts of a fiscal year (fiscal year = calendar year)."""
+    return pd.date_range(f"{int(fiscal_year)}-01-01", periods=12, freq="MS")
+
+
+def check_period(period: Any, fiscal_year: int) -> pd.Period:
+    """The report period, which must lie in the fiscal year of the plan."""
+    p = as_period(period)
+    if p.year != int(fiscal_year):
+        raise PlanError(
+            f"the report period {p} is outside the plan's fiscal year {fiscal_year}",
+            fix=f"Choose a report month in {fiscal_year}, or use the plan for {p.year}.",
+        )
+    return p
+
+
+def report_windows(period: Any, fiscal_year: int) -> dict[str, tuple[pd.Timestamp, pd.Timestamp]]:
+    """Month ranges (first, last month start, inclusive) of each review window.
+
+    ``month`` = the report month; ``qtd`` = first month of its quarter to it; ``ytd`` = January
+    to it; ``fy`` = the whole fiscal year (targets; actuals are year-to-date).
+    """
+    p = check_period(period, fiscal_year)
+    end = p.to_timestamp()
+    q_start = pd.Period(year=p.year, month=3 * ((p.month - 1) // 3) + 1, freq="M").to_timestamp()
+    months = fiscal_months(fiscal_year)
+    return {
+        "month": (end, end),
+        "qtd": (q_start, end),
+        "ytd": (months[0], end),
+        "fy": (months[0], months[-1]),
+    }
+
+
+def remaining_months(period: Any, fiscal_year: int) -> pd.DatetimeIndex:
+    """Months of the fiscal year after the report period (empty in December)."""
+    p = check_period(period, fiscal_year)
+    months = fiscal_months(fiscal_year)
+    return months[months > p.to_timestamp()]
+
+
+def require_columns(df: pd.DataFrame, columns: Iterable[str], name: str, fix: str) -> None:
+    """Raise :class:`InputError` naming the frame and the missing columns."""
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise InputError(f"the {name} frame lacks the column(s) {', '.join(missing)}", fix=fix)
+
+
+def with_month(df: pd.DataFrame) -> pd.DataFrame:
+    """``month`` as datetime64 month starts (accepts strings and Periods)."""
+    out = df.copy()
+    m = out["month"]
+    if isinstance(m.dtype, pd.PeriodDtype):
+        out["month"] = m.dt.to_timestamp()
+    elif not pd.api.types.is_datetime64_any_dtype(m):
+        out["month"] = pd.to_datetime(m.astype(str)).dt.to_period("M").dt.to_timestamp()
+    else:
+        out["month"] = m.dt.to_period("M").dt.to_timestamp()
+    out["month"] = out["month"].astype("datetime64[ns]")
+    return out
+
+
+def keys_as_str(df: pd.DataFrame, keys: Sequence[str] = DIMS) -> pd.DataFrame:
+    out = df.copy()
+    for k in keys:
+        if k in out.columns:
+            out[k] = out[k].astype(str)
+    return out
+
+
+def roll(df: pd.DataFrame, level: str, values: Sequence[str], *, by_month: bool = False
+         ) -> pd.DataFrame:
+    """Sum ``values`` to a level: its key columns kept, the other dimensions set to ``"*"``.
+
+    Returns columns ``level, region, product_line, customer_type, rep_id, [month,] *values``.
+    """
+    keys = LEVEL_KEYS[level]
+    group = keys + (["month"] if by_month else [])
+    if group:
+        out = df.groupby(group, sort=True, observed=True)[list(values)].sum().reset_index()
+    else:
+        out = pd.DataFrame({v: [float(df[v].sum())] for v in values})
+    for d in DIMS:
+        if d not in keys:
+            out[d] = ALL
+    out["level"] = level
+    cols = ["level", *DIMS] + (["month"] if by_month else []) + list(values)
+    return out[cols]
+
+
+def roll_levels(df: pd.DataFrame, levels: Iterable[str], values: Sequence[str],
+                *, by_month: bool = False) -> pd.DataFrame:
+    return pd.concat([roll(df, lv, values, by_month=by_month) for lv in levels],
+                     ignore_index=True)
+
+
+def plan_get(plan: Any, path: str, default: Any = None) -> Any:
+    """Read ``a.b.c`` from a plan given as a mapping, an object, or anything with ``to_dict``."""
+    node = plan
+    if node is not None and not isinstance(node, Mapping) and hasattr(node, "to_dict"):
+        node = node.to_dict()
+    for part in path.split("."):
+        if node is None:
+            return default
+        if isinstance(node, Mapping):
+            node = node.get(part, None)
+        else:
+            node = getattr(node, part, None)
+    return default if node is None else node
+
+
+def safe_ratio(num: Any, den: Any) -> Any:
+    """``num / den`` with NaN where the denominator is 0 or missing."""
+    num = np.asarray(num, dtype=float)
+    den = np.asarray(den, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where((den != 0) & np.isfinite(den), num / np.where(den == 0, 1.0, den), np.nan)
+    return out
+
+
+def segment_label(row: Mapping[str, Any]) -> str:
+    """A readable key such as ``华东 / Pumps / SMB`` (``"*"`` parts left out; ``公司`` for the
+    total)."""
+    parts = [str(row[d]) for d in DIMS if d in row and str(row[d]) != ALL]
+    return " / ".join(parts) if parts else "公司"
+
+
+class ReviewParams:
+    """Validated review-specific notebook parameters.
+
+    Args:
+        month_correlation: correlation of forecast errors between months (0-1) for the landing
+            interval.
+        replan_cap: a unit's revised remaining target is at most this multiple of its planned
+            remaining target (>= 1).
+        top_n: how many segments / reps to list as furthest behind or ahead (1-50).
+        keep_plan_total: re-planning never lowers the remaining months' total below the plan.
+    """
+
+    def __init__(self, month_correlation: float = 1.0, replan_cap: float = 1.5,
+                 top_n: int = 5, keep_plan_total: bool = True) -> None:
+        problems = []
+        if not isinstance(keep_plan_total, bool | np.bool_):
+            problems.append(f"keep_plan_total must be True or False, not {keep_plan_total!r}")
+        try:
+            rho = float(month_correlation)
+            if not 0.0 <= rho <= 1.0:
+                raise ValueError
+        except (TypeError, ValueError):
+            problems.append(f"month_correlation must be a number from 0 to 1, not "
+                            f"{month_correlation!r}")
+            rho = 1.0
+        try:
+            cap = float(replan_cap)
+            if not cap >= 1.0 or cap != cap:
+                raise ValueError
+        except (TypeError, ValueError):
+            problems.append(f"replan_cap must be a number of at least 1, not {replan_cap!r}")
+            cap = 1.5
+        try:
+            n = int(top_n)
+            if str(top_n).strip() != str(n) or not 1 <= n <= 50:
+                raise ValueError
+        except (TypeError, ValueError):
+            problems.append(f"top_n must be a whole number from 1 to 50, not {top_n!r}")
+            n = 5
+        if problems:
+            raise InputError("invalid notebook parameter(s): " + "; ".join(problems),
+                             fix="Correct the parameter in the notebook's parameters cell or "
+                                 "on the command line (-p name value).")
+        self.month_correlation, self.replan_cap, self.top_n = rho, cap, n
+        self.keep_plan_total = bool(keep_plan_total)
+
+    def __repr__(self) -> str:
+        return (f"ReviewParams(month_correlation={self.month_correlation}, "
+                f"replan_cap={self.replan_cap}, top_n={self.top_n}, "
+                f"keep_plan_total={self.keep_plan_total})")

@@ -1,0 +1,127 @@
+"""Rep capacity: the rules shared by the target decomposition and the performance review.
+
+One implementation of each rule (docs/ARCHITECTURE.md, "Rep capacity"):
+
+- :func:`ramp_factor`: the capacity factor of a new hire ``k`` months after the hire month
+  (``reps.ramp_months``, ``reps.ramp_curve``, ``reps.ramp_start`` in the plan).
+- :func:`active_share`: the share of a month's days a rep is employed, from ``hire_date`` to
+  ``end_date`` (both inclusive; no hire date = employed from before the month, NaT end date = still
+  employed). A month is *active* for a rep when this share is positive.
+- :func:`rep_capacity`: capacity of every rep in every month =
+  ``fte x active_share x ramp_factor(k)`` (``fte`` defaults to 1; a rep without a hire date
+  counts as fully ramped).
+
+The decomposition splits a region's cell-month targets over its reps by this capacity
+(:func:`salesanalysis.targets.decompose.rep_capacity`); the review judges a rep on the capacity they
+had (:func:`salesanalysis.review.rep_capacity`, ramp-adjusted attainment).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from salesanalysis.targets.plan import RAMP_CURVES  # the curves the plan accepts
+
+__all__ = ["RAMP_CURVES", "ramp_factor", "active_share", "months_since_hire", "rep_capacity"]
+
+_NO_HIRE_DATE = 10_000  # months since hire of a rep without a hire date: fully ramped
+
+
+def ramp_factor(months_since_hire: np.ndarray, ramp_months: int, curve: str, start: float
+                ) -> np.ndarray:
+    """Capacity factor of a rep ``k`` months after the hire month (k = 0 is the hire month).
+
+    ``linear``: from ``start`` up to 1 in equal steps over ``ramp_months``; ``step``: ``start``
+    until the ramp ends, then 1; ``s_curve``: a smooth S (3t^2 - 2t^3) from ``start`` to 1.
+    Months before the hire month get 0; a ramp of 0 months means full capacity at once.
+    """
+    k = np.asarray(months_since_hire, dtype=float)
+    out = np.ones_like(k)
+    if ramp_months > 0:
+        t = np.clip(k / ramp_months, 0.0, 1.0)
+        if curve == "linear":
+            shape = t
+        elif curve == "step":
+            shape = (k >= ramp_months).astype(float)
+        elif curve == "s_curve":
+            shape = 3 * t**2 - 2 * t**3
+        else:
+            raise ValueError(f"unknown ramp curve {curve!r} (use one of {', '.join(RAMP_CURVES)})")
+        out = start + (1.0 - start) * shape
+    return np.where(k < 0, 0.0, out)
+
+
+def _dates(values: Iterable | pd.Series) -> pd.Series:
+    s = values if isinstance(values, pd.Series) else pd.Series(list(values), dtype=object)
+    return pd.to_datetime(s).reset_index(drop=True)
+
+
+def active_share(hire_date: Iterable | pd.Series, end_date: Iterable | pd.Series,
+                 month: pd.Timestamp) -> np.ndarray:
+    """Share of ``month``'s days each rep is employed (0 to 1), one value per rep.
+
+    Days from ``max(month start, hire_date)`` to ``min(month end, end_date)``, both inclusive,
+    over the days of the month. A missing hire date means employed from before the month, a
+    missing end date (NaT) still employed.
+    """
+    m = pd.Timestamp(month).to_period("M").to_timestamp()
+    m_end = m + pd.offsets.MonthEnd(0)
+    hire, end = _dates(hire_date), _dates(end_date)
+    first = hire.where(hire > m, m).fillna(m)
+    last = end.where(end < m_end, m_end).fillna(m_end)
+    days = (last - first).dt.days.to_numpy(dtype=float) + 1
+    return np.clip(days, 0, None) / m_end.day
+
+
+def months_since_hire(hire_date: Iterable | pd.Series, month: pd.Timestamp) -> np.ndarray:
+    """Whole months from each rep's hire month to ``month`` (0 in the hire month, negative
+    before it); a rep without a hire date gets a large number (fully ramped)."""
+    m = pd.Timestamp(month)
+    hire = _dates(hire_date)
+    k = (m.year - hire.dt.year) * 12 + (m.month - hire.dt.month)
+    return k.fillna(_NO_HIRE_DATE).to_numpy(dtype=float)
+
+
+def rep_capacity(reps: pd.DataFrame, months: Iterable[pd.Timestamp], *, ramp_months: int = 6,
+                 ramp_curve: str = "linear", ramp_start: float = 0.25) -> pd.DataFrame:
+    """Capacity of every rep in every month: ``fte x active_share x ramp_factor(k)``.
+
+    Args:
+        reps: ``rep_id`` and optionally ``region``, ``hire_date``, ``end_date`` (NaT = still
+            active), ``fte`` (missing or NaN = 1.0). Duplicate ``rep_id`` rows: the first counts.
+        months: month starts.
+        ramp_months, ramp_curve, ramp_start: the plan's ``reps`` settings (:func:`ramp_factor`).
+
+    Returns:
+        One row per rep and month, reps in input order, months in the given order:
+        ``rep_id`` (str), ``region`` (str, when ``reps`` has it), ``month``, ``active_share``,
+        ``active`` (share > 0), ``ramp`` (the ramp factor in active months, else 0) and
+        ``capacity``.
+    """
+    r = reps.drop_duplicates("rep_id").reset_index(drop=True)
+    nan = pd.Series(pd.NaT, index=r.index)
+    hire = r["hire_date"] if "hire_date" in r.columns else nan
+    end = r["end_date"] if "end_date" in r.columns else nan
+    fte = (pd.to_numeric(r["fte"], errors="coerce").fillna(1.0).to_numpy(dtype=float)
+           if "fte" in r.columns else np.ones(len(r)))
+    months = [pd.Timestamp(m) for m in months]
+    n, nm = len(r), len(months)
+    share = np.zeros((n, nm))
+    ramp = np.zeros((n, nm))
+    for j, m in enumerate(months):
+        share[:, j] = active_share(hire, end, m)
+        ramp[:, j] = ramp_factor(months_since_hire(hire, m), int(ramp_months), str(ramp_curve),
+                                 float(ramp_start))
+    ramp = np.where(share > 0, ramp, 0.0)
+    out = pd.DataFrame({"rep_id": np.repeat(r["rep_id"].astype(str).to_numpy(), nm)})
+    if "region" in r.columns:
+        out["region"] = np.repeat(r["region"].astype(str).to_numpy(), nm)
+    out["month"] = pd.DatetimeIndex(months * n) if n else pd.DatetimeIndex([])
+    out["active_share"] = share.ravel()
+    out["active"] = out["active_share"] > 0
+    out["ramp"] = ramp.ravel()
+    out["capacity"] = np.repeat(fte, nm) * share.ravel() * ramp.ravel()
+    return out

@@ -1,0 +1,778 @@
+"""Plan assumptions: load, validate, edit and save ``plan.yaml``.
+
+The plan is a small YAML file (see ``docs/ARCHITECTURE.md``). :func:`load_plan` reads it with
+``yaml.safe_load`` (never evaluates anything), rejects unknown keys anywhere (naming the key's
+path and the allowed keys), checks every value and returns a frozen :class:`Plan`.
+
+Checks that need the data (an unknown region in a pin, pins above the total, ...) are made by
+:mod:`salesanalysis.targets.decompose`, which raises a clear error naming the pin.
+
+Planners edit assumptions in the notebook with :meth:`Plan.with_changes` and keep them as a
+named scenario file with :func:`save_scenario`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from salesanalysis.errors import PlanError, Problem
+
+__all__ = [
+    "DIMENSIONS",
+    "MEASURES",
+    "KEY_NAMES",
+    "STRATEGY_KINDS",
+    "RAMP_CURVES",
+    "TargetSpec",
+    "Targets",
+    "KeyWeights",
+    "Allocation",
+    "Strategy",
+    "Pin",
+    "RepSettings",
+    "ForecastSettings",
+    "Plan",
+    "load_plan",
+    "plan_from_dict",
+    "save_plan",
+    "save_scenario",
+    "plan_changes",
+]
+
+DIMENSIONS = ("region", "product_line", "customer_type")
+MEASURES = ("revenue", "customers", "market_share")
+KEY_NAMES = ("history", "forecast", "potential", "equal")
+STRATEGY_KINDS = ("price", "promotion", "channel_shift")
+RAMP_CURVES = ("linear", "step", "s_curve")
+PHASING = ("history", "forecast")
+TARGET_KINDS = ("value", "growth", "forecast_percentile")
+WEIGHT_TOL = 1e-6
+_MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+# --------------------------------------------------------------------------- dataclasses
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    """How one overall target is set: exactly one of ``value``, ``growth``, ``forecast_percentile``.
+
+    ``growth`` is over the 12 months before the plan cutoff; ``forecast_percentile`` (1-99) is a
+    percentile of the fiscal year's forecast.
+    """
+
+    value: float | None = None
+    growth: float | None = None
+    forecast_percentile: float | None = None
+
+    @property
+    def kind(self) -> str:
+        """``"value"``, ``"growth"`` or ``"forecast_percentile"``."""
+        for k in TARGET_KINDS:
+            if getattr(self, k) is not None:
+                return k
+        raise AssertionError("validated TargetSpec has one kind")  # pragma: no cover
+
+    @property
+    def amount(self) -> float:
+        """The number given for the chosen kind."""
+        return float(getattr(self, self.kind))
+
+    def describe(self, share: bool = False) -> str:
+        """A short phrase for reports, e.g. ``growth +10.0% over the last 12 months``;
+        ``share``: the value is a share (market share), shown in percent."""
+        if self.kind == "value":
+            if share:
+                return f"fixed value {self.amount:.1%}"
+            a = self.amount
+            return f"fixed value {a:,.0f}" if abs(a) >= 1000 else f"fixed value {a:,.4g}"
+        if self.kind == "growth":
+            return f"growth {self.amount:+.1%} over the last 12 months before the cutoff"
+        return f"P{self.amount:g} of the fiscal-year forecast"
+
+    def to_dict(self) -> dict[str, float]:
+        return {self.kind: self.amount}
+
+
+@dataclass(frozen=True)
+class Targets:
+    revenue: TargetSpec
+    customers: TargetSpec | None = None
+    market_share: TargetSpec | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"revenue": self.revenue.to_dict()}
+        if self.customers is not None:
+            out["customers"] = self.customers.to_dict()
+        if self.market_share is not None:
+            out["market_share"] = self.market_share.to_dict()
+        return out
+
+
+@dataclass(frozen=True)
+class KeyWeights:
+    """Weights of the allocation keys; non-negative, summing to 1."""
+
+    history: float = 1.0
+    forecast: float = 0.0
+    potential: float = 0.0
+    equal: float = 0.0
+
+    def as_dict(self) -> dict[str, float]:
+        return {k: float(getattr(self, k)) for k in KEY_NAMES}
+
+    to_dict = as_dict
+
+
+@dataclass(frozen=True)
+class Allocation:
+    history_window_months: int = 12
+    key_weights: KeyWeights = field(default_factory=KeyWeights)
+    potential_share: float = 0.20
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "history_window_months": self.history_window_months,
+            "key_weights": self.key_weights.to_dict(),
+            "potential_share": self.potential_share,
+        }
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """A strategy adjustment for a segment.
+
+    ``kind``: ``price`` (price change %), ``promotion`` (volume uplift %) or ``channel_shift``
+    (moves ``pct`` of the segment's target to the segment ``to``). Strategies change the mix,
+    not the company total (see :mod:`salesanalysis.targets.decompose`).
+    """
+
+    name: str
+    segment: tuple[tuple[str, str], ...]
+    kind: str
+    pct: float
+    rationale: str
+    to: tuple[tuple[str, str], ...] | None = None
+
+    @property
+    def segment_dict(self) -> dict[str, str]:
+        return dict(self.segment)
+
+    @property
+    def to_dict_segment(self) -> dict[str, str] | None:
+        return dict(self.to) if self.to is not None else None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "name": self.name,
+            "segment": dict(self.segment),
+            "kind": self.kind,
+            "pct": self.pct,
+            "rationale": self.rationale,
+        }
+        if self.to is not None:
+            out["to"] = dict(self.to)
+        return out
+
+
+@dataclass(frozen=True)
+class Pin:
+    """A fixed annual target for a cell or a roll-up (``segment`` fixes 1-3 dimensions)."""
+
+    segment: tuple[tuple[str, str], ...]
+    revenue: float | None = None
+    customers: float | None = None
+
+    @property
+    def segment_dict(self) -> dict[str, str]:
+        return dict(self.segment)
+
+    @property
+    def label(self) -> str:
+        """``region=华东, product_line=泵`` (used in error messages)."""
+        return ", ".join(f"{k}={v}" for k, v in self.segment)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"segment": dict(self.segment)}
+        if self.revenue is not None:
+            out["revenue"] = self.revenue
+        if self.customers is not None:
+            out["customers"] = self.customers
+        return out
+
+
+@dataclass(frozen=True)
+class RepSettings:
+    ramp_months: int = 6
+    ramp_curve: str = "linear"
+    ramp_start: float = 0.25
+    productivity_weight: float = 0.0
+    load_flag_pct: float = 0.20
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ramp_months": self.ramp_months,
+            "ramp_curve": self.ramp_curve,
+            "ramp_start": self.ramp_start,
+            "productivity_weight": self.productivity_weight,
+            "load_flag_pct": self.load_flag_pct,
+        }
+
+
+@dataclass(frozen=True)
+class ForecastSettings:
+    horizon: int = 12
+    levels: tuple[int, ...] = (80, 95)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"horizon": self.horizon, "levels": list(self.levels)}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The validated plan assumptions (immutable; edit with :meth:`with_changes`)."""
+
+    fiscal_year: int
+    plan_cutoff: str
+    targets: Targets
+    currency: str = "CNY"
+    name: str = "plan"
+    allocation: Allocation = field(default_factory=Allocation)
+    strategies: tuple[Strategy, ...] = ()
+    pins: tuple[Pin, ...] = ()
+    floor_vs_last_year: float | None = None
+    cap_vs_potential: float | None = None
+    cushion_pct: float = 0.0
+    reps: RepSettings = field(default_factory=RepSettings)
+    phasing: str = "history"
+    rounding_revenue: float = 1000.0
+    rounding_customers: int = 1
+    forecast: ForecastSettings = field(default_factory=ForecastSettings)
+    source: str | None = field(default=None, compare=False)
+
+    # ----------------------------------------------------------------- derived values
+    @property
+    def cutoff_period(self):  # -> pd.Period, imported lazily to keep this module light
+        import pandas as pd
+
+        return pd.Period(self.plan_cutoff, freq="M")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The plan as plain data, with the same keys as ``plan.yaml`` (round-trips)."""
+        out: dict[str, Any] = {
+            "name": self.name,
+            "fiscal_year": self.fiscal_year,
+            "plan_cutoff": self.plan_cutoff,
+            "currency": self.currency,
+            "targets": self.targets.to_dict(),
+            "allocation": self.allocation.to_dict(),
+            "strategies": [s.to_dict() for s in self.strategies],
+            "pins": [p.to_dict() for p in self.pins],
+            "floors": {"vs_last_year": self.floor_vs_last_year},
+            "caps": {"vs_potential": self.cap_vs_potential},
+            "cushion_pct": self.cushion_pct,
+            "reps": self.reps.to_dict(),
+            "phasing": self.phasing,
+            "rounding": {"revenue": self.rounding_revenue, "customers": self.rounding_customers},
+            "forecast": self.forecast.to_dict(),
+        }
+        return out
+
+    def with_changes(self, **sections: Any) -> Plan:
+        """A new, re-validated plan with whole top-level sections replaced.
+
+        Example: ``plan.with_changes(cushion_pct=0.03, allocation={...})``. Each keyword is a
+        top-level key of ``plan.yaml`` and replaces that section entirely.
+        """
+        data = self.to_dict()
+        for key, value in sections.items():
+            if key not in _TOP_KEYS:
+                raise PlanError(
+                    f"unknown plan section '{key}'",
+                    fix=f"use one of: {', '.join(sorted(_TOP_KEYS))}",
+                )
+            data[key] = _plain(value)
+        return plan_from_dict(data, source=self.source)
+
+
+# --------------------------------------------------------------------------- validation
+
+_TOP_KEYS = {
+    "name",
+    "fiscal_year",
+    "plan_cutoff",
+    "currency",
+    "targets",
+    "allocation",
+    "strategies",
+    "pins",
+    "floors",
+    "caps",
+    "cushion_pct",
+    "reps",
+    "phasing",
+    "rounding",
+    "forecast",
+}
+_REQUIRED_TOP = ("fiscal_year", "plan_cutoff", "targets")
+
+
+class _Checker:
+    """Collects every problem in the plan so they can be reported at once."""
+
+    def __init__(self, source: str | None):
+        self.source = source
+        self.problems: list[Problem] = []
+
+    def add(self, path: str, message: str, fix: str | None = None, value: Any = None) -> None:
+        values = [] if value is None else [value]
+        self.problems.append(
+            Problem(message=message, file=self.source, key=path or None, fix=fix, values=values)
+        )
+
+    def mapping(self, value: Any, path: str, allowed: set[str] | tuple[str, ...]) -> dict:
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            self.add(path, f"'{path}' must be a mapping (key: value)", value=value)
+            return {}
+        out = {}
+        for k, v in value.items():
+            if not isinstance(k, str) or k not in allowed:
+                where = f"{path}.{k}" if path else str(k)
+                self.add(
+                    where,
+                    f"unknown key '{where}'",
+                    fix=f"allowed keys here: {', '.join(sorted(allowed))}",
+                )
+            else:
+                out[k] = v
+        return out
+
+    def number(
+        self,
+        value: Any,
+        path: str,
+        *,
+        lo: float | None = None,
+        hi: float | None = None,
+        lo_open: bool = False,
+        integer: bool = False,
+        default: float | None = None,
+    ) -> float | None:
+        if value is None:
+            return default
+        ok_type = isinstance(value, int | float) and not isinstance(value, bool)
+        if not ok_type or not math.isfinite(float(value)):
+            self.add(path, f"'{path}' must be a number", value=value)
+            return default
+        v = float(value)
+        if integer and not v.is_integer():
+            self.add(path, f"'{path}' must be a whole number", value=value)
+            return default
+        if lo is not None and (v < lo or (lo_open and v == lo)):
+            rel = ">" if lo_open else ">="
+            self.add(path, f"'{path}' must be {rel} {lo:g}", value=value)
+            return default
+        if hi is not None and v > hi:
+            self.add(path, f"'{path}' must be <= {hi:g}", value=value)
+            return default
+        return int(v) if integer else v
+
+    def choice(self, value: Any, path: str, choices: tuple[str, ...], default: str) -> str:
+        if value is None:
+            return default
+        if value not in choices:
+            self.add(path, f"'{path}' must be one of: {', '.join(choices)}", value=value)
+            return default
+        return str(value)
+
+    def text(self, value: Any, path: str, default: str | None = None) -> str | None:
+        if value is None:
+            return default
+        if not isinstance(value, str | int | float) or isinstance(value, bool):
+            self.add(path, f"'{path}' must be text", value=value)
+            return default
+        return str(value)
+
+    def segment(self, value: Any, path: str) -> tuple[tuple[str, str], ...] | None:
+        if value is None:
+            self.add(path, f"'{path}' is required (e.g. {{region: 华东}})")
+            return None
+        if not isinstance(value, Mapping):
+            self.add(path, f"'{path}' must be a mapping such as {{region: 华东}}", value=value)
+            return None
+        if not value:
+            self.add(path, f"'{path}' must name at least one of: {', '.join(DIMENSIONS)}")
+            return None
+        seg = self.mapping(value, path, DIMENSIONS)
+        if len(seg) != len(value):
+            return None
+        out = []
+        for dim in DIMENSIONS:  # canonical order
+            if dim in seg:
+                label = seg[dim]
+                if not isinstance(label, str | int) or isinstance(label, bool) or label == "":
+                    self.add(f"{path}.{dim}", f"'{path}.{dim}' must be a label", value=label)
+                    return None
+                out.append((dim, str(label)))
+        return tuple(out)
+
+
+def _target_spec(c: _Checker, value: Any, path: str, measure: str) -> TargetSpec | None:
+    d = c.mapping(value, path, TARGET_KINDS)
+    if not isinstance(value, Mapping):
+        if value is None:
+            c.add(path, f"'{path}' is required", fix="e.g. revenue: {growth: 0.10}")
+        return None
+    given = [k for k in TARGET_KINDS if d.get(k) is not None]
+    if len(given) != 1:
+        c.add(
+            path,
+            f"'{path}' must have exactly one of value / growth / forecast_percentile "
+            f"(found: {', '.join(given) or 'none'})",
+            fix=f"e.g. {measure}: {{growth: 0.10}}",
+        )
+        return None
+    kind = given[0]
+    if kind == "value":
+        hi = 1.0 if measure == "market_share" else None
+        v = c.number(d[kind], f"{path}.value", lo=0.0, hi=hi)
+        if v is None:
+            return None
+        if v < 0:  # pragma: no cover - caught above
+            return None
+        return TargetSpec(value=v)
+    if kind == "growth":
+        v = c.number(d[kind], f"{path}.growth", lo=-1.0)
+        return None if v is None else TargetSpec(growth=v)
+    v = c.number(d[kind], f"{path}.forecast_percentile", lo=1.0, hi=99.0)
+    return None if v is None else TargetSpec(forecast_percentile=v)
+
+
+def plan_from_dict(data: Any, source: str | None = None) -> Plan:
+    """Validate plain data (as read from YAML or ``plan.json``) into a :class:`Plan`.
+
+    Raises:
+        PlanError: listing every problem found, each with the key path and a fix.
+    """
+    c = _Checker(source)
+    if not isinstance(data, Mapping):
+        raise PlanError(
+            "the plan file must be a YAML mapping of keys to values",
+            problems=[Problem("the file is empty or not a mapping", file=source)],
+            fix="start from data/sample/plan.yaml",
+        )
+    top = c.mapping(data, "", _TOP_KEYS)
+    for key in _REQUIRED_TOP:
+        if top.get(key) is None:
+            c.add(key, f"'{key}' is required")
+
+    fiscal_year = c.number(top.get("fiscal_year"), "fiscal_year", lo=1990, hi=2200, integer=True)
+    cutoff = top.get("plan_cutoff")
+    cutoff_s: str | None = None
+    if cutoff is not None:
+        s = str(cutoff).strip()
+        m = _MONTH_RE.match(s)
+        if not m or not 1 <= int(m.group(2)) <= 12:
+            c.add("plan_cutoff", "'plan_cutoff' must be a month written YYYY-MM", value=cutoff,
+                  fix='quote it: plan_cutoff: "2025-12"')
+        else:
+            cutoff_s = s
+    if fiscal_year is not None and cutoff_s is not None:
+        y, mth = int(cutoff_s[:4]), int(cutoff_s[5:])
+        if (y, mth) >= (int(fiscal_year), 12):
+            c.add("plan_cutoff", f"plan_cutoff {cutoff_s} leaves no month of fiscal year "
+                  f"{fiscal_year} to plan", value=cutoff_s,
+                  fix=f"use a cutoff before {fiscal_year}-12, e.g. \"{int(fiscal_year) - 1}-12\"")
+
+    # targets
+    tdict = c.mapping(top.get("targets"), "targets", MEASURES)
+    specs: dict[str, TargetSpec | None] = {}
+    for measure in MEASURES:
+        if measure in tdict:
+            specs[measure] = _target_spec(c, tdict[measure], f"targets.{measure}", measure)
+    if top.get("targets") is not None and "revenue" not in tdict:
+        c.add("targets.revenue", "'targets.revenue' is required", fix="revenue: {growth: 0.10}")
+
+    # allocation
+    adict = c.mapping(top.get("allocation"), "allocation",
+                      ("history_window_months", "key_weights", "potential_share"))
+    window = c.number(adict.get("history_window_months"), "allocation.history_window_months",
+                      lo=1, hi=120, integer=True, default=12)
+    kw_raw = adict.get("key_weights")
+    kwd = c.mapping(kw_raw, "allocation.key_weights", KEY_NAMES)
+    weights: dict[str, float] = {}
+    weights_ok = True
+    for k in KEY_NAMES:
+        if k in kwd:
+            raw = kwd[k]
+            if isinstance(raw, float) and -1e-12 < raw < 0:  # float noise from a computed weight
+                raw = 0.0
+            v = c.number(raw, f"allocation.key_weights.{k}", lo=0.0)
+            if v is None:
+                weights_ok = False
+            weights[k] = v if v is not None else 0.0
+        else:
+            weights[k] = 0.0
+    if kw_raw is None:
+        weights = KeyWeights().as_dict()
+    elif weights_ok and isinstance(kw_raw, Mapping):
+        total = sum(weights.values())
+        if abs(total - 1.0) > WEIGHT_TOL:
+            c.add("allocation.key_weights",
+                  f"allocation key weights must sum to 1; they sum to {total:.6g}",
+                  value=dict(kwd),
+                  fix="adjust the weights of history / forecast / potential / equal so they "
+                      "add up to 1")
+    potential_share = c.number(adict.get("potential_share"), "allocation.potential_share",
+                               lo=0.0, hi=1.0, lo_open=True, default=0.20)
+    allocation = Allocation(
+        history_window_months=int(window or 12),
+        key_weights=KeyWeights(**weights),
+        potential_share=float(potential_share or 0.20),
+    )
+
+    # strategies
+    strategies: list[Strategy] = []
+    raw_strats = top.get("strategies")
+    if raw_strats is not None and not isinstance(raw_strats, list):
+        c.add("strategies", "'strategies' must be a list")
+        raw_strats = []
+    seen_names: set[str] = set()
+    for i, raw in enumerate(raw_strats or []):
+        p = f"strategies[{i}]"
+        sd = c.mapping(raw, p, ("name", "segment", "kind", "pct", "rationale", "to"))
+        if not isinstance(raw, Mapping):
+            continue
+        name = c.text(sd.get("name"), f"{p}.name")
+        if not name:
+            c.add(f"{p}.name", f"'{p}.name' is required")
+        elif name in seen_names:
+            c.add(f"{p}.name", f"strategy name '{name}' is used twice", value=name)
+        seen_names.add(name or "")
+        seg = c.segment(sd.get("segment"), f"{p}.segment")
+        kind = c.choice(sd.get("kind"), f"{p}.kind", STRATEGY_KINDS, "")
+        if sd.get("kind") is None:
+            c.add(f"{p}.kind", f"'{p}.kind' is required ({', '.join(STRATEGY_KINDS)})")
+        lo = 0.0 if kind == "channel_shift" else -0.99
+        hi = 1.0 if kind == "channel_shift" else None
+        pct = c.number(sd.get("pct"), f"{p}.pct", lo=lo, hi=hi)
+        if sd.get("pct") is None:
+            c.add(f"{p}.pct", f"'{p}.pct' is required (e.g. 0.03 for +3%)")
+        rationale = c.text(sd.get("rationale"), f"{p}.rationale")
+        if not rationale:
+            c.add(f"{p}.rationale", f"'{p}.rationale' is required: say why, it is printed "
+                  "beside the numbers it changes")
+        to = None
+        if kind == "channel_shift":
+            to = c.segment(sd.get("to"), f"{p}.to")
+            if to is not None and seg is not None and to == seg:
+                c.add(f"{p}.to", "a channel shift must move revenue to a different segment")
+        elif sd.get("to") is not None:
+            c.add(f"{p}.to", f"'{p}.to' is only used with kind: channel_shift")
+        if name and seg and kind and pct is not None and rationale and (
+            kind != "channel_shift" or to
+        ):
+            strategies.append(Strategy(name=name, segment=seg, kind=kind, pct=pct,
+                                       rationale=rationale, to=to))
+
+    # pins
+    pins: list[Pin] = []
+    raw_pins = top.get("pins")
+    if raw_pins is not None and not isinstance(raw_pins, list):
+        c.add("pins", "'pins' must be a list")
+        raw_pins = []
+    seen_segments: set[tuple] = set()
+    for i, raw in enumerate(raw_pins or []):
+        p = f"pins[{i}]"
+        pd_ = c.mapping(raw, p, ("segment", "revenue", "customers"))
+        if not isinstance(raw, Mapping):
+            continue
+        seg = c.segment(pd_.get("segment"), f"{p}.segment")
+        rev = c.number(pd_.get("revenue"), f"{p}.revenue", lo=0.0)
+        cust = c.number(pd_.get("customers"), f"{p}.customers", lo=0.0, integer=True)
+        if pd_.get("revenue") is None and pd_.get("customers") is None:
+            c.add(p, f"'{p}' must fix revenue and/or customers")
+        if seg is not None:
+            if seg in seen_segments:
+                c.add(f"{p}.segment", f"segment {dict(seg)} is pinned twice", value=dict(seg))
+            seen_segments.add(seg)
+            if rev is not None or cust is not None:
+                pins.append(Pin(segment=seg, revenue=rev,
+                                customers=None if cust is None else float(cust)))
+
+    fl = c.mapping(top.get("floors"), "floors", ("vs_last_year",))
+    floor = c.number(fl.get("vs_last_year"), "floors.vs_last_year", lo=0.0)
+    cp = c.mapping(top.get("caps"), "caps", ("vs_potential",))
+    cap = c.number(cp.get("vs_potential"), "caps.vs_potential", lo=0.0, lo_open=True)
+    cushion = c.number(top.get("cushion_pct"), "cushion_pct", lo=0.0, hi=1.0, default=0.0)
+
+    rd = c.mapping(top.get("reps"), "reps", ("ramp_months", "ramp_curve", "ramp_start",
+                                             "productivity_weight", "load_flag_pct"))
+    reps = RepSettings(
+        ramp_months=int(c.number(rd.get("ramp_months"), "reps.ramp_months", lo=0, hi=60,
+                                 integer=True, default=6)),
+        ramp_curve=c.choice(rd.get("ramp_curve"), "reps.ramp_curve", RAMP_CURVES, "linear"),
+        ramp_start=float(c.number(rd.get("ramp_start"), "reps.ramp_start", lo=0.0, hi=1.0,
+                                  default=0.25)),
+        productivity_weight=float(c.number(rd.get("productivity_weight"),
+                                           "reps.productivity_weight", lo=0.0, hi=1.0,
+                                           default=0.0)),
+        load_flag_pct=float(c.number(rd.get("load_flag_pct"), "reps.load_flag_pct", lo=0.0,
+                                     lo_open=True, default=0.20)),
+    )
+    phasing = c.choice(top.get("phasing"), "phasing", PHASING, "history")
+
+    rnd = c.mapping(top.get("rounding"), "rounding", ("revenue", "customers"))
+    r_rev = c.number(rnd.get("revenue"), "rounding.revenue", lo=0.0, lo_open=True,
+                     default=1000.0)
+    r_cust = c.number(rnd.get("customers"), "rounding.customers", lo=1, integer=True, default=1)
+
+    fd = c.mapping(top.get("forecast"), "forecast", ("horizon", "levels"))
+    horizon = c.number(fd.get("horizon"), "forecast.horizon", lo=1, hi=60, integer=True,
+                       default=12)
+    levels_raw = fd.get("levels", [80, 95])
+    levels: list[int] = []
+    if not isinstance(levels_raw, list) or not levels_raw:
+        c.add("forecast.levels", "'forecast.levels' must be a list such as [80, 95]",
+              value=levels_raw)
+    else:
+        for j, lv in enumerate(levels_raw):
+            v = c.number(lv, f"forecast.levels[{j}]", lo=1, hi=99, integer=True)
+            if v is not None:
+                levels.append(int(v))
+        if 80 not in levels and len(levels) == len(levels_raw):
+            c.add("forecast.levels", "'forecast.levels' must include 80 (the targets' "
+                  "feasibility uses the 80% interval)", value=levels_raw)
+
+    currency = c.text(top.get("currency"), "currency", default="CNY")
+    default_name = Path(source).stem if source else "plan"
+    name = c.text(top.get("name"), "name", default=default_name) or default_name
+
+    if c.problems:
+        where = f" in {source}" if source else ""
+        n = len(c.problems)
+        raise PlanError(
+            f"{n} problem{'s' if n > 1 else ''} found in the plan assumptions{where}",
+            problems=c.problems,
+            fix="edit the plan file (see data/sample/plan.yaml and docs/ARCHITECTURE.md)",
+        )
+
+    return Plan(
+        fiscal_year=int(fiscal_year),
+        plan_cutoff=str(cutoff_s),
+        targets=Targets(
+            revenue=specs["revenue"],  # type: ignore[arg-type]
+            customers=specs.get("customers"),
+            market_share=specs.get("market_share"),
+        ),
+        currency=str(currency),
+        name=str(name),
+        allocation=allocation,
+        strategies=tuple(strategies),
+        pins=tuple(pins),
+        floor_vs_last_year=floor,
+        cap_vs_potential=cap,
+        cushion_pct=float(cushion),
+        reps=reps,
+        phasing=phasing,
+        rounding_revenue=float(r_rev),
+        rounding_customers=int(r_cust),
+        forecast=ForecastSettings(horizon=int(horizon), levels=tuple(levels)),
+        source=source,
+    )
+
+
+# --------------------------------------------------------------------------- file I/O
+
+
+def load_plan(path: str | Path) -> Plan:
+    """Read and validate a plan YAML file (safe loader; unknown keys are errors).
+
+    Raises:
+        PlanError: the file is missing, not valid YAML, or has invalid values.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise PlanError(f"plan file not found: {p}", fix="pass --plan with the path of your "
+                        "plan.yaml (see data/sample/plan.yaml)")
+    try:
+        text = p.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise PlanError(f"plan file {p} is not UTF-8 text", fix="save it as UTF-8") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise PlanError(
+            f"plan file {p} is not valid YAML{where}: {getattr(exc, 'problem', exc)}",
+            fix="check indentation and quotes near that line",
+        ) from exc
+    return plan_from_dict(data, source=str(p))
+
+
+def _plain(value: Any) -> Any:
+    """Dataclasses / tuples / mappings to plain YAML-able data."""
+    if hasattr(value, "to_dict") and callable(value.to_dict):
+        return _plain(value.to_dict())
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if hasattr(value, "item") and callable(value.item):  # numpy scalars
+        return value.item()
+    return value
+
+
+def _dump(plan: Plan, header: str) -> str:
+    body = yaml.safe_dump(plan.to_dict(), allow_unicode=True, sort_keys=False,
+                          default_flow_style=None, width=100)
+    return header + body
+
+
+def save_plan(plan: Plan, path: str | Path) -> Path:
+    """Write the plan as YAML (UTF-8); :func:`load_plan` reads it back to an equal plan."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    origin = f" (from {Path(plan.source).name})" if plan.source else ""
+    header = f"# salesanalysis plan '{plan.name}'{origin}\n"
+    tmp = p.with_name(p.name + ".tmp")
+    tmp.write_text(_dump(plan, header), encoding="utf-8")
+    tmp.replace(p)
+    return p
+
+
+_BAD_NAME = re.compile(r"[\\/:*?\"<>|\x00-\x1f]")
+
+
+def save_scenario(plan: Plan, name: str, folder: str | Path) -> Path:
+    """Save the (edited) plan as a named scenario ``<folder>/<name>.yaml`` and return its path.
+
+    The scenario's ``name`` is set to ``name``; rerunning with the same name overwrites it.
+
+    Raises:
+        PlanError: the name is empty or contains characters not allowed in a file name.
+    """
+    clean = str(name).strip()
+    if not clean or _BAD_NAME.search(clean) or clean.startswith(".") or len(clean) > 100:
+        raise PlanError(
+            f"scenario name {name!r} cannot be used as a file name",
+            fix="use letters, digits, Chinese characters, '-', '_' or spaces (max 100)",
+        )
+    named = Plan(**{**{f: getattr(plan, f) for f in plan.__dataclass_fields__}, "name": clean})
+    return save_plan(named, Path(folder) / f"{clean}.yaml")
+
+
+def plan_changes(before: Plan, after: Plan) -> list[str]:
+    """Top-level sections of ``plan.yaml`` whose values differ between two plans."""
+    a, b = before.to_dict(), after.to_dict()
+    return [k for k in b if a.get(k) != b.get(k)]
