@@ -34,8 +34,9 @@ lab: $(STAMP)  ## open JupyterLab on notebooks/ with the project's environment a
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (salesanalysis)" >/dev/null
 	cd notebooks && ../$(BIN)/jupyter lab
 
-lint: $(STAMP)  ## ruff lint
+lint: $(STAMP)  ## ruff lint and format check (what CI enforces)
 	$(BIN)/ruff check salesanalysis tests benchmarks
+	$(BIN)/ruff format --check salesanalysis tests benchmarks
 
 format: $(STAMP)  ## ruff format
 	$(BIN)/ruff format salesanalysis tests benchmarks

@@ -46,24 +46,48 @@ def _baseline(path: Path) -> dict:
     df = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
     df["month"] = pd.to_datetime(df["date"]).dt.to_period("M").dt.to_timestamp()
     keys = ["month", "region", "product_line", "customer_type", "rep_id"]
-    cube = df.groupby(keys).agg(revenue=("revenue", "sum"), quantity=("quantity", "sum"),
-                                orders=("order_id", "nunique"),
-                                customers=("customer_id", "nunique")).reset_index()
+    cube = (
+        df.groupby(keys)
+        .agg(
+            revenue=("revenue", "sum"),
+            quantity=("quantity", "sum"),
+            orders=("order_id", "nunique"),
+            customers=("customer_id", "nunique"),
+        )
+        .reset_index()
+    )
     ckeys = ["month", "customer_id", "region", "product_line", "customer_type", "rep_id"]
-    customers = df.groupby(ckeys).agg(revenue=("revenue", "sum"), quantity=("quantity", "sum"),
-                                      orders=("order_id", "nunique")).reset_index()
-    return {"cube_rows": len(cube), "customer_rows": len(customers),
-            "revenue": float(cube["revenue"].sum()), "lines": len(df), "engine": "pandas"}
+    customers = (
+        df.groupby(ckeys)
+        .agg(
+            revenue=("revenue", "sum"),
+            quantity=("quantity", "sum"),
+            orders=("order_id", "nunique"),
+        )
+        .reset_index()
+    )
+    return {
+        "cube_rows": len(cube),
+        "customer_rows": len(customers),
+        "revenue": float(cube["revenue"].sum()),
+        "lines": len(df),
+        "engine": "pandas",
+    }
 
 
 def _package(path: Path, engine: str) -> dict:
     from salesanalysis.data.ingest import load_cubes
 
     ing = load_cubes(path.parent, path.parent / "plan.yaml", engine=engine)
-    return {"cube_rows": len(ing.cube), "customer_rows": len(ing.customers),
-            "revenue": float(ing.cube["revenue"].sum()), "lines": ing.n_lines,
-            "engine": ing.engine, "reason": ing.reason,
-            "steps": {k: round(v, 2) for k, v in ing.seconds.items()}}
+    return {
+        "cube_rows": len(ing.cube),
+        "customer_rows": len(ing.customers),
+        "revenue": float(ing.cube["revenue"].sum()),
+        "lines": ing.n_lines,
+        "engine": ing.engine,
+        "reason": ing.reason,
+        "steps": {k: round(v, 2) for k, v in ing.seconds.items()},
+    }
 
 
 def child(variant: str, path: Path) -> None:
@@ -104,8 +128,11 @@ def run_child(variant: str, path: Path, timeout: float) -> dict:
         tail = err.read().strip().splitlines()
     rss = usage.ru_maxrss / 1024  # KB on Linux
     if proc.returncode != 0:
-        why = f"timeout after {timeout:.0f} s" if timed_out else (tail[-1] if tail else
-                                                                 f"exit {proc.returncode}")
+        why = (
+            f"timeout after {timeout:.0f} s"
+            if timed_out
+            else (tail[-1] if tail else f"exit {proc.returncode}")
+        )
         return {"error": why, "seconds": float("nan"), "rss_mb": rss}
     res = json.loads(out.strip().splitlines()[-1])
     res.update(wall=wall, rss_mb=rss)
@@ -130,8 +157,10 @@ def main(argv: list[str] | None = None) -> int:
     data = make_large_data.ensure(args.lines)
     variants = [v for v in args.variants.split(",") if v]
     results = []
-    print(f"ingestion benchmark, {args.lines:,} lines, {os.cpu_count()} cores, "
-          f"load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"ingestion benchmark, {args.lines:,} lines, {os.cpu_count()} cores, "
+        f"load average {os.getloadavg()[0]:.1f}"
+    )
     for fmt in [f for f in args.formats.split(",") if f]:
         path = data / fmt / f"transactions.{fmt}"
         size = path.stat().st_size / 1e6
@@ -139,11 +168,20 @@ def main(argv: list[str] | None = None) -> int:
             r = run_child(variant, path, args.timeout)
             r.update(format=fmt, variant=variant, file_mb=size)
             results.append(r)
-            print(f"  {fmt:8s} {variant:15s} " + (f"{r['seconds']:8.1f} s  {r['rss_mb']:7.0f} MB"
-                  if "error" not in r else r["error"]), flush=True)
+            print(
+                f"  {fmt:8s} {variant:15s} "
+                + (
+                    f"{r['seconds']:8.1f} s  {r['rss_mb']:7.0f} MB"
+                    if "error" not in r
+                    else r["error"]
+                ),
+                flush=True,
+            )
     print()
-    print(f"{'format':8s} {'variant':15s} {'seconds':>8s} {'x faster':>9s} {'peak MB':>8s} "
-          f"{'x memory':>9s} {'engine':>7s} {'cube rows':>10s} {'lines':>11s}")
+    print(
+        f"{'format':8s} {'variant':15s} {'seconds':>8s} {'x faster':>9s} {'peak MB':>8s} "
+        f"{'x memory':>9s} {'engine':>7s} {'cube rows':>10s} {'lines':>11s}"
+    )
     for fmt in dict.fromkeys(r["format"] for r in results):
         rows = [r for r in results if r["format"] == fmt]
         base = next((r for r in rows if r["variant"] == "baseline" and "error" not in r), None)
@@ -154,12 +192,16 @@ def main(argv: list[str] | None = None) -> int:
             speed = base["seconds"] / r["seconds"] if base else float("nan")
             mem = r["rss_mb"] / base["rss_mb"] if base else float("nan")
             r["speedup_vs_baseline"], r["memory_vs_baseline"] = speed, mem
-            print(f"{fmt:8s} {r['variant']:15s} {r['seconds']:8.1f} {speed:9.2f} {r['rss_mb']:8.0f} "
-                  f"{mem:9.2f} {r['engine']:>7s} {r['cube_rows']:10,} {r['lines']:11,}")
+            print(
+                f"{fmt:8s} {r['variant']:15s} {r['seconds']:8.1f} {speed:9.2f} {r['rss_mb']:8.0f} "
+                f"{mem:9.2f} {r['engine']:>7s} {r['cube_rows']:10,} {r['lines']:11,}"
+            )
         fast = next((r for r in rows if r["variant"] == "fast" and "error" not in r), None)
         if fast and fast.get("steps"):
-            print(f"{'':8s} fast path steps (s): {fast['steps']}"
-                  + (f"; fell back: {fast['reason']}" if fast.get("reason") else ""))
+            print(
+                f"{'':8s} fast path steps (s): {fast['steps']}"
+                + (f"; fell back: {fast['reason']}" if fast.get("reason") else "")
+            )
     print("\nGoals: fast >= 3x faster than baseline; fast peak < 2,000 MB at 10M lines.")
     if args.json:
         args.json.write_text(json.dumps({"lines": args.lines, "results": results}, indent=2))

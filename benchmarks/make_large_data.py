@@ -39,11 +39,37 @@ N_MONTHS = 60
 MARKET_EXTRA_MONTHS = 2  # market estimates to 2026-12
 REGIONS = ["华北", "华东", "华南", "华中", "西南", "西北", "东北", "华西"]
 REGION_WEIGHT = np.array([0.18, 0.22, 0.17, 0.12, 0.10, 0.07, 0.08, 0.06])
-PRODUCT_LINES = ["Pumps", "Valves", "Sensors", "Service Contracts", "Motors", "Compressors",
-                 "Controllers", "Filters", "Meters", "Spare Parts", "Software", "Training"]
+PRODUCT_LINES = [
+    "Pumps",
+    "Valves",
+    "Sensors",
+    "Service Contracts",
+    "Motors",
+    "Compressors",
+    "Controllers",
+    "Filters",
+    "Meters",
+    "Spare Parts",
+    "Software",
+    "Training",
+]
 PL_WEIGHT = np.array([0.14, 0.13, 0.12, 0.10, 0.09, 0.08, 0.08, 0.07, 0.06, 0.06, 0.04, 0.03])
-BASE_PRICE = np.array([12_000.0, 3_500.0, 900.0, 6_000.0, 8_500.0, 21_000.0, 2_400.0, 150.0,
-                       600.0, 80.0, 15_000.0, 2_000.0])
+BASE_PRICE = np.array(
+    [
+        12_000.0,
+        3_500.0,
+        900.0,
+        6_000.0,
+        8_500.0,
+        21_000.0,
+        2_400.0,
+        150.0,
+        600.0,
+        80.0,
+        15_000.0,
+        2_000.0,
+    ]
+)
 CUSTOMER_TYPES = ["Key Account", "SMB", "Distributor"]
 TYPE_WEIGHT = np.array([0.15, 0.60, 0.25])
 TYPE_QTY = np.array([4.0, 1.0, 2.5])  # mean extra units per line
@@ -51,10 +77,38 @@ SEASON = np.array([0.70, 0.62, 1.00, 1.02, 1.05, 1.18, 0.95, 0.92, 1.05, 0.98, 1
 N_REPS, REPS_PER_REGION = 200, 25
 LINES_PER_ORDER_P = np.array([0.35, 0.30, 0.20, 0.15])  # 1..4 lines (distinct product lines)
 RETURN_RATE, DUP_RATE = 0.01, 0.002
-COLUMNS = ["date", "order_id", "customer_id", "customer_type", "region", "product_line",
-           "rep_id", "quantity", "unit_price", "discount", "revenue"]
+COLUMNS = [
+    "date",
+    "order_id",
+    "customer_id",
+    "customer_type",
+    "region",
+    "product_line",
+    "rep_id",
+    "quantity",
+    "unit_price",
+    "discount",
+    "revenue",
+]
 SURNAMES = list("王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高")
-GIVEN = ["伟", "芳", "娜", "敏", "静", "磊", "洋", "勇", "艳", "杰", "军", "涛", "明", "超", "霞", "平"]
+GIVEN = [
+    "伟",
+    "芳",
+    "娜",
+    "敏",
+    "静",
+    "磊",
+    "洋",
+    "勇",
+    "艳",
+    "杰",
+    "军",
+    "涛",
+    "明",
+    "超",
+    "霞",
+    "平",
+]
 
 PLAN = """\
 # Plan for the generated benchmark company (FY2026, made at the end of 2025).
@@ -107,8 +161,9 @@ def _customers(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
     return {"region": region, "type": ctype, "rep": rep, "weight": weight, "start": start}
 
 
-def _month_lines(m: int, n_lines: int, cust: dict[str, np.ndarray], order0: int,
-                 seed: int) -> tuple[dict[str, np.ndarray], int]:
+def _month_lines(
+    m: int, n_lines: int, cust: dict[str, np.ndarray], order0: int, seed: int
+) -> tuple[dict[str, np.ndarray], int]:
     """The order lines of month ``m`` (0-based), sorted by date; ``order0`` numbers orders."""
     rng = np.random.default_rng([seed, m])
     n_dup = int(round(n_lines * DUP_RATE))
@@ -122,8 +177,11 @@ def _month_lines(m: int, n_lines: int, cust: dict[str, np.ndarray], order0: int,
     p = np.where(active, cust["weight"], 0.0)
     order_cust = rng.choice(len(p), size=n_orders, p=p / p.sum())
     month_start = START_MONTH + m
-    n_days = int(((month_start + 1).astype("datetime64[D]") - month_start.astype("datetime64[D]"))
-                 .astype(int))
+    n_days = int(
+        ((month_start + 1).astype("datetime64[D]") - month_start.astype("datetime64[D]")).astype(
+            int
+        )
+    )
     order_day = rng.integers(0, n_days, size=n_orders)
     o = np.repeat(np.arange(n_orders), k)
     j = np.arange(n_orig) - np.repeat(np.cumsum(k) - k, k)  # position of the line in its order
@@ -134,15 +192,25 @@ def _month_lines(m: int, n_lines: int, cust: dict[str, np.ndarray], order0: int,
     ctype = cust["type"][c]
     qty = 1 + rng.poisson(TYPE_QTY[ctype])
     year = (m + 10) // 12  # 2021-11 is in year 0
-    price = np.round(BASE_PRICE[pl] * (1.04 ** year) * rng.normal(1.0, 0.03, size=n_orig), 2)
+    price = np.round(BASE_PRICE[pl] * (1.04**year) * rng.normal(1.0, 0.03, size=n_orig), 2)
     disc = rng.choice(np.array([0.0, 0.05, 0.10]), size=n_orig, p=[0.6, 0.25, 0.15])
     ret = rng.random(n_orig) < RETURN_RATE
     qty = np.where(ret, -np.maximum(1, qty // 2), qty)
     revenue = np.round(qty * price * (1.0 - disc), 2)
     day = month_start.astype("datetime64[D]") + order_day[o]
-    lines = {"day": day, "order": order0 + o, "cust": c, "type": ctype,
-             "region": cust["region"][c], "pl": pl, "rep": cust["rep"][c], "qty": qty,
-             "price": price, "disc": disc, "revenue": revenue}
+    lines = {
+        "day": day,
+        "order": order0 + o,
+        "cust": c,
+        "type": ctype,
+        "region": cust["region"][c],
+        "pl": pl,
+        "rep": cust["rep"][c],
+        "qty": qty,
+        "price": price,
+        "disc": disc,
+        "revenue": revenue,
+    }
     order = np.lexsort((j, lines["order"], day))
     lines = {key: v[order] for key, v in lines.items()}
     if n_dup:  # exact copies, each right after its original line
@@ -154,19 +222,21 @@ def _month_lines(m: int, n_lines: int, cust: dict[str, np.ndarray], order0: int,
 
 def _table(lines: dict[str, np.ndarray], labels: dict[str, pa.Array]) -> pa.Table:
     order_ids = pa.array(np.char.add("SO", np.char.zfill(lines["order"].astype(str), 9)))
-    return pa.table({
-        "date": pa.array(lines["day"].astype("datetime64[D]"), pa.date32()),
-        "order_id": order_ids,
-        "customer_id": labels["customer"].take(pa.array(lines["cust"])),
-        "customer_type": labels["type"].take(pa.array(lines["type"])),
-        "region": labels["region"].take(pa.array(lines["region"])),
-        "product_line": labels["pl"].take(pa.array(lines["pl"])),
-        "rep_id": labels["rep"].take(pa.array(lines["rep"])),
-        "quantity": pa.array(lines["qty"].astype(np.int64)),
-        "unit_price": pa.array(lines["price"]),
-        "discount": pa.array(lines["disc"]),
-        "revenue": pa.array(lines["revenue"]),
-    })
+    return pa.table(
+        {
+            "date": pa.array(lines["day"].astype("datetime64[D]"), pa.date32()),
+            "order_id": order_ids,
+            "customer_id": labels["customer"].take(pa.array(lines["cust"])),
+            "customer_type": labels["type"].take(pa.array(lines["type"])),
+            "region": labels["region"].take(pa.array(lines["region"])),
+            "product_line": labels["pl"].take(pa.array(lines["pl"])),
+            "rep_id": labels["rep"].take(pa.array(lines["rep"])),
+            "quantity": pa.array(lines["qty"].astype(np.int64)),
+            "unit_price": pa.array(lines["price"]),
+            "discount": pa.array(lines["disc"]),
+            "revenue": pa.array(lines["revenue"]),
+        }
+    )
 
 
 def _reps(rng: np.random.Generator) -> str:
@@ -203,9 +273,13 @@ def generate(n_lines: int, out: Path, seed: int = SEED, echo=print) -> Path:
     rng = np.random.default_rng(seed)
     n_customers = max(200, min(60_000, n_lines // 160))
     cust = _customers(n_customers, rng)
-    labels = {"customer": _labels("C", n_customers, 6), "type": pa.array(CUSTOMER_TYPES),
-              "region": pa.array(REGIONS), "pl": pa.array(PRODUCT_LINES),
-              "rep": _labels("R", N_REPS, 3)}
+    labels = {
+        "customer": _labels("C", n_customers, 6),
+        "type": pa.array(CUSTOMER_TYPES),
+        "region": pa.array(REGIONS),
+        "pl": pa.array(PRODUCT_LINES),
+        "rep": _labels("R", N_REPS, 3),
+    }
     trend = 1.0 + 0.01 * np.arange(N_MONTHS)
     season = SEASON[(np.arange(N_MONTHS) + 10) % 12]
     w = trend * season
@@ -260,15 +334,19 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--lines", type=int, default=10_000_000, help="order lines (default 10M)")
     ap.add_argument("--seed", type=int, default=SEED, help="random seed")
-    ap.add_argument("--out", type=Path, default=None, help="folder (default benchmarks/_data/lines_N)")
+    ap.add_argument(
+        "--out", type=Path, default=None, help="folder (default benchmarks/_data/lines_N)"
+    )
     args = ap.parse_args(argv)
     out = args.out or data_dir(args.lines)
     t0 = time.perf_counter()
     generate(args.lines, out, seed=args.seed)
     size = (out / "transactions.csv").stat().st_size / 1e6
     psize = (out / "transactions.parquet").stat().st_size / 1e6
-    print(f"{args.lines:,} lines -> {out} (CSV {size:,.0f} MB, Parquet {psize:,.0f} MB) "
-          f"in {time.perf_counter() - t0:.0f} s")
+    print(
+        f"{args.lines:,} lines -> {out} (CSV {size:,.0f} MB, Parquet {psize:,.0f} MB) "
+        f"in {time.perf_counter() - t0:.0f} s"
+    )
 
 
 if __name__ == "__main__":

@@ -42,14 +42,29 @@ def _run(data_dir: Path, plan: Path, out: Path, extra: dict, force: bool = False
     from salesanalysis.report.pipeline import run_pipeline
 
     t0 = time.perf_counter()
-    res = run_pipeline(None, data_dir, plan, out, echo=None, extra_parameters=extra or None,
-                       force=force, records_dir=out / "_plans")
+    res = run_pipeline(
+        None,
+        data_dir,
+        plan,
+        out,
+        echo=None,
+        extra_parameters=extra or None,
+        force=force,
+        records_dir=out / "_plans",
+    )
     wall = time.perf_counter() - t0
     manifest = json.loads((res.folder / "run.json").read_text(encoding="utf-8"))
-    steps = {s["name"]: (float(s.get("seconds") or 0.0), s.get("status", "")) for s in manifest["steps"]}
-    return {"wall": wall, "status": res.status, "period": res.period, "steps": steps,
-            "run_seconds": float(manifest.get("seconds") or wall),
-            "rows": manifest.get("rows") or {}}
+    steps = {
+        s["name"]: (float(s.get("seconds") or 0.0), s.get("status", "")) for s in manifest["steps"]
+    }
+    return {
+        "wall": wall,
+        "status": res.status,
+        "period": res.period,
+        "steps": steps,
+        "run_seconds": float(manifest.get("seconds") or wall),
+        "rows": manifest.get("rows") or {},
+    }
 
 
 def bench(name: str, data_dir: Path, plan: Path, extra: dict) -> dict:
@@ -62,17 +77,21 @@ def bench(name: str, data_dir: Path, plan: Path, extra: dict) -> dict:
     forced = _run(data_dir, plan, out, extra, force=True)
     runs = {"first run": first, "unchanged rerun": again, "--force rerun": forced}
     rows = first["rows"]
-    print(f"\n{name}: {data_dir} (period {first['period']}; "
-          f"{rows.get('transactions', 0):,} lines -> {rows.get('cube', 0):,} cube rows, "
-          f"{rows.get('customers', 0):,} customer-cube rows)")
+    print(
+        f"\n{name}: {data_dir} (period {first['period']}; "
+        f"{rows.get('transactions', 0):,} lines -> {rows.get('cube', 0):,} cube rows, "
+        f"{rows.get('customers', 0):,} customer-cube rows)"
+    )
     if extra:
         print(f"  notebook parameters: {extra}")
     names = list(first["steps"])
     print(f"  {'step':28s}" + "".join(f"{k:>22s}" for k in runs))
     for r in runs.values():
         r["prepare"] = r["wall"] - sum(s for s, _ in r["steps"].values())
-    print(f"  {'prepare (+ hashing, pages)':28s}"
-          + "".join(f"{r['prepare']:>20.1f} s" for r in runs.values()))
+    print(
+        f"  {'prepare (+ hashing, pages)':28s}"
+        + "".join(f"{r['prepare']:>20.1f} s" for r in runs.values())
+    )
     for step in names:
         cells = []
         for r in runs.values():
@@ -81,12 +100,20 @@ def bench(name: str, data_dir: Path, plan: Path, extra: dict) -> dict:
         print(f"  {step:28s}" + "".join(f"{c:>22s}" for c in cells))
     print(f"  {'total (wall)':28s}" + "".join(f"{r['wall']:>20.1f} s" for r in runs.values()))
     reused = all(st == "reused" for _, st in again["steps"].values())
-    print(f"  unchanged rerun: {again['wall']:.1f} s = {again['wall'] / first['wall']:.3f} x the "
-          f"first run ({first['wall'] / again['wall']:.0f}x faster); every step reused: {reused}; "
-          f"goal < 5 s: {'met' if again['wall'] < 5 and reused else 'MISSED'}")
-    print(f"  --force rerun: {forced['wall']:.1f} s = {forced['wall'] / first['wall']:.2f} x the first run")
-    return {"name": name, "data_dir": str(data_dir), "extra": extra,
-            **{k: {kk: vv for kk, vv in v.items()} for k, v in runs.items()}}
+    print(
+        f"  unchanged rerun: {again['wall']:.1f} s = {again['wall'] / first['wall']:.3f} x the "
+        f"first run ({first['wall'] / again['wall']:.0f}x faster); every step reused: {reused}; "
+        f"goal < 5 s: {'met' if again['wall'] < 5 and reused else 'MISSED'}"
+    )
+    print(
+        f"  --force rerun: {forced['wall']:.1f} s = {forced['wall'] / first['wall']:.2f} x the first run"
+    )
+    return {
+        "name": name,
+        "data_dir": str(data_dir),
+        "extra": extra,
+        **{k: {kk: vv for kk, vv in v.items()} for k, v in runs.items()},
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -105,8 +132,11 @@ def main(argv: list[str] | None = None) -> int:
         import make_large_data
 
         data = make_large_data.ensure(args.lines) / "csv"
-        extra = {"method": args.forecast_method, "detail": args.forecast_detail,
-                 "accuracy_origins": 0}
+        extra = {
+            "method": args.forecast_method,
+            "detail": args.forecast_detail,
+            "accuracy_origins": 0,
+        }
         results.append(bench(f"lines_{args.lines}", data, data / "plan.yaml", extra))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, default=str))

@@ -30,35 +30,73 @@ def _default_plan(data: Path) -> Path | None:
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", type=Path, default=SAMPLE_DIR,
-                   help="folder with transactions, reps and market files (default: the sample data)")
-    p.add_argument("--plan", type=Path, default=None,
-                   help="plan assumptions YAML (default: plan.yaml in the data folder)")
+    p.add_argument(
+        "--data",
+        type=Path,
+        default=SAMPLE_DIR,
+        help="folder with transactions, reps and market files (default: the sample data)",
+    )
+    p.add_argument(
+        "--plan",
+        type=Path,
+        default=None,
+        help="plan assumptions YAML (default: plan.yaml in the data folder)",
+    )
     p.add_argument("--debug", action="store_true", help="show tracebacks")
 
 
 def _parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="salesanalysis", description="Sales planning workbook: "
-                                 "market analysis, forecast, target decomposition, performance review.")
+    ap = argparse.ArgumentParser(
+        prog="salesanalysis",
+        description="Sales planning workbook: "
+        "market analysis, forecast, target decomposition, performance review.",
+    )
     sub = ap.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run the monthly report")
     _add_common(run)
-    run.add_argument("--period", default="", help="report month YYYY-MM (default: the latest "
-                     "complete month of the data)")
-    run.add_argument("--out", type=Path, default=REPORTS_DIR, help="reports folder (default: reports/)")
-    run.add_argument("--steps", nargs="*", default=None, help="run only these steps (names or numbers)")
-    run.add_argument("--notebooks", type=Path, default=None,
-                     help="folder of the pipeline's notebooks NN_name.ipynb (default: notebooks/)")
-    run.add_argument("--wait", type=float, default=0.0,
-                     help="seconds to wait for another run of the same period to finish (default 0: refuse)")
-    run.add_argument("--cell-timeout", type=int, default=1800, help="seconds a notebook cell may take")
-    run.add_argument("--scheduler", default="",
-                     help="Dask scheduler address (tcp://host:8786) for the forecast; default: local processes")
-    run.add_argument("--records", type=Path, default=None,
-                     help="plan-of-record folder (default: plans/ in the project)")
-    run.add_argument("--force", action="store_true",
-                     help="rerun every step even when its inputs, parameters and code are unchanged")
+    run.add_argument(
+        "--period",
+        default="",
+        help="report month YYYY-MM (default: the latest complete month of the data)",
+    )
+    run.add_argument(
+        "--out", type=Path, default=REPORTS_DIR, help="reports folder (default: reports/)"
+    )
+    run.add_argument(
+        "--steps", nargs="*", default=None, help="run only these steps (names or numbers)"
+    )
+    run.add_argument(
+        "--notebooks",
+        type=Path,
+        default=None,
+        help="folder of the pipeline's notebooks NN_name.ipynb (default: notebooks/)",
+    )
+    run.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        help="seconds to wait for another run of the same period to finish (default 0: refuse)",
+    )
+    run.add_argument(
+        "--cell-timeout", type=int, default=1800, help="seconds a notebook cell may take"
+    )
+    run.add_argument(
+        "--scheduler",
+        default="",
+        help="Dask scheduler address (tcp://host:8786) for the forecast; default: local processes",
+    )
+    run.add_argument(
+        "--records",
+        type=Path,
+        default=None,
+        help="plan-of-record folder (default: plans/ in the project)",
+    )
+    run.add_argument(
+        "--force",
+        action="store_true",
+        help="rerun every step even when its inputs, parameters and code are unchanged",
+    )
     run.add_argument("--quiet", action="store_true", help="print only the report path and errors")
 
     val = sub.add_parser("validate", help="check the inputs only")
@@ -68,16 +106,24 @@ def _parser() -> argparse.ArgumentParser:
 
     plan = sub.add_parser("plan", help="the plan of record: freeze, adopt a revision, show")
     psub = plan.add_subparsers(dest="plan_command", required=True)
-    for name, text in (("freeze", "freeze a run's targets as the fiscal year's plan of record"),
-                       ("adopt", "adopt a run's proposed revision as the next version")):
+    for name, text in (
+        ("freeze", "freeze a run's targets as the fiscal year's plan of record"),
+        ("adopt", "adopt a run's proposed revision as the next version"),
+    ):
         p = psub.add_parser(name, help=text)
-        p.add_argument("--run", type=Path, required=True, help="a successful run folder, reports/<YYYY-MM>")
-        p.add_argument("--records", type=Path, default=None, help="plan-of-record folder (default: plans/)")
+        p.add_argument(
+            "--run", type=Path, required=True, help="a successful run folder, reports/<YYYY-MM>"
+        )
+        p.add_argument(
+            "--records", type=Path, default=None, help="plan-of-record folder (default: plans/)"
+        )
         p.add_argument("--note", default=None, help="why (kept in record.json)")
         p.add_argument("--debug", action="store_true", help="show tracebacks")
     p = psub.add_parser("show", help="list the versions of a year's plan of record")
     p.add_argument("--year", type=int, required=True)
-    p.add_argument("--records", type=Path, default=None, help="plan-of-record folder (default: plans/)")
+    p.add_argument(
+        "--records", type=Path, default=None, help="plan-of-record folder (default: plans/)"
+    )
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     return ap
 
@@ -97,7 +143,9 @@ def _plan(args: argparse.Namespace) -> int:
         return 0
     fn = record.freeze if args.plan_command == "freeze" else record.adopt
     rec = fn(args.run, records, args.note)
-    print(f"{rec.describe()}\nstored in {rec.folder} (read-only); it is now the current plan of record")
+    print(
+        f"{rec.describe()}\nstored in {rec.folder} (read-only); it is now the current plan of record"
+    )
     return 0
 
 
@@ -107,11 +155,13 @@ def _validate(args: argparse.Namespace) -> int:
     plan = args.plan or _default_plan(args.data)
     ds = load_dataset(args.data, plan)
     tx = ds.transactions
-    print(f"OK: {len(tx):,} transaction lines from {tx['date'].min():%Y-%m-%d} to "
-          f"{tx['date'].max():%Y-%m-%d}; {tx['region'].nunique()} regions, "
-          f"{tx['product_line'].nunique()} product lines, {tx['customer_type'].nunique()} customer "
-          f"types, {len(ds.reps)} reps, {len(ds.market):,} market rows"
-          + (f"; plan {plan}" if plan else "; no plan file"))
+    print(
+        f"OK: {len(tx):,} transaction lines from {tx['date'].min():%Y-%m-%d} to "
+        f"{tx['date'].max():%Y-%m-%d}; {tx['region'].nunique()} regions, "
+        f"{tx['product_line'].nunique()} product lines, {tx['customer_type'].nunique()} customer "
+        f"types, {len(ds.reps)} reps, {len(ds.market):,} market rows"
+        + (f"; plan {plan}" if plan else "; no plan file")
+    )
     for note in ds.notes:
         print(f"note: {note}")
     return 0
@@ -125,11 +175,20 @@ def _run(args: argparse.Namespace) -> int:
     from salesanalysis.paths import NOTEBOOKS_DIR
     from salesanalysis.targets.record import RECORDS_DIR
 
-    result = run_pipeline(args.period or None, args.data, plan, args.out, steps=args.steps,
-                          notebooks_dir=args.notebooks or NOTEBOOKS_DIR,
-                          echo=echo, wait=args.wait, cell_timeout=args.cell_timeout, force=args.force,
-                          records_dir=args.records or RECORDS_DIR,
-                          extra_parameters={"scheduler": args.scheduler} if args.scheduler else None)
+    result = run_pipeline(
+        args.period or None,
+        args.data,
+        plan,
+        args.out,
+        steps=args.steps,
+        notebooks_dir=args.notebooks or NOTEBOOKS_DIR,
+        echo=echo,
+        wait=args.wait,
+        cell_timeout=args.cell_timeout,
+        force=args.force,
+        records_dir=args.records or RECORDS_DIR,
+        extra_parameters={"scheduler": args.scheduler} if args.scheduler else None,
+    )
     if args.quiet:
         print(result.index)
     return 0
@@ -164,8 +223,10 @@ def main(argv: list[str] | None = None) -> int:
             return 143
         if getattr(args, "debug", False) or not isinstance(e, Exception):
             raise
-        print(f"Unexpected error: {type(e).__name__}: {e}\n(run again with --debug for the traceback)",
-              file=sys.stderr)
+        print(
+            f"Unexpected error: {type(e).__name__}: {e}\n(run again with --debug for the traceback)",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

@@ -79,7 +79,9 @@ class SalesAnalysisError(Exception):
     exit_code = 1
     title = "Error"
 
-    def __init__(self, message: str, problems: list[Problem] | None = None, fix: str | None = None):
+    def __init__(
+        self, message: str, problems: list[Problem] | None = None, fix: str | None = None
+    ):
         super().__init__(message)
         self.message = message
         self.problems = list(problems or [])

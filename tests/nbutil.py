@@ -6,8 +6,10 @@ from pathlib import Path
 
 import nbformat as nbf
 
-PARAMS = ('period: str = ""  # report month\nrun_dir: str = "."  # run folder\n'
-          'data_dir: str = ""  # data folder\nplan_file: str = ""  # plan file')
+PARAMS = (
+    'period: str = ""  # report month\nrun_dir: str = "."  # run folder\n'
+    'data_dir: str = ""  # data folder\nplan_file: str = ""  # plan file'
+)
 
 
 def write_notebook(path: Path, *cells: str, markdown: str = "# Step") -> Path:
@@ -15,7 +17,11 @@ def write_notebook(path: Path, *cells: str, markdown: str = "# Step") -> Path:
     p = nbf.v4.new_code_cell(PARAMS)
     p.metadata["tags"] = ["parameters"]
     nb.cells = [nbf.v4.new_markdown_cell(markdown), p, *(nbf.v4.new_code_cell(c) for c in cells)]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
     nbf.write(nb, path)
     return path

@@ -29,7 +29,9 @@ from salesanalysis import cli
 
 CORPUS = Path(__file__).parent / "bad_input"
 BASE = CORPUS / "base"
-CASES: list[dict[str, Any]] = yaml.safe_load((CORPUS / "cases.yaml").read_text(encoding="utf-8"))["cases"]
+CASES: list[dict[str, Any]] = yaml.safe_load((CORPUS / "cases.yaml").read_text(encoding="utf-8"))[
+    "cases"
+]
 BY_NAME = {c["name"]: c for c in CASES}
 EDITS = {"write", "delete", "delimiter", "dates", "replace", "append", "encode", "excel"}
 KEYS = EDITS | {"name", "expect", "period", "stage"}
@@ -65,7 +67,11 @@ def _to_excel(csv_path: Path, spec: dict[str, Any]) -> None:
         ws.append([_cell(v) for v in r])
     for name, content in (spec.get("other_sheets") or {}).items():
         other = wb.create_sheet(str(name))
-        for r in (rows[:1] + [[_cell(v) for v in r] for r in rows[1:]]) if content == "copy" else content:
+        for r in (
+            (rows[:1] + [[_cell(v) for v in r] for r in rows[1:]])
+            if content == "copy"
+            else content
+        ):
             other.append(r)
     wb.save(csv_path.with_suffix(".xlsx"))
     csv_path.unlink()
@@ -87,8 +93,11 @@ def build(case: dict[str, Any], root: Path) -> Path:
         (d / name).write_text(out.getvalue(), encoding="utf-8")
     for name, fmt in (case.get("dates") or {}).items():
         text = (d / name).read_text(encoding="utf-8")
-        text = re.sub(r"\b(\d{4}-\d{2}-\d{2})\b",
-                      lambda m, f=fmt: _dt.datetime.strptime(m[1], "%Y-%m-%d").strftime(f), text)
+        text = re.sub(
+            r"\b(\d{4}-\d{2}-\d{2})\b",
+            lambda m, f=fmt: _dt.datetime.strptime(m[1], "%Y-%m-%d").strftime(f),
+            text,
+        )
         (d / name).write_text(text, encoding="utf-8")
     for name, pairs in (case.get("replace") or {}).items():
         text = (d / name).read_text(encoding="utf-8")
@@ -107,8 +116,11 @@ def build(case: dict[str, Any], root: Path) -> Path:
 
 
 def hashes(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def run_cli(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str, str]:
@@ -150,8 +162,17 @@ def test_case(case: dict[str, Any], tmp_path: Path, capsys, monkeypatch):
     exp = case["expect"]
     out_dir = tmp_path / "reports"
     if case.get("period"):
-        code, out, err = run_cli(capsys, "run", "--data", str(d), "--period", case["period"],
-                                 "--out", str(out_dir), "--quiet")
+        code, out, err = run_cli(
+            capsys,
+            "run",
+            "--data",
+            str(d),
+            "--period",
+            case["period"],
+            "--out",
+            str(out_dir),
+            "--quiet",
+        )
     else:
         code, out, err = run_cli(capsys, "validate", "--data", str(d))
     assert code == exp["exit"], f"exit {code}\nstdout:\n{out}\nstderr:\n{err}"
@@ -159,13 +180,18 @@ def test_case(case: dict[str, Any], tmp_path: Path, capsys, monkeypatch):
     if code:
         assert out == "", "errors go to stderr only"
         if not case.get("period"):  # `run` stops at the same problem, before any step
-            code2, _, err2 = run_cli(capsys, "run", "--data", str(d), "--out", str(out_dir), "--quiet")
+            code2, _, err2 = run_cli(
+                capsys, "run", "--data", str(d), "--out", str(out_dir), "--quiet"
+            )
             assert code2 == code
             assert_clean_error(err2, exp.get("output", []))
         runs = [json.loads(p.read_text(encoding="utf-8")) for p in out_dir.glob("*/run.json")]
         assert runs and all(r["status"] == "failed" for r in runs), "a failed run leaves run.json"
-        assert not [p for p in out_dir.iterdir() if p.is_dir() and not p.name.endswith(".failed")
-                    and not p.name.startswith(".")], "no report folder for a failed run"
+        assert not [
+            p
+            for p in out_dir.iterdir()
+            if p.is_dir() and not p.name.endswith(".failed") and not p.name.startswith(".")
+        ], "no report folder for a failed run"
     else:
         check_numbers(d, exp)
     assert hashes(d) == before, "an input file changed (or a file appeared in the data folder)"
@@ -195,7 +221,12 @@ def check_numbers(d: Path, exp: dict[str, Any]) -> None:
         assert f"{ds.reps.set_index('rep_id').loc[rep, 'hire_date']:%Y-%m-%d}" == day
     # the normalised frames keep the contract whatever the input looked like
     assert tx["month"].dt.is_month_start.all() and tx["revenue"].dtype == "float64"
-    assert not tx[["order_id", "customer_id", "region", "product_line", "rep_id"]].isin(["", "nan"]).any().any()
+    assert (
+        not tx[["order_id", "customer_id", "region", "product_line", "rep_id"]]
+        .isin(["", "nan"])
+        .any()
+        .any()
+    )
     assert ds.reps["hire_date"].notna().all()
 
 
@@ -243,8 +274,13 @@ def test_decompose_case(case: dict[str, Any], tmp_path: Path):
 
 
 def _proc(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "salesanalysis.cli", *args], capture_output=True,
-                          text=True, cwd=cwd, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "salesanalysis.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+    )
 
 
 def test_process_exit_codes_and_debug(tmp_path: Path):
@@ -257,7 +293,9 @@ def test_process_exit_codes_and_debug(tmp_path: Path):
     r = _proc("validate", "--data", str(d), "--debug", cwd=tmp_path)
     assert r.returncode == 2
     assert "Traceback" in r.stderr and "InputError" in r.stderr and "'三百', 'TBD'" in r.stderr
-    r = _proc("run", "--data", str(d), "--out", str(tmp_path / "r"), "--period", "2025-02", cwd=tmp_path)
+    r = _proc(
+        "run", "--data", str(d), "--out", str(tmp_path / "r"), "--period", "2025-02", cwd=tmp_path
+    )
     assert r.returncode == 2 and "Traceback" not in r.stderr and "rows: 5, 10" in r.stderr
     assert hashes(d) == before
 
@@ -288,13 +326,16 @@ def test_blank_and_null_markers_are_empty():
     assert all(got[4:-2]) and got[-2:] == [False, False]  # NA (North America) and 0 are values
 
 
-@pytest.mark.parametrize("values,expected", [
-    (["1,234.50", "12"], [1234.5, 12.0]),
-    (["1.234,50", "12"], [1234.5, 12.0]),
-    (["12,5", "3"], [12.5, 3.0]),
-    (["1 234", "¥56", "(7)", "+8", "１２"], [1234.0, 56.0, -7.0, 8.0, 12.0]),
-    (["1,234", "5"], [1234.0, 5.0]),  # a comma before three digits is a thousands separator
-])
+@pytest.mark.parametrize(
+    "values,expected",
+    [
+        (["1,234.50", "12"], [1234.5, 12.0]),
+        (["1.234,50", "12"], [1234.5, 12.0]),
+        (["12,5", "3"], [12.5, 3.0]),
+        (["1 234", "¥56", "(7)", "+8", "１２"], [1234.0, 56.0, -7.0, 8.0, 12.0]),
+        (["1,234", "5"], [1234.0, 5.0]),  # a comma before three digits is a thousands separator
+    ],
+)
 def test_number_rules(values, expected):
     from salesanalysis.data.readers import _to_number
 
@@ -307,8 +348,12 @@ def test_date_rules():
     def iso(values, **k):
         return [f"{d:%Y-%m-%d}" for d in _to_date(pd.Series(values, dtype=object), None, **k)]
 
-    assert iso(["2025/1/5", "2025年1月6日", "20250107", "2025-01-08T10:00:00+08:00"]) == \
-        ["2025-01-05", "2025-01-06", "2025-01-07", "2025-01-08"]
+    assert iso(["2025/1/5", "2025年1月6日", "20250107", "2025-01-08T10:00:00+08:00"]) == [
+        "2025-01-05",
+        "2025-01-06",
+        "2025-01-07",
+        "2025-01-08",
+    ]
     assert iso(["05.01.2025", "06.01.2025"]) == ["2025-01-05", "2025-01-06"]  # dotted: day first
     assert iso(["01/13/2025", "02/01/2025"]) == ["2025-01-13", "2025-02-01"]  # month first
     assert iso([45662, "2025-01-06"], excel=True) == ["2025-01-05", "2025-01-06"]  # Excel serial

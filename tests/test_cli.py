@@ -10,8 +10,13 @@ from salesanalysis.data.readers import sha256_file
 
 
 def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "salesanalysis.cli", *args], capture_output=True,
-                          text=True, cwd=cwd, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "salesanalysis.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
+    )
 
 
 def test_validate_sample_ok():
@@ -23,7 +28,9 @@ def test_validate_sample_ok():
 def test_validate_bad_input_is_one_clean_block(tiny_dir: Path):
     (tiny_dir / "transactions.csv").write_text(
         "date,order_id,customer_id,customer_type,region,product_line,rep_id,quantity,revenue\n"
-        "2025-01-05,O1,C1,SMB,华东,Pumps,R1,abc,200\n", encoding="utf-8")
+        "2025-01-05,O1,C1,SMB,华东,Pumps,R1,abc,200\n",
+        encoding="utf-8",
+    )
     before = {p.name: sha256_file(p) for p in tiny_dir.iterdir()}
     r = _cli("validate", "--data", str(tiny_dir))
     assert r.returncode == 2

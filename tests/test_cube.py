@@ -36,15 +36,32 @@ def test_customer_cube_rolls_up_to_cube(sample_tx):
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.tuples(st.integers(1, 3), st.sampled_from(["A", "B"]), st.sampled_from(["c1", "c2", "c3"]),
-                          st.floats(-50, 500, allow_nan=False)), min_size=1, max_size=40))
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(1, 3),
+            st.sampled_from(["A", "B"]),
+            st.sampled_from(["c1", "c2", "c3"]),
+            st.floats(-50, 500, allow_nan=False),
+        ),
+        min_size=1,
+        max_size=40,
+    )
+)
 def test_cube_preserves_totals_with_returns(lines):
-    tx = pd.DataFrame({
-        "month": pd.to_datetime([f"2025-{m:02d}-01" for m, *_ in lines]),
-        "region": [r for _, r, *_ in lines], "product_line": "P", "customer_type": "SMB", "rep_id": "R1",
-        "customer_id": [c for *_, c, _ in lines], "order_id": [f"O{i}" for i in range(len(lines))],
-        "revenue": [v for *_, v in lines], "quantity": 1.0,
-    })
+    tx = pd.DataFrame(
+        {
+            "month": pd.to_datetime([f"2025-{m:02d}-01" for m, *_ in lines]),
+            "region": [r for _, r, *_ in lines],
+            "product_line": "P",
+            "customer_type": "SMB",
+            "rep_id": "R1",
+            "customer_id": [c for *_, c, _ in lines],
+            "order_id": [f"O{i}" for i in range(len(lines))],
+            "revenue": [v for *_, v in lines],
+            "quantity": 1.0,
+        }
+    )
     cube = build_cube(tx)
     assert cube["revenue"].sum() == pytest.approx(tx["revenue"].sum(), abs=1e-6)
     assert cube["orders"].sum() == len(tx)

@@ -37,9 +37,15 @@ Z80 = 1.2815515655446004
 # --------------------------------------------------------------------------- fixtures
 
 
-def make_world(regions=("华东", "华北"), lines=("Pumps", "Valves"), types=("SMB", "KA"),
-               reps_per_region=2, seed=0, years=(2023, 2024, 2025), scale=None,
-               ) -> dict[str, pd.DataFrame]:
+def make_world(
+    regions=("华东", "华北"),
+    lines=("Pumps", "Valves"),
+    types=("SMB", "KA"),
+    reps_per_region=2,
+    seed=0,
+    years=(2023, 2024, 2025),
+    scale=None,
+) -> dict[str, pd.DataFrame]:
     """A small company: customers cube, cube, reps and market built in code."""
     rng = np.random.default_rng(seed)
     months = pd.date_range(f"{years[0]}-01-01", f"{years[-1]}-12-01", freq="MS")
@@ -47,14 +53,12 @@ def make_world(regions=("华东", "华北"), lines=("Pumps", "Valves"), types=("
     reps, rows = [], []
     for ri, r in enumerate(regions):
         for k in range(reps_per_region):
-            reps.append((f"R{ri}{k}", f"rep {ri}{k}", r, pd.Timestamp("2020-01-01"), pd.NaT,
-                         1.0))
+            reps.append((f"R{ri}{k}", f"rep {ri}{k}", r, pd.Timestamp("2020-01-01"), pd.NaT, 1.0))
     cust_id = 0
     for ri, r in enumerate(regions):
         for li, pl in enumerate(lines):
             for ti, ct in enumerate(types):
-                level = (scale[ri][li][ti] if scale is not None
-                         else rng.uniform(2_000, 20_000))
+                level = scale[ri][li][ti] if scale is not None else rng.uniform(2_000, 20_000)
                 for c in range(3):
                     cust_id += 1
                     rep = f"R{ri}{(cust_id + c) % reps_per_region}"
@@ -63,29 +67,43 @@ def make_world(regions=("华东", "华北"), lines=("Pumps", "Valves"), types=("
                         v = level * season[m.month - 1] * growth * rng.uniform(0.8, 1.2) / 3
                         if v > 0:
                             rows.append((m, f"C{cust_id:03d}", r, pl, ct, rep, v, 1.0, 1))
-    customers = pd.DataFrame(rows, columns=["month", "customer_id", *CELL, "rep_id", "revenue",
-                                            "quantity", "orders"])
+    customers = pd.DataFrame(
+        rows, columns=["month", "customer_id", *CELL, "rep_id", "revenue", "quantity", "orders"]
+    )
     cube = customers.groupby(["month", *CELL, "rep_id"], as_index=False).agg(
-        revenue=("revenue", "sum"), quantity=("quantity", "sum"), orders=("orders", "sum"),
-        customers=("customer_id", "nunique"))
-    reps_df = pd.DataFrame(reps, columns=["rep_id", "name", "region", "hire_date", "end_date",
-                                          "fte"])
+        revenue=("revenue", "sum"),
+        quantity=("quantity", "sum"),
+        orders=("orders", "sum"),
+        customers=("customer_id", "nunique"),
+    )
+    reps_df = pd.DataFrame(
+        reps, columns=["rep_id", "name", "region", "hire_date", "end_date", "fte"]
+    )
     mk = pd.date_range(f"{years[0]}-01-01", f"{years[-1] + 1}-12-01", freq="MS")
-    market = pd.DataFrame([(m, r, pl, 200_000.0) for m in mk for r in regions for pl in lines],
-                          columns=["month", "region", "product_line", "market_size"])
+    market = pd.DataFrame(
+        [(m, r, pl, 200_000.0) for m in mk for r in regions for pl in lines],
+        columns=["month", "region", "product_line", "market_size"],
+    )
     return {"cube": cube, "customers": customers, "reps": reps_df, "market": market}
 
 
-def make_forecast(cube: pd.DataFrame, months: list[pd.Timestamp], growth: float = 1.05,
-                  rel_width: float = 0.1) -> pd.DataFrame:
+def make_forecast(
+    cube: pd.DataFrame, months: list[pd.Timestamp], growth: float = 1.05, rel_width: float = 0.1
+) -> pd.DataFrame:
     """A coherent forecast (last year x growth) at every level, in the forecast.parquet schema."""
     last = cube[cube["month"].dt.year == months[0].year - 1].copy()
     last["month"] = last["month"] + pd.DateOffset(years=1)
     last = last[last["month"].isin(months)]
     bottom = last.groupby(["month", *CELL, "rep_id"], as_index=False)["revenue"].sum()
-    levels = {"total": [], "region": ["region"], "product_line": ["product_line"],
-              "customer_type": ["customer_type"], "cell": CELL, "rep": ["region", "rep_id"],
-              "bottom": [*CELL, "rep_id"]}
+    levels = {
+        "total": [],
+        "region": ["region"],
+        "product_line": ["product_line"],
+        "customer_type": ["customer_type"],
+        "cell": CELL,
+        "rep": ["region", "rep_id"],
+        "bottom": [*CELL, "rep_id"],
+    }
     out = []
     for lvl, ks in levels.items():
         g = bottom.groupby([*ks, "month"], as_index=False)["revenue"].sum()
@@ -102,10 +120,15 @@ def make_forecast(cube: pd.DataFrame, months: list[pd.Timestamp], growth: float 
 
 
 def make_plan(**over) -> object:
-    d = {"fiscal_year": 2026, "plan_cutoff": "2025-12", "name": "test",
-         "targets": {"revenue": {"growth": 0.1}, "customers": {"growth": 0.0}},
-         "allocation": {"key_weights": {"history": 0.5, "forecast": 0.3, "potential": 0.2}},
-         "cushion_pct": 0.05, "rounding": {"revenue": 1000, "customers": 1}}
+    d = {
+        "fiscal_year": 2026,
+        "plan_cutoff": "2025-12",
+        "name": "test",
+        "targets": {"revenue": {"growth": 0.1}, "customers": {"growth": 0.0}},
+        "allocation": {"key_weights": {"history": 0.5, "forecast": 0.3, "potential": 0.2}},
+        "cushion_pct": 0.05,
+        "rounding": {"revenue": 1000, "customers": 1},
+    }
     d.update(over)
     return plan_from_dict(d)
 
@@ -119,22 +142,34 @@ def world() -> dict:
 
 
 def run(world: dict, plan, forecast=True):
-    return decompose(world["cube"], world["customers"], world["reps"], world["market"],
-                     world["forecast"] if forecast else None, plan)
+    return decompose(
+        world["cube"],
+        world["customers"],
+        world["reps"],
+        world["market"],
+        world["forecast"] if forecast else None,
+        plan,
+    )
 
 
 def assert_adds_up(dec, unit: float) -> None:
     t = dec.targets
     company = dec.company.set_index("measure")
-    for col, total in [("target_revenue_no_cushion", company.loc["revenue", "target"]),
-                       ("target_revenue", company.loc["revenue", "target_with_cushion"])]:
+    for col, total in [
+        ("target_revenue_no_cushion", company.loc["revenue", "target"]),
+        ("target_revenue", company.loc["revenue", "target_with_cushion"]),
+    ]:
         assert t[col].sum() == pytest.approx(total, abs=1e-6)
         assert (t[col] >= 0).all()
         assert np.allclose(t[col] / unit, np.round(t[col] / unit))
         # every level: sums of the level equal the company total, and equal the segments table
-        for level, ks in [("region", ["region"]), ("product_line", ["product_line"]),
-                          ("customer_type", ["customer_type"]), ("cell", CELL),
-                          ("rep", ["region", "rep_id"])]:
+        for level, ks in [
+            ("region", ["region"]),
+            ("product_line", ["product_line"]),
+            ("customer_type", ["customer_type"]),
+            ("cell", CELL),
+            ("rep", ["region", "rep_id"]),
+        ]:
             by = t.groupby(ks)[col].sum()
             assert by.sum() == pytest.approx(total, abs=1e-6)
             seg = dec.segments[dec.segments["level"] == level].set_index(ks)[col]
@@ -158,8 +193,10 @@ def test_largest_remainder_example() -> None:
     assert out.tolist() == [2000.0, 3000.0, 5000.0]
 
 
-@given(st.lists(st.floats(0, 1e6, allow_nan=False), min_size=1, max_size=30),
-       st.sampled_from([1, 10, 1000]))
+@given(
+    st.lists(st.floats(0, 1e6, allow_nan=False), min_size=1, max_size=30),
+    st.sampled_from([1, 10, 1000]),
+)
 def test_largest_remainder_adds_up_and_stays_within_a_unit(values, unit) -> None:
     total = np.floor(sum(values) / unit + 0.5) * unit
     out = largest_remainder(values, unit, total)
@@ -180,10 +217,14 @@ _tiny = st.one_of(st.just(0.0), st.just(5e-324), st.floats(0, 1e-300), st.floats
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(_tiny, min_size=1, max_size=30), st.sampled_from([1.0, 10.0, 1000.0, 0.01]),
-       st.integers(0, 200))
-def test_largest_remainder_total_is_exact_in_units_even_for_tiny_bases(values, unit,
-                                                                        n_units) -> None:
+@given(
+    st.lists(_tiny, min_size=1, max_size=30),
+    st.sampled_from([1.0, 10.0, 1000.0, 0.01]),
+    st.integers(0, 200),
+)
+def test_largest_remainder_total_is_exact_in_units_even_for_tiny_bases(
+    values, unit, n_units
+) -> None:
     """Whatever the values (zeros, denormals, amounts far from the total), the result is a
     whole number of units per value and those numbers add up exactly to the total."""
     total = n_units * unit
@@ -249,8 +290,9 @@ def test_ipf_reports_non_convergence() -> None:
 def test_fit_constraints_pins_floors_caps() -> None:
     x = np.array([10.0, 20, 30, 40])
     groups = [Group("total", np.arange(4), 100.0), Group("pin", np.array([0, 1]), 40.0)]
-    y, _, err = fit_constraints(x, groups, lower=np.array([0, 0, 0, 35.0]),
-                                upper=np.array([np.inf, np.inf, 26.0, np.inf]))
+    y, _, err = fit_constraints(
+        x, groups, lower=np.array([0, 0, 0, 35.0]), upper=np.array([np.inf, np.inf, 26.0, np.inf])
+    )
     assert err < 1e-6
     assert y[:2].sum() == pytest.approx(40) and y.sum() == pytest.approx(100)
     assert y[2] <= 26 + 1e-9 and y[3] >= 35 - 1e-9
@@ -258,8 +300,11 @@ def test_fit_constraints_pins_floors_caps() -> None:
 
 
 def test_find_conflict_names_the_smallest_set() -> None:
-    groups = [Group("total", np.arange(3), 100.0), Group("pin A", np.array([0]), 120.0),
-              Group("pin B", np.array([1]), 10.0)]
+    groups = [
+        Group("total", np.arange(3), 100.0),
+        Group("pin A", np.array([0]), 120.0),
+        Group("pin B", np.array([1]), 10.0),
+    ]
     assert find_conflict(3, groups, None, None) == ["total", "pin A"]
     groups = [Group("total", np.arange(3), 100.0), Group("pin B", np.array([1]), 10.0)]
     floors = np.array([50.0, 5, 50])  # floors above the total
@@ -286,11 +331,16 @@ def test_ramp_curves() -> None:
 
 def test_rep_capacity_ramp_and_leaver() -> None:
     plan = make_plan(reps={"ramp_months": 3, "ramp_curve": "linear", "ramp_start": 0.4})
-    reps = pd.DataFrame({"rep_id": ["new", "leaver", "half"], "name": ["a", "b", "c"],
-                         "region": ["X"] * 3,
-                         "hire_date": pd.to_datetime(["2026-03-01", "2019-01-01", "2019-01-01"]),
-                         "end_date": pd.to_datetime([None, "2026-04-15", None]),
-                         "fte": [1.0, 1.0, 0.5]})
+    reps = pd.DataFrame(
+        {
+            "rep_id": ["new", "leaver", "half"],
+            "name": ["a", "b", "c"],
+            "region": ["X"] * 3,
+            "hire_date": pd.to_datetime(["2026-03-01", "2019-01-01", "2019-01-01"]),
+            "end_date": pd.to_datetime([None, "2026-04-15", None]),
+            "fte": [1.0, 1.0, 0.5],
+        }
+    )
     cap = rep_capacity(reps, plan_months(plan), plan).set_index(["rep_id", "month"])["capacity"]
     new = cap["new"].to_numpy()
     assert new[:2].tolist() == [0, 0]
@@ -308,13 +358,18 @@ def test_decomposition_and_review_use_one_capacity_rule() -> None:
 
     ramp = {"ramp_months": 4, "ramp_curve": "s_curve", "ramp_start": 0.3}
     plan = make_plan(fiscal_year=2026, plan_cutoff="2025-12", reps=ramp)
-    reps = pd.DataFrame({"rep_id": ["mid", "leaver", "half", "old", "late"],
-                         "name": list("abcde"), "region": ["X", "X", "Y", "Y", "Y"],
-                         "hire_date": pd.to_datetime(["2026-02-10", "2019-01-01", "2025-11-01",
-                                                      None, "2027-01-01"]),
-                         "end_date": pd.to_datetime([None, "2026-04-15", "2026-08-31", None,
-                                                     None]),
-                         "fte": [1.0, 1.0, 0.5, np.nan, 1.0]})
+    reps = pd.DataFrame(
+        {
+            "rep_id": ["mid", "leaver", "half", "old", "late"],
+            "name": list("abcde"),
+            "region": ["X", "X", "Y", "Y", "Y"],
+            "hire_date": pd.to_datetime(
+                ["2026-02-10", "2019-01-01", "2025-11-01", None, "2027-01-01"]
+            ),
+            "end_date": pd.to_datetime([None, "2026-04-15", "2026-08-31", None, None]),
+            "fte": [1.0, 1.0, 0.5, np.nan, 1.0],
+        }
+    )
     months = plan_months(plan)
     shared = capacity.rep_capacity(reps, months, **ramp).set_index(["rep_id", "month"])
     dec = rep_capacity(reps, months, plan).set_index(["rep_id", "month"])
@@ -324,12 +379,14 @@ def test_decomposition_and_review_use_one_capacity_rule() -> None:
         assert rev[col].reindex(shared.index).to_dict() == shared[col].to_dict()
     # hired on 10 February: 19 of 28 days at the ramp's start
     assert shared.loc[("mid", pd.Timestamp("2026-02-01")), "capacity"] == pytest.approx(
-        0.3 * 19 / 28)
+        0.3 * 19 / 28
+    )
     assert shared.loc[("old", pd.Timestamp("2026-01-01")), "capacity"] == 1.0  # no date, NaN fte
     assert shared.loc["late", "capacity"].sum() == 0  # hired after the year
     assert (shared.loc["leaver", "ramp"].iloc[4:] == 0).all()  # no ramp once gone
-    assert capacity.active_share(pd.to_datetime(["2026-04-16"]), pd.to_datetime([None]),
-                                 pd.Timestamp("2026-04-01")).tolist() == [15 / 30]
+    assert capacity.active_share(
+        pd.to_datetime(["2026-04-16"]), pd.to_datetime([None]), pd.Timestamp("2026-04-01")
+    ).tolist() == [15 / 30]
 
 
 def test_targets_add_up_on_every_level(world) -> None:
@@ -337,11 +394,18 @@ def test_targets_add_up_on_every_level(world) -> None:
     assert_adds_up(dec, 1000)
     comp = dec.company.set_index("measure")
     base = world["cube"].loc[world["cube"]["month"].dt.year == 2025, "revenue"].sum()
-    assert comp.loc["revenue", "target"] == pytest.approx(np.floor(base * 1.1 / 1000 + .5) * 1000)
+    assert comp.loc["revenue", "target"] == pytest.approx(np.floor(base * 1.1 / 1000 + 0.5) * 1000)
     assert comp.loc["revenue", "target_with_cushion"] == pytest.approx(
-        np.floor(comp.loc["revenue", "target"] * 1.05 / 1000 + .5) * 1000)
-    assert set(dec.targets.columns) >= {"month", *CELL, "rep_id", "target_revenue",
-                                        "target_customers", "plan_name"}
+        np.floor(comp.loc["revenue", "target"] * 1.05 / 1000 + 0.5) * 1000
+    )
+    assert set(dec.targets.columns) >= {
+        "month",
+        *CELL,
+        "rep_id",
+        "target_revenue",
+        "target_customers",
+        "plan_name",
+    }
     assert dec.targets["month"].nunique() == 12
     assert "vs last year" in comp.loc["revenue", "statement"]
     assert "forecast median" in comp.loc["revenue", "statement"]
@@ -358,8 +422,11 @@ def test_each_allocation_key_alone() -> None:
     fc.loc[fc["level"].isin(["total", "product_line", "customer_type"]), ["mean"]] = np.nan
     w["forecast"] = fc
     for key in ["history", "forecast", "potential", "equal"]:
-        p = make_plan(allocation={"key_weights": {key: 1.0}}, cushion_pct=0.0,
-                      rounding={"revenue": 1, "customers": 1})
+        p = make_plan(
+            allocation={"key_weights": {key: 1.0}},
+            cushion_pct=0.0,
+            rounding={"revenue": 1, "customers": 1},
+        )
         dec = run(w, p)
         k = dec.keys[dec.keys["dimension"] == "region"].set_index("member")
         if key == "history":
@@ -376,8 +443,9 @@ def test_each_allocation_key_alone() -> None:
         seg = dec.segments[dec.segments["level"] == "region"].set_index("region")
         total = dec.company.set_index("measure").loc["revenue", "target"]
         for r in exp.index:
-            assert seg.loc[r, "target_revenue_no_cushion"] == pytest.approx(exp[r] * total,
-                                                                            abs=2.0)
+            assert seg.loc[r, "target_revenue_no_cushion"] == pytest.approx(
+                exp[r] * total, abs=2.0
+            )
 
 
 def test_ipf_result_matches_blended_margins_for_all_dimensions(world) -> None:
@@ -392,29 +460,47 @@ def test_ipf_result_matches_blended_margins_for_all_dimensions(world) -> None:
 
 
 def test_strategies_move_mix_not_total(world) -> None:
-    strat = [{"name": "price", "segment": {"product_line": "Pumps"}, "kind": "price",
-              "pct": 0.10, "rationale": "list price"}]
+    strat = [
+        {
+            "name": "price",
+            "segment": {"product_line": "Pumps"},
+            "kind": "price",
+            "pct": 0.10,
+            "rationale": "list price",
+        }
+    ]
     base = run(world, make_plan())
     dec = run(world, make_plan(strategies=strat))
     tot = lambda d: d.company.set_index("measure").loc["revenue", "target"]  # noqa: E731
     assert tot(dec) == tot(base)
     pl = lambda d: d.segments.query("level == 'product_line'").set_index(  # noqa: E731
-        "product_line")["target_revenue_no_cushion"]
+        "product_line"
+    )["target_revenue_no_cushion"]
     assert pl(dec)["Pumps"] > pl(base)["Pumps"] and pl(dec)["Valves"] < pl(base)["Valves"]
     ex = dec.explain(product_line="Pumps")
     row = ex[ex["step"] == "strategy: price"].iloc[0]
     assert row["amount"] > 0 and "list price" in row["detail"]
     assert dec.bridge["amount"].iloc[1:5].sum() == pytest.approx(
-        dec.bridge["amount"].iloc[5] - dec.bridge["amount"].iloc[0])
+        dec.bridge["amount"].iloc[5] - dec.bridge["amount"].iloc[0]
+    )
 
 
 def test_channel_shift_moves_to_the_mapped_cells(world) -> None:
-    strat = [{"name": "shift", "segment": {"customer_type": "SMB"}, "kind": "channel_shift",
-              "pct": 0.5, "to": {"customer_type": "KA"}, "rationale": "via key accounts"}]
+    strat = [
+        {
+            "name": "shift",
+            "segment": {"customer_type": "SMB"},
+            "kind": "channel_shift",
+            "pct": 0.5,
+            "to": {"customer_type": "KA"},
+            "rationale": "via key accounts",
+        }
+    ]
     base = run(world, make_plan())
     dec = run(world, make_plan(strategies=strat))
     ct = lambda d: d.segments.query("level == 'customer_type'").set_index(  # noqa: E731
-        "customer_type")["target_revenue_no_cushion"]
+        "customer_type"
+    )["target_revenue_no_cushion"]
     assert ct(dec)["SMB"] < 0.6 * ct(base)["SMB"]
     assert ct(dec).sum() == ct(base).sum()
 
@@ -422,13 +508,20 @@ def test_channel_shift_moves_to_the_mapped_cells(world) -> None:
 def test_pins_floors_caps_honoured(world) -> None:
     ly = world["cube"][world["cube"]["month"].dt.year == 2025]
     east = float(np.round(ly.loc[ly["region"] == "华东", "revenue"].sum() * 1.1, -3))
-    sel_ly = (ly["region"] == "华北") & (ly["product_line"] == "Pumps") & \
-        (ly["customer_type"] == "SMB")
+    sel_ly = (
+        (ly["region"] == "华北") & (ly["product_line"] == "Pumps") & (ly["customer_type"] == "SMB")
+    )
     cell = float(np.round(ly.loc[sel_ly, "revenue"].sum() * 1.3, -3))
-    plan = make_plan(pins=[{"segment": {"region": "华东"}, "revenue": east},
-                           {"segment": {"region": "华北", "product_line": "Pumps",
-                                        "customer_type": "SMB"}, "revenue": cell}],
-                     floors={"vs_last_year": 0.9})
+    plan = make_plan(
+        pins=[
+            {"segment": {"region": "华东"}, "revenue": east},
+            {
+                "segment": {"region": "华北", "product_line": "Pumps", "customer_type": "SMB"},
+                "revenue": cell,
+            },
+        ],
+        floors={"vs_last_year": 0.9},
+    )
     dec = run(world, plan)
     assert_adds_up(dec, 1000)
     t = dec.targets
@@ -449,8 +542,13 @@ def test_conflicts_raise_named_errors(world) -> None:
         run(world, make_plan(floors={"vs_last_year": 1.5}))
     assert "company revenue target" in str(ei.value)
     with pytest.raises(ConstraintConflict, match=r"pins\[0\].*floors"):
-        run(world, make_plan(pins=[{"segment": {"region": "华东"}, "revenue": 1000}],
-                             floors={"vs_last_year": 0.5}))
+        run(
+            world,
+            make_plan(
+                pins=[{"segment": {"region": "华东"}, "revenue": 1000}],
+                floors={"vs_last_year": 0.5},
+            ),
+        )
     with pytest.raises(ConstraintConflict, match="floor .* above their cap"):
         run(world, make_plan(floors={"vs_last_year": 1.0}, caps={"vs_potential": 0.01}))
 
@@ -503,8 +601,14 @@ def test_forecast_percentile_target_and_feasibility(world) -> None:
     dec_hi = run(world, make_plan(targets={"revenue": {"growth": 0.5}}))
     f = dec_hi.feasibility.query("level == 'company'").iloc[0]
     assert f["flag"] == "above P90" and f["p_reach"] < 0.01 and f["gap"] > 0
-    assert set(dec_hi.feasibility["level"]) == {"company", "region", "product_line",
-                                                "customer_type", "cell", "rep"}
+    assert set(dec_hi.feasibility["level"]) == {
+        "company",
+        "region",
+        "product_line",
+        "customer_type",
+        "cell",
+        "rep",
+    }
 
 
 def test_phasing_follows_history_seasonality(world) -> None:
@@ -521,19 +625,35 @@ def test_phasing_follows_history_seasonality(world) -> None:
 
 def test_mid_year_plan_covers_remaining_months(world) -> None:
     w = dict(world)
-    w["cube"] = pd.concat([world["cube"], world["cube"].query("month.dt.year == 2025").assign(
-        month=lambda d: d["month"] + pd.DateOffset(years=1)).query("month.dt.month <= 6")])
-    w["customers"] = pd.concat([world["customers"], world["customers"].query(
-        "month.dt.year == 2025").assign(month=lambda d: d["month"] + pd.DateOffset(years=1))
-        .query("month.dt.month <= 6")])
-    plan = make_plan(plan_cutoff="2026-06", targets={"revenue": {"value": 2_000_000},
-                                                     "customers": {"value": 30}})
+    w["cube"] = pd.concat(
+        [
+            world["cube"],
+            world["cube"]
+            .query("month.dt.year == 2025")
+            .assign(month=lambda d: d["month"] + pd.DateOffset(years=1))
+            .query("month.dt.month <= 6"),
+        ]
+    )
+    w["customers"] = pd.concat(
+        [
+            world["customers"],
+            world["customers"]
+            .query("month.dt.year == 2025")
+            .assign(month=lambda d: d["month"] + pd.DateOffset(years=1))
+            .query("month.dt.month <= 6"),
+        ]
+    )
+    plan = make_plan(
+        plan_cutoff="2026-06",
+        targets={"revenue": {"value": 2_000_000}, "customers": {"value": 30}},
+    )
     dec = run(w, plan)
     assert sorted(dec.targets["month"].dt.month.unique()) == [7, 8, 9, 10, 11, 12]
     comp = dec.company.set_index("measure")
     ytd = w["cube"].query("month.dt.year == 2026")["revenue"].sum()
-    assert comp.loc["revenue", "target"] == pytest.approx(np.round((2_000_000 - ytd) / 1000)
-                                                          * 1000)
+    assert comp.loc["revenue", "target"] == pytest.approx(
+        np.round((2_000_000 - ytd) / 1000) * 1000
+    )
     assert comp.loc["revenue", "actual_ytd"] == pytest.approx(ytd)
     assert "mid-year" in comp.loc["revenue", "statement"]
     assert_adds_up(dec, 1000)
@@ -541,11 +661,22 @@ def test_mid_year_plan_covers_remaining_months(world) -> None:
 
 def test_reps_new_hire_leaver_and_load_flags(world) -> None:
     w = dict(world)
-    w["reps"] = pd.concat([world["reps"], pd.DataFrame({
-        "rep_id": ["NEW", "GONE"], "name": ["new", "gone"], "region": ["华东", "华东"],
-        "hire_date": pd.to_datetime(["2026-07-01", "2020-01-01"]),
-        "end_date": pd.to_datetime([None, "2026-03-31"]), "fte": [1.0, 1.0]})],
-        ignore_index=True)
+    w["reps"] = pd.concat(
+        [
+            world["reps"],
+            pd.DataFrame(
+                {
+                    "rep_id": ["NEW", "GONE"],
+                    "name": ["new", "gone"],
+                    "region": ["华东", "华东"],
+                    "hire_date": pd.to_datetime(["2026-07-01", "2020-01-01"]),
+                    "end_date": pd.to_datetime([None, "2026-03-31"]),
+                    "fte": [1.0, 1.0],
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
     dec = run(w, make_plan(reps={"ramp_months": 6, "ramp_start": 0.25, "load_flag_pct": 0.2}))
     t = dec.targets
     assert t.loc[t["rep_id"] == "NEW", "month"].dt.month.min() == 7
@@ -556,8 +687,9 @@ def test_reps_new_hire_leaver_and_load_flags(world) -> None:
     hd = rl[rl["region"] == "华东"]
     assert hd.loc["R00", "load"] == pytest.approx(hd.loc["R01", "load"], rel=1e-3)
     med = rl["load"].median()
-    exp = np.where(rl["load"] / med - 1 > 0.2, "above",
-                   np.where(rl["load"] / med - 1 < -0.2, "below", ""))
+    exp = np.where(
+        rl["load"] / med - 1 > 0.2, "above", np.where(rl["load"] / med - 1 < -0.2, "below", "")
+    )
     assert (rl["flag"].to_numpy() == exp).all()
     ex = dec.explain(rep_id="NEW")
     sub = ex[ex["kind"] == "subtotal"].set_index("step")["amount"]
@@ -565,9 +697,9 @@ def test_reps_new_hire_leaver_and_load_flags(world) -> None:
     n_first = ex.index[ex["step"] == "target without cushion"][0]
     assert steps[:n_first].sum() == pytest.approx(sub["target without cushion"], abs=1e-6)
     assert ex["amount"][ex["kind"] == "step"].sum() == pytest.approx(
-        sub["rep targets (with cushion)"], abs=1e-6)
-    assert sub["rep targets (with cushion)"] == t.loc[t["rep_id"] == "NEW",
-                                                      "target_revenue"].sum()
+        sub["rep targets (with cushion)"], abs=1e-6
+    )
+    assert sub["rep targets (with cushion)"] == t.loc[t["rep_id"] == "NEW", "target_revenue"].sum()
 
 
 def test_region_without_reps_goes_to_unassigned(world) -> None:
@@ -580,8 +712,7 @@ def test_region_without_reps_goes_to_unassigned(world) -> None:
 
 
 def test_customers_follow_home_cells_and_add_up(world) -> None:
-    dec = run(world, make_plan(targets={"revenue": {"growth": 0.1},
-                                        "customers": {"value": 50}}))
+    dec = run(world, make_plan(targets={"revenue": {"growth": 0.1}, "customers": {"value": 50}}))
     t = dec.targets
     assert t["target_customers"].sum() == 50
     assert t["target_customers"].dtype == np.int64
@@ -600,10 +731,19 @@ def test_customer_active_rule_is_the_same_in_decomposition_and_review(world) -> 
     from salesanalysis.data import counting
 
     w = dict(world)
-    extra = pd.DataFrame({"month": pd.to_datetime(["2025-03-01", "2025-09-01"]),
-                          "customer_id": ["CX", "CX"], "region": "华东", "product_line": "Pumps",
-                          "customer_type": "SMB", "rep_id": "R00", "revenue": [500.0, -2000.0],
-                          "quantity": [1.0, -4.0], "orders": [1, 1]})
+    extra = pd.DataFrame(
+        {
+            "month": pd.to_datetime(["2025-03-01", "2025-09-01"]),
+            "customer_id": ["CX", "CX"],
+            "region": "华东",
+            "product_line": "Pumps",
+            "customer_type": "SMB",
+            "rep_id": "R00",
+            "revenue": [500.0, -2000.0],
+            "quantity": [1.0, -4.0],
+            "orders": [1, 1],
+        }
+    )
     w["customers"] = pd.concat([world["customers"], extra], ignore_index=True)
     n_fixture = world["customers"]["customer_id"].nunique()
     fy2025 = [pd.Timestamp(f"2025-{m:02d}-01") for m in range(1, 13)]
@@ -616,13 +756,23 @@ def test_customer_active_rule_is_the_same_in_decomposition_and_review(world) -> 
     # review of 2025: the same customers, activated once each (CX in March, in its home cell)
     acts = rv.customer_activations(w["customers"], "2025-12", 2025)
     assert acts["customers"].sum() == base
-    cx = acts[(acts["month"] == "2025-03-01") & (acts["region"] == "华东")
-              & (acts["product_line"] == "Pumps") & (acts["customer_type"] == "SMB")]
+    cx = acts[
+        (acts["month"] == "2025-03-01")
+        & (acts["region"] == "华东")
+        & (acts["product_line"] == "Pumps")
+        & (acts["customer_type"] == "SMB")
+    ]
     assert cx["customers"].sum() == 1  # no fixture customer is first active in March
     # mid-year plan (cutoff October 2025): the customers active so far count the same way
-    mid = run(w, make_plan(fiscal_year=2025, plan_cutoff="2025-10",
-                           targets={"revenue": {"growth": 0.1}, "customers": {"value": 200}}),
-              forecast=False)
+    mid = run(
+        w,
+        make_plan(
+            fiscal_year=2025,
+            plan_cutoff="2025-10",
+            targets={"revenue": {"growth": 0.1}, "customers": {"value": 200}},
+        ),
+        forecast=False,
+    )
     ytd = mid.company.set_index("measure").loc["customers", "actual_ytd"]
     assert ytd == rv.customer_activations(w["customers"], "2025-10", 2025)["customers"].sum()
     assert ytd == n_fixture + 1
@@ -636,9 +786,16 @@ def test_market_share_warning_when_the_revenue_target_implies_another_share(worl
     own = seg.loc["company", "target_revenue_no_cushion"] / seg.loc["company", "market_size"]
 
     def share_row(share: float) -> tuple[str, pd.DataFrame]:
-        d = run(world, make_plan(targets={"revenue": {"growth": 0.1},
-                                          "customers": {"growth": 0.0},
-                                          "market_share": {"value": share}}))
+        d = run(
+            world,
+            make_plan(
+                targets={
+                    "revenue": {"growth": 0.1},
+                    "customers": {"growth": 0.0},
+                    "market_share": {"value": share},
+                }
+            ),
+        )
         return d.company.set_index("measure").loc["market_share", "statement"], d.checks
 
     # within the tolerance: no warning, no failed check
@@ -658,22 +815,36 @@ def test_market_share_warning_when_the_revenue_target_implies_another_share(worl
 
 
 def test_explain_adds_up_for_cells_and_rollups(world) -> None:
-    plan = make_plan(strategies=[{"name": "promo", "segment": {"region": "华北"},
-                                  "kind": "promotion", "pct": 0.2, "rationale": "trade fair"}],
-                     pins=[{"segment": {"product_line": "Valves"}, "revenue": 300_000}])
+    plan = make_plan(
+        strategies=[
+            {
+                "name": "promo",
+                "segment": {"region": "华北"},
+                "kind": "promotion",
+                "pct": 0.2,
+                "rationale": "trade fair",
+            }
+        ],
+        pins=[{"segment": {"product_line": "Valves"}, "revenue": 300_000}],
+    )
     dec = run(world, plan)
     t = dec.targets
-    for keys in [{"region": "华东", "product_line": "Pumps", "customer_type": "SMB"},
-                 {"region": "华北"}, {}]:
+    for keys in [
+        {"region": "华东", "product_line": "Pumps", "customer_type": "SMB"},
+        {"region": "华北"},
+        {},
+    ]:
         ex = dec.explain(**keys)
         sel = np.ones(len(t), bool)
         for k, v in keys.items():
             sel &= (t[k] == v).to_numpy()
         first = ex.index[ex["step"] == "target without cushion"][0]
         assert ex["amount"].iloc[:first].sum() == pytest.approx(
-            t.loc[sel, "target_revenue_no_cushion"].sum(), abs=1e-6)
+            t.loc[sel, "target_revenue_no_cushion"].sum(), abs=1e-6
+        )
         assert ex.loc[ex["kind"] == "step", "amount"].sum() == pytest.approx(
-            t.loc[sel, "target_revenue"].sum(), abs=1e-6)
+            t.loc[sel, "target_revenue"].sum(), abs=1e-6
+        )
     with pytest.raises(PlanError):
         dec.explain(colour="red")
 
@@ -688,8 +859,16 @@ def test_write_targets(tmp_path: Path, world) -> None:
     comp = pd.read_parquet(paths["company"])
     assert comp["target_revenue"].sum() == dec.targets["target_revenue_no_cushion"].sum()
     wb = load_workbook(paths["xlsx"])
-    assert wb.sheetnames[:8] == ["Assumptions", "Company", "Region", "Product line",
-                                 "Customer type", "Cell", "Rep", "Month"]
+    assert wb.sheetnames[:8] == [
+        "Assumptions",
+        "Company",
+        "Region",
+        "Product line",
+        "Customer type",
+        "Cell",
+        "Rep",
+        "Month",
+    ]
     ws = wb["Region"]
     assert ws.cell(2, 2).number_format == "#,##0"
     first = paths["xlsx"].read_bytes()
@@ -705,8 +884,10 @@ def hierarchies(draw):
     nr = draw(st.integers(1, 3))
     nl = draw(st.integers(1, 3))
     nt = draw(st.integers(1, 2))
-    scale = [[[draw(st.sampled_from([0, 500, 3000, 20000])) for _ in range(nt)]
-              for _ in range(nl)] for _ in range(nr)]
+    scale = [
+        [[draw(st.sampled_from([0, 500, 3000, 20000])) for _ in range(nt)] for _ in range(nl)]
+        for _ in range(nr)
+    ]
     assume(sum(v for a in scale for b in a for v in b) > 0)
     return nr, nl, nt, scale
 
@@ -718,17 +899,31 @@ def test_property_every_level_adds_up(h, data) -> None:
     regions = ["华东", "华北", "西南"][:nr]
     lines = ["Pumps", "Valves", "Sensors"][:nl]
     types = ["SMB", "KA"][:nt]
-    w = make_world(regions, lines, types, reps_per_region=data.draw(st.integers(1, 3)),
-                   seed=data.draw(st.integers(0, 5)), scale=scale, years=(2024, 2025))
+    w = make_world(
+        regions,
+        lines,
+        types,
+        reps_per_region=data.draw(st.integers(1, 3)),
+        seed=data.draw(st.integers(0, 5)),
+        scale=scale,
+        years=(2024, 2025),
+    )
     wts = data.draw(st.lists(st.integers(0, 4), min_size=4, max_size=4).filter(lambda x: sum(x)))
-    kw = dict(zip(["history", "forecast", "potential", "equal"],
-                  [x / sum(wts) for x in wts], strict=True))
+    kw = dict(
+        zip(
+            ["history", "forecast", "potential", "equal"], [x / sum(wts) for x in wts], strict=True
+        )
+    )
     unit = data.draw(st.sampled_from([1, 100, 1000]))
-    over = {"allocation": {"key_weights": kw},
-            "cushion_pct": data.draw(st.sampled_from([0.0, 0.03, 0.1])),
-            "rounding": {"revenue": unit, "customers": 1},
-            "targets": {"revenue": {"growth": data.draw(st.sampled_from([-0.2, 0.0, 0.15]))},
-                        "customers": {"growth": 0.1}}}
+    over = {
+        "allocation": {"key_weights": kw},
+        "cushion_pct": data.draw(st.sampled_from([0.0, 0.03, 0.1])),
+        "rounding": {"revenue": unit, "customers": 1},
+        "targets": {
+            "revenue": {"growth": data.draw(st.sampled_from([-0.2, 0.0, 0.15]))},
+            "customers": {"growth": 0.1},
+        },
+    }
     if data.draw(st.booleans()):
         over["caps"] = {"vs_potential": 1.0}
         over["allocation"]["potential_share"] = 1.0
@@ -740,8 +935,12 @@ def test_property_every_level_adds_up(h, data) -> None:
     if data.draw(st.booleans()) and total > 0:
         frac = data.draw(st.sampled_from([0.0, 0.3, 0.7]))
         busiest = int(np.argmax([sum(map(sum, r)) for r in scale]))
-        pins = [{"segment": {"region": regions[busiest]},
-                 "revenue": float(np.floor(total * frac / unit) * unit)}]
+        pins = [
+            {
+                "segment": {"region": regions[busiest]},
+                "revenue": float(np.floor(total * frac / unit) * unit),
+            }
+        ]
     plan = make_plan(**over, pins=pins)
     try:
         dec = decompose(w["cube"], w["customers"], w["reps"], w["market"], fc, plan)
@@ -751,8 +950,9 @@ def test_property_every_level_adds_up(h, data) -> None:
     assert_adds_up(dec, unit)
     t = dec.targets
     for p in pins:
-        assert t.loc[t["region"] == p["segment"]["region"], "target_revenue_no_cushion"].sum() \
-            == pytest.approx(p["revenue"])
+        assert t.loc[
+            t["region"] == p["segment"]["region"], "target_revenue_no_cushion"
+        ].sum() == pytest.approx(p["revenue"])
     if "caps" in over:
         cells = dec.segments.query("level == 'cell'")
         assert (cells["target_revenue_no_cushion"] <= cells["potential"] + unit + 1e-6).all()
@@ -763,10 +963,19 @@ def test_property_every_level_adds_up(h, data) -> None:
 def test_property_pins_above_total_raise(frac) -> None:
     w = make_world(years=(2024, 2025))
     plan0 = make_plan()
-    total = decompose(w["cube"], w["customers"], w["reps"], w["market"], None,
-                      plan0).company.set_index("measure").loc["revenue", "target"]
-    plan = make_plan(pins=[{"segment": {"product_line": "Pumps"},
-                            "revenue": float(np.ceil(total * frac / 1000) * 1000)}])
+    total = (
+        decompose(w["cube"], w["customers"], w["reps"], w["market"], None, plan0)
+        .company.set_index("measure")
+        .loc["revenue", "target"]
+    )
+    plan = make_plan(
+        pins=[
+            {
+                "segment": {"product_line": "Pumps"},
+                "revenue": float(np.ceil(total * frac / 1000) * 1000),
+            }
+        ]
+    )
     with pytest.raises(ConstraintConflict, match=r"pins\[0\] \(product_line=Pumps\)"):
         decompose(w["cube"], w["customers"], w["reps"], w["market"], None, plan)
 
@@ -783,8 +992,14 @@ def test_charts_draw_what_the_frames_hold(world) -> None:
     fig = tplots.bridge_chart(dec.bridge)
     ax = fig.axes[0]
     assert len(ax.patches) == len(dec.bridge)
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["去年", "销量", "价格", "新客户", "策略",
-                                                            "目标"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == [
+        "去年",
+        "销量",
+        "价格",
+        "新客户",
+        "策略",
+        "目标",
+    ]
     assert ax.patches[-1].get_height() == pytest.approx(dec.bridge["amount"].iloc[-1])
     fig = tplots.target_heatmap(dec.targets)
     assert len(fig.axes[0].texts) == 4  # 2 regions x 2 product lines
@@ -797,12 +1012,23 @@ def test_keys_that_need_mass_where_the_history_has_none_still_cross() -> None:
     cut. The equal key asks each product line and customer type for half the target while the
     history has no sale in one of their cells, so IPF alone crawled for 2,000 rounds and the
     plan failed. The seed is now blended towards independent shares as much as needed."""
-    w = make_world(["华东"], ["Pumps", "Valves"], ["SMB", "KA"], reps_per_region=1, seed=0,
-                   scale=[[[3000, 0], [3000, 3000]]], years=(2024, 2025))
-    plan = make_plan(allocation={"key_weights": {"history": 0.0, "forecast": 0.0,
-                                                 "potential": 0.0, "equal": 1.0}},
-                     cushion_pct=0.0, rounding={"revenue": 1, "customers": 1},
-                     targets={"revenue": {"growth": -0.2}, "customers": {"growth": 0.1}})
+    w = make_world(
+        ["华东"],
+        ["Pumps", "Valves"],
+        ["SMB", "KA"],
+        reps_per_region=1,
+        seed=0,
+        scale=[[[3000, 0], [3000, 3000]]],
+        years=(2024, 2025),
+    )
+    plan = make_plan(
+        allocation={
+            "key_weights": {"history": 0.0, "forecast": 0.0, "potential": 0.0, "equal": 1.0}
+        },
+        cushion_pct=0.0,
+        rounding={"revenue": 1, "customers": 1},
+        targets={"revenue": {"growth": -0.2}, "customers": {"growth": 0.1}},
+    )
     dec = decompose(w["cube"], w["customers"], w["reps"], w["market"], None, plan)
     assert_adds_up(dec, 1)
     lines = dec.targets.groupby("product_line")["target_revenue_no_cushion"].sum()

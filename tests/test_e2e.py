@@ -26,8 +26,12 @@ PERIOD = "2026-10"
 @pytest.fixture(scope="module")
 def run(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("reports")
-    r = subprocess.run([sys.executable, "-m", "salesanalysis.cli", "run", "--period", PERIOD,
-                        "--out", str(out)], capture_output=True, text=True, timeout=1800)
+    r = subprocess.run(
+        [sys.executable, "-m", "salesanalysis.cli", "run", "--period", PERIOD, "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert "Traceback" not in r.stderr
     for step in STEPS:  # progress is shown per step
@@ -59,7 +63,9 @@ def test_html_reports(run: Path):
         html = (run / f"{step}.html").read_text(encoding="utf-8")
         assert "open_run(" not in html and "import " not in html, f"{step}: code is shown"
         assert "Traceback" not in html, f"{step}: an error is shown"
-        assert not re.search(r"<script[^>]+src=|<link[^>]+href=[\"']https?:|src=[\"']https?:", html)
+        assert not re.search(
+            r"<script[^>]+src=|<link[^>]+href=[\"']https?:|src=[\"']https?:", html
+        )
         assert html.count("data:image/png;base64") >= 2, f"{step}: charts are embedded"
         assert "华东" in html
     index = (run / "index.html").read_text(encoding="utf-8")
@@ -79,10 +85,14 @@ def test_targets_add_up_to_the_plan(run: Path, raw: pd.DataFrame):
     last_year = raw.loc[raw["month"].dt.year == plan.fiscal_year - 1, "revenue"].sum()
     company = round(last_year * (1 + plan.targets.revenue.amount) / unit) * unit
     assert t["target_revenue_no_cushion"].sum() == pytest.approx(company)
-    assert t["target_revenue"].sum() == pytest.approx(round(company * (1 + plan.cushion_pct) / unit) * unit)
+    assert t["target_revenue"].sum() == pytest.approx(
+        round(company * (1 + plan.cushion_pct) / unit) * unit
+    )
     pin = plan.pins[0]
     region = dict(pin.segment)["region"]
-    assert t.loc[t["region"] == region, "target_revenue_no_cushion"].sum() == pytest.approx(pin.revenue)
+    assert t.loc[t["region"] == region, "target_revenue_no_cushion"].sum() == pytest.approx(
+        pin.revenue
+    )
     assert sorted(t["month"].dt.month.unique()) == list(range(1, 13))
     # the managers' workbook says the same
     book = pd.read_excel(run / "outputs" / "targets.xlsx", sheet_name=None)
@@ -101,12 +111,20 @@ def test_attainment_two_ways(run: Path, raw: pd.DataFrame):
     ytd = raw[(raw["month"] >= pd.Period(f"{p.year}-01", "M")) & (raw["month"] <= p)]
     tgt = t[t["month"] <= p.to_timestamp()]
     for region, lines in ytd.groupby("region"):
-        row = review[(review["level"] == "region") & (review["region"] == region)
-                     & (review["measure"] == "revenue") & (review["window"] == "ytd")].iloc[0]
+        row = review[
+            (review["level"] == "region")
+            & (review["region"] == region)
+            & (review["measure"] == "revenue")
+            & (review["window"] == "ytd")
+        ].iloc[0]
         assert row["actual"] == pytest.approx(lines["revenue"].sum(), rel=1e-9)
         target = tgt.loc[tgt["region"] == region, "target_revenue_no_cushion"].sum()
         assert row["attainment"] == pytest.approx(lines["revenue"].sum() / target, rel=1e-9)
-    total = review[(review["level"] == "total") & (review["measure"] == "revenue") & (review["window"] == "ytd")]
+    total = review[
+        (review["level"] == "total")
+        & (review["measure"] == "revenue")
+        & (review["window"] == "ytd")
+    ]
     assert total["actual"].iloc[0] == pytest.approx(ytd["revenue"].sum(), rel=1e-9)
 
 
@@ -117,7 +135,9 @@ def test_forecast_coherent(run: Path):
         part = f[f["level"] == level]
         if len(part):
             s = part.groupby("month")["mean"].sum()
-            assert np.allclose(s.reindex(total.index).to_numpy(), total.to_numpy(), rtol=1e-6), level
+            assert np.allclose(s.reindex(total.index).to_numpy(), total.to_numpy(), rtol=1e-6), (
+                level
+            )
 
 
 def test_revised_targets_beside_the_plan(run: Path):

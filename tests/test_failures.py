@@ -67,19 +67,39 @@ def test_full_disk_while_writing(tiny_dir: Path, tmp_path: Path, monkeypatch):
     monkeypatch.setattr(pipeline, "_atomic_write_text", run_json_fails)
     with pytest.raises(SalesAnalysisError, match="could not be written"):
         run_pipeline("2025-02", tiny_dir, None, out, notebooks_dir=nbdir, echo=None, force=True)
-    assert (out / "2025-02" / "run.json").read_bytes() == good  # never swapped in without its record
+    assert (
+        out / "2025-02" / "run.json"
+    ).read_bytes() == good  # never swapped in without its record
     _no_leftovers(out)
 
 
-@pytest.mark.parametrize("sig,code,status", [(signal.SIGTERM, 143, "interrupted"),
-                                             (signal.SIGINT, 130, "interrupted")])
+@pytest.mark.parametrize(
+    "sig,code,status", [(signal.SIGTERM, 143, "interrupted"), (signal.SIGINT, 130, "interrupted")]
+)
 def test_interrupted_run(tiny_dir: Path, tmp_path: Path, sig, code, status):
     out, nbdir = tmp_path / "r", tmp_path / "nb"
     good = _good_run(tiny_dir, out, nbdir)
     write_notebook(nbdir / "02_slow.ipynb", "import time\ntime.sleep(120)")
-    proc = subprocess.Popen([sys.executable, "-m", "salesanalysis.cli", "run", "--data", str(tiny_dir),
-                             "--period", "2025-02", "--out", str(out), "--notebooks", str(nbdir),
-                             "--force"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "salesanalysis.cli",
+            "run",
+            "--data",
+            str(tiny_dir),
+            "--period",
+            "2025-02",
+            "--out",
+            str(out),
+            "--notebooks",
+            str(nbdir),
+            "--force",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.time() + 120
     log = None
     while time.time() < deadline:  # wait until the slow step is running

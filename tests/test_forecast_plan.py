@@ -42,13 +42,29 @@ def calls(monkeypatch) -> list[dict]:
     seen: list[dict] = []
 
     def fake(cube, cutoff, horizon, *, levels, detail, method, accuracy_origins, **_):
-        seen.append({"cutoff": cutoff, "horizon": horizon, "levels": tuple(levels),
-                     "detail": detail, "method": method, "last": cube["month"].max()})
-        months = pd.period_range(pd.Period(cutoff, "M") + 1, periods=horizon,
-                                 freq="M").to_timestamp()
+        seen.append(
+            {
+                "cutoff": cutoff,
+                "horizon": horizon,
+                "levels": tuple(levels),
+                "detail": detail,
+                "method": method,
+                "last": cube["month"].max(),
+            }
+        )
+        months = pd.period_range(
+            pd.Period(cutoff, "M") + 1, periods=horizon, freq="M"
+        ).to_timestamp()
         mean = float(cube["revenue"].sum()) / cube["month"].nunique()
-        fc = pd.DataFrame({"level": "total", **{k: "*" for k in KEYS}, "month": months,
-                           "mean": mean, "model": "fake"})
+        fc = pd.DataFrame(
+            {
+                "level": "total",
+                **{k: "*" for k in KEYS},
+                "month": months,
+                "mean": mean,
+                "model": "fake",
+            }
+        )
         for lv in levels:
             fc[f"lo_{lv}"], fc[f"hi_{lv}"] = 0.9 * mean, 1.1 * mean
         return SimpleNamespace(forecast=fc)
@@ -104,8 +120,9 @@ def test_cache_is_rejected_when_a_value_before_the_cutoff_changes(cube, calls, t
     other = changed(cube, "2025-03", 1.0)
     fc, source, new = forecast_for_plan(other, plan, None, cached)
     assert new and len(calls) == 2
-    assert source.endswith("the cached plan-cutoff forecast was made from other data; "
-                           "forecast again")
+    assert source.endswith(
+        "the cached plan-cutoff forecast was made from other data; forecast again"
+    )
     assert fc.attrs[PLAN_FORECAST_ATTR]["data"] != cached.attrs[PLAN_FORECAST_ATTR]["data"]
     assert fc.attrs[PLAN_FORECAST_ATTR] == plan_forecast_fingerprint(other, plan)
     assert not fc["mean"].equals(cached["mean"])  # the new forecast reflects the new data
@@ -115,13 +132,16 @@ def test_cache_is_rejected_when_a_value_before_the_cutoff_changes(cube, calls, t
 
 
 def test_cache_is_rejected_when_the_interval_levels_change(cube, calls, tmp_path) -> None:
-    cached = roundtrip(tmp_path, forecast_for_plan(cube, make_plan(plan_cutoff=CUTOFF), None,
-                                                   None)[0])
+    cached = roundtrip(
+        tmp_path, forecast_for_plan(cube, make_plan(plan_cutoff=CUTOFF), None, None)[0]
+    )
     plan = make_plan(plan_cutoff=CUTOFF, forecast={"levels": [80, 90]})
     fc, source, new = forecast_for_plan(cube, plan, None, cached)
     assert new and len(calls) == 2 and calls[-1]["levels"] == (80, 90)
-    assert "the cached plan-cutoff forecast was made with other interval levels (80, 95 instead "\
-           "of 80, 90); forecast again" in source
+    assert (
+        "the cached plan-cutoff forecast was made with other interval levels (80, 95 instead "
+        "of 80, 90); forecast again" in source
+    )
     assert {"lo_90", "hi_90"} <= set(fc.columns) and "lo_95" not in fc.columns
     assert fc.attrs[PLAN_FORECAST_ATTR]["levels"] == [80, 90]
 
@@ -134,19 +154,22 @@ def test_cache_without_fingerprint_is_rejected(cube, calls, tmp_path) -> None:
     assert cached.attrs == {} and forecast_covers(cached, plan)
     fc, source, new = forecast_for_plan(cube, plan, None, cached)
     assert new and len(calls) == 2
-    assert "the cached plan-cutoff forecast does not record what it was made from (an older " \
-           "file); forecast again" in source
+    assert (
+        "the cached plan-cutoff forecast does not record what it was made from (an older "
+        "file); forecast again" in source
+    )
     assert PLAN_FORECAST_ATTR in fc.attrs
 
 
 def test_rejected_cache_without_refit_keeps_the_run_forecast(cube, calls, tmp_path) -> None:
     plan = make_plan(plan_cutoff=CUTOFF)
     cached = roundtrip(tmp_path, forecast_for_plan(cube, plan, None, None)[0])
-    got, source, new = forecast_for_plan(changed(cube, "2024-06"), plan, None, cached,
-                                         refit=False)
+    got, source, new = forecast_for_plan(changed(cube, "2024-06"), plan, None, cached, refit=False)
     assert got is None and not new and len(calls) == 1
-    assert source == ("the run's forecast (it misses plan months; the cached plan-cutoff "
-                      "forecast was made from other data)")
+    assert source == (
+        "the run's forecast (it misses plan months; the cached plan-cutoff "
+        "forecast was made from other data)"
+    )
     # and with the same data the cache is still used without refitting
     got, _, new = forecast_for_plan(cube, plan, None, cached, refit=False)
     assert got is cached and not new
@@ -180,6 +203,8 @@ def test_plan_cutoff_forecast_cache_end_to_end(tmp_path) -> None:
     fc2, source, new = forecast_for_plan(other, plan, None, cached)
     assert new and "was made from other data; forecast again" in source
     total = fc["level"] == "total"
-    assert fc2.loc[fc2["level"] == "total", "mean"].to_numpy()[0] \
+    assert (
+        fc2.loc[fc2["level"] == "total", "mean"].to_numpy()[0]
         != fc.loc[total, "mean"].to_numpy()[0]
+    )
     assert time.perf_counter() - t0 < 60

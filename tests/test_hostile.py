@@ -54,12 +54,13 @@ def make_hostile_data(dest: Path, port: int) -> dict[str, str]:
     from salesanalysis.paths import SAMPLE_PLAN
 
     p = payloads(port)
-    frames = generate(SampleSpec(n_customers_start=90,
-                                 monthly_new_customers=2.0))
+    frames = generate(SampleSpec(n_customers_start=90, monthly_new_customers=2.0))
     tx, reps, market = frames["transactions"], frames["reps"], frames["market"]
-    swap = {"product_line": {"Service Contracts": p["product_line"]},
-            "region": {"华中": p["region"]},
-            "customer_type": {"Distributor": p["customer_type"]}}
+    swap = {
+        "product_line": {"Service Contracts": p["product_line"]},
+        "region": {"华中": p["region"]},
+        "customer_type": {"Distributor": p["customer_type"]},
+    }
     for col, m in swap.items():
         tx[col] = tx[col].replace(m)
         if col in market.columns:
@@ -86,8 +87,9 @@ def make_hostile_data(dest: Path, port: int) -> dict[str, str]:
     plan["name"] = p["plan_name"]
     plan["pins"] = []  # the sample's pin is sized for the big sample company
     plan["strategies"][0]["rationale"] = p["rationale"]
-    (dest / "plan.yaml").write_text(yaml.safe_dump(plan, allow_unicode=True, sort_keys=False),
-                                    encoding="utf-8")
+    (dest / "plan.yaml").write_text(
+        yaml.safe_dump(plan, allow_unicode=True, sort_keys=False), encoding="utf-8"
+    )
     return p
 
 
@@ -124,13 +126,29 @@ def counting_proxy():
 def chromium(page: Path, mode: list[str], tmp: Path, port: int) -> subprocess.CompletedProcess:
     profile = tmp / "chromium-profile"
     profile.mkdir(exist_ok=True)
-    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-           "--no-first-run", "--disable-background-networking", "--disable-component-update",
-           "--disable-sync", "--disable-default-apps", "--disable-extensions",
-           "--metrics-recording-only", "--no-default-browser-check", "--mute-audio",
-           f"--user-data-dir={profile}", f"--proxy-server=http://127.0.0.1:{port}",
-           "--proxy-bypass-list=<-loopback>", "--virtual-time-budget=3000",
-           "--window-size=1280,2400", *mode, page.as_uri()]
+    cmd = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-default-apps",
+        "--disable-extensions",
+        "--metrics-recording-only",
+        "--no-default-browser-check",
+        "--mute-audio",
+        f"--user-data-dir={profile}",
+        f"--proxy-server=http://127.0.0.1:{port}",
+        "--proxy-bypass-list=<-loopback>",
+        "--virtual-time-budget=3000",
+        "--window-size=1280,2400",
+        *mode,
+        page.as_uri(),
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
 
 
@@ -193,8 +211,10 @@ def assert_inert(dom: _Dom, page: str) -> None:
 
 # requests Chromium makes on its own (component updater, network time, sign-in); they reach
 # the local proxy like everything else and are answered there, never by the internet
-BROWSER_SERVICES = re.compile(r"^\S+ (https?://)?([\w.-]+\.)?(google\.com|googleapis\.com|gvt1\.com|"
-                              r"gstatic\.com)(:\d+)?(/|$)")
+BROWSER_SERVICES = re.compile(
+    r"^\S+ (https?://)?([\w.-]+\.)?(google\.com|googleapis\.com|gvt1\.com|"
+    r"gstatic\.com)(:\d+)?(/|$)"
+)
 
 
 # --------------------------------------------------------------------------------------------
@@ -219,8 +239,14 @@ def hostile_report(tmp_path_factory) -> dict[str, Any]:
     result = run_pipeline(PERIOD, data, data / "plan.yaml", out, echo=None)
     after = {f.name: f.read_bytes() for f in data.iterdir()}
     assert after == before, "an input file changed"
-    return {"root": root, "out": out, "folder": result.folder, "port": port, "payloads": p,
-            "result": result}
+    return {
+        "root": root,
+        "out": out,
+        "folder": result.folder,
+        "port": port,
+        "payloads": p,
+        "result": result,
+    }
 
 
 def _pages(rep: dict[str, Any]) -> list[Path]:
@@ -245,8 +271,15 @@ def test_hostile_html_is_escaped_and_self_contained(hostile_report):
     for page in _pages(hostile_report):
         raw = page.read_text(encoding="utf-8")
         low = raw.lower()
-        for needle in ("<script>document.title", "<sa-pwned>", "<iframe", "<img src=http",
-                       "<script src=http", "<a href=http", "<style>body{display:none}"):
+        for needle in (
+            "<script>document.title",
+            "<sa-pwned>",
+            "<iframe",
+            "<img src=http",
+            "<script src=http",
+            "<a href=http",
+            "<style>body{display:none}",
+        ):
             if needle.lower() in low:
                 problems.append(f"{page.name}: unescaped payload {needle!r}")
         if re.search(r"""url\(\s*["']?(https?:)?//""", raw, re.I):
@@ -262,8 +295,10 @@ def test_hostile_html_is_escaped_and_self_contained(hostile_report):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not HAVE_CHROMIUM, reason=f"{CHROMIUM} is not installed "
-                    "(CI installs it with .ci/install-chromium.sh)")
+@pytest.mark.skipif(
+    not HAVE_CHROMIUM,
+    reason=f"{CHROMIUM} is not installed (CI installs it with .ci/install-chromium.sh)",
+)
 def test_hostile_report_in_headless_chromium(hostile_report, tmp_path, counting_proxy):
     """Each page in a real browser: no script from the data ran, no request left the machine,
     a screenshot is saved for a person to look at."""
@@ -290,7 +325,7 @@ def test_hostile_report_in_headless_chromium(hostile_report, tmp_path, counting_
 # parameters with quotes and newlines through papermill
 
 
-WEIRD = "da'ta \"quoted\" \\ new\nline $(touch PWNED) ${HOME} `id` {x} 华东 🚀"
+WEIRD = 'da\'ta "quoted" \\ new\nline $(touch PWNED) ${HOME} `id` {x} 华东 🚀'
 
 
 def test_papermill_parameters_with_quotes_and_newlines(tmp_path: Path, monkeypatch):
@@ -305,10 +340,13 @@ def test_papermill_parameters_with_quotes_and_newlines(tmp_path: Path, monkeypat
     plan = data / f"plan {WEIRD}.yaml"
     shutil.copy(base / "plan.yaml", plan)
     nb = tmp_path / "nb"
-    write_notebook(nb / "01_params.ipynb", OPEN,
-                   "import json, pathlib\npathlib.Path('params.json').write_text(json.dumps("
-                   "{'period': period, 'data_dir': data_dir, 'plan_file': plan_file, "
-                   "'rows': len(ctx.cube)}))")
+    write_notebook(
+        nb / "01_params.ipynb",
+        OPEN,
+        "import json, pathlib\npathlib.Path('params.json').write_text(json.dumps("
+        "{'period': period, 'data_dir': data_dir, 'plan_file': plan_file, "
+        "'rows': len(ctx.cube)}))",
+    )
     out = tmp_path / "reports"
     r = run_pipeline("2025-03", data, plan, out, notebooks_dir=nb, echo=None)
     got = json.loads((r.folder / "params.json").read_text(encoding="utf-8"))
@@ -322,8 +360,9 @@ def test_papermill_parameters_with_quotes_and_newlines(tmp_path: Path, monkeypat
     assert_inert(parse(page), "index.html")
 
 
-@pytest.mark.parametrize("value", [WEIRD, '"', "\\", "\\\"", "'''", '"""', "\r\n", "\x00x",
-                                   "\u2028", "a\\nb"])
+@pytest.mark.parametrize(
+    "value", [WEIRD, '"', "\\", '\\"', "'''", '"""', "\r\n", "\x00x", "\u2028", "a\\nb"]
+)
 def test_papermill_translation_round_trips(value: str):
     """papermill writes str parameters as Python literals that evaluate back to the value."""
     import ast
@@ -339,7 +378,9 @@ def test_plan_is_read_with_a_safe_loader(tmp_path: Path):
     from salesanalysis.targets.plan import load_plan
 
     p = tmp_path / "plan.yaml"
-    p.write_text("fiscal_year: !!python/object/apply:os.system ['touch PWNED']\n", encoding="utf-8")
+    p.write_text(
+        "fiscal_year: !!python/object/apply:os.system ['touch PWNED']\n", encoding="utf-8"
+    )
     with pytest.raises(PlanError):
         load_plan(p)
     assert not (tmp_path / "PWNED").exists() and not Path("PWNED").exists()
@@ -349,8 +390,14 @@ def test_formatting_escapes_labels():
     """Tables go through salesanalysis.report.formatting, which escapes labels."""
     formatting = pytest.importorskip("salesanalysis.report.formatting")
     df = pd.DataFrame({"region": ["<script>x</script>", "a&b"], "revenue": [1234.5, 2.0]})
-    fn = next((getattr(formatting, n) for n in ("format_table", "table", "fmt_table", "style_table")
-               if hasattr(formatting, n)), None)
+    fn = next(
+        (
+            getattr(formatting, n)
+            for n in ("format_table", "table", "fmt_table", "style_table")
+            if hasattr(formatting, n)
+        ),
+        None,
+    )
     if fn is None:
         pytest.skip("no table formatter in salesanalysis.report.formatting")
     out = fn(df)

@@ -27,14 +27,17 @@ import make_large_data  # noqa: E402
 
 def assert_same(fast: Ingested, ref: Ingested) -> None:
     for name in FRAMES:
-        pd.testing.assert_frame_equal(getattr(fast, name), getattr(ref, name),
-                                      check_exact=False, rtol=1e-12, atol=1e-6)
+        pd.testing.assert_frame_equal(
+            getattr(fast, name), getattr(ref, name), check_exact=False, rtol=1e-12, atol=1e-6
+        )
     assert fast.notes == ref.notes
     assert fast.n_lines == ref.n_lines
     assert fast.first_month == ref.first_month
     assert fast.last_date == ref.last_date
     pd.testing.assert_series_equal(fast.lines_per_month, ref.lines_per_month, check_names=False)
-    assert {k: Path(v) for k, v in fast.sources.items()} == {k: Path(v) for k, v in ref.sources.items()}
+    assert {k: Path(v) for k, v in fast.sources.items()} == {
+        k: Path(v) for k, v in ref.sources.items()
+    }
 
 
 @pytest.fixture(scope="session")
@@ -45,8 +48,13 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def _folder(tmp_path: Path, tx: pd.DataFrame | str, src: Path, name: str = "transactions.csv",
-            encoding: str = "utf-8") -> Path:
+def _folder(
+    tmp_path: Path,
+    tx: pd.DataFrame | str,
+    src: Path,
+    name: str = "transactions.csv",
+    encoding: str = "utf-8",
+) -> Path:
     d = tmp_path / "data"
     d.mkdir(exist_ok=True)
     for f in ("reps.csv", "market.csv"):
@@ -94,15 +102,21 @@ def test_generated_data_with_returns_and_duplicates(generated: Path, fmt: str) -
     assert 19_900 < fast.n_lines < 20_000
 
 
-def test_auto_uses_arrow_and_prepare_writes_the_same_frames(generated: Path, tmp_path: Path) -> None:
+def test_auto_uses_arrow_and_prepare_writes_the_same_frames(
+    generated: Path, tmp_path: Path
+) -> None:
     from salesanalysis.data.context import prepare
 
     d = generated / "csv"
     manifest = prepare(d, d / "plan.yaml", tmp_path / "outputs", "2026-06", today=TODAY)
     ref = pandas_cubes(d, d / "plan.yaml", today=TODAY)
     for name in FRAMES:
-        pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "outputs" / f"{name}.parquet"),
-                                      getattr(ref, name), check_exact=False, rtol=1e-12)
+        pd.testing.assert_frame_equal(
+            pd.read_parquet(tmp_path / "outputs" / f"{name}.parquet"),
+            getattr(ref, name),
+            check_exact=False,
+            rtol=1e-12,
+        )
     assert manifest["rows"]["transactions"] == ref.n_lines
     assert manifest["notes"][: len(ref.notes)] == ref.notes
     assert "lines dated after the report period 2026-06" in manifest["notes"][-1]
@@ -112,13 +126,35 @@ def _sample_lines(n: int = 400) -> pd.DataFrame:
     return pd.read_csv(SAMPLE / "transactions.csv", dtype=str, nrows=n, keep_default_na=False)
 
 
-@pytest.mark.parametrize("change", [
-    "blank_key", "null_marker_key", "bad_number", "thousands", "bad_date", "future_date",
-    "unknown_rep", "unknown_region", "discount_out_of_range", "no_quantity", "nan_text",
-    "day_first_dates", "spaces_around_labels", "float_ids", "blank_line", "missing_column",
-    "misspelt_column", "infinite", "time_of_day", "product_partly_empty", "currency",
-    "thousands_ambiguous", "cp1252", "multiline_value_then_bad_number",
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        "blank_key",
+        "null_marker_key",
+        "bad_number",
+        "thousands",
+        "bad_date",
+        "future_date",
+        "unknown_rep",
+        "unknown_region",
+        "discount_out_of_range",
+        "no_quantity",
+        "nan_text",
+        "day_first_dates",
+        "spaces_around_labels",
+        "float_ids",
+        "blank_line",
+        "missing_column",
+        "misspelt_column",
+        "infinite",
+        "time_of_day",
+        "product_partly_empty",
+        "currency",
+        "thousands_ambiguous",
+        "cp1252",
+        "multiline_value_then_bad_number",
+    ],
+)
 def test_same_outcome_as_pandas_on_odd_files(tmp_path: Path, change: str) -> None:
     tx = _sample_lines()
     text = None
@@ -176,13 +212,18 @@ def test_same_outcome_as_pandas_on_odd_files(tmp_path: Path, change: str) -> Non
     elif change == "multiline_value_then_bad_number":
         tx.loc[2, "product"] = "Pump\nseries 2"
         tx.loc[9, "quantity"] = "two"
-    d = _folder(tmp_path, text if text is not None else tx, SAMPLE,
-                encoding="cp1252" if change == "cp1252" else "utf-8")
+    d = _folder(
+        tmp_path,
+        text if text is not None else tx,
+        SAMPLE,
+        encoding="cp1252" if change == "cp1252" else "utf-8",
+    )
     got = _same_outcome(d)
     if change == "thousands_ambiguous":
         assert got is not None and got.engine == "pandas"
-        assert any("column revenue:" in n and "(comma = thousands separator)" in n
-                   for n in got.notes), got.notes
+        assert any(
+            "column revenue:" in n and "(comma = thousands separator)" in n for n in got.notes
+        ), got.notes
 
 
 def test_multiline_values_keep_file_lines_in_the_duplicates_note(tmp_path: Path) -> None:
@@ -207,10 +248,13 @@ def test_fast_path_handles_labels_it_must_normalise(tmp_path: Path) -> None:
     assert_same(fast, pandas_cubes(d, today=TODAY))
 
 
-@pytest.mark.parametrize("name,encoding", [("transactions.csv", "gb18030"),
-                                           ("transactions.csv", "utf-16"),
-                                           ("transactions.xlsx", None)])
-def test_formats_the_fast_path_leaves_to_pandas(tmp_path: Path, name: str, encoding: str | None) -> None:
+@pytest.mark.parametrize(
+    "name,encoding",
+    [("transactions.csv", "gb18030"), ("transactions.csv", "utf-16"), ("transactions.xlsx", None)],
+)
+def test_formats_the_fast_path_leaves_to_pandas(
+    tmp_path: Path, name: str, encoding: str | None
+) -> None:
     tx = _sample_lines(200)
     d = tmp_path / "data"
     d.mkdir()
@@ -250,8 +294,9 @@ def test_mapping_renames_and_parquet_with_integer_ids(tmp_path: Path) -> None:
         tx[c] = tx[c].astype(float)
     tx["日期"] = pd.to_datetime(tx["日期"])
     d = _folder(tmp_path, tx, SAMPLE, name="transactions.parquet")
-    (d / "mapping.yaml").write_text("transactions:\n  columns: {日期: date, 客户编号: customer_id}\n",
-                                    encoding="utf-8")
+    (d / "mapping.yaml").write_text(
+        "transactions:\n  columns: {日期: date, 客户编号: customer_id}\n", encoding="utf-8"
+    )
     fast = load_cubes(d, today=TODAY, engine="arrow")
     assert_same(fast, pandas_cubes(d, today=TODAY))
 
@@ -259,8 +304,9 @@ def test_mapping_renames_and_parquet_with_integer_ids(tmp_path: Path) -> None:
 def test_an_order_shared_by_two_customers_counts_once_per_cell(tmp_path: Path) -> None:
     tx = _sample_lines(300)
     tx.loc[1, "order_id"] = tx.loc[0, "order_id"]  # same order id, another customer
-    tx.loc[1, ["region", "product_line", "customer_type", "rep_id", "date"]] = \
-        tx.loc[0, ["region", "product_line", "customer_type", "rep_id", "date"]].to_numpy()
+    tx.loc[1, ["region", "product_line", "customer_type", "rep_id", "date"]] = tx.loc[
+        0, ["region", "product_line", "customer_type", "rep_id", "date"]
+    ].to_numpy()
     d = _folder(tmp_path, tx, SAMPLE)
     assert_same(load_cubes(d, today=TODAY, engine="arrow"), pandas_cubes(d, today=TODAY))
 
@@ -283,24 +329,28 @@ def _lines(draw: st.DrawFn) -> pd.DataFrame:
     price = draw(st.lists(st.sampled_from([0.5, 10.0, 99.99, 1234.5]), min_size=n, max_size=n))
     cust = draw(st.lists(st.integers(0, 7), min_size=n, max_size=n))
     order = draw(st.lists(st.integers(0, 12), min_size=n, max_size=n))
-    df = pd.DataFrame({
-        "date": [f"{pd.Timestamp('2023-01-01') + pd.Timedelta(days=x):%Y-%m-%d}" for x in day],
-        "order_id": [f"O{o}" for o in order],
-        "customer_id": [f"C{c}" for c in cust],
-        "customer_type": ["SMB" if c % 2 else "Key Account" for c in cust],
-        "region": reps["region"].to_numpy()[pick],
-        "product_line": ["Pumps" if q % 2 else "Valves" for q in qty],
-        "rep_id": reps["rep_id"].to_numpy()[pick],
-        "quantity": qty,
-        "unit_price": price,
-    })
+    df = pd.DataFrame(
+        {
+            "date": [f"{pd.Timestamp('2023-01-01') + pd.Timedelta(days=x):%Y-%m-%d}" for x in day],
+            "order_id": [f"O{o}" for o in order],
+            "customer_id": [f"C{c}" for c in cust],
+            "customer_type": ["SMB" if c % 2 else "Key Account" for c in cust],
+            "region": reps["region"].to_numpy()[pick],
+            "product_line": ["Pumps" if q % 2 else "Valves" for q in qty],
+            "rep_id": reps["rep_id"].to_numpy()[pick],
+            "quantity": qty,
+            "unit_price": price,
+        }
+    )
     dups = draw(st.lists(st.integers(0, n - 1), max_size=5))
     if dups:
         df = pd.concat([df, df.iloc[dups]]).sort_values("date", kind="stable")
     return df.reset_index(drop=True)
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(tx=_lines())
 def test_invariant_fast_equals_pandas_on_random_lines(tmp_path: Path, tx: pd.DataFrame) -> None:
     d = _folder(tmp_path, tx, SAMPLE)
@@ -322,8 +372,14 @@ def test_same_notes_for_rules_across_files(tmp_path: Path, case: str) -> None:
     if case == "yearly_market":
         m = pd.read_csv(d / "market.csv", dtype=str)
         m = m[~m["period"].str.startswith("2021")]
-        extra = pd.DataFrame({"period": "2021", "region": ["华北", "华东"],
-                              "product_line": "Pumps", "market_size": "1200000"})
+        extra = pd.DataFrame(
+            {
+                "period": "2021",
+                "region": ["华北", "华东"],
+                "product_line": "Pumps",
+                "market_size": "1200000",
+            }
+        )
         pd.concat([m, extra]).to_csv(d / "market.csv", index=False)
     fast = _same_outcome(d)
     assert fast is not None and fast.engine == "arrow"

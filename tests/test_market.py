@@ -25,20 +25,34 @@ def customer_cube(rows: list[tuple]) -> pd.DataFrame:
         region = rest[1] if len(rest) > 1 else "华东"
         line = rest[2] if len(rest) > 2 else "Pumps"
         ctype = rest[3] if len(rest) > 3 else "SMB"
-        recs.append({"month": pd.Timestamp(f"{month}-01"), "customer_id": cust,
-                     "region": region, "product_line": line, "customer_type": ctype,
-                     "rep_id": "R1", "revenue": float(rev), "quantity": float(qty), "orders": 1})
+        recs.append(
+            {
+                "month": pd.Timestamp(f"{month}-01"),
+                "customer_id": cust,
+                "region": region,
+                "product_line": line,
+                "customer_type": ctype,
+                "rep_id": "R1",
+                "revenue": float(rev),
+                "quantity": float(qty),
+                "orders": 1,
+            }
+        )
     df = pd.DataFrame(recs)
     keys = ["month", "customer_id", *DIMS]
     return df.groupby(keys, as_index=False).agg(
-        revenue=("revenue", "sum"), quantity=("quantity", "sum"), orders=("orders", "sum"))
+        revenue=("revenue", "sum"), quantity=("quantity", "sum"), orders=("orders", "sum")
+    )
 
 
 def cube_of(cc: pd.DataFrame) -> pd.DataFrame:
     keys = ["month", *DIMS]
     return cc.groupby(keys, as_index=False).agg(
-        revenue=("revenue", "sum"), quantity=("quantity", "sum"), orders=("orders", "sum"),
-        customers=("customer_id", "nunique"))
+        revenue=("revenue", "sum"),
+        quantity=("quantity", "sum"),
+        orders=("orders", "sum"),
+        customers=("customer_id", "nunique"),
+    )
 
 
 def months(start: str, end: str) -> list[str]:
@@ -107,8 +121,11 @@ def test_period_outside_data_is_a_clear_error(kpi_data):
 
 def test_windows():
     w = M.window("2026-03", "l12m")
-    assert (w.start, w.end, w.months) == (pd.Timestamp("2025-04-01"), pd.Timestamp("2026-03-01"),
-                                          12)
+    assert (w.start, w.end, w.months) == (
+        pd.Timestamp("2025-04-01"),
+        pd.Timestamp("2026-03-01"),
+        12,
+    )
     assert M.window("2026-03", "ytd").months == 3
     assert M.window("2026-03", "ytd").shift(-12).start == pd.Timestamp("2025-01-01")
 
@@ -116,7 +133,9 @@ def test_windows():
 # ----------------------------------------------------------------------------- STL
 
 
-def _seasonal_series(n: int = 72, noise: float = 0.01, seed: int = 1) -> tuple[pd.Series, np.ndarray]:
+def _seasonal_series(
+    n: int = 72, noise: float = 0.01, seed: int = 1
+) -> tuple[pd.Series, np.ndarray]:
     rng = np.random.default_rng(seed)
     idx = pd.date_range("2020-01-01", periods=n, freq="MS")
     pattern = np.array([0.6, 0.5, 1.0, 1.05, 1.15, 1.3, 1.0, 0.85, 1.05, 0.95, 1.15, 1.4])
@@ -167,16 +186,25 @@ def _random_cube(seed: int, n_months: int = 30) -> tuple[pd.DataFrame, pd.DataFr
     for m in months("2023-01", (pd.Period("2023-01", "M") + n_months - 1).strftime("%Y-%m")):
         for c in range(8):
             if rng.random() < 0.6:
-                rows.append((m, f"C{c}", float(rng.integers(1, 1000)), float(rng.integers(1, 20)),
-                             ["华东", "华南", "西北"][c % 3], ["Pumps", "Valves"][c % 2],
-                             ["SMB", "KA"][c // 4]))
+                rows.append(
+                    (
+                        m,
+                        f"C{c}",
+                        float(rng.integers(1, 1000)),
+                        float(rng.integers(1, 20)),
+                        ["华东", "华南", "西北"][c % 3],
+                        ["Pumps", "Valves"][c % 2],
+                        ["SMB", "KA"][c // 4],
+                    )
+                )
     cc = customer_cube(rows)
     return cube_of(cc), cc
 
 
 @settings(max_examples=25, deadline=None)
-@given(seed=st.integers(0, 10_000), dim=st.sampled_from(["region", "product_line",
-                                                          "customer_type"]))
+@given(
+    seed=st.integers(0, 10_000), dim=st.sampled_from(["region", "product_line", "customer_type"])
+)
 def test_mix_shares_sum_to_one_and_contributions_to_growth(seed, dim):
     cube, _ = _random_cube(seed)
     m = M.mix_growth(cube, "2025-06", dim)
@@ -184,7 +212,8 @@ def test_mix_shares_sum_to_one_and_contributions_to_growth(seed, dim):
     assert body["share"].sum() == pytest.approx(1.0)
     assert body["revenue"].sum() == pytest.approx(tot["revenue"])
     assert tot["revenue"] == pytest.approx(
-        cube.loc[cube["month"].between("2024-07-01", "2025-06-01"), "revenue"].sum())
+        cube.loc[cube["month"].between("2024-07-01", "2025-06-01"), "revenue"].sum()
+    )
     assert body["contribution"].sum() == pytest.approx(tot["growth"])
     assert body["share_change"].sum() == pytest.approx(0.0, abs=1e-12)
     assert list(body["revenue"]) == sorted(body["revenue"], reverse=True)
@@ -200,7 +229,8 @@ def test_mix_without_full_prior_year_has_no_growth():
 def _market(cube: pd.DataFrame, size: float = 1000.0) -> pd.DataFrame:
     idx = pd.MultiIndex.from_product(
         [sorted(cube["month"].unique()), ["华东", "华南", "西北"], ["Pumps", "Valves"]],
-        names=["month", "region", "product_line"])
+        names=["month", "region", "product_line"],
+    )
     mk = pd.DataFrame(index=idx).reset_index()
     mk["market_size"] = size
     return mk
@@ -220,8 +250,9 @@ def test_market_share_is_revenue_over_market_for_the_same_months():
     assert tot["share"] == pytest.approx(sub["revenue"].sum() / (12 * 6 * 1000.0))
     # the total's share is the market-size-weighted mean of the rows' shares
     body = s[s["region"] != "*"]
-    assert (body["share"] * body["market_size"]).sum() / body["market_size"].sum() == \
-        pytest.approx(tot["share"])
+    assert (body["share"] * body["market_size"]).sum() / body[
+        "market_size"
+    ].sum() == pytest.approx(tot["share"])
     ytd = M.market_share(cube, mk, "2025-06", "product_line", window_name="ytd")
     assert ytd.loc[ytd["product_line"] == "Pumps", "market_size"].iloc[0] == 6 * 3 * 1000.0
     assert ytd["share_change"].notna().all()
@@ -250,7 +281,7 @@ def test_market_share_missing_market_months_gives_no_share():
 @pytest.fixture
 def churn_data():
     rows = [(m, "A", 10.0) for m in months("2023-01", "2024-12")]
-    rows += [("2023-01", "B", 10.0)]                       # lost in 2024-01
+    rows += [("2023-01", "B", 10.0)]  # lost in 2024-01
     rows += [("2024-03", "C", 10.0), ("2024-04", "C", 5.0)]  # new in 2024-03
     rows += [("2023-02", "D", 10.0), ("2024-06", "D", 10.0)]  # lost 2024-02, back 2024-06
     rows += [("2024-05", "E", 10.0), ("2024-05", "E", -10.0)]  # net zero: never active
@@ -264,8 +295,12 @@ def test_customer_base_flows(churn_data):
     assert first_year[["new", "lost", "returning"]].isna().all().all()
     assert cb.loc["2023-12-01", "active_l12m"] == 3  # A, B, D
     got = cb.loc["2024-01-01":, ["new", "returning", "lost"]]
-    expected = {"2024-01-01": (0, 0, 1), "2024-02-01": (0, 0, 1), "2024-03-01": (1, 0, 0),
-                "2024-06-01": (0, 1, 0)}
+    expected = {
+        "2024-01-01": (0, 0, 1),
+        "2024-02-01": (0, 0, 1),
+        "2024-03-01": (1, 0, 0),
+        "2024-06-01": (0, 1, 0),
+    }
     for m, row in got.iterrows():
         assert tuple(row) == expected.get(m.strftime("%Y-%m-%d"), (0, 0, 0)), m
     assert cb.loc["2024-04-01", "active"] == 2  # A and C
@@ -297,15 +332,24 @@ def test_customer_base_identity_random(seed):
     cb = M.customer_base(cc, "2025-06")
     tail = cb.iloc[12:]
     prev = cb["active_l12m"].shift(1).iloc[12:]
-    assert np.array_equal(tail["active_l12m"], prev + tail["new"] + tail["returning"] - tail["lost"])
+    assert np.array_equal(
+        tail["active_l12m"], prev + tail["new"] + tail["returning"] - tail["lost"]
+    )
 
 
 # ----------------------------------------------------------------------------- concentration
 
 
 def test_concentration_known_cases():
-    cc = customer_cube([("2025-01", "A", 70.0), ("2025-02", "B", 10.0), ("2025-03", "C", 10.0),
-                        ("2025-04", "D", 10.0), ("2025-05", "X", -5.0)])
+    cc = customer_cube(
+        [
+            ("2025-01", "A", 70.0),
+            ("2025-02", "B", 10.0),
+            ("2025-03", "C", 10.0),
+            ("2025-04", "D", 10.0),
+            ("2025-05", "X", -5.0),
+        ]
+    )
     c = M.concentration(cc, "2025-06").iloc[0]
     assert c["customers"] == 4  # X has no positive revenue
     assert c["hhi"] == pytest.approx(5200.0)
@@ -355,12 +399,18 @@ def test_price_volume_known_case():
     assert row["price_effect"] == pytest.approx(110.0)  # (11-10) x (100+120)/2
     assert row["volume_effect"] == pytest.approx(210.0)  # (120-100) x (10+11)/2
     assert row["change"] == 320.0
-    assert row["price_change"] == pytest.approx(0.1) and row["quantity_change"] == pytest.approx(0.2)
+    assert row["price_change"] == pytest.approx(0.1) and row["quantity_change"] == pytest.approx(
+        0.2
+    )
 
 
 def test_price_volume_new_and_stopped_lines_are_volume():
-    cube = _pv_cube({"Old": 500.0, "P": 100.0}, {"Old": 5.0, "P": 10.0},
-                    {"New": 300.0, "P": 100.0}, {"New": 3.0, "P": 10.0})
+    cube = _pv_cube(
+        {"Old": 500.0, "P": 100.0},
+        {"Old": 5.0, "P": 10.0},
+        {"New": 300.0, "P": 100.0},
+        {"New": 3.0, "P": 10.0},
+    )
     pv = M.price_volume(cube, "2025-06").set_index("product_line")
     assert pv.loc["New", "price_effect"] == 0 and pv.loc["New", "volume_effect"] == 300.0
     assert pv.loc["Old", "price_effect"] == 0 and pv.loc["Old", "volume_effect"] == -500.0
@@ -368,8 +418,11 @@ def test_price_volume_new_and_stopped_lines_are_volume():
 
 
 amounts = st.floats(min_value=0.01, max_value=1e9, allow_nan=False, allow_infinity=False)
-qty = st.one_of(st.just(0.0), st.integers(1, 1_000_000).map(float),
-                st.floats(min_value=1e-3, max_value=1e6, allow_nan=False))
+qty = st.one_of(
+    st.just(0.0),
+    st.integers(1, 1_000_000).map(float),
+    st.floats(min_value=1e-3, max_value=1e6, allow_nan=False),
+)
 
 
 @settings(max_examples=100, deadline=None)
@@ -385,8 +438,9 @@ def test_price_volume_parts_add_up_exactly(data):
     parts = pv["price_effect"] + pv["volume_effect"]
     # exact up to float rounding of the largest term (a price x1000 with volume /1000 makes
     # both effects much larger than the change)
-    size = np.maximum.reduce([pv["price_effect"].abs(), pv["volume_effect"].abs(),
-                              pv["change"].abs()])
+    size = np.maximum.reduce(
+        [pv["price_effect"].abs(), pv["volume_effect"].abs(), pv["change"].abs()]
+    )
     is_tot = (pv["product_line"] == "*").to_numpy()
     size[is_tot] = size[~is_tot].sum() * len(data)  # the total adds the lines' rounding
     assert (np.abs(parts - pv["change"]) <= 4e-16 * size + 1e-300).all()
@@ -394,8 +448,9 @@ def test_price_volume_parts_add_up_exactly(data):
     # and they match the symmetric formula where prices are defined
     ok = (pv["quantity_prior"] > 0) & (pv["quantity"] > 0)
     vol = (pv["quantity"] - pv["quantity_prior"]) * (pv["price_prior"] + pv["price"]) / 2
-    np.testing.assert_allclose(pv.loc[ok, "volume_effect"], vol[ok], rtol=1e-9,
-                               atol=1e-9 * float(size.max()))
+    np.testing.assert_allclose(
+        pv.loc[ok, "volume_effect"], vol[ok], rtol=1e-9, atol=1e-9 * float(size.max())
+    )
     body = pv[pv["product_line"] != "*"]
     tot = pv[pv["product_line"] == "*"].iloc[0]
     assert tot["change"] == pytest.approx(tot["revenue"] - tot["revenue_prior"], abs=1e-6 * scale)
@@ -414,18 +469,35 @@ def test_price_volume_needs_a_prior_year():
 def test_market_summary_is_tidy():
     cube, cc = _random_cube(11)
     s = M.market_summary(cube, cc, _market(cube), "2025-06")
-    assert list(s.columns) == ["period", "section", "measure", "dimension", "key", "window",
-                               "value", "unit"]
+    assert list(s.columns) == [
+        "period",
+        "section",
+        "measure",
+        "dimension",
+        "key",
+        "window",
+        "value",
+        "unit",
+    ]
     assert (s["period"] == "2025-06").all()
     assert not s.duplicated(["section", "measure", "dimension", "key", "window"]).any()
-    assert set(s["section"]) == {"kpi", "trend", "mix", "market", "customers", "concentration",
-                                 "price_volume"}
+    assert set(s["section"]) == {
+        "kpi",
+        "trend",
+        "mix",
+        "market",
+        "customers",
+        "concentration",
+        "price_volume",
+    }
     assert s["value"].dtype == "float64"
     rev = s.query("section == 'kpi' and measure == 'revenue' and window == 'l12m'")["value"]
     assert rev.iloc[0] == pytest.approx(
-        cube.loc[cube["month"].between("2024-07-01", "2025-06-01"), "revenue"].sum())
-    share = s.query("section == 'mix' and measure == 'share' and dimension == 'region' "
-                    "and key != '*'")["value"]
+        cube.loc[cube["month"].between("2024-07-01", "2025-06-01"), "revenue"].sum()
+    )
+    share = s.query(
+        "section == 'mix' and measure == 'share' and dimension == 'region' and key != '*'"
+    )["value"]
     assert share.sum() == pytest.approx(1.0)
 
 
@@ -433,7 +505,11 @@ def test_market_summary_without_two_years_skips_trend():
     cube, cc = _random_cube(5, n_months=14)
     s = M.market_summary(cube, cc, _market(cube), "2024-02")
     assert {"trend", "price_volume"}.isdisjoint(s["section"])
-    assert s.query("section == 'kpi' and window == 'l12m' and measure == 'revenue_yoy'")["value"].isna().all()
+    assert (
+        s.query("section == 'kpi' and window == 'l12m' and measure == 'revenue_yoy'")["value"]
+        .isna()
+        .all()
+    )
 
 
 # ----------------------------------------------------------------------------- notebook helpers
@@ -465,8 +541,13 @@ def test_kpi_table_and_narratives(kpi_data):
 
 def test_narratives_escape_labels_and_use_the_numbers():
     evil = "<script>alert(1)</script>"
-    cc = customer_cube([(m, c, v, 1.0, r) for m in months("2023-01", "2024-12")
-                        for c, v, r in (("A", 100.0, evil), ("B", 50.0, "华东"))])
+    cc = customer_cube(
+        [
+            (m, c, v, 1.0, r)
+            for m in months("2023-01", "2024-12")
+            for c, v, r in (("A", 100.0, evil), ("B", 50.0, "华东"))
+        ]
+    )
     cube = cube_of(cc)
     mix = M.mix_growth(cube, "2024-12", "region")
     text = M.describe_mix(mix, "region")
@@ -478,8 +559,9 @@ def test_narratives_escape_labels_and_use_the_numbers():
     assert "changed by **0 CNY**" in pv_text  # flat prices and volumes: no change
     conc_text = M.describe_concentration(M.concentration(cc, "2024-12"))
     assert "66.7%" in conc_text and "HHI 5,556" in conc_text
-    base_text = M.describe_customers(M.customer_base(cc, "2024-12"),
-                                     M.customer_window_counts(cc, "2024-12"))
+    base_text = M.describe_customers(
+        M.customer_base(cc, "2024-12"), M.customer_window_counts(cc, "2024-12")
+    )
     assert base_text.startswith("2 customers") and "100.0%" in base_text
     ts_text = M.describe_trend(M.trend_seasonality(M.monthly_revenue(cube, "2024-12")))
     assert "Seasonality is weak" in ts_text

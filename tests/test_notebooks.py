@@ -16,7 +16,11 @@ COMMON = {"period", "run_dir", "data_dir", "plan_file"}
 
 def test_pipeline_steps_are_the_four_steps_in_order():
     assert [s.stem for s in discover_steps()] == [
-        "01_market_analysis", "02_forecast", "03_target_decomposition", "04_performance_review"]
+        "01_market_analysis",
+        "02_forecast",
+        "03_target_decomposition",
+        "04_performance_review",
+    ]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -25,13 +29,16 @@ def test_notebook_template(path):
     cells = nb["cells"]
     tagged = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]
     assert len(tagged) == 1, "exactly one cell tagged 'parameters'"
-    assert not any(c.get("outputs") or c.get("execution_count") for c in cells if c["cell_type"] == "code"), \
-        "notebooks are committed without outputs"
+    assert not any(
+        c.get("outputs") or c.get("execution_count") for c in cells if c["cell_type"] == "code"
+    ), "notebooks are committed without outputs"
     src = "".join(tagged[0]["source"])
     tree = ast.parse(src)
     names = set()
     for node in tree.body:
-        assert isinstance(node, ast.AnnAssign), f"parameters are annotated assignments: {ast.unparse(node)}"
+        assert isinstance(node, ast.AnnAssign), (
+            f"parameters are annotated assignments: {ast.unparse(node)}"
+        )
         names.add(node.target.id)
     assert COMMON <= names, f"missing common parameters: {COMMON - names}"
     for line in src.splitlines():
@@ -47,7 +54,9 @@ def test_notebook_template(path):
             continue
         for node in ast.walk(body):
             if isinstance(node, ast.FunctionDef | ast.ClassDef):
-                assert node.end_lineno - node.lineno < 8, f"{path.name}: move {node.name} into the package"
+                assert node.end_lineno - node.lineno < 8, (
+                    f"{path.name}: move {node.name} into the package"
+                )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -57,7 +66,11 @@ def test_papermill_reads_every_parameter(path, caplog):
 
     params = pm.inspect_notebook(str(path))
     nb = json.loads(path.read_text(encoding="utf-8"))
-    src = "".join(next(c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", []))["source"])
+    src = "".join(
+        next(c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", []))[
+            "source"
+        ]
+    )
     names = {n.target.id for n in ast.parse(src).body}
     assert set(params) == names
     assert all(p["help"] for p in params.values()), "each parameter has a comment"

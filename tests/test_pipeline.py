@@ -17,10 +17,13 @@ from .nbutil import OPEN, write_notebook
 @pytest.fixture
 def nbdir(tmp_path: Path) -> Path:
     d = tmp_path / "nb"
-    write_notebook(d / "01_first.ipynb", OPEN,
-                   "s = ctx.cube.groupby('region')['revenue'].sum()\nctx.write('first', s.reset_index())\ns",
-                   "import matplotlib.pyplot as plt\nfig, ax = plt.subplots()\nax.bar(s.index, s.values)\n"
-                   "ax.set_ylabel('Revenue (CNY)')\nplt.show()")
+    write_notebook(
+        d / "01_first.ipynb",
+        OPEN,
+        "s = ctx.cube.groupby('region')['revenue'].sum()\nctx.write('first', s.reset_index())\ns",
+        "import matplotlib.pyplot as plt\nfig, ax = plt.subplots()\nax.bar(s.index, s.values)\n"
+        "ax.set_ylabel('Revenue (CNY)')\nplt.show()",
+    )
     write_notebook(d / "02_second.ipynb", OPEN, "print(len(ctx.read('first')))")
     return d
 
@@ -84,13 +87,22 @@ def test_bad_input_fails_before_any_step(tiny_dir: Path, tmp_path: Path, nbdir: 
     (tiny_dir / "reps.csv").write_text("rep_id,name\nR1,x\n", encoding="utf-8")
     with pytest.raises(InputError, match="problem"):
         run_pipeline("2025-02", tiny_dir, None, tmp_path / "r", notebooks_dir=nbdir, echo=None)
-    failed = json.loads((tmp_path / "r" / "2025-02.failed" / "run.json").read_text(encoding="utf-8"))
+    failed = json.loads(
+        (tmp_path / "r" / "2025-02.failed" / "run.json").read_text(encoding="utf-8")
+    )
     assert failed["status"] == "failed" and failed["error"]["step"] == "prepare"
     assert "hire_date" in failed["error"]["message"]
 
 
-@pytest.mark.parametrize("period,match", [("2024-12", "before the history"), ("2025-05", "has no data"),
-                                          ("2025-13", "not"), ("May 2025", "not")])
+@pytest.mark.parametrize(
+    "period,match",
+    [
+        ("2024-12", "before the history"),
+        ("2025-05", "has no data"),
+        ("2025-13", "not"),
+        ("May 2025", "not"),
+    ],
+)
 def test_period_checked(tiny_dir: Path, tmp_path: Path, nbdir: Path, period: str, match: str):
     with pytest.raises(InputError, match=match):
         run_pipeline(period, tiny_dir, None, tmp_path / "r", notebooks_dir=nbdir, echo=None)
@@ -108,22 +120,33 @@ def test_second_run_of_a_period_is_refused(tiny_dir: Path, tmp_path: Path, nbdir
     assert not (out / "2025-02").exists()
 
 
-def test_rerun_reuses_unchanged_steps_and_is_byte_identical(tiny_dir: Path, tmp_path: Path, nbdir: Path):
+def test_rerun_reuses_unchanged_steps_and_is_byte_identical(
+    tiny_dir: Path, tmp_path: Path, nbdir: Path
+):
     out = tmp_path / "r"
     run_pipeline("2025-02", tiny_dir, None, out, notebooks_dir=nbdir, echo=None)
-    first = {p.relative_to(out / "2025-02"): p.read_bytes() for p in (out / "2025-02").rglob("*")
-             if p.is_file() and p.name not in ("run.json", "run.log", "kernel.log", "index.html")}
+    first = {
+        p.relative_to(out / "2025-02"): p.read_bytes()
+        for p in (out / "2025-02").rglob("*")
+        if p.is_file() and p.name not in ("run.json", "run.log", "kernel.log", "index.html")
+    }
     # same inputs and code: every step reused, identical files
     r2 = run_pipeline("2025-02", tiny_dir, None, out, notebooks_dir=nbdir, echo=None)
     assert [s.status for s in r2.steps] == ["reused", "reused"]
-    again = {p.relative_to(out / "2025-02"): p.read_bytes() for p in (out / "2025-02").rglob("*")
-             if p.is_file() and p.name not in ("run.json", "run.log", "kernel.log", "index.html")}
+    again = {
+        p.relative_to(out / "2025-02"): p.read_bytes()
+        for p in (out / "2025-02").rglob("*")
+        if p.is_file() and p.name not in ("run.json", "run.log", "kernel.log", "index.html")
+    }
     assert again == first
     # forced: rerun for real, still byte-identical outputs and notebooks
     r3 = run_pipeline("2025-02", tiny_dir, None, out, notebooks_dir=nbdir, echo=None, force=True)
     assert [s.status for s in r3.steps] == ["ok", "ok"]
-    forced = {p.relative_to(out / "2025-02"): p.read_bytes() for p in (out / "2025-02").rglob("*")
-              if p.is_file() and p.name not in ("run.json", "run.log", "kernel.log", "index.html")}
+    forced = {
+        p.relative_to(out / "2025-02"): p.read_bytes()
+        for p in (out / "2025-02").rglob("*")
+        if p.is_file() and p.name not in ("run.json", "run.log", "kernel.log", "index.html")
+    }
     assert forced.keys() == first.keys()
     assert [k for k in first if forced[k] != first[k]] == []
     # a changed second notebook reruns only that step; a changed input reruns all

@@ -57,13 +57,22 @@ def test_minimal_plan_gets_documented_defaults() -> None:
     "data, path, allowed",
     [
         (_with(colour="red"), "colour", "allocation"),
-        (_with(targets={"revenue": {"growth": 0.1}, "profit": {"value": 1}}), "targets.profit",
-         "market_share"),
-        (_with(allocation={"key_weights": {"history": 1.0, "hist": 0.0}}),
-         "allocation.key_weights.hist", "potential"),
+        (
+            _with(targets={"revenue": {"growth": 0.1}, "profit": {"value": 1}}),
+            "targets.profit",
+            "market_share",
+        ),
+        (
+            _with(allocation={"key_weights": {"history": 1.0, "hist": 0.0}}),
+            "allocation.key_weights.hist",
+            "potential",
+        ),
         (_with(reps={"ramp": 3}), "reps.ramp", "ramp_months"),
-        (_with(pins=[{"segment": {"regoin": "华东"}, "revenue": 10}]), "pins[0].segment.regoin",
-         "region"),
+        (
+            _with(pins=[{"segment": {"regoin": "华东"}, "revenue": 10}]),
+            "pins[0].segment.regoin",
+            "region",
+        ),
     ],
 )
 def test_unknown_keys_name_the_path_and_the_allowed_keys(data, path, allowed) -> None:
@@ -83,12 +92,18 @@ def test_exactly_one_way_to_set_a_target() -> None:
 
 
 def test_negative_targets_and_bad_numbers_rejected() -> None:
-    assert "'targets.revenue.value' must be >= 0" in _err(
-        _with(targets={"revenue": {"value": -5}})).render()
-    assert "'targets.revenue.forecast_percentile' must be <= 99" in _err(
-        _with(targets={"revenue": {"forecast_percentile": 120}})).render()
-    assert "'pins[0].revenue' must be >= 0" in _err(
-        _with(pins=[{"segment": {"region": "华东"}, "revenue": -1}])).render()
+    assert (
+        "'targets.revenue.value' must be >= 0"
+        in _err(_with(targets={"revenue": {"value": -5}})).render()
+    )
+    assert (
+        "'targets.revenue.forecast_percentile' must be <= 99"
+        in _err(_with(targets={"revenue": {"forecast_percentile": 120}})).render()
+    )
+    assert (
+        "'pins[0].revenue' must be >= 0"
+        in _err(_with(pins=[{"segment": {"region": "华东"}, "revenue": -1}])).render()
+    )
     assert "must be a number" in _err(_with(cushion_pct="5%")).render()
 
 
@@ -96,8 +111,10 @@ def test_plan_problems_name_the_key_not_a_column() -> None:
     """A plan setting is shown as a key of plan.yaml; only data files have columns."""
     err = _err(_with(targets={"revenue": {"value": -5}}, colour="red"))
     text = err.render()
-    assert "- [file plan.yaml, key 'targets.revenue.value'] 'targets.revenue.value' must be >= 0" \
+    assert (
+        "- [file plan.yaml, key 'targets.revenue.value'] 'targets.revenue.value' must be >= 0"
         in text
+    )
     assert "- [file plan.yaml, key 'colour'] unknown key 'colour'" in text
     assert "column" not in text
     assert [p.key for p in err.problems] == ["colour", "targets.revenue.value"]
@@ -109,14 +126,18 @@ def test_key_weights_must_be_non_negative_and_sum_to_one() -> None:
     assert "must sum to 1; they sum to 0.8" in err.render()
     err = _err(_with(allocation={"key_weights": {"history": 1.2, "forecast": -0.2}}))
     assert "'allocation.key_weights.forecast' must be >= 0" in err.render()
-    ok = plan_from_dict(_with(allocation={"key_weights": {"history": 0.3333333, "equal": 0.6666667}}))
+    ok = plan_from_dict(
+        _with(allocation={"key_weights": {"history": 0.3333333, "equal": 0.6666667}})
+    )
     assert ok.allocation.key_weights.equal == pytest.approx(0.6666667)
 
 
 def test_rounding_units_positive_and_cutoff_valid() -> None:
     assert "'rounding.revenue' must be > 0" in _err(_with(rounding={"revenue": 0})).render()
-    assert "'rounding.customers' must be a whole number" in _err(
-        _with(rounding={"customers": 0.5})).render()
+    assert (
+        "'rounding.customers' must be a whole number"
+        in _err(_with(rounding={"customers": 0.5})).render()
+    )
     assert "YYYY-MM" in _err(_with(plan_cutoff="2025-13")).render()
     assert "YYYY-MM" in _err(_with(plan_cutoff="Dec 2025")).render()
     assert "leaves no month" in _err(_with(plan_cutoff="2026-12")).render()
@@ -155,8 +176,7 @@ def test_safe_loader_refuses_python_tags(tmp_path: Path) -> None:
 
 def test_with_changes_revalidates_and_scenario_saves(tmp_path: Path) -> None:
     plan = load_plan(SAMPLE_PLAN)
-    edited = plan.with_changes(cushion_pct=0.08,
-                               targets={"revenue": {"forecast_percentile": 60}})
+    edited = plan.with_changes(cushion_pct=0.08, targets={"revenue": {"forecast_percentile": 60}})
     assert edited.cushion_pct == 0.08 and edited.targets.revenue.kind == "forecast_percentile"
     assert plan.cushion_pct == 0.05  # frozen original untouched
     with pytest.raises(PlanError, match="must sum to 1"):

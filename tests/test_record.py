@@ -18,12 +18,23 @@ def _run(tmp_path: Path, name: str, revised: bool = False, status: str = "ok") -
     (run / "outputs").mkdir(parents=True)
     (run / "run.json").write_text(json.dumps({"status": status, "period": name}), encoding="utf-8")
     months = pd.date_range("2026-01-01", periods=12, freq="MS")
-    t = pd.DataFrame({"month": months, "region": "华东", "product_line": "Pumps", "customer_type": "SMB",
-                      "rep_id": "R1", "target_revenue": 1000.0, "target_customers": 2})
+    t = pd.DataFrame(
+        {
+            "month": months,
+            "region": "华东",
+            "product_line": "Pumps",
+            "customer_type": "SMB",
+            "rep_id": "R1",
+            "target_revenue": 1000.0,
+            "target_customers": 2,
+        }
+    )
     t.to_parquet(run / "outputs" / "targets.parquet")
     (run / "outputs" / "plan.json").write_text("{}", encoding="utf-8")
     if revised:
-        r = t.rename(columns={"target_revenue": "plan_revenue", "target_customers": "plan_customers"})
+        r = t.rename(
+            columns={"target_revenue": "plan_revenue", "target_customers": "plan_customers"}
+        )
         r["revised_revenue"] = 1100.0
         r["revised_customers"] = 2
         r.to_parquet(run / "outputs" / "revised_targets.parquet")
@@ -36,7 +47,9 @@ def test_freeze_then_adopt(tmp_path: Path):
     v1 = record.freeze(_run(tmp_path, "2026-01"), records, note="board approved")
     assert v1.version == "v1" and record.current(2026, records).version == "v1"
     assert v1.targets()["target_revenue"].sum() == 12000
-    assert not os.access(v1.targets_path, os.W_OK) or os.geteuid() == 0  # read-only (root ignores modes)
+    assert (
+        not os.access(v1.targets_path, os.W_OK) or os.geteuid() == 0
+    )  # read-only (root ignores modes)
     assert oct(v1.targets_path.stat().st_mode)[-3:] == "444"
     with pytest.raises(RecordError, match="already has a plan of record"):
         record.freeze(_run(tmp_path, "2026-02"), records)

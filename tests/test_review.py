@@ -23,16 +23,21 @@ REGIONS = ["华东", "West"]
 LINES = ["Pumps", "Valves"]
 TYPES = ["SMB", "KA"]
 PRICE = {"Pumps": 100.0, "Valves": 20.0}
-REPS = pd.DataFrame({
-    "rep_id": ["R1", "R2", "R3", "R4"],
-    "name": ["甲", "乙", "丙", "丁"],
-    "region": ["华东", "华东", "West", "West"],
-    "hire_date": pd.to_datetime(["2020-01-01", "2020-01-01", "2020-01-01", "2026-07-01"]),
-    "end_date": pd.NaT,
-    "fte": [1.0, 1.0, 1.0, 1.0],
-})
-PLAN = {"fiscal_year": FY, "reps": {"ramp_months": 6, "ramp_curve": "linear", "ramp_start": 0.25},
-        "rounding": {"revenue": 10, "customers": 1}}
+REPS = pd.DataFrame(
+    {
+        "rep_id": ["R1", "R2", "R3", "R4"],
+        "name": ["甲", "乙", "丙", "丁"],
+        "region": ["华东", "华东", "West", "West"],
+        "hire_date": pd.to_datetime(["2020-01-01", "2020-01-01", "2020-01-01", "2026-07-01"]),
+        "end_date": pd.NaT,
+        "fte": [1.0, 1.0, 1.0, 1.0],
+    }
+)
+PLAN = {
+    "fiscal_year": FY,
+    "reps": {"ramp_months": 6, "ramp_curve": "linear", "ramp_start": 0.25},
+    "rounding": {"revenue": 10, "customers": 1},
+}
 
 
 def make_lines(seed: int = 0, last: str = PERIOD) -> pd.DataFrame:
@@ -60,11 +65,21 @@ def make_lines(seed: int = 0, last: str = PERIOD) -> pd.DataFrame:
                         continue
                     q = float(rng.integers(1, 5)) * (-1 if rng.random() < 0.03 else 1)
                     up = PRICE[pl] * (1.05 if y == 2026 and pl == "Pumps" else 1.0)
-                    rows.append({"date": m + pd.Timedelta(days=int(rng.integers(0, 27))),
-                                 "month": m, "order_id": f"O{len(rows)}", "customer_id": f"C{i:03d}",
-                                 "customer_type": ct, "region": reg, "product_line": pl,
-                                 "rep_id": rep, "quantity": q, "unit_price": up,
-                                 "revenue": q * up})
+                    rows.append(
+                        {
+                            "date": m + pd.Timedelta(days=int(rng.integers(0, 27))),
+                            "month": m,
+                            "order_id": f"O{len(rows)}",
+                            "customer_id": f"C{i:03d}",
+                            "customer_type": ct,
+                            "region": reg,
+                            "product_line": pl,
+                            "rep_id": rep,
+                            "quantity": q,
+                            "unit_price": up,
+                            "revenue": q * up,
+                        }
+                    )
     return pd.DataFrame(rows)
 
 
@@ -80,8 +95,9 @@ def make_targets(tx: pd.DataFrame, growth: float = 1.1) -> pd.DataFrame:
     return t.drop(columns="revenue")
 
 
-def make_forecast(tgt: pd.DataFrame, start: str = "2026-11", scale: float = 1.0,
-                  width: float = 0.1) -> pd.DataFrame:
+def make_forecast(
+    tgt: pd.DataFrame, start: str = "2026-11", scale: float = 1.0, width: float = 0.1
+) -> pd.DataFrame:
     """A coherent forecast at every level for the months from ``start`` (= target x scale)."""
     f = tgt[tgt["month"] >= pd.Period(start, "M").to_timestamp()]
     out = []
@@ -118,12 +134,23 @@ def world():
     review = rv.build_review(cube, cust, tgt, fc, mk, PERIOD, FY)
     act = rv.monthly_actuals(cube, cust, PERIOD, FY)
     tgm = rv.monthly_targets(tgt, FY)
-    return {"tx": tx, "cube": cube, "cust": cust, "tgt": tgt, "fc": fc, "mk": mk,
-            "review": review, "act": act, "tgm": tgm}
+    return {
+        "tx": tx,
+        "cube": cube,
+        "cust": cust,
+        "tgt": tgt,
+        "fc": fc,
+        "mk": mk,
+        "review": review,
+        "act": act,
+        "tgm": tgm,
+    }
 
 
 def _row(review, level, measure, window, **key):
-    sel = (review["level"] == level) & (review["measure"] == measure) & (review["window"] == window)
+    sel = (
+        (review["level"] == level) & (review["measure"] == measure) & (review["window"] == window)
+    )
     for d in rv.DIMS:
         sel &= review[d] == key.get(d, "*")
     rows = review[sel]
@@ -148,7 +175,9 @@ def _independent(tx: pd.DataFrame, tgt: pd.DataFrame):
         if r.month == end:
             rev_m[r.region] += r.revenue
         cust_month_rev[(r.customer_id, r.month)] += r.revenue
-        cust_cell_rev[(r.customer_id, (r.region, r.product_line, r.customer_type, r.rep_id))] += r.revenue
+        cust_cell_rev[(r.customer_id, (r.region, r.product_line, r.customer_type, r.rep_id))] += (
+            r.revenue
+        )
     first = {}
     for (c, m), v in sorted(cust_month_rev.items()):
         if v > 0 and c not in first:
@@ -197,8 +226,11 @@ def test_levels_add_up_and_schema(world):
         for window in rv.WINDOWS:
             total = _row(review, "total", measure, window)
             for level in ("region", "product_line", "customer_type", "cell", "rep"):
-                part = review[(review["level"] == level) & (review["measure"] == measure)
-                              & (review["window"] == window)]
+                part = review[
+                    (review["level"] == level)
+                    & (review["measure"] == measure)
+                    & (review["window"] == window)
+                ]
                 assert part["actual"].sum() == pytest.approx(total["actual"], rel=1e-12)
                 assert part["target"].sum() == pytest.approx(total["target"], rel=1e-12)
     # landing only on fy rows
@@ -215,10 +247,19 @@ def test_customer_count_is_additive_distinct_count(world):
 
 def test_home_cell_tie_breaks_on_sorted_keys():
     m = pd.Timestamp("2026-03-01")
-    cust = pd.DataFrame({
-        "month": [m, m], "customer_id": ["C1", "C1"], "region": ["B", "A"],
-        "product_line": ["P", "P"], "customer_type": ["T", "T"], "rep_id": ["R", "R"],
-        "revenue": [50.0, 50.0], "quantity": [1.0, 1.0], "orders": [1, 1]})
+    cust = pd.DataFrame(
+        {
+            "month": [m, m],
+            "customer_id": ["C1", "C1"],
+            "region": ["B", "A"],
+            "product_line": ["P", "P"],
+            "customer_type": ["T", "T"],
+            "rep_id": ["R", "R"],
+            "revenue": [50.0, 50.0],
+            "quantity": [1.0, 1.0],
+            "orders": [1, 1],
+        }
+    )
     a = rv.customer_activations(cust, "2026-03", FY)
     assert a[["region", "customers"]].to_dict("records") == [{"region": "A", "customers": 1}]
 
@@ -228,26 +269,36 @@ def test_market_share_is_revenue_over_market_size(world):
     end = pd.Timestamp(PERIOD + "-01")
     ytd = tx[(tx["month"].dt.year == FY) & (tx["month"] <= end)]
     m_ytd = mk[(mk["month"].dt.year == FY) & (mk["month"] <= end)]
-    row = _row(review, "region_product_line", "market_share", "ytd", region="华东",
-               product_line="Pumps")
+    row = _row(
+        review, "region_product_line", "market_share", "ytd", region="华东", product_line="Pumps"
+    )
     sel = (ytd["region"] == "华东") & (ytd["product_line"] == "Pumps")
     msel = (m_ytd["region"] == "华东") & (m_ytd["product_line"] == "Pumps")
-    assert row["actual"] == pytest.approx(ytd.loc[sel, "revenue"].sum()
-                                          / m_ytd.loc[msel, "market_size"].sum())
+    assert row["actual"] == pytest.approx(
+        ytd.loc[sel, "revenue"].sum() / m_ytd.loc[msel, "market_size"].sum()
+    )
 
 
 def test_company_targets_without_cushion_used_above_rep_level(world):
     tgt = world["tgt"]
     cushioned = tgt.assign(target_revenue=tgt["target_revenue"] * 1.05)
-    company = tgt.groupby(["month", "region", "product_line", "customer_type"])[
-        ["target_revenue", "target_customers"]].sum().reset_index()
-    r = rv.build_review(world["cube"], world["cust"], cushioned, None, None, PERIOD, FY,
-                        company_targets=company)
+    company = (
+        tgt.groupby(["month", "region", "product_line", "customer_type"])[
+            ["target_revenue", "target_customers"]
+        ]
+        .sum()
+        .reset_index()
+    )
+    r = rv.build_review(
+        world["cube"], world["cust"], cushioned, None, None, PERIOD, FY, company_targets=company
+    )
     base = world["review"]
     assert _row(r, "total", "revenue", "fy")["target"] == pytest.approx(
-        _row(base, "total", "revenue", "fy")["target"])
+        _row(base, "total", "revenue", "fy")["target"]
+    )
     assert _row(r, "rep", "revenue", "fy", region="华东", rep_id="R1")["target"] == pytest.approx(
-        1.05 * _row(base, "rep", "revenue", "fy", region="华东", rep_id="R1")["target"])
+        1.05 * _row(base, "rep", "revenue", "fy", region="华东", rep_id="R1")["target"]
+    )
 
 
 def test_period_outside_fiscal_year_is_a_plan_error(world):
@@ -267,12 +318,30 @@ def test_pacing_uses_phased_target_not_straight_line():
     months = rv.fiscal_months(FY)
     # a seasonal target: half of the year in November-December
     phased = np.array([1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 5, 5], dtype=float) * 1000
-    tgt = pd.DataFrame({"month": months, "region": "A", "product_line": "P",
-                        "customer_type": "T", "rep_id": "R", "target_revenue": phased,
-                        "target_customers": 0})
-    actual = pd.DataFrame({"month": months[:10], "region": "A", "product_line": "P",
-                           "customer_type": "T", "rep_id": "R", "revenue": 1000.0,
-                           "quantity": 1.0, "orders": 1, "customers": 1})
+    tgt = pd.DataFrame(
+        {
+            "month": months,
+            "region": "A",
+            "product_line": "P",
+            "customer_type": "T",
+            "rep_id": "R",
+            "target_revenue": phased,
+            "target_customers": 0,
+        }
+    )
+    actual = pd.DataFrame(
+        {
+            "month": months[:10],
+            "region": "A",
+            "product_line": "P",
+            "customer_type": "T",
+            "rep_id": "R",
+            "revenue": 1000.0,
+            "quantity": 1.0,
+            "orders": 1,
+            "customers": 1,
+        }
+    )
     cust = actual.assign(customer_id="C1")
     review = rv.build_review(actual, cust, tgt, None, None, PERIOD, FY)
     pace = rv.pacing_table(review, PERIOD, FY)
@@ -284,8 +353,9 @@ def test_pacing_uses_phased_target_not_straight_line():
     assert tot["required_remaining"] == pytest.approx(10_000)
     assert tot["required_per_month"] == pytest.approx(5_000)
     assert tot["required_vs_plan"] == pytest.approx(1.0)
-    curve = rv.pacing_curve(rv.monthly_actuals(actual, cust, PERIOD, FY),
-                            rv.monthly_targets(tgt, FY), None, PERIOD, FY)
+    curve = rv.pacing_curve(
+        rv.monthly_actuals(actual, cust, PERIOD, FY), rv.monthly_targets(tgt, FY), None, PERIOD, FY
+    )
     assert curve["cum_target"].iloc[9] == pytest.approx(10_000)
     assert curve["required"].iloc[10:].tolist() == pytest.approx([5000, 5000])
 
@@ -303,8 +373,15 @@ def test_landing_forecast_made_before_the_year_uses_only_remaining_months(world)
 
 
 def test_landing_interval_and_probability(world):
-    land = rv.landing_forecast(world["act"], world["tgm"], world["fc"], PERIOD, FY,
-                               levels=["total"], month_correlation=1.0)
+    land = rv.landing_forecast(
+        world["act"],
+        world["tgm"],
+        world["fc"],
+        PERIOD,
+        FY,
+        levels=["total"],
+        month_correlation=1.0,
+    )
     row = land.iloc[0]
     rest = world["tgm"][world["tgm"]["month"] > pd.Timestamp(PERIOD + "-01")]["target_revenue"]
     # rho = 1 with symmetric bounds: the 80% interval = sum of the monthly bounds
@@ -313,8 +390,15 @@ def test_landing_interval_and_probability(world):
     assert row["p_reach_target"] == pytest.approx(0.5 * math.erfc(z / math.sqrt(2)))
     # target exactly at the landing mean: 50%
     assert rv.p_reach([100.0], [100.0], [10.0])[0] == pytest.approx(0.5)
-    indep = rv.landing_forecast(world["act"], world["tgm"], world["fc"], PERIOD, FY,
-                                levels=["total"], month_correlation=0.0).iloc[0]
+    indep = rv.landing_forecast(
+        world["act"],
+        world["tgm"],
+        world["fc"],
+        PERIOD,
+        FY,
+        levels=["total"],
+        month_correlation=0.0,
+    ).iloc[0]
     assert indep["landing_sd"] < row["landing_sd"]
 
 
@@ -328,8 +412,9 @@ def test_december_landing_is_the_actual():
     tx = make_lines(last="2026-12")
     cube, cust = build_cube(tx), build_customer_cube(tx)
     tgt = make_targets(tx)
-    review = rv.build_review(cube, cust, tgt, make_forecast(tgt, start="2027-01"), None,
-                             "2026-12", FY)
+    review = rv.build_review(
+        cube, cust, tgt, make_forecast(tgt, start="2027-01"), None, "2026-12", FY
+    )
     fy = _row(review, "total", "revenue", "fy")
     assert fy["landing_mean"] == pytest.approx(fy["actual"])
     assert fy["p_reach_target"] == float(fy["actual"] >= fy["target"])
@@ -374,10 +459,14 @@ def test_bridges_add_up_on_fixture(world):
     assert ly.set_index("step").loc["lost_customers", "amount"] < 0
     tb = rv.bridge_target(world["cust"], world["tgt"], PERIOD, FY)
     _adds_up(tb)
-    assert tb["amount"].iloc[0] == pytest.approx(world["tgm"].loc[
-        world["tgm"]["month"] <= "2026-10-01", "target_revenue"].sum())
-    _adds_up(rv.bridge_target(world["cust"], world["tgt"], PERIOD, FY, where={"region": "West"},
-                              window="month"))
+    assert tb["amount"].iloc[0] == pytest.approx(
+        world["tgm"].loc[world["tgm"]["month"] <= "2026-10-01", "target_revenue"].sum()
+    )
+    _adds_up(
+        rv.bridge_target(
+            world["cust"], world["tgt"], PERIOD, FY, where={"region": "West"}, window="month"
+        )
+    )
 
 
 def test_pvm_chain_known_cases():
@@ -385,27 +474,42 @@ def test_pvm_chain_known_cases():
     base = pd.DataFrame([{**seg, "revenue": 100.0, "quantity": 10.0}])
     # pure price: +10% price, same quantity
     assert rv.pvm_chain(base, base.assign(revenue=110.0)) == pytest.approx(
-        {"volume": 0, "mix_region": 0, "mix_product_line": 0, "mix_customer_type": 0,
-         "price": 10.0})
+        {
+            "volume": 0,
+            "mix_region": 0,
+            "mix_product_line": 0,
+            "mix_customer_type": 0,
+            "price": 10.0,
+        }
+    )
     # pure volume: twice the quantity at the same price
     assert rv.pvm_chain(base, base.assign(revenue=200.0, quantity=20.0))["volume"] == 100.0
     # pure region mix: same units, shifted to the dearer region
-    two = pd.DataFrame([{**seg, "revenue": 100.0, "quantity": 10.0},
-                        {**seg, "region": "B", "revenue": 300.0, "quantity": 10.0}])
+    two = pd.DataFrame(
+        [
+            {**seg, "revenue": 100.0, "quantity": 10.0},
+            {**seg, "region": "B", "revenue": 300.0, "quantity": 10.0},
+        ]
+    )
     shifted = two.assign(quantity=[5.0, 15.0], revenue=[50.0, 450.0])
     res = rv.pvm_chain(two, shifted)
     assert res["mix_region"] == pytest.approx(100.0)
     assert res["volume"] == res["price"] == res["mix_product_line"] == 0
     # price measured like for like: a shift between customer types is mix, not price
-    ct = pd.DataFrame([{**seg, "revenue": 100.0, "quantity": 10.0},
-                       {**seg, "customer_type": "U", "revenue": 200.0, "quantity": 10.0}])
+    ct = pd.DataFrame(
+        [
+            {**seg, "revenue": 100.0, "quantity": 10.0},
+            {**seg, "customer_type": "U", "revenue": 200.0, "quantity": 10.0},
+        ]
+    )
     res = rv.pvm_chain(ct, ct.assign(quantity=[0.0, 20.0], revenue=[0.0, 400.0]))
     assert res["price"] == pytest.approx(0.0)
     assert res["mix_customer_type"] == pytest.approx(100.0)
 
 
-_seg = st.tuples(st.sampled_from(["A", "B", "C"]), st.sampled_from(["P", "Q"]),
-                 st.sampled_from(["S", "K"]))
+_seg = st.tuples(
+    st.sampled_from(["A", "B", "C"]), st.sampled_from(["P", "Q"]), st.sampled_from(["S", "K"])
+)
 _money = st.floats(-50, 5000, allow_nan=False, allow_infinity=False)
 _qty = st.sampled_from([-2.0, 0.0, 0.0, 1.0, 2.0, 3.0, 7.5, 40.0])
 
@@ -416,12 +520,21 @@ def _cube_rows(draw):
     rows = []
     for _ in range(n):
         r, p, c = draw(_seg)
-        rows.append({
-            "month": pd.Timestamp(draw(st.sampled_from([2025, 2026])), draw(st.integers(1, 12)), 1),
-            "customer_id": draw(st.sampled_from([f"C{i}" for i in range(8)])),
-            "region": r, "product_line": p, "customer_type": c,
-            "rep_id": draw(st.sampled_from(["R1", "R2"])),
-            "revenue": draw(_money), "quantity": draw(_qty), "orders": 1})
+        rows.append(
+            {
+                "month": pd.Timestamp(
+                    draw(st.sampled_from([2025, 2026])), draw(st.integers(1, 12)), 1
+                ),
+                "customer_id": draw(st.sampled_from([f"C{i}" for i in range(8)])),
+                "region": r,
+                "product_line": p,
+                "customer_type": c,
+                "rep_id": draw(st.sampled_from(["R1", "R2"])),
+                "revenue": draw(_money),
+                "quantity": draw(_qty),
+                "orders": 1,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -435,23 +548,50 @@ def test_bridge_last_year_adds_up_exactly(rows, month):
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(rows=_cube_rows(), tgt=st.lists(st.tuples(_seg, st.integers(1, 10),
-                                                 st.floats(0, 9000), st.integers(0, 5)),
-                                       min_size=0, max_size=12),
-       price=st.floats(0.5, 500), month=st.integers(1, 12))
+@given(
+    rows=_cube_rows(),
+    tgt=st.lists(
+        st.tuples(_seg, st.integers(1, 10), st.floats(0, 9000), st.integers(0, 5)),
+        min_size=0,
+        max_size=12,
+    ),
+    price=st.floats(0.5, 500),
+    month=st.integers(1, 12),
+)
 def test_bridge_target_adds_up_exactly(rows, tgt, price, month):
-    t = pd.DataFrame([{"month": pd.Timestamp(2026, m, 1), "region": s[0], "product_line": s[1],
-                       "customer_type": s[2], "rep_id": "R1", "target_revenue": v,
-                       "target_customers": n} for s, m, v, n in tgt],
-                     columns=["month", *rv.DIMS, "target_revenue", "target_customers"])
+    t = pd.DataFrame(
+        [
+            {
+                "month": pd.Timestamp(2026, m, 1),
+                "region": s[0],
+                "product_line": s[1],
+                "customer_type": s[2],
+                "rep_id": "R1",
+                "target_revenue": v,
+                "target_customers": n,
+            }
+            for s, m, v, n in tgt
+        ],
+        columns=["month", *rv.DIMS, "target_revenue", "target_customers"],
+    )
     if t.empty:
-        t = pd.DataFrame({"month": [pd.Timestamp(2026, 1, 1)], "region": ["A"],
-                          "product_line": ["P"], "customer_type": ["S"], "rep_id": ["R1"],
-                          "target_revenue": [0.0], "target_customers": [0]})
-    prices = pd.DataFrame([{"region": r, "product_line": p, "customer_type": c,
-                            "target_price": price * (1 + i)}
-                           for i, (r, p, c) in enumerate(
-                               [(r, p, c) for r in "AB" for p in "PQ" for c in "SK"])])
+        t = pd.DataFrame(
+            {
+                "month": [pd.Timestamp(2026, 1, 1)],
+                "region": ["A"],
+                "product_line": ["P"],
+                "customer_type": ["S"],
+                "rep_id": ["R1"],
+                "target_revenue": [0.0],
+                "target_customers": [0],
+            }
+        )
+    prices = pd.DataFrame(
+        [
+            {"region": r, "product_line": p, "customer_type": c, "target_price": price * (1 + i)}
+            for i, (r, p, c) in enumerate([(r, p, c) for r in "AB" for p in "PQ" for c in "SK"])
+        ]
+    )
     b = rv.bridge_target(rows, t, f"2026-{month:02d}", FY, prices=prices)
     _adds_up(b)
     b2 = rv.bridge_target(rows, t, f"2026-{month:02d}", FY)  # default prices from last year
@@ -459,8 +599,17 @@ def test_bridge_target_adds_up_exactly(rows, tgt, price, month):
 
 
 def test_target_prices_follow_last_year_and_plan_strategies(world):
-    plan = {"strategies": [{"name": "pumps +3%", "segment": {"product_line": "Pumps"},
-                            "kind": "price", "pct": 0.03, "rationale": "list price"}]}
+    plan = {
+        "strategies": [
+            {
+                "name": "pumps +3%",
+                "segment": {"product_line": "Pumps"},
+                "kind": "price",
+                "pct": 0.03,
+                "rationale": "list price",
+            }
+        ]
+    }
     p0 = rv.target_unit_prices(world["cust"], PERIOD, FY)
     p1 = rv.target_unit_prices(world["cust"], PERIOD, FY, plan=plan)
     pumps = p0["product_line"] == "Pumps"
@@ -490,8 +639,9 @@ def test_gini_bounds_and_scale_invariance(xs, k):
 
 
 def test_rep_hired_mid_year_is_judged_on_active_months(world):
-    board = rv.rep_leaderboard(world["act"], world["tgm"], REPS, PERIOD, FY, plan=PLAN,
-                               review=world["review"]).set_index("rep_id")
+    board = rv.rep_leaderboard(
+        world["act"], world["tgm"], REPS, PERIOD, FY, plan=PLAN, review=world["review"]
+    ).set_index("rep_id")
     r4 = board.loc["R4"]
     assert r4["active_months"] == 4  # July-October
     # linear ramp from 0.25 over 6 months: k = 0..3
@@ -511,7 +661,8 @@ def test_rep_hired_mid_year_is_judged_on_active_months(world):
     # fair targets of a team add up to its targets to date
     ytd = tg[tg["month"] <= "2026-10-01"]
     assert board.loc[["R3", "R4"], "fair_target_ytd"].sum() == pytest.approx(
-        ytd[ytd["rep_id"].isin(["R3", "R4"])]["target_revenue"].sum())
+        ytd[ytd["rep_id"].isin(["R3", "R4"])]["target_revenue"].sum()
+    )
     assert list(board["rank"]) == list(range(1, len(board) + 1))
     spread = rv.attainment_spread(board.reset_index())
     assert spread["n"] == 4 and 0 <= spread["gini_target_per_capacity"] < 1
@@ -566,13 +717,18 @@ def test_replan_when_ahead_keeps_plan_total_or_gives_pure_gap(world):
     out = rv.replan(tgm, world["act"], PERIOD, FY, plan=PLAN)
     assert out.attrs["need"]["revenue"] == 0  # target already reached
     assert out.loc[out["status"] == "open", "revised_revenue"].sum() == pytest.approx(
-        round(open_plan / 10) * 10)  # the remaining plan is kept, re-allocated
+        round(open_plan / 10) * 10
+    )  # the remaining plan is kept, re-allocated
     gap = rv.replan(tgm, world["act"], PERIOD, FY, plan=PLAN, floor_at_plan=False)
     assert gap.loc[gap["status"] == "open", "revised_revenue"].sum() == 0
 
 
-@given(need=st.floats(0, 1e6), base=st.lists(st.floats(0, 1e5), min_size=1, max_size=20),
-       probs=st.lists(st.floats(0.05, 1), min_size=20, max_size=20), cap=st.floats(1.0, 3.0))
+@given(
+    need=st.floats(0, 1e6),
+    base=st.lists(st.floats(0, 1e5), min_size=1, max_size=20),
+    probs=st.lists(st.floats(0.05, 1), min_size=20, max_size=20),
+    cap=st.floats(1.0, 3.0),
+)
 def test_allocate_capped_invariants(need, base, probs, cap):
     b = np.array(base)
     w = b * np.array(probs[: len(b)])
@@ -606,14 +762,16 @@ def test_charts_draw_with_units(world):
     plots.setup()
     review, act, tgm = world["review"], world["act"], world["tgm"]
     curve = rv.pacing_curve(act, tgm, world["fc"], PERIOD, FY)
-    board = rv.rep_leaderboard(act, tgm, REPS.assign(name=["$x$", "乙", "丙", "丁"]), PERIOD, FY,
-                               plan=PLAN)
+    board = rv.rep_leaderboard(
+        act, tgm, REPS.assign(name=["$x$", "乙", "丙", "丁"]), PERIOD, FY, plan=PLAN
+    )
     revised = rv.replan(tgm, act, PERIOD, FY, plan=PLAN)
     figs = {
         "attainment": rplots.attainment_chart(review, level="cell"),
         "pacing": rplots.pacing_chart(curve, currency="CNY"),
-        "bridge": rplots.bridge_waterfall(rv.bridge_target(world["cust"], world["tgt"], PERIOD,
-                                                           FY)),
+        "bridge": rplots.bridge_waterfall(
+            rv.bridge_target(world["cust"], world["tgt"], PERIOD, FY)
+        ),
         "leaderboard": rplots.leaderboard_chart(board),
         "revised": rplots.plan_vs_revised_chart(revised, by="region"),
     }
@@ -629,8 +787,10 @@ def test_charts_draw_with_units(world):
 
 def test_market_share_landing_from_cell_forecast_without_bottom_rows(world):
     fc = world["fc"][world["fc"]["level"] != "bottom"]
-    review = rv.build_review(world["cube"], world["cust"], world["tgt"], fc, world["mk"], PERIOD,
-                             FY)
-    row = _row(review, "region_product_line", "market_share", "fy", region="华东",
-               product_line="Pumps")
+    review = rv.build_review(
+        world["cube"], world["cust"], world["tgt"], fc, world["mk"], PERIOD, FY
+    )
+    row = _row(
+        review, "region_product_line", "market_share", "fy", region="华东", product_line="Pumps"
+    )
     assert np.isfinite(row["landing_mean"]) and 0 < row["p_reach_target"] <= 1

@@ -43,26 +43,38 @@ def latest_complete_month(last_date: pd.Timestamp, today: _dt.date | None = None
     return month - 1
 
 
-def resolve_period(period: str | None, first_month: pd.Period, last_date: pd.Timestamp,
-                   today: _dt.date | None = None) -> pd.Period:
+def resolve_period(
+    period: str | None,
+    first_month: pd.Period,
+    last_date: pd.Timestamp,
+    today: _dt.date | None = None,
+) -> pd.Period:
     """Validate a ``YYYY-MM`` report period against the data ('' = latest complete month)."""
     if not period:
         return latest_complete_month(last_date, today)
     try:
         p = pd.Period(str(period), freq="M")
     except (ValueError, TypeError):
-        raise InputError(f"report period '{period}' is not a month",
-                         fix="Give the period as YYYY-MM, e.g. 2026-10.") from None
+        raise InputError(
+            f"report period '{period}' is not a month",
+            fix="Give the period as YYYY-MM, e.g. 2026-10.",
+        ) from None
     if not len(str(period)) == 7 or str(period)[4] != "-":
-        raise InputError(f"report period '{period}' is not in the form YYYY-MM",
-                         fix="Give the period as YYYY-MM, e.g. 2026-10.")
+        raise InputError(
+            f"report period '{period}' is not in the form YYYY-MM",
+            fix="Give the period as YYYY-MM, e.g. 2026-10.",
+        )
     last = pd.Timestamp(last_date).to_period("M")
     if p < first_month:
-        raise InputError(f"report period {p} is before the history starts ({first_month})",
-                         fix=f"Choose a month between {first_month} and {last}.")
+        raise InputError(
+            f"report period {p} is before the history starts ({first_month})",
+            fix=f"Choose a month between {first_month} and {last}.",
+        )
     if p > last:
-        raise InputError(f"report period {p} has no data: the transactions end in {last}",
-                         fix=f"Choose a month up to {last}, or add the missing transactions.")
+        raise InputError(
+            f"report period {p} has no data: the transactions end in {last}",
+            fix=f"Choose a month up to {last}, or add the missing transactions.",
+        )
     return p
 
 
@@ -84,8 +96,13 @@ def _write_parquet(df: pd.DataFrame, path: Path) -> None:
             os.unlink(tmp)
 
 
-def prepare(data_dir: Path | str, plan_file: Path | str | None, outputs: Path | str,
-            period: str | None = None, today: _dt.date | None = None) -> dict[str, Any]:
+def prepare(
+    data_dir: Path | str,
+    plan_file: Path | str | None,
+    outputs: Path | str,
+    period: str | None = None,
+    today: _dt.date | None = None,
+) -> dict[str, Any]:
     """Read and validate the inputs once and write the normalised frames into ``outputs``.
 
     Returns the manifest also written as ``outputs/prepare.json``: the report period, the
@@ -101,16 +118,25 @@ def prepare(data_dir: Path | str, plan_file: Path | str | None, outputs: Path | 
     notes = list(ing.notes)
     after = ing.lines_per_month[ing.lines_per_month.index > p.to_timestamp()]
     if int(after.sum()):
-        notes.append(f"{int(after.sum())} lines dated after the report period {p} (up to "
-                     f"{ing.last_date:%Y-%m-%d}) are kept in the cube but not used "
-                     "for this period.")
+        notes.append(
+            f"{int(after.sum())} lines dated after the report period {p} (up to "
+            f"{ing.last_date:%Y-%m-%d}) are kept in the cube but not used "
+            "for this period."
+        )
     cube, customers = ing.cube, ing.customers
-    for name, df in {"cube": cube, "customers": customers, "orders": ing.orders, "reps": ing.reps,
-                     "market": ing.market}.items():
+    for name, df in {
+        "cube": cube,
+        "customers": customers,
+        "orders": ing.orders,
+        "reps": ing.reps,
+        "market": ing.market,
+    }.items():
         _write_parquet(df, outputs / f"{name}.parquet")
     if ing.plan is not None:
         (outputs / "plan.json").write_text(
-            json.dumps(ing.plan.to_dict(), ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+            json.dumps(ing.plan.to_dict(), ensure_ascii=False, indent=2, default=str),
+            encoding="utf-8",
+        )
     manifest = {
         "period": str(p),
         "requested_period": period or "",
@@ -118,14 +144,20 @@ def prepare(data_dir: Path | str, plan_file: Path | str | None, outputs: Path | 
         "plan_file": str(Path(plan_file).resolve()) if plan_file else None,
         "inputs": {name: str(Path(path).resolve()) for name, path in ing.sources.items()},
         "sha256": _hashes(ing.sources),
-        "rows": {"transactions": int(ing.n_lines), "cube": int(len(cube)),
-                 "customers": int(len(customers)), "reps": int(len(ing.reps)),
-                 "market": int(len(ing.market))},
+        "rows": {
+            "transactions": int(ing.n_lines),
+            "cube": int(len(cube)),
+            "customers": int(len(customers)),
+            "reps": int(len(ing.reps)),
+            "market": int(len(ing.market)),
+        },
         "first_month": str(ing.first_month),
         "last_date": f"{ing.last_date:%Y-%m-%d}",
         "notes": notes,
     }
-    (outputs / PREPARED).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+    (outputs / PREPARED).write_text(
+        json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8"
+    )
     return manifest
 
 
@@ -161,9 +193,11 @@ class RunContext:
         was written with (pandas keeps them in the Parquet file's metadata)."""
         path = self.path(name)
         if not path.exists():
-            raise InputError(f"{path} does not exist: the step that writes '{name}' has not run",
-                             fix="Run the earlier notebooks first, or the whole pipeline with "
-                                 "`salesanalysis run`.")
+            raise InputError(
+                f"{path} does not exist: the step that writes '{name}' has not run",
+                fix="Run the earlier notebooks first, or the whole pipeline with "
+                "`salesanalysis run`.",
+            )
         return pd.read_parquet(path)
 
     def write(self, name: str, df: pd.DataFrame, excel: bool = False) -> Path:
@@ -230,9 +264,13 @@ def _is_fresh(outputs: Path, data_dir: Path, plan_file: Path | None) -> dict[str
     return manifest if current == manifest.get("sha256") else None
 
 
-def open_run(period: str = "", run_dir: str | Path = "../reports/_lab",
-             data_dir: str | Path = "../data/sample", plan_file: str | Path | None = None,
-             today: _dt.date | None = None) -> RunContext:
+def open_run(
+    period: str = "",
+    run_dir: str | Path = "../reports/_lab",
+    data_dir: str | Path = "../data/sample",
+    plan_file: str | Path | None = None,
+    today: _dt.date | None = None,
+) -> RunContext:
     """Open (and if needed prepare) the run folder a notebook reads from and writes to."""
     run_dir, data_dir = Path(run_dir), Path(data_dir)
     plan = Path(plan_file) if plan_file else None

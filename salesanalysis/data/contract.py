@@ -10,8 +10,24 @@ import pandas as pd
 MAPPING_FILE = "mapping.yaml"
 SUFFIXES = (".csv", ".csv.gz", ".txt", ".tsv", ".parquet", ".xlsx", ".xlsm", ".xls")
 ENCODINGS = ("utf-8", "gb18030")  # gb18030 is a superset of GBK and GB2312
-NULL_MARKERS = frozenset({"nan", "NaN", "NAN", "NULL", "null", "Null", "None", "none", "#N/A",
-                          "N/A", "n/a", "<NA>", "NaT", "#NULL!"})
+NULL_MARKERS = frozenset(
+    {
+        "nan",
+        "NaN",
+        "NAN",
+        "NULL",
+        "null",
+        "Null",
+        "None",
+        "none",
+        "#N/A",
+        "N/A",
+        "n/a",
+        "<NA>",
+        "NaT",
+        "#NULL!",
+    }
+)
 MIN_DATE, MAX_DATE = pd.Timestamp("1990-01-01"), pd.Timestamp("2100-01-01")
 
 
@@ -41,8 +57,16 @@ class TableSpec:
 SCHEMAS: dict[str, TableSpec] = {
     "transactions": TableSpec(
         name="transactions",
-        required=("date", "order_id", "customer_id", "customer_type", "region", "product_line",
-                  "rep_id", "quantity"),
+        required=(
+            "date",
+            "order_id",
+            "customer_id",
+            "customer_type",
+            "region",
+            "product_line",
+            "rep_id",
+            "quantity",
+        ),
         optional=("product", "discount"),
         keys=("order_id", "customer_id", "customer_type", "region", "product_line", "rep_id"),
         numeric=("quantity", "unit_price", "revenue", "discount"),

@@ -39,8 +39,9 @@ def activation_months(customers: pd.DataFrame, months: Iterable[pd.Timestamp]) -
     starts; customers never positive in the window are absent."""
     w = _window(customers, months)
     if w.empty:
-        return pd.Series(dtype="datetime64[ns]", name="month",
-                         index=pd.Index([], name="customer_id"))
+        return pd.Series(
+            dtype="datetime64[ns]", name="month", index=pd.Index([], name="customer_id")
+        )
     net = w.groupby(["customer_id", "month"], sort=True)["revenue"].sum()
     net = net[net > 0].reset_index()
     return net.groupby("customer_id", sort=True)["month"].min().rename("month")
@@ -72,8 +73,11 @@ def home_cells(customers: pd.DataFrame, months: Iterable[pd.Timestamp]) -> pd.Da
     w = w[w["customer_id"].isin(active)]
     g = w.groupby(["customer_id", *HOME_KEYS], as_index=False, sort=True)["revenue"].sum()
     # customer, revenue descending, then keys ascending -> the first row is the home cell
-    g = g.sort_values(["customer_id", "revenue", *HOME_KEYS],
-                      ascending=[True, False, True, True, True, True], kind="mergesort")
+    g = g.sort_values(
+        ["customer_id", "revenue", *HOME_KEYS],
+        ascending=[True, False, True, True, True, True],
+        kind="mergesort",
+    )
     return g.drop_duplicates("customer_id", keep="first").reset_index(drop=True)[cols]
 
 
@@ -84,11 +88,19 @@ def activations(customers: pd.DataFrame, months: Iterable[pd.Timestamp]) -> pd.D
     months = list(months)
     home = home_cells(customers, months)
     if home.empty:
-        return pd.DataFrame({k: pd.Series(dtype="datetime64[ns]" if k == "month" else
-                                          ("int64" if k == "customers" else "str"))
-                             for k in cols})
-    act = home.set_index("customer_id")[HOME_KEYS].join(activation_months(customers, months),
-                                                        how="inner")
+        return pd.DataFrame(
+            {
+                k: pd.Series(
+                    dtype="datetime64[ns]"
+                    if k == "month"
+                    else ("int64" if k == "customers" else "str")
+                )
+                for k in cols
+            }
+        )
+    act = home.set_index("customer_id")[HOME_KEYS].join(
+        activation_months(customers, months), how="inner"
+    )
     out = act.groupby(["month", *HOME_KEYS], sort=True).size().rename("customers").reset_index()
     out["customers"] = out["customers"].astype("int64")
     return out[cols]

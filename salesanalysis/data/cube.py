@@ -21,8 +21,9 @@ def build_customer_cube(transactions: pd.DataFrame) -> pd.DataFrame:
     rep_id``: revenue, quantity and orders (distinct order ids with that key)."""
     keys = ["month", "customer_id", "region", "product_line", "customer_type", "rep_id"]
     g = transactions.groupby(keys, sort=True, observed=True)
-    out = g.agg(revenue=("revenue", "sum"), quantity=("quantity", "sum"),
-                orders=("order_id", "nunique")).reset_index()
+    out = g.agg(
+        revenue=("revenue", "sum"), quantity=("quantity", "sum"), orders=("order_id", "nunique")
+    ).reset_index()
     out["orders"] = out["orders"].astype("int64")
     return out
 
@@ -35,8 +36,12 @@ def build_cube(transactions: pd.DataFrame) -> pd.DataFrame:
     across cells or months (see docs/ARCHITECTURE.md for the additive counting rule).
     """
     g = transactions.groupby(KEYS, sort=True, observed=True)
-    out = g.agg(revenue=("revenue", "sum"), quantity=("quantity", "sum"),
-                orders=("order_id", "nunique"), customers=("customer_id", "nunique")).reset_index()
+    out = g.agg(
+        revenue=("revenue", "sum"),
+        quantity=("quantity", "sum"),
+        orders=("order_id", "nunique"),
+        customers=("customer_id", "nunique"),
+    ).reset_index()
     out["orders"] = out["orders"].astype("int64")
     out["customers"] = out["customers"].astype("int64")
     return out
@@ -50,7 +55,11 @@ def build_order_counts(transactions: pd.DataFrame) -> pd.DataFrame:
     region, customer type and rep) and adds up to the company's order count.
     """
     keys = ["month", "region", "customer_type", "rep_id"]
-    out = (transactions.groupby(keys, sort=True, observed=True)["order_id"].nunique()
-           .rename("orders").reset_index())
+    out = (
+        transactions.groupby(keys, sort=True, observed=True)["order_id"]
+        .nunique()
+        .rename("orders")
+        .reset_index()
+    )
     out["orders"] = out["orders"].astype("int64")
     return out

@@ -103,21 +103,41 @@ class _Decline(Exception):
 # public entry points
 
 
-def pandas_cubes(data_dir: Path | str, plan_file: Path | str | None = None,
-                 today: _dt.date | None = None, reason: str = "") -> Ingested:
+def pandas_cubes(
+    data_dir: Path | str,
+    plan_file: Path | str | None = None,
+    today: _dt.date | None = None,
+    reason: str = "",
+) -> Ingested:
     """The reference path: :func:`io.load_dataset` and the pandas cube builders."""
     ds = io.load_dataset(data_dir, plan_file, today=today)
     tx = ds.transactions
     per_month = tx.groupby("month").size()
     per_month.index = pd.DatetimeIndex(per_month.index, name="month")
-    return Ingested(build_cube(tx), build_customer_cube(tx), build_order_counts(tx), ds.reps,
-                    ds.market, ds.plan,
-                    ds.sources, list(ds.notes), int(len(tx)), ds.first_month,
-                    pd.Timestamp(tx["date"].max()), per_month.astype("int64"), "pandas", reason)
+    return Ingested(
+        build_cube(tx),
+        build_customer_cube(tx),
+        build_order_counts(tx),
+        ds.reps,
+        ds.market,
+        ds.plan,
+        ds.sources,
+        list(ds.notes),
+        int(len(tx)),
+        ds.first_month,
+        pd.Timestamp(tx["date"].max()),
+        per_month.astype("int64"),
+        "pandas",
+        reason,
+    )
 
 
-def load_cubes(data_dir: Path | str, plan_file: Path | str | None = None,
-               today: _dt.date | None = None, engine: Engine = "auto") -> Ingested:
+def load_cubes(
+    data_dir: Path | str,
+    plan_file: Path | str | None = None,
+    today: _dt.date | None = None,
+    engine: Engine = "auto",
+) -> Ingested:
     """Read and validate the inputs and build the cube and the customer cube.
 
     Args:
@@ -183,19 +203,21 @@ def _columns(names: list[str], settings: dict[str, Any], path: Path) -> dict[str
     """Raw column name -> contract column, via io's own renaming rules (no problem allowed)."""
     problems: list[Problem] = []
     spec = io.SCHEMAS["transactions"]
-    df = rename(pd.DataFrame(columns=[n.strip() for n in names]), spec, settings, path,
-                    problems)
+    df = rename(pd.DataFrame(columns=[n.strip() for n in names]), spec, settings, path, problems)
     if problems:
         raise _Decline("the header has problems")
     renamed = list(df.columns)
-    kept = [n for n in names if n.strip() not in {str(c) for c in settings.get("ignore", []) or []}]
+    kept = [
+        n for n in names if n.strip() not in {str(c) for c in settings.get("ignore", []) or []}
+    ]
     if len(kept) != len(renamed):
         raise _Decline("unexpected header")
     return {raw: new for raw, new in zip(kept, renamed, strict=True) if new in spec.columns}
 
 
-def _csv_batches(path: Path, settings: dict[str, Any]
-                 ) -> tuple[Iterator[pa.RecordBatch], dict[str, str]]:
+def _csv_batches(
+    path: Path, settings: dict[str, Any]
+) -> tuple[Iterator[pa.RecordBatch], dict[str, str]]:
     header, sep = _csv_header(path, settings)
     cols = _columns(header, settings, path)
     types: dict[str, pa.DataType] = {}
@@ -209,21 +231,35 @@ def _csv_batches(path: Path, settings: dict[str, Any]
     try:
         reader = pacsv.open_csv(
             pa.input_stream(str(path), compression="detect"),
-            read_options=pacsv.ReadOptions(column_names=header, skip_rows=1,
-                                           block_size=4 << 20),
-            parse_options=pacsv.ParseOptions(delimiter=sep, quote_char='"', double_quote=True,
-                                             newlines_in_values=_has_quotes(path),
-                                             ignore_empty_lines=False),
+            read_options=pacsv.ReadOptions(column_names=header, skip_rows=1, block_size=4 << 20),
+            parse_options=pacsv.ParseOptions(
+                delimiter=sep,
+                quote_char='"',
+                double_quote=True,
+                newlines_in_values=_has_quotes(path),
+                ignore_empty_lines=False,
+            ),
             convert_options=pacsv.ConvertOptions(
-                column_types=types, include_columns=list(cols), null_values=[""],
-                strings_can_be_null=True, quoted_strings_can_be_null=True, check_utf8=True))
+                column_types=types,
+                include_columns=list(cols),
+                null_values=[""],
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+                check_utf8=True,
+            ),
+        )
     except _ARROW_ERRORS as e:
         raise _Decline(f"Arrow cannot read it as plain CSV ({_first_line(e)})") from None
     return _guard(reader), cols
 
 
-_ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OSError,
-                 ValueError)
+_ARROW_ERRORS = (
+    pa.ArrowInvalid,
+    pa.ArrowNotImplementedError,
+    pa.ArrowTypeError,
+    OSError,
+    ValueError,
+)
 
 
 def _has_quotes(path: Path) -> bool:
@@ -237,8 +273,9 @@ def _has_quotes(path: Path) -> bool:
         return m.find(b'"') >= 0
 
 
-def _file_lines(path: Path, settings: dict[str, Any], positions: Iterable[int], n: int
-                ) -> list[int]:
+def _file_lines(
+    path: Path, settings: dict[str, Any], positions: Iterable[int], n: int
+) -> list[int]:
     """The file lines (header = line 1) of the data records at ``positions`` (0-based), as
     ``io`` reports them: one line per record (no empty lines: Arrow checks) unless a quoted
     value spans several lines; then the records are counted again (only up to the last
@@ -289,8 +326,9 @@ def _guard(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         yield batch
 
 
-def _parquet_batches(path: Path, settings: dict[str, Any]
-                     ) -> tuple[Iterator[pa.RecordBatch], dict[str, str]]:
+def _parquet_batches(
+    path: Path, settings: dict[str, Any]
+) -> tuple[Iterator[pa.RecordBatch], dict[str, str]]:
     try:
         schema = pq.read_schema(path)
     except Exception as e:  # pyarrow raises many types
@@ -333,8 +371,9 @@ def _parquet_batches(path: Path, settings: dict[str, Any]
     return _guard(batches()), cols
 
 
-def _collect(batches: Iterator[pa.RecordBatch], cols: dict[str, str]
-             ) -> tuple[dict[str, np.ndarray], dict[str, list[pa.Array]]]:
+def _collect(
+    batches: Iterator[pa.RecordBatch], cols: dict[str, str]
+) -> tuple[dict[str, np.ndarray], dict[str, list[pa.Array]]]:
     """Batches -> numpy columns (dates as month index and timestamp, numbers as float64) and
     the dictionary chunks of the label columns; memory stays near the size of the result."""
     parts: dict[str, list[np.ndarray]] = {"month": [], "ts": []}
@@ -345,12 +384,16 @@ def _collect(batches: Iterator[pa.RecordBatch], cols: dict[str, str]
             if col == "date":
                 if arr.null_count:
                     raise _Decline("empty dates")
-                parts["month"].append(((pc.year(arr).to_numpy() - 1970) * 12
-                                       + pc.month(arr).to_numpy() - 1).astype(np.int32))
+                parts["month"].append(
+                    ((pc.year(arr).to_numpy() - 1970) * 12 + pc.month(arr).to_numpy() - 1).astype(
+                        np.int32
+                    )
+                )
                 parts["ts"].append(arr.to_numpy().astype("datetime64[ns]").view(np.int64))
             elif col in NUMBERS:
-                parts.setdefault(col, []).append(arr.to_numpy(zero_copy_only=False)
-                                                 .astype(np.float64, copy=False))
+                parts.setdefault(col, []).append(
+                    arr.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+                )
             else:
                 dicts.setdefault(col, []).append(arr)
         if len(parts["ts"]) % 4 == 0:
@@ -391,7 +434,7 @@ def _unify(chunks: list[pa.Array], has_null: bool) -> tuple[pa.Array, np.ndarray
         return dictionary, np.concatenate([i.to_numpy(zero_copy_only=False) for i in parts])
     # the bytes of every value, zero-padded to `width`
     m = len(allv)
-    starts = np.frombuffer(allv.buffers()[1], np.int32)[allv.offset:allv.offset + m]
+    starts = np.frombuffer(allv.buffers()[1], np.int32)[allv.offset : allv.offset + m]
     data = np.frombuffer(allv.buffers()[2], np.uint8)
     mat = np.zeros((m, width), np.uint8)
     for j in range(int(lengths.max(initial=0))):  # byte j of every value that long
@@ -414,11 +457,18 @@ def _unify(chunks: list[pa.Array], has_null: bool) -> tuple[pa.Array, np.ndarray
     dictionary = allv.take(pa.array(first))
     code = code.astype(np.int32)
     null_code = np.int32(len(dictionary))
-    idx = np.concatenate([
-        np.where(c.indices.is_null().to_numpy(zero_copy_only=False), null_code,
-                 code[o + c.indices.fill_null(0).to_numpy(zero_copy_only=False)])
-        if has_null and c.null_count else code[o + c.indices.to_numpy(zero_copy_only=False)]
-        for o, c in zip(offsets, chunks, strict=False)])
+    idx = np.concatenate(
+        [
+            np.where(
+                c.indices.is_null().to_numpy(zero_copy_only=False),
+                null_code,
+                code[o + c.indices.fill_null(0).to_numpy(zero_copy_only=False)],
+            )
+            if has_null and c.null_count
+            else code[o + c.indices.to_numpy(zero_copy_only=False)]
+            for o, c in zip(offsets, chunks, strict=False)
+        ]
+    )
     return dictionary, idx
 
 
@@ -443,8 +493,9 @@ def _labels(chunks: list[pa.Array], col: str, sort: bool = True) -> tuple[np.nda
     odd = pc.match_substring_regex(dictionary, _ODD_LABEL)
     if has_null or pc.any(odd).as_py() or pc.any(pc.equal(pc.utf8_length(dictionary), 0)).as_py():
         # values io would strip or rewrite: normalise them exactly as io does (slower)
-        values = pd.Series([*dictionary.to_pylist(), None] if has_null else
-                           dictionary.to_pandas(), dtype=object)
+        values = pd.Series(
+            [*dictionary.to_pylist(), None] if has_null else dictionary.to_pandas(), dtype=object
+        )
         if not optional and blank_cells(values).any():
             raise _Decline(f"blank or null-marker {col}")
         if pc.any(pc.match_substring(dictionary, '"')).as_py():
@@ -453,8 +504,10 @@ def _labels(chunks: list[pa.Array], col: str, sort: bool = True) -> tuple[np.nda
         uniq, remap = np.unique(norm, return_inverse=True)
         codes = remap.astype(np.int32).ravel()[idx]
     else:
-        if not optional and pc.any(pc.is_in(dictionary, value_set=pa.array(
-                sorted(io.NULL_MARKERS)))).as_py():
+        if (
+            not optional
+            and pc.any(pc.is_in(dictionary, value_set=pa.array(sorted(io.NULL_MARKERS)))).as_py()
+        ):
             raise _Decline(f"null-marker {col}")
         if not sort:
             return idx.astype(np.int32, copy=False), np.empty(len(dictionary), dtype=object)
@@ -491,7 +544,10 @@ def _fast(data_dir: Path, plan_file: Path | str | None, today: _dt.date | None) 
         if settings.get(key):
             raise _Decline(f"'{key}' is set in mapping.yaml")
     if settings.get("encoding") and str(settings["encoding"]).lower().replace("_", "-") not in (
-            "utf-8", "utf8", "utf-8-sig"):
+        "utf-8",
+        "utf8",
+        "utf-8-sig",
+    ):
         raise _Decline(f"encoding {settings['encoding']}")
     if int(settings.get("header_row", 1) or 1) != 1:
         raise _Decline("header_row is set")
@@ -604,20 +660,28 @@ def _fast(data_dir: Path, plan_file: Path | str | None, today: _dt.date | None) 
     dup_pos = agg["dup_pos"]
     if len(dup_pos):
         rows = _file_lines(path, settings, dup_pos[:5], n)
-        notes.append(f"{path.name}: {len(dup_pos)} exact duplicate order lines were dropped (rule: "
-                     f"lines identical on every column count once); first at lines {rows}.")
+        notes.append(
+            f"{path.name}: {len(dup_pos)} exact duplicate order lines were dropped (rule: "
+            f"lines identical on every column count once); first at lines {rows}."
+        )
     n_ret = agg["returns"]
     if n_ret:
-        notes.append(f"{path.name}: {n_ret} return lines (negative quantity or revenue) are netted "
-                     "against sales in their month.")
+        notes.append(
+            f"{path.name}: {n_ret} return lines (negative quantity or revenue) are netted "
+            "against sales in their month."
+        )
     per_month = agg["per_month"]
     n_months = len(per_month)
-    gaps = [pd.Period(year=1970 + (m0 + k) // 12, month=(m0 + k) % 12 + 1, freq="M")
-            for k in np.flatnonzero(per_month == 0)]
+    gaps = [
+        pd.Period(year=1970 + (m0 + k) // 12, month=(m0 + k) % 12 + 1, freq="M")
+        for k in np.flatnonzero(per_month == 0)
+    ]
     if gaps:
-        notes.append(f"{path.name}: no transactions at all in {len(gaps)} month(s) inside the "
-                     f"history ({', '.join(str(g) for g in gaps[:6])}{' ...' if len(gaps) > 6 else ''}); "
-                     "they count as zero sales - check that the export is complete.")
+        notes.append(
+            f"{path.name}: no transactions at all in {len(gaps)} month(s) inside the "
+            f"history ({', '.join(str(g) for g in gaps[:6])}{' ...' if len(gaps) > 6 else ''}); "
+            "they count as zero sales - check that the export is complete."
+        )
     cube, customers, rep_month = agg["cube"], agg["customers"], agg["rep_month"]
     n = int(per_month.sum())
     notes.extend(rnotes)
@@ -629,14 +693,29 @@ def _fast(data_dir: Path, plan_file: Path | str | None, today: _dt.date | None) 
     notes.extend(fill[1])
     reps = fill[0]
     notes.extend(_cross_notes(labels["product_line"], market, rep_month, reps, path))
-    months = pd.DatetimeIndex((np.arange(n_months) + m0).astype("datetime64[M]")
-                              .astype("datetime64[ns]"), name="month")
+    months = pd.DatetimeIndex(
+        (np.arange(n_months) + m0).astype("datetime64[M]").astype("datetime64[ns]"), name="month"
+    )
     lines_per_month = pd.Series(per_month, index=months, dtype="int64")
     lines_per_month = lines_per_month[lines_per_month > 0]
     seconds["total"] = time.perf_counter() - t0
-    return Ingested(cube, customers, agg["orders"], reps, market, plan, sources, notes, n,
-                    months[0].to_period("M"),
-                    last_date, lines_per_month, "arrow", "", seconds)
+    return Ingested(
+        cube,
+        customers,
+        agg["orders"],
+        reps,
+        market,
+        plan,
+        sources,
+        notes,
+        n,
+        months[0].to_period("M"),
+        last_date,
+        lines_per_month,
+        "arrow",
+        "",
+        seconds,
+    )
 
 
 def _argsort(key: np.ndarray, month: np.ndarray) -> np.ndarray:
@@ -671,8 +750,9 @@ def _dense_factorize(values: np.ndarray, size: int) -> tuple[np.ndarray, np.ndar
     return lookup[values], np.flatnonzero(present)
 
 
-def _aggregate(arrays: dict[str, np.ndarray], labels: dict[str, np.ndarray], m0: int
-               ) -> dict[str, Any]:
+def _aggregate(
+    arrays: dict[str, np.ndarray], labels: dict[str, np.ndarray], m0: int
+) -> dict[str, Any]:
     """Exact duplicates and both cubes from integer codes, with one sort of the lines.
 
     Label codes follow the sorted label order, so sorting combined integer keys orders groups
@@ -731,8 +811,9 @@ def _aggregate(arrays: dict[str, np.ndarray], labels: dict[str, np.ndarray], m0:
             return v + 0.0 if v.dtype.kind == "f" else v
 
         full = ["ts", *LABELS, "quantity", "unit_price", "revenue", "product", "discount"]
-        exact = pd.DataFrame({k: same(arrays[k][cand]) for k in full if k in arrays}
-                             ).duplicated(keep="first")
+        exact = pd.DataFrame({k: same(arrays[k][cand]) for k in full if k in arrays}).duplicated(
+            keep="first"
+        )
         dup_pos = cand[exact.to_numpy()]
         del cand, exact
     del pair_size
@@ -747,8 +828,11 @@ def _aggregate(arrays: dict[str, np.ndarray], labels: dict[str, np.ndarray], m0:
         rev, qty = np.where(keep, rev, 0.0), np.where(keep, qty, 0.0)
         lines = lines - np.add.reduceat((~keep)[perm], starts)
     returns = int((((qty < 0) | (rev < 0)) & (keep if keep is not None else True)).sum())
-    per_month = (np.bincount(mi, weights=keep, minlength=n_months) if keep is not None
-                 else np.bincount(mi, minlength=n_months)).astype(np.int64)
+    per_month = (
+        np.bincount(mi, weights=keep, minlength=n_months)
+        if keep is not None
+        else np.bincount(mi, minlength=n_months)
+    ).astype(np.int64)
     c_rev = np.add.reduceat(rev[perm], starts)
     c_qty = np.add.reduceat(qty[perm], starts)
     del rev, qty, keep, perm
@@ -817,11 +901,14 @@ def _aggregate(arrays: dict[str, np.ndarray], labels: dict[str, np.ndarray], m0:
             out[d], dim_of = dim_of % s, dim_of // s
         return out
 
-    def frame(parts: dict[str, np.ndarray], order: list[str], values: dict[str, np.ndarray]
-              ) -> pd.DataFrame:
+    def frame(
+        parts: dict[str, np.ndarray], order: list[str], values: dict[str, np.ndarray]
+    ) -> pd.DataFrame:
         cols: dict[str, pa.Array] = {
-            "month": pa.array((parts.pop("month") + m0).astype("datetime64[M]")
-                              .astype("datetime64[ns]"))}
+            "month": pa.array(
+                (parts.pop("month") + m0).astype("datetime64[M]").astype("datetime64[ns]")
+            )
+        }
         for c in order:
             cols[c] = pa.array(labels[c], pa.string()).take(pa.array(parts.pop(c)))
         for c, v in values.items():
@@ -830,42 +917,68 @@ def _aggregate(arrays: dict[str, np.ndarray], labels: dict[str, np.ndarray], m0:
 
     kp = split(kuniq // n_cells, kuniq % n_cells)
     rep_key = kp["rep_id"] * n_months + kp["month"]
-    cube = frame(kp, dims, {"revenue": k_rev, "quantity": k_qty, "orders": k_orders.astype(np.int64),
-                            "customers": k_customers.astype(np.int64)})
+    cube = frame(
+        kp,
+        dims,
+        {
+            "revenue": k_rev,
+            "quantity": k_qty,
+            "orders": k_orders.astype(np.int64),
+            "customers": k_customers.astype(np.int64),
+        },
+    )
     cp = split(c_month, c_dims)
     cp["customer_id"] = c_cust
     del c_month, c_dims, c_cust
-    customers = frame(cp, ["customer_id", *dims], {"revenue": c_rev, "quantity": c_qty,
-                                                    "orders": c_orders})
+    customers = frame(
+        cp, ["customer_id", *dims], {"revenue": c_rev, "quantity": c_qty, "orders": c_orders}
+    )
     # lines per rep and month (employment and hire-date rules)
     ru, rinv = np.unique(rep_key, return_inverse=True)
-    rep_month = pd.DataFrame({
-        "rep_id": pd.Series(labels["rep_id"][ru // n_months], dtype=object).astype(str),
-        "month": (ru % n_months + m0).astype("datetime64[M]").astype("datetime64[ns]"),
-        "lines": np.bincount(rinv.ravel(), weights=k_lines).round().astype(np.int64)})
+    rep_month = pd.DataFrame(
+        {
+            "rep_id": pd.Series(labels["rep_id"][ru // n_months], dtype=object).astype(str),
+            "month": (ru % n_months + m0).astype("datetime64[M]").astype("datetime64[ns]"),
+            "lines": np.bincount(rinv.ravel(), weights=k_lines).round().astype(np.int64),
+        }
+    )
     orders = frame(oparts, odims, {"orders": o_orders.astype(np.int64)})
-    return {"cube": cube, "customers": customers, "orders": orders, "rep_month": rep_month,
-            "dup_pos": dup_pos,
-            "returns": returns, "per_month": per_month}
+    return {
+        "cube": cube,
+        "customers": customers,
+        "orders": orders,
+        "rep_month": rep_month,
+        "dup_pos": dup_pos,
+        "returns": returns,
+        "per_month": per_month,
+    }
 
 
-def _hire_notes(reps: pd.DataFrame, rep_month: pd.DataFrame, paths: dict[str, Path],
-                problems: list[Problem]) -> tuple[pd.DataFrame, list[str]]:
+def _hire_notes(
+    reps: pd.DataFrame, rep_month: pd.DataFrame, paths: dict[str, Path], problems: list[Problem]
+) -> tuple[pd.DataFrame, list[str]]:
     """Reps without hire_date: hired in the month of their first transaction (io's rule)."""
     notes: list[str] = []
     reps = fill_hire_dates(rep_month, reps, paths, problems, notes)
     return reps, notes
 
 
-def _cross_notes(product_lines: np.ndarray, market: pd.DataFrame, rep_month: pd.DataFrame,
-                 reps: pd.DataFrame, path: Path) -> list[str]:
+def _cross_notes(
+    product_lines: np.ndarray,
+    market: pd.DataFrame,
+    rep_month: pd.DataFrame,
+    reps: pd.DataFrame,
+    path: Path,
+) -> list[str]:
     """The notes of ``cross_checks`` from the reduced data (product lines, lines per rep
     and month); its problems (unknown reps or regions) were declined before."""
     notes = []
     unknown_pl = sorted(set(product_lines) - set(market["product_line"]))
     if unknown_pl:
-        notes.append(f"{path.name}: product line(s) {unknown_pl[:5]} have no market size; "
-                     "their market share is not computed.")
+        notes.append(
+            f"{path.name}: product line(s) {unknown_pl[:5]} have no market size; "
+            "their market share is not computed."
+        )
     r = reps.set_index("rep_id")
     hire = rep_month["rep_id"].map(r["hire_date"]).dt.to_period("M").dt.to_timestamp()
     end = rep_month["rep_id"].map(r["end_date"])
@@ -874,6 +987,8 @@ def _cross_notes(product_lines: np.ndarray, market: pd.DataFrame, rep_month: pd.
     n_out = int(rep_month.loc[outside.to_numpy(), "lines"].sum())
     if n_out:
         lines = "1 line is" if n_out == 1 else f"{n_out} lines are"
-        notes.append(f"{path.name}: {lines} booked to a rep outside "
-                     "their hire_date/end_date; they are kept as booked.")
+        notes.append(
+            f"{path.name}: {lines} booked to a rep outside "
+            "their hire_date/end_date; they are kept as booked."
+        )
     return notes

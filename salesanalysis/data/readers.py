@@ -88,20 +88,25 @@ __all__ = [
     "sha256_file",
 ]
 
+
 def _decode(raw: bytes, encoding: str | None, path: Path, table: str | None = None) -> str:
     if encoding:
         try:
             return raw.decode(encoding)
         except (UnicodeDecodeError, LookupError) as e:
-            raise InputError(f"{path} cannot be read as {encoding}: {e}",
-                             fix="Set the right 'encoding' for this file in mapping.yaml "
-                                 "(utf-8, gbk, gb18030, utf-16, cp1252).") from None
+            raise InputError(
+                f"{path} cannot be read as {encoding}: {e}",
+                fix="Set the right 'encoding' for this file in mapping.yaml "
+                "(utf-8, gbk, gb18030, utf-16, cp1252).",
+            ) from None
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
             return raw.decode("utf-16")
         except UnicodeDecodeError as e:
-            raise InputError(f"{path} starts like UTF-16 text but cannot be read as UTF-16: {e}",
-                             fix="Export it again (Excel: 'CSV UTF-8').") from None
+            raise InputError(
+                f"{path} starts like UTF-16 text but cannot be read as UTF-16: {e}",
+                fix="Export it again (Excel: 'CSV UTF-8').",
+            ) from None
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
     for enc in ENCODINGS:
@@ -115,13 +120,17 @@ def _decode(raw: bytes, encoding: str | None, path: Path, table: str | None = No
     western = ""
     try:
         if _western_share(raw.decode("cp1252")) >= 0.8:
-            western = (" It looks like Western European text (Windows-1252 / Latin-1): set "
-                       f"'{table or path.stem}: {{encoding: cp1252}}' in {MAPPING_FILE}.")
+            western = (
+                " It looks like Western European text (Windows-1252 / Latin-1): set "
+                f"'{table or path.stem}: {{encoding: cp1252}}' in {MAPPING_FILE}."
+            )
     except UnicodeDecodeError:
         pass
-    raise InputError(f"{path} is neither UTF-8, UTF-16 nor GBK/GB18030 text",
-                     fix="Export it as UTF-8 CSV (Excel: 'CSV UTF-8'), or set 'encoding' in "
-                         f"mapping.yaml.{western}")
+    raise InputError(
+        f"{path} is neither UTF-8, UTF-16 nor GBK/GB18030 text",
+        fix="Export it as UTF-8 CSV (Excel: 'CSV UTF-8'), or set 'encoding' in "
+        f"mapping.yaml.{western}",
+    )
 
 
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
@@ -150,8 +159,10 @@ def _western_share(text: str) -> float:
             break
     if not chars:
         return 0.0
-    latin = sum(unicodedata.category(c).startswith("L") and "LATIN" in unicodedata.name(c, "")
-                for c in chars)
+    latin = sum(
+        unicodedata.category(c).startswith("L") and "LATIN" in unicodedata.name(c, "")
+        for c in chars
+    )
     return latin / len(chars)
 
 
@@ -180,8 +191,10 @@ def _check_chinese(text: str, path: Path, table: str | None) -> None:
         line, prev = line + text.count("\n", prev, i), i
         if line in lines:
             continue
-        m = next((w for w in _WORD.finditer(text, max(0, i - 40), i + 40)
-                  if w.start() <= i < w.end()), None)
+        m = next(
+            (w for w in _WORD.finditer(text, max(0, i - 40), i + 40) if w.start() <= i < w.end()),
+            None,
+        )
         try:
             examples.append((m.group(), m.group().encode("gb18030").decode("cp1252")))
         except (AttributeError, UnicodeError):
@@ -193,23 +206,34 @@ def _check_chinese(text: str, path: Path, table: str | None) -> None:
         return
     gb, latin = examples[0]
     name = table or path.stem
-    fix = (f"Export the file again as UTF-8 (Excel: 'CSV UTF-8'), or set its encoding in "
-           f"{MAPPING_FILE}: '{name}: {{encoding: cp1252}}' for Western European text, or "
-           f"'{name}: {{encoding: gb18030}}' if the Chinese reading is right.")
+    fix = (
+        f"Export the file again as UTF-8 (Excel: 'CSV UTF-8'), or set its encoding in "
+        f"{MAPPING_FILE}: '{name}: {{encoding: cp1252}}' for Western European text, or "
+        f"'{name}: {{encoding: gb18030}}' if the Chinese reading is right."
+    )
     raise InputError(
-        f"{path}: the text encoding looks wrong", problems=[Problem(
-            "the file does not look like Chinese (GBK/GB18030) text: read that way, "
-            f"{latin!r} becomes {gb!r}. It looks like Western European text (Windows-1252 / "
-            "Latin-1)",
-            file=str(path), rows=lines, values=list(dict.fromkeys(w for _, w in examples)),
-            fix=fix)], fix=fix)
+        f"{path}: the text encoding looks wrong",
+        problems=[
+            Problem(
+                "the file does not look like Chinese (GBK/GB18030) text: read that way, "
+                f"{latin!r} becomes {gb!r}. It looks like Western European text (Windows-1252 / "
+                "Latin-1)",
+                file=str(path),
+                rows=lines,
+                values=list(dict.fromkeys(w for _, w in examples)),
+                fix=fix,
+            )
+        ],
+        fix=fix,
+    )
 
 
 _FIELDS_RE = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 
 
-def read_table(path: Path, settings: dict[str, Any] | None = None,
-               table: str | None = None) -> tuple[pd.DataFrame, int]:
+def read_table(
+    path: Path, settings: dict[str, Any] | None = None, table: str | None = None
+) -> tuple[pd.DataFrame, int]:
     """Read one raw table as strings/values, unvalidated.
 
     The frame's index holds the line number of each row in the file (header = line 1; for
@@ -223,24 +247,29 @@ def read_table(path: Path, settings: dict[str, Any] | None = None,
     return df, first
 
 
-def _read_table(path: Path, settings: dict[str, Any], table: str | None
-                ) -> tuple[pd.DataFrame, int, list[str]]:
+def _read_table(
+    path: Path, settings: dict[str, Any], table: str | None
+) -> tuple[pd.DataFrame, int, list[str]]:
     name = path.name.lower()
     notes: list[str] = []
     if name.endswith(".parquet"):
         try:
             df = pd.read_parquet(path)
         except Exception as e:  # pyarrow raises many types
-            raise InputError(f"{path} is not a readable Parquet file: {e}",
-                             fix="Export it again, or use CSV or Excel.") from None
+            raise InputError(
+                f"{path} is not a readable Parquet file: {e}",
+                fix="Export it again, or use CSV or Excel.",
+            ) from None
         df.columns = [str(c).strip() for c in df.columns]
         df.index = pd.RangeIndex(2, 2 + len(df))
         return _drop_blank(df), 2, notes
     if name.endswith((".xlsx", ".xlsm", ".xls")):
         return _read_excel(path, settings, table)
     if path.stat().st_size == 0:
-        raise InputError(f"{path} is empty (0 bytes)",
-                         fix="Export the data again; the file has no header and no rows.")
+        raise InputError(
+            f"{path} is empty (0 bytes)",
+            fix="Export the data again; the file has no header and no rows.",
+        )
     raw = path.read_bytes()
     if name.endswith(".gz"):
         import gzip
@@ -249,31 +278,55 @@ def _read_table(path: Path, settings: dict[str, Any], table: str | None
     text = _decode(raw, settings.get("encoding"), path, table)
     header_row = int(settings.get("header_row", 1))  # 1-based line of the header
     if header_row > 1:
-        text = "\n".join(text.splitlines()[header_row - 1:])
+        text = "\n".join(text.splitlines()[header_row - 1 :])
     if not text.strip():
-        raise InputError(f"{path} is empty (no header)",
-                         fix="Export the data again; the file has no header and no rows.")
+        raise InputError(
+            f"{path} is empty (no header)",
+            fix="Export the data again; the file has no header and no rows.",
+        )
     sep = settings.get("delimiter") or sniff_delimiter(text)
     try:
-        rows = pd.read_csv(_io.StringIO(text), sep=sep, dtype=str, header=None, index_col=False,
-                           keep_default_na=False, na_values=[""], skip_blank_lines=False,
-                           skipinitialspace=True)
+        rows = pd.read_csv(
+            _io.StringIO(text),
+            sep=sep,
+            dtype=str,
+            header=None,
+            index_col=False,
+            keep_default_na=False,
+            na_values=[""],
+            skip_blank_lines=False,
+            skipinitialspace=True,
+        )
     except pd.errors.ParserError as e:
         m = _FIELDS_RE.search(str(e))
         if m:
             want, record, got = (int(g) for g in m.groups())
             line = _record_start_line(text, sep, record) + header_row - 1
-            fix = ("A value probably contains the delimiter: put such values in double quotes, "
-                   "or export again with another delimiter (set 'delimiter' in mapping.yaml).")
+            fix = (
+                "A value probably contains the delimiter: put such values in double quotes, "
+                "or export again with another delimiter (set 'delimiter' in mapping.yaml)."
+            )
             raise InputError(
-                f"{path} has rows with more fields than its header", problems=[Problem(
-                    f"line {line} has {got} fields but the header has {want} (delimiter {sep!r})",
-                    file=str(path), rows=[line], fix=fix)], fix=fix) from None
-        raise InputError(f"{path} is not a well-formed table: {e}",
-                         fix="Check the delimiter and quoting (set 'delimiter' in mapping.yaml).") from None
+                f"{path} has rows with more fields than its header",
+                problems=[
+                    Problem(
+                        f"line {line} has {got} fields but the header has {want} (delimiter {sep!r})",
+                        file=str(path),
+                        rows=[line],
+                        fix=fix,
+                    )
+                ],
+                fix=fix,
+            ) from None
+        raise InputError(
+            f"{path} is not a well-formed table: {e}",
+            fix="Check the delimiter and quoting (set 'delimiter' in mapping.yaml).",
+        ) from None
     except pd.errors.EmptyDataError:
-        raise InputError(f"{path} is empty (no header)",
-                         fix="Export the data again; the file has no header and no rows.") from None
+        raise InputError(
+            f"{path} is empty (no header)",
+            fix="Export the data again; the file has no header and no rows.",
+        ) from None
     rows.index = _record_lines(rows, text, header_row)
     first = int(rows.index[1]) if len(rows) > 1 else header_row + 1
     return _with_header(rows, rows.index[0]), first, notes
@@ -333,8 +386,9 @@ def _with_header(raw: pd.DataFrame, header_at: Any) -> pd.DataFrame:
         cols.append(label or f"(column {i + 1})")
     df.columns = cols
     # unnamed columns without any value (trailing delimiters) are dropped
-    unnamed = [i for i, c in enumerate(cols) if c.startswith("(column ")
-               and df.iloc[:, i].isna().all()]
+    unnamed = [
+        i for i, c in enumerate(cols) if c.startswith("(column ") and df.iloc[:, i].isna().all()
+    ]
     if unnamed:
         df = df.iloc[:, [i for i in range(len(cols)) if i not in unnamed]]
     return _drop_blank(df)
@@ -351,42 +405,53 @@ def _drop_blank(df: pd.DataFrame) -> pd.DataFrame:
     return df[~empty.all(axis=1)]
 
 
-def _read_excel(path: Path, settings: dict[str, Any], table: str | None
-                ) -> tuple[pd.DataFrame, int, list[str]]:
+def _read_excel(
+    path: Path, settings: dict[str, Any], table: str | None
+) -> tuple[pd.DataFrame, int, list[str]]:
     try:
         book = pd.ExcelFile(path)
     except ImportError as e:
-        raise InputError(f"{path} cannot be read: {e}",
-                         fix="Save the workbook as .xlsx (Excel: File > Save As > Excel Workbook).") from None
+        raise InputError(
+            f"{path} cannot be read: {e}",
+            fix="Save the workbook as .xlsx (Excel: File > Save As > Excel Workbook).",
+        ) from None
     except Exception as e:
-        raise InputError(f"{path} is not a readable Excel file: {e}",
-                         fix="Open it in Excel and save it again as .xlsx, or export CSV.") from None
+        raise InputError(
+            f"{path} is not a readable Excel file: {e}",
+            fix="Open it in Excel and save it again as .xlsx, or export CSV.",
+        ) from None
     notes: list[str] = []
     sheets = [str(s) for s in book.sheet_names]
     sheet = settings.get("sheet")
     if sheet is not None:
         if str(sheet) not in sheets:
-            raise InputError(f"{path} has no sheet '{sheet}'",
-                             fix=f"Sheets in the file: {', '.join(sheets)}. Correct 'sheet' in "
-                                 f"{MAPPING_FILE}.")
+            raise InputError(
+                f"{path} has no sheet '{sheet}'",
+                fix=f"Sheets in the file: {', '.join(sheets)}. Correct 'sheet' in {MAPPING_FILE}.",
+            )
         sheet = str(sheet)
     elif len(sheets) == 1 or table is None:
         sheet = sheets[0]
     else:
         sheet = _pick_sheet(book, sheets, settings, table, path)
-        notes.append(f"{path.name}: took sheet '{sheet}', the only one with the {table} columns "
-                     f"(other sheets: {', '.join(s for s in sheets if s != sheet)}).")
+        notes.append(
+            f"{path.name}: took sheet '{sheet}', the only one with the {table} columns "
+            f"(other sheets: {', '.join(s for s in sheets if s != sheet)})."
+        )
     raw = pd.read_excel(book, sheet_name=sheet, header=None, dtype=object)
     if raw.empty:
-        raise InputError(f"sheet '{sheet}' of {path} is empty",
-                         fix="Export the data again, or name the sheet that holds it in mapping.yaml.")
+        raise InputError(
+            f"sheet '{sheet}' of {path} is empty",
+            fix="Export the data again, or name the sheet that holds it in mapping.yaml.",
+        )
     raw.index = pd.RangeIndex(1, 1 + len(raw))  # sheet row numbers
     hdr = int(settings["header_row"]) if "header_row" in settings else _guess_header_row(raw)
     return _with_header(raw, hdr), hdr + 1, notes
 
 
-def _pick_sheet(book: pd.ExcelFile, sheets: list[str], settings: dict[str, Any], table: str,
-                path: Path) -> str:
+def _pick_sheet(
+    book: pd.ExcelFile, sheets: list[str], settings: dict[str, Any], table: str, path: Path
+) -> str:
     spec = SCHEMAS[table]
     rename = {str(k): v for k, v in (settings.get("columns") or {}).items()}
     fits = []
@@ -407,10 +472,12 @@ def _pick_sheet(book: pd.ExcelFile, sheets: list[str], settings: dict[str, Any],
             f"{path} has {len(sheets)} sheets ({listed}) and none has the {table} columns "
             f"({', '.join(spec.needed)})",
             fix=f"Name the sheet in {MAPPING_FILE} ('{table}: {{sheet: ...}}') and map its column "
-                "names under 'columns'.")
+            "names under 'columns'.",
+        )
     raise InputError(
         f"{path} has several sheets with the {table} columns: {', '.join(repr(s) for s in fits)}",
-        fix=f"Name the one to use in {MAPPING_FILE}: '{table}: {{sheet: {fits[0]}}}'.")
+        fix=f"Name the one to use in {MAPPING_FILE}: '{table}: {{sheet: {fits[0]}}}'.",
+    )
 
 
 def _guess_header_row(raw: pd.DataFrame) -> int:
@@ -457,14 +524,22 @@ def _rows(mask: pd.Series | np.ndarray, index: pd.Index | int) -> tuple[list[int
 
 _CURRENCY_RE = re.compile(r"^(?:CNY|RMB|USD|EUR|[¥￥$€£])\s*|\s*(?:元|CNY|RMB)$")
 _US_RE = re.compile(r"^-?\d{1,3}(,\d{3})+(\.\d+)?$")
-_EU_SURE_RE = re.compile(r"^-?(0,\d+|\d+,(\d{1,2}|\d{4,})|\d{1,3}(\.\d{3})+,\d+|\d{1,3}(\.\d{3}){2,})$")
+_EU_SURE_RE = re.compile(
+    r"^-?(0,\d+|\d+,(\d{1,2}|\d{4,})|\d{1,3}(\.\d{3})+,\d+|\d{1,3}(\.\d{3}){2,})$"
+)
 _DOT_SURE_RE = re.compile(r"^-?\d*\.(\d{1,2}|\d{4,})$|^-?\d{1,3}(,\d{3})+\.\d+$")
 _AMBIGUOUS_RE = re.compile(r"^-?[1-9]\d{0,2},\d{3}$")  # 1,234: 1234 or 1.234?
 
 
-def _to_number(raw: pd.Series, decimal: str | None, thousands: str | None,
-               what: str = "", notes: list[str] | None = None,
-               file_style: Callable[[], str | None] | None = None, table: str = "") -> pd.Series:
+def _to_number(
+    raw: pd.Series,
+    decimal: str | None,
+    thousands: str | None,
+    what: str = "",
+    notes: list[str] | None = None,
+    file_style: Callable[[], str | None] | None = None,
+    table: str = "",
+) -> pd.Series:
     """Numbers from an export's text (see the module docstring for the rules).
 
     Args:
@@ -480,8 +555,10 @@ def _to_number(raw: pd.Series, decimal: str | None, thousands: str | None,
         left = num.isna() & ~blank_cells(raw)
         if not left.any():
             return num
-        if left.sum() < len(raw) and not raw[~left & raw.notna()].astype(str).str.contains(
-                r"[.,]", regex=True).any():
+        if (
+            left.sum() < len(raw)
+            and not raw[~left & raw.notna()].astype(str).str.contains(r"[.,]", regex=True).any()
+        ):
             # only the odd values need the rules (a column with decimals is decided as a whole)
             num[left] = _to_number_rules(raw[left], None, None, what, notes, file_style, table)
             return num
@@ -491,8 +568,9 @@ def _to_number(raw: pd.Series, decimal: str | None, thousands: str | None,
 def _number_text(raw: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
     """The text of numbers without spaces, currency, accounting brackets or a plus sign;
     which cells hold a (non-text) number, and which had a currency symbol."""
-    is_num = raw.map(lambda v: isinstance(v, int | float | np.integer | np.floating)
-                     and not isinstance(v, bool))
+    is_num = raw.map(
+        lambda v: isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool)
+    )
     t = raw.astype("string").str.normalize("NFKC").str.strip()
     t = t.mask(t.isin(NULL_MARKERS))
     t = t.str.replace(r"[\s\u00a0\u2009\u202f']", "", regex=True)
@@ -512,16 +590,27 @@ def _number_style(raw: pd.Series) -> str | None:
     t, is_num, _ = _number_text(raw)
     txt = t.where(~is_num)
     eu = bool(txt.str.fullmatch(_EU_SURE_RE).fillna(False).any())
-    us = bool((txt.str.fullmatch(_DOT_SURE_RE).fillna(False)
-               | (txt.str.fullmatch(_US_RE).fillna(False)
-                  & ~txt.str.fullmatch(_AMBIGUOUS_RE).fillna(False))).any())
+    us = bool(
+        (
+            txt.str.fullmatch(_DOT_SURE_RE).fillna(False)
+            | (
+                txt.str.fullmatch(_US_RE).fillna(False)
+                & ~txt.str.fullmatch(_AMBIGUOUS_RE).fillna(False)
+            )
+        ).any()
+    )
     return "eu" if eu and not us else "us" if us and not eu else None
 
 
-def _to_number_rules(raw: pd.Series, decimal: str | None, thousands: str | None,
-                     what: str = "", notes: list[str] | None = None,
-                     file_style: Callable[[], str | None] | None = None,
-                     table: str = "") -> pd.Series:
+def _to_number_rules(
+    raw: pd.Series,
+    decimal: str | None,
+    thousands: str | None,
+    what: str = "",
+    notes: list[str] | None = None,
+    file_style: Callable[[], str | None] | None = None,
+    table: str = "",
+) -> pd.Series:
     t, is_num, cur = _number_text(raw)
     if cur.any() and notes is not None:
         notes.append(f"{what}: currency symbols removed from {int(cur.sum())} values.")
@@ -536,10 +625,14 @@ def _to_number_rules(raw: pd.Series, decimal: str | None, thousands: str | None,
         if eu.any() and dot.any():
             raise _MixedNumbers(what, raw[eu].head(3).tolist(), raw[dot].head(3).tolist())
         if eu.any():
-            t = t.where(is_num, t.str.replace(".", "", regex=False).str.replace(",", ".", regex=False))
+            t = t.where(
+                is_num, t.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+            )
             if notes is not None:
-                notes.append(f"{what}: numbers are written with a decimal comma (e.g. "
-                             f"{raw[eu].iloc[0]!r}); read that way.")
+                notes.append(
+                    f"{what}: numbers are written with a decimal comma (e.g. "
+                    f"{raw[eu].iloc[0]!r}); read that way."
+                )
         else:
             us = txt.str.fullmatch(_US_RE).fillna(False)
             amb = txt.str.fullmatch(_AMBIGUOUS_RE).fillna(False)
@@ -559,18 +652,23 @@ def _ambiguous_note(values: pd.Series, style: str | None, what: str, table: str)
     ex = str(values.iloc[0]).strip()
     as_thousands = ex.replace(",", "")
     as_decimal = f"{float(ex.replace(',', '.')):g}"
-    lines = [int(i) for i in values.index[:5]] if pd.api.types.is_integer_dtype(
-        values.index) else []
+    lines = (
+        [int(i) for i in values.index[:5]] if pd.api.types.is_integer_dtype(values.index) else []
+    )
     where = f" (lines {lines})" if lines else ""
     block = table or "<table>"
     head = f"{what}: {len(values)} values such as {ex!r}{where} are read as"
     if style == "eu":
-        return (f"{head} {as_decimal} (decimal comma, as in the file's other number columns); "
-                "if they mean thousands, the file mixes two styles: export its numbers in one.")
-    return (f"{head} {as_thousands} (comma = thousands separator); nothing in the file shows "
-            f"whether the comma is a decimal mark instead ({ex} = {as_decimal}). If it is, set "
-            f"'{block}: {{decimal: \",\", thousands: \".\"}}' in {MAPPING_FILE}; "
-            f"'{block}: {{thousands: \",\"}}' confirms this reading and drops this note.")
+        return (
+            f"{head} {as_decimal} (decimal comma, as in the file's other number columns); "
+            "if they mean thousands, the file mixes two styles: export its numbers in one."
+        )
+    return (
+        f"{head} {as_thousands} (comma = thousands separator); nothing in the file shows "
+        f"whether the comma is a decimal mark instead ({ex} = {as_decimal}). If it is, set "
+        f'\'{block}: {{decimal: ",", thousands: "."}}\' in {MAPPING_FILE}; '
+        f"'{block}: {{thousands: \",\"}}' confirms this reading and drops this note."
+    )
 
 
 class _MixedNumbers(Exception):
@@ -591,8 +689,13 @@ class _AmbiguousDates(Exception):
         self.examples, self.mixed = examples, mixed
 
 
-def _to_date(raw: pd.Series, fmt: str | None, excel: bool = False,
-             notes: list[str] | None = None, what: str = "") -> pd.Series:
+def _to_date(
+    raw: pd.Series,
+    fmt: str | None,
+    excel: bool = False,
+    notes: list[str] | None = None,
+    what: str = "",
+) -> pd.Series:
     """Dates from an export (see the module docstring for the rules); unreadable -> NaT."""
     if pd.api.types.is_datetime64_any_dtype(raw):
         out = raw.dt.tz_localize(None) if getattr(raw.dt, "tz", None) is not None else raw
@@ -614,15 +717,26 @@ def _to_date(raw: pd.Series, fmt: str | None, excel: bool = False,
     out = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
     is_dt = raw.map(lambda v: isinstance(v, _dt.date))
     if is_dt.any():
-        out[is_dt] = pd.to_datetime(raw[is_dt].map(lambda v: pd.Timestamp(v).tz_localize(None)
-                                                   if pd.Timestamp(v).tz else pd.Timestamp(v)))
-    is_num = raw.map(lambda v: isinstance(v, int | float | np.integer | np.floating)
-                     and not isinstance(v, bool) and not pd.isna(v))
+        out[is_dt] = pd.to_datetime(
+            raw[is_dt].map(
+                lambda v: (
+                    pd.Timestamp(v).tz_localize(None) if pd.Timestamp(v).tz else pd.Timestamp(v)
+                )
+            )
+        )
+    is_num = raw.map(
+        lambda v: (
+            isinstance(v, int | float | np.integer | np.floating)
+            and not isinstance(v, bool)
+            and not pd.isna(v)
+        )
+    )
     if excel and is_num.any():  # Excel serial day numbers (1900 system)
         serial = pd.to_numeric(raw[is_num], errors="coerce")
         ok = serial.between(20000, 80000)
-        out[serial[ok].index] = (pd.Timestamp("1899-12-30")
-                                 + pd.to_timedelta(serial[ok].round(6), unit="D")).astype("datetime64[ns]")
+        out[serial[ok].index] = (
+            pd.Timestamp("1899-12-30") + pd.to_timedelta(serial[ok].round(6), unit="D")
+        ).astype("datetime64[ns]")
     rest = ~is_dt & ~(is_num if excel else pd.Series(False, index=raw.index)) & ~blank_cells(raw)
     if not rest.any():
         return out
@@ -644,13 +758,23 @@ def _to_date(raw: pd.Series, fmt: str | None, excel: bool = False,
         elif month_first_ok and not day_first_ok:
             day, mon, rule = b, a, "month/day/year"
         else:
-            raise _AmbiguousDates(raw[rest][has_xy].head(3).astype(str).tolist(),
-                                  mixed=not (day_first_ok or month_first_ok))
-        iso = (xy.loc[has_xy, 3] + "-" + mon.map("{:02d}".format) + "-" + day.map("{:02d}".format)
-               + xy.loc[has_xy, 4].fillna(""))
+            raise _AmbiguousDates(
+                raw[rest][has_xy].head(3).astype(str).tolist(),
+                mixed=not (day_first_ok or month_first_ok),
+            )
+        iso = (
+            xy.loc[has_xy, 3]
+            + "-"
+            + mon.map("{:02d}".format)
+            + "-"
+            + day.map("{:02d}".format)
+            + xy.loc[has_xy, 4].fillna("")
+        )
         s[has_xy] = iso
         if notes is not None:
-            notes.append(f"{what}: dates such as {raw[rest][has_xy].iloc[0]!r} are read as {rule}.")
+            notes.append(
+                f"{what}: dates such as {raw[rest][has_xy].iloc[0]!r} are read as {rule}."
+            )
     try:
         parsed = pd.to_datetime(s, format="ISO8601", errors="coerce")
     except (ValueError, TypeError):
@@ -662,23 +786,38 @@ def _to_date(raw: pd.Series, fmt: str | None, excel: bool = False,
     return out
 
 
-def _check_keys(df: pd.DataFrame, spec: TableSpec, path: Path, first: int,
-                problems: list[Problem]) -> None:
+def _check_keys(
+    df: pd.DataFrame, spec: TableSpec, path: Path, first: int, problems: list[Problem]
+) -> None:
     for col in spec.keys:
         if col not in df.columns:
             continue
         blank = blank_cells(df[col])
         if blank.any():
             rows, n = _rows(blank, df.index)
-            markers = sorted({str(v).strip() for v in df.loc[blank.to_numpy(), col]
-                              if not pd.isna(v) and str(v).strip()})
+            markers = sorted(
+                {
+                    str(v).strip()
+                    for v in df.loc[blank.to_numpy(), col]
+                    if not pd.isna(v) and str(v).strip()
+                }
+            )
             what = f"an empty {col}" + (f" (or {', '.join(markers[:3])})" if markers else "")
-            problems.append(Problem(f"{n} rows have {what}", file=str(path), column=col,
-                                    rows=rows, count=n,
-                                    fix=f"Fill in {col} on those rows or remove them."))
+            problems.append(
+                Problem(
+                    f"{n} rows have {what}",
+                    file=str(path),
+                    column=col,
+                    rows=rows,
+                    count=n,
+                    fix=f"Fill in {col} on those rows or remove them.",
+                )
+            )
 
 
-def _read(path: Path, table: str, settings: dict[str, Any], problems: list[Problem]) -> _Read | None:
+def _read(
+    path: Path, table: str, settings: dict[str, Any], problems: list[Problem]
+) -> _Read | None:
     spec = SCHEMAS[table]
     df, first, notes = _read_table(path, settings, table)
     n0 = len(problems)
@@ -686,8 +825,13 @@ def _read(path: Path, table: str, settings: dict[str, Any], problems: list[Probl
     if len(problems) > n0:
         return None
     if len(df) == 0:
-        problems.append(Problem("the file has a header but no rows", file=str(path),
-                                fix=f"Export the {table} data again with its rows."))
+        problems.append(
+            Problem(
+                "the file has a header but no rows",
+                file=str(path),
+                fix=f"Export the {table} data again with its rows.",
+            )
+        )
         return None
     return _Read(df, path, first, settings, notes, table)
 
@@ -697,35 +841,70 @@ def _numeric(r: _Read, col: str, problems: list[Problem], *, required: bool) -> 
         return None
     raw = r.df[col]
     try:
-        num = _to_number(raw, r.settings.get("decimal"), r.settings.get("thousands"),
-                         f"{r.path.name}, column {col}", r.notes,
-                         file_style=lambda: _file_style(r, col), table=r.table)
+        num = _to_number(
+            raw,
+            r.settings.get("decimal"),
+            r.settings.get("thousands"),
+            f"{r.path.name}, column {col}",
+            r.notes,
+            file_style=lambda: _file_style(r, col),
+            table=r.table,
+        )
     except _MixedNumbers as e:
-        problems.append(Problem(
-            f"{col} mixes decimal commas ({', '.join(map(repr, e.eu))}) with decimal points "
-            f"({', '.join(map(repr, e.dot))})", file=str(r.path), column=col,
-            fix="Export the numbers in one style, or set 'decimal' and 'thousands' for this file "
-                "in mapping.yaml."))
+        problems.append(
+            Problem(
+                f"{col} mixes decimal commas ({', '.join(map(repr, e.eu))}) with decimal points "
+                f"({', '.join(map(repr, e.dot))})",
+                file=str(r.path),
+                column=col,
+                fix="Export the numbers in one style, or set 'decimal' and 'thousands' for this file "
+                "in mapping.yaml.",
+            )
+        )
         return None
     blank = blank_cells(raw)
     bad = num.isna() & ~blank
     if bad.any():
         rows, n = _rows(bad, r.df.index)
-        problems.append(Problem(f"{n} values in {col} are not numbers", file=str(r.path), column=col,
-                                rows=rows, count=n, values=list(raw[bad].head(5)),
-                                fix="Use plain numbers (set 'decimal'/'thousands' in mapping.yaml "
-                                    "for 1.234,50 style)."))
+        problems.append(
+            Problem(
+                f"{n} values in {col} are not numbers",
+                file=str(r.path),
+                column=col,
+                rows=rows,
+                count=n,
+                values=list(raw[bad].head(5)),
+                fix="Use plain numbers (set 'decimal'/'thousands' in mapping.yaml "
+                "for 1.234,50 style).",
+            )
+        )
     inf = np.isinf(num)
     if inf.any():
         rows, n = _rows(inf, r.df.index)
-        problems.append(Problem(f"{n} values in {col} are infinite", file=str(r.path), column=col,
-                                rows=rows, count=n, values=list(raw[inf].head(5)),
-                                fix="Replace them by the real amounts."))
+        problems.append(
+            Problem(
+                f"{n} values in {col} are infinite",
+                file=str(r.path),
+                column=col,
+                rows=rows,
+                count=n,
+                values=list(raw[inf].head(5)),
+                fix="Replace them by the real amounts.",
+            )
+        )
         num = num.where(~inf)
     if required and blank.any():
         rows, n = _rows(blank, r.df.index)
-        problems.append(Problem(f"{n} rows have no {col}", file=str(r.path), column=col, rows=rows,
-                                count=n, fix=f"Fill in {col} on those rows."))
+        problems.append(
+            Problem(
+                f"{n} rows have no {col}",
+                file=str(r.path),
+                column=col,
+                rows=rows,
+                count=n,
+                fix=f"Fill in {col} on those rows.",
+            )
+        )
     return num
 
 
@@ -744,40 +923,78 @@ def _dates(r: _Read, col: str, problems: list[Problem], *, required: bool) -> pd
         return None
     raw = r.df[col]
     try:
-        d = _to_date(raw, r.settings.get("date_format"), r.excel, r.notes, f"{r.path.name}, column {col}")
+        d = _to_date(
+            raw, r.settings.get("date_format"), r.excel, r.notes, f"{r.path.name}, column {col}"
+        )
     except _AmbiguousDates as e:
-        what = ("mix day/month/year and month/day/year" if e.mixed else
-                "can be read as day/month/year or as month/day/year")
-        problems.append(Problem(f"the dates in {col} {what}", file=str(r.path), column=col,
-                                values=e.examples,
-                                fix="Set 'date_format' for this file in mapping.yaml ('%d/%m/%Y' "
-                                    "or '%m/%d/%Y'), or export the dates as YYYY-MM-DD."))
+        what = (
+            "mix day/month/year and month/day/year"
+            if e.mixed
+            else "can be read as day/month/year or as month/day/year"
+        )
+        problems.append(
+            Problem(
+                f"the dates in {col} {what}",
+                file=str(r.path),
+                column=col,
+                values=e.examples,
+                fix="Set 'date_format' for this file in mapping.yaml ('%d/%m/%Y' "
+                "or '%m/%d/%Y'), or export the dates as YYYY-MM-DD.",
+            )
+        )
         return None
     blank = blank_cells(raw)
     bad = d.isna() & ~blank
     if bad.any():
         rows, n = _rows(bad, r.df.index)
-        problems.append(Problem(f"{n} values in {col} are not dates", file=str(r.path), column=col,
-                                rows=rows, count=n, values=list(raw[bad].head(5)),
-                                fix="Use YYYY-MM-DD, or set 'date_format' in mapping.yaml "
-                                    "(e.g. '%d.%m.%Y')."))
+        problems.append(
+            Problem(
+                f"{n} values in {col} are not dates",
+                file=str(r.path),
+                column=col,
+                rows=rows,
+                count=n,
+                values=list(raw[bad].head(5)),
+                fix="Use YYYY-MM-DD, or set 'date_format' in mapping.yaml (e.g. '%d.%m.%Y').",
+            )
+        )
     out_of_range = d.notna() & ((d < MIN_DATE) | (d > MAX_DATE))
     if out_of_range.any():
         rows, n = _rows(out_of_range, r.df.index)
-        problems.append(Problem(f"{n} dates in {col} are out of range (before 1990 or after 2100)",
-                                file=str(r.path), column=col, rows=rows, count=n,
-                                values=list(raw[out_of_range].head(5)), fix="Correct those dates."))
+        problems.append(
+            Problem(
+                f"{n} dates in {col} are out of range (before 1990 or after 2100)",
+                file=str(r.path),
+                column=col,
+                rows=rows,
+                count=n,
+                values=list(raw[out_of_range].head(5)),
+                fix="Correct those dates.",
+            )
+        )
         d = d.where(~out_of_range)
     if required and blank.any():
         rows, n = _rows(blank, r.df.index)
-        problems.append(Problem(f"{n} rows have no {col}", file=str(r.path), column=col, rows=rows,
-                                count=n, fix=f"Fill in {col} on those rows."))
+        problems.append(
+            Problem(
+                f"{n} rows have no {col}",
+                file=str(r.path),
+                column=col,
+                rows=rows,
+                count=n,
+                fix=f"Fill in {col} on those rows.",
+            )
+        )
     return d
 
 
-def read_transactions(path: Path, settings: dict[str, Any] | None = None,
-                      problems: list[Problem] | None = None, notes: list[str] | None = None,
-                      today: _dt.date | None = None) -> pd.DataFrame | None:
+def read_transactions(
+    path: Path,
+    settings: dict[str, Any] | None = None,
+    problems: list[Problem] | None = None,
+    notes: list[str] | None = None,
+    today: _dt.date | None = None,
+) -> pd.DataFrame | None:
     """Read and validate the transactions file into the normalised frame.
 
     Args:
@@ -806,40 +1023,71 @@ def read_transactions(path: Path, settings: dict[str, Any] | None = None,
         future = date.notna() & (date.dt.normalize() > today_ts)
         if future.any():
             rows, n = _rows(future, r.df.index)
-            problems.append(Problem(
-                f"{n} lines are dated after today ({today_ts:%Y-%m-%d})", file=str(r.path),
-                column="date", rows=rows, count=n, values=list(r.df["date"][future].head(5)),
-                fix="Correct those dates (a typo in the year?), or remove orders that are not "
-                    "yet booked."))
+            problems.append(
+                Problem(
+                    f"{n} lines are dated after today ({today_ts:%Y-%m-%d})",
+                    file=str(r.path),
+                    column="date",
+                    rows=rows,
+                    count=n,
+                    values=list(r.df["date"][future].head(5)),
+                    fix="Correct those dates (a typo in the year?), or remove orders that are not "
+                    "yet booked.",
+                )
+            )
     if disc is not None:
         if ((disc < 0) | (disc >= 1)).any():
             bad = (disc < 0) | (disc >= 1)
             rows, n = _rows(bad, r.df.index)
-            problems.append(Problem(f"{n} discounts are outside [0, 1)", file=str(r.path),
-                                    column="discount", rows=rows, count=n,
-                                    values=list(r.df["discount"][bad].head(5)),
-                                    fix="Give discounts as fractions (0.05 for 5%)."))
+            problems.append(
+                Problem(
+                    f"{n} discounts are outside [0, 1)",
+                    file=str(r.path),
+                    column="discount",
+                    rows=rows,
+                    count=n,
+                    values=list(r.df["discount"][bad].head(5)),
+                    fix="Give discounts as fractions (0.05 for 5%).",
+                )
+            )
         disc = disc.fillna(0.0)
     if "revenue" not in r.df.columns and price is not None:
         blank = price.isna()
         if blank.any():
             rows, n = _rows(blank, r.df.index)
-            problems.append(Problem(f"{n} rows have no unit_price (and there is no revenue column)",
-                                    file=str(r.path), column="unit_price", rows=rows, count=n,
-                                    fix="Fill in unit_price, or add a revenue column."))
+            problems.append(
+                Problem(
+                    f"{n} rows have no unit_price (and there is no revenue column)",
+                    file=str(r.path),
+                    column="unit_price",
+                    rows=rows,
+                    count=n,
+                    fix="Fill in unit_price, or add a revenue column.",
+                )
+            )
     elif rev is not None:
         blank = rev.isna() & (price.isna() if price is not None else True)
         if np.asarray(blank).any():
             rows, n = _rows(blank, r.df.index)
-            problems.append(Problem(f"{n} rows have no revenue", file=str(r.path), column="revenue",
-                                    rows=rows, count=n, fix="Fill in revenue on those rows."))
+            problems.append(
+                Problem(
+                    f"{n} rows have no revenue",
+                    file=str(r.path),
+                    column="revenue",
+                    rows=rows,
+                    count=n,
+                    fix="Fill in revenue on those rows.",
+                )
+            )
     if len(problems) > n0 or date is None or qty is None:
         return _finish(own, problems, None, "transactions")
 
-    out = pd.DataFrame({
-        "date": date,
-        "month": date.dt.to_period("M").dt.to_timestamp().astype("datetime64[ns]"),
-    })
+    out = pd.DataFrame(
+        {
+            "date": date,
+            "month": date.dt.to_period("M").dt.to_timestamp().astype("datetime64[ns]"),
+        }
+    )
     for col in ("order_id", "customer_id", "customer_type", "region", "product_line", "rep_id"):
         out[col] = as_label(r.df[col])
     out["quantity"] = qty
@@ -850,7 +1098,9 @@ def read_transactions(path: Path, settings: dict[str, Any] | None = None,
         rev = rev.fillna(qty * price * (1 - (disc if disc is not None else 0.0)))
     out["revenue"] = rev.astype("float64")
     if out["unit_price"].isna().all():
-        out["unit_price"] = (out["revenue"] / out["quantity"].where(out["quantity"] != 0)).astype("float64")
+        out["unit_price"] = (out["revenue"] / out["quantity"].where(out["quantity"] != 0)).astype(
+            "float64"
+        )
     if "product" in r.df.columns:
         out["product"] = as_label(r.df["product"])
     if disc is not None:
@@ -860,26 +1110,38 @@ def read_transactions(path: Path, settings: dict[str, Any] | None = None,
     dup = out.duplicated(keep="first")
     if dup.any():
         rows, n = _rows(dup, out.index)
-        notes.append(f"{r.path.name}: {n} exact duplicate order lines were dropped (rule: lines "
-                     f"identical on every column count once); first at lines {rows}.")
+        notes.append(
+            f"{r.path.name}: {n} exact duplicate order lines were dropped (rule: lines "
+            f"identical on every column count once); first at lines {rows}."
+        )
         out = out[~dup.to_numpy()]
-    n_ret = int((out["quantity"] < 0).sum() + ((out["quantity"] >= 0) & (out["revenue"] < 0)).sum())
+    n_ret = int(
+        (out["quantity"] < 0).sum() + ((out["quantity"] >= 0) & (out["revenue"] < 0)).sum()
+    )
     if n_ret:
-        notes.append(f"{r.path.name}: {n_ret} return lines (negative quantity or revenue) are netted "
-                     "against sales in their month.")
+        notes.append(
+            f"{r.path.name}: {n_ret} return lines (negative quantity or revenue) are netted "
+            "against sales in their month."
+        )
     months = pd.period_range(out["month"].min(), out["month"].max(), freq="M")
     gaps = months.difference(pd.PeriodIndex(out["month"].dt.to_period("M").unique()))
     if len(gaps):
-        notes.append(f"{r.path.name}: no transactions at all in {len(gaps)} month(s) inside the "
-                     f"history ({', '.join(str(g) for g in gaps[:6])}{' ...' if len(gaps) > 6 else ''}); "
-                     "they count as zero sales - check that the export is complete.")
+        notes.append(
+            f"{r.path.name}: no transactions at all in {len(gaps)} month(s) inside the "
+            f"history ({', '.join(str(g) for g in gaps[:6])}{' ...' if len(gaps) > 6 else ''}); "
+            "they count as zero sales - check that the export is complete."
+        )
     out["_line"] = out.index.to_numpy()
     return out.reset_index(drop=True)
 
 
-def read_reps(path: Path, settings: dict[str, Any] | None = None,
-              problems: list[Problem] | None = None, notes: list[str] | None = None,
-              allow_missing_hire: bool = False) -> pd.DataFrame | None:
+def read_reps(
+    path: Path,
+    settings: dict[str, Any] | None = None,
+    problems: list[Problem] | None = None,
+    notes: list[str] | None = None,
+    allow_missing_hire: bool = False,
+) -> pd.DataFrame | None:
     """Read and validate the reps file.
 
     Args:
@@ -899,29 +1161,59 @@ def read_reps(path: Path, settings: dict[str, Any] | None = None,
     fte = _numeric(r, "fte", problems, required=False)
     if len(problems) > n0 or hire is None:
         return _finish(own, problems, None, "reps")
-    out = pd.DataFrame({"rep_id": as_label(r.df["rep_id"]),
-                        "name": r.df["name"].astype("string").fillna("").str.strip().astype("str"),
-                        "region": as_label(r.df["region"])})
+    out = pd.DataFrame(
+        {
+            "rep_id": as_label(r.df["rep_id"]),
+            "name": r.df["name"].astype("string").fillna("").str.strip().astype("str"),
+            "region": as_label(r.df["region"]),
+        }
+    )
     out["hire_date"] = hire
-    out["end_date"] = end if end is not None else pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns]")
+    out["end_date"] = (
+        end if end is not None else pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns]")
+    )
     out["fte"] = fte.fillna(1.0) if fte is not None else 1.0
     bad_fte = (out["fte"] <= 0) | (out["fte"] > 1.5)
     if bad_fte.any():
         rows, n = _rows(bad_fte, out.index)
-        problems.append(Problem(f"{n} reps have an fte outside (0, 1.5]", file=str(r.path), column="fte",
-                                rows=rows, count=n, values=list(out.loc[bad_fte, "fte"].head(5)),
-                                fix="fte is the share of a full-time job (1.0)."))
+        problems.append(
+            Problem(
+                f"{n} reps have an fte outside (0, 1.5]",
+                file=str(r.path),
+                column="fte",
+                rows=rows,
+                count=n,
+                values=list(out.loc[bad_fte, "fte"].head(5)),
+                fix="fte is the share of a full-time job (1.0).",
+            )
+        )
     before = out["end_date"].notna() & (out["end_date"] < out["hire_date"])
     if before.any():
         rows, n = _rows(before, out.index)
-        problems.append(Problem(f"{n} reps leave before they were hired", file=str(r.path),
-                                column="end_date", rows=rows, count=n, fix="Correct hire_date or end_date."))
+        problems.append(
+            Problem(
+                f"{n} reps leave before they were hired",
+                file=str(r.path),
+                column="end_date",
+                rows=rows,
+                count=n,
+                fix="Correct hire_date or end_date.",
+            )
+        )
     dup = out["rep_id"].duplicated(keep=False)
     if dup.any():
         rows, n = _rows(dup, out.index)
-        problems.append(Problem(f"rep_id is not unique ({n} rows)", file=str(r.path), column="rep_id",
-                                rows=rows, count=n, values=sorted(out.loc[dup, "rep_id"].unique())[:5],
-                                fix="Give each rep one row; a rep who moved region keeps the latest."))
+        problems.append(
+            Problem(
+                f"rep_id is not unique ({n} rows)",
+                file=str(r.path),
+                column="rep_id",
+                rows=rows,
+                count=n,
+                values=sorted(out.loc[dup, "rep_id"].unique())[:5],
+                fix="Give each rep one row; a rep who moved region keeps the latest.",
+            )
+        )
     if len(problems) > n0:
         return _finish(own, problems, None, "reps")
     notes.extend(r.notes)
@@ -934,9 +1226,12 @@ def read_reps(path: Path, settings: dict[str, Any] | None = None,
 _CN_PERIOD_RE = re.compile(r"^(\d{4})\s*年(?:\s*(\d{1,2})\s*月)?$")
 
 
-def read_market(path: Path, settings: dict[str, Any] | None = None,
-                problems: list[Problem] | None = None, notes: list[str] | None = None
-                ) -> pd.DataFrame | None:
+def read_market(
+    path: Path,
+    settings: dict[str, Any] | None = None,
+    problems: list[Problem] | None = None,
+    notes: list[str] | None = None,
+) -> pd.DataFrame | None:
     """Read and validate the market-size file. Yearly rows are spread evenly over 12 months."""
     own = problems is None
     problems = [] if own else problems
@@ -948,12 +1243,20 @@ def read_market(path: Path, settings: dict[str, Any] | None = None,
     _check_keys(r.df, SCHEMAS["market"], r.path, r.first, problems)
     size = _numeric(r, "market_size", problems, required=True)
     raw_period = r.df["period"]
-    if pd.api.types.is_datetime64_any_dtype(raw_period) or raw_period.map(
-            lambda v: isinstance(v, _dt.date)).any():
+    if (
+        pd.api.types.is_datetime64_any_dtype(raw_period)
+        or raw_period.map(lambda v: isinstance(v, _dt.date)).any()
+    ):
         raw_period = raw_period.map(lambda v: f"{v:%Y-%m}" if isinstance(v, _dt.date) else v)
-    period = raw_period.astype("string").str.normalize("NFKC").str.strip().str.replace(r"\.0$", "", regex=True)
-    period = period.str.replace(_CN_PERIOD_RE, lambda m: m[1] + (f"-{int(m[2]):02d}" if m[2] else ""),
-                                regex=True)
+    period = (
+        raw_period.astype("string")
+        .str.normalize("NFKC")
+        .str.strip()
+        .str.replace(r"\.0$", "", regex=True)
+    )
+    period = period.str.replace(
+        _CN_PERIOD_RE, lambda m: m[1] + (f"-{int(m[2]):02d}" if m[2] else ""), regex=True
+    )
     is_year = period.str.fullmatch(r"\d{4}").fillna(False)
     month = pd.to_datetime(period.where(~is_year), format="%Y-%m", errors="coerce")
     alt = pd.to_datetime(period.where(~is_year & month.isna()), format="ISO8601", errors="coerce")
@@ -961,66 +1264,133 @@ def read_market(path: Path, settings: dict[str, Any] | None = None,
     bad = ~is_year & month.isna()
     if bad.any():
         rows, n = _rows(bad, r.df.index)
-        problems.append(Problem(f"{n} periods are neither a year (2025) nor a month (2025-03)",
-                                file=str(r.path), column="period", rows=rows, count=n,
-                                values=list(r.df["period"][bad].head(5)), fix="Use YYYY or YYYY-MM."))
+        problems.append(
+            Problem(
+                f"{n} periods are neither a year (2025) nor a month (2025-03)",
+                file=str(r.path),
+                column="period",
+                rows=rows,
+                count=n,
+                values=list(r.df["period"][bad].head(5)),
+                fix="Use YYYY or YYYY-MM.",
+            )
+        )
     years = pd.to_numeric(period.where(is_year), errors="coerce")
-    when = month.where(~is_year, pd.to_datetime(years.astype("Int64").astype("string") + "-01-01",
-                                                errors="coerce"))
+    when = month.where(
+        ~is_year,
+        pd.to_datetime(years.astype("Int64").astype("string") + "-01-01", errors="coerce"),
+    )
     odd = when.notna() & ((when < MIN_DATE) | (when > MAX_DATE))
     if odd.any():
         rows, n = _rows(odd, r.df.index)
-        problems.append(Problem(f"{n} periods are out of range (before 1990 or after 2100)",
-                                file=str(r.path), column="period", rows=rows, count=n,
-                                values=list(r.df["period"][odd].head(5)), fix="Correct those periods."))
+        problems.append(
+            Problem(
+                f"{n} periods are out of range (before 1990 or after 2100)",
+                file=str(r.path),
+                column="period",
+                rows=rows,
+                count=n,
+                values=list(r.df["period"][odd].head(5)),
+                fix="Correct those periods.",
+            )
+        )
     if size is not None and (size < 0).any():
         rows, n = _rows(size < 0, r.df.index)
-        problems.append(Problem(f"{n} market sizes are negative", file=str(r.path), column="market_size",
-                                rows=rows, count=n, fix="Market size is the revenue of the whole market."))
+        problems.append(
+            Problem(
+                f"{n} market sizes are negative",
+                file=str(r.path),
+                column="market_size",
+                rows=rows,
+                count=n,
+                fix="Market size is the revenue of the whole market.",
+            )
+        )
     if len(problems) > n0 or size is None:
         return _finish(own, problems, None, "market")
-    df = pd.DataFrame({"region": as_label(r.df["region"]), "product_line": as_label(r.df["product_line"]),
-                       "market_size": size, "month": month, "_year": period.where(is_year),
-                       "_line": r.df.index.to_numpy()}, index=r.df.index)
+    df = pd.DataFrame(
+        {
+            "region": as_label(r.df["region"]),
+            "product_line": as_label(r.df["product_line"]),
+            "market_size": size,
+            "month": month,
+            "_year": period.where(is_year),
+            "_line": r.df.index.to_numpy(),
+        },
+        index=r.df.index,
+    )
     # repeated rows: the same size counts once; different sizes are an error
-    key = df["_year"].fillna(df["month"].dt.strftime("%Y-%m")) + "|" + df["region"] + "|" + df["product_line"]
+    key = (
+        df["_year"].fillna(df["month"].dt.strftime("%Y-%m"))
+        + "|"
+        + df["region"]
+        + "|"
+        + df["product_line"]
+    )
     same = df.assign(_k=key).duplicated(["_k", "market_size"])
     if same.any():
         rows, n = _rows(same, df.index)
-        notes.append(f"{r.path.name}: {n} repeated market rows (same period, region, product line "
-                     f"and size) count once; lines {rows}.")
+        notes.append(
+            f"{r.path.name}: {n} repeated market rows (same period, region, product line "
+            f"and size) count once; lines {rows}."
+        )
         df, key = df[~same.to_numpy()], key[~same.to_numpy()]
     clash = key.duplicated(keep=False)
     if clash.any():
         rows, n = _rows(clash, df.index)
-        problems.append(Problem(f"{n} rows give different market sizes for the same period, region "
-                                "and product line", file=str(r.path), column="market_size",
-                                rows=rows, count=n, values=sorted(key[clash].str.replace("|", " ").unique())[:5],
-                                fix="Keep one row per period, region and product line."))
+        problems.append(
+            Problem(
+                f"{n} rows give different market sizes for the same period, region "
+                "and product line",
+                file=str(r.path),
+                column="market_size",
+                rows=rows,
+                count=n,
+                values=sorted(key[clash].str.replace("|", " ").unique())[:5],
+                fix="Keep one row per period, region and product line.",
+            )
+        )
     yearly = df[df["_year"].notna().to_numpy()]
     monthly = df[df["_year"].isna().to_numpy()]
-    both = yearly.merge(monthly.assign(_year=monthly["month"].dt.strftime("%Y")),
-                        on=["_year", "region", "product_line"], suffixes=("", "_m"))
+    both = yearly.merge(
+        monthly.assign(_year=monthly["month"].dt.strftime("%Y")),
+        on=["_year", "region", "product_line"],
+        suffixes=("", "_m"),
+    )
     if len(both):
         rows = sorted(set(both["_line"].astype(int)) | set(both["_line_m"].astype(int)))
-        problems.append(Problem(f"{both[['_year', 'region', 'product_line']].drop_duplicates().shape[0]} "
-                                "(year, region, product line) are given both as a yearly and as "
-                                "monthly market size", file=str(r.path), column="period",
-                                rows=rows[:5], count=len(rows),
-                                values=sorted((both["_year"] + " " + both["region"] + " "
-                                               + both["product_line"]).unique())[:5],
-                                fix="Give each year either one yearly row or its monthly rows."))
+        problems.append(
+            Problem(
+                f"{both[['_year', 'region', 'product_line']].drop_duplicates().shape[0]} "
+                "(year, region, product line) are given both as a yearly and as "
+                "monthly market size",
+                file=str(r.path),
+                column="period",
+                rows=rows[:5],
+                count=len(rows),
+                values=sorted(
+                    (both["_year"] + " " + both["region"] + " " + both["product_line"]).unique()
+                )[:5],
+                fix="Give each year either one yearly row or its monthly rows.",
+            )
+        )
     if len(problems) > n0:
         return _finish(own, problems, None, "market")
     notes.extend(r.notes)
     if len(yearly):
-        notes.append(f"{r.path.name}: {len(yearly)} yearly market sizes were spread evenly over the "
-                     "12 months of their year.")
+        notes.append(
+            f"{r.path.name}: {len(yearly)} yearly market sizes were spread evenly over the "
+            "12 months of their year."
+        )
         rep = yearly.loc[yearly.index.repeat(12)].copy()
-        rep["month"] = [pd.Timestamp(f"{y}-{k:02d}-01") for y in yearly["_year"] for k in range(1, 13)]
+        rep["month"] = [
+            pd.Timestamp(f"{y}-{k:02d}-01") for y in yearly["_year"] for k in range(1, 13)
+        ]
         rep["market_size"] = rep["market_size"] / 12
         monthly = pd.concat([monthly, rep], ignore_index=True)
-    out = (monthly.groupby(["month", "region", "product_line"], as_index=False, sort=True)["market_size"].sum())
+    out = monthly.groupby(["month", "region", "product_line"], as_index=False, sort=True)[
+        "market_size"
+    ].sum()
     out["month"] = out["month"].astype("datetime64[ns]")
     return out[["month", "region", "product_line", "market_size"]]
 
@@ -1058,8 +1428,9 @@ class Dataset:
         return {str(p): sha256_file(p) for p in self.sources.values()}
 
 
-def load_dataset(data_dir: Path | str, plan_file: Path | str | None = None,
-                 today: _dt.date | None = None) -> Dataset:
+def load_dataset(
+    data_dir: Path | str, plan_file: Path | str | None = None, today: _dt.date | None = None
+) -> Dataset:
     """Read and validate every input in ``data_dir`` (and the plan, when given).
 
     Args:
@@ -1069,8 +1440,10 @@ def load_dataset(data_dir: Path | str, plan_file: Path | str | None = None,
     """
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
-        raise InputError(f"the data folder {data_dir} does not exist",
-                         fix="Pass --data with the folder that holds transactions, reps and market files.")
+        raise InputError(
+            f"the data folder {data_dir} does not exist",
+            fix="Pass --data with the folder that holds transactions, reps and market files.",
+        )
     mapping = load_mapping(data_dir)
     problems: list[Problem] = []
     notes: list[str] = []
@@ -1090,14 +1463,20 @@ def load_dataset(data_dir: Path | str, plan_file: Path | str | None = None,
             where = str(paths[table]) if table in paths else None
             message = e.message
             if where and message.startswith(where):
-                message = "the file " + message[len(where):].lstrip(": ")
-            problems.extend([p if p.fix else Problem(**{**p.__dict__, "fix": e.fix})
-                             for p in e.problems] or [Problem(message, file=where, fix=e.fix)])
+                message = "the file " + message[len(where) :].lstrip(": ")
+            problems.extend(
+                [p if p.fix else Problem(**{**p.__dict__, "fix": e.fix}) for p in e.problems]
+                or [Problem(message, file=where, fix=e.fix)]
+            )
             frames[table] = None
     if frames.get("transactions") is not None and frames.get("reps") is not None:
-        frames["reps"] = fill_hire_dates(frames["transactions"], frames["reps"], paths, problems, notes)
+        frames["reps"] = fill_hire_dates(
+            frames["transactions"], frames["reps"], paths, problems, notes
+        )
     if all(frames.get(t) is not None for t in readers) and not problems:
-        cross_checks(frames["transactions"], frames["reps"], frames["market"], paths, problems, notes)
+        cross_checks(
+            frames["transactions"], frames["reps"], frames["market"], paths, problems, notes
+        )
     plan = None
     if plan_file is not None:
         from salesanalysis.targets.plan import (

@@ -34,23 +34,34 @@ def blank_cells(raw: pd.Series) -> pd.Series:
     return (na | s.eq("").fillna(True) | s.isin(NULL_MARKERS).fillna(False)).astype(bool)
 
 
-def rename(df: pd.DataFrame, spec: TableSpec, settings: dict[str, Any], path: Path,
-            problems: list[Problem]) -> pd.DataFrame:
+def rename(
+    df: pd.DataFrame,
+    spec: TableSpec,
+    settings: dict[str, Any],
+    path: Path,
+    problems: list[Problem],
+) -> pd.DataFrame:
     mapping = {str(k): v for k, v in (settings.get("columns", {}) or {}).items()}
     ignore = {str(c) for c in settings.get("ignore", []) or []}
     df = df[[c for c in df.columns if c not in ignore]]
     original = list(df.columns)
-    new = [mapping.get(c, c.strip().lower() if c.strip().lower() in spec.columns else c)
-           for c in original]
+    new = [
+        mapping.get(c, c.strip().lower() if c.strip().lower() in spec.columns else c)
+        for c in original
+    ]
     df = df.set_axis(new, axis=1)
     n0 = len(problems)
     for col in dict.fromkeys(c for c in new if new.count(c) > 1):
         srcs = [o for o, n in zip(original, new, strict=True) if n == col]
-        problems.append(Problem(
-            f"column '{col}' appears {len(srcs)} times (as {', '.join(repr(s) for s in srcs)})",
-            file=str(path), column=col,
-            fix="Keep one of them, rename the others, or list the extra ones under 'ignore' in "
-                "mapping.yaml."))
+        problems.append(
+            Problem(
+                f"column '{col}' appears {len(srcs)} times (as {', '.join(repr(s) for s in srcs)})",
+                file=str(path),
+                column=col,
+                fix="Keep one of them, rename the others, or list the extra ones under 'ignore' in "
+                "mapping.yaml.",
+            )
+        )
     missing = [c for c in spec.required if c not in df.columns]
     for group in spec.one_of:
         if not any(c in df.columns for c in group):
@@ -59,22 +70,36 @@ def rename(df: pd.DataFrame, spec: TableSpec, settings: dict[str, Any], path: Pa
     for col in missing:
         guess = difflib.get_close_matches(col.split(" or ")[0], unknown, n=1, cutoff=0.6)
         target = col.split(" or ")[0]
-        fix = (f"Rename column '{guess[0]}' to '{target}', or map it in mapping.yaml "
-               f"('{spec.name}: {{columns: {{{guess[0]}: {target}}}}}')." if guess else
-               f"Add the column, or map your own column name to '{target}' in mapping.yaml.")
-        problems.append(Problem(f"required column '{col}' is missing (columns found: "
-                                f"{', '.join(map(str, df.columns))})", file=str(path), fix=fix))
+        fix = (
+            f"Rename column '{guess[0]}' to '{target}', or map it in mapping.yaml "
+            f"('{spec.name}: {{columns: {{{guess[0]}: {target}}}}}')."
+            if guess
+            else f"Add the column, or map your own column name to '{target}' in mapping.yaml."
+        )
+        problems.append(
+            Problem(
+                f"required column '{col}' is missing (columns found: "
+                f"{', '.join(map(str, df.columns))})",
+                file=str(path),
+                fix=fix,
+            )
+        )
     # a misspelt optional column would be silently ignored: say so instead
     absent = [c for c in spec.columns if c not in df.columns and c not in " ".join(missing)]
     for col in unknown:
         guess = difflib.get_close_matches(str(col).lower(), absent, n=1, cutoff=0.8)
         if guess:
-            problems.append(Problem(
-                f"column '{col}' is not a contract column; it looks like a misspelling of "
-                f"'{guess[0]}', which is missing", file=str(path), column=str(col),
-                fix=f"Rename it to '{guess[0]}' or map it in mapping.yaml ('{spec.name}: "
+            problems.append(
+                Problem(
+                    f"column '{col}' is not a contract column; it looks like a misspelling of "
+                    f"'{guess[0]}', which is missing",
+                    file=str(path),
+                    column=str(col),
+                    fix=f"Rename it to '{guess[0]}' or map it in mapping.yaml ('{spec.name}: "
                     f"{{columns: {{{col}: {guess[0]}}}}}'); if it is another column, list it "
-                    f"under '{spec.name}: {{ignore: [{col}]}}'."))
+                    f"under '{spec.name}: {{ignore: [{col}]}}'.",
+                )
+            )
     if len(problems) > n0:
         return df.loc[:, ~df.columns.duplicated()]
     return df
@@ -91,8 +116,13 @@ def as_label(s: pd.Series) -> pd.Series:
 # table readers
 
 
-def fill_hire_dates(tx: pd.DataFrame, reps: pd.DataFrame, paths: dict[str, Path],
-                     problems: list[Problem], notes: list[str]) -> pd.DataFrame:
+def fill_hire_dates(
+    tx: pd.DataFrame,
+    reps: pd.DataFrame,
+    paths: dict[str, Path],
+    problems: list[Problem],
+    notes: list[str],
+) -> pd.DataFrame:
     """Reps without hire_date: hired in the month of their first transaction (a stated rule)."""
     missing = reps["hire_date"].isna()
     if not missing.any():
@@ -102,58 +132,91 @@ def fill_hire_dates(tx: pd.DataFrame, reps: pd.DataFrame, paths: dict[str, Path]
     none = filled.isna()
     if none.any():
         ids = reps.loc[missing, "rep_id"][none]
-        problems.append(Problem(
-            f"{len(ids)} reps have no hire_date and no transactions to infer it from",
-            file=str(paths["reps"]), column="hire_date",
-            rows=[int(x) for x in reps.loc[ids.index, "_line"].head(5)], count=len(ids),
-            values=list(ids.head(5)), fix="Fill in hire_date for those reps (YYYY-MM-DD)."))
+        problems.append(
+            Problem(
+                f"{len(ids)} reps have no hire_date and no transactions to infer it from",
+                file=str(paths["reps"]),
+                column="hire_date",
+                rows=[int(x) for x in reps.loc[ids.index, "_line"].head(5)],
+                count=len(ids),
+                values=list(ids.head(5)),
+                fix="Fill in hire_date for those reps (YYYY-MM-DD).",
+            )
+        )
     done = filled.dropna()
     if len(done):
-        shown = ", ".join(f"{k} -> {v:%Y-%m}" for k, v in
-                          zip(reps.loc[done.index, "rep_id"], done, strict=True))
-        notes.append(f"{paths['reps'].name}: {len(done)} reps have no hire_date; rule: hired on the "
-                     f"first day of the month of their first transaction ({shown[:300]}).")
+        shown = ", ".join(
+            f"{k} -> {v:%Y-%m}" for k, v in zip(reps.loc[done.index, "rep_id"], done, strict=True)
+        )
+        notes.append(
+            f"{paths['reps'].name}: {len(done)} reps have no hire_date; rule: hired on the "
+            f"first day of the month of their first transaction ({shown[:300]})."
+        )
     reps = reps.copy()
     reps.loc[done.index, "hire_date"] = done.astype("datetime64[ns]")
     return reps.drop(columns="_line")
 
 
-def cross_checks(tx: pd.DataFrame, reps: pd.DataFrame, market: pd.DataFrame,
-                  paths: dict[str, Path], problems: list[Problem], notes: list[str]) -> None:
+def cross_checks(
+    tx: pd.DataFrame,
+    reps: pd.DataFrame,
+    market: pd.DataFrame,
+    paths: dict[str, Path],
+    problems: list[Problem],
+    notes: list[str],
+) -> None:
     tpath = str(paths["transactions"])
     unknown = ~tx["rep_id"].isin(set(reps["rep_id"]))
     if unknown.any():
         ids = sorted(tx.loc[unknown, "rep_id"].unique())
-        problems.append(Problem(
-            f"{unknown.sum()} lines name {len(ids)} rep_id(s) that are not in {paths['reps'].name}",
-            file=tpath, column="rep_id", rows=[int(x) for x in tx.loc[unknown, "_line"].head(5)],
-            count=int(unknown.sum()),
-            values=ids[:5], fix=f"Add those reps to {paths['reps'].name} (with hire_date), or correct the "
-                                "rep_id on those lines."))
+        problems.append(
+            Problem(
+                f"{unknown.sum()} lines name {len(ids)} rep_id(s) that are not in {paths['reps'].name}",
+                file=tpath,
+                column="rep_id",
+                rows=[int(x) for x in tx.loc[unknown, "_line"].head(5)],
+                count=int(unknown.sum()),
+                values=ids[:5],
+                fix=f"Add those reps to {paths['reps'].name} (with hire_date), or correct the "
+                "rep_id on those lines.",
+            )
+        )
     known_regions = set(reps["region"]) | set(market["region"])
     unknown = ~tx["region"].isin(known_regions)
     if unknown.any():
         vals = sorted(tx.loc[unknown, "region"].unique())
-        problems.append(Problem(
-            f"{unknown.sum()} lines have region(s) found neither in {paths['reps'].name} nor in "
-            f"{paths['market'].name}", file=tpath, column="region",
-            rows=[int(x) for x in tx.loc[unknown, "_line"].head(5)], count=int(unknown.sum()),
-            values=vals[:5],
-            fix="Correct the spelling of the region (labels must match across files exactly), or map "
-                "it in mapping.yaml."))
+        problems.append(
+            Problem(
+                f"{unknown.sum()} lines have region(s) found neither in {paths['reps'].name} nor in "
+                f"{paths['market'].name}",
+                file=tpath,
+                column="region",
+                rows=[int(x) for x in tx.loc[unknown, "_line"].head(5)],
+                count=int(unknown.sum()),
+                values=vals[:5],
+                fix="Correct the spelling of the region (labels must match across files exactly), or map "
+                "it in mapping.yaml.",
+            )
+        )
     unknown_pl = ~tx["product_line"].isin(set(market["product_line"]))
     if unknown_pl.any():
         vals = sorted(tx.loc[unknown_pl, "product_line"].unique())
-        notes.append(f"{paths['transactions'].name}: product line(s) {vals[:5]} have no market size; "
-                     "their market share is not computed.")
+        notes.append(
+            f"{paths['transactions'].name}: product line(s) {vals[:5]} have no market size; "
+            "their market share is not computed."
+        )
     # lines outside a rep's employment
     r = reps.set_index("rep_id")
     known = tx["rep_id"].isin(r.index)
     hire = tx.loc[known, "rep_id"].map(r["hire_date"]).dt.to_period("M").dt.to_timestamp()
     end = tx.loc[known, "rep_id"].map(r["end_date"])
-    outside = (tx.loc[known, "month"] < hire) | (end.notna() & (tx.loc[known, "date"] > end + pd.offsets.MonthEnd(0)))
+    outside = (tx.loc[known, "month"] < hire) | (
+        end.notna() & (tx.loc[known, "date"] > end + pd.offsets.MonthEnd(0))
+    )
     if outside.any():
         n_out = int(outside.sum())
         lines = "1 line is" if n_out == 1 else f"{n_out} lines are"
-        notes.append(f"{paths['transactions'].name}: {lines} booked to a rep outside "
-                     "their hire_date/end_date; they are kept as booked.")
+        notes.append(
+            f"{paths['transactions'].name}: {lines} booked to a rep outside "
+            "their hire_date/end_date; they are kept as booked."
+        )

@@ -32,9 +32,31 @@ TYPE_ORDER_P = np.array([0.75, 0.30, 0.55])  # monthly order probability
 # calendar-month seasonality: Chinese New Year dip, mid-year and year-end peaks
 SEASON = np.array([0.70, 0.62, 1.00, 1.02, 1.05, 1.18, 0.95, 0.92, 1.05, 0.98, 1.08, 1.25])
 # product-line price changes: (line index, first month, factor)
-PRICE_CHANGES = [(0, "2023-03", 1.05), (2, "2024-07", 0.93), (1, "2025-01", 1.04), (3, "2026-03", 1.06)]
+PRICE_CHANGES = [
+    (0, "2023-03", 1.05),
+    (2, "2024-07", 0.93),
+    (1, "2025-01", 1.04),
+    (3, "2026-03", 1.06),
+]
 SURNAMES = list("王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高")
-GIVEN = ["伟", "芳", "娜", "敏", "静", "磊", "洋", "勇", "艳", "杰", "军", "涛", "明", "超", "霞", "平"]
+GIVEN = [
+    "伟",
+    "芳",
+    "娜",
+    "敏",
+    "静",
+    "磊",
+    "洋",
+    "勇",
+    "艳",
+    "杰",
+    "军",
+    "涛",
+    "明",
+    "超",
+    "霞",
+    "平",
+]
 
 
 @dataclass(frozen=True)
@@ -59,8 +81,10 @@ def _make_reps(spec: SampleSpec, rng: np.random.Generator, months: pd.PeriodInde
     rows = []
     start = months[0].to_timestamp()
     for i in range(spec.n_reps):
-        region = REGIONS[i % len(REGIONS)] if i < 2 * len(REGIONS) else str(
-            rng.choice(REGIONS, p=REGION_WEIGHT)
+        region = (
+            REGIONS[i % len(REGIONS)]
+            if i < 2 * len(REGIONS)
+            else str(rng.choice(REGIONS, p=REGION_WEIGHT))
         )
         hire = start - pd.DateOffset(months=int(rng.integers(6, 60)))
         rows.append(dict(region=region, hire_date=hire, end_date=pd.NaT, fte=1.0))
@@ -68,17 +92,31 @@ def _make_reps(spec: SampleSpec, rng: np.random.Generator, months: pd.PeriodInde
     for k in range(9):
         m = months[int(8 + k * (len(months) - 12) / 9)]
         region = str(rng.choice(REGIONS, p=REGION_WEIGHT))
-        rows.append(dict(region=region, hire_date=m.to_timestamp() + pd.Timedelta(days=int(rng.integers(0, 20))),
-                         end_date=pd.NaT, fte=1.0))
+        rows.append(
+            dict(
+                region=region,
+                hire_date=m.to_timestamp() + pd.Timedelta(days=int(rng.integers(0, 20))),
+                end_date=pd.NaT,
+                fte=1.0,
+            )
+        )
     # two hires in the current fiscal year
     for m in ("2026-02", "2026-07"):
-        rows.append(dict(region=str(rng.choice(REGIONS[:3])), hire_date=pd.Timestamp(m + "-01"),
-                         end_date=pd.NaT, fte=1.0))
+        rows.append(
+            dict(
+                region=str(rng.choice(REGIONS[:3])),
+                hire_date=pd.Timestamp(m + "-01"),
+                end_date=pd.NaT,
+                fte=1.0,
+            )
+        )
     reps = pd.DataFrame(rows)
     # leavers: five left during the history, one leaves in the current year
     leavers = rng.choice(np.arange(spec.n_reps), size=6, replace=False)
     for j, idx in enumerate(leavers[:5]):
-        reps.loc[idx, "end_date"] = months[int(12 + j * 11)].to_timestamp() + pd.offsets.MonthEnd(0)
+        reps.loc[idx, "end_date"] = months[int(12 + j * 11)].to_timestamp() + pd.offsets.MonthEnd(
+            0
+        )
     reps.loc[leavers[5], "end_date"] = pd.Timestamp("2026-05-31")
     # part-timers
     reps.loc[rng.choice(np.arange(spec.n_reps), size=3, replace=False), "fte"] = 0.5
@@ -105,8 +143,17 @@ def generate(spec: SampleSpec = SampleSpec()) -> dict[str, pd.DataFrame]:
         ctype = rng.choice(len(CUSTOMER_TYPES), size=n, p=TYPE_WEIGHT)
         size = rng.lognormal(0.0, 0.6, size=n) * TYPE_SIZE[ctype]
         pref = rng.dirichlet(np.array([2.0, 2.5, 1.5, 1.0]), size=n)
-        return pd.DataFrame(dict(region=region, ctype=ctype, size=size, first=first,
-                                 last=10**6, owner="", **{f"p{j}": pref[:, j] for j in range(n_lines)}))
+        return pd.DataFrame(
+            dict(
+                region=region,
+                ctype=ctype,
+                size=size,
+                first=first,
+                last=10**6,
+                owner="",
+                **{f"p{j}": pref[:, j] for j in range(n_lines)},
+            )
+        )
 
     cust = new_customers(spec.n_customers_start, 0)
     line_rows: list[dict] = []
@@ -151,14 +198,28 @@ def generate(spec: SampleSpec = SampleSpec()) -> dict[str, pd.DataFrame]:
                 qty = 1 + rng.poisson(row.size * season * (1.6 if j == 2 else 0.8))
                 disc = float(rng.choice([0.0, 0.0, 0.0, 0.05, 0.10]))
                 unit = round(float(price[t, j] * rng.uniform(0.97, 1.03)), 2)
-                line = dict(date=date, order_id=f"SO{order_no}", customer_id=f"C{int(row.Index) + 1:05d}", customer_type=CUSTOMER_TYPES[row.ctype],
-                            region=REGIONS[row.region], product_line=PRODUCT_LINES[j],
-                            rep_id=row.owner, quantity=int(qty), unit_price=unit, discount=disc)
+                line = dict(
+                    date=date,
+                    order_id=f"SO{order_no}",
+                    customer_id=f"C{int(row.Index) + 1:05d}",
+                    customer_type=CUSTOMER_TYPES[row.ctype],
+                    region=REGIONS[row.region],
+                    product_line=PRODUCT_LINES[j],
+                    rep_id=row.owner,
+                    quantity=int(qty),
+                    unit_price=unit,
+                    discount=disc,
+                )
                 line_rows.append(line)
                 if rng.random() < 0.015:
-                    pending_returns.append(dict(line, order_id=f"RT{order_no}{j}",
-                                                quantity=-int(rng.integers(1, qty + 1)),
-                                                date=date + pd.Timedelta(days=int(rng.integers(5, 25)))))
+                    pending_returns.append(
+                        dict(
+                            line,
+                            order_id=f"RT{order_no}{j}",
+                            quantity=-int(rng.integers(1, qty + 1)),
+                            date=date + pd.Timedelta(days=int(rng.integers(5, 25))),
+                        )
+                    )
         # returns that fall inside the history
         due = [r for r in pending_returns if r["date"] <= ts + pd.offsets.MonthEnd(0)]
         pending_returns = [r for r in pending_returns if r["date"] > ts + pd.offsets.MonthEnd(0)]
@@ -172,14 +233,25 @@ def generate(spec: SampleSpec = SampleSpec()) -> dict[str, pd.DataFrame]:
     # market size: the company holds roughly 8-20% of each region x product line market
     mmonths = pd.period_range(spec.start, spec.market_end, freq="M")
     base = tx.assign(month=pd.to_datetime(tx["date"]).dt.to_period("M"))
-    first_year = base[base["month"] < months[0] + 12].groupby(["region", "product_line"])["revenue"].sum() / 12
+    first_year = (
+        base[base["month"] < months[0] + 12].groupby(["region", "product_line"])["revenue"].sum()
+        / 12
+    )
     rows = []
     for (region, pl), monthly in first_year.items():
         share0 = rng.uniform(0.08, 0.20)
         growth = rng.uniform(0.03, 0.09)
         for t, m in enumerate(mmonths):
-            size = monthly / share0 * (1 + growth) ** (t / 12) * SEASON[m.month - 1] * rng.normal(1, 0.03)
-            rows.append(dict(period=str(m), region=region, product_line=pl, market_size=round(size, -3)))
+            size = (
+                monthly
+                / share0
+                * (1 + growth) ** (t / 12)
+                * SEASON[m.month - 1]
+                * rng.normal(1, 0.03)
+            )
+            rows.append(
+                dict(period=str(m), region=region, product_line=pl, market_size=round(size, -3))
+            )
     market = pd.DataFrame(rows)
 
     reps_out = reps.copy()
@@ -201,8 +273,12 @@ def write_sample(out: Path, spec: SampleSpec = SampleSpec()) -> dict[str, Path]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent.parent / "data" / "sample")
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--out", type=Path, default=Path(__file__).resolve().parent.parent / "data" / "sample"
+    )
     ap.add_argument("--seed", type=int, default=SampleSpec.seed)
     args = ap.parse_args(argv)
     paths = write_sample(args.out, SampleSpec(seed=args.seed))

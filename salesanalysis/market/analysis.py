@@ -124,8 +124,9 @@ def _first_month(frame: pd.DataFrame) -> pd.Timestamp:
 
 def _check_period(frame: pd.DataFrame, period: pd.Period, what: str = "data") -> None:
     if frame.empty:
-        raise InputError(f"there is no {what} to analyse",
-                         fix="Check that the transactions file has rows.")
+        raise InputError(
+            f"there is no {what} to analyse", fix="Check that the transactions file has rows."
+        )
     first, last = frame["month"].min(), frame["month"].max()
     p = period.to_timestamp()
     if p < first or p > last:
@@ -199,20 +200,32 @@ def headline_kpis(
         pw = w.shift(-12)
         complete = pw.start >= first
         values = {
-            "revenue": (float(cube.loc[w.mask(cube["month"]), "revenue"].sum()),
-                        float(cube.loc[pw.mask(cube["month"]), "revenue"].sum())),
-            "orders": (float(orders_src.loc[w.mask(orders_src["month"]), "orders"].sum()),
-                       float(orders_src.loc[pw.mask(orders_src["month"]), "orders"].sum())),
+            "revenue": (
+                float(cube.loc[w.mask(cube["month"]), "revenue"].sum()),
+                float(cube.loc[pw.mask(cube["month"]), "revenue"].sum()),
+            ),
+            "orders": (
+                float(orders_src.loc[w.mask(orders_src["month"]), "orders"].sum()),
+                float(orders_src.loc[pw.mask(orders_src["month"]), "orders"].sum()),
+            ),
             "customers": (float(_active_count(cm, w)), float(_active_count(cm, pw))),
         }
         for measure, (cur, prior) in values.items():
             prior_v = prior if complete else float("nan")
-            rows.append({
-                "measure": measure, "window": name, "start": w.start, "end": w.end,
-                "value": cur, "prior": prior_v, "change": cur - prior_v,
-                "yoy": _growth(cur, prior_v), "complete_prior": complete,
-                "orders_basis": basis if measure == "orders" else "",
-            })
+            rows.append(
+                {
+                    "measure": measure,
+                    "window": name,
+                    "start": w.start,
+                    "end": w.end,
+                    "value": cur,
+                    "prior": prior_v,
+                    "change": cur - prior_v,
+                    "yoy": _growth(cur, prior_v),
+                    "complete_prior": complete,
+                    "orders_basis": basis if measure == "orders" else "",
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -278,8 +291,10 @@ def trend_seasonality(
             fix="Add older transactions, or read the trend from the monthly chart for now.",
         )
     if y.isna().any():
-        raise InputError("the monthly revenue series has gaps",
-                         fix="Fill missing months with 0 (monthly_revenue does this).")
+        raise InputError(
+            "the monthly revenue series has gaps",
+            fix="Fill missing months with 0 (monthly_revenue does this).",
+        )
     multiplicative = bool((y > 0).all())
     x = np.log(y) if multiplicative else y
     fit = STL(x.to_numpy(), period=period, robust=robust).fit()
@@ -293,28 +308,34 @@ def trend_seasonality(
         trend = trend_x
         sa = y - seas_x
         factor = (trend + seas_x) / trend.where(trend > 0)
-    comp = pd.DataFrame({
-        "revenue": y,
-        "trend": trend,
-        "seasonal": y - sa,
-        "resid": sa - trend,
-        "seasonally_adjusted": sa,
-        "seasonal_index": factor,
-    }).rename_axis("month").reset_index()
+    comp = (
+        pd.DataFrame(
+            {
+                "revenue": y,
+                "trend": trend,
+                "seasonal": y - sa,
+                "resid": sa - trend,
+                "seasonally_adjusted": sa,
+                "seasonal_index": factor,
+            }
+        )
+        .rename_axis("month")
+        .reset_index()
+    )
     recent = comp.tail(years * period)
     idx = recent.groupby(recent["month"].dt.month)["seasonal_index"].mean()
     idx = idx.reindex(range(1, 13))
     idx = idx / idx.mean()
-    indices = pd.DataFrame({"calendar_month": idx.index.astype("int64"),
-                            "seasonal_index": idx.to_numpy()})
+    indices = pd.DataFrame(
+        {"calendar_month": idx.index.astype("int64"), "seasonal_index": idx.to_numpy()}
+    )
     tr = comp["trend"].to_numpy()
     trend_yoy = float(tr[-1] / tr[-1 - period] - 1) if tr[-1 - period] > 0 else float("nan")
     resid_x, seas_np = np.asarray(fit.resid), np.asarray(fit.seasonal)
     denom = np.var(seas_np + resid_x)
     level = float(np.mean(np.abs(x))) or 1.0
     # a flat series leaves only rounding noise: no seasonality, not a ratio of two tiny numbers
-    strength = (float(max(0.0, 1 - np.var(resid_x) / denom))
-                if denom > 1e-20 * level**2 else 0.0)
+    strength = float(max(0.0, 1 - np.var(resid_x) / denom)) if denom > 1e-20 * level**2 else 0.0
     return TrendSeasonality(comp, indices, multiplicative, trend_yoy, strength)
 
 
@@ -349,8 +370,9 @@ def mix_growth(
     out["prior_share"] = out["prior"] / tot_prior if tot_prior and complete else np.nan
     out["share_change"] = out["share"] - out["prior_share"]
     out["growth"] = _growth(out["revenue"], out["prior"])
-    out["contribution"] = (out["revenue"] - out["prior"]) / tot_prior if (
-        complete and tot_prior > 0) else np.nan
+    out["contribution"] = (
+        (out["revenue"] - out["prior"]) / tot_prior if (complete and tot_prior > 0) else np.nan
+    )
     out = out.rename_axis(by).reset_index()
     out[by] = out[by].astype("str")
     out.insert(1, "window", window_name)
@@ -404,7 +426,8 @@ def market_share(
         tot_mk = float(f.loc[full, "market_size"].sum()) if full.any() else np.nan
         f.loc[TOTAL] = [tot_rev, tot_mk, float(full.all()) if len(f) else 0.0]
         f["share"] = (f["revenue"] / f["market_size"].where(f["market_size"] > 0)).where(
-            f["coverage"] >= 1 - 1e-12)
+            f["coverage"] >= 1 - 1e-12
+        )
         f.loc[TOTAL, "share"] = tot_rev / tot_mk if full.any() and tot_mk > 0 else np.nan
         return f
 
@@ -421,8 +444,20 @@ def market_share(
     out = out.rename_axis(by).reset_index()
     out[by] = out[by].astype("str")
     out.insert(1, "window", window_name)
-    cols = [by, "window", "revenue", "market_size", "share", "coverage", "prior_revenue",
-            "prior_market_size", "prior_share", "share_change", "market_growth", "revenue_growth"]
+    cols = [
+        by,
+        "window",
+        "revenue",
+        "market_size",
+        "share",
+        "coverage",
+        "prior_revenue",
+        "prior_market_size",
+        "prior_share",
+        "share_change",
+        "market_growth",
+        "revenue_growth",
+    ]
     return out[cols]
 
 
@@ -444,12 +479,16 @@ def market_share_trend(
     end = p.to_timestamp()
     first = max(_first_month(cube), _first_month(market))
     idx = _months_range(first, end)
-    rev = (cube.loc[cube["month"] <= end].pivot_table(
-        index="month", columns=by, values="revenue", aggfunc="sum", fill_value=0.0)
-        .reindex(idx, fill_value=0.0))
-    mk = (market.loc[market["month"] <= end].pivot_table(
-        index="month", columns=by, values="market_size", aggfunc="sum")
-        .reindex(idx))
+    rev = (
+        cube.loc[cube["month"] <= end]
+        .pivot_table(index="month", columns=by, values="revenue", aggfunc="sum", fill_value=0.0)
+        .reindex(idx, fill_value=0.0)
+    )
+    mk = (
+        market.loc[market["month"] <= end]
+        .pivot_table(index="month", columns=by, values="market_size", aggfunc="sum")
+        .reindex(idx)
+    )
     keys = [k for k in mk.columns]
     rev = rev.reindex(columns=keys, fill_value=0.0)
     rev[TOTAL] = rev.sum(axis=1)
@@ -457,11 +496,17 @@ def market_share_trend(
     r12 = rev.rolling(12, min_periods=12).sum()
     m12 = mk.rolling(12, min_periods=12).sum()  # NaN when any month lacks market data
     share = r12 / m12.where(m12 > 0)
-    long = pd.DataFrame({
-        "revenue_l12m": r12.stack(future_stack=True),
-        "market_l12m": m12.stack(future_stack=True),
-        "share": share.stack(future_stack=True),
-    }).rename_axis(["month", by]).reset_index()
+    long = (
+        pd.DataFrame(
+            {
+                "revenue_l12m": r12.stack(future_stack=True),
+                "market_l12m": m12.stack(future_stack=True),
+                "share": share.stack(future_stack=True),
+            }
+        )
+        .rename_axis(["month", by])
+        .reset_index()
+    )
     long = long.loc[long["month"] > end - pd.DateOffset(months=months)].dropna(subset=["share"])
     long[by] = long[by].astype("str")
     return long.reset_index(drop=True)
@@ -511,12 +556,15 @@ def customer_base(
     p = as_period(period)
     end = p.to_timestamp()
     if customers.empty or customers["month"].min() > end:
-        raise InputError(f"there are no customer transactions up to {p}",
-                         fix="Check the report period and the transactions file.")
+        raise InputError(
+            f"there are no customer transactions up to {p}",
+            fix="Check the report period and the transactions file.",
+        )
     act, rev, mths, _ = _activity_matrix(customers, end)
     n_m = len(mths)
-    cs = np.concatenate([np.zeros((act.shape[0], 1), dtype="int64"),
-                         np.cumsum(act, axis=1, dtype="int64")], axis=1)
+    cs = np.concatenate(
+        [np.zeros((act.shape[0], 1), dtype="int64"), np.cumsum(act, axis=1, dtype="int64")], axis=1
+    )
     lo = np.maximum(np.arange(n_m) - 11, 0)
     in_base = (cs[:, np.arange(n_m) + 1] - cs[:, lo]) > 0  # bought in [m-11, m]
     ever = act.any(axis=1)
@@ -534,26 +582,27 @@ def customer_base(
     base[np.arange(n_m) < 11] = np.nan
     month_rev = rev.sum(axis=0)
     rev_l12m = pd.Series(month_rev).rolling(12, min_periods=12).sum().to_numpy()
-    out = pd.DataFrame({
-        "month": mths,
-        "active": active,
-        "active_l12m": base,
-        "new": new,
-        "returning": returning,
-        "lost": lost,
-        "revenue": month_rev,
-        "revenue_per_active": np.where(active > 0, month_rev / np.where(active > 0, active, 1),
-                                       np.nan),
-        "revenue_per_active_l12m": rev_l12m / np.where(base > 0, base, np.nan),
-    })
+    out = pd.DataFrame(
+        {
+            "month": mths,
+            "active": active,
+            "active_l12m": base,
+            "new": new,
+            "returning": returning,
+            "lost": lost,
+            "revenue": month_rev,
+            "revenue_per_active": np.where(
+                active > 0, month_rev / np.where(active > 0, active, 1), np.nan
+            ),
+            "revenue_per_active_l12m": rev_l12m / np.where(base > 0, base, np.nan),
+        }
+    )
     if months is not None:
         out = out.tail(months)
     return out.reset_index(drop=True)
 
 
-def customer_window_counts(
-    customers: pd.DataFrame, period: str | pd.Period
-) -> pd.DataFrame:
+def customer_window_counts(customers: pd.DataFrame, period: str | pd.Period) -> pd.DataFrame:
     """Customers in the last 12 months versus the 12 months before (stock comparison).
 
     Returns one row: ``active_l12m, active_prior_l12m, retained, lost, won`` where ``lost`` =
@@ -566,9 +615,9 @@ def customer_window_counts(
     end = p.to_timestamp()
     act, _, mths, _ = _activity_matrix(customers, end)
     n_m = len(mths)
-    cur = act[:, max(0, n_m - 12):].any(axis=1)
+    cur = act[:, max(0, n_m - 12) :].any(axis=1)
     complete = n_m >= 24
-    prior = act[:, max(0, n_m - 24):max(0, n_m - 12)].any(axis=1)
+    prior = act[:, max(0, n_m - 24) : max(0, n_m - 12)].any(axis=1)
     ever_before = act[:, : max(0, n_m - 12)].any(axis=1)
     new = cur & ~ever_before
     nan = float("nan")
@@ -580,16 +629,20 @@ def customer_window_counts(
         "won": float((cur & ~prior).sum()) if complete else nan,
         "new": float(new.sum()) if n_m >= 24 else nan,
     }
-    row["retention"] = row["retained"] / row["active_prior_l12m"] if (
-        complete and row["active_prior_l12m"] > 0) else nan
+    row["retention"] = (
+        row["retained"] / row["active_prior_l12m"]
+        if (complete and row["active_prior_l12m"] > 0)
+        else nan
+    )
     return pd.DataFrame([row])
 
 
 # ----------------------------------------------------------------------------- concentration
 
 
-def customer_revenue(customers: pd.DataFrame, period: str | pd.Period,
-                     *, window_name: WindowName = "l12m") -> pd.Series:
+def customer_revenue(
+    customers: pd.DataFrame, period: str | pd.Period, *, window_name: WindowName = "l12m"
+) -> pd.Series:
     """Net revenue per customer over the window, customers with positive revenue only,
     largest first (ties by customer id)."""
     w = window(as_period(period), window_name)
@@ -623,27 +676,43 @@ def concentration(
     total = float(s.sum())
     nan = float("nan")
     if n == 0 or total <= 0:
-        return pd.DataFrame([{"customers": 0, "revenue": 0.0, "top_n": top_n, "top_n_share": nan,
-                              "top_pct": top_pct, "top_pct_share": nan,
-                              "customers_for_80pct": nan, "customers_for_80pct_share": nan,
-                              "hhi": nan, "hhi_equivalent": nan}])
+        return pd.DataFrame(
+            [
+                {
+                    "customers": 0,
+                    "revenue": 0.0,
+                    "top_n": top_n,
+                    "top_n_share": nan,
+                    "top_pct": top_pct,
+                    "top_pct_share": nan,
+                    "customers_for_80pct": nan,
+                    "customers_for_80pct_share": nan,
+                    "hhi": nan,
+                    "hhi_equivalent": nan,
+                }
+            ]
+        )
     shares = s.to_numpy() / total
     cum = np.cumsum(shares)
     k_pct = max(1, math.ceil(top_pct * n - 1e-9))
     k80 = int(np.searchsorted(cum, 0.8 - 1e-12) + 1)
     hhi = float(np.sum(shares**2) * 10_000)
-    return pd.DataFrame([{
-        "customers": n,
-        "revenue": total,
-        "top_n": top_n,
-        "top_n_share": float(cum[min(top_n, n) - 1]),
-        "top_pct": top_pct,
-        "top_pct_share": float(cum[k_pct - 1]),
-        "customers_for_80pct": min(k80, n),
-        "customers_for_80pct_share": min(k80, n) / n,
-        "hhi": hhi,
-        "hhi_equivalent": 10_000 / hhi,
-    }])
+    return pd.DataFrame(
+        [
+            {
+                "customers": n,
+                "revenue": total,
+                "top_n": top_n,
+                "top_n_share": float(cum[min(top_n, n) - 1]),
+                "top_pct": top_pct,
+                "top_pct_share": float(cum[k_pct - 1]),
+                "customers_for_80pct": min(k80, n),
+                "customers_for_80pct_share": min(k80, n) / n,
+                "hhi": hhi,
+                "hhi_equivalent": 10_000 / hhi,
+            }
+        ]
+    )
 
 
 def pareto_curve(
@@ -651,8 +720,21 @@ def pareto_curve(
     period: str | pd.Period,
     *,
     window_name: WindowName = "l12m",
-    points: tuple[float, ...] = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9,
-                                 1.0),
+    points: tuple[float, ...] = (
+        0.01,
+        0.02,
+        0.05,
+        0.1,
+        0.2,
+        0.3,
+        0.4,
+        0.5,
+        0.6,
+        0.7,
+        0.8,
+        0.9,
+        1.0,
+    ),
 ) -> pd.DataFrame:
     """Pareto (cumulative) curve: share of revenue made by the top x% of customers.
 
@@ -662,12 +744,14 @@ def pareto_curve(
     s = customer_revenue(customers, period, window_name=window_name)
     n = len(s)
     if n == 0:
-        return pd.DataFrame({"customer_pct": list(points), "customers": 0,
-                             "revenue_share": np.nan})
+        return pd.DataFrame(
+            {"customer_pct": list(points), "customers": 0, "revenue_share": np.nan}
+        )
     cum = np.cumsum(s.to_numpy()) / float(s.sum())
     k = np.array([max(1, math.ceil(x * n - 1e-9)) for x in points])
-    return pd.DataFrame({"customer_pct": list(points), "customers": k,
-                         "revenue_share": cum[np.minimum(k, n) - 1]})
+    return pd.DataFrame(
+        {"customer_pct": list(points), "customers": k, "revenue_share": cum[np.minimum(k, n) - 1]}
+    )
 
 
 # ----------------------------------------------------------------------------- price / volume
@@ -726,13 +810,21 @@ def price_volume(
     # = (Q1 - Q0) x (P0 + P1) / 2 when the price is defined; taken as the remainder so that
     # the two parts add up to the change in floating point as well
     vol_eff = (r1 - r0) - price_eff
-    out = pd.DataFrame({
-        "revenue_prior": r0, "revenue": r1, "change": r1 - r0,
-        "quantity_prior": q0, "quantity": q1,
-        "price_prior": p0, "price": p1,
-        "price_change": _growth(p1, p0), "quantity_change": _growth(q1, q0),
-        "price_effect": price_eff, "volume_effect": vol_eff,
-    })
+    out = pd.DataFrame(
+        {
+            "revenue_prior": r0,
+            "revenue": r1,
+            "change": r1 - r0,
+            "quantity_prior": q0,
+            "quantity": q1,
+            "price_prior": p0,
+            "price": p1,
+            "price_change": _growth(p1, p0),
+            "quantity_change": _growth(q1, q0),
+            "price_effect": price_eff,
+            "volume_effect": vol_eff,
+        }
+    )
     out = out.reset_index()
     total = {k: TOTAL for k in keys}
     for c in ("revenue_prior", "revenue", "change", "price_effect", "volume_effect"):
@@ -747,11 +839,18 @@ def price_volume(
 # ----------------------------------------------------------------------------- summary
 
 
-def _rows(section: str, measure: str, dimension: str, key: str, window_name: str,
-          value: float, unit: str) -> dict:
-    return {"section": section, "measure": measure, "dimension": dimension, "key": key,
-            "window": window_name, "value": float(value) if value is not None else np.nan,
-            "unit": unit}
+def _rows(
+    section: str, measure: str, dimension: str, key: str, window_name: str, value: float, unit: str
+) -> dict:
+    return {
+        "section": section,
+        "measure": measure,
+        "dimension": dimension,
+        "key": key,
+        "window": window_name,
+        "value": float(value) if value is not None else np.nan,
+        "unit": unit,
+    }
 
 
 def market_summary(
@@ -778,8 +877,9 @@ def market_summary(
     units = {"revenue": currency, "orders": "orders", "customers": "customers"}
     for r in headline_kpis(cube, customers, p, order_counts=order_counts).itertuples():
         rows.append(_rows("kpi", r.measure, TOTAL, TOTAL, r.window, r.value, units[r.measure]))
-        rows.append(_rows("kpi", f"{r.measure}_prior", TOTAL, TOTAL, r.window, r.prior,
-                          units[r.measure]))
+        rows.append(
+            _rows("kpi", f"{r.measure}_prior", TOTAL, TOTAL, r.window, r.prior, units[r.measure])
+        )
         rows.append(_rows("kpi", f"{r.measure}_yoy", TOTAL, TOTAL, r.window, r.yoy, "ratio"))
     try:
         ts = trend_seasonality(monthly_revenue(cube, p))
@@ -787,11 +887,21 @@ def market_summary(
         ts = None
     if ts is not None:
         rows.append(_rows("trend", "trend_yoy", TOTAL, TOTAL, "l12m", ts.trend_yoy, "ratio"))
-        rows.append(_rows("trend", "seasonal_strength", TOTAL, TOTAL, "-",
-                          ts.seasonal_strength, "ratio"))
+        rows.append(
+            _rows("trend", "seasonal_strength", TOTAL, TOTAL, "-", ts.seasonal_strength, "ratio")
+        )
         for r in ts.indices.itertuples():
-            rows.append(_rows("trend", "seasonal_index", "calendar_month",
-                              str(r.calendar_month), "-", r.seasonal_index, "index"))
+            rows.append(
+                _rows(
+                    "trend",
+                    "seasonal_index",
+                    "calendar_month",
+                    str(r.calendar_month),
+                    "-",
+                    r.seasonal_index,
+                    "index",
+                )
+            )
     for dim in dims:
         m = mix_growth(cube, p, dim)
         for r in m.itertuples():
@@ -808,20 +918,32 @@ def market_summary(
                 key = getattr(r, dim)
                 rows.append(_rows("market", "market_size", dim, key, wn, r.market_size, currency))
                 rows.append(_rows("market", "market_share", dim, key, wn, r.share, "ratio"))
-                rows.append(_rows("market", "share_change", dim, key, wn, r.share_change,
-                                  "ratio"))
+                rows.append(_rows("market", "share_change", dim, key, wn, r.share_change, "ratio"))
     cb = customer_base(customers, p).iloc[-1]
     for c in ("active", "active_l12m", "new", "returning", "lost"):
         rows.append(_rows("customers", c, TOTAL, TOTAL, "month", cb[c], "customers"))
-    rows.append(_rows("customers", "revenue_per_active_l12m", TOTAL, TOTAL, "l12m",
-                      cb["revenue_per_active_l12m"], currency))
+    rows.append(
+        _rows(
+            "customers",
+            "revenue_per_active_l12m",
+            TOTAL,
+            TOTAL,
+            "l12m",
+            cb["revenue_per_active_l12m"],
+            currency,
+        )
+    )
     wc = customer_window_counts(customers, p).iloc[0]
     for c in ("lost", "won", "new", "retained"):
         rows.append(_rows("customers", c, TOTAL, TOTAL, "l12m", wc[c], "customers"))
     rows.append(_rows("customers", "retention", TOTAL, TOTAL, "l12m", wc["retention"], "ratio"))
     conc = concentration(customers, p, top_n=top_n).iloc[0]
-    for c, unit in (("top_n_share", "ratio"), ("top_pct_share", "ratio"),
-                    ("customers_for_80pct", "customers"), ("hhi", "index")):
+    for c, unit in (
+        ("top_n_share", "ratio"),
+        ("top_pct_share", "ratio"),
+        ("customers_for_80pct", "customers"),
+        ("hhi", "index"),
+    ):
         rows.append(_rows("concentration", c, TOTAL, TOTAL, "l12m", conc[c], unit))
     try:
         pv = price_volume(cube, p)
@@ -830,8 +952,17 @@ def market_summary(
     if pv is not None:
         for r in pv.itertuples():
             for c in ("change", "price_effect", "volume_effect"):
-                rows.append(_rows("price_volume", c, "product_line", r.product_line, "l12m",
-                                  getattr(r, c), currency))
+                rows.append(
+                    _rows(
+                        "price_volume",
+                        c,
+                        "product_line",
+                        r.product_line,
+                        "l12m",
+                        getattr(r, c),
+                        currency,
+                    )
+                )
     out = pd.DataFrame(rows)
     out.insert(0, "period", str(p))
     for c in ("period", "section", "measure", "dimension", "key", "window", "unit"):

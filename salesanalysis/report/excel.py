@@ -20,8 +20,9 @@ def is_pct_column(name: str) -> bool:
     return any(h in n for h in PCT_HINTS)
 
 
-def write_excel(sheets: Mapping[str, pd.DataFrame], path: Path | str,
-                pct_columns: set[str] | None = None) -> Path:
+def write_excel(
+    sheets: Mapping[str, pd.DataFrame], path: Path | str, pct_columns: set[str] | None = None
+) -> Path:
     """Write one sheet per frame, formatted, atomically (a failed write leaves no file).
 
     Numbers get thousands separators (two decimals only where the column has fractions);
@@ -35,7 +36,9 @@ def write_excel(sheets: Mapping[str, pd.DataFrame], path: Path | str,
     try:
         with pd.ExcelWriter(tmp, engine="xlsxwriter") as xw:
             book = xw.book
-            head = book.add_format({"bold": True, "bg_color": "#DDE6F0", "border": 1, "text_wrap": True})
+            head = book.add_format(
+                {"bold": True, "bg_color": "#DDE6F0", "border": 1, "text_wrap": True}
+            )
             fmt_int = book.add_format({"num_format": "#,##0"})
             fmt_dec = book.add_format({"num_format": "#,##0.00"})
             fmt_pct = book.add_format({"num_format": "0.0%"})
@@ -48,7 +51,11 @@ def write_excel(sheets: Mapping[str, pd.DataFrame], path: Path | str,
                 for j, col in enumerate(df.columns):
                     ws.write(0, j, str(col), head)
                     s = df[col]
-                    width = max(len(str(col)), *(len(str(v)) for v in s.head(200))) if len(s) else len(str(col))
+                    width = (
+                        max(len(str(col)), *(len(str(v)) for v in s.head(200)))
+                        if len(s)
+                        else len(str(col))
+                    )
                     fmt = None
                     if pd.api.types.is_datetime64_any_dtype(s):
                         fmt = fmt_date

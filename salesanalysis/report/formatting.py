@@ -116,8 +116,7 @@ def _cols(df: pd.DataFrame, names: Iterable[Any] | None, kind: str) -> list[Any]
     missing = [c for c in names if c not in df.columns]
     if missing:
         raise KeyError(
-            f"table(): {kind} columns {missing} are not in the frame "
-            f"(columns: {list(df.columns)})"
+            f"table(): {kind} columns {missing} are not in the frame (columns: {list(df.columns)})"
         )
     return names
 
@@ -154,20 +153,44 @@ def _total_cell(label: str) -> Callable[[Any], str]:
 
 _CSS = [
     {"selector": "", "props": "border-collapse: collapse; font-size: 0.9em; margin: 0.5em 0;"},
-    {"selector": "caption",
-     "props": "caption-side: top; text-align: left; font-weight: bold; padding: 4px 0;"},
-    {"selector": "th", "props": "text-align: left; padding: 3px 10px; "
-                               "border-bottom: 1px solid #999; background: #f4f4f4;"},
-    {"selector": "td",
-     "props": "padding: 3px 10px; border-bottom: 1px solid #e6e6e6; white-space: nowrap;"},
+    {
+        "selector": "caption",
+        "props": "caption-side: top; text-align: left; font-weight: bold; padding: 4px 0;",
+    },
+    {
+        "selector": "th",
+        "props": "text-align: left; padding: 3px 10px; "
+        "border-bottom: 1px solid #999; background: #f4f4f4;",
+    },
+    {
+        "selector": "td",
+        "props": "padding: 3px 10px; border-bottom: 1px solid #e6e6e6; white-space: nowrap;",
+    },
 ]
 
 
 _HEADER_WORDS = {
-    "mase": "MASE", "mae": "MAE", "rmse": "RMSE", "mape": "MAPE", "smape": "sMAPE",
-    "ytd": "YTD", "qtd": "QTD", "fy": "FY", "yoy": "YoY", "l12m": "L12M", "hhi": "HHI",
-    "id": "ID", "fte": "FTE", "pct": "%", "cov": "coverage", "lo": "low", "hi": "high",
-    "p10": "P10", "p50": "P50", "p90": "P90", "vs": "vs",
+    "mase": "MASE",
+    "mae": "MAE",
+    "rmse": "RMSE",
+    "mape": "MAPE",
+    "smape": "sMAPE",
+    "ytd": "YTD",
+    "qtd": "QTD",
+    "fy": "FY",
+    "yoy": "YoY",
+    "l12m": "L12M",
+    "hhi": "HHI",
+    "id": "ID",
+    "fte": "FTE",
+    "pct": "%",
+    "cov": "coverage",
+    "lo": "low",
+    "hi": "high",
+    "p10": "P10",
+    "p50": "P50",
+    "p90": "P90",
+    "vs": "vs",
 }
 _HEADER_NAMES = {"p_reach": "P(reach)", "n_points": "Points", "rel_mae": "Rel. MAE"}
 
@@ -251,11 +274,9 @@ def table(
     formatter: dict[Any, Callable[[Any], str]] = {}
     for c in df.columns:
         if c in money_cols:
-            formatter[c] = _fmt(_f.money, unit="", scale=money_scale,
-                                decimals=decimals.get(c))
+            formatter[c] = _fmt(_f.money, unit="", scale=money_scale, decimals=decimals.get(c))
         elif c in pct_cols:
-            formatter[c] = _fmt(_f.pct, decimals=decimals.get(c, pct_decimals),
-                                signed=c in signed)
+            formatter[c] = _fmt(_f.pct, decimals=decimals.get(c, pct_decimals), signed=c in signed)
         elif c in int_cols:
             formatter[c] = _fmt(_f.number, decimals=0)
         elif c in pts_cols:
@@ -280,10 +301,21 @@ def table(
             styler = styler.format(by_kind[kind], subset=(rows, money_cols), na_rep=NA)
     names = dict(labels or {})
     styler = styler.format_index(_escape_cell, axis=0).format_index(
-        lambda v: _escape_cell(names.get(v, header_label(v))), axis=1)
-    numeric = [c for c in df.columns if c in formatter and (
-        c in money_cols or c in pct_cols or c in int_cols or c in pts_cols or c in decimals
-        or pd.api.types.is_numeric_dtype(df[c]))]
+        lambda v: _escape_cell(names.get(v, header_label(v))), axis=1
+    )
+    numeric = [
+        c
+        for c in df.columns
+        if c in formatter
+        and (
+            c in money_cols
+            or c in pct_cols
+            or c in int_cols
+            or c in pts_cols
+            or c in decimals
+            or pd.api.types.is_numeric_dtype(df[c])
+        )
+    ]
     text_cols = [c for c in df.columns if c not in numeric]
     if numeric:
         styler = styler.set_properties(subset=numeric, **{"text-align": "right"})
@@ -292,12 +324,13 @@ def table(
     if total is not None and text_cols:
         is_total = df[text_cols].astype("object").eq("*").any(axis=1).to_numpy()
         if is_total.any():
-            styler = styler.apply(
-                lambda _: np.where(is_total, "font-weight: bold", ""), axis=0)
+            styler = styler.apply(lambda _: np.where(is_total, "font-weight: bold", ""), axis=0)
     if hide_index is None:  # a plain row-number index (also after sorting) carries no meaning
         hide_index = isinstance(df.index, pd.RangeIndex) or (
-            df.index.name is None and df.index.nlevels == 1
-            and pd.api.types.is_integer_dtype(df.index.dtype))
+            df.index.name is None
+            and df.index.nlevels == 1
+            and pd.api.types.is_integer_dtype(df.index.dtype)
+        )
     if hide_index:
         styler = styler.hide(axis="index")
     text = caption or ""

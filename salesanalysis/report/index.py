@@ -34,7 +34,11 @@ def _sales_cards(outputs: Path, p: pd.Period, currency: str) -> list[tuple[str, 
 
     def yoy(first: pd.Period, last: pd.Period) -> str:
         before = total(first - 12, last - 12)
-        return f"{pct(total(first, last) / before - 1, signed=True)} on a year earlier" if before else ""
+        return (
+            f"{pct(total(first, last) / before - 1, signed=True)} on a year earlier"
+            if before
+            else ""
+        )
 
     jan = pd.Period(f"{p.year}-01", "M")
     return [
@@ -55,13 +59,27 @@ def headline(outputs: Path | str, period: str, currency: str = "CNY") -> Headlin
 
         r = review_headline(pd.read_parquet(review))
         h.cards += [
-            ("YTD attainment", pct(r["ytd_attainment"]),
-             f"{money(r['ytd_actual'], currency)} of {money(r['ytd_target'], currency)} phased target"),
-            ("Landing forecast FY", money(r["landing_mean"], currency),
-             f"80%: {money(r['landing_lo_80'], currency)} to {money(r['landing_hi_80'], currency)}; "
-             f"{pct(r['landing_vs_target'], signed=True)} vs target {money(r['fy_target'], currency)}"),
-            ("Chance to reach the FY target", pct(r["p_reach_target"], decimals=0), "from the landing forecast"),
-            ("Customers YTD", f"{r['customers_ytd']:,.0f}", f"target to date {r['customers_target_ytd']:,.0f}"),
+            (
+                "YTD attainment",
+                pct(r["ytd_attainment"]),
+                f"{money(r['ytd_actual'], currency)} of {money(r['ytd_target'], currency)} phased target",
+            ),
+            (
+                "Landing forecast FY",
+                money(r["landing_mean"], currency),
+                f"80%: {money(r['landing_lo_80'], currency)} to {money(r['landing_hi_80'], currency)}; "
+                f"{pct(r['landing_vs_target'], signed=True)} vs target {money(r['fy_target'], currency)}",
+            ),
+            (
+                "Chance to reach the FY target",
+                pct(r["p_reach_target"], decimals=0),
+                "from the landing forecast",
+            ),
+            (
+                "Customers YTD",
+                f"{r['customers_ytd']:,.0f}",
+                f"target to date {r['customers_target_ytd']:,.0f}",
+            ),
         ]
         h.behind, h.ahead = list(r.get("behind", [])), list(r.get("ahead", []))
     h.cards += _sales_cards(outputs, p, currency)
@@ -75,9 +93,13 @@ def _segments(title: str, rows: list[dict[str, Any]], currency: str) -> str:
     body = "".join(
         f"<tr><td>{e(str(r['segment']))}</td><td>{e(money(r['actual'], currency))}</td>"
         f"<td>{e(money(r['target'], currency))}</td><td>{e(money(r['gap'], currency, signed=True))}</td>"
-        f"<td>{e(pct(r['attainment']))}</td></tr>" for r in rows)
-    return (f"<h3>{e(title)}</h3><table><tr><th>Segment</th><th>Actual YTD</th><th>Target YTD</th>"
-            f"<th>Gap</th><th>Attainment</th></tr>{body}</table>")
+        f"<td>{e(pct(r['attainment']))}</td></tr>"
+        for r in rows
+    )
+    return (
+        f"<h3>{e(title)}</h3><table><tr><th>Segment</th><th>Actual YTD</th><th>Target YTD</th>"
+        f"<th>Gap</th><th>Attainment</th></tr>{body}</table>"
+    )
 
 
 def render_index(manifest: dict[str, Any], h: Headline | None, currency: str = "CNY") -> str:
@@ -89,16 +111,31 @@ def render_index(manifest: dict[str, Any], h: Headline | None, currency: str = "
     for s in manifest["steps"]:
         link = f'<a href="{e(s["html"])}">{e(s["name"])}</a>' if s.get("html") else e(s["name"])
         nb = f'<a href="{e(s["notebook"])}">notebook</a>' if s.get("notebook") else ""
-        rows.append(f"<tr><td>{link}</td><td>{e(s['status'])}</td><td>{s['seconds']:.1f} s</td>"
-                    f"<td>{nb}</td><td>{e(s.get('error') or '')}</td></tr>")
-    cards = "".join(f'<div class="kpi"><div class="k">{e(k)}</div><div class="v">{e(v)}</div>'
-                    f'<div class="d">{e(d)}</div></div>' for k, v, d in (h.cards if h else []))
-    segs = (_segments("Furthest behind (YTD)", h.behind, currency)
-            + _segments("Furthest ahead (YTD)", h.ahead, currency)) if h else ""
+        rows.append(
+            f"<tr><td>{link}</td><td>{e(s['status'])}</td><td>{s['seconds']:.1f} s</td>"
+            f"<td>{nb}</td><td>{e(s.get('error') or '')}</td></tr>"
+        )
+    cards = "".join(
+        f'<div class="kpi"><div class="k">{e(k)}</div><div class="v">{e(v)}</div>'
+        f'<div class="d">{e(d)}</div></div>'
+        for k, v, d in (h.cards if h else [])
+    )
+    segs = (
+        (
+            _segments("Furthest behind (YTD)", h.behind, currency)
+            + _segments("Furthest ahead (YTD)", h.ahead, currency)
+        )
+        if h
+        else ""
+    )
     notes = "".join(f"<li>{e(n)}</li>" for n in manifest.get("notes") or [])
     err = manifest.get("error")
-    err_html = (f'<div class="err"><b>Run {e(status)}</b> at step {e(err["step"])}:'
-                f'<pre>{e(err["message"])}</pre></div>' if err else "")
+    err_html = (
+        f'<div class="err"><b>Run {e(status)}</b> at step {e(err["step"])}:'
+        f"<pre>{e(err['message'])}</pre></div>"
+        if err
+        else ""
+    )
     return f"""<!DOCTYPE html>
 <html lang="zh-CN"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'">
@@ -118,15 +155,15 @@ td:nth-child(n+2) {{ font-variant-numeric: tabular-nums; }}
 </style></head><body>
 <p><a href="../index.html">&larr; All reports</a></p>
 <h1>Sales report {e(period)}</h1>
-<p class="meta">Status: <b>{e(status)}</b> &middot; run {e(manifest.get('started', ''))} &middot;
-{manifest.get('seconds', 0):.0f} s &middot; commit {e(str(manifest.get('git_commit') or 'n/a'))}</p>
+<p class="meta">Status: <b>{e(status)}</b> &middot; run {e(manifest.get("started", ""))} &middot;
+{manifest.get("seconds", 0):.0f} s &middot; commit {e(str(manifest.get("git_commit") or "n/a"))}</p>
 {err_html}
 <div class="kpis">{cards}</div>
 {segs}
 <h2>Steps</h2>
 <table><tr><th>Step</th><th>Status</th><th>Time</th><th>Audit</th><th>Error</th></tr>
-{''.join(rows)}</table>
-<h2>Data notes</h2><ul>{notes or '<li>none</li>'}</ul>
+{"".join(rows)}</table>
+<h2>Data notes</h2><ul>{notes or "<li>none</li>"}</ul>
 <p class="meta">Inputs, versions and parameters: <a href="run.json">run.json</a> &middot;
 log: <a href="run.log">run.log</a>, <a href="kernel.log">kernel.log</a> &middot; outputs: <code>outputs/</code></p>
 </body></html>"""

@@ -51,8 +51,19 @@ __all__ = ["Step", "RunResult", "discover_steps", "export_html", "run_pipeline"]
 
 log = logging.getLogger("salesanalysis")
 
-VERSIONED = ("salesanalysis", "pandas", "numpy", "statsmodels", "scipy", "matplotlib", "seaborn",
-             "papermill", "nbconvert", "pyarrow", "duckdb")
+VERSIONED = (
+    "salesanalysis",
+    "pandas",
+    "numpy",
+    "statsmodels",
+    "scipy",
+    "matplotlib",
+    "seaborn",
+    "papermill",
+    "nbconvert",
+    "pyarrow",
+    "duckdb",
+)
 HIDDEN_TAGS = {"parameters", "injected-parameters", "remove_cell", "hide"}
 
 
@@ -163,12 +174,29 @@ def _versions() -> dict[str, str]:
 
 def _git_commit() -> str | None:
     try:
-        r = subprocess.run(["git", "-C", str(REPO_DIR), "rev-parse", "HEAD"], capture_output=True,
-                           text=True, timeout=5)
+        r = subprocess.run(
+            ["git", "-C", str(REPO_DIR), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
         if r.returncode != 0:
             return None
-        dirty = subprocess.run(["git", "-C", str(REPO_DIR), "status", "--porcelain", "--",
-                                "salesanalysis", "notebooks"], capture_output=True, text=True, timeout=5)
+        dirty = subprocess.run(
+            [
+                "git",
+                "-C",
+                str(REPO_DIR),
+                "status",
+                "--porcelain",
+                "--",
+                "salesanalysis",
+                "notebooks",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
         return r.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):
         return None
@@ -225,8 +253,10 @@ def _lock(out: Path, period: str, wait: float) -> Any:
     try:
         lock.acquire(timeout=wait)
     except Timeout:
-        raise RunLocked(f"another run for {period} is in progress in {out}",
-                        fix="Wait for it to finish (or pass --wait SECONDS to queue behind it).") from None
+        raise RunLocked(
+            f"another run for {period} is in progress in {out}",
+            fix="Wait for it to finish (or pass --wait SECONDS to queue behind it).",
+        ) from None
     return lock
 
 
@@ -253,7 +283,11 @@ def _code_hash() -> str:
     """sha256 of the package's code and templates: a changed package reruns every step."""
     h = hashlib.sha256()
     for path in sorted(PACKAGE_DIR.rglob("*")):
-        if path.is_file() and path.suffix in (".py", ".j2", ".json") and "__pycache__" not in path.parts:
+        if (
+            path.is_file()
+            and path.suffix in (".py", ".j2", ".json")
+            and "__pycache__" not in path.parts
+        ):
             h.update(path.relative_to(PACKAGE_DIR).as_posix().encode())
             h.update(path.read_bytes())
     return h.hexdigest()
@@ -282,8 +316,11 @@ def _records_state(records_dir: Path | str | None) -> dict[str, str]:
     """What the plan-of-record folder holds (a frozen or adopted plan changes the run)."""
     if not records_dir or not Path(records_dir).is_dir():
         return {}
-    return {str(p.relative_to(records_dir)): sha256_file(p)
-            for p in sorted(Path(records_dir).rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(records_dir)): sha256_file(p)
+        for p in sorted(Path(records_dir).rglob("*"))
+        if p.is_file()
+    }
 
 
 def _fingerprints(base: dict[str, Any], steps: Sequence[Step]) -> tuple[str, list[str]]:
@@ -306,14 +343,19 @@ def _find_reusable(out: Path, base_fp: str) -> tuple[Path, dict[str, Any]] | Non
             m = json.loads(run.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
-        if (m.get("status") == "ok" and m.get("prepare_outputs")
-                and m.get("fingerprints", {}).get("base") == base_fp):
+        if (
+            m.get("status") == "ok"
+            and m.get("prepare_outputs")
+            and m.get("fingerprints", {}).get("base") == base_fp
+        ):
             return run.parent, m
     return None
 
 
 def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:
-    return {p.name: (p.stat().st_mtime_ns, p.stat().st_size) for p in folder.iterdir() if p.is_file()}
+    return {
+        p.name: (p.stat().st_mtime_ns, p.stat().st_size) for p in folder.iterdir() if p.is_file()
+    }
 
 
 def _changed(before: dict[str, tuple[int, int]], folder: Path) -> list[str]:
@@ -341,13 +383,22 @@ def _normalize_notebook(path: Path, name: str) -> None:
     nbformat.write(nb, path)
 
 
-def run_pipeline(period: str | None = None, data_dir: Path | str = SAMPLE_DIR,
-                 plan_file: Path | str | None = SAMPLE_PLAN, out: Path | str = REPORTS_DIR,
-                 *, steps: Sequence[str] | None = None, notebooks_dir: Path = NOTEBOOKS_DIR,
-                 echo: Callable[[str], None] | None = print, wait: float = 0.0,
-                 cell_timeout: int = 1800, extra_parameters: dict[str, Any] | None = None,
-                 force: bool = False, records_dir: Path | str | None = None,
-                 today: _dt.date | None = None) -> RunResult:
+def run_pipeline(
+    period: str | None = None,
+    data_dir: Path | str = SAMPLE_DIR,
+    plan_file: Path | str | None = SAMPLE_PLAN,
+    out: Path | str = REPORTS_DIR,
+    *,
+    steps: Sequence[str] | None = None,
+    notebooks_dir: Path = NOTEBOOKS_DIR,
+    echo: Callable[[str], None] | None = print,
+    wait: float = 0.0,
+    cell_timeout: int = 1800,
+    extra_parameters: dict[str, Any] | None = None,
+    force: bool = False,
+    records_dir: Path | str | None = None,
+    today: _dt.date | None = None,
+) -> RunResult:
     """Run the monthly pipeline for ``period`` ('' or None = latest complete month).
 
     Steps whose notebook, inputs, parameters and package code are unchanged since the last good
@@ -367,21 +418,31 @@ def run_pipeline(period: str | None = None, data_dir: Path | str = SAMPLE_DIR,
     all_steps = discover_steps(notebooks_dir)
     if steps:
         wanted = set(steps)
-        all_steps = [s for s in all_steps if s.stem in wanted or s.name in wanted or str(s.number) in wanted]
+        all_steps = [
+            s for s in all_steps if s.stem in wanted or s.name in wanted or str(s.number) in wanted
+        ]
     if not all_steps:
-        raise SalesAnalysisError(f"no pipeline steps (NN_name.ipynb) found in {notebooks_dir}"
-                                 + (f" matching {', '.join(steps)}" if steps else ""),
-                                 fix="Check the notebooks folder, or the names given to --steps "
-                                     "(see `salesanalysis steps`).")
+        raise SalesAnalysisError(
+            f"no pipeline steps (NN_name.ipynb) found in {notebooks_dir}"
+            + (f" matching {', '.join(steps)}" if steps else ""),
+            fix="Check the notebooks folder, or the names given to --steps "
+            "(see `salesanalysis steps`).",
+        )
     started = _dt.datetime.now(_dt.UTC)
     versions = _versions()
     request = period or f"latest@{(today or _dt.date.today()):%Y-%m}"
     files = _input_files(data_dir, plan_path)
-    base = {"code": _code_hash(), "versions": versions, "request": request,
-            "inputs": {k: sha256_file(v) for k, v in (files or {}).items()},
-            "data_dir": str(data_dir), "plan_file": str(plan_path) if plan_path else None,
-            "records": _records_state(records_dir),
-            "extra": extra_parameters or {}, "steps": [s.stem for s in all_steps]}
+    base = {
+        "code": _code_hash(),
+        "versions": versions,
+        "request": request,
+        "inputs": {k: sha256_file(v) for k, v in (files or {}).items()},
+        "data_dir": str(data_dir),
+        "plan_file": str(plan_path) if plan_path else None,
+        "records": _records_state(records_dir),
+        "extra": extra_parameters or {},
+        "steps": [s.stem for s in all_steps],
+    }
     base_fp, step_fps = _fingerprints(base, all_steps)
     prev = None if (force or files is None) else _find_reusable(out, base_fp)
     stamp = f"{os.getpid()}-{int(time.time() * 1000)}"
@@ -393,12 +454,19 @@ def run_pipeline(period: str | None = None, data_dir: Path | str = SAMPLE_DIR,
         "status": "running",
         "period": period or "",
         "started": started.isoformat(timespec="seconds"),
-        "parameters": {"period": period or "", "data_dir": str(data_dir),
-                       "plan_file": str(plan_path) if plan_path else None,
-                       **(extra_parameters or {})},
-        "inputs": {}, "sha256": {}, "versions": versions, "git_commit": _git_commit(),
+        "parameters": {
+            "period": period or "",
+            "data_dir": str(data_dir),
+            "plan_file": str(plan_path) if plan_path else None,
+            **(extra_parameters or {}),
+        },
+        "inputs": {},
+        "sha256": {},
+        "versions": versions,
+        "git_commit": _git_commit(),
         "fingerprints": {"base": base_fp, "code": base["code"]},
-        "steps": [], "notes": [],
+        "steps": [],
+        "notes": [],
     }
     records: list[StepRecord] = []
     lock = None
@@ -415,8 +483,10 @@ def run_pipeline(period: str | None = None, data_dir: Path | str = SAMPLE_DIR,
             prev_dir, prev_m = prev
             p = prev_m["period"]
             lock = _lock(out, p, wait)
-            say(f"Inputs, parameters and code unchanged since the run of {prev_m.get('started')}: "
-                "reusing what has not changed (--force reruns all).")
+            say(
+                f"Inputs, parameters and code unchanged since the run of {prev_m.get('started')}: "
+                "reusing what has not changed (--force reruns all)."
+            )
             prep_files = prev_m.get("prepare_outputs", [])
             for name in prep_files:
                 shutil.copy2(prev_dir / "outputs" / name, build / "outputs" / name)
@@ -427,11 +497,20 @@ def run_pipeline(period: str | None = None, data_dir: Path | str = SAMPLE_DIR,
             say("Preparing inputs (read, validate, build the monthly cube)...")
             prep = context.prepare(data_dir, plan_path, build / "outputs", period, today)
             p = prep["period"]
-            manifest.update(inputs=prep["inputs"], sha256=prep["sha256"], notes=prep["notes"],
-                            rows=prep["rows"], prepare_outputs=sorted(x.name for x in (build / "outputs").iterdir()))
-            log.info("prepared inputs for %s in %.1fs: %s", p, time.perf_counter() - t0, prep["rows"])
-            say(f"  period {p}: {prep['rows']['transactions']:,} lines -> {prep['rows']['cube']:,} cube "
-                f"rows ({time.perf_counter() - t0:.1f}s)")
+            manifest.update(
+                inputs=prep["inputs"],
+                sha256=prep["sha256"],
+                notes=prep["notes"],
+                rows=prep["rows"],
+                prepare_outputs=sorted(x.name for x in (build / "outputs").iterdir()),
+            )
+            log.info(
+                "prepared inputs for %s in %.1fs: %s", p, time.perf_counter() - t0, prep["rows"]
+            )
+            say(
+                f"  period {p}: {prep['rows']['transactions']:,} lines -> {prep['rows']['cube']:,} cube "
+                f"rows ({time.perf_counter() - t0:.1f}s)"
+            )
             lock = _lock(out, p, wait)
             prev_steps = {}
         manifest["period"] = p
@@ -440,16 +519,25 @@ def run_pipeline(period: str | None = None, data_dir: Path | str = SAMPLE_DIR,
             say(f"  note: {note}")
         final = out / p
         _recover(final)
-        params = {"period": p, "run_dir": ".", "data_dir": str(data_dir),
-                  "plan_file": str(plan_path) if plan_path else "",
-                  "records_dir": str(Path(records_dir).resolve()) if records_dir else "",
-                  **(extra_parameters or {})}
+        params = {
+            "period": p,
+            "run_dir": ".",
+            "data_dir": str(data_dir),
+            "plan_file": str(plan_path) if plan_path else "",
+            "records_dir": str(Path(records_dir).resolve()) if records_dir else "",
+            **(extra_parameters or {}),
+        }
         reusing = prev is not None
         for i, (step, fp) in enumerate(zip(all_steps, step_fps, strict=True), 1):
             rec = StepRecord(step.stem, fingerprint=fp)
             records.append(rec)
             old = prev_steps.get(step.stem)
-            reusing = reusing and old is not None and old.get("fingerprint") == fp and old.get("status") in ("ok", "reused")
+            reusing = (
+                reusing
+                and old is not None
+                and old.get("fingerprint") == fp
+                and old.get("status") in ("ok", "reused")
+            )
             if reusing:
                 prev_dir = prev[0]
                 for name in [f"{step.stem}.ipynb", f"{step.stem}.html"]:
@@ -487,21 +575,31 @@ def run_pipeline(period: str | None = None, data_dir: Path | str = SAMPLE_DIR,
                     except Exception as e:  # an unexportable notebook must not hide the real error
                         log.error("HTML export of %s failed: %s", step.stem, e)
                         if rec.status == "ok":
-                            rec.status, rec.error = "failed", f"HTML export failed: {_short_error(e)}"
-            say(f"      {rec.status} in {rec.seconds:.1f}s" + (f": {rec.error}" if rec.error else ""))
+                            rec.status, rec.error = (
+                                "failed",
+                                f"HTML export failed: {_short_error(e)}",
+                            )
+            say(
+                f"      {rec.status} in {rec.seconds:.1f}s"
+                + (f": {rec.error}" if rec.error else "")
+            )
             log.info("step %s %s in %.2fs", step.stem, rec.status, rec.seconds)
             if rec.status == "failed":
-                raise StepFailed(f"step {step.stem} failed: {rec.error}",
-                                 fix=f"Open {final}.failed/{step.stem}.html (or the .ipynb) to see the "
-                                     "error in context; the last good report is unchanged.")
+                raise StepFailed(
+                    f"step {step.stem} failed: {rec.error}",
+                    fix=f"Open {final}.failed/{step.stem}.html (or the .ipynb) to see the "
+                    "error in context; the last good report is unchanged.",
+                )
         manifest["status"] = "ok"
     except (SalesAnalysisError, _Interrupted, KeyboardInterrupt, Exception) as e:
         status = "interrupted" if isinstance(e, _Interrupted | KeyboardInterrupt) else "failed"
         manifest["status"] = status
         failed = next((r for r in records if r.status in ("failed", "interrupted")), None)
-        manifest["error"] = {"step": failed.name if failed else "prepare",
-                             "type": type(e).__name__,
-                             "message": e.render() if isinstance(e, SalesAnalysisError) else _short_error(e)}
+        manifest["error"] = {
+            "step": failed.name if failed else "prepare",
+            "type": type(e).__name__,
+            "message": e.render() if isinstance(e, SalesAnalysisError) else _short_error(e),
+        }
         log.error("run %s: %s", status, manifest["error"]["message"])
         raise
     finally:
@@ -510,7 +608,9 @@ def run_pipeline(period: str | None = None, data_dir: Path | str = SAMPLE_DIR,
         manifest["seconds"] = round(time.perf_counter() - t_run, 2)
         write_error: OSError | None = None
         try:
-            _atomic_write_text(build / "run.json", json.dumps(manifest, ensure_ascii=False, indent=2))
+            _atomic_write_text(
+                build / "run.json", json.dumps(manifest, ensure_ascii=False, indent=2)
+            )
             _write_run_index(build, manifest)
         except OSError as e:  # e.g. the disk is full: never swap in a report without its record
             write_error = e
@@ -538,9 +638,11 @@ def run_pipeline(period: str | None = None, data_dir: Path | str = SAMPLE_DIR,
             if lock is not None:
                 lock.release()
     if write_error is not None:
-        raise SalesAnalysisError(f"the report for {manifest['period']} could not be written: {write_error}",
-                                 fix="Free disk space in the reports folder and run again; the last "
-                                     "good report is unchanged.")
+        raise SalesAnalysisError(
+            f"the report for {manifest['period']} could not be written: {write_error}",
+            fix="Free disk space in the reports folder and run again; the last "
+            "good report is unchanged.",
+        )
     say(f"Report: {dest / 'index.html'}")
     return RunResult("ok", manifest["period"], dest, records)
 
@@ -575,16 +677,26 @@ def _execute(step: Step, build: Path, params: dict[str, Any], cell_timeout: int)
     declared = pm.inspect_notebook(str(step.path))
     params = {k: v for k, v in params.items() if k in declared}  # each notebook gets its own
 
-    env_pin = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-               "MPLBACKEND": "module://matplotlib_inline.backend_inline",
-               "SALESANALYSIS_KERNEL_LOG": str(build / "kernel.log")}
+    env_pin = {
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+        "SALESANALYSIS_KERNEL_LOG": str(build / "kernel.log"),
+    }
     saved = {k: os.environ.get(k) for k in env_pin}
     os.environ.update(env_pin)
     try:
         pm.execute_notebook(
-            str(step.path), str(build / f"{step.stem}.ipynb"), parameters=params,
-            cwd=str(build), kernel_name="python3", progress_bar=False, log_output=False,
-            execution_timeout=cell_timeout, request_save_on_cell_execute=True,
+            str(step.path),
+            str(build / f"{step.stem}.ipynb"),
+            parameters=params,
+            cwd=str(build),
+            kernel_name="python3",
+            progress_bar=False,
+            log_output=False,
+            execution_timeout=cell_timeout,
+            request_save_on_cell_execute=True,
             kernel_manager_class=_kernel_manager_class(),
         )
     finally:
@@ -615,7 +727,9 @@ def _write_reports_index(out: Path) -> None:
     """``<out>/index.html``: every period's last good report, and failed attempts."""
     e = html.escape
     rows = []
-    for d in sorted((p for p in out.iterdir() if p.is_dir() and not p.name.startswith(".")), reverse=True):
+    for d in sorted(
+        (p for p in out.iterdir() if p.is_dir() and not p.name.startswith(".")), reverse=True
+    ):
         run = d / "run.json"
         if not run.exists():
             continue
@@ -623,15 +737,17 @@ def _write_reports_index(out: Path) -> None:
             m = json.loads(run.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
-        rows.append(f'<tr><td><a href="{e(d.name)}/index.html">{e(d.name)}</a></td>'
-                    f"<td>{e(m.get('status', '?'))}</td><td>{e(m.get('started', ''))}</td></tr>")
+        rows.append(
+            f'<tr><td><a href="{e(d.name)}/index.html">{e(d.name)}</a></td>'
+            f"<td>{e(m.get('status', '?'))}</td><td>{e(m.get('started', ''))}</td></tr>"
+        )
     page = f"""<!DOCTYPE html><html><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
 <title>Sales reports</title>
 <style>body {{ font-family: Arial, sans-serif; max-width: 800px; margin: 24px auto; }}
 td, th {{ padding: 4px 10px; border-bottom: 1px solid #ddd; text-align: left; }}</style></head>
 <body><h1>Sales reports</h1><table><tr><th>Report</th><th>Status</th><th>Run at (UTC)</th></tr>
-{''.join(rows)}</table></body></html>"""
+{"".join(rows)}</table></body></html>"""
     _atomic_write_text(out / "index.html", page)
 
 

@@ -39,8 +39,18 @@ from salesanalysis.review.common import (
 
 NO_CUSHION = "target_revenue_no_cushion"
 REVIEW_COLUMNS = [
-    "level", *DIMS, "measure", "window", "actual", "target", "attainment", "expected_to_date",
-    "landing_mean", "landing_lo_80", "landing_hi_80", "p_reach_target",
+    "level",
+    *DIMS,
+    "measure",
+    "window",
+    "actual",
+    "target",
+    "attainment",
+    "expected_to_date",
+    "landing_mean",
+    "landing_lo_80",
+    "landing_hi_80",
+    "p_reach_target",
 ]
 
 # --------------------------------------------------------------------------- actuals and targets
@@ -66,23 +76,32 @@ def customer_activations(customers: pd.DataFrame, period: Any, fiscal_year: int)
         ``month, region, product_line, customer_type, rep_id, customers`` (int64), only
         cell-months with at least one activation.
     """
-    require_columns(customers, ["month", "customer_id", *DIMS, "revenue"], "customer cube",
-                    "Build it with salesanalysis.data.cube.build_customer_cube.")
+    require_columns(
+        customers,
+        ["month", "customer_id", *DIMS, "revenue"],
+        "customer cube",
+        "Build it with salesanalysis.data.cube.build_customer_cube.",
+    )
     p = check_period(period, fiscal_year)
     c = keys_as_str(with_month(customers), [*DIMS, "customer_id"])
     months = fiscal_months(fiscal_year)
     return counting.activations(c, months[months <= p.to_timestamp()])
 
 
-def monthly_actuals(cube: pd.DataFrame, customers: pd.DataFrame, period: Any,
-                    fiscal_year: int) -> pd.DataFrame:
+def monthly_actuals(
+    cube: pd.DataFrame, customers: pd.DataFrame, period: Any, fiscal_year: int
+) -> pd.DataFrame:
     """Actuals of the fiscal year to date at the bottom grain, one row per month and key.
 
     Returns ``month, region, product_line, customer_type, rep_id, revenue, quantity, customers``
     where ``customers`` is the activation count of :func:`customer_activations`.
     """
-    require_columns(cube, ["month", *DIMS, "revenue"], "cube",
-                    "Build it with salesanalysis.data.cube.build_cube.")
+    require_columns(
+        cube,
+        ["month", *DIMS, "revenue"],
+        "cube",
+        "Build it with salesanalysis.data.cube.build_cube.",
+    )
     p = check_period(period, fiscal_year)
     cb = keys_as_str(with_month(cube))
     start = fiscal_months(fiscal_year)[0]
@@ -101,16 +120,22 @@ def monthly_targets(targets: pd.DataFrame, fiscal_year: int) -> pd.DataFrame:
     """The fiscal year's targets: ``month, region, product_line, customer_type, rep_id,
     target_revenue, target_customers`` (+ ``target_revenue_no_cushion`` when present; other
     columns dropped, duplicates summed)."""
-    require_columns(targets, ["month", *DIMS, "target_revenue"], "targets",
-                    "Run the target decomposition step (03) to write outputs/targets.parquet.")
+    require_columns(
+        targets,
+        ["month", *DIMS, "target_revenue"],
+        "targets",
+        "Run the target decomposition step (03) to write outputs/targets.parquet.",
+    )
     t = keys_as_str(with_month(targets))
     if "target_customers" not in t.columns:
         t = t.assign(target_customers=0.0)
     months = fiscal_months(fiscal_year)
     t = t[t["month"].isin(months)]
     if t.empty:
-        raise InputError(f"the targets hold no month of fiscal year {fiscal_year}",
-                         fix="Run the target decomposition for this fiscal year's plan.")
+        raise InputError(
+            f"the targets hold no month of fiscal year {fiscal_year}",
+            fix="Run the target decomposition for this fiscal year's plan.",
+        )
     vals = ["target_revenue", "target_customers"]
     if NO_CUSHION in t.columns:
         vals.append(NO_CUSHION)
@@ -118,8 +143,9 @@ def monthly_targets(targets: pd.DataFrame, fiscal_year: int) -> pd.DataFrame:
     return t
 
 
-def company_view(targets: pd.DataFrame, company_targets: pd.DataFrame | None = None
-                 ) -> pd.DataFrame | None:
+def company_view(
+    targets: pd.DataFrame, company_targets: pd.DataFrame | None = None
+) -> pd.DataFrame | None:
     """The targets to judge every level above the rep against: ``company_targets`` when given,
     else the targets' ``target_revenue_no_cushion`` (the company target without the
     over-assignment cushion, written by the target decomposition) as ``target_revenue``;
@@ -131,8 +157,9 @@ def company_view(targets: pd.DataFrame, company_targets: pd.DataFrame | None = N
     return None
 
 
-def _company_keys(targets: pd.DataFrame, company_targets: pd.DataFrame | None
-                  ) -> pd.DataFrame | None:
+def _company_keys(
+    targets: pd.DataFrame, company_targets: pd.DataFrame | None
+) -> pd.DataFrame | None:
     """The company view (:func:`company_view`) with string keys, a month column and every
     dimension present (``*`` for the ones it does not carry); None when there is none."""
     company = company_view(targets, company_targets)
@@ -147,11 +174,19 @@ def _company_keys(targets: pd.DataFrame, company_targets: pd.DataFrame | None
 
 def monthly_market(market: pd.DataFrame, fiscal_year: int) -> pd.DataFrame:
     """Market size of the fiscal year: ``month, region, product_line, market_size``."""
-    require_columns(market, ["month", "region", "product_line", "market_size"], "market",
-                    "Provide market.csv (see data/README.md).")
+    require_columns(
+        market,
+        ["month", "region", "product_line", "market_size"],
+        "market",
+        "Provide market.csv (see data/README.md).",
+    )
     m = keys_as_str(with_month(market), ["region", "product_line"])
     m = m[m["month"].isin(fiscal_months(fiscal_year))]
-    return m.groupby(["month", "region", "product_line"], sort=True)["market_size"].sum().reset_index()
+    return (
+        m.groupby(["month", "region", "product_line"], sort=True)["market_size"]
+        .sum()
+        .reset_index()
+    )
 
 
 def _in(df: pd.DataFrame, first: pd.Timestamp, last: pd.Timestamp) -> pd.DataFrame:
@@ -167,11 +202,17 @@ def _sum_at(df: pd.DataFrame, level: str, values: Sequence[str]) -> pd.DataFrame
 # --------------------------------------------------------------------------- attainment
 
 
-def attainment_table(actuals: pd.DataFrame, targets: pd.DataFrame, market: pd.DataFrame | None,
-                     period: Any, fiscal_year: int, *,
-                     levels: Iterable[str] = REVIEW_LEVELS,
-                     share_levels: Iterable[str] = SHARE_LEVELS,
-                     company_targets: pd.DataFrame | None = None) -> pd.DataFrame:
+def attainment_table(
+    actuals: pd.DataFrame,
+    targets: pd.DataFrame,
+    market: pd.DataFrame | None,
+    period: Any,
+    fiscal_year: int,
+    *,
+    levels: Iterable[str] = REVIEW_LEVELS,
+    share_levels: Iterable[str] = SHARE_LEVELS,
+    company_targets: pd.DataFrame | None = None,
+) -> pd.DataFrame:
     """Actual vs target per level, key, measure and window.
 
     Args:
@@ -205,29 +246,46 @@ def attainment_table(actuals: pd.DataFrame, targets: pd.DataFrame, market: pd.Da
             a = _sum_at(_in(act, a_first, a_last), level, ["revenue", "customers"])
             t = _sum_at(_in(tg, t_first, t_last), level, ["target_revenue", "target_customers"])
             e = _sum_at(_in(tg, a_first, a_last), level, ["target_revenue", "target_customers"])
-            e = e.rename(columns={"target_revenue": "exp_revenue",
-                                  "target_customers": "exp_customers"})
-            m = a.merge(t, on=["level", *DIMS], how="outer").merge(e, on=["level", *DIMS],
-                                                                      how="outer")
+            e = e.rename(
+                columns={"target_revenue": "exp_revenue", "target_customers": "exp_customers"}
+            )
+            m = a.merge(t, on=["level", *DIMS], how="outer").merge(
+                e, on=["level", *DIMS], how="outer"
+            )
             m = m.fillna({c: 0.0 for c in m.columns if c not in ("level", *DIMS)})
-            for measure, ac, tc, ec in (("revenue", "revenue", "target_revenue", "exp_revenue"),
-                                        ("customers", "customers", "target_customers",
-                                         "exp_customers")):
-                out.append(pd.DataFrame({
-                    "level": m["level"], **{d: m[d] for d in DIMS}, "measure": measure,
-                    "window": window, "actual": m[ac].astype(float),
-                    "target": m[tc].astype(float), "expected_to_date": m[ec].astype(float)}))
+            for measure, ac, tc, ec in (
+                ("revenue", "revenue", "target_revenue", "exp_revenue"),
+                ("customers", "customers", "target_customers", "exp_customers"),
+            ):
+                out.append(
+                    pd.DataFrame(
+                        {
+                            "level": m["level"],
+                            **{d: m[d] for d in DIMS},
+                            "measure": measure,
+                            "window": window,
+                            "actual": m[ac].astype(float),
+                            "target": m[tc].astype(float),
+                            "expected_to_date": m[ec].astype(float),
+                        }
+                    )
+                )
     if market is not None and len(market):
         out.append(_share_rows(act, targets if ct is None else ct, market, wins, share_levels))
     res = pd.concat(out, ignore_index=True)
     res["attainment"] = safe_ratio(res["actual"], res["target"])
-    return res[["level", *DIMS, "measure", "window", "actual", "target", "attainment",
-                "expected_to_date"]]
+    return res[
+        ["level", *DIMS, "measure", "window", "actual", "target", "attainment", "expected_to_date"]
+    ]
 
 
-def _share_rows(act: pd.DataFrame, tg: pd.DataFrame, market: pd.DataFrame,
-                wins: Mapping[str, tuple[pd.Timestamp, pd.Timestamp]],
-                share_levels: Iterable[str]) -> pd.DataFrame:
+def _share_rows(
+    act: pd.DataFrame,
+    tg: pd.DataFrame,
+    market: pd.DataFrame,
+    wins: Mapping[str, tuple[pd.Timestamp, pd.Timestamp]],
+    share_levels: Iterable[str],
+) -> pd.DataFrame:
     rows = []
     mk = market.assign(customer_type=ALL, rep_id=ALL)
     ytd = wins["ytd"]
@@ -238,21 +296,31 @@ def _share_rows(act: pd.DataFrame, tg: pd.DataFrame, market: pd.DataFrame,
             a = _sum_at(_in(act, a_first, a_last), level, ["revenue"])
             t = _sum_at(_in(tg, t_first, t_last), level, ["target_revenue"])
             e = _sum_at(_in(tg, a_first, a_last), level, ["target_revenue"]).rename(
-                columns={"target_revenue": "exp_revenue"})
+                columns={"target_revenue": "exp_revenue"}
+            )
             ma = _sum_at(_in(mk, a_first, a_last), level, ["market_size"]).rename(
-                columns={"market_size": "m_act"})
+                columns={"market_size": "m_act"}
+            )
             mt = _sum_at(_in(mk, t_first, t_last), level, ["market_size"]).rename(
-                columns={"market_size": "m_tgt"})
+                columns={"market_size": "m_tgt"}
+            )
             m = ma.merge(mt, on=["level", *DIMS], how="outer")
             for f in (a, t, e):
                 m = m.merge(f, on=["level", *DIMS], how="left")
             m = m.fillna({"revenue": 0.0, "target_revenue": 0.0, "exp_revenue": 0.0})
-            rows.append(pd.DataFrame({
-                "level": m["level"], **{d: m[d] for d in DIMS}, "measure": "market_share",
-                "window": window,
-                "actual": safe_ratio(m["revenue"], m["m_act"]),
-                "target": safe_ratio(m["target_revenue"], m["m_tgt"]),
-                "expected_to_date": safe_ratio(m["exp_revenue"], m["m_act"])}))
+            rows.append(
+                pd.DataFrame(
+                    {
+                        "level": m["level"],
+                        **{d: m[d] for d in DIMS},
+                        "measure": "market_share",
+                        "window": window,
+                        "actual": safe_ratio(m["revenue"], m["m_act"]),
+                        "target": safe_ratio(m["target_revenue"], m["m_tgt"]),
+                        "expected_to_date": safe_ratio(m["exp_revenue"], m["m_act"]),
+                    }
+                )
+            )
     return pd.concat(rows, ignore_index=True)
 
 
@@ -277,8 +345,12 @@ def prepare_forecast(forecast: pd.DataFrame, period: Any, fiscal_year: int) -> p
         InputError: the forecast does not reach December of the fiscal year, or starts after
             the month following the report period (months would be missing).
     """
-    require_columns(forecast, ["level", *DIMS, "month", "mean"], "forecast",
-                    "Run the forecasting step (02) to write outputs/forecast.parquet.")
+    require_columns(
+        forecast,
+        ["level", *DIMS, "month", "mean"],
+        "forecast",
+        "Run the forecasting step (02) to write outputs/forecast.parquet.",
+    )
     fc = keys_as_str(with_month(forecast), ["level", *DIMS])
     if "measure" in fc.columns:  # tolerate a multi-measure forecast: revenue only
         fc = fc[fc["measure"].astype(str) == "revenue"]
@@ -293,7 +365,8 @@ def prepare_forecast(forecast: pd.DataFrame, period: Any, fiscal_year: int) -> p
                 f"the forecast does not cover the month(s) {names} that remain in fiscal year "
                 f"{fiscal_year} after the report period {check_period(period, fiscal_year)}",
                 fix="Rerun the forecasting step (02) with the report period as its cutoff and a "
-                    "horizon that reaches December.")
+                "horizon that reaches December.",
+            )
     fc["sd"] = _forecast_sd(fc)
     return fc
 
@@ -331,11 +404,17 @@ def p_reach(target: Any, mean: Any, sd: Any) -> np.ndarray:
     return np.where(np.isfinite(target) & np.isfinite(mean) & np.isfinite(sd), p, np.nan)
 
 
-def landing_forecast(actuals: pd.DataFrame, targets: pd.DataFrame, forecast: pd.DataFrame,
-                     period: Any, fiscal_year: int, *,
-                     levels: Iterable[str] = REVIEW_LEVELS,
-                     month_correlation: float = 1.0,
-                     company_targets: pd.DataFrame | None = None) -> pd.DataFrame:
+def landing_forecast(
+    actuals: pd.DataFrame,
+    targets: pd.DataFrame,
+    forecast: pd.DataFrame,
+    period: Any,
+    fiscal_year: int,
+    *,
+    levels: Iterable[str] = REVIEW_LEVELS,
+    month_correlation: float = 1.0,
+    company_targets: pd.DataFrame | None = None,
+) -> pd.DataFrame:
     """Full-year revenue landing per level and key: actual to date + forecast of the rest.
 
     Rules (stated in the report):
@@ -369,7 +448,8 @@ def landing_forecast(actuals: pd.DataFrame, targets: pd.DataFrame, forecast: pd.
     for level in levels:
         tg = targets if (ct is None or level in ("rep", "bottom")) else ct
         a = _sum_at(_in(actuals, *wins["ytd"]), level, ["revenue"]).rename(
-            columns={"revenue": "actual_ytd"})
+            columns={"revenue": "actual_ytd"}
+        )
         t = _sum_at(tg, level, ["target_revenue"]).rename(columns={"target_revenue": "target_fy"})
         m = a.merge(t, on=["level", *DIMS], how="outer")
         m = m.fillna({"actual_ytd": 0.0, "target_fy": 0.0})
@@ -377,11 +457,13 @@ def landing_forecast(actuals: pd.DataFrame, targets: pd.DataFrame, forecast: pd.
             f = forecast_at_level(fc, level)
             if len(f):
                 g = f.groupby(["level", *DIMS], sort=True)
-                agg = pd.DataFrame({
-                    "forecast_rest": g["mean"].sum(),
-                    "landing_sd": g["sd"].apply(lambda s: _combine_sd(s, month_correlation)),
-                    "n_months": g["month"].nunique(),
-                }).reset_index()
+                agg = pd.DataFrame(
+                    {
+                        "forecast_rest": g["mean"].sum(),
+                        "landing_sd": g["sd"].apply(lambda s: _combine_sd(s, month_correlation)),
+                        "n_months": g["month"].nunique(),
+                    }
+                ).reset_index()
                 agg = agg[agg["n_months"] == len(rest)].drop(columns="n_months")
                 m = m.merge(agg, on=["level", *DIMS], how="outer")
                 m = m.fillna({"actual_ytd": 0.0, "target_fy": 0.0})
@@ -398,9 +480,22 @@ def landing_forecast(actuals: pd.DataFrame, targets: pd.DataFrame, forecast: pd.
         res[f"landing_lo_{lv}"] = res["landing_mean"] - z * res["landing_sd"]
         res[f"landing_hi_{lv}"] = res["landing_mean"] + z * res["landing_sd"]
     res["p_reach_target"] = p_reach(res["target_fy"], res["landing_mean"], res["landing_sd"])
-    return res[["level", *DIMS, "actual_ytd", "target_fy", "forecast_rest", "landing_mean",
-                "landing_sd", "landing_lo_80", "landing_hi_80", "landing_lo_95", "landing_hi_95",
-                "p_reach_target"]]
+    return res[
+        [
+            "level",
+            *DIMS,
+            "actual_ytd",
+            "target_fy",
+            "forecast_rest",
+            "landing_mean",
+            "landing_sd",
+            "landing_lo_80",
+            "landing_hi_80",
+            "landing_lo_95",
+            "landing_hi_95",
+            "p_reach_target",
+        ]
+    ]
 
 
 def customer_landing(actual_ytd: Any, expected_ytd: Any, target_fy: Any) -> pd.DataFrame:
@@ -421,21 +516,40 @@ def customer_landing(actual_ytd: Any, expected_ytd: Any, target_fy: Any) -> pd.D
     with np.errstate(invalid="ignore"):
         lo = np.where(lam > 0, stats.poisson.ppf(0.1, np.where(lam > 0, lam, 1.0)), 0.0)
         hi = np.where(lam > 0, stats.poisson.ppf(0.9, np.where(lam > 0, lam, 1.0)), 0.0)
-        pr = np.where(need <= 0, 1.0,
-                      np.where(lam > 0, stats.poisson.sf(np.ceil(need) - 1,
-                                                         np.where(lam > 0, lam, 1.0)), 0.0))
-    return pd.DataFrame({"landing_mean": a + lam, "landing_lo_80": a + lo,
-                         "landing_hi_80": a + hi, "p_reach_target": pr})
+        pr = np.where(
+            need <= 0,
+            1.0,
+            np.where(
+                lam > 0, stats.poisson.sf(np.ceil(need) - 1, np.where(lam > 0, lam, 1.0)), 0.0
+            ),
+        )
+    return pd.DataFrame(
+        {
+            "landing_mean": a + lam,
+            "landing_lo_80": a + lo,
+            "landing_hi_80": a + hi,
+            "p_reach_target": pr,
+        }
+    )
 
 
 # --------------------------------------------------------------------------- review table
 
 
-def build_review(cube: pd.DataFrame, customers: pd.DataFrame, targets: pd.DataFrame,
-                 forecast: pd.DataFrame | None, market: pd.DataFrame | None, period: Any,
-                 fiscal_year: int, *, levels: Iterable[str] = REVIEW_LEVELS,
-                 share_levels: Iterable[str] = SHARE_LEVELS, month_correlation: float = 1.0,
-                 company_targets: pd.DataFrame | None = None) -> pd.DataFrame:
+def build_review(
+    cube: pd.DataFrame,
+    customers: pd.DataFrame,
+    targets: pd.DataFrame,
+    forecast: pd.DataFrame | None,
+    market: pd.DataFrame | None,
+    period: Any,
+    fiscal_year: int,
+    *,
+    levels: Iterable[str] = REVIEW_LEVELS,
+    share_levels: Iterable[str] = SHARE_LEVELS,
+    month_correlation: float = 1.0,
+    company_targets: pd.DataFrame | None = None,
+) -> pd.DataFrame:
     """The review table (``outputs/review.parquet``).
 
     One row per level and key (``*`` for summed dimensions), ``measure`` (revenue, customers,
@@ -456,17 +570,31 @@ def build_review(cube: pd.DataFrame, customers: pd.DataFrame, targets: pd.DataFr
     tgt = monthly_targets(targets, fiscal_year)
     mkt = monthly_market(market, fiscal_year) if market is not None else None
     company_targets = company_view(tgt, company_targets)
-    att = attainment_table(act, tgt, mkt, period, fiscal_year, levels=levels,
-                           share_levels=share_levels, company_targets=company_targets)
+    att = attainment_table(
+        act,
+        tgt,
+        mkt,
+        period,
+        fiscal_year,
+        levels=levels,
+        share_levels=share_levels,
+        company_targets=company_targets,
+    )
     for c in ("landing_mean", "landing_lo_80", "landing_hi_80", "p_reach_target"):
         att[c] = np.nan
     fy = att["window"] == "fy"
     # revenue
     if forecast is not None:
-        land = landing_forecast(act, tgt, forecast, period, fiscal_year,
-                                levels=sorted(set(levels) | set(share_levels)),
-                                month_correlation=month_correlation,
-                                company_targets=company_targets)
+        land = landing_forecast(
+            act,
+            tgt,
+            forecast,
+            period,
+            fiscal_year,
+            levels=sorted(set(levels) | set(share_levels)),
+            month_correlation=month_correlation,
+            company_targets=company_targets,
+        )
         lk = land.set_index(["level", *DIMS])
         idx = att.loc[fy & (att["measure"] == "revenue")].set_index(["level", *DIMS]).index
         for c in ("landing_mean", "landing_lo_80", "landing_hi_80", "p_reach_target"):
@@ -474,8 +602,9 @@ def build_review(cube: pd.DataFrame, customers: pd.DataFrame, targets: pd.DataFr
         if mkt is not None and len(mkt):
             sel = fy & (att["measure"] == "market_share")
             mk = mkt.assign(customer_type=ALL, rep_id=ALL)
-            sizes = pd.concat([_sum_at(mk, lv, ["market_size"]) for lv in share_levels],
-                              ignore_index=True)
+            sizes = pd.concat(
+                [_sum_at(mk, lv, ["market_size"]) for lv in share_levels], ignore_index=True
+            )
             sidx = att.loc[sel].set_index(["level", *DIMS]).index
             size = sizes.set_index(["level", *DIMS])["market_size"].reindex(sidx).to_numpy()
             for c in ("landing_mean", "landing_lo_80", "landing_hi_80"):
@@ -483,15 +612,18 @@ def build_review(cube: pd.DataFrame, customers: pd.DataFrame, targets: pd.DataFr
             att.loc[sel, "p_reach_target"] = lk["p_reach_target"].reindex(sidx).to_numpy()
     # customers
     sel = fy & (att["measure"] == "customers")
-    cl = customer_landing(att.loc[sel, "actual"], att.loc[sel, "expected_to_date"],
-                          att.loc[sel, "target"])
+    cl = customer_landing(
+        att.loc[sel, "actual"], att.loc[sel, "expected_to_date"], att.loc[sel, "target"]
+    )
     for c in cl.columns:
         att.loc[sel, c] = cl[c].to_numpy()
     att = att[REVIEW_COLUMNS]
     order = {lv: i for i, lv in enumerate(dict.fromkeys([*levels, *share_levels]))}
-    att = att.assign(_l=att["level"].map(order), _w=att["window"].map(
-        {w: i for i, w in enumerate(WINDOWS)}), _m=att["measure"].map(
-        {"revenue": 0, "customers": 1, "market_share": 2}))
+    att = att.assign(
+        _l=att["level"].map(order),
+        _w=att["window"].map({w: i for i, w in enumerate(WINDOWS)}),
+        _m=att["measure"].map({"revenue": 0, "customers": 1, "market_share": 2}),
+    )
     att = att.sort_values(["_m", "_l", *DIMS, "_w"], kind="mergesort")
     return att.drop(columns=["_l", "_w", "_m"]).reset_index(drop=True)
 
@@ -499,8 +631,9 @@ def build_review(cube: pd.DataFrame, customers: pd.DataFrame, targets: pd.DataFr
 # --------------------------------------------------------------------------- pacing
 
 
-def pacing_table(review: pd.DataFrame, period: Any, fiscal_year: int, *,
-                 measure: str = "revenue") -> pd.DataFrame:
+def pacing_table(
+    review: pd.DataFrame, period: Any, fiscal_year: int, *, measure: str = "revenue"
+) -> pd.DataFrame:
     """Seasonality-aware pacing per level and key, from the ``fy`` rows of the review table.
 
     Columns: ``actual_ytd``; ``target_fy``; ``expected_to_date`` (the *phased* target of the
@@ -517,12 +650,16 @@ def pacing_table(review: pd.DataFrame, period: Any, fiscal_year: int, *,
     p = check_period(period, fiscal_year)
     fy = review[(review["measure"] == measure) & (review["window"] == "fy")]
     left = 12 - p.month
-    out = pd.DataFrame({
-        "level": fy["level"], **{d: fy[d] for d in DIMS},
-        "actual_ytd": fy["actual"], "target_fy": fy["target"],
-        "expected_to_date": fy["expected_to_date"],
-        "straight_line": fy["target"] * p.month / 12.0,
-    })
+    out = pd.DataFrame(
+        {
+            "level": fy["level"],
+            **{d: fy[d] for d in DIMS},
+            "actual_ytd": fy["actual"],
+            "target_fy": fy["target"],
+            "expected_to_date": fy["expected_to_date"],
+            "straight_line": fy["target"] * p.month / 12.0,
+        }
+    )
     out["pace_gap"] = out["actual_ytd"] - out["expected_to_date"]
     out["pace_pct"] = safe_ratio(out["actual_ytd"], out["expected_to_date"])
     out["remaining_months"] = left
@@ -545,10 +682,17 @@ def _match(df: pd.DataFrame, key: Mapping[str, str] | None) -> pd.DataFrame:
     return df[mask]
 
 
-def pacing_curve(actuals: pd.DataFrame, targets: pd.DataFrame, forecast: pd.DataFrame | None,
-                 period: Any, fiscal_year: int, *, level: str = "total",
-                 key: Mapping[str, str] | None = None, month_correlation: float = 1.0
-                 ) -> pd.DataFrame:
+def pacing_curve(
+    actuals: pd.DataFrame,
+    targets: pd.DataFrame,
+    forecast: pd.DataFrame | None,
+    period: Any,
+    fiscal_year: int,
+    *,
+    level: str = "total",
+    key: Mapping[str, str] | None = None,
+    month_correlation: float = 1.0,
+) -> pd.DataFrame:
     """Monthly revenue path of one level and key over the fiscal year, for the pacing chart.
 
     Columns: ``month, actual, target, cum_actual, cum_target`` (phased), ``straight_line``
@@ -579,8 +723,9 @@ def pacing_curve(actuals: pd.DataFrame, targets: pd.DataFrame, forecast: pd.Data
     need = fy_target - ytd
     scale = need / rem_plan if rem_plan else np.nan
     out["required"] = np.where(done, np.nan, out["target"] * scale)
-    out["cum_required"] = np.where(done, out["cum_actual"],
-                                   ytd + out["required"].where(~done, 0.0).cumsum())
+    out["cum_required"] = np.where(
+        done, out["cum_actual"], ytd + out["required"].where(~done, 0.0).cumsum()
+    )
     out["landing_mean"] = np.where(done, out["cum_actual"], np.nan)
     out["landing_lo_80"] = out["landing_mean"]
     out["landing_hi_80"] = out["landing_mean"]
@@ -620,19 +765,31 @@ def headline(review: pd.DataFrame, *, n: int = 3, level: str = "cell") -> dict[s
     rev = review[review["measure"] == "revenue"]
     tot = rev[rev["level"] == "total"].set_index("window")
     if tot.empty or "ytd" not in tot.index:
-        raise InputError("the review table has no company revenue row",
-                         fix="Build it with salesanalysis.review.build_review.")
+        raise InputError(
+            "the review table has no company revenue row",
+            fix="Build it with salesanalysis.review.build_review.",
+        )
     ytd, fy = tot.loc["ytd"], tot.loc["fy"]
-    cus = review[(review["measure"] == "customers") & (review["level"] == "total")
-                 & (review["window"] == "ytd")]
+    cus = review[
+        (review["measure"] == "customers")
+        & (review["level"] == "total")
+        & (review["window"] == "ytd")
+    ]
     seg = rev[(rev["level"] == level) & (rev["window"] == "ytd")].copy()
     seg["gap"] = seg["actual"] - seg["target"]
     seg = seg.sort_values(["gap", *DIMS], kind="mergesort")
 
     def items(df: pd.DataFrame) -> list[dict[str, Any]]:
-        return [{"segment": segment_label(r), "actual": _jsonable(r["actual"]),
-                 "target": _jsonable(r["target"]), "gap": _jsonable(r["gap"]),
-                 "attainment": _jsonable(r["attainment"])} for _, r in df.iterrows()]
+        return [
+            {
+                "segment": segment_label(r),
+                "actual": _jsonable(r["actual"]),
+                "target": _jsonable(r["target"]),
+                "gap": _jsonable(r["gap"]),
+                "attainment": _jsonable(r["attainment"]),
+            }
+            for _, r in df.iterrows()
+        ]
 
     landing = fy["landing_mean"]
     return {
@@ -643,8 +800,9 @@ def headline(review: pd.DataFrame, *, n: int = 3, level: str = "cell") -> dict[s
         "landing_mean": _jsonable(landing),
         "landing_lo_80": _jsonable(fy["landing_lo_80"]),
         "landing_hi_80": _jsonable(fy["landing_hi_80"]),
-        "landing_vs_target": _jsonable(landing / fy["target"] - 1.0
-                                       if fy["target"] else float("nan")),
+        "landing_vs_target": _jsonable(
+            landing / fy["target"] - 1.0 if fy["target"] else float("nan")
+        ),
         "p_reach_target": _jsonable(fy["p_reach_target"]),
         "customers_ytd": _jsonable(cus["actual"].iloc[0]) if len(cus) else None,
         "customers_target_ytd": _jsonable(cus["target"].iloc[0]) if len(cus) else None,
@@ -653,32 +811,53 @@ def headline(review: pd.DataFrame, *, n: int = 3, level: str = "cell") -> dict[s
     }
 
 
-def off_track(review: pd.DataFrame, *, level: str = "cell", n: int = 5,
-              measure: str = "revenue") -> pd.DataFrame:
+def off_track(
+    review: pd.DataFrame, *, level: str = "cell", n: int = 5, measure: str = "revenue"
+) -> pd.DataFrame:
     """The ``n`` keys of a level furthest behind their year-to-date target (in currency for
     revenue), with YTD attainment, the full-year landing and the probability of reaching it."""
-    ytd = review[(review["measure"] == measure) & (review["level"] == level)
-                 & (review["window"] == "ytd")]
-    fy = review[(review["measure"] == measure) & (review["level"] == level)
-                & (review["window"] == "fy")]
+    ytd = review[
+        (review["measure"] == measure) & (review["level"] == level) & (review["window"] == "ytd")
+    ]
+    fy = review[
+        (review["measure"] == measure) & (review["level"] == level) & (review["window"] == "fy")
+    ]
     m = ytd[["level", *DIMS, "actual", "target", "attainment"]].merge(
         fy[["level", *DIMS, "target", "landing_mean", "p_reach_target"]].rename(
-            columns={"target": "target_fy"}), on=["level", *DIMS], how="left")
+            columns={"target": "target_fy"}
+        ),
+        on=["level", *DIMS],
+        how="left",
+    )
     m["gap"] = m["actual"] - m["target"]
     m.insert(1, "segment", [segment_label(r) for _, r in m.iterrows()])
     return m.sort_values(["gap", *DIMS], kind="mergesort").head(n).reset_index(drop=True)
 
 
 __all__ = [
-    "REVIEW_COLUMNS", "CELL", "LEVEL_KEYS", "attainment_table", "build_review",
-    "company_view", "customer_activations", "customer_landing", "forecast_at_level", "headline",
-    "landing_forecast", "monthly_actuals", "monthly_market", "monthly_targets", "off_track",
-    "p_reach", "pacing_curve", "pacing_table", "prepare_forecast",
+    "REVIEW_COLUMNS",
+    "CELL",
+    "LEVEL_KEYS",
+    "attainment_table",
+    "build_review",
+    "company_view",
+    "customer_activations",
+    "customer_landing",
+    "forecast_at_level",
+    "headline",
+    "landing_forecast",
+    "monthly_actuals",
+    "monthly_market",
+    "monthly_targets",
+    "off_track",
+    "p_reach",
+    "pacing_curve",
+    "pacing_table",
+    "prepare_forecast",
 ]
 
 
-def summary_table(review: pd.DataFrame, level: str, *, measure: str = "revenue"
-                  ) -> pd.DataFrame:
+def summary_table(review: pd.DataFrame, level: str, *, measure: str = "revenue") -> pd.DataFrame:
     """One row per key of a level, windows side by side, for display: ``segment``,
     ``month_actual, month_target, month_att``, the same for ``qtd`` and ``ytd``, then
     ``fy_target, expected_to_date, pace_gap, landing_mean, landing_lo_80, landing_hi_80,
@@ -688,11 +867,20 @@ def summary_table(review: pd.DataFrame, level: str, *, measure: str = "revenue"
     out = d[d["window"] == "fy"][idx].drop_duplicates().reset_index(drop=True)
     for w in ("month", "qtd", "ytd"):
         part = d[d["window"] == w][[*idx, "actual", "target", "attainment"]].rename(
-            columns={"actual": f"{w}_actual", "target": f"{w}_target",
-                     "attainment": f"{w}_att"})
+            columns={"actual": f"{w}_actual", "target": f"{w}_target", "attainment": f"{w}_att"}
+        )
         out = out.merge(part, on=idx, how="left")
-    fy = d[d["window"] == "fy"][[*idx, "target", "expected_to_date", "landing_mean",
-                                 "landing_lo_80", "landing_hi_80", "p_reach_target"]]
+    fy = d[d["window"] == "fy"][
+        [
+            *idx,
+            "target",
+            "expected_to_date",
+            "landing_mean",
+            "landing_lo_80",
+            "landing_hi_80",
+            "p_reach_target",
+        ]
+    ]
     out = out.merge(fy.rename(columns={"target": "fy_target"}), on=idx, how="left")
     out["pace_gap"] = out["ytd_actual"] - out["expected_to_date"]
     out["landing_vs_target"] = safe_ratio(out["landing_mean"], out["fy_target"]) - 1.0

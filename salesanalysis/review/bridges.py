@@ -54,10 +54,18 @@ from salesanalysis.review.common import (
 
 PVM_STEPS = ["volume", "mix_region", "mix_product_line", "mix_customer_type", "price"]
 LABELS = {
-    "target": "目标", "actual": "实际", "last_year": "去年同期", "this_year": "今年",
-    "customers": "客户数（相对目标）", "new_customers": "新客户", "lost_customers": "流失客户",
-    "volume": "销量", "mix_region": "结构：区域", "mix_product_line": "结构：产品线",
-    "mix_customer_type": "结构：客户类型", "price": "价格",
+    "target": "目标",
+    "actual": "实际",
+    "last_year": "去年同期",
+    "this_year": "今年",
+    "customers": "客户数（相对目标）",
+    "new_customers": "新客户",
+    "lost_customers": "流失客户",
+    "volume": "销量",
+    "mix_region": "结构：区域",
+    "mix_product_line": "结构：产品线",
+    "mix_customer_type": "结构：客户类型",
+    "price": "价格",
 }
 
 
@@ -127,18 +135,21 @@ def pvm_chain(base: pd.DataFrame, current: pd.DataFrame) -> dict[str, float]:
     return out
 
 
-def _bridge_frame(start_name: str, start: float, steps: Mapping[str, float], end_name: str,
-                  end: float) -> pd.DataFrame:
+def _bridge_frame(
+    start_name: str, start: float, steps: Mapping[str, float], end_name: str, end: float
+) -> pd.DataFrame:
     rows = [{"step": start_name, "label": LABELS[start_name], "kind": "total", "amount": start}]
-    rows += [{"step": k, "label": LABELS[k], "kind": "delta", "amount": float(v)}
-             for k, v in steps.items()]
+    rows += [
+        {"step": k, "label": LABELS[k], "kind": "delta", "amount": float(v)}
+        for k, v in steps.items()
+    ]
     rows.append({"step": end_name, "label": LABELS[end_name], "kind": "total", "amount": end})
     df = pd.DataFrame(rows)
     df["cumulative"] = start + df["amount"].where(df["kind"] == "delta", 0.0).cumsum()
     df.loc[df.index[-1], "cumulative"] = end
-    df["share_of_variance"] = np.where(df["kind"] == "delta",
-                                       df["amount"] / (end - start) if end != start else np.nan,
-                                       np.nan)
+    df["share_of_variance"] = np.where(
+        df["kind"] == "delta", df["amount"] / (end - start) if end != start else np.nan, np.nan
+    )
     return df
 
 
@@ -146,8 +157,13 @@ def _window(df: pd.DataFrame, first: pd.Timestamp, last: pd.Timestamp) -> pd.Dat
     return df[(df["month"] >= first) & (df["month"] <= last)]
 
 
-def bridge_last_year(customers: pd.DataFrame, period: Any, fiscal_year: int, *,
-                     where: Mapping[str, str] | None = None) -> pd.DataFrame:
+def bridge_last_year(
+    customers: pd.DataFrame,
+    period: Any,
+    fiscal_year: int,
+    *,
+    where: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
     """Bridge from last year to this year over the same months (January to the report period).
 
     Customers are split by their net revenue in each window (active = positive):
@@ -168,14 +184,17 @@ def bridge_last_year(customers: pd.DataFrame, period: Any, fiscal_year: int, *,
         (total), then the steps (``delta``), last row ``this_year`` (total); the deltas add up
         to ``this_year - last_year``.
     """
-    require_columns(customers, ["month", "customer_id", *DIMS, "revenue", "quantity"],
-                    "customer cube", "Build it with salesanalysis.data.cube.build_customer_cube.")
+    require_columns(
+        customers,
+        ["month", "customer_id", *DIMS, "revenue", "quantity"],
+        "customer cube",
+        "Build it with salesanalysis.data.cube.build_customer_cube.",
+    )
     p = check_period(period, fiscal_year)
     c = _filter(keys_as_str(with_month(customers), [*DIMS, "customer_id"]), where)
     months = fiscal_months(fiscal_year)
     ty = _window(c, months[0], p.to_timestamp())
-    ly = _window(c, months[0] - pd.DateOffset(years=1),
-                 p.to_timestamp() - pd.DateOffset(years=1))
+    ly = _window(c, months[0] - pd.DateOffset(years=1), p.to_timestamp() - pd.DateOffset(years=1))
     r_ty = ty.groupby("customer_id")["revenue"].sum()
     r_ly = ly.groupby("customer_id")["revenue"].sum()
     ids = r_ty.index.union(r_ly.index)
@@ -188,8 +207,9 @@ def bridge_last_year(customers: pd.DataFrame, period: Any, fiscal_year: int, *,
     keep_ty = ty[~ty["customer_id"].isin(new | lost)]
     keep_ly = ly[~ly["customer_id"].isin(new | lost)]
     steps.update(pvm_chain(keep_ly, keep_ty))
-    return _bridge_frame("last_year", float(ly["revenue"].sum()), steps, "this_year",
-                         float(ty["revenue"].sum()))
+    return _bridge_frame(
+        "last_year", float(ly["revenue"].sum()), steps, "this_year", float(ty["revenue"].sum())
+    )
 
 
 def price_factors(segments: pd.DataFrame, plan: Any = None) -> pd.Series:
@@ -216,8 +236,9 @@ def price_factors(segments: pd.DataFrame, plan: Any = None) -> pd.Series:
     return pd.Series(f, index=segments.index)
 
 
-def target_unit_prices(customers: pd.DataFrame, period: Any, fiscal_year: int, *,
-                       plan: Any = None) -> pd.DataFrame:
+def target_unit_prices(
+    customers: pd.DataFrame, period: Any, fiscal_year: int, *, plan: Any = None
+) -> pd.DataFrame:
     """Unit prices the target is read at, per segment ``(region, product_line, customer_type)``.
 
     Rule: last year's average unit price of the segment over the same months (January to the
@@ -250,10 +271,17 @@ def target_unit_prices(customers: pd.DataFrame, period: Any, fiscal_year: int, *
     return seg
 
 
-def bridge_target(customers: pd.DataFrame, targets: pd.DataFrame, period: Any,
-                  fiscal_year: int, *, where: Mapping[str, str] | None = None,
-                  prices: pd.DataFrame | None = None, plan: Any = None,
-                  window: str = "ytd") -> pd.DataFrame:
+def bridge_target(
+    customers: pd.DataFrame,
+    targets: pd.DataFrame,
+    period: Any,
+    fiscal_year: int,
+    *,
+    where: Mapping[str, str] | None = None,
+    prices: pd.DataFrame | None = None,
+    plan: Any = None,
+    window: str = "ytd",
+) -> pd.DataFrame:
     """Bridge from the target to the actual revenue of the year to date (or ``window="month"``).
 
     Targets carry revenue and customer counts but no quantities, so the target is read at a
@@ -274,8 +302,12 @@ def bridge_target(customers: pd.DataFrame, targets: pd.DataFrame, period: Any,
 
     Returns the same layout as :func:`bridge_last_year`, from ``target`` to ``actual``.
     """
-    require_columns(customers, ["month", "customer_id", *DIMS, "revenue", "quantity"],
-                    "customer cube", "Build it with salesanalysis.data.cube.build_customer_cube.")
+    require_columns(
+        customers,
+        ["month", "customer_id", *DIMS, "revenue", "quantity"],
+        "customer cube",
+        "Build it with salesanalysis.data.cube.build_customer_cube.",
+    )
     if window not in ("ytd", "month"):
         raise ValueError("window must be 'ytd' or 'month'")
     p = check_period(period, fiscal_year)
@@ -297,8 +329,11 @@ def bridge_target(customers: pd.DataFrame, targets: pd.DataFrame, period: Any,
     # no usable price: leave the quantity at 0 -> counted as volume by pvm_chain
     steps: dict[str, float] = {"customers": 0.0}
     steps.update(pvm_chain(base[[*CELL, "revenue", "quantity"]], cur))
-    n1 = float(_filter(customer_activations(customers, p, fiscal_year), where)
-               .pipe(_window, first, last)["customers"].sum())
+    n1 = float(
+        _filter(customer_activations(customers, p, fiscal_year), where)
+        .pipe(_window, first, last)["customers"]
+        .sum()
+    )
     nt = float(tg["target_customers"].sum())
     t_total = float(tg["target_revenue"].sum())
     if nt > 0:
@@ -307,5 +342,11 @@ def bridge_target(customers: pd.DataFrame, targets: pd.DataFrame, period: Any,
     return _bridge_frame("target", t_total, steps, "actual", float(act["revenue"].sum()))
 
 
-__all__ = ["PVM_STEPS", "bridge_last_year", "bridge_target", "price_factors", "pvm_chain",
-           "target_unit_prices"]
+__all__ = [
+    "PVM_STEPS",
+    "bridge_last_year",
+    "bridge_target",
+    "price_factors",
+    "pvm_chain",
+    "target_unit_prices",
+]

@@ -42,8 +42,10 @@ def as_period(period: Any) -> pd.Period:
     try:
         p = pd.Period(period, freq="M")
     except (ValueError, TypeError):
-        raise InputError(f"report period '{period}' is not a month",
-                         fix="Give the period as YYYY-MM, e.g. 2026-10.") from None
+        raise InputError(
+            f"report period '{period}' is not a month",
+            fix="Give the period as YYYY-MM, e.g. 2026-10.",
+        ) from None
     return p
 
 
@@ -117,8 +119,9 @@ def keys_as_str(df: pd.DataFrame, keys: Sequence[str] = DIMS) -> pd.DataFrame:
     return out
 
 
-def roll(df: pd.DataFrame, level: str, values: Sequence[str], *, by_month: bool = False
-         ) -> pd.DataFrame:
+def roll(
+    df: pd.DataFrame, level: str, values: Sequence[str], *, by_month: bool = False
+) -> pd.DataFrame:
     """Sum ``values`` to a level: its key columns kept, the other dimensions set to ``"*"``.
 
     Returns columns ``level, region, product_line, customer_type, rep_id, [month,] *values``.
@@ -137,10 +140,10 @@ def roll(df: pd.DataFrame, level: str, values: Sequence[str], *, by_month: bool 
     return out[cols]
 
 
-def roll_levels(df: pd.DataFrame, levels: Iterable[str], values: Sequence[str],
-                *, by_month: bool = False) -> pd.DataFrame:
-    return pd.concat([roll(df, lv, values, by_month=by_month) for lv in levels],
-                     ignore_index=True)
+def roll_levels(
+    df: pd.DataFrame, levels: Iterable[str], values: Sequence[str], *, by_month: bool = False
+) -> pd.DataFrame:
+    return pd.concat([roll(df, lv, values, by_month=by_month) for lv in levels], ignore_index=True)
 
 
 def plan_get(plan: Any, path: str, default: Any = None) -> Any:
@@ -186,8 +189,13 @@ class ReviewParams:
         keep_plan_total: re-planning never lowers the remaining months' total below the plan.
     """
 
-    def __init__(self, month_correlation: float = 1.0, replan_cap: float = 1.5,
-                 top_n: int = 5, keep_plan_total: bool = True) -> None:
+    def __init__(
+        self,
+        month_correlation: float = 1.0,
+        replan_cap: float = 1.5,
+        top_n: int = 5,
+        keep_plan_total: bool = True,
+    ) -> None:
         problems = []
         if not isinstance(keep_plan_total, bool | np.bool_):
             problems.append(f"keep_plan_total must be True or False, not {keep_plan_total!r}")
@@ -196,8 +204,9 @@ class ReviewParams:
             if not 0.0 <= rho <= 1.0:
                 raise ValueError
         except (TypeError, ValueError):
-            problems.append(f"month_correlation must be a number from 0 to 1, not "
-                            f"{month_correlation!r}")
+            problems.append(
+                f"month_correlation must be a number from 0 to 1, not {month_correlation!r}"
+            )
             rho = 1.0
         try:
             cap = float(replan_cap)
@@ -214,13 +223,17 @@ class ReviewParams:
             problems.append(f"top_n must be a whole number from 1 to 50, not {top_n!r}")
             n = 5
         if problems:
-            raise InputError("invalid notebook parameter(s): " + "; ".join(problems),
-                             fix="Correct the parameter in the notebook's parameters cell or "
-                                 "on the command line (-p name value).")
+            raise InputError(
+                "invalid notebook parameter(s): " + "; ".join(problems),
+                fix="Correct the parameter in the notebook's parameters cell or "
+                "on the command line (-p name value).",
+            )
         self.month_correlation, self.replan_cap, self.top_n = rho, cap, n
         self.keep_plan_total = bool(keep_plan_total)
 
     def __repr__(self) -> str:
-        return (f"ReviewParams(month_correlation={self.month_correlation}, "
-                f"replan_cap={self.replan_cap}, top_n={self.top_n}, "
-                f"keep_plan_total={self.keep_plan_total})")
+        return (
+            f"ReviewParams(month_correlation={self.month_correlation}, "
+            f"replan_cap={self.replan_cap}, top_n={self.top_n}, "
+            f"keep_plan_total={self.keep_plan_total})"
+        )

@@ -13,13 +13,16 @@ import pandas as pd
 from salesanalysis.review.common import DIMS, check_period, fiscal_months, keys_as_str, plan_get
 from salesanalysis.targets.kernels import largest_remainder
 
-MEASURES = {"revenue": ("target_revenue", "revenue"),
-            "revenue_no_cushion": ("target_revenue_no_cushion", "revenue"),
-            "customers": ("target_customers", "customers")}
+MEASURES = {
+    "revenue": ("target_revenue", "revenue"),
+    "revenue_no_cushion": ("target_revenue_no_cushion", "revenue"),
+    "customers": ("target_customers", "customers"),
+}
 
 
-def allocate_capped(need: float, base: np.ndarray, weight: np.ndarray, cap: float
-                    ) -> tuple[np.ndarray, bool]:
+def allocate_capped(
+    need: float, base: np.ndarray, weight: np.ndarray, cap: float
+) -> tuple[np.ndarray, bool]:
     """Split ``need`` over units proportionally to ``weight``, each at most ``cap x base``.
 
     Water-filling: allocate, clip the units over their cap, give the excess to the others in
@@ -58,10 +61,20 @@ def allocate_capped(need: float, base: np.ndarray, weight: np.ndarray, cap: floa
     return out, False
 
 
-def replan(targets: pd.DataFrame, actuals: pd.DataFrame, period: Any, fiscal_year: int, *,
-           p_reach: pd.DataFrame | None = None, plan: Any = None, cap: float = 1.5,
-           p_floor: float = 0.05, p_default: float = 0.5, floor_at_plan: bool = True,
-           units: dict[str, float] | None = None) -> pd.DataFrame:
+def replan(
+    targets: pd.DataFrame,
+    actuals: pd.DataFrame,
+    period: Any,
+    fiscal_year: int,
+    *,
+    p_reach: pd.DataFrame | None = None,
+    plan: Any = None,
+    cap: float = 1.5,
+    p_floor: float = 0.05,
+    p_default: float = 0.5,
+    floor_at_plan: bool = True,
+    units: dict[str, float] | None = None,
+) -> pd.DataFrame:
     """Revised targets for the months after the report period, beside the original plan.
 
     Rule, per measure (revenue, customers):
@@ -113,10 +126,14 @@ def replan(targets: pd.DataFrame, actuals: pd.DataFrame, period: Any, fiscal_yea
     a = a[(a["month"] >= months[0]) & (a["month"] <= end)]
     grid = t[["month", *DIMS]].drop_duplicates()
     tcols = [c for c, _ in MEASURES.values() if c in t.columns]
-    out = grid.merge(t.groupby(["month", *DIMS])[tcols].sum().reset_index(),
-                     on=["month", *DIMS], how="left")
-    out = out.merge(a.groupby(["month", *DIMS])[["revenue", "customers"]].sum().reset_index(),
-                    on=["month", *DIMS], how="left")
+    out = grid.merge(
+        t.groupby(["month", *DIMS])[tcols].sum().reset_index(), on=["month", *DIMS], how="left"
+    )
+    out = out.merge(
+        a.groupby(["month", *DIMS])[["revenue", "customers"]].sum().reset_index(),
+        on=["month", *DIMS],
+        how="left",
+    )
     out = out.sort_values(["month", *DIMS], kind="mergesort").reset_index(drop=True)
     out["status"] = np.where(out["month"] <= end, "closed", "open")
     open_ = (out["status"] == "open").to_numpy()
@@ -149,8 +166,12 @@ def replan(targets: pd.DataFrame, actuals: pd.DataFrame, period: Any, fiscal_yea
         if open_.any():
             op = out.loc[open_, DIMS].assign(plan=weight_v[open_], prob=prob[open_])
             per = op.groupby(DIMS, sort=True).agg(base=("plan", "sum"), prob=("prob", "first"))
-            alloc, flag = allocate_capped(need_r, per["base"].to_numpy(),
-                                          per["base"].to_numpy() * per["prob"].to_numpy(), cap)
+            alloc, flag = allocate_capped(
+                need_r,
+                per["base"].to_numpy(),
+                per["base"].to_numpy() * per["prob"].to_numpy(),
+                cap,
+            )
             per["alloc"] = alloc
             rem = per["base"].reindex(unit_key).to_numpy()
             u_alloc = per["alloc"].reindex(unit_key).to_numpy()
@@ -176,12 +197,16 @@ def replan_summary(revised: pd.DataFrame, by: list[str] | None = None) -> pd.Dat
     """Plan and revised targets side by side, by ``by`` (default: region) and status:
     ``plan_revenue, revised_revenue, change_revenue, change_pct``."""
     by = list(by or ["region"])
-    g = revised.groupby([*by, "status"], sort=True)[["plan_revenue", "revised_revenue",
-                                                     "plan_customers", "revised_customers"]]
+    g = revised.groupby([*by, "status"], sort=True)[
+        ["plan_revenue", "revised_revenue", "plan_customers", "revised_customers"]
+    ]
     s = g.sum().reset_index()
     s["change_revenue"] = s["revised_revenue"] - s["plan_revenue"]
-    s["change_pct"] = np.where(s["plan_revenue"] != 0, s["change_revenue"]
-                               / s["plan_revenue"].where(s["plan_revenue"] != 0, 1.0), np.nan)
+    s["change_pct"] = np.where(
+        s["plan_revenue"] != 0,
+        s["change_revenue"] / s["plan_revenue"].where(s["plan_revenue"] != 0, 1.0),
+        np.nan,
+    )
     return s
 
 

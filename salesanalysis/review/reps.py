@@ -22,8 +22,9 @@ from salesanalysis.review.common import (
 from salesanalysis.targets import capacity
 
 
-def gini(values: Sequence[float] | np.ndarray, weights: Sequence[float] | np.ndarray | None = None
-         ) -> float:
+def gini(
+    values: Sequence[float] | np.ndarray, weights: Sequence[float] | np.ndarray | None = None
+) -> float:
     """Gini coefficient of non-negative values (0 = all equal; (n-1)/n = one holds everything).
 
     ``G = sum_i sum_j w_i w_j |x_i - x_j| / (2 (sum w)^2 mean_w)`` with ``mean_w`` the weighted
@@ -54,8 +55,14 @@ def gini(values: Sequence[float] | np.ndarray, weights: Sequence[float] | np.nda
     return total / (2.0 * float(np.sum(w)) ** 2 * mean)
 
 
-def rep_capacity(reps: pd.DataFrame, fiscal_year: int, *, ramp_months: int = 6,
-                 ramp_curve: str = "linear", ramp_start: float = 0.25) -> pd.DataFrame:
+def rep_capacity(
+    reps: pd.DataFrame,
+    fiscal_year: int,
+    *,
+    ramp_months: int = 6,
+    ramp_curve: str = "linear",
+    ramp_start: float = 0.25,
+) -> pd.DataFrame:
     """Monthly capacity of each rep over the fiscal year, with the plan's ramp.
 
     The target decomposition's rule, from :mod:`salesanalysis.targets.capacity` (one implementation):
@@ -68,21 +75,36 @@ def rep_capacity(reps: pd.DataFrame, fiscal_year: int, *, ramp_months: int = 6,
     Returns ``rep_id, month, active_share, active, ramp, capacity`` (month by month).
     """
     require_columns(reps, ["rep_id"], "reps", "See data/README.md for reps.csv.")
-    cap = capacity.rep_capacity(reps, fiscal_months(fiscal_year), ramp_months=int(ramp_months),
-                                ramp_curve=str(ramp_curve), ramp_start=float(ramp_start))
+    cap = capacity.rep_capacity(
+        reps,
+        fiscal_months(fiscal_year),
+        ramp_months=int(ramp_months),
+        ramp_curve=str(ramp_curve),
+        ramp_start=float(ramp_start),
+    )
     cap = cap.sort_values("month", kind="mergesort").reset_index(drop=True)
     return cap[["rep_id", "month", "active_share", "active", "ramp", "capacity"]]
 
 
 def _ramp_settings(plan: Any) -> dict[str, Any]:
-    return {"ramp_months": int(plan_get(plan, "reps.ramp_months", 6)),
-            "ramp_curve": str(plan_get(plan, "reps.ramp_curve", "linear")),
-            "ramp_start": float(plan_get(plan, "reps.ramp_start", 0.25))}
+    return {
+        "ramp_months": int(plan_get(plan, "reps.ramp_months", 6)),
+        "ramp_curve": str(plan_get(plan, "reps.ramp_curve", "linear")),
+        "ramp_start": float(plan_get(plan, "reps.ramp_start", 0.25)),
+    }
 
 
-def rep_leaderboard(actuals: pd.DataFrame, targets: pd.DataFrame, reps: pd.DataFrame,
-                    period: Any, fiscal_year: int, *, plan: Any = None,
-                    review: pd.DataFrame | None = None, band: float = 0.05) -> pd.DataFrame:
+def rep_leaderboard(
+    actuals: pd.DataFrame,
+    targets: pd.DataFrame,
+    reps: pd.DataFrame,
+    period: Any,
+    fiscal_year: int,
+    *,
+    plan: Any = None,
+    review: pd.DataFrame | None = None,
+    band: float = 0.05,
+) -> pd.DataFrame:
     """One row per rep: attainment as assigned and ramp-adjusted, load and landing.
 
     Ramp-adjusted attainment judges a rep on the capacity they had: only the months they were
@@ -134,50 +156,80 @@ def rep_leaderboard(actuals: pd.DataFrame, targets: pd.DataFrame, reps: pd.DataF
     # reps with actuals or targets this year, or active in it
     ids = sorted(set(act["rep_id"]) | set(t_m["rep_id"]) | set(cap.loc[cap["active"], "rep_id"]))
     out = pd.DataFrame({"rep_id": ids})
-    out = out.merge(r[[c for c in ("rep_id", "name", "region", "fte", "hire_date", "end_date")
-                       if c in r.columns]], on="rep_id", how="left")
+    out = out.merge(
+        r[
+            [
+                c
+                for c in ("rep_id", "name", "region", "fte", "hire_date", "end_date")
+                if c in r.columns
+            ]
+        ],
+        on="rep_id",
+        how="left",
+    )
     g = cap[ytd].groupby("rep_id")
     out["active_months"] = out["rep_id"].map(g["active"].sum()).fillna(0).astype(int)
     out["capacity_ytd"] = out["rep_id"].map(g["capacity"].sum()).fillna(0.0)
     out["capacity_fy"] = out["rep_id"].map(cap.groupby("rep_id")["capacity"].sum()).fillna(0.0)
     a_ytd = act[act["month"] <= end]
     out["actual_ytd"] = out["rep_id"].map(a_ytd.groupby("rep_id")["revenue"].sum()).fillna(0.0)
-    out["actual_active"] = out["rep_id"].map(
-        a_ytd[a_ytd["active"]].groupby("rep_id")["revenue"].sum()).fillna(0.0)
-    out["target_ytd"] = out["rep_id"].map(
-        t_m[t_m["month"] <= end].groupby("rep_id")["target"].sum()).fillna(0.0)
+    out["actual_active"] = (
+        out["rep_id"].map(a_ytd[a_ytd["active"]].groupby("rep_id")["revenue"].sum()).fillna(0.0)
+    )
+    out["target_ytd"] = (
+        out["rep_id"].map(t_m[t_m["month"] <= end].groupby("rep_id")["target"].sum()).fillna(0.0)
+    )
     out["target_fy"] = out["rep_id"].map(t_m.groupby("rep_id")["target"].sum()).fillna(0.0)
     out["attainment"] = safe_ratio(out["actual_ytd"], out["target_ytd"])
-    out["fair_target_ytd"] = out["rep_id"].map(
-        c_m[c_m["month"] <= end].groupby("rep_id")["fair"].sum()).fillna(0.0)
+    out["fair_target_ytd"] = (
+        out["rep_id"].map(c_m[c_m["month"] <= end].groupby("rep_id")["fair"].sum()).fillna(0.0)
+    )
     out["ramp_adjusted_attainment"] = safe_ratio(out["actual_active"], out["fair_target_ytd"])
     out["target_per_capacity"] = safe_ratio(out["target_fy"], out["capacity_fy"])
-    med = float(np.nanmedian(out["target_per_capacity"])) if out["target_per_capacity"].notna(
-    ).any() else np.nan
+    med = (
+        float(np.nanmedian(out["target_per_capacity"]))
+        if out["target_per_capacity"].notna().any()
+        else np.nan
+    )
     out["load_vs_median"] = safe_ratio(out["target_per_capacity"], med) - 1.0
     a = out["ramp_adjusted_attainment"]
-    out["status"] = np.select([a.isna(), a > 1 + band, a < 1 - band],
-                              ["no target", "ahead", "behind"], "on track")
+    out["status"] = np.select(
+        [a.isna(), a > 1 + band, a < 1 - band], ["no target", "ahead", "behind"], "on track"
+    )
     if review is not None:
-        rv = review[(review["level"] == "rep") & (review["measure"] == "revenue")
-                    & (review["window"] == "fy")]
-        rv = rv.groupby("rep_id")[["landing_mean"]].sum(min_count=1).join(
-            rv.groupby("rep_id")["p_reach_target"].mean())
+        rv = review[
+            (review["level"] == "rep")
+            & (review["measure"] == "revenue")
+            & (review["window"] == "fy")
+        ]
+        rv = (
+            rv.groupby("rep_id")[["landing_mean"]]
+            .sum(min_count=1)
+            .join(rv.groupby("rep_id")["p_reach_target"].mean())
+        )
         out = out.merge(rv.reset_index(), on="rep_id", how="left")
-    out = out.sort_values(["ramp_adjusted_attainment", "rep_id"], ascending=[False, True],
-                          na_position="last", kind="mergesort").reset_index(drop=True)
+    out = out.sort_values(
+        ["ramp_adjusted_attainment", "rep_id"],
+        ascending=[False, True],
+        na_position="last",
+        kind="mergesort",
+    ).reset_index(drop=True)
     out.insert(0, "rank", np.arange(1, len(out) + 1))
     return out
 
 
-def attainment_spread(board: pd.DataFrame, column: str = "ramp_adjusted_attainment"
-                      ) -> dict[str, float]:
+def attainment_spread(
+    board: pd.DataFrame, column: str = "ramp_adjusted_attainment"
+) -> dict[str, float]:
     """Spread of attainment across reps (those with a target): n, mean, median, std, p10, p90,
     IQR, min, max, share at or above 100%, and the Gini coefficient of target per unit of
     capacity (0 = every rep carries the same load per FTE)."""
     a = board[column].dropna().astype(float)
-    q = a.quantile([0.1, 0.25, 0.5, 0.75, 0.9]) if len(a) else pd.Series(np.nan, index=[
-        0.1, 0.25, 0.5, 0.75, 0.9])
+    q = (
+        a.quantile([0.1, 0.25, 0.5, 0.75, 0.9])
+        if len(a)
+        else pd.Series(np.nan, index=[0.1, 0.25, 0.5, 0.75, 0.9])
+    )
     loaded = board[(board["capacity_fy"] > 0) & board["target_per_capacity"].notna()]
     return {
         "n": int(len(a)),

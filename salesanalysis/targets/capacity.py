@@ -30,8 +30,9 @@ __all__ = ["RAMP_CURVES", "ramp_factor", "active_share", "months_since_hire", "r
 _NO_HIRE_DATE = 10_000  # months since hire of a rep without a hire date: fully ramped
 
 
-def ramp_factor(months_since_hire: np.ndarray, ramp_months: int, curve: str, start: float
-                ) -> np.ndarray:
+def ramp_factor(
+    months_since_hire: np.ndarray, ramp_months: int, curve: str, start: float
+) -> np.ndarray:
     """Capacity factor of a rep ``k`` months after the hire month (k = 0 is the hire month).
 
     ``linear``: from ``start`` up to 1 in equal steps over ``ramp_months``; ``step``: ``start``
@@ -59,8 +60,9 @@ def _dates(values: Iterable | pd.Series) -> pd.Series:
     return pd.to_datetime(s).reset_index(drop=True)
 
 
-def active_share(hire_date: Iterable | pd.Series, end_date: Iterable | pd.Series,
-                 month: pd.Timestamp) -> np.ndarray:
+def active_share(
+    hire_date: Iterable | pd.Series, end_date: Iterable | pd.Series, month: pd.Timestamp
+) -> np.ndarray:
     """Share of ``month``'s days each rep is employed (0 to 1), one value per rep.
 
     Days from ``max(month start, hire_date)`` to ``min(month end, end_date)``, both inclusive,
@@ -85,8 +87,14 @@ def months_since_hire(hire_date: Iterable | pd.Series, month: pd.Timestamp) -> n
     return k.fillna(_NO_HIRE_DATE).to_numpy(dtype=float)
 
 
-def rep_capacity(reps: pd.DataFrame, months: Iterable[pd.Timestamp], *, ramp_months: int = 6,
-                 ramp_curve: str = "linear", ramp_start: float = 0.25) -> pd.DataFrame:
+def rep_capacity(
+    reps: pd.DataFrame,
+    months: Iterable[pd.Timestamp],
+    *,
+    ramp_months: int = 6,
+    ramp_curve: str = "linear",
+    ramp_start: float = 0.25,
+) -> pd.DataFrame:
     """Capacity of every rep in every month: ``fte x active_share x ramp_factor(k)``.
 
     Args:
@@ -105,16 +113,20 @@ def rep_capacity(reps: pd.DataFrame, months: Iterable[pd.Timestamp], *, ramp_mon
     nan = pd.Series(pd.NaT, index=r.index)
     hire = r["hire_date"] if "hire_date" in r.columns else nan
     end = r["end_date"] if "end_date" in r.columns else nan
-    fte = (pd.to_numeric(r["fte"], errors="coerce").fillna(1.0).to_numpy(dtype=float)
-           if "fte" in r.columns else np.ones(len(r)))
+    fte = (
+        pd.to_numeric(r["fte"], errors="coerce").fillna(1.0).to_numpy(dtype=float)
+        if "fte" in r.columns
+        else np.ones(len(r))
+    )
     months = [pd.Timestamp(m) for m in months]
     n, nm = len(r), len(months)
     share = np.zeros((n, nm))
     ramp = np.zeros((n, nm))
     for j, m in enumerate(months):
         share[:, j] = active_share(hire, end, m)
-        ramp[:, j] = ramp_factor(months_since_hire(hire, m), int(ramp_months), str(ramp_curve),
-                                 float(ramp_start))
+        ramp[:, j] = ramp_factor(
+            months_since_hire(hire, m), int(ramp_months), str(ramp_curve), float(ramp_start)
+        )
     ramp = np.where(share > 0, ramp, 0.0)
     out = pd.DataFrame({"rep_id": np.repeat(r["rep_id"].astype(str).to_numpy(), nm)})
     if "region" in r.columns:

@@ -142,24 +142,35 @@ def _ly_months(plan: Plan) -> list[pd.Timestamp]:
 
 def _ytd_months(plan: Plan) -> list[pd.Timestamp]:
     cut = plan.cutoff_period
-    return [_ts(pd.Period(f"{plan.fiscal_year}-{m:02d}", "M")) for m in range(1, 13)
-            if pd.Period(f"{plan.fiscal_year}-{m:02d}", "M") <= cut]
+    return [
+        _ts(pd.Period(f"{plan.fiscal_year}-{m:02d}", "M"))
+        for m in range(1, 13)
+        if pd.Period(f"{plan.fiscal_year}-{m:02d}", "M") <= cut
+    ]
 
 
 # --------------------------------------------------------------------------- forecast
 
 
-def _fc_rows(forecast: pd.DataFrame | None, level: str, months: list[pd.Timestamp]
-             ) -> pd.DataFrame:
+def _fc_rows(
+    forecast: pd.DataFrame | None, level: str, months: list[pd.Timestamp]
+) -> pd.DataFrame:
     """Forecast rows of one level for the plan months with ``sigma`` (normal, from the 80%
     interval). Falls back to aggregating the bottom level when the level is absent."""
     cols = ["region", "product_line", "customer_type", "rep_id", "month", "mean", "sigma"]
     if forecast is None or len(forecast) == 0:
         return pd.DataFrame(columns=cols)
     fc = forecast[forecast["month"].isin(months)]
-    keys = {"total": [], "company": [], "region": ["region"], "product_line": ["product_line"],
-            "customer_type": ["customer_type"], "cell": CELL, "rep": ["region", "rep_id"],
-            "bottom": [*CELL, "rep_id"]}[level]
+    keys = {
+        "total": [],
+        "company": [],
+        "region": ["region"],
+        "product_line": ["product_line"],
+        "customer_type": ["customer_type"],
+        "cell": CELL,
+        "rep": ["region", "rep_id"],
+        "bottom": [*CELL, "rep_id"],
+    }[level]
     lvl = "total" if level == "company" else level
     rows = fc[fc["level"] == lvl] if "level" in fc.columns else fc.iloc[0:0]
     if rows.empty:
@@ -206,8 +217,9 @@ def rep_capacity(reps: pd.DataFrame, months: list[pd.Timestamp], plan: Plan) -> 
     Returns ``rep_id, region, month, active_share, ramp, capacity`` (rep by rep).
     """
     s = plan.reps
-    cap = capacity.rep_capacity(reps, months, ramp_months=s.ramp_months,
-                                ramp_curve=s.ramp_curve, ramp_start=s.ramp_start)
+    cap = capacity.rep_capacity(
+        reps, months, ramp_months=s.ramp_months, ramp_curve=s.ramp_curve, ramp_start=s.ramp_start
+    )
     return cap[["rep_id", "region", "month", "active_share", "ramp", "capacity"]]
 
 
@@ -238,8 +250,9 @@ def _activation_profile(customers: pd.DataFrame, plan: Plan) -> pd.Series:
     counts = pd.Series(0.0, index=range(1, 13))
     if customers is not None and len(customers) and years:
         for y in years:
-            first = counting.activation_months(customers, pd.date_range(f"{y}-01-01", periods=12,
-                                                                        freq="MS"))
+            first = counting.activation_months(
+                customers, pd.date_range(f"{y}-01-01", periods=12, freq="MS")
+            )
             counts += first.dt.month.value_counts().reindex(range(1, 13), fill_value=0)
     if counts.sum() <= 0:
         counts[:] = 1.0
@@ -289,8 +302,10 @@ class Decomposition:
         """
         bad = set(keys) - {*CELL, "rep_id"}
         if bad:
-            raise PlanError(f"cannot explain by {sorted(bad)}",
-                            fix="use region, product_line, customer_type and/or rep_id")
+            raise PlanError(
+                f"cannot explain by {sorted(bad)}",
+                fix="use region, product_line, customer_type and/or rep_id",
+            )
         parts = self._parts
         mask = np.ones(len(parts), bool)
         for k in CELL:
@@ -300,15 +315,22 @@ class Decomposition:
         if "rep_id" in keys:
             rs = self._rep_share[self._rep_share["rep_id"] == str(keys["rep_id"])]
             if rs.empty:
-                raise PlanError(f"rep {keys['rep_id']} has no target in this plan",
-                                fix="check the rep_id and that the rep is active in the plan "
-                                    "months")
+                raise PlanError(
+                    f"rep {keys['rep_id']} has no target in this plan",
+                    fix="check the rep_id and that the rep is active in the plan months",
+                )
             sel = sel.merge(rs[[*CELL, "share", "final_nc", "final_c"]], on=CELL, how="inner")
             weight = sel["share"].to_numpy()
-            final_nc = float(rs.loc[rs[CELL].apply(tuple, axis=1).isin(
-                sel[CELL].apply(tuple, axis=1)), "final_nc"].sum())
-            final_c = float(rs.loc[rs[CELL].apply(tuple, axis=1).isin(
-                sel[CELL].apply(tuple, axis=1)), "final_c"].sum())
+            final_nc = float(
+                rs.loc[
+                    rs[CELL].apply(tuple, axis=1).isin(sel[CELL].apply(tuple, axis=1)), "final_nc"
+                ].sum()
+            )
+            final_c = float(
+                rs.loc[
+                    rs[CELL].apply(tuple, axis=1).isin(sel[CELL].apply(tuple, axis=1)), "final_c"
+                ].sum()
+            )
         else:
             weight = np.ones(len(sel))
             final_nc = float(sel["final_nc"].sum())
@@ -324,21 +346,45 @@ class Decomposition:
         for s in self.plan.strategies:
             col = f"strategy: {s.name}"
             amt = float((sel[col] * weight).sum())
-            rows.append((col, f"{s.kind} {s.pct:+.1%} on {s.segment_dict}: {s.rationale}", amt,
-                         "step"))
-        rows.append(("re-normalise to the company total", notes["renorm"],
-                     float((sel["renorm"] * weight).sum()), "step"))
+            rows.append(
+                (col, f"{s.kind} {s.pct:+.1%} on {s.segment_dict}: {s.rationale}", amt, "step")
+            )
+        rows.append(
+            (
+                "re-normalise to the company total",
+                notes["renorm"],
+                float((sel["renorm"] * weight).sum()),
+                "step",
+            )
+        )
         binding = sorted({b for bs in sel["binding"] for b in bs.split("; ") if b})
-        rows.append(("pins, floors, caps", "; ".join(binding) or "none binding here "
-                     "(share of redistribution only)", float((sel["constraints"] * weight).sum()),
-                     "step"))
+        rows.append(
+            (
+                "pins, floors, caps",
+                "; ".join(binding) or "none binding here (share of redistribution only)",
+                float((sel["constraints"] * weight).sum()),
+                "step",
+            )
+        )
         unrounded = sum(r[2] for r in rows)
-        rows.append(("rounding", f"to {self.plan.rounding_revenue:,.0f} (largest remainder)",
-                     final_nc - unrounded, "step"))
+        rows.append(
+            (
+                "rounding",
+                f"to {self.plan.rounding_revenue:,.0f} (largest remainder)",
+                final_nc - unrounded,
+                "step",
+            )
+        )
         rows.append(("target without cushion", "", final_nc, "subtotal"))
         cush = unrounded * self.plan.cushion_pct
-        rows.append(("cushion", f"+{self.plan.cushion_pct:.1%} over-assignment on rep targets",
-                     cush, "step"))
+        rows.append(
+            (
+                "cushion",
+                f"+{self.plan.cushion_pct:.1%} over-assignment on rep targets",
+                cush,
+                "step",
+            )
+        )
         rows.append(("rounding after cushion", "", final_c - final_nc - cush, "step"))
         rows.append(("rep targets (with cushion)", "", final_c, "subtotal"))
         return pd.DataFrame(rows, columns=["step", "detail", "amount", "kind"])
@@ -359,8 +405,7 @@ def _check_labels(seg: dict[str, str], members: dict[str, list[str]], where: str
         if label not in members[dim]:
             raise PlanError(
                 f"{where} names {dim} '{label}', which has no history or forecast in the data",
-                problems=[Problem(f"unknown {dim} '{label}'", key=where,
-                                  values=[label])],
+                problems=[Problem(f"unknown {dim} '{label}'", key=where, values=[label])],
                 fix=f"use one of: {', '.join(members[dim])}",
             )
 
@@ -382,8 +427,7 @@ anything outside 15.3%..18.7%). Relative, because it is then the same as the gap
 revenue target and the revenue the share target implies, whatever the company's size."""
 
 
-def _share_warning(share_t: float, own: float, implied: float, total: float, currency: str
-                   ) -> str:
+def _share_warning(share_t: float, own: float, implied: float, total: float, currency: str) -> str:
     """The warning when the revenue target's share of the market (``own``) and the market
     share target (``share_t``) differ by more than :data:`SHARE_WARN_REL`; '' otherwise."""
     if not (np.isfinite(share_t) and np.isfinite(own) and share_t > 0):
@@ -392,17 +436,24 @@ def _share_warning(share_t: float, own: float, implied: float, total: float, cur
     if abs(rel) <= SHARE_WARN_REL:
         return ""
     side = "above" if rel > 0 else "below"
-    return (f"WARNING: the revenue target implies a market share of {own:.1%}, "
-            f"{abs(own - share_t) * 100:.1f} points ({abs(rel):.0%}) {side} the market share "
-            f"target of {share_t:.1%} (more than the {SHARE_WARN_REL:.0%} tolerated). To make "
-            f"them agree, either the revenue target (the one allocated to cells and reps) would "
-            f"need to be {implied:,.0f} {currency} instead of {total:,.0f}, or "
-            f"targets.market_share would need to be {own:.1%}.")
+    return (
+        f"WARNING: the revenue target implies a market share of {own:.1%}, "
+        f"{abs(own - share_t) * 100:.1f} points ({abs(rel):.0%}) {side} the market share "
+        f"target of {share_t:.1%} (more than the {SHARE_WARN_REL:.0%} tolerated). To make "
+        f"them agree, either the revenue target (the one allocated to cells and reps) would "
+        f"need to be {implied:,.0f} {currency} instead of {total:,.0f}, or "
+        f"targets.market_share would need to be {own:.1%}."
+    )
 
 
-def _conflict_error(conflict: list[str], groups: list[Group], floor_c: np.ndarray | None,
-                    cap_c: np.ndarray | None, floor_name: str, cap_name: str
-                    ) -> ConstraintConflict:
+def _conflict_error(
+    conflict: list[str],
+    groups: list[Group],
+    floor_c: np.ndarray | None,
+    cap_c: np.ndarray | None,
+    floor_name: str,
+    cap_name: str,
+) -> ConstraintConflict:
     """The error for a conflicting set of pins, company total, floors and caps.
 
     Only the constraints in the conflict are described: a group's floor and cap sums appear
@@ -421,14 +472,22 @@ def _conflict_error(conflict: list[str], groups: list[Group], floor_c: np.ndarra
         if use_cap:
             cp = float(cap_c[g.index].sum())
             what = "their caps" if parts else "the caps of its cells"
-            parts.append(f"{what} {'to' if parts else 'sum to'} {cp:,.0f}" if np.isfinite(cp)
-                         else f"{'they have' if parts else 'its cells have'} no cap")
+            parts.append(
+                f"{what} {'to' if parts else 'sum to'} {cp:,.0f}"
+                if np.isfinite(cp)
+                else f"{'they have' if parts else 'its cells have'} no cap"
+            )
         if not parts:  # only groups: they overlap, and no cell target can be negative
             cells_g = set(np.asarray(g.index, int).tolist())
-            inside = [h.name for h in named if h is not g
-                      and cells_g < set(np.asarray(h.index, int).tolist())]
-            parts.append(f"covers {len(cells_g)} cell(s)"
-                         + (f", all within {'; '.join(inside)}" if inside else ""))
+            inside = [
+                h.name
+                for h in named
+                if h is not g and cells_g < set(np.asarray(h.index, int).tolist())
+            ]
+            parts.append(
+                f"covers {len(cells_g)} cell(s)"
+                + (f", all within {'; '.join(inside)}" if inside else "")
+            )
         probs.append(Problem(f"{g.name}: " + ", ".join(parts), key=g.name.split(" = ")[0]))
     why = "" if use_floor or use_cap else " (no cell target can be negative)"
     knobs = []
@@ -443,14 +502,24 @@ def _conflict_error(conflict: list[str], groups: list[Group], floor_c: np.ndarra
     knob_txt = " or ".join([", ".join(knobs[:-1]), knobs[-1]] if len(knobs) > 1 else knobs)
     return ConstraintConflict(
         "these plan constraints cannot all hold at once: " + "; ".join(conflict) + why,
-        problems=probs, fix="change one of the named constraints"
-                            + (f" ({knob_txt})" if knob_txt else ""))
+        problems=probs,
+        fix="change one of the named constraints" + (f" ({knob_txt})" if knob_txt else ""),
+    )
 
 
-def _round_chain(cells: pd.DataFrame, x_c: np.ndarray, x_cm: np.ndarray, bottom: pd.DataFrame,
-                 unit: float, total: float, pin_groups: list[Group], lower: np.ndarray | None,
-                 upper: np.ndarray | None, notes: list[str], label: str
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _round_chain(
+    cells: pd.DataFrame,
+    x_c: np.ndarray,
+    x_cm: np.ndarray,
+    bottom: pd.DataFrame,
+    unit: float,
+    total: float,
+    pin_groups: list[Group],
+    lower: np.ndarray | None,
+    upper: np.ndarray | None,
+    notes: list[str],
+    label: str,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Round cells, then cell-months, then cell-month-reps so every level adds up exactly.
 
     ``bottom`` has ``cell`` (index into cells), ``m`` (month index), ``share`` (of the
@@ -466,7 +535,8 @@ def _round_chain(cells: pd.DataFrame, x_c: np.ndarray, x_cm: np.ndarray, bottom:
         raise ConstraintConflict(
             f"the pins cannot all be rounded to the unit {unit:,.0f} at once ({label})",
             fix="make pinned amounts multiples of the rounding unit, or remove a pin that "
-                "overlaps another")
+            "overlaps another",
+        )
     # cell x month: rows = cells (fixed), columns = months (largest remainder of month totals)
     month_tot = largest_remainder(x_cm.sum(axis=0), unit, total)
     flat = x_cm.ravel()
@@ -483,7 +553,7 @@ def _round_chain(cells: pd.DataFrame, x_c: np.ndarray, x_cm: np.ndarray, bottom:
     for _, idx in bottom.groupby("region").indices.items():
         sub = bottom.iloc[idx]
         v = vals[idx]
-        row_key = (sub["cell"].to_numpy() * nm + sub["m"].to_numpy())
+        row_key = sub["cell"].to_numpy() * nm + sub["m"].to_numpy()
         rows = pd.Series(np.arange(len(idx))).groupby(row_key).indices
         reps = pd.Series(np.arange(len(idx))).groupby(sub["rep_id"].to_numpy()).indices
         rep_names = list(reps)
@@ -497,8 +567,9 @@ def _round_chain(cells: pd.DataFrame, x_c: np.ndarray, x_cm: np.ndarray, bottom:
             notes.append(f"{label}: rep totals add up but are not each the closest rounding")
             res = np.zeros(len(idx))
             for k, ix in rows.items():
-                res[np.asarray(ix)] = largest_remainder(v[np.asarray(ix)], unit,
-                                                        r_cm[k // nm, k % nm])
+                res[np.asarray(ix)] = largest_remainder(
+                    v[np.asarray(ix)], unit, r_cm[k // nm, k % nm]
+                )
         out[idx] = res
     return r_c, r_cm, out
 
@@ -506,9 +577,14 @@ def _round_chain(cells: pd.DataFrame, x_c: np.ndarray, x_cm: np.ndarray, bottom:
 # --------------------------------------------------------------------------- decompose
 
 
-def decompose(cube: pd.DataFrame, customers: pd.DataFrame, reps: pd.DataFrame,
-              market: pd.DataFrame, forecast: pd.DataFrame | None, plan: Plan
-              ) -> Decomposition:
+def decompose(
+    cube: pd.DataFrame,
+    customers: pd.DataFrame,
+    reps: pd.DataFrame,
+    market: pd.DataFrame,
+    forecast: pd.DataFrame | None,
+    plan: Plan,
+) -> Decomposition:
     """Decompose the plan's company targets into rounded targets for every cell, rep and month.
 
     Args:
@@ -541,20 +617,27 @@ def decompose(cube: pd.DataFrame, customers: pd.DataFrame, reps: pd.DataFrame,
         last = "none" if hist.empty else f"{cube['month'].max():%Y-%m}"
         raise PlanError(
             f"plan_cutoff {plan.plan_cutoff} is after the last month of data ({last})",
-            fix="set plan_cutoff to a month the transactions cover")
+            fix="set plan_cutoff to a month the transactions cover",
+        )
     if hist["month"].min() > bm[0]:
-        notes.append(f"less than 12 months of history before the cutoff (from "
-                     f"{hist['month'].min():%Y-%m}); last-year figures cover fewer months")
+        notes.append(
+            f"less than 12 months of history before the cutoff (from "
+            f"{hist['month'].min():%Y-%m}); last-year figures cover fewer months"
+        )
 
     # ---- forecast availability
     fc_total = _fc_rows(forecast, "company", months)
     fc_months = int(fc_total["month"].nunique()) if len(fc_total) else 0
     have_fc = fc_months == nm
     if fc_months < nm:
-        first_fc = (f"{forecast['month'].min():%Y-%m}" if forecast is not None and len(forecast)
-                    else "none")
-        msg = (f"the forecast covers {fc_months} of the {nm} plan months (forecast starts "
-               f"{first_fc})")
+        first_fc = (
+            f"{forecast['month'].min():%Y-%m}"
+            if forecast is not None and len(forecast)
+            else "none"
+        )
+        msg = (
+            f"the forecast covers {fc_months} of the {nm} plan months (forecast starts {first_fc})"
+        )
         check_rows.append(("forecast covers the plan months", False, fc_months, msg))
         if w["forecast"] > 0:
             notes.append(msg + "; the forecast key and forecast phasing fall back to history")
@@ -568,8 +651,10 @@ def decompose(cube: pd.DataFrame, customers: pd.DataFrame, reps: pd.DataFrame,
         labels.discard("*")
         members[d] = sorted(labels)
         if not members[d]:
-            raise PlanError(f"no {d} has revenue in the history window before the cutoff",
-                            fix="check plan_cutoff and allocation.history_window_months")
+            raise PlanError(
+                f"no {d} has revenue in the history window before the cutoff",
+                fix="check plan_cutoff and allocation.history_window_months",
+            )
     for i, s in enumerate(plan.strategies):
         _check_labels(s.segment_dict, members, f"strategies[{i}] ('{s.name}')")
         if s.to is not None:
@@ -601,12 +686,15 @@ def decompose(cube: pd.DataFrame, customers: pd.DataFrame, reps: pd.DataFrame,
             last_year = [m - pd.DateOffset(years=1) for m in months]
             latest = max(got)
             mk = market[market["month"].isin(last_year) & (market["month"] <= latest)]
-            mk_note = ("market size for the plan months is missing; the same months of the "
-                       "previous year are used")
+            mk_note = (
+                "market size for the plan months is missing; the same months of the "
+                "previous year are used"
+            )
             notes.append(mk_note)
     if mk is not None and len(mk):
-        mrp = mk.assign(region=mk["region"].astype(str),
-                        product_line=mk["product_line"].astype(str))
+        mrp = mk.assign(
+            region=mk["region"].astype(str), product_line=mk["product_line"].astype(str)
+        )
         mrp = mrp.groupby(["region", "product_line"])["market_size"].sum()
     else:
         mrp = pd.Series(dtype=float)
@@ -614,8 +702,12 @@ def decompose(cube: pd.DataFrame, customers: pd.DataFrame, reps: pd.DataFrame,
     rp_tot = h3.sum(axis=2, keepdims=True)
     ct_global = _shares(pd.Series(h3.sum(axis=(0, 1)))).to_numpy()
     ct_split = np.where(rp_tot > 0, h3 / np.where(rp_tot > 0, rp_tot, 1), ct_global[None, None, :])
-    mk_rp = np.array([[float(mrp.get((r, p), np.nan)) for p in members["product_line"]]
-                      for r in members["region"]])
+    mk_rp = np.array(
+        [
+            [float(mrp.get((r, p), np.nan)) for p in members["product_line"]]
+            for r in members["region"]
+        ]
+    )
     has_market = np.isfinite(mk_rp)[:, :, None] & np.ones(shape, bool)
     market_c = (np.nan_to_num(mk_rp)[:, :, None] * ct_split).ravel()
     potential_c = market_c * plan.allocation.potential_share
@@ -638,14 +730,16 @@ def decompose(cube: pd.DataFrame, customers: pd.DataFrame, reps: pd.DataFrame,
                 f"targets.revenue asks for P{spec.amount:g} of the forecast, but the forecast "
                 f"covers {fc_months} of the {nm} plan months",
                 fix="run the forecast step with an origin at the plan cutoff and a horizon "
-                    "covering the fiscal year, or set the target by value or growth")
+                "covering the fiscal year, or set the target by value or growth",
+            )
         t_fy = ytd_rev + fc_mean + float(norm.ppf(spec.amount / 100)) * fc_sigma
     t_plan = t_fy - ytd_rev
     if t_plan < 0:
         raise PlanError(
             f"the revenue target for {plan.fiscal_year} ({t_fy:,.0f}) is already reached by the "
             f"actuals to {plan.plan_cutoff} ({ytd_rev:,.0f}): nothing is left to plan",
-            fix="raise the target or move plan_cutoff")
+            fix="raise the target or move plan_cutoff",
+        )
     unit = plan.rounding_revenue
     total = _round_unit(t_plan, unit)
 
@@ -653,8 +747,11 @@ def decompose(cube: pd.DataFrame, customers: pd.DataFrame, reps: pd.DataFrame,
     cell_keys = {
         "history": _shares(pd.Series(hist_c)).to_numpy(),
         "forecast": _shares(pd.Series(fc_c)).to_numpy(),
-        "potential": (_shares(pd.Series(potential_c)).to_numpy() if potential_c.sum() > 0
-                      else _shares(pd.Series(hist_c)).to_numpy()),
+        "potential": (
+            _shares(pd.Series(potential_c)).to_numpy()
+            if potential_c.sum() > 0
+            else _shares(pd.Series(hist_c)).to_numpy()
+        ),
         "equal": np.full(n, 1.0 / n),
     }
     if potential_c.sum() <= 0 and w["potential"] > 0:
@@ -672,19 +769,29 @@ def decompose(cube: pd.DataFrame, customers: pd.DataFrame, reps: pd.DataFrame,
         blended = sum(w[k] * parts[k] for k in KEY_NAMES)
         margins.append(total * blended)
         for i, lab in enumerate(members[d]):
-            key_rows.append({"dimension": d, "member": lab,
-                             **{k: float(parts[k][i]) for k in KEY_NAMES},
-                             "blended": float(blended[i]), "margin": float(total * blended[i])})
+            key_rows.append(
+                {
+                    "dimension": d,
+                    "member": lab,
+                    **{k: float(parts[k][i]) for k in KEY_NAMES},
+                    "blended": float(blended[i]),
+                    "margin": float(total * blended[i]),
+                }
+            )
     keys_df = pd.DataFrame(key_rows)
     sums = [float(m.sum()) for m in margins]
     if max(sums) - min(sums) > 1e-6 * max(1.0, total):
         raise ConstraintConflict(
             "the allocation margins do not agree: "
             + ", ".join(f"{d} sums to {s:,.0f}" for d, s in zip(DIMENSIONS, sums, strict=True)),
-            fix="check allocation.key_weights")
+            fix="check allocation.key_weights",
+        )
     wh, wf = w["history"], w["forecast"]
-    seed = (wh * cell_keys["history"] + wf * cell_keys["forecast"]) / (wh + wf) \
-        if wh + wf > 0 else cell_keys["history"]
+    seed = (
+        (wh * cell_keys["history"] + wf * cell_keys["forecast"]) / (wh + wf)
+        if wh + wf > 0
+        else cell_keys["history"]
+    )
     indep = np.einsum("i,j,k->ijk", *[m / max(total, 1e-300) for m in margins]).ravel()
     seed = seed + 1e-9 * indep
     if total > 0:
@@ -699,20 +806,27 @@ def decompose(cube: pd.DataFrame, customers: pd.DataFrame, reps: pd.DataFrame,
             if fit.converged:
                 notes.append(
                     f"the history's cell pattern could not meet the dimension targets exactly; it "
-                    f"was blended {lam:.2%} towards independent shares to cross them")
+                    f"was blended {lam:.2%} towards independent shares to cross them"
+                )
         if not fit.converged:
             raise ConstraintConflict(
                 f"the three dimensions could not be crossed: after {fit.iterations} rounds the "
                 f"margins are still {fit.max_abs_error:,.2f} off",
                 fix="check the allocation keys (a dimension member with a share but no cell "
-                    "history), or use more weight on the equal key")
+                "history), or use more weight on the equal key",
+            )
         x0 = fit.table.ravel()
         ipf_err, ipf_it = fit.max_abs_error, fit.iterations
     else:
         x0, ipf_err, ipf_it = np.zeros(n), 0.0, 0
-    check_rows.append(("IPF: margins matched", True, ipf_err,
-                       f"max abs margin error {ipf_err:.2e} {plan.currency} after {ipf_it} "
-                       "rounds"))
+    check_rows.append(
+        (
+            "IPF: margins matched",
+            True,
+            ipf_err,
+            f"max abs margin error {ipf_err:.2e} {plan.currency} after {ipf_it} rounds",
+        )
+    )
     blend_c = total * sum(w[k] * cell_keys[k] for k in KEY_NAMES)
 
     # ---- strategies (mix only)
@@ -747,16 +861,25 @@ def decompose(cube: pd.DataFrame, customers: pd.DataFrame, reps: pd.DataFrame,
     if floor_c is not None and cap_c is not None:
         bad = floor_c > cap_c + 1e-9
         if bad.any():
-            ex = cells[bad].head(5).apply(lambda r: ", ".join(f"{k}={r[k]}" for k in CELL),
-                                          axis=1).tolist()
+            ex = (
+                cells[bad]
+                .head(5)
+                .apply(lambda r: ", ".join(f"{k}={r[k]}" for k in CELL), axis=1)
+                .tolist()
+            )
             raise ConstraintConflict(
                 f"{int(bad.sum())} cells have a floor (vs last year) above their cap (vs "
                 f"potential), e.g. {'; '.join(ex)}",
-                problems=[Problem(f"floor {floor_c[i]:,.0f} > cap {cap_c[i]:,.0f}",
-                                  key=", ".join(f"{k}={cells.iloc[i][k]}" for k in CELL))
-                          for i in np.flatnonzero(bad)[:5]],
+                problems=[
+                    Problem(
+                        f"floor {floor_c[i]:,.0f} > cap {cap_c[i]:,.0f}",
+                        key=", ".join(f"{k}={cells.iloc[i][k]}" for k in CELL),
+                    )
+                    for i in np.flatnonzero(bad)[:5]
+                ],
                 fix="lower floors.vs_last_year, raise caps.vs_potential or "
-                    "allocation.potential_share")
+                "allocation.potential_share",
+            )
     pin_groups: list[Group] = []
     pin_groups_c: list[Group] = []
     for i, p in enumerate(plan.pins):
@@ -767,27 +890,39 @@ def decompose(cube: pd.DataFrame, customers: pd.DataFrame, reps: pd.DataFrame,
         if val != p.revenue:
             notes.append(f"pins[{i}] ({p.label}) rounded to {val:,.0f}")
         pin_groups.append(Group(f"pins[{i}] ({p.label}) = {val:,.0f}", idx, val))
-        pin_groups_c.append(Group(f"pins[{i}]", idx, _round_unit(val * (1 + plan.cushion_pct),
-                                                                   unit)))
+        pin_groups_c.append(
+            Group(f"pins[{i}]", idx, _round_unit(val * (1 + plan.cushion_pct), unit))
+        )
     groups = [Group(f"company revenue target {total:,.0f}", np.arange(n), total), *pin_groups]
     floor_name = f"floors (each cell >= {plan.floor_vs_last_year or 0:.0%} of last year)"
     cap_name = f"caps (each cell <= {plan.cap_vs_potential or 0:.0%} of its potential)"
-    conflict = find_conflict(n, groups, floor_c, cap_c, lower_name=floor_name,
-                             upper_name=cap_name)
+    conflict = find_conflict(n, groups, floor_c, cap_c, lower_name=floor_name, upper_name=cap_name)
     if conflict:
         raise _conflict_error(conflict, groups, floor_c, cap_c, floor_name, cap_name)
     x3, cyc, fit_err = fit_constraints(x2, groups, floor_c, cap_c)
-    check_rows.append(("pins/floors/caps fitted", fit_err <= 1e-6 * max(total, 1.0), fit_err,
-                       f"{cyc} raking cycles, max error {fit_err:.2e}"))
+    check_rows.append(
+        (
+            "pins/floors/caps fitted",
+            fit_err <= 1e-6 * max(total, 1.0),
+            fit_err,
+            f"{cyc} raking cycles, max error {fit_err:.2e}",
+        )
+    )
     constraints = x3 - x2
     binding = []
     for i in range(n):
         b = [g.name for g in pin_groups if i in set(g.index)]
-        if floor_c is not None and abs(x3[i] - floor_c[i]) <= 1e-6 * max(1.0, floor_c[i]) \
-                and floor_c[i] > 0:
+        if (
+            floor_c is not None
+            and abs(x3[i] - floor_c[i]) <= 1e-6 * max(1.0, floor_c[i])
+            and floor_c[i] > 0
+        ):
             b.append(f"floor {plan.floor_vs_last_year:.0%} x last year")
-        if cap_c is not None and np.isfinite(cap_c[i]) and abs(x3[i] - cap_c[i]) <= 1e-6 * \
-                max(1.0, cap_c[i]):
+        if (
+            cap_c is not None
+            and np.isfinite(cap_c[i])
+            and abs(x3[i] - cap_c[i]) <= 1e-6 * max(1.0, cap_c[i])
+        ):
             b.append(f"cap {plan.cap_vs_potential:.0%} x potential")
         binding.append("; ".join(b))
 
@@ -796,8 +931,11 @@ def decompose(cube: pd.DataFrame, customers: pd.DataFrame, reps: pd.DataFrame,
     src_ph = "history"
     if plan.phasing == "forecast" and have_fc:
         fcm = fc_cell.groupby([*CELL, "month"])["mean"].sum().clip(lower=0)
-        arr = fcm.reindex(pd.MultiIndex.from_product([*[members[d] for d in DIMENSIONS], months],
-                                                     names=[*CELL, "month"])).fillna(0.0)
+        arr = fcm.reindex(
+            pd.MultiIndex.from_product(
+                [*[members[d] for d in DIMENSIONS], months], names=[*CELL, "month"]
+            )
+        ).fillna(0.0)
         phase = arr.to_numpy().reshape(n, nm).copy()
         src_ph = "forecast"
     elif plan.phasing == "forecast":
@@ -812,17 +950,27 @@ def decompose(cube: pd.DataFrame, customers: pd.DataFrame, reps: pd.DataFrame,
         comp_prof = np.ones(12)
     comp_ph = comp_prof[np.array(cal) - 1]
     comp_ph = comp_ph / comp_ph.sum()
-    cell_prof = (hy.assign(cm=hy["month"].dt.month, **{d: hy[d].astype(str) for d in CELL})
-                 .groupby([*CELL, "cm"])["revenue"].sum().clip(lower=0))
-    cell_prof = cell_prof.reindex(pd.MultiIndex.from_product(
-        [*[members[d] for d in DIMENSIONS], range(1, 13)], names=[*CELL, "cm"])).fillna(0.0)
+    cell_prof = (
+        hy.assign(cm=hy["month"].dt.month, **{d: hy[d].astype(str) for d in CELL})
+        .groupby([*CELL, "cm"])["revenue"]
+        .sum()
+        .clip(lower=0)
+    )
+    cell_prof = cell_prof.reindex(
+        pd.MultiIndex.from_product(
+            [*[members[d] for d in DIMENSIONS], range(1, 13)], names=[*CELL, "cm"]
+        )
+    ).fillna(0.0)
     cell_prof = cell_prof.to_numpy().reshape(n, 12)[:, np.array(cal) - 1]
     months_with = (cell_prof > 0).sum(axis=1)
     for i in range(n):
         if src_ph == "forecast" and phase[i].sum() > 0:
             phase[i] /= phase[i].sum()
-        elif months_with[i] >= max(1, int(0.75 * nm)) and cell_prof[i].sum() > 0 \
-                and len(full_years) >= 1:
+        elif (
+            months_with[i] >= max(1, int(0.75 * nm))
+            and cell_prof[i].sum() > 0
+            and len(full_years) >= 1
+        ):
             phase[i] = cell_prof[i] / cell_prof[i].sum()
         else:
             phase[i] = comp_ph
@@ -844,8 +992,10 @@ def decompose(cube: pd.DataFrame, customers: pd.DataFrame, reps: pd.DataFrame,
     missing = bottom["rep_id"].isna()
     if missing.any():
         regs = sorted(bottom.loc[missing, "region"].unique())
-        notes.append(f"no active rep in some months of: {', '.join(regs)}; those targets go to "
-                     f"'{UNASSIGNED}'")
+        notes.append(
+            f"no active rep in some months of: {', '.join(regs)}; those targets go to "
+            f"'{UNASSIGNED}'"
+        )
         bottom.loc[missing, "rep_id"] = UNASSIGNED
         bottom.loc[missing, "eff_capacity"] = 1.0
     bottom["rep_id"] = bottom["rep_id"].astype(str)
@@ -855,20 +1005,43 @@ def decompose(cube: pd.DataFrame, customers: pd.DataFrame, reps: pd.DataFrame,
 
     # ---- rounding: no cushion, with cushion
     rnotes: list[str] = []
-    r_c, r_cm, r_b = _round_chain(cells, x3, x_cm, bottom, unit, total, pin_groups, floor_c,
-                                  cap_c, rnotes, "revenue")
+    r_c, r_cm, r_b = _round_chain(
+        cells, x3, x_cm, bottom, unit, total, pin_groups, floor_c, cap_c, rnotes, "revenue"
+    )
     cush = plan.cushion_pct
     total_c = _round_unit(total * (1 + cush), unit)
     try:
-        rc_c, rc_cm, rc_b = _round_chain(cells, x3 * (1 + cush), x_cm * (1 + cush), bottom,
-                                         unit, total_c, pin_groups_c, None, None, rnotes,
-                                         "revenue with cushion")
+        rc_c, rc_cm, rc_b = _round_chain(
+            cells,
+            x3 * (1 + cush),
+            x_cm * (1 + cush),
+            bottom,
+            unit,
+            total_c,
+            pin_groups_c,
+            None,
+            None,
+            rnotes,
+            "revenue with cushion",
+        )
     except ConstraintConflict:
-        rnotes.append("revenue with cushion: pinned groups x (1 + cushion) could not all be "
-                      "rounded exactly; only the total is held")
-        rc_c, rc_cm, rc_b = _round_chain(cells, x3 * (1 + cush), x_cm * (1 + cush), bottom,
-                                         unit, total_c, [], None, None, rnotes,
-                                         "revenue with cushion")
+        rnotes.append(
+            "revenue with cushion: pinned groups x (1 + cushion) could not all be "
+            "rounded exactly; only the total is held"
+        )
+        rc_c, rc_cm, rc_b = _round_chain(
+            cells,
+            x3 * (1 + cush),
+            x_cm * (1 + cush),
+            bottom,
+            unit,
+            total_c,
+            [],
+            None,
+            None,
+            rnotes,
+            "revenue with cushion",
+        )
     notes.extend(rnotes)
 
     # ---- customers
@@ -883,8 +1056,11 @@ def decompose(cube: pd.DataFrame, customers: pd.DataFrame, reps: pd.DataFrame,
     cust_total = 0.0
     if c_spec is not None:
         if c_spec.kind == "forecast_percentile":
-            raise PlanError("targets.customers cannot use forecast_percentile: the forecast is "
-                            "of revenue only", fix="set customers by value or growth")
+            raise PlanError(
+                "targets.customers cannot use forecast_percentile: the forecast is "
+                "of revenue only",
+                fix="set customers by value or growth",
+            )
         c_fy = c_spec.amount if c_spec.kind == "value" else base_cust * (1 + c_spec.amount)
         cu = plan.rounding_customers
         cust_total = _round_unit(max(c_fy - act_ytd, 0.0), cu)
@@ -899,42 +1075,64 @@ def decompose(cube: pd.DataFrame, customers: pd.DataFrame, reps: pd.DataFrame,
         for i, p in enumerate(plan.pins):
             if p.customers is not None:
                 idx = np.flatnonzero(_segment_mask(cells, p.segment_dict))
-                cpins.append(Group(f"pins[{i}] ({p.label}) customers = {p.customers:,.0f}", idx,
-                                   _round_unit(p.customers, cu)))
-        cgroups = [Group(f"company customer target {cust_total:,.0f}", np.arange(n),
-                         cust_total), *cpins]
+                cpins.append(
+                    Group(
+                        f"pins[{i}] ({p.label}) customers = {p.customers:,.0f}",
+                        idx,
+                        _round_unit(p.customers, cu),
+                    )
+                )
+        cgroups = [
+            Group(f"company customer target {cust_total:,.0f}", np.arange(n), cust_total),
+            *cpins,
+        ]
         if cpins:
             conf = find_conflict(n, cgroups, None, None)
             if conf:
-                raise ConstraintConflict("these customer pins cannot all hold at once: "
-                                         + "; ".join(conf),
-                                         fix="change one of the named customer pins")
+                raise ConstraintConflict(
+                    "these customer pins cannot all hold at once: " + "; ".join(conf),
+                    fix="change one of the named customer pins",
+                )
             cust_c, _, _ = fit_constraints(cust_c, cgroups)
         act = _activation_profile(customers, plan).to_numpy()[np.array(cal) - 1]
         act = act / act.sum() if act.sum() > 0 else np.full(nm, 1 / nm)
         cust_cm = cust_c[:, None] * act[None, :]
         rev_row = x_cm[bottom["cell"].to_numpy(), bottom["m"].to_numpy()] * bottom["share"]
         row_tot = rev_row.groupby([bottom["cell"], bottom["m"]]).transform("sum")
-        cshare = np.where(row_tot > 0, rev_row / np.where(row_tot > 0, row_tot, 1),
-                          bottom["share"])
+        cshare = np.where(
+            row_tot > 0, rev_row / np.where(row_tot > 0, row_tot, 1), bottom["share"]
+        )
         cb = bottom.assign(share=cshare)
         cnotes: list[str] = []
-        _, _, cust_b = _round_chain(cells, cust_c, cust_cm, cb, float(cu), cust_total, cpins,
-                                    None, None, cnotes, "customers")
+        _, _, cust_b = _round_chain(
+            cells,
+            cust_c,
+            cust_cm,
+            cb,
+            float(cu),
+            cust_total,
+            cpins,
+            None,
+            None,
+            cnotes,
+            "customers",
+        )
         notes.extend(cnotes)
         cust_company = (c_fy, base_cust, act_ytd)
 
     # ---- targets frame
-    targets = pd.DataFrame({
-        "month": bottom["month"].to_numpy(),
-        "region": cells["region"].to_numpy()[bottom["cell"]],
-        "product_line": cells["product_line"].to_numpy()[bottom["cell"]],
-        "customer_type": cells["customer_type"].to_numpy()[bottom["cell"]],
-        "rep_id": bottom["rep_id"].to_numpy(),
-        "target_revenue": rc_b,
-        "target_revenue_no_cushion": r_b,
-        "target_customers": np.round(cust_b).astype("int64"),
-    })
+    targets = pd.DataFrame(
+        {
+            "month": bottom["month"].to_numpy(),
+            "region": cells["region"].to_numpy()[bottom["cell"]],
+            "product_line": cells["product_line"].to_numpy()[bottom["cell"]],
+            "customer_type": cells["customer_type"].to_numpy()[bottom["cell"]],
+            "rep_id": bottom["rep_id"].to_numpy(),
+            "target_revenue": rc_b,
+            "target_revenue_no_cushion": r_b,
+            "target_customers": np.round(cust_b).astype("int64"),
+        }
+    )
     for c in [*CELL, "rep_id"]:
         targets[c] = targets[c].astype(str)
     targets["month"] = pd.to_datetime(targets["month"]).astype("datetime64[ns]")
@@ -945,59 +1143,90 @@ def decompose(cube: pd.DataFrame, customers: pd.DataFrame, reps: pd.DataFrame,
     def add_check(name: str, ok: bool, value: float, detail: str) -> None:
         check_rows.append((name, bool(ok), float(value), detail))
 
-    for col, tot, lbl in [("target_revenue_no_cushion", total, "company target"),
-                          ("target_revenue", total_c, "company target x (1 + cushion)"),
-                          ("target_customers", cust_total, "company customer target")]:
+    for col, tot, lbl in [
+        ("target_revenue_no_cushion", total, "company target"),
+        ("target_revenue", total_c, "company target x (1 + cushion)"),
+        ("target_customers", cust_total, "company customer target"),
+    ]:
         s = float(targets[col].sum())
-        add_check(f"{col}: sums to the {lbl}", abs(s - tot) < 1e-6, s - tot,
-                  f"{s:,.0f} vs {tot:,.0f}")
-    for col, rc, rcm in [("target_revenue_no_cushion", r_c, r_cm),
-                         ("target_revenue", rc_c, rc_cm)]:
+        add_check(
+            f"{col}: sums to the {lbl}", abs(s - tot) < 1e-6, s - tot, f"{s:,.0f} vs {tot:,.0f}"
+        )
+    for col, rc, rcm in [
+        ("target_revenue_no_cushion", r_c, r_cm),
+        ("target_revenue", rc_c, rc_cm),
+    ]:
         by_cell = targets.groupby(CELL)[col].sum().reindex(grid).fillna(0).to_numpy()
-        add_check(f"{col}: cells add up", np.allclose(by_cell, rc, atol=1e-6),
-                  float(np.abs(by_cell - rc).max()), "rep targets summed per cell = cell target")
+        add_check(
+            f"{col}: cells add up",
+            np.allclose(by_cell, rc, atol=1e-6),
+            float(np.abs(by_cell - rc).max()),
+            "rep targets summed per cell = cell target",
+        )
         by_m = targets.groupby("month")[col].sum().reindex(months).fillna(0).to_numpy()
-        add_check(f"{col}: months add up", np.allclose(by_m, rcm.sum(axis=0), atol=1e-6),
-                  float(np.abs(by_m - rcm.sum(axis=0)).max()), "per month")
+        add_check(
+            f"{col}: months add up",
+            np.allclose(by_m, rcm.sum(axis=0), atol=1e-6),
+            float(np.abs(by_m - rcm.sum(axis=0)).max()),
+            "per month",
+        )
         mult = np.abs(targets[col] / unit - np.round(targets[col] / unit)).max()
         add_check(f"{col}: multiples of {unit:,.0f}", mult < 1e-6, float(mult), "")
-        add_check(f"{col}: no negative target", (targets[col] >= 0).all(),
-                  float(targets[col].min()), "")
+        add_check(
+            f"{col}: no negative target", (targets[col] >= 0).all(), float(targets[col].min()), ""
+        )
     for g in pin_groups:
         got = float(r_c[g.index].sum())
-        add_check(f"pin honoured: {g.name}", abs(got - g.target) < 1e-6, got - g.target,
-                  f"{got:,.0f}")
+        add_check(
+            f"pin honoured: {g.name}", abs(got - g.target) < 1e-6, got - g.target, f"{got:,.0f}"
+        )
     if floor_c is not None:
         slack = float((r_c - floor_c).min())
-        add_check("floors honoured (within one rounding unit)", slack >= -unit - 1e-6, slack,
-                  "smallest margin of a cell over its floor")
+        add_check(
+            "floors honoured (within one rounding unit)",
+            slack >= -unit - 1e-6,
+            slack,
+            "smallest margin of a cell over its floor",
+        )
     if cap_c is not None:
         slack = float(np.min(np.where(np.isfinite(cap_c), cap_c - r_c, np.inf)))
-        add_check("caps honoured (within one rounding unit)", slack >= -unit - 1e-6, slack,
-                  "smallest margin of a cell under its cap")
+        add_check(
+            "caps honoured (within one rounding unit)",
+            slack >= -unit - 1e-6,
+            slack,
+            "smallest margin of a cell under its cap",
+        )
     if (targets["rep_id"] == UNASSIGNED).any():
-        add_check("every target has a rep", False,
-                  float(targets.loc[targets["rep_id"] == UNASSIGNED, "target_revenue"].sum()),
-                  f"targets assigned to '{UNASSIGNED}': add reps or pin the region")
+        add_check(
+            "every target has a rep",
+            False,
+            float(targets.loc[targets["rep_id"] == UNASSIGNED, "target_revenue"].sum()),
+            f"targets assigned to '{UNASSIGNED}': add reps or pin the region",
+        )
     for nt in notes:
         add_check("note", True, np.nan, nt)
     checks = pd.DataFrame(check_rows, columns=["check", "ok", "value", "detail"])
 
     # ---- rep load
     rep_tot = targets.groupby("rep_id")["target_revenue"].sum()
-    capsum = cap.groupby("rep_id").agg(region=("region", "first"), capacity=("capacity", "sum"),
-                                       eff_capacity=("eff_capacity", "sum"),
-                                       months_active=("active_share", "sum"),
-                                       productivity=("productivity", "first"))
-    rl = reps_n.set_index("rep_id")[["name", "hire_date", "end_date", "fte"]].join(capsum,
-                                                                                   how="inner")
+    capsum = cap.groupby("rep_id").agg(
+        region=("region", "first"),
+        capacity=("capacity", "sum"),
+        eff_capacity=("eff_capacity", "sum"),
+        months_active=("active_share", "sum"),
+        productivity=("productivity", "first"),
+    )
+    rl = reps_n.set_index("rep_id")[["name", "hire_date", "end_date", "fte"]].join(
+        capsum, how="inner"
+    )
     rl["target_revenue"] = rep_tot.reindex(rl.index).fillna(0.0)
     rl["load"] = rl["target_revenue"] / rl["capacity"]
     med = float(rl["load"].median()) if len(rl) else np.nan
     rl["load_vs_median"] = rl["load"] / med - 1 if med and np.isfinite(med) else np.nan
     lim = plan.reps.load_flag_pct
-    rl["flag"] = np.where(rl["load_vs_median"] > lim, "above",
-                          np.where(rl["load_vs_median"] < -lim, "below", ""))
+    rl["flag"] = np.where(
+        rl["load_vs_median"] > lim, "above", np.where(rl["load_vs_median"] < -lim, "below", "")
+    )
     rep_load = rl.reset_index().rename(columns={"index": "rep_id"})
 
     # ---- segments
@@ -1007,19 +1236,28 @@ def decompose(cube: pd.DataFrame, customers: pd.DataFrame, reps: pd.DataFrame,
     hist_ly = hist_ly.assign(**{c: hist_ly[c].astype(str) for c in [*CELL, "rep_id"]})
     mk_cells = cells.assign(market_size=market_c, potential=potential_c, last_year=ly_c)
     for level, ks in LEVELS.items():
-        agg = {"target_revenue_no_cushion": "sum", "target_revenue": "sum",
-               "target_customers": "sum"}
+        agg = {
+            "target_revenue_no_cushion": "sum",
+            "target_revenue": "sum",
+            "target_customers": "sum",
+        }
         if ks:
             t = tb.groupby(ks, as_index=False).agg(agg)
             ly = hist_ly.groupby(ks)["revenue"].sum()
-            t["last_year"] = ly.reindex(pd.MultiIndex.from_frame(t[ks]) if len(ks) > 1
-                                        else t[ks[0]]).fillna(0.0).to_numpy()
+            t["last_year"] = (
+                ly.reindex(pd.MultiIndex.from_frame(t[ks]) if len(ks) > 1 else t[ks[0]])
+                .fillna(0.0)
+                .to_numpy()
+            )
         else:
             t = pd.DataFrame([tb[list(agg)].sum()])
             t["last_year"] = float(hist_ly["revenue"].sum())
         if level != "rep":
-            mkk = (mk_cells.groupby(ks)[["market_size", "potential"]].sum() if ks else
-                   mk_cells[["market_size", "potential"]].sum().to_frame().T)
+            mkk = (
+                mk_cells.groupby(ks)[["market_size", "potential"]].sum()
+                if ks
+                else mk_cells[["market_size", "potential"]].sum().to_frame().T
+            )
             if ks:
                 idx = pd.MultiIndex.from_frame(t[ks]) if len(ks) > 1 else t[ks[0]]
                 mkk = mkk.reindex(idx)
@@ -1032,15 +1270,32 @@ def decompose(cube: pd.DataFrame, customers: pd.DataFrame, reps: pd.DataFrame,
         segments[c] = segments[c].fillna("*").astype(str) if c in segments else "*"
     segments["growth_vs_last_year"] = np.where(
         segments["last_year"] > 0,
-        segments["target_revenue_no_cushion"] / segments["last_year"].where(
-            segments["last_year"] > 0) - 1, np.nan)
+        segments["target_revenue_no_cushion"]
+        / segments["last_year"].where(segments["last_year"] > 0)
+        - 1,
+        np.nan,
+    )
     segments["target_market_share"] = np.where(
         segments["market_size"] > 0,
-        segments["target_revenue_no_cushion"] / segments["market_size"].where(
-            segments["market_size"] > 0), np.nan)
-    segments = segments[["level", *CELL, "rep_id", "last_year", "target_revenue_no_cushion",
-                         "target_revenue", "target_customers", "growth_vs_last_year",
-                         "market_size", "potential", "target_market_share"]]
+        segments["target_revenue_no_cushion"]
+        / segments["market_size"].where(segments["market_size"] > 0),
+        np.nan,
+    )
+    segments = segments[
+        [
+            "level",
+            *CELL,
+            "rep_id",
+            "last_year",
+            "target_revenue_no_cushion",
+            "target_revenue",
+            "target_customers",
+            "growth_vs_last_year",
+            "market_size",
+            "potential",
+            "target_market_share",
+        ]
+    ]
 
     # ---- feasibility
     feas_rows = []
@@ -1051,13 +1306,17 @@ def decompose(cube: pd.DataFrame, customers: pd.DataFrame, reps: pd.DataFrame,
                 continue
             an = _annual(rows, ks)
             seg = segments[segments["level"] == level]
-            f = seg.merge(an, on=ks, how="left") if ks else seg.assign(
-                fc_mean=an["fc_mean"].iloc[0], fc_sigma=an["fc_sigma"].iloc[0])
+            f = (
+                seg.merge(an, on=ks, how="left")
+                if ks
+                else seg.assign(fc_mean=an["fc_mean"].iloc[0], fc_sigma=an["fc_sigma"].iloc[0])
+            )
             feas_rows.append(f)
     if feas_rows:
         feas = pd.concat(feas_rows, ignore_index=True)
-        feas["target"] = np.where(feas["level"] == "rep", feas["target_revenue"],
-                                  feas["target_revenue_no_cushion"])
+        feas["target"] = np.where(
+            feas["level"] == "rep", feas["target_revenue"], feas["target_revenue_no_cushion"]
+        )
         sig = feas["fc_sigma"].where(feas["fc_sigma"] > 0)
         feas["forecast_p10"] = feas["fc_mean"] - Z80 * feas["fc_sigma"]
         feas["forecast_p50"] = feas["fc_mean"]
@@ -1065,57 +1324,117 @@ def decompose(cube: pd.DataFrame, customers: pd.DataFrame, reps: pd.DataFrame,
         feas["gap"] = feas["target"] - feas["fc_mean"]
         pr = 1 - norm.cdf((feas["target"] - feas["fc_mean"]) / sig)
         det = np.where(feas["target"] <= feas["fc_mean"], 1.0, 0.0)
-        feas["p_reach"] = np.where(sig.notna(), pr, np.where(feas["fc_mean"].notna(), det,
-                                                             np.nan))
-        feas["flag"] = np.where(feas["target"] < feas["forecast_p10"], "below P10",
-                                np.where(feas["target"] > feas["forecast_p90"], "above P90", ""))
-        feasibility = feas[["level", *CELL, "rep_id", "target", "fc_mean", "forecast_p10",
-                            "forecast_p50", "forecast_p90", "gap", "p_reach", "flag"]].rename(
-            columns={"fc_mean": "forecast"})
+        feas["p_reach"] = np.where(sig.notna(), pr, np.where(feas["fc_mean"].notna(), det, np.nan))
+        feas["flag"] = np.where(
+            feas["target"] < feas["forecast_p10"],
+            "below P10",
+            np.where(feas["target"] > feas["forecast_p90"], "above P90", ""),
+        )
+        feasibility = feas[
+            [
+                "level",
+                *CELL,
+                "rep_id",
+                "target",
+                "fc_mean",
+                "forecast_p10",
+                "forecast_p50",
+                "forecast_p90",
+                "gap",
+                "p_reach",
+                "flag",
+            ]
+        ].rename(columns={"fc_mean": "forecast"})
     else:
-        feasibility = pd.DataFrame(columns=["level", *CELL, "rep_id", "target", "forecast",
-                                            "forecast_p10", "forecast_p50", "forecast_p90",
-                                            "gap", "p_reach", "flag"])
+        feasibility = pd.DataFrame(
+            columns=[
+                "level",
+                *CELL,
+                "rep_id",
+                "target",
+                "forecast",
+                "forecast_p10",
+                "forecast_p50",
+                "forecast_p90",
+                "gap",
+                "p_reach",
+                "flag",
+            ]
+        )
 
     # ---- company frame
     comp = []
     fc_p10 = fc_mean - Z80 * fc_sigma if have_fc else np.nan
     fc_p90 = fc_mean + Z80 * fc_sigma if have_fc else np.nan
-    p_reach = float(1 - norm.cdf((total - fc_mean) / fc_sigma)) if have_fc and fc_sigma > 0 \
-        else np.nan
-    period_txt = ("fiscal year" if nm == 12 else
-                  f"{months[0]:%Y-%m}..{months[-1]:%Y-%m} (mid-year plan)")
+    p_reach = (
+        float(1 - norm.cdf((total - fc_mean) / fc_sigma)) if have_fc and fc_sigma > 0 else np.nan
+    )
+    period_txt = (
+        "fiscal year" if nm == 12 else f"{months[0]:%Y-%m}..{months[-1]:%Y-%m} (mid-year plan)"
+    )
 
     def pct(a: float, b: float) -> str:
         return f"{a / b - 1:+.1%}" if b and np.isfinite(b) and b > 0 else "n/a"
 
-    stmt = (f"Revenue target {total:,.0f} {plan.currency} for the {period_txt}: "
-            f"{pct(total, ly_total)} vs last year ({ly_total:,.0f})")
+    stmt = (
+        f"Revenue target {total:,.0f} {plan.currency} for the {period_txt}: "
+        f"{pct(total, ly_total)} vs last year ({ly_total:,.0f})"
+    )
     if have_fc:
-        stmt += (f", {pct(total, fc_mean)} vs the forecast median ({fc_mean:,.0f}; 80% interval "
-                 f"{fc_p10:,.0f} to {fc_p90:,.0f}); probability of reaching it {p_reach:.0%}")
+        stmt += (
+            f", {pct(total, fc_mean)} vs the forecast median ({fc_mean:,.0f}; 80% interval "
+            f"{fc_p10:,.0f} to {fc_p90:,.0f}); probability of reaching it {p_reach:.0%}"
+        )
     else:
         stmt += "; no forecast for these months to compare with"
-    comp.append({"measure": "revenue", "basis": spec.describe(), "last_year": ly_total,
-                 "base_12m": base_total, "actual_ytd": ytd_rev, "target_full_year": t_fy,
-                 "target": total, "cushion_pct": cush, "target_with_cushion": total_c,
-                 "forecast_median": fc_mean, "forecast_p10": fc_p10, "forecast_p90": fc_p90,
-                 "p_reach": p_reach, "statement": stmt + "."})
+    comp.append(
+        {
+            "measure": "revenue",
+            "basis": spec.describe(),
+            "last_year": ly_total,
+            "base_12m": base_total,
+            "actual_ytd": ytd_rev,
+            "target_full_year": t_fy,
+            "target": total,
+            "cushion_pct": cush,
+            "target_with_cushion": total_c,
+            "forecast_median": fc_mean,
+            "forecast_p10": fc_p10,
+            "forecast_p90": fc_p90,
+            "p_reach": p_reach,
+            "statement": stmt + ".",
+        }
+    )
     if cust_company is not None:
         c_fy, bcnt, ay = cust_company
-        comp.append({"measure": "customers", "basis": c_spec.describe(), "last_year": bcnt,
-                     "base_12m": bcnt, "actual_ytd": ay, "target_full_year": c_fy,
-                     "target": cust_total, "cushion_pct": 0.0, "target_with_cushion": cust_total,
-                     "forecast_median": np.nan, "forecast_p10": np.nan, "forecast_p90": np.nan,
-                     "p_reach": np.nan,
-                     "statement": f"Customer target {cust_total:,.0f} activations "
-                                  f"({pct(c_fy, bcnt)} vs {bcnt:,} active customers in the 12 "
-                                  "months before the cutoff)."})
+        comp.append(
+            {
+                "measure": "customers",
+                "basis": c_spec.describe(),
+                "last_year": bcnt,
+                "base_12m": bcnt,
+                "actual_ytd": ay,
+                "target_full_year": c_fy,
+                "target": cust_total,
+                "cushion_pct": 0.0,
+                "target_with_cushion": cust_total,
+                "forecast_median": np.nan,
+                "forecast_p10": np.nan,
+                "forecast_p90": np.nan,
+                "p_reach": np.nan,
+                "statement": f"Customer target {cust_total:,.0f} activations "
+                f"({pct(c_fy, bcnt)} vs {bcnt:,} active customers in the 12 "
+                "months before the cutoff).",
+            }
+        )
     ms = plan.targets.market_share
     mk_total = float(market_c.sum())
     if ms is not None:
-        base_mk = float(market[market["month"].isin(bm)]["market_size"].sum()) \
-            if market is not None and len(market) else np.nan
+        base_mk = (
+            float(market[market["month"].isin(bm)]["market_size"].sum())
+            if market is not None and len(market)
+            else np.nan
+        )
         base_share = base_total / base_mk if base_mk and base_mk > 0 else np.nan
         if ms.kind == "value":
             share_t = ms.amount
@@ -1123,27 +1442,57 @@ def decompose(cube: pd.DataFrame, customers: pd.DataFrame, reps: pd.DataFrame,
             share_t = base_share * (1 + ms.amount)
         else:
             if not (have_fc and mk_total > 0):
-                raise PlanError("targets.market_share asks for a forecast percentile, but the "
-                                "forecast or the market size for the plan months is missing",
-                                fix="set market_share by value or growth")
+                raise PlanError(
+                    "targets.market_share asks for a forecast percentile, but the "
+                    "forecast or the market size for the plan months is missing",
+                    fix="set market_share by value or growth",
+                )
             share_t = (fc_mean + float(norm.ppf(ms.amount / 100)) * fc_sigma) / mk_total
         implied = share_t * mk_total if mk_total > 0 else np.nan
         own = total / mk_total if mk_total > 0 else np.nan
-        ms_stmt = (f"Market share target {share_t:.1%} of a market of {mk_total:,.0f} = "
-                   f"{implied:,.0f} {plan.currency}; the revenue target is {own:.1%} of that "
-                   "market.")
+        ms_stmt = (
+            f"Market share target {share_t:.1%} of a market of {mk_total:,.0f} = "
+            f"{implied:,.0f} {plan.currency}; the revenue target is {own:.1%} of that "
+            "market."
+        )
         warn = _share_warning(share_t, own, implied, total, plan.currency)
         if warn:  # also a failed check (shown with the others, like a missing rep)
             ms_stmt += " " + warn
-            checks = pd.concat([checks, pd.DataFrame(
-                [("market share target agrees with the revenue target", False,
-                  float(own / share_t - 1), warn)], columns=checks.columns)], ignore_index=True)
-        comp.append({"measure": "market_share", "basis": ms.describe(share=True), "last_year": base_share,
-                     "base_12m": base_share, "actual_ytd": np.nan, "target_full_year": share_t,
-                     "target": share_t, "cushion_pct": 0.0, "target_with_cushion": share_t,
-                     "forecast_median": fc_mean / mk_total if have_fc and mk_total else np.nan,
-                     "forecast_p10": np.nan, "forecast_p90": np.nan, "p_reach": np.nan,
-                     "statement": ms_stmt})
+            checks = pd.concat(
+                [
+                    checks,
+                    pd.DataFrame(
+                        [
+                            (
+                                "market share target agrees with the revenue target",
+                                False,
+                                float(own / share_t - 1),
+                                warn,
+                            )
+                        ],
+                        columns=checks.columns,
+                    ),
+                ],
+                ignore_index=True,
+            )
+        comp.append(
+            {
+                "measure": "market_share",
+                "basis": ms.describe(share=True),
+                "last_year": base_share,
+                "base_12m": base_share,
+                "actual_ytd": np.nan,
+                "target_full_year": share_t,
+                "target": share_t,
+                "cushion_pct": 0.0,
+                "target_with_cushion": share_t,
+                "forecast_median": fc_mean / mk_total if have_fc and mk_total else np.nan,
+                "forecast_p10": np.nan,
+                "forecast_p90": np.nan,
+                "p_reach": np.nan,
+                "statement": ms_stmt,
+            }
+        )
     company = pd.DataFrame(comp)
 
     # ---- bridge last year -> target (revenue, no cushion)
@@ -1155,17 +1504,21 @@ def decompose(cube: pd.DataFrame, customers: pd.DataFrame, reps: pd.DataFrame,
         scale = ly_total / base_total if base_total > 0 else 1.0
         newc = (c_fy - bcnt) * (base_total / bcnt) * scale
     volume = total - ly_total - price_part - promo_part - newc
-    bridge = pd.DataFrame({
-        "step": ["last year", "volume", "price", "new customers", "strategies", "target"],
-        "amount": [ly_total, volume, price_part, newc, promo_part, total],
-        "kind": ["total", "step", "step", "step", "step", "total"],
-        "note": ["revenue in the comparable months before the cutoff",
-                 "the rest of the change (existing customers buying more or less)",
-                 "share of the target due to price strategies: target x (1 - 1/(1+pct))",
-                 "extra customers x base revenue per customer",
-                 "share of the target due to promotions (channel shifts move mix only)",
-                 "company target without cushion"],
-    })
+    bridge = pd.DataFrame(
+        {
+            "step": ["last year", "volume", "price", "new customers", "strategies", "target"],
+            "amount": [ly_total, volume, price_part, newc, promo_part, total],
+            "kind": ["total", "step", "step", "step", "step", "total"],
+            "note": [
+                "revenue in the comparable months before the cutoff",
+                "the rest of the change (existing customers buying more or less)",
+                "share of the target due to price strategies: target x (1 - 1/(1+pct))",
+                "extra customers x base revenue per customer",
+                "share of the target due to promotions (channel shifts move mix only)",
+                "company target without cushion",
+            ],
+        }
+    )
 
     # ---- explanation parts per cell
     parts = cells.copy()
@@ -1181,37 +1534,63 @@ def decompose(cube: pd.DataFrame, customers: pd.DataFrame, reps: pd.DataFrame,
     parts["final_nc"] = r_c
     parts["final_c"] = rc_c
     b_unr = x_cm[bottom["cell"].to_numpy(), bottom["m"].to_numpy()] * bottom["share"].to_numpy()
-    rs = pd.DataFrame({"cell": bottom["cell"], "rep_id": bottom["rep_id"], "unr": b_unr,
-                       "final_nc": r_b, "final_c": rc_b}).groupby(["cell", "rep_id"],
-                                                                  as_index=False).sum()
+    rs = (
+        pd.DataFrame(
+            {
+                "cell": bottom["cell"],
+                "rep_id": bottom["rep_id"],
+                "unr": b_unr,
+                "final_nc": r_b,
+                "final_c": rc_b,
+            }
+        )
+        .groupby(["cell", "rep_id"], as_index=False)
+        .sum()
+    )
     rs["share"] = rs["unr"] / x3[rs["cell"]].clip(min=1e-300)
     for c in CELL:
         rs[c] = cells[c].to_numpy()[rs["cell"]]
     expl_notes = {
         "key_history": f"weight {w['history']:.0%} x historical share "
-                       f"({plan.allocation.history_window_months} months to {plan.plan_cutoff})",
+        f"({plan.allocation.history_window_months} months to {plan.plan_cutoff})",
         "key_forecast": f"weight {w['forecast']:.0%} x share of the forecast"
-                        + ("" if have_fc else " (forecast missing: history used)"),
+        + ("" if have_fc else " (forecast missing: history used)"),
         "key_potential": f"weight {w['potential']:.0%} x share of market potential "
-                         f"(market x {plan.allocation.potential_share:.0%})",
+        f"(market x {plan.allocation.potential_share:.0%})",
         "key_equal": f"weight {w['equal']:.0%} x equal share",
         "ipf": "crossing region x product line x customer type at once keeps each cell's "
-               "historical weight within the blended margins",
-        "renorm": "strategies move the mix; every cell is scaled back so the company total "
-                  "holds",
+        "historical weight within the blended margins",
+        "renorm": "strategies move the mix; every cell is scaled back so the company total holds",
     }
-    return Decomposition(plan=plan, targets=targets, company=company, segments=segments,
-                         feasibility=feasibility, rep_load=rep_load, checks=checks, bridge=bridge,
-                         keys=keys_df, months=months, _parts=parts, _rep_share=rs,
-                         _notes=expl_notes)
+    return Decomposition(
+        plan=plan,
+        targets=targets,
+        company=company,
+        segments=segments,
+        feasibility=feasibility,
+        rep_load=rep_load,
+        checks=checks,
+        bridge=bridge,
+        keys=keys_df,
+        months=months,
+        _parts=parts,
+        _rep_share=rs,
+        _notes=expl_notes,
+    )
 
 
 # --------------------------------------------------------------------------- output
 
 
-_SHEETS = [("Company", []), ("Region", ["region"]), ("Product line", ["product_line"]),
-           ("Customer type", ["customer_type"]), ("Cell", CELL), ("Rep", ["region", "rep_id"]),
-           ("Month", ["month"])]
+_SHEETS = [
+    ("Company", []),
+    ("Region", ["region"]),
+    ("Product line", ["product_line"]),
+    ("Customer type", ["customer_type"]),
+    ("Cell", CELL),
+    ("Rep", ["region", "rep_id"]),
+    ("Month", ["month"]),
+]
 
 
 def _assumptions_table(plan: Plan) -> pd.DataFrame:
@@ -1246,12 +1625,16 @@ def level_tables(dec: Decomposition) -> dict[str, pd.DataFrame]:
         elif ks:
             tab = t.groupby(ks, as_index=False)[vals].sum()
             level = "rep" if "rep_id" in ks else ("cell" if len(ks) == 3 else ks[0])
-            seg = dec.segments[dec.segments["level"] == level][[*ks, "last_year",
-                                                                "growth_vs_last_year"]]
+            seg = dec.segments[dec.segments["level"] == level][
+                [*ks, "last_year", "growth_vs_last_year"]
+            ]
             tab = tab.merge(seg, on=ks, how="left")
             if level == "rep":
-                tab = tab.merge(dec.rep_load[["rep_id", "name", "capacity", "load", "flag"]],
-                                on="rep_id", how="left")
+                tab = tab.merge(
+                    dec.rep_load[["rep_id", "name", "capacity", "load", "flag"]],
+                    on="rep_id",
+                    how="left",
+                )
         else:
             tab = pd.DataFrame([t[vals].sum()])
             seg = dec.segments[dec.segments["level"] == "company"]
@@ -1272,12 +1655,20 @@ def write_targets(decomposition: Decomposition, outputs_dir: str | Path) -> dict
     """
     out = Path(outputs_dir)
     out.mkdir(parents=True, exist_ok=True)
-    paths = {"targets": out / "targets.parquet", "company": out / "targets_company.parquet",
-             "summary": out / "targets_summary.parquet", "xlsx": out / "targets.xlsx"}
+    paths = {
+        "targets": out / "targets.parquet",
+        "company": out / "targets_company.parquet",
+        "summary": out / "targets_summary.parquet",
+        "xlsx": out / "targets.xlsx",
+    }
     t = decomposition.targets
-    company = (t.groupby(["month", *CELL], as_index=False)
-               [["target_revenue_no_cushion", "target_customers"]].sum()
-               .rename(columns={"target_revenue_no_cushion": "target_revenue"}))
+    company = (
+        t.groupby(["month", *CELL], as_index=False)[
+            ["target_revenue_no_cushion", "target_customers"]
+        ]
+        .sum()
+        .rename(columns={"target_revenue_no_cushion": "target_revenue"})
+    )
     company["plan_name"] = decomposition.plan.name
     for key, df in (("targets", t), ("company", company), ("summary", decomposition.company)):
         tmp = paths[key].with_name("." + paths[key].name + ".tmp")
@@ -1286,8 +1677,9 @@ def write_targets(decomposition: Decomposition, outputs_dir: str | Path) -> dict
     tmp = paths["xlsx"].with_name(".targets.xlsx.tmp")
     with pd.ExcelWriter(tmp, engine="xlsxwriter") as xw:
         wb = xw.book
-        wb.set_properties({"title": f"Targets {decomposition.plan.name}",
-                           "created": _dt.datetime(2000, 1, 1)})
+        wb.set_properties(
+            {"title": f"Targets {decomposition.plan.name}", "created": _dt.datetime(2000, 1, 1)}
+        )
         money = wb.add_format({"num_format": "#,##0"})
         pctf = wb.add_format({"num_format": "0.0%"})
         head = wb.add_format({"bold": True, "bottom": 1})
@@ -1326,21 +1718,33 @@ class TargetParams:
     forecast_from_cutoff: bool
 
 
-def target_parameters(*, period: str = "", scenario_name: str = "", explain_rep: str = "",
-                      forecast_from_cutoff: bool = True) -> TargetParams:
+def target_parameters(
+    *,
+    period: str = "",
+    scenario_name: str = "",
+    explain_rep: str = "",
+    forecast_from_cutoff: bool = True,
+) -> TargetParams:
     """Check the notebook's parameters; raise :class:`PlanError` with the fix when malformed."""
     import re
 
     def bad(name: str, value: Any, expected: str) -> PlanError:
-        return PlanError(f"the notebook parameter '{name}' is {value!r}, which is not {expected}",
-                         fix=f"set '{name}' to {expected} (parameters cell or `-p {name} ...`)")
+        return PlanError(
+            f"the notebook parameter '{name}' is {value!r}, which is not {expected}",
+            fix=f"set '{name}' to {expected} (parameters cell or `-p {name} ...`)",
+        )
 
-    if not isinstance(period, str) or (period and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])",
-                                                                    period)):
+    if not isinstance(period, str) or (
+        period and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", period)
+    ):
         raise bad("period", period, 'a month "YYYY-MM" or ""')
-    if not isinstance(scenario_name, str) or re.search(r'[\\/:*?"<>|\x00-\x1f]', scenario_name) \
-            or scenario_name.startswith(".") or len(scenario_name) > 100:
-        raise bad("scenario_name", scenario_name, "a short name usable as a file name, or \"\"")
+    if (
+        not isinstance(scenario_name, str)
+        or re.search(r'[\\/:*?"<>|\x00-\x1f]', scenario_name)
+        or scenario_name.startswith(".")
+        or len(scenario_name) > 100
+    ):
+        raise bad("scenario_name", scenario_name, 'a short name usable as a file name, or ""')
     if not isinstance(explain_rep, str):
         raise bad("explain_rep", explain_rep, 'a rep_id or ""')
     if not isinstance(forecast_from_cutoff, bool):
@@ -1373,8 +1777,12 @@ def _history_digest(cube: pd.DataFrame, cutoff: pd.Timestamp) -> str:
     d = pd.DataFrame({"month": (month.dt.year * 12 + month.dt.month - 1).to_numpy("int64")})
     for c in [*DIMENSIONS, "rep_id"]:
         d[c] = cube.loc[keep, c].astype(str).to_numpy()
-    d["revenue"] = pd.to_numeric(cube.loc[keep, "revenue"], errors="coerce").fillna(0.0) \
-        .astype("float64").to_numpy()
+    d["revenue"] = (
+        pd.to_numeric(cube.loc[keep, "revenue"], errors="coerce")
+        .fillna(0.0)
+        .astype("float64")
+        .to_numpy()
+    )
     d = d.sort_values(list(d.columns)).reset_index(drop=True)
     h = hashlib.sha256(",".join(d.columns).encode())
     h.update(pd.util.hash_pandas_object(d, index=False).to_numpy().tobytes())
@@ -1388,8 +1796,9 @@ def _left_by(reps: pd.DataFrame | None, cutoff: pd.Period) -> list[str]:
     return reps_left_before(reps, _ts(cutoff + 1))
 
 
-def plan_forecast_fingerprint(cube: pd.DataFrame, plan: Plan,
-                              reps: pd.DataFrame | None = None) -> dict[str, Any]:
+def plan_forecast_fingerprint(
+    cube: pd.DataFrame, plan: Plan, reps: pd.DataFrame | None = None
+) -> dict[str, Any]:
     """What a forecast from the plan cutoff is made from: a hash of the cube up to the cutoff
     and the settings (cutoff, last month and horizon, interval levels, method, detail).
 
@@ -1412,8 +1821,9 @@ def plan_forecast_fingerprint(cube: pd.DataFrame, plan: Plan,
 
 def _cache_rejection(cached: pd.DataFrame, plan: Plan, want: dict[str, Any]) -> str | None:
     """Why the cached plan-cutoff forecast cannot be used, as '... forecast <why>' (None: it can)."""
-    if not forecast_covers(cached, plan) \
-            or pd.Timestamp(cached["month"].min()) != _ts(plan.cutoff_period + 1):
+    if not forecast_covers(cached, plan) or pd.Timestamp(cached["month"].min()) != _ts(
+        plan.cutoff_period + 1
+    ):
         return "does not start after the cutoff or misses plan months"
     have = cached.attrs.get(PLAN_FORECAST_ATTR)
     if not isinstance(have, dict) or have.get("version") != want["version"]:
@@ -1423,17 +1833,23 @@ def _cache_rejection(cached: pd.DataFrame, plan: Plan, want: dict[str, Any]) -> 
     if have.get("data") != want["data"] or have.get("left_reps", []) != want["left_reps"]:
         return "was made from other data"
     if have.get("levels") != want["levels"]:
-        return (f"was made with other interval levels ({', '.join(map(str, have.get('levels') or []))}"
-                f" instead of {', '.join(map(str, want['levels']))})")
+        return (
+            f"was made with other interval levels ({', '.join(map(str, have.get('levels') or []))}"
+            f" instead of {', '.join(map(str, want['levels']))})"
+        )
     if any(have.get(k) != want[k] for k in ("method", "detail")):
         return "was made with other forecast settings"
     return None
 
 
-def forecast_for_plan(cube: pd.DataFrame, plan: Plan, run_forecast: pd.DataFrame | None,
-                      cached: pd.DataFrame | None = None, refit: bool = True,
-                      reps: pd.DataFrame | None = None
-                      ) -> tuple[pd.DataFrame | None, str, bool]:
+def forecast_for_plan(
+    cube: pd.DataFrame,
+    plan: Plan,
+    run_forecast: pd.DataFrame | None,
+    cached: pd.DataFrame | None = None,
+    refit: bool = True,
+    reps: pd.DataFrame | None = None,
+) -> tuple[pd.DataFrame | None, str, bool]:
     """The forecast the plan should use: ``(frame, where it came from, newly made)``.
 
     The run's forecast when it covers the plan months; else a cached forecast made from the
@@ -1466,11 +1882,19 @@ def forecast_for_plan(cube: pd.DataFrame, plan: Plan, run_forecast: pd.DataFrame
         return run_forecast, f"the run's forecast (it misses plan months; {rejected})", False
     from salesanalysis.forecast import hierarchy as H
 
-    fc = H.forecast_hierarchy(cube[cube["month"] <= _ts(plan.cutoff_period)], plan.plan_cutoff,
-                              want["horizon"], levels=plan.forecast.levels,
-                              detail=_PLAN_FC_DETAIL, method=_PLAN_FC_METHOD,
-                              accuracy_origins=0, reps=reps).forecast
+    fc = H.forecast_hierarchy(
+        cube[cube["month"] <= _ts(plan.cutoff_period)],
+        plan.plan_cutoff,
+        want["horizon"],
+        levels=plan.forecast.levels,
+        detail=_PLAN_FC_DETAIL,
+        method=_PLAN_FC_METHOD,
+        accuracy_origins=0,
+        reps=reps,
+    ).forecast
     fc.attrs[PLAN_FORECAST_ATTR] = want
-    source = (f"a forecast made from the plan cutoff {plan.plan_cutoff} ({want['horizon']} "
-              "months, cells and reps, fast setting)")
+    source = (
+        f"a forecast made from the plan cutoff {plan.plan_cutoff} ({want['horizon']} "
+        "months, cells and reps, fast setting)"
+    )
     return fc, (f"{source}: {rejected}; forecast again" if rejected else source), True

@@ -51,8 +51,9 @@ class IPFResult:
 # --------------------------------------------------------------------------- rounding
 
 
-def largest_remainder(values: Sequence[float] | np.ndarray, unit: float, total: float | None = None
-                      ) -> np.ndarray:
+def largest_remainder(
+    values: Sequence[float] | np.ndarray, unit: float, total: float | None = None
+) -> np.ndarray:
     """Round ``values`` to multiples of ``unit`` so that they sum exactly to ``total``.
 
     The one largest-remainder rounding of the package (target decomposition and re-planning).
@@ -107,9 +108,13 @@ def largest_remainder(values: Sequence[float] | np.ndarray, unit: float, total: 
     return base * unit
 
 
-def controlled_round(values: np.ndarray, unit: float, groups: Sequence[Group],
-                     lower: np.ndarray | None = None, upper: np.ndarray | None = None
-                     ) -> np.ndarray | None:
+def controlled_round(
+    values: np.ndarray,
+    unit: float,
+    groups: Sequence[Group],
+    lower: np.ndarray | None = None,
+    upper: np.ndarray | None = None,
+) -> np.ndarray | None:
     """Round ``values`` to ``unit`` so that every group sums exactly to its target.
 
     Each value goes to the multiple of ``unit`` just below or just above it, chosen to keep the
@@ -145,8 +150,13 @@ def controlled_round(values: np.ndarray, unit: float, groups: Sequence[Group],
     if not groups:
         return (base + (frac >= 0.5)) * unit
     a = csr_array((np.ones(len(rows)), (rows, cols)), shape=(len(groups), n))
-    res = milp(c, constraints=LinearConstraint(a, rhs, rhs), integrality=np.ones(n),
-               bounds=Bounds(lb, ub), options={"presolve": True})
+    res = milp(
+        c,
+        constraints=LinearConstraint(a, rhs, rhs),
+        integrality=np.ones(n),
+        bounds=Bounds(lb, ub),
+        options={"presolve": True},
+    )
     if res.status != 0 or res.x is None:
         return None
     return (base + np.round(res.x)) * unit
@@ -155,8 +165,9 @@ def controlled_round(values: np.ndarray, unit: float, groups: Sequence[Group],
 # --------------------------------------------------------------------------- IPF
 
 
-def ipf(seed: np.ndarray, margins: Sequence[np.ndarray], *, tol: float = 1e-9,
-        max_iter: int = 2000) -> IPFResult:
+def ipf(
+    seed: np.ndarray, margins: Sequence[np.ndarray], *, tol: float = 1e-9, max_iter: int = 2000
+) -> IPFResult:
     """Fit ``seed`` (an n-D array) to one margin per axis by iterative proportional fitting.
 
     ``tol`` is relative to the grand total. The caller checks that the margins agree with one
@@ -188,8 +199,7 @@ def ipf(seed: np.ndarray, margins: Sequence[np.ndarray], *, tol: float = 1e-9,
 # --------------------------------------------------------------------------- constraints
 
 
-def _lp_feasible(n: int, groups: Sequence[Group], lower: np.ndarray, upper: np.ndarray
-                 ) -> bool:
+def _lp_feasible(n: int, groups: Sequence[Group], lower: np.ndarray, upper: np.ndarray) -> bool:
     if np.any(lower > upper + 1e-9):
         return False
     if not groups:
@@ -202,14 +212,24 @@ def _lp_feasible(n: int, groups: Sequence[Group], lower: np.ndarray, upper: np.n
     a = csr_array((np.ones(len(rows)), (rows, cols)), shape=(len(groups), n))
     scale = max(1.0, max(abs(t) for t in rhs))
     ub = [None if not np.isfinite(u) else u / scale for u in upper]
-    res = linprog(np.zeros(n), A_eq=a, b_eq=np.asarray(rhs) / scale,
-                  bounds=list(zip(lower / scale, ub, strict=True)), method="highs")
+    res = linprog(
+        np.zeros(n),
+        A_eq=a,
+        b_eq=np.asarray(rhs) / scale,
+        bounds=list(zip(lower / scale, ub, strict=True)),
+        method="highs",
+    )
     return res.status == 0
 
 
-def find_conflict(n: int, groups: Sequence[Group], lower: np.ndarray | None,
-                  upper: np.ndarray | None, lower_name: str = "floors",
-                  upper_name: str = "caps") -> list[str] | None:
+def find_conflict(
+    n: int,
+    groups: Sequence[Group],
+    lower: np.ndarray | None,
+    upper: np.ndarray | None,
+    lower_name: str = "floors",
+    upper_name: str = "caps",
+) -> list[str] | None:
     """Names of a smallest set of constraints that cannot hold together, or ``None``.
 
     The constraints are the groups, all lower bounds together (``lower_name``) and all upper
@@ -242,6 +262,7 @@ def find_conflict(n: int, groups: Sequence[Group], lower: np.ndarray | None,
 
 def _scale_into(x: np.ndarray, lo: np.ndarray, up: np.ndarray, target: float) -> np.ndarray:
     """Find f with sum(clip(f*x, lo, up)) == target (monotone in f) and return the clipped x."""
+
     def total(f: float) -> float:
         return float(np.clip(f * x, lo, up).sum())
 
@@ -265,9 +286,15 @@ def _scale_into(x: np.ndarray, lo: np.ndarray, up: np.ndarray, target: float) ->
     return out
 
 
-def fit_constraints(x: np.ndarray, groups: Sequence[Group], lower: np.ndarray | None = None,
-                    upper: np.ndarray | None = None, *, tol: float = 1e-9, max_cycles: int = 500
-                    ) -> tuple[np.ndarray, int, float]:
+def fit_constraints(
+    x: np.ndarray,
+    groups: Sequence[Group],
+    lower: np.ndarray | None = None,
+    upper: np.ndarray | None = None,
+    *,
+    tol: float = 1e-9,
+    max_cycles: int = 500,
+) -> tuple[np.ndarray, int, float]:
     """Adjust ``x`` proportionally so every group sums to its target within the bounds.
 
     Cyclic proportional raking over the groups, clipping to the bounds (the rest of each group
@@ -292,8 +319,7 @@ def fit_constraints(x: np.ndarray, groups: Sequence[Group], lower: np.ndarray | 
         for g in groups:
             idx = np.asarray(g.index, int)
             x[idx] = _scale_into(x[idx], lo[idx], up[idx], g.target)
-        err = max((abs(x[np.asarray(g.index, int)].sum() - g.target) for g in groups),
-                  default=0.0)
+        err = max((abs(x[np.asarray(g.index, int)].sum() - g.target) for g in groups), default=0.0)
         if err <= tol * scale:
             return x, cycles, float(err)
     # fallback: min sum |x - x0| / w subject to the constraints
@@ -306,14 +332,18 @@ def fit_constraints(x: np.ndarray, groups: Sequence[Group], lower: np.ndarray | 
     a = csr_array((np.ones(len(rows)), (rows, cols)), shape=(len(groups), n)).toarray()
     # variables: y (n), d_plus (n), d_minus (n) with y - d_plus + d_minus = x
     eye = np.eye(n)
-    a_eq = np.vstack([np.hstack([a, np.zeros((len(groups), 2 * n))]),
-                      np.hstack([eye, -eye, eye])])
+    a_eq = np.vstack([np.hstack([a, np.zeros((len(groups), 2 * n))]), np.hstack([eye, -eye, eye])])
     b_eq = np.concatenate([rhs, x])
     cost = np.concatenate([np.zeros(n), 1 / w, 1 / w])
     bounds = [(lo[i], None if not np.isfinite(up[i]) else up[i]) for i in range(n)]
     bounds += [(0, None)] * (2 * n)
-    res = linprog(cost, A_eq=a_eq / scale, b_eq=b_eq / scale, bounds=[
-        (b[0] / scale, None if b[1] is None else b[1] / scale) for b in bounds], method="highs")
+    res = linprog(
+        cost,
+        A_eq=a_eq / scale,
+        b_eq=b_eq / scale,
+        bounds=[(b[0] / scale, None if b[1] is None else b[1] / scale) for b in bounds],
+        method="highs",
+    )
     if res.status != 0:
         return x, cycles, float(err)
     y = res.x[:n] * scale

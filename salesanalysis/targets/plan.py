@@ -482,16 +482,23 @@ def plan_from_dict(data: Any, source: str | None = None) -> Plan:
         s = str(cutoff).strip()
         m = _MONTH_RE.match(s)
         if not m or not 1 <= int(m.group(2)) <= 12:
-            c.add("plan_cutoff", "'plan_cutoff' must be a month written YYYY-MM", value=cutoff,
-                  fix='quote it: plan_cutoff: "2025-12"')
+            c.add(
+                "plan_cutoff",
+                "'plan_cutoff' must be a month written YYYY-MM",
+                value=cutoff,
+                fix='quote it: plan_cutoff: "2025-12"',
+            )
         else:
             cutoff_s = s
     if fiscal_year is not None and cutoff_s is not None:
         y, mth = int(cutoff_s[:4]), int(cutoff_s[5:])
         if (y, mth) >= (int(fiscal_year), 12):
-            c.add("plan_cutoff", f"plan_cutoff {cutoff_s} leaves no month of fiscal year "
-                  f"{fiscal_year} to plan", value=cutoff_s,
-                  fix=f"use a cutoff before {fiscal_year}-12, e.g. \"{int(fiscal_year) - 1}-12\"")
+            c.add(
+                "plan_cutoff",
+                f"plan_cutoff {cutoff_s} leaves no month of fiscal year {fiscal_year} to plan",
+                value=cutoff_s,
+                fix=f'use a cutoff before {fiscal_year}-12, e.g. "{int(fiscal_year) - 1}-12"',
+            )
 
     # targets
     tdict = c.mapping(top.get("targets"), "targets", MEASURES)
@@ -503,10 +510,19 @@ def plan_from_dict(data: Any, source: str | None = None) -> Plan:
         c.add("targets.revenue", "'targets.revenue' is required", fix="revenue: {growth: 0.10}")
 
     # allocation
-    adict = c.mapping(top.get("allocation"), "allocation",
-                      ("history_window_months", "key_weights", "potential_share"))
-    window = c.number(adict.get("history_window_months"), "allocation.history_window_months",
-                      lo=1, hi=120, integer=True, default=12)
+    adict = c.mapping(
+        top.get("allocation"),
+        "allocation",
+        ("history_window_months", "key_weights", "potential_share"),
+    )
+    window = c.number(
+        adict.get("history_window_months"),
+        "allocation.history_window_months",
+        lo=1,
+        hi=120,
+        integer=True,
+        default=12,
+    )
     kw_raw = adict.get("key_weights")
     kwd = c.mapping(kw_raw, "allocation.key_weights", KEY_NAMES)
     weights: dict[str, float] = {}
@@ -527,13 +543,21 @@ def plan_from_dict(data: Any, source: str | None = None) -> Plan:
     elif weights_ok and isinstance(kw_raw, Mapping):
         total = sum(weights.values())
         if abs(total - 1.0) > WEIGHT_TOL:
-            c.add("allocation.key_weights",
-                  f"allocation key weights must sum to 1; they sum to {total:.6g}",
-                  value=dict(kwd),
-                  fix="adjust the weights of history / forecast / potential / equal so they "
-                      "add up to 1")
-    potential_share = c.number(adict.get("potential_share"), "allocation.potential_share",
-                               lo=0.0, hi=1.0, lo_open=True, default=0.20)
+            c.add(
+                "allocation.key_weights",
+                f"allocation key weights must sum to 1; they sum to {total:.6g}",
+                value=dict(kwd),
+                fix="adjust the weights of history / forecast / potential / equal so they "
+                "add up to 1",
+            )
+    potential_share = c.number(
+        adict.get("potential_share"),
+        "allocation.potential_share",
+        lo=0.0,
+        hi=1.0,
+        lo_open=True,
+        default=0.20,
+    )
     allocation = Allocation(
         history_window_months=int(window or 12),
         key_weights=KeyWeights(**weights),
@@ -569,8 +593,11 @@ def plan_from_dict(data: Any, source: str | None = None) -> Plan:
             c.add(f"{p}.pct", f"'{p}.pct' is required (e.g. 0.03 for +3%)")
         rationale = c.text(sd.get("rationale"), f"{p}.rationale")
         if not rationale:
-            c.add(f"{p}.rationale", f"'{p}.rationale' is required: say why, it is printed "
-                  "beside the numbers it changes")
+            c.add(
+                f"{p}.rationale",
+                f"'{p}.rationale' is required: say why, it is printed "
+                "beside the numbers it changes",
+            )
         to = None
         if kind == "channel_shift":
             to = c.segment(sd.get("to"), f"{p}.to")
@@ -578,11 +605,17 @@ def plan_from_dict(data: Any, source: str | None = None) -> Plan:
                 c.add(f"{p}.to", "a channel shift must move revenue to a different segment")
         elif sd.get("to") is not None:
             c.add(f"{p}.to", f"'{p}.to' is only used with kind: channel_shift")
-        if name and seg and kind and pct is not None and rationale and (
-            kind != "channel_shift" or to
+        if (
+            name
+            and seg
+            and kind
+            and pct is not None
+            and rationale
+            and (kind != "channel_shift" or to)
         ):
-            strategies.append(Strategy(name=name, segment=seg, kind=kind, pct=pct,
-                                       rationale=rationale, to=to))
+            strategies.append(
+                Strategy(name=name, segment=seg, kind=kind, pct=pct, rationale=rationale, to=to)
+            )
 
     # pins
     pins: list[Pin] = []
@@ -606,8 +639,9 @@ def plan_from_dict(data: Any, source: str | None = None) -> Plan:
                 c.add(f"{p}.segment", f"segment {dict(seg)} is pinned twice", value=dict(seg))
             seen_segments.add(seg)
             if rev is not None or cust is not None:
-                pins.append(Pin(segment=seg, revenue=rev,
-                                customers=None if cust is None else float(cust)))
+                pins.append(
+                    Pin(segment=seg, revenue=rev, customers=None if cust is None else float(cust))
+                )
 
     fl = c.mapping(top.get("floors"), "floors", ("vs_last_year",))
     floor = c.number(fl.get("vs_last_year"), "floors.vs_last_year", lo=0.0)
@@ -615,43 +649,66 @@ def plan_from_dict(data: Any, source: str | None = None) -> Plan:
     cap = c.number(cp.get("vs_potential"), "caps.vs_potential", lo=0.0, lo_open=True)
     cushion = c.number(top.get("cushion_pct"), "cushion_pct", lo=0.0, hi=1.0, default=0.0)
 
-    rd = c.mapping(top.get("reps"), "reps", ("ramp_months", "ramp_curve", "ramp_start",
-                                             "productivity_weight", "load_flag_pct"))
+    rd = c.mapping(
+        top.get("reps"),
+        "reps",
+        ("ramp_months", "ramp_curve", "ramp_start", "productivity_weight", "load_flag_pct"),
+    )
     reps = RepSettings(
-        ramp_months=int(c.number(rd.get("ramp_months"), "reps.ramp_months", lo=0, hi=60,
-                                 integer=True, default=6)),
+        ramp_months=int(
+            c.number(
+                rd.get("ramp_months"), "reps.ramp_months", lo=0, hi=60, integer=True, default=6
+            )
+        ),
         ramp_curve=c.choice(rd.get("ramp_curve"), "reps.ramp_curve", RAMP_CURVES, "linear"),
-        ramp_start=float(c.number(rd.get("ramp_start"), "reps.ramp_start", lo=0.0, hi=1.0,
-                                  default=0.25)),
-        productivity_weight=float(c.number(rd.get("productivity_weight"),
-                                           "reps.productivity_weight", lo=0.0, hi=1.0,
-                                           default=0.0)),
-        load_flag_pct=float(c.number(rd.get("load_flag_pct"), "reps.load_flag_pct", lo=0.0,
-                                     lo_open=True, default=0.20)),
+        ramp_start=float(
+            c.number(rd.get("ramp_start"), "reps.ramp_start", lo=0.0, hi=1.0, default=0.25)
+        ),
+        productivity_weight=float(
+            c.number(
+                rd.get("productivity_weight"),
+                "reps.productivity_weight",
+                lo=0.0,
+                hi=1.0,
+                default=0.0,
+            )
+        ),
+        load_flag_pct=float(
+            c.number(
+                rd.get("load_flag_pct"), "reps.load_flag_pct", lo=0.0, lo_open=True, default=0.20
+            )
+        ),
     )
     phasing = c.choice(top.get("phasing"), "phasing", PHASING, "history")
 
     rnd = c.mapping(top.get("rounding"), "rounding", ("revenue", "customers"))
-    r_rev = c.number(rnd.get("revenue"), "rounding.revenue", lo=0.0, lo_open=True,
-                     default=1000.0)
+    r_rev = c.number(rnd.get("revenue"), "rounding.revenue", lo=0.0, lo_open=True, default=1000.0)
     r_cust = c.number(rnd.get("customers"), "rounding.customers", lo=1, integer=True, default=1)
 
     fd = c.mapping(top.get("forecast"), "forecast", ("horizon", "levels"))
-    horizon = c.number(fd.get("horizon"), "forecast.horizon", lo=1, hi=60, integer=True,
-                       default=12)
+    horizon = c.number(
+        fd.get("horizon"), "forecast.horizon", lo=1, hi=60, integer=True, default=12
+    )
     levels_raw = fd.get("levels", [80, 95])
     levels: list[int] = []
     if not isinstance(levels_raw, list) or not levels_raw:
-        c.add("forecast.levels", "'forecast.levels' must be a list such as [80, 95]",
-              value=levels_raw)
+        c.add(
+            "forecast.levels",
+            "'forecast.levels' must be a list such as [80, 95]",
+            value=levels_raw,
+        )
     else:
         for j, lv in enumerate(levels_raw):
             v = c.number(lv, f"forecast.levels[{j}]", lo=1, hi=99, integer=True)
             if v is not None:
                 levels.append(int(v))
         if 80 not in levels and len(levels) == len(levels_raw):
-            c.add("forecast.levels", "'forecast.levels' must include 80 (the targets' "
-                  "feasibility uses the 80% interval)", value=levels_raw)
+            c.add(
+                "forecast.levels",
+                "'forecast.levels' must include 80 (the targets' "
+                "feasibility uses the 80% interval)",
+                value=levels_raw,
+            )
 
     currency = c.text(top.get("currency"), "currency", default="CNY")
     default_name = Path(source).stem if source else "plan"
@@ -702,8 +759,10 @@ def load_plan(path: str | Path) -> Plan:
     """
     p = Path(path)
     if not p.is_file():
-        raise PlanError(f"plan file not found: {p}", fix="pass --plan with the path of your "
-                        "plan.yaml (see data/sample/plan.yaml)")
+        raise PlanError(
+            f"plan file not found: {p}",
+            fix="pass --plan with the path of your plan.yaml (see data/sample/plan.yaml)",
+        )
     try:
         text = p.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -734,8 +793,9 @@ def _plain(value: Any) -> Any:
 
 
 def _dump(plan: Plan, header: str) -> str:
-    body = yaml.safe_dump(plan.to_dict(), allow_unicode=True, sort_keys=False,
-                          default_flow_style=None, width=100)
+    body = yaml.safe_dump(
+        plan.to_dict(), allow_unicode=True, sort_keys=False, default_flow_style=None, width=100
+    )
     return header + body
 
 

@@ -40,8 +40,15 @@ from salesanalysis.paths import REPO_DIR
 __all__ = ["RECORDS_DIR", "Record", "adopt", "apply_record", "current", "freeze", "history"]
 
 RECORDS_DIR = REPO_DIR / "plans"
-TARGET_COLUMNS = ["month", "region", "product_line", "customer_type", "rep_id", "target_revenue",
-                  "target_customers"]
+TARGET_COLUMNS = [
+    "month",
+    "region",
+    "product_line",
+    "customer_type",
+    "rep_id",
+    "target_revenue",
+    "target_customers",
+]
 OPTIONAL_COLUMNS = ["target_revenue_no_cushion", "plan_name"]
 
 
@@ -66,15 +73,19 @@ class Record:
         for name, digest in self.meta.get("sha256", {}).items():
             path = self.folder / name
             if not path.exists() or sha256_file(path) != digest:
-                raise RecordError(f"{path} was changed after FY{self.year} {self.version} was frozen",
-                                  fix="Restore it from version control; revisions are adopted as a new "
-                                      "version with `salesanalysis plan adopt`.")
+                raise RecordError(
+                    f"{path} was changed after FY{self.year} {self.version} was frozen",
+                    fix="Restore it from version control; revisions are adopted as a new "
+                    "version with `salesanalysis plan adopt`.",
+                )
 
     def describe(self) -> str:
         m = self.meta
-        return (f"FY{self.year} {self.version}: {m.get('kind', 'frozen')} {m.get('frozen_at', '')[:10]} "
-                f"from run {m.get('source_run', '?')} (total revenue {m.get('total_revenue', 0):,.0f})"
-                + (f" - {m['note']}" if m.get("note") else ""))
+        return (
+            f"FY{self.year} {self.version}: {m.get('kind', 'frozen')} {m.get('frozen_at', '')[:10]} "
+            f"from run {m.get('source_run', '?')} (total revenue {m.get('total_revenue', 0):,.0f})"
+            + (f" - {m['note']}" if m.get("note") else "")
+        )
 
 
 def _year_dir(records: Path, year: int) -> Path:
@@ -101,8 +112,10 @@ def current(year: int, records: Path | str = RECORDS_DIR) -> Record | None:
     version = marker.read_text(encoding="utf-8").strip()
     meta = d / version / "record.json"
     if not meta.exists():
-        raise RecordError(f"{marker} names {version}, which has no record.json",
-                          fix=f"Correct {marker} to an existing version ({', '.join(r.version for r in history(year, records)) or 'none'}).")
+        raise RecordError(
+            f"{marker} names {version}, which has no record.json",
+            fix=f"Correct {marker} to an existing version ({', '.join(r.version for r in history(year, records)) or 'none'}).",
+        )
     rec = Record(year, version, d / version, json.loads(meta.read_text(encoding="utf-8")))
     rec.verify()
     return rec
@@ -111,19 +124,33 @@ def current(year: int, records: Path | str = RECORDS_DIR) -> Record | None:
 def _run_outputs(run: Path, name: str) -> Path:
     path = Path(run) / "outputs" / f"{name}.parquet"
     if not path.exists():
-        raise RecordError(f"{path} does not exist",
-                          fix="Give --run the folder of a successful run (reports/<YYYY-MM>) that has "
-                              f"the {name} output.")
-    status = json.loads((Path(run) / "run.json").read_text(encoding="utf-8")).get("status") \
-        if (Path(run) / "run.json").exists() else None
+        raise RecordError(
+            f"{path} does not exist",
+            fix="Give --run the folder of a successful run (reports/<YYYY-MM>) that has "
+            f"the {name} output.",
+        )
+    status = (
+        json.loads((Path(run) / "run.json").read_text(encoding="utf-8")).get("status")
+        if (Path(run) / "run.json").exists()
+        else None
+    )
     if status != "ok":
-        raise RecordError(f"run {run} did not finish successfully (status {status})",
-                          fix="Freeze or adopt only from a successful run.")
+        raise RecordError(
+            f"run {run} did not finish successfully (status {status})",
+            fix="Freeze or adopt only from a successful run.",
+        )
     return path
 
 
-def _store(year: int, records: Path, targets_src: Path, run: Path, kind: str, note: str | None,
-           excel_src: Path | None) -> Record:
+def _store(
+    year: int,
+    records: Path,
+    targets_src: Path,
+    run: Path,
+    kind: str,
+    note: str | None,
+    excel_src: Path | None,
+) -> Record:
     d = _year_dir(records, year)
     d.mkdir(parents=True, exist_ok=True)
     existing = history(year, records)
@@ -134,14 +161,18 @@ def _store(year: int, records: Path, targets_src: Path, run: Path, kind: str, no
     tmp.mkdir()
     targets = pd.read_parquet(targets_src)
     if "revised_revenue" in targets.columns:  # a revision: the revised figures become the targets
-        targets = targets.assign(target_revenue=targets["revised_revenue"],
-                                 target_customers=targets["revised_customers"])
+        targets = targets.assign(
+            target_revenue=targets["revised_revenue"],
+            target_customers=targets["revised_customers"],
+        )
         if "revised_revenue_no_cushion" in targets.columns:
             targets["target_revenue_no_cushion"] = targets["revised_revenue_no_cushion"]
     missing = [c for c in TARGET_COLUMNS if c not in targets.columns]
     if missing:
-        raise RecordError(f"{targets_src} lacks the columns {missing}",
-                          fix="Freeze the targets written by the target-decomposition step.")
+        raise RecordError(
+            f"{targets_src} lacks the columns {missing}",
+            fix="Freeze the targets written by the target-decomposition step.",
+        )
     keep = TARGET_COLUMNS + [c for c in OPTIONAL_COLUMNS if c in targets.columns]
     targets[keep].to_parquet(tmp / "targets.parquet", index=False)
     if excel_src is not None and excel_src.exists():
@@ -151,17 +182,23 @@ def _store(year: int, records: Path, targets_src: Path, run: Path, kind: str, no
         shutil.copy2(plan_json, tmp / "plan.json")
     files = sorted(p.name for p in tmp.iterdir())
     meta = {
-        "year": year, "version": version, "kind": kind,
+        "year": year,
+        "version": version,
+        "kind": kind,
         "frozen_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "source_run": str(Path(run).resolve()),
-        "source_period": json.loads((Path(run) / "run.json").read_text(encoding="utf-8")).get("period"),
+        "source_period": json.loads((Path(run) / "run.json").read_text(encoding="utf-8")).get(
+            "period"
+        ),
         "previous": existing[-1].version if existing else None,
         "note": note,
         "total_revenue": float(targets["target_revenue"].sum()),
         "total_customers": float(targets["target_customers"].sum()),
         "sha256": {name: sha256_file(tmp / name) for name in files},
     }
-    (tmp / "record.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
+    (tmp / "record.json").write_text(
+        json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8"
+    )
     for p in tmp.iterdir():
         os.chmod(p, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
     os.replace(tmp, d / version)
@@ -176,7 +213,9 @@ def _year_of(targets_path: Path) -> int:
     months = pd.read_parquet(targets_path, columns=["month"])["month"]
     years = sorted(set(pd.to_datetime(months).dt.year))
     if len(years) != 1:
-        raise RecordError(f"{targets_path} spans the years {years}; a plan of record covers one fiscal year")
+        raise RecordError(
+            f"{targets_path} spans the years {years}; a plan of record covers one fiscal year"
+        )
     return int(years[0])
 
 
@@ -187,9 +226,11 @@ def freeze(run: Path | str, records: Path | str = RECORDS_DIR, note: str | None 
     year = _year_of(src)
     cur = current(year, records)
     if cur is not None:
-        raise RecordError(f"FY{year} already has a plan of record ({cur.describe()})",
-                          fix="A frozen plan is kept as it was; adopt a revision with "
-                              "`salesanalysis plan adopt --run <run>` instead.")
+        raise RecordError(
+            f"FY{year} already has a plan of record ({cur.describe()})",
+            fix="A frozen plan is kept as it was; adopt a revision with "
+            "`salesanalysis plan adopt --run <run>` instead.",
+        )
     return _store(year, records, src, run, "frozen", note, run / "outputs" / "targets.xlsx")
 
 
@@ -199,9 +240,13 @@ def adopt(run: Path | str, records: Path | str = RECORDS_DIR, note: str | None =
     src = _run_outputs(run, "revised_targets")
     year = _year_of(src)
     if current(year, records) is None:
-        raise RecordError(f"FY{year} has no plan of record to revise",
-                          fix="Freeze the plan first with `salesanalysis plan freeze --run <run>`.")
-    return _store(year, records, src, run, "revision", note, run / "outputs" / "revised_targets.xlsx")
+        raise RecordError(
+            f"FY{year} has no plan of record to revise",
+            fix="Freeze the plan first with `salesanalysis plan freeze --run <run>`.",
+        )
+    return _store(
+        year, records, src, run, "revision", note, run / "outputs" / "revised_targets.xlsx"
+    )
 
 
 def apply_record(outputs: Path | str, year: int, records: Path | str | None = RECORDS_DIR) -> str:
@@ -216,8 +261,10 @@ def apply_record(outputs: Path | str, year: int, records: Path | str | None = RE
     computed = outputs / "targets.parquet"
     if rec is None:
         where = f" in {records}" if records else ""
-        return (f"No plan of record for FY{year}{where} yet: this run's targets are a **draft**. "
-                "Freeze them with `salesanalysis plan freeze --run <this run folder>`.")
+        return (
+            f"No plan of record for FY{year}{where} yet: this run's targets are a **draft**. "
+            "Freeze them with `salesanalysis plan freeze --run <this run folder>`."
+        )
     comp = pd.read_parquet(computed)
     shutil.copy2(computed, outputs / "targets_computed.parquet")
     frozen = rec.targets()
@@ -227,6 +274,8 @@ def apply_record(outputs: Path | str, year: int, records: Path | str | None = RE
         shutil.copy2(rec.folder / "targets.xlsx", outputs / "targets.xlsx")
         os.chmod(outputs / "targets.xlsx", 0o644)
     diff = float(comp["target_revenue"].sum() - frozen["target_revenue"].sum())
-    return (f"Targets used: the plan of record, {rec.describe()}. Recomputed from today's data and "
-            f"assumptions, the company target would differ by {diff:+,.0f} "
-            "(kept as `targets_computed.parquet`, for information only).")
+    return (
+        f"Targets used: the plan of record, {rec.describe()}. Recomputed from today's data and "
+        f"assumptions, the company target would differ by {diff:+,.0f} "
+        "(kept as `targets_computed.parquet`, for information only)."
+    )

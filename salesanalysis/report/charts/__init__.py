@@ -189,7 +189,9 @@ def _quiet_report_warnings() -> None:
     import warnings
 
     warnings.filterwarnings("ignore", message=r"Glyph .* missing from font", category=UserWarning)
-    warnings.filterwarnings("ignore", message=r".*constrained_layout not applied.*", category=UserWarning)
+    warnings.filterwarnings(
+        "ignore", message=r".*constrained_layout not applied.*", category=UserWarning
+    )
     warnings.filterwarnings("ignore", message=r".*[Tt]ight.?layout.*", category=UserWarning)
     logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
 
@@ -318,9 +320,9 @@ def count_axis(
         a.set_label_text(_with_unit(base, unit))
 
 
-
-def waterfall_bars(ax: Axes, bridge, total_color: str, pos_color: str = "#3a8a4f",
-                   neg_color: str = "#c0504d") -> list[tuple[float, float]]:
+def waterfall_bars(
+    ax: Axes, bridge, total_color: str, pos_color: str = "#3a8a4f", neg_color: str = "#c0504d"
+) -> list[tuple[float, float]]:
     """Draw a waterfall of ``bridge`` rows (``kind`` ``total`` or a step, ``amount``): totals
     from zero in ``total_color``, steps floating from the running level, green up, red down.
 

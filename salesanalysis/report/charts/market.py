@@ -44,8 +44,9 @@ NEG_COLOR = "#c0504d"
 GREY = "#7f7f7f"
 
 
-def _figure(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float] = FIGSIZE,
-            **kw) -> tuple[Figure, np.ndarray]:
+def _figure(
+    nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float] = FIGSIZE, **kw
+) -> tuple[Figure, np.ndarray]:
     fig = Figure(figsize=figsize, layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False, **kw)
     return fig, axes
@@ -61,24 +62,31 @@ def _body(df: pd.DataFrame, by: str) -> pd.DataFrame:
 
 def _value_labels(ax, bars, texts: list[str]) -> None:
     for bar, text in zip(bars, texts, strict=False):
-        ax.annotate(text, (bar.get_x() + bar.get_width(), bar.get_y() + bar.get_height() / 2),
-                    xytext=(3, 0), textcoords="offset points", va="center", ha="left",
-                    fontsize="small", color=GREY)
+        ax.annotate(
+            text,
+            (bar.get_x() + bar.get_width(), bar.get_y() + bar.get_height() / 2),
+            xytext=(3, 0),
+            textcoords="offset points",
+            va="center",
+            ha="left",
+            fontsize="small",
+            color=GREY,
+        )
 
 
 # ----------------------------------------------------------------------------- KPIs / trend
 
 
-def revenue_by_month_chart(monthly: pd.Series, period: str | pd.Period,
-                           *, currency: str = "CNY") -> Figure:
+def revenue_by_month_chart(
+    monthly: pd.Series, period: str | pd.Period, *, currency: str = "CNY"
+) -> Figure:
     """Monthly revenue of the report year beside the same months a year earlier.
 
     Args:
         monthly: total revenue by month (``market.monthly_revenue``), up to ``period``.
     """
     p = pd.Period(period, freq="M")
-    months = pd.date_range(pd.Timestamp(year=p.year, month=1, day=1), p.to_timestamp(),
-                           freq="MS")
+    months = pd.date_range(pd.Timestamp(year=p.year, month=1, day=1), p.to_timestamp(), freq="MS")
     cur = monthly.reindex(months)
     prior = monthly.reindex(months - pd.DateOffset(years=1))
     fig, axes = _figure()
@@ -100,10 +108,17 @@ def trend_chart(components: pd.DataFrame, *, currency: str = "CNY") -> Figure:
     (``TrendSeasonality.components``)."""
     fig, axes = _figure()
     ax = axes[0, 0]
-    ax.plot(components["month"], components["revenue"], color=PRIOR_COLOR, lw=1.5,
-            label="实际收入")
-    ax.plot(components["month"], components["seasonally_adjusted"], color=GREY, lw=1,
-            ls="--", label="季节调整后")
+    ax.plot(
+        components["month"], components["revenue"], color=PRIOR_COLOR, lw=1.5, label="实际收入"
+    )
+    ax.plot(
+        components["month"],
+        components["seasonally_adjusted"],
+        color=GREY,
+        lw=1,
+        ls="--",
+        label="季节调整后",
+    )
     ax.plot(components["month"], components["trend"], color=CUR_COLOR, lw=2.5, label="趋势（STL）")
     ax.set_title("总收入：趋势与季节调整（STL 分解）")
     ax.set_ylabel("月收入")
@@ -140,8 +155,9 @@ def mix_chart(mix: pd.DataFrame, by: str, *, currency: str = "CNY") -> Figure:
     (``market.mix_growth``)."""
     body = _body(mix, by).iloc[::-1]
     total = mix.loc[mix[by] == TOTAL].iloc[0]
-    fig, axes = _figure(1, 2, figsize=(10.0, 0.5 * len(body) + 2.2),
-                        gridspec_kw={"width_ratios": [3, 2]})
+    fig, axes = _figure(
+        1, 2, figsize=(10.0, 0.5 * len(body) + 2.2), gridspec_kw={"width_ratios": [3, 2]}
+    )
     ax, ax2 = axes[0]
     y = np.arange(len(body))
     win = "近12个月" if mix["window"].iloc[0] == "l12m" else "年初至今"
@@ -155,12 +171,19 @@ def mix_chart(mix: pd.DataFrame, by: str, *, currency: str = "CNY") -> Figure:
     ax.legend(loc="lower right")
     ax.set_title(f"按{label(by)}的收入结构（{win}）")
     g = body["growth"].to_numpy(dtype=float)
-    ax2.barh(y, np.nan_to_num(g), color=[POS_COLOR if v >= 0 else NEG_COLOR for v in
-                                         np.nan_to_num(g)])
+    ax2.barh(
+        y, np.nan_to_num(g), color=[POS_COLOR if v >= 0 else NEG_COLOR for v in np.nan_to_num(g)]
+    )
     if np.isfinite(total["growth"]):
         ax2.axvline(total["growth"], color=GREY, ls="--", lw=1)
-        ax2.annotate(f"整体 {total['growth']:+.1%}", (total["growth"], len(body) - 0.5),
-                     xytext=(3, 0), textcoords="offset points", fontsize="small", color=GREY)
+        ax2.annotate(
+            f"整体 {total['growth']:+.1%}",
+            (total["growth"], len(body) - 0.5),
+            xytext=(3, 0),
+            textcoords="offset points",
+            fontsize="small",
+            color=GREY,
+        )
     ax2.axvline(0, color="black", lw=0.8)
     ax2.set_yticks(y, [""] * len(y))
     ax2.set_title("同比增长")
@@ -191,10 +214,12 @@ def market_share_chart(share: pd.DataFrame, by: str, *, currency: str = "CNY") -
     ax2.bar(x - 0.2, body["prior_share"], width=0.4, color=PRIOR_COLOR, label="上年同期")
     ax2.bar(x + 0.2, body["share"], width=0.4, color=CUR_COLOR, label=win)
     if np.isfinite(total["share"]):
-        ax2.axhline(total["share"], color=GREY, ls="--", lw=1,
-                    label=f"整体（{win}）{total['share']:.1%}")
-    top = np.nanmax(np.r_[body["share"].to_numpy(float), body["prior_share"].to_numpy(float),
-                          [0.01]])
+        ax2.axhline(
+            total["share"], color=GREY, ls="--", lw=1, label=f"整体（{win}）{total['share']:.1%}"
+        )
+    top = np.nanmax(
+        np.r_[body["share"].to_numpy(float), body["prior_share"].to_numpy(float), [0.01]]
+    )
     ax2.set_ylim(0, 1.3 * top)
     ax2.set_xticks(x, body[by].tolist(), rotation=20 if len(body) > 6 else 0)
     ax2.set_title("市场份额")
@@ -232,8 +257,9 @@ def customer_base_chart(base: pd.DataFrame, *, currency: str = "CNY") -> Figure:
     ax, ax2 = axes[:, 0]
     width = 20  # days
     ax.bar(b["month"], b["new"], width=width, color=POS_COLOR, label="新客户")
-    ax.bar(b["month"], b["returning"], width=width, bottom=b["new"], color="#8cc084",
-           label="回流客户")
+    ax.bar(
+        b["month"], b["returning"], width=width, bottom=b["new"], color="#8cc084", label="回流客户"
+    )
     ax.bar(b["month"], -b["lost"], width=width, color=NEG_COLOR, label="流失客户")
     ax.axhline(0, color="black", lw=0.8)
     top = float(np.nanmax((b["new"] + b["returning"]).to_numpy(dtype=float), initial=1.0))
@@ -273,8 +299,13 @@ def pareto_chart(customer_revenue: pd.Series, *, top_pct: float = 0.2) -> Figure
     ax.plot([0, 1], [0, 1], color=GREY, ls=":", lw=1, label="完全均匀")
     k = max(1, int(np.ceil(top_pct * n - 1e-9)))
     ax.axvline(k / n, color=NEG_COLOR, ls="--", lw=1)
-    ax.annotate(f"前 {top_pct:.0%} 客户（{k:,} 户）贡献 {y[k]:.1%} 收入", (k / n, y[k]),
-                xytext=(8, -18), textcoords="offset points", fontsize="small")
+    ax.annotate(
+        f"前 {top_pct:.0%} 客户（{k:,} 户）贡献 {y[k]:.1%} 收入",
+        (k / n, y[k]),
+        xytext=(8, -18),
+        textcoords="offset points",
+        fontsize="small",
+    )
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.02)
     ax.set_title(f"客户集中度：帕累托曲线（近12个月，{n:,} 户有收入客户）")
@@ -288,8 +319,9 @@ def pareto_chart(customer_revenue: pd.Series, *, top_pct: float = 0.2) -> Figure
 # ----------------------------------------------------------------------------- price / volume
 
 
-def price_volume_chart(pv: pd.DataFrame, *, by: str = "product_line",
-                       currency: str = "CNY") -> Figure:
+def price_volume_chart(
+    pv: pd.DataFrame, *, by: str = "product_line", currency: str = "CNY"
+) -> Figure:
     """Revenue change YoY per product line split into price and volume effects, and the
     bridge from last year's revenue to this year's (``market.price_volume``)."""
     body = _body(pv, by)
@@ -307,8 +339,12 @@ def price_volume_chart(pv: pd.DataFrame, *, by: str = "product_line",
     ax.legend(loc="lower right", fontsize="small")
     ax.set_title(f"按{label(by)}的收入同比变化：价格与销量")
     # bridge: last year -> price -> volume -> this year
-    steps = [("上年同期", total["revenue_prior"]), ("价格效应", total["price_effect"]),
-             ("销量效应", total["volume_effect"]), ("本期", total["revenue"])]
+    steps = [
+        ("上年同期", total["revenue_prior"]),
+        ("价格效应", total["price_effect"]),
+        ("销量效应", total["volume_effect"]),
+        ("本期", total["revenue"]),
+    ]
     div, _name = money_scale(max(abs(total["revenue"]), abs(total["revenue_prior"])))
     run = 0.0
     for i, (_lab, v) in enumerate(steps):
@@ -320,18 +356,28 @@ def price_volume_chart(pv: pd.DataFrame, *, by: str = "product_line",
             color = POS_COLOR if v >= 0 else NEG_COLOR
             run += v
         ax2.bar(i, height, bottom=bottom, color=color)
-        ax2.annotate(money(v, "", scale="auto", signed=0 < i < len(steps) - 1),
-                     (i, max(bottom, bottom + height)), xytext=(0, 2),
-                     textcoords="offset points", ha="center", fontsize="small")
-    lo = min(total["revenue_prior"], total["revenue"]) + min(0.0, total["price_effect"],
-                                                             total["volume_effect"])
-    hi = max(total["revenue_prior"], total["revenue"]) + max(total["price_effect"],
-                                                             total["volume_effect"], 0.0)
+        ax2.annotate(
+            money(v, "", scale="auto", signed=0 < i < len(steps) - 1),
+            (i, max(bottom, bottom + height)),
+            xytext=(0, 2),
+            textcoords="offset points",
+            ha="center",
+            fontsize="small",
+        )
+    lo = min(total["revenue_prior"], total["revenue"]) + min(
+        0.0, total["price_effect"], total["volume_effect"]
+    )
+    hi = max(total["revenue_prior"], total["revenue"]) + max(
+        total["price_effect"], total["volume_effect"], 0.0
+    )
     span = max(hi - lo, 1.0)
     ax2.set_ylim(max(0.0, lo - 0.6 * span), hi + 0.25 * span)
     ax2.set_xticks(range(len(steps)), [s[0] for s in steps])
-    ax2.set_title("收入桥：上年同期 → 本期（纵轴未从0开始）" if ax2.get_ylim()[0] > 0
-                  else "收入桥：上年同期 → 本期")
+    ax2.set_title(
+        "收入桥：上年同期 → 本期（纵轴未从0开始）"
+        if ax2.get_ylim()[0] > 0
+        else "收入桥：上年同期 → 本期"
+    )
     ax2.set_ylabel("收入")
     money_axis(ax2, unit=currency, scale=div)
     return fig

@@ -25,8 +25,13 @@ from salesanalysis.report.charts import (
     waterfall_bars,
 )
 
-__all__ = ["attainment_chart", "pacing_chart", "bridge_waterfall", "leaderboard_chart",
-           "plan_vs_revised_chart"]
+__all__ = [
+    "attainment_chart",
+    "pacing_chart",
+    "bridge_waterfall",
+    "leaderboard_chart",
+    "plan_vs_revised_chart",
+]
 
 CUR_COLOR = "#1f5f99"
 PLAN_COLOR = "#a9c4de"
@@ -36,8 +41,7 @@ NEUTRAL = "#e0a43a"
 GREY = "#7f7f7f"
 DIMS = ["region", "product_line", "customer_type", "rep_id"]
 WINDOW_NAMES = {"month": "当月", "qtd": "季度累计", "ytd": "年度累计", "fy": "全年目标进度"}
-STATUS_COLORS = {"ahead": POS_COLOR, "on track": NEUTRAL, "behind": NEG_COLOR,
-                 "no target": GREY}
+STATUS_COLORS = {"ahead": POS_COLOR, "on track": NEUTRAL, "behind": NEG_COLOR, "no target": GREY}
 
 
 def _txt(s: Any) -> str:
@@ -50,18 +54,26 @@ def _key(row: Any) -> str:
     return _txt(" / ".join(parts) if parts else "公司")
 
 
-def _figure(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float] = FIGSIZE
-            ) -> tuple[Figure, np.ndarray]:
+def _figure(
+    nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float] = FIGSIZE
+) -> tuple[Figure, np.ndarray]:
     fig = Figure(figsize=figsize, layout="constrained")
     return fig, fig.subplots(nrows, ncols, squeeze=False)
 
 
-def attainment_chart(review: pd.DataFrame, *, level: str = "region", measure: str = "revenue",
-                     window: str = "ytd", max_bars: int = 25) -> Figure:
+def attainment_chart(
+    review: pd.DataFrame,
+    *,
+    level: str = "region",
+    measure: str = "revenue",
+    window: str = "ytd",
+    max_bars: int = 25,
+) -> Figure:
     """Horizontal bars of attainment (actual / target) per key of a level, with the 100% line;
     green at or above 100%, red below. At most ``max_bars`` keys (lowest attainment first)."""
-    d = review[(review["level"] == level) & (review["measure"] == measure)
-               & (review["window"] == window)].dropna(subset=["attainment"])
+    d = review[
+        (review["level"] == level) & (review["measure"] == measure) & (review["window"] == window)
+    ].dropna(subset=["attainment"])
     n_all = len(d)
     d = d.sort_values("attainment", kind="mergesort").head(max_bars)
     fig, axes = _figure(figsize=(FIGSIZE[0], max(2.5, 0.35 * len(d) + 1.2)))
@@ -73,18 +85,26 @@ def attainment_chart(review: pd.DataFrame, *, level: str = "region", measure: st
     ax.set_yticklabels(names)
     ax.axvline(1.0, color=GREY, lw=1, ls="--")
     for bar, a in zip(bars, d["attainment"], strict=True):
-        ax.annotate(f"{a:.0%}", (bar.get_width(), bar.get_y() + bar.get_height() / 2),
-                    xytext=(3, 0), textcoords="offset points", va="center", fontsize="small",
-                    color=GREY)
+        ax.annotate(
+            f"{a:.0%}",
+            (bar.get_width(), bar.get_y() + bar.get_height() / 2),
+            xytext=(3, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize="small",
+            color=GREY,
+        )
     pct_axis(ax, "x", decimals=0, label="达成率")
     shown = f"（达成率最低的 {len(d)} 个，共 {n_all} 个）" if len(d) < n_all else ""
-    ax.set_title(f"{label(measure)}达成率（{WINDOW_NAMES.get(window, window)}）："
-                 f"{label(level)}{shown}")
+    ax.set_title(
+        f"{label(measure)}达成率（{WINDOW_NAMES.get(window, window)}）：{label(level)}{shown}"
+    )
     return fig
 
 
-def pacing_chart(curve: pd.DataFrame, *, currency: str = "CNY", title: str | None = None
-                 ) -> Figure:
+def pacing_chart(
+    curve: pd.DataFrame, *, currency: str = "CNY", title: str | None = None
+) -> Figure:
     """Cumulative actual vs the phased target (and the straight line for contrast), the landing
     forecast with its 80% band, and the run rate required to close the year (from
     :func:`salesanalysis.review.pacing_curve`)."""
@@ -99,12 +119,25 @@ def pacing_chart(curve: pd.DataFrame, *, currency: str = "CNY", title: str | Non
         xf = pd.concat([x[~fut].tail(1), x[fut]])
         sel = curve.loc[xf.index]
         ax.plot(xf, sel["landing_mean"], color=CUR_COLOR, lw=1.5, ls="--", label="预计落地")
-        ax.fill_between(xf, sel["landing_lo_80"], sel["landing_hi_80"], color=CUR_COLOR,
-                        alpha=0.15, lw=0, label="80% 区间")
+        ax.fill_between(
+            xf,
+            sel["landing_lo_80"],
+            sel["landing_hi_80"],
+            color=CUR_COLOR,
+            alpha=0.15,
+            lw=0,
+            label="80% 区间",
+        )
     if fut.any() and curve.loc[fut, "cum_required"].notna().any():
         xr = pd.concat([x[~fut].tail(1), x[fut]])
-        ax.plot(xr, curve.loc[xr.index, "cum_required"], color=NEG_COLOR, lw=1.2, ls="-.",
-                label="达成全年目标所需")
+        ax.plot(
+            xr,
+            curve.loc[xr.index, "cum_required"],
+            color=NEG_COLOR,
+            lw=1.2,
+            ls="-.",
+            label="达成全年目标所需",
+        )
     ax.set_xticks(x)
     ax.set_xticklabels([f"{m.month}月" for m in x])
     ax.set_xlabel(label("month"))
@@ -115,22 +148,31 @@ def pacing_chart(curve: pd.DataFrame, *, currency: str = "CNY", title: str | Non
     return fig
 
 
-def bridge_waterfall(bridge: pd.DataFrame, *, currency: str = "CNY", title: str | None = None
-                     ) -> Figure:
+def bridge_waterfall(
+    bridge: pd.DataFrame, *, currency: str = "CNY", title: str | None = None
+) -> Figure:
     """Waterfall of a variance bridge (:func:`salesanalysis.review.bridge_target` or
     :func:`~salesanalysis.review.bridge_last_year`): start and end totals in blue, increases
     green, decreases red, each bar labelled with its amount."""
     fig, axes = _figure()
     ax = axes[0, 0]
     deltas = bridge.loc[bridge["kind"] == "delta", "amount"].abs()
-    div, name = money_scale(float(max(deltas.max() if len(deltas) else 0.0,
-                                      bridge["amount"].abs().max() / 100)))
+    div, name = money_scale(
+        float(max(deltas.max() if len(deltas) else 0.0, bridge["amount"].abs().max() / 100))
+    )
     spans = waterfall_bars(ax, bridge, CUR_COLOR, POS_COLOR, NEG_COLOR)
     bottoms, tops = [lo for lo, _ in spans], [hi for _, hi in spans]
     for i, (r, hi) in enumerate(zip(bridge.itertuples(index=False), tops, strict=True)):
         sign = "+" if r.kind != "total" else ""
-        ax.annotate(f"{float(r.amount) / div:{sign},.1f}{name}", (i, hi), xytext=(0, 3),
-                    textcoords="offset points", ha="center", fontsize="small", color=GREY)
+        ax.annotate(
+            f"{float(r.amount) / div:{sign},.1f}{name}",
+            (i, hi),
+            xytext=(0, 3),
+            textcoords="offset points",
+            ha="center",
+            fontsize="small",
+            color=GREY,
+        )
     ax.set_xticks(range(len(bridge)))
     ax.set_xticklabels([_txt(s) for s in bridge["label"]], rotation=20, ha="right")
     totals = bridge.loc[bridge["kind"] == "total", "amount"]
@@ -161,17 +203,21 @@ def leaderboard_chart(board: pd.DataFrame, *, max_reps: int = 40) -> Figure:
     ax.set_yticklabels(names, fontsize="small")
     ax.axvline(1.0, color=GREY, lw=1, ls="--")
     pct_axis(ax, "x", decimals=0, label="年度累计达成率")
-    handles = [Patch(color=c, label=lbl) for lbl, c in (("领先", POS_COLOR), ("正常", NEUTRAL),
-                                                          ("落后", NEG_COLOR))]
-    handles.append(Line2D([], [], marker="o", ls="", color="black", ms=3,
-                          label="对分配目标的达成率"))
+    handles = [
+        Patch(color=c, label=lbl)
+        for lbl, c in (("领先", POS_COLOR), ("正常", NEUTRAL), ("落后", NEG_COLOR))
+    ]
+    handles.append(
+        Line2D([], [], marker="o", ls="", color="black", ms=3, label="对分配目标的达成率")
+    )
     ax.legend(handles=handles, loc="lower right", fontsize="small")
     ax.set_title("销售代表排行（按在岗月份与爬坡系数调整后的达成率）")
     return fig
 
 
-def plan_vs_revised_chart(revised: pd.DataFrame, *, by: str = "month", currency: str = "CNY",
-                          measure: str = "revenue") -> Figure:
+def plan_vs_revised_chart(
+    revised: pd.DataFrame, *, by: str = "month", currency: str = "CNY", measure: str = "revenue"
+) -> Figure:
     """Original plan beside the revised targets for the open months (after the report
     period), by month or by a dimension (``by="region"`` ...)."""
     d = revised[revised["status"] == "open"]

@@ -26,8 +26,14 @@ NEG_COLOR = "#c0504d"
 TOTAL_COLOR = "#1f5f99"
 GREY = "#7f7f7f"
 
-_STEP_LABELS = {"last year": "去年", "volume": "销量", "price": "价格",
-                "new customers": "新客户", "strategies": "策略", "target": "目标"}
+_STEP_LABELS = {
+    "last year": "去年",
+    "volume": "销量",
+    "price": "价格",
+    "new customers": "新客户",
+    "strategies": "策略",
+    "target": "目标",
+}
 
 
 def bridge_chart(bridge: pd.DataFrame, *, currency: str = "CNY") -> Figure:
@@ -40,8 +46,15 @@ def bridge_chart(bridge: pd.DataFrame, *, currency: str = "CNY") -> Figure:
     tops = [hi for _, hi in waterfall_bars(ax, bridge, TOTAL_COLOR, POS_COLOR, NEG_COLOR)]
     for i, (r, hi) in enumerate(zip(bridge.itertuples(index=False), tops, strict=True)):
         sign = "+" if r.kind != "total" else ""
-        ax.annotate(f"{float(r.amount) / sdiv:{sign},.0f}{sname}", (i, hi), xytext=(0, 3),
-                    textcoords="offset points", ha="center", fontsize="small", color=GREY)
+        ax.annotate(
+            f"{float(r.amount) / sdiv:{sign},.0f}{sname}",
+            (i, hi),
+            xytext=(0, 3),
+            textcoords="offset points",
+            ha="center",
+            fontsize="small",
+            color=GREY,
+        )
     ax.set_xticks(range(len(bridge)))
     ax.set_xticklabels([_STEP_LABELS.get(s, s) for s in bridge["step"]])
     totals = bridge.loc[bridge["kind"] == "total", "amount"]
@@ -53,29 +66,45 @@ def bridge_chart(bridge: pd.DataFrame, *, currency: str = "CNY") -> Figure:
     return fig
 
 
-def target_heatmap(targets: pd.DataFrame, *, value: str = "target_revenue_no_cushion",
-                   rows: str = "region", cols: str = "product_line", currency: str = "CNY"
-                   ) -> Figure:
+def target_heatmap(
+    targets: pd.DataFrame,
+    *,
+    value: str = "target_revenue_no_cushion",
+    rows: str = "region",
+    cols: str = "product_line",
+    currency: str = "CNY",
+) -> Figure:
     """Heatmap of annual targets by ``rows`` x ``cols`` (default region x product line)."""
     import seaborn as sns
 
-    tab = targets.pivot_table(index=rows, columns=cols, values=value, aggfunc="sum",
-                              fill_value=0.0)
+    tab = targets.pivot_table(
+        index=rows, columns=cols, values=value, aggfunc="sum", fill_value=0.0
+    )
     div, name = money_scale(float(np.nanmax(tab.to_numpy())) if tab.size else 0.0)
-    fig = Figure(figsize=(max(6.0, 1.6 * tab.shape[1] + 2), max(3.0, 0.6 * tab.shape[0] + 1.5)),
-                 layout="constrained")
+    fig = Figure(
+        figsize=(max(6.0, 1.6 * tab.shape[1] + 2), max(3.0, 0.6 * tab.shape[0] + 1.5)),
+        layout="constrained",
+    )
     ax = fig.subplots()
-    sns.heatmap(tab / div, annot=True, fmt=",.0f", cmap="Blues", ax=ax,
-                cbar_kws={"label": f"{name} {currency}".strip()})
+    sns.heatmap(
+        tab / div,
+        annot=True,
+        fmt=",.0f",
+        cmap="Blues",
+        ax=ax,
+        cbar_kws={"label": f"{name} {currency}".strip()},
+    )
     ax.set_xlabel(label(cols))
     ax.set_ylabel(label(rows))
-    ax.set_title(f"年度目标：{label(rows)} x {label(cols)}（{name} {currency}）".replace("（ ",
-                                                                                   "（"))
+    ax.set_title(
+        f"年度目标：{label(rows)} x {label(cols)}（{name} {currency}）".replace("（ ", "（")
+    )
     return fig
 
 
-def rep_load_chart(rep_load: pd.DataFrame, *, load_flag_pct: float = 0.2,
-                   currency: str = "CNY") -> Figure:
+def rep_load_chart(
+    rep_load: pd.DataFrame, *, load_flag_pct: float = 0.2, currency: str = "CNY"
+) -> Figure:
     """Rep target against capacity: one dot per rep, the median load line and the flag band."""
     fig = Figure(figsize=FIGSIZE, layout="constrained")
     ax = fig.subplots()
@@ -86,11 +115,23 @@ def rep_load_chart(rep_load: pd.DataFrame, *, load_flag_pct: float = 0.2,
         med = float(rl["load"].median())
         xs = np.linspace(0, float(rl["capacity"].max()) * 1.05, 20)
         ax.plot(xs, med * xs, color=GREY, lw=1, label="中位负荷")
-        ax.fill_between(xs, med * (1 - load_flag_pct) * xs, med * (1 + load_flag_pct) * xs,
-                        color=GREY, alpha=0.12, label=f"中位 ±{load_flag_pct:.0%}")
+        ax.fill_between(
+            xs,
+            med * (1 - load_flag_pct) * xs,
+            med * (1 + load_flag_pct) * xs,
+            color=GREY,
+            alpha=0.12,
+            label=f"中位 ±{load_flag_pct:.0%}",
+        )
         for r in rl[rl["flag"] != ""].itertuples(index=False):
-            ax.annotate(str(r.rep_id), (r.capacity, r.target_revenue), xytext=(4, 2),
-                        textcoords="offset points", fontsize="x-small", color=GREY)
+            ax.annotate(
+                str(r.rep_id),
+                (r.capacity, r.target_revenue),
+                xytext=(4, 2),
+                textcoords="offset points",
+                fontsize="x-small",
+                color=GREY,
+            )
         ax.legend(loc="upper left")
     ax.set_xlabel("产能（满编人月，含爬坡）")
     ax.set_ylabel("年度目标（含缓冲）")
