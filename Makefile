@@ -7,7 +7,7 @@ PERIOD ?=
 ARGS   ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup report test test-fast lab lint format bench sample clean
+.PHONY: help setup report test test-fast test-random lab lint format bench sample clean
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -26,6 +26,9 @@ report: $(STAMP)  ## the monthly report on the sample data (PERIOD=YYYY-MM, defa
 
 test: $(STAMP)  ## the whole test suite (unit, property-based, notebooks, end to end)
 	$(BIN)/python -m pytest $(ARGS)
+
+test-random: $(STAMP)  ## the property tests with a randomised search and more examples (local use)
+	HYPOTHESIS_PROFILE=random $(BIN)/python -m pytest tests -m "not slow" $(ARGS)
 
 test-fast: $(STAMP)  ## the tests without the slow end-to-end and notebook runs
 	$(BIN)/python -m pytest tests -m "not slow" $(ARGS)

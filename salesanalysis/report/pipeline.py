@@ -62,7 +62,6 @@ VERSIONED = (
     "papermill",
     "nbconvert",
     "pyarrow",
-    "duckdb",
 )
 HIDDEN_TAGS = {"parameters", "injected-parameters", "remove_cell", "hide"}
 
