@@ -97,10 +97,24 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="rerun every step even when its inputs, parameters and code are unchanged",
     )
+    run.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set a notebook parameter for every step that has it (repeatable), "
+        "e.g. --param top_n=10 --param month_correlation=0.5",
+    )
     run.add_argument("--quiet", action="store_true", help="print only the report path and errors")
 
     val = sub.add_parser("validate", help="check the inputs only")
     _add_common(val)
+    val.add_argument(
+        "--period",
+        default="",
+        help="also check that a run for this report month YYYY-MM is possible "
+        "(data covers it, the plan belongs to it)",
+    )
 
     sub.add_parser("steps", help="list the pipeline's steps")
 
@@ -164,7 +178,40 @@ def _validate(args: argparse.Namespace) -> int:
     )
     for note in ds.notes:
         print(f"note: {note}")
+    if getattr(args, "period", "") and ds.plan is not None:
+        from salesanalysis.review.scope import check_run
+        from salesanalysis.targets.record import RECORDS_DIR
+
+        for line in check_run(args.period, ds.plan, ds.last_month, RECORDS_DIR):
+            print(line)
     return 0
+
+
+def _parse_params(items: list[str]) -> dict[str, object]:
+    """``NAME=VALUE`` pairs; a value is read as a YAML scalar (10 -> int, 0.5 -> float,
+    true -> bool, anything else a string)."""
+    import yaml
+
+    from salesanalysis.errors import InputError
+
+    out: dict[str, object] = {}
+    for item in items:
+        name, sep, raw = item.partition("=")
+        name = name.strip()
+        if not sep or not name.isidentifier():
+            raise InputError(
+                f"--param {item[:80]!r} is not NAME=VALUE",
+                fix="Write it as --param top_n=10 (the names are listed in each notebook's "
+                "parameters cell, and by `papermill --help-notebook notebooks/<step>.ipynb`).",
+            )
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError:
+            value = raw
+        if not isinstance(value, str | int | float | bool):
+            value = raw
+        out[name] = value
+    return out
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -187,7 +234,11 @@ def _run(args: argparse.Namespace) -> int:
         cell_timeout=args.cell_timeout,
         force=args.force,
         records_dir=args.records or RECORDS_DIR,
-        extra_parameters={"scheduler": args.scheduler} if args.scheduler else None,
+        extra_parameters={
+            **_parse_params(args.param),
+            **({"scheduler": args.scheduler} if args.scheduler else {}),
+        }
+        or None,
     )
     if args.quiet:
         print(result.index)

@@ -1,0 +1,171 @@
+"""What a run reviews: which fiscal year, against which targets, from which month.
+
+A company's planning year has three moments, and the review step must know which one a run is:
+
+* **Monthly review** (the report month lies in the plan's fiscal year): the year is reviewed
+  against the run's targets (the plan of record when the year has one, else the draft that
+  step 03 computed). A *mid-year* plan (``plan_cutoff`` inside the fiscal year) covers only the
+  months after its cutoff: the review judges only those months; the months before it are
+  shown as "before the plan".
+* **Year-end planning** (the plan is for the year after the report month, e.g. the FY2027 plan
+  made in December 2026): step 03 makes next year's targets, and the review looks back at the
+  report month's year against *that* year's plan of record, when there is one. When there is
+  none, there is nothing to review and the run says so plainly.
+* Any other combination (a report month two years before or any time after the plan's year)
+  is an error: the plan does not belong to that month.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from salesanalysis.errors import PlanError
+from salesanalysis.review.common import as_period
+from salesanalysis.targets.plan import Plan, plan_from_dict
+from salesanalysis.targets.record import current
+
+__all__ = ["ReviewScope", "check_run", "plan_start", "review_scope"]
+
+
+@dataclass(frozen=True)
+class ReviewScope:
+    """The fiscal year a run reviews and what it is reviewed against.
+
+    Attributes:
+        fiscal_year: the year under review (the report month's year).
+        plan: the plan whose targets are reviewed (the record's own plan for a year-end run);
+            None when there is nothing to review.
+        targets_from: ``"run"`` (the run's ``outputs/targets.parquet``), ``"record"`` (the
+            plan of record of ``fiscal_year``, read from its folder) or ``"none"``.
+        record_folder: the record's folder when ``targets_from == "record"``.
+        first_month: first month the targets cover (January, or the month after a mid-year
+            plan's cutoff); months before it are "before the plan".
+        statement: one sentence for the report saying what is reviewed against what.
+    """
+
+    fiscal_year: int
+    plan: Plan | None
+    targets_from: str
+    record_folder: Path | None
+    first_month: pd.Timestamp | None
+    statement: str
+
+    @property
+    def reviewable(self) -> bool:
+        return self.targets_from != "none"
+
+    def targets(self, run_targets: pd.DataFrame | None = None) -> pd.DataFrame:
+        """The targets under review: the run's (passed in) or the record's."""
+        if self.targets_from == "record":
+            return pd.read_parquet(self.record_folder / "targets.parquet")
+        if self.targets_from == "run" and run_targets is not None:
+            return run_targets
+        raise PlanError(
+            f"there are no targets to review for FY{self.fiscal_year}", fix=self.statement
+        )
+
+
+def plan_start(plan: Plan) -> pd.Timestamp:
+    """First month a plan's targets cover: January, or the month after a mid-year cutoff."""
+    january = pd.Period(year=int(plan.fiscal_year), month=1, freq="M")
+    after_cutoff = pd.Period(plan.plan_cutoff, freq="M") + 1
+    return max(january, after_cutoff).to_timestamp()
+
+
+def review_scope(period: object, plan: Plan, records_dir: Path | str | None) -> ReviewScope:
+    """Decide what the run reviews (see the module docstring).
+
+    Raises:
+        PlanError: the report month is neither in the plan's fiscal year nor in the year
+            before it.
+    """
+    p = as_period(period)
+    fy = int(plan.fiscal_year)
+    if p.year == fy:
+        start = plan_start(plan)
+        mid = start.month > 1
+        text = (
+            f"Reviewed against the FY{fy} plan (a mid-year plan from {start:%Y-%m}: "
+            f"months before it are shown as before the plan)."
+            if mid
+            else f"Reviewed against the FY{fy} plan."
+        )
+        return ReviewScope(fy, plan, "run", None, start, text)
+    if p.year == fy - 1:
+        year = p.year
+        rec = current(year, records_dir) if records_dir else None
+        if rec is None:
+            return ReviewScope(
+                year,
+                None,
+                "none",
+                None,
+                None,
+                f"This run makes the FY{fy} plan in {p}. There is no FY{year} plan of record "
+                f"to review {year} against, so the performance review is skipped.",
+            )
+        record_plan = _record_plan(rec.folder) or plan
+        start = plan_start(record_plan) if record_plan.fiscal_year == year else None
+        return ReviewScope(
+            year,
+            record_plan,
+            "record",
+            rec.folder,
+            start,
+            f"This run makes the FY{fy} plan; FY{year} is reviewed against its plan of record, "
+            f"{rec.describe()}.",
+        )
+    raise PlanError(
+        f"the report period {p} is outside the plan's fiscal year {fy}",
+        fix=f"Choose a report month in {fy} (or December {fy - 1} to make the FY{fy} plan at "
+        f"year end), or use the plan for {p.year} with --plan.",
+    )
+
+
+def _record_plan(folder: Path) -> Plan | None:
+    path = folder / "plan.json"
+    if not path.exists():
+        return None
+    return plan_from_dict(json.loads(path.read_text(encoding="utf-8")), source=str(path))
+
+
+def check_run(
+    period: object, plan: Plan, last_month: pd.Period, records_dir: Path | str | None
+) -> list[str]:
+    """Check, before any step runs, that a run for ``period`` is possible with this plan and
+    data; returns the lines ``salesanalysis validate --period`` prints.
+
+    Raises:
+        PlanError: the report month is after the data, or the plan does not belong to it.
+        InputError: the period is malformed.
+    """
+    p = as_period(period)
+    last = pd.Period(last_month, freq="M")
+    if p > last:
+        raise PlanError(
+            f"the report period {p} is after the last month of data ({last})",
+            fix=f"Use --period {last} or earlier, or add the data for {p}.",
+        )
+    scope = review_scope(p, plan, records_dir)
+    fy = int(plan.fiscal_year)
+    cutoff = pd.Period(plan.plan_cutoff, freq="M")
+    lines = []
+    if p.year == fy - 1:
+        lines.append(f"OK for {p}: a year-end run that makes the FY{fy} plan.")
+    elif cutoff.year == fy:
+        lines.append(
+            f"OK for {p}: a monthly review of a mid-year FY{fy} plan (cut off at {cutoff})."
+        )
+    else:
+        lines.append(f"OK for {p}: a monthly review of the FY{fy} plan.")
+    if cutoff > last:
+        lines.append(
+            f"note: the plan's cutoff {cutoff} is after the last month of data ({last}): "
+            "the targets will be grounded in the data up to that month only."
+        )
+    lines.append(scope.statement)
+    return lines
