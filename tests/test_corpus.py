@@ -150,7 +150,9 @@ class Run:
             return _html.unescape(" ".join(m.groups()))
         err = self.manifest.get("error") or {}
         if err:
-            return f"failed at {err.get('step')}: {str(err.get('message', '')).splitlines()[0]}"
+            msg = str(err.get("message", "")).splitlines()[0]
+            msg = re.sub(r"^Step failed: step \S+ failed: ", "", msg)
+            return f"failed at {err.get('step')}: {msg}"
         return (self.stderr.strip().splitlines() or ["(nothing)"])[0]
 
 
@@ -198,9 +200,29 @@ class Corpus:
         return rows
 
 
+class _Summary:
+    """Prints the table of runs (shape, exit code, seconds, headline) after the test summary."""
+
+    def __init__(self, corpus: Corpus):
+        self.corpus = corpus
+
+    def pytest_terminal_summary(self, terminalreporter) -> None:
+        rows = self.corpus.summary()
+        if not rows:
+            return
+        path = self.corpus.base / "corpus_summary.json"
+        path.write_text(json.dumps(rows, ensure_ascii=False, indent=1), encoding="utf-8")
+        terminalreporter.section("corpus runs")
+        for r in rows:
+            terminalreporter.write_line(f"{r['shape']:20s} exit {r['exit']}  {r['seconds']:6.1f} s  "
+                                        f"{r['headline']}")
+        terminalreporter.write_line(f"({path})")
+
+
 @pytest.fixture(scope="session")
 def corpus(request, tmp_path_factory) -> Corpus:
     c = Corpus(tmp_path_factory.mktemp("corpus"))
+    request.config.pluginmanager.register(_Summary(c), "corpus-summary")
     # start every run this session needs, so that they overlap (JOBS at a time)
     for item in request.session.items:
         spec = getattr(item, "callspec", None)
@@ -209,16 +231,6 @@ def corpus(request, tmp_path_factory) -> Corpus:
             c.start(spec.params["shape"])
     yield c
     c.pool.shutdown(wait=True)
-    rows = c.summary()
-    if rows:
-        (c.base / "corpus_summary.json").write_text(json.dumps(rows, ensure_ascii=False, indent=1),
-                                                     encoding="utf-8")
-        tr = request.config.pluginmanager.get_plugin("terminalreporter")
-        if tr is not None:
-            tr.write_line("")
-            tr.write_line(f"corpus runs ({c.base / 'corpus_summary.json'}):")
-            for r in rows:
-                tr.write_line(f"  {r['shape']:20s} exit {r['exit']}  {r['seconds']:6.1f} s  {r['headline']}")
 
 
 @pytest.fixture
