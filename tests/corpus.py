@@ -60,7 +60,9 @@ class Spec:
     reps: tuple[Rep, ...]
     product_lines: tuple[tuple[str, float], ...] = (("Pumps", 4000.0), ("Valves", 1200.0))
     customer_types: tuple[tuple[str, float, float], ...] = (  # name, weight, order size
-        ("SMB", 0.6, 1.0), ("Distributor", 0.4, 2.0))
+        ("SMB", 0.6, 1.0),
+        ("Distributor", 0.4, 2.0),
+    )
     orders_per_rep: float = 9.0  # orders per fully ramped rep and month (before seasonality)
     yearly_growth: float = 0.08
     fy_boost: float = 0.0  # extra growth in the months of the fiscal year (all segments ahead)
@@ -117,73 +119,172 @@ _TEAM = (  # a small, settled team in two regions
 
 def _team_from(first_month: str) -> tuple[Rep, ...]:
     """The team, hired by the first month of data (so no line is outside a rep's employment)."""
-    return tuple(r if r.hire_date <= first_month + "-01" else
-                 Rep(r.rep_id, r.name, r.region, first_month + "-01", r.end_date, r.fte, r.moves)
-                 for r in _TEAM)
+    return tuple(
+        r
+        if r.hire_date <= first_month + "-01"
+        else Rep(r.rep_id, r.name, r.region, first_month + "-01", r.end_date, r.fte, r.moves)
+        for r in _TEAM
+    )
 
 
 def _specs() -> dict[str, Spec]:
     s: dict[str, Spec] = {}
     s["history_5y"] = Spec(
-        "history_5y", "five years of history, a plan made at the end of last year, monthly review",
-        first_month="2020-01", last_month="2025-09", period="2025-09", fiscal_year=2025,
-        plan_cutoff="2024-12", reps=_TEAM, pin_first_region=True, currency="USD", seed=5,
-        customer_types=(("Key Account", 0.3, 2.5), ("SMB", 0.5, 1.0), ("Distributor", 0.2, 1.8)))
+        "history_5y",
+        "five years of history, a plan made at the end of last year, monthly review",
+        first_month="2020-01",
+        last_month="2025-09",
+        period="2025-09",
+        fiscal_year=2025,
+        plan_cutoff="2024-12",
+        reps=_TEAM,
+        pin_first_region=True,
+        currency="USD",
+        seed=5,
+        customer_types=(("Key Account", 0.3, 2.5), ("SMB", 0.5, 1.0), ("Distributor", 0.2, 1.8)),
+    )
     s["history_18m"] = Spec(
-        "history_18m", "18 months of history: a company that started in January of last year",
-        first_month="2024-01", last_month="2025-06", period="2025-06", fiscal_year=2025,
-        plan_cutoff="2024-12", reps=_team_from("2024-01"), seed=18)
+        "history_18m",
+        "18 months of history: a company that started in January of last year",
+        first_month="2024-01",
+        last_month="2025-06",
+        period="2025-06",
+        fiscal_year=2025,
+        plan_cutoff="2024-12",
+        reps=_team_from("2024-01"),
+        seed=18,
+    )
     s["history_12m"] = Spec(
-        "history_12m", "12 months of history (a shop's first year), plan for next year made in "
-        "December", first_month="2024-01", last_month="2024-12", period="2024-12",
-        fiscal_year=2025, plan_cutoff="2024-12", reps=_team_from("2024-01"), seed=121)
+        "history_12m",
+        "12 months of history (a shop's first year), plan for next year made in December",
+        first_month="2024-01",
+        last_month="2024-12",
+        period="2024-12",
+        fiscal_year=2025,
+        plan_cutoff="2024-12",
+        reps=_team_from("2024-01"),
+        seed=121,
+    )
     s["history_6m"] = Spec(
-        "history_6m", "6 months of history, plan for next year made in December (target by value: "
-        "there is no comparable year)", first_month="2024-07", last_month="2024-12",
-        period="2024-12", fiscal_year=2025, plan_cutoff="2024-12", reps=_team_from("2024-07"),
-        revenue={"value": 6_500_000.0}, customers={"value": 70.0}, seed=6)
+        "history_6m",
+        "6 months of history, plan for next year made in December (target by value: "
+        "there is no comparable year)",
+        first_month="2024-07",
+        last_month="2024-12",
+        period="2024-12",
+        fiscal_year=2025,
+        plan_cutoff="2024-12",
+        reps=_team_from("2024-07"),
+        revenue={"value": 6_500_000.0},
+        customers={"value": 70.0},
+        seed=6,
+    )
     s["year_end"] = Spec(
-        "year_end", "year-end plan: four years of history, plan for FY N+1 made in December of "
-        "year N (--period = N-12)", first_month="2022-01", last_month="2024-12",
-        period="2024-12", fiscal_year=2025, plan_cutoff="2024-12", reps=_TEAM, seed=1231)
+        "year_end",
+        "year-end plan: four years of history, plan for FY N+1 made in December of "
+        "year N (--period = N-12)",
+        first_month="2022-01",
+        last_month="2024-12",
+        period="2024-12",
+        fiscal_year=2025,
+        plan_cutoff="2024-12",
+        reps=_TEAM,
+        seed=1231,
+    )
     s["mid_year"] = Spec(
-        "mid_year", "mid-year re-plan: cutoff June, plan for July-December, reviewed in September",
-        first_month="2023-01", last_month="2025-09", period="2025-09", fiscal_year=2025,
-        plan_cutoff="2025-06", reps=_team_from("2023-01"), seed=606)
+        "mid_year",
+        "mid-year re-plan: cutoff June, plan for July-December, reviewed in September",
+        first_month="2023-01",
+        last_month="2025-09",
+        period="2025-09",
+        fiscal_year=2025,
+        plan_cutoff="2025-06",
+        reps=_team_from("2023-01"),
+        seed=606,
+    )
     s["per_item_gbk"] = Spec(
-        "per_item_gbk", "one row per item sold (identical rows are real sales), Chinese headers, "
-        "GBK, read through mapping.yaml", first_month="2023-01", last_month="2025-09",
-        period="2025-09", fiscal_year=2025, plan_cutoff="2024-12",
-        reps=(Rep("S01", "陈静", "华东", "2021-05-01"), Rep("S02", "杨磊", "华东", "2022-03-01"),
-              Rep("S03", "黄超", "华南", "2020-09-01")),
+        "per_item_gbk",
+        "one row per item sold (identical rows are real sales), Chinese headers, "
+        "GBK, read through mapping.yaml",
+        first_month="2023-01",
+        last_month="2025-09",
+        period="2025-09",
+        fiscal_year=2025,
+        plan_cutoff="2024-12",
+        reps=(
+            Rep("S01", "陈静", "华东", "2021-05-01"),
+            Rep("S02", "杨磊", "华东", "2022-03-01"),
+            Rep("S03", "黄超", "华南", "2020-09-01"),
+        ),
         product_lines=(("茶叶", 180.0), ("茶具", 320.0)),
         customer_types=(("零售", 0.7, 1.0), ("批发", 0.3, 2.2)),
-        orders_per_rep=14.0, per_item=True, chinese_gbk=True, seed=88)
+        orders_per_rep=14.0,
+        per_item=True,
+        chinese_gbk=True,
+        seed=88,
+    )
     s["one_region_one_rep"] = Spec(
-        "one_region_one_rep", "one region with one rep", first_month="2023-01",
-        last_month="2025-09", period="2025-09", fiscal_year=2025, plan_cutoff="2024-12",
-        reps=(Rep("R1", "周杰", "西南", "2019-04-01"),), orders_per_rep=20.0, seed=11)
-    s["new_company"] = Spec(
-        "new_company", "a new company: every rep hired this year, mid-year plan (cutoff June, "
-        "revenue and customers by value)", first_month="2025-01", last_month="2025-09",
-        period="2025-09", fiscal_year=2025, plan_cutoff="2025-06",
-        reps=(Rep("N1", "吴芳", "华东", "2025-01-02"), Rep("N2", "徐平", "华东", "2025-02-10"),
-              Rep("N3", "孙霞", "华南", "2025-04-01")),
-        revenue={"value": 3_000_000.0}, customers={"value": 80.0}, seed=2025)
-    s["rep_moves"] = Spec(
-        "rep_moves", "a rep leaving in May and one moving from 华北 to 华东 in April of the fiscal "
-        "year", first_month="2023-01", last_month="2025-09", period="2025-09", fiscal_year=2025,
+        "one_region_one_rep",
+        "one region with one rep",
+        first_month="2023-01",
+        last_month="2025-09",
+        period="2025-09",
+        fiscal_year=2025,
         plan_cutoff="2024-12",
-        reps=(Rep("R01", "王伟", "华东", "2018-03-01"),
-              Rep("R02", "李娜", "华东", "2019-07-01", end_date="2025-05-15"),
-              Rep("R03", "张敏", "华北", "2017-11-01"),
-              Rep("R04", "刘洋", "华北", "2020-02-01", moves=(("2025-04", "华东"),)),
-              Rep("R05", "郭明", "华北", "2021-06-01")), seed=45)
+        reps=(Rep("R1", "周杰", "西南", "2019-04-01"),),
+        orders_per_rep=20.0,
+        seed=11,
+    )
+    s["new_company"] = Spec(
+        "new_company",
+        "a new company: every rep hired this year, mid-year plan (cutoff June, "
+        "revenue and customers by value)",
+        first_month="2025-01",
+        last_month="2025-09",
+        period="2025-09",
+        fiscal_year=2025,
+        plan_cutoff="2025-06",
+        reps=(
+            Rep("N1", "吴芳", "华东", "2025-01-02"),
+            Rep("N2", "徐平", "华东", "2025-02-10"),
+            Rep("N3", "孙霞", "华南", "2025-04-01"),
+        ),
+        revenue={"value": 3_000_000.0},
+        customers={"value": 80.0},
+        seed=2025,
+    )
+    s["rep_moves"] = Spec(
+        "rep_moves",
+        "a rep leaving in May and one moving from 华北 to 华东 in April of the fiscal year",
+        first_month="2023-01",
+        last_month="2025-09",
+        period="2025-09",
+        fiscal_year=2025,
+        plan_cutoff="2024-12",
+        reps=(
+            Rep("R01", "王伟", "华东", "2018-03-01"),
+            Rep("R02", "李娜", "华东", "2019-07-01", end_date="2025-05-15"),
+            Rep("R03", "张敏", "华北", "2017-11-01"),
+            Rep("R04", "刘洋", "华北", "2020-02-01", moves=(("2025-04", "华东"),)),
+            Rep("R05", "郭明", "华北", "2021-06-01"),
+        ),
+        seed=45,
+    )
     s["all_ahead"] = Spec(
-        "all_ahead", "a fiscal year in which every segment is ahead of target (sales +60%, plan "
-        "+0%)", first_month="2023-01", last_month="2025-09", period="2025-09", fiscal_year=2025,
-        plan_cutoff="2024-12", reps=_TEAM, fy_boost=0.60, revenue={"growth": 0.0},
-        customers={"growth": 0.0}, returns_p=0.0, seed=77)
+        "all_ahead",
+        "a fiscal year in which every segment is ahead of target (sales +60%, plan +0%)",
+        first_month="2023-01",
+        last_month="2025-09",
+        period="2025-09",
+        fiscal_year=2025,
+        plan_cutoff="2024-12",
+        reps=_TEAM,
+        fy_boost=0.60,
+        revenue={"growth": 0.0},
+        customers={"growth": 0.0},
+        returns_p=0.0,
+        seed=77,
+    )
     return s
 
 
@@ -308,17 +409,38 @@ def _transactions(sp: Spec, rng: np.random.Generator) -> pd.DataFrame:
                 for pl in rng.choice(pl_names, size=n_lines, replace=False):
                     pl = str(pl)
                     qty = 1 + int(rng.poisson((0.04 if sp.per_item else 1.2) * ct_size[ctype]))
-                    price = round(pl_price[pl] * (1 + 0.03 * rng.standard_normal())
-                                  * (1.03 ** (m.year - 2020)), 2)
+                    price = round(
+                        pl_price[pl]
+                        * (1 + 0.03 * rng.standard_normal())
+                        * (1.03 ** (m.year - 2020)),
+                        2,
+                    )
                     disc = 0.05 if (ctype != ct_names[1] and rng.random() < 0.4) else 0.0
-                    lines.append(dict(date=date, order_id=f"SO{n_order:06d}", customer_id=cid,
-                                      customer_type=ctype, region=region, product_line=pl,
-                                      product=str(rng.choice(products[pl])), rep_id=rep.rep_id,
-                                      quantity=qty, unit_price=price, discount=disc))
+                    lines.append(
+                        dict(
+                            date=date,
+                            order_id=f"SO{n_order:06d}",
+                            customer_id=cid,
+                            customer_type=ctype,
+                            region=region,
+                            product_line=pl,
+                            product=str(rng.choice(products[pl])),
+                            rep_id=rep.rep_id,
+                            quantity=qty,
+                            unit_price=price,
+                            discount=disc,
+                        )
+                    )
                     if rng.random() < sp.returns_p and day < hi:
                         rday = int(rng.integers(day + 1, hi + 1))
-                        lines.append(dict(lines[-1], quantity=-1, order_id=f"RT{n_order:06d}",
-                                          date=pd.Timestamp(year=m.year, month=m.month, day=rday)))
+                        lines.append(
+                            dict(
+                                lines[-1],
+                                quantity=-1,
+                                order_id=f"RT{n_order:06d}",
+                                date=pd.Timestamp(year=m.year, month=m.month, day=rday),
+                            )
+                        )
     tx = pd.DataFrame(lines)
     if sp.per_item:  # one row per unit: a line of quantity q becomes q identical rows
         tx = tx.loc[tx.index.repeat(tx["quantity"].abs())].reset_index(drop=True)
@@ -333,8 +455,9 @@ def _market(sp: Spec, tx: pd.DataFrame, rng: np.random.Generator) -> pd.DataFram
     """Monthly market size per region and product line, from the first month of data to the end
     of the plan's fiscal year: the company's average monthly revenue there / MARKET_SHARE, with
     seasonality, a trend and noise."""
-    regions = sorted({_region_at(r, m) for r in sp.reps
-                      for m in _months(sp.first_month, sp.last_month)})
+    regions = sorted(
+        {_region_at(r, m) for r in sp.reps for m in _months(sp.first_month, sp.last_month)}
+    )
     months = _months(sp.first_month, f"{sp.fiscal_year}-12")
     level = tx.groupby(["region", "product_line"])["revenue"].sum() / tx["month"].nunique()
     rows = []
@@ -344,8 +467,11 @@ def _market(sp: Spec, tx: pd.DataFrame, rng: np.random.Generator) -> pd.DataFram
             for m in months:
                 size = base * SEASON[m.month - 1] * 1.05 ** ((m - months[0]).n / 12)
                 size *= 1 + 0.05 * rng.standard_normal()
-                rows.append(dict(period=str(m), region=region, product_line=pl,
-                                 market_size=round(size, -3)))
+                rows.append(
+                    dict(
+                        period=str(m), region=region, product_line=pl, market_size=round(size, -3)
+                    )
+                )
     return pd.DataFrame(rows)
 
 
@@ -362,8 +488,9 @@ def _active_customers(tx: pd.DataFrame, months: list[pd.Period]) -> int:
     return int(net[net > 0].index.get_level_values("customer_id").nunique())
 
 
-def _plan(sp: Spec, tx: pd.DataFrame, market: pd.DataFrame, revenue_target: float
-          ) -> dict[str, Any]:
+def _plan(
+    sp: Spec, tx: pd.DataFrame, market: pd.DataFrame, revenue_target: float
+) -> dict[str, Any]:
     if not TEMPLATE_PLAN.exists():
         raise FileNotFoundError(f"the template plan {TEMPLATE_PLAN} is missing")
     plan = yaml.safe_load(TEMPLATE_PLAN.read_text(encoding="utf-8"))
@@ -384,23 +511,45 @@ def _plan(sp: Spec, tx: pd.DataFrame, market: pd.DataFrame, revenue_target: floa
     cts = [c[0] for c in sp.customer_types]
     regions = sorted(tx["region"].unique())
     strategies: list[dict[str, Any]] = [
-        {"name": f"{pls[0]} list price +3%", "segment": {"product_line": pls[0]}, "kind": "price",
-         "pct": 0.03, "rationale": "List price rise from March"}]
+        {
+            "name": f"{pls[0]} list price +3%",
+            "segment": {"product_line": pls[0]},
+            "kind": "price",
+            "pct": 0.03,
+            "rationale": "List price rise from March",
+        }
+    ]
     if len(pls) > 1:
-        strategies.append({"name": f"{pls[1]} promotion", "segment": {"product_line": pls[1]},
-                           "kind": "promotion", "pct": 0.05, "rationale": "Trade promotion in Q2"})
+        strategies.append(
+            {
+                "name": f"{pls[1]} promotion",
+                "segment": {"product_line": pls[1]},
+                "kind": "promotion",
+                "pct": 0.05,
+                "rationale": "Trade promotion in Q2",
+            }
+        )
     if len(regions) > 1 and {"SMB", "Distributor"} <= set(cts):
-        strategies.append({"name": f"SMB to distributors in {regions[-1]}",
-                           "segment": {"region": regions[-1], "customer_type": "SMB"},
-                           "kind": "channel_shift", "pct": 0.10,
-                           "to": {"region": regions[-1], "customer_type": "Distributor"},
-                           "rationale": "Small accounts served through distributors"})
+        strategies.append(
+            {
+                "name": f"SMB to distributors in {regions[-1]}",
+                "segment": {"region": regions[-1], "customer_type": "SMB"},
+                "kind": "channel_shift",
+                "pct": 0.10,
+                "to": {"region": regions[-1], "customer_type": "Distributor"},
+                "rationale": "Small accounts served through distributors",
+            }
+        )
     plan["strategies"] = strategies
     plan["pins"] = []
     if sp.pin_first_region and "growth" in sp.revenue:
         base = tx[tx["month"].isin(_base_months(sp)) & (tx["region"] == regions[0])]["revenue"]
-        plan["pins"] = [{"segment": {"region": regions[0]},
-                         "revenue": _round(float(base.sum()) * (1 + sp.revenue["growth"]))}]
+        plan["pins"] = [
+            {
+                "segment": {"region": regions[0]},
+                "revenue": _round(float(base.sum()) * (1 + sp.revenue["growth"])),
+            }
+        ]
     return plan
 
 
@@ -418,30 +567,73 @@ def _base_months(sp: Spec) -> list[pd.Period]:
 
 
 def _write_tables(sp: Spec, folder: Path, tx: pd.DataFrame, market: pd.DataFrame) -> None:
-    cols = ["date", "order_id", "customer_id", "customer_type", "region", "product_line",
-            "product", "rep_id", "quantity", "unit_price", "discount", "revenue"]
+    cols = [
+        "date",
+        "order_id",
+        "customer_id",
+        "customer_type",
+        "region",
+        "product_line",
+        "product",
+        "rep_id",
+        "quantity",
+        "unit_price",
+        "discount",
+        "revenue",
+    ]
     out = tx[cols].copy()
     out["date"] = out["date"].dt.strftime("%Y-%m-%d")
-    reps = pd.DataFrame([dict(rep_id=r.rep_id, name=r.name, region=_region_at(r, pd.Period(
-        sp.last_month, "M")), hire_date=r.hire_date, end_date=r.end_date, fte=r.fte)
-        for r in sp.reps])
+    reps = pd.DataFrame(
+        [
+            dict(
+                rep_id=r.rep_id,
+                name=r.name,
+                region=_region_at(r, pd.Period(sp.last_month, "M")),
+                hire_date=r.hire_date,
+                end_date=r.end_date,
+                fte=r.fte,
+            )
+            for r in sp.reps
+        ]
+    )
     if sp.chinese_gbk:
-        zh = {"date": "日期", "order_id": "订单号", "customer_id": "客户编号",
-              "customer_type": "客户类型", "region": "大区", "product_line": "产品线",
-              "product": "商品", "rep_id": "销售代表", "quantity": "数量", "unit_price": "单价",
-              "discount": "折扣", "revenue": "金额"}
-        out.rename(columns=zh).to_csv(folder / "销售明细.csv", index=False, encoding="gbk",
-                                      float_format="%.2f")
-        zr = {"rep_id": "工号", "name": "姓名", "region": "大区", "hire_date": "入职日期",
-              "end_date": "离职日期", "fte": "编制"}
+        zh = {
+            "date": "日期",
+            "order_id": "订单号",
+            "customer_id": "客户编号",
+            "customer_type": "客户类型",
+            "region": "大区",
+            "product_line": "产品线",
+            "product": "商品",
+            "rep_id": "销售代表",
+            "quantity": "数量",
+            "unit_price": "单价",
+            "discount": "折扣",
+            "revenue": "金额",
+        }
+        out.rename(columns=zh).to_csv(
+            folder / "销售明细.csv", index=False, encoding="gbk", float_format="%.2f"
+        )
+        zr = {
+            "rep_id": "工号",
+            "name": "姓名",
+            "region": "大区",
+            "hire_date": "入职日期",
+            "end_date": "离职日期",
+            "fte": "编制",
+        }
         reps.rename(columns=zr).to_csv(folder / "reps.csv", index=False, encoding="utf-8")
         mapping = {
-            "transactions": {"file": "销售明细.csv", "encoding": "gbk",
-                             "columns": {v: k for k, v in zh.items()}},
+            "transactions": {
+                "file": "销售明细.csv",
+                "encoding": "gbk",
+                "columns": {v: k for k, v in zh.items()},
+            },
             "reps": {"columns": {v: k for k, v in zr.items()}},
         }
         (folder / "mapping.yaml").write_text(
-            yaml.safe_dump(mapping, allow_unicode=True, sort_keys=False), encoding="utf-8")
+            yaml.safe_dump(mapping, allow_unicode=True, sort_keys=False), encoding="utf-8"
+        )
     else:
         out.to_csv(folder / "transactions.csv", index=False, encoding="utf-8", float_format="%.2f")
         reps.to_csv(folder / "reps.csv", index=False, encoding="utf-8")
@@ -477,24 +669,46 @@ def build(name: str, root: Path) -> Built:
     plan = _plan(sp, tx, market, target)
     _write_tables(sp, folder, tx, market)
     plan_file = folder / "plan.yaml"
-    plan_file.write_text(f"# corpus shape {name}: {sp.what}\n"
-                         + yaml.safe_dump(plan, allow_unicode=True, sort_keys=False),
-                         encoding="utf-8")
+    plan_file.write_text(
+        f"# corpus shape {name}: {sp.what}\n"
+        + yaml.safe_dump(plan, allow_unicode=True, sort_keys=False),
+        encoding="utf-8",
+    )
 
     p = pd.Period(sp.period, "M")
     ytd = [m for m in _months(f"{p.year}-01", str(p))]
     review = [m for m in plan_months if m <= p]
     if not review:  # year-end: the plan's year has not started; the review is of the period's year
         review = ytd
-    cols = ["date", "order_id", "customer_id", "customer_type", "region", "product_line",
-            "product", "rep_id", "quantity", "unit_price", "discount", "revenue"]
+    cols = [
+        "date",
+        "order_id",
+        "customer_id",
+        "customer_type",
+        "region",
+        "product_line",
+        "product",
+        "rep_id",
+        "quantity",
+        "unit_price",
+        "discount",
+        "revenue",
+    ]
     return Built(
-        spec=sp, folder=folder, plan_file=plan_file, plan=plan, tx=tx,
+        spec=sp,
+        folder=folder,
+        plan_file=plan_file,
+        plan=plan,
+        tx=tx,
         raw_revenue=float(tx["revenue"].sum()),
         identical_rows=int(tx.duplicated(subset=cols).sum()),
-        plan_months=plan_months, base_months=base_months, revenue_target=target,
+        plan_months=plan_months,
+        base_months=base_months,
+        revenue_target=target,
         revenue_target_cushion=_round(target * (1 + CUSHION)),
-        customers_target=customers_target, review_months=review, ytd_months=ytd,
+        customers_target=customers_target,
+        review_months=review,
+        ytd_months=ytd,
     )
 
 
@@ -502,6 +716,8 @@ if __name__ == "__main__":
     out = Path(sys.argv[1])
     for n in sys.argv[2:] or list(SHAPES):
         b = build(n, out)
-        print(f"{n:20s} {len(b.tx):6d} rows  {b.tx['month'].min()}..{b.tx['month'].max()}  "
-              f"revenue {b.raw_revenue:14,.2f}  identical rows {b.identical_rows:4d}  "
-              f"target {b.revenue_target:14,.0f}  period {b.period}  -> {b.folder}")
+        print(
+            f"{n:20s} {len(b.tx):6d} rows  {b.tx['month'].min()}..{b.tx['month'].max()}  "
+            f"revenue {b.raw_revenue:14,.2f}  identical rows {b.identical_rows:4d}  "
+            f"target {b.revenue_target:14,.0f}  period {b.period}  -> {b.folder}"
+        )

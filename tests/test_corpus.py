@@ -36,20 +36,32 @@ SHAPES = list(C.SHAPES)
 SHORT = ["history_6m", "history_12m", "history_18m", "new_company"]  # under 24 months
 
 # --------------------------------------------------------------------------- known failures
-_FC_SHORT = ("step 02_forecast fails with HierarchyError 'The history (from {first}) is too "
-             "short to test the forecast 12 months back from {period}' (exit 4); its fix "
-             "(accuracy_origins) cannot be set from the CLI or plan.yaml")
+_FC_SHORT = (
+    "step 02_forecast fails with HierarchyError 'The history (from {first}) is too "
+    "short to test the forecast 12 months back from {period}' (exit 4); its fix "
+    "(accuracy_origins) cannot be set from the CLI or plan.yaml"
+)
 _NO_03 = "no outputs/{what}: step 02_forecast failed (history too short), so step 03/04 never ran"
-_YEAR_END = ("step 04_performance_review fails with PlanError 'the report period 2024-12 is "
-             "outside the plan's fiscal year 2025' (exit 4)")
-_EMPTY = ("step 04_performance_review fails with KeyError \"table(): money columns ['actual', "
-          "'target', 'gap'] are not in the frame (columns: [])\" when no segment is {who} (exit 4)")
-_DUPS = ("identical rows (one row per item) are dropped as 'exact duplicate order lines' "
-         "({n} rows, about 4% of revenue)")
-_MID_BASE = ("mid-year growth is applied to the 12 months before the cutoff minus the actuals "
-             "to the cutoff, not to the same months a year earlier (2024-07..2024-12)")
-_MID_REVIEW = ("the review of a mid-year plan compares January-September actuals with "
-               "July-September targets (YTD attainment about 330%)")
+_YEAR_END = (
+    "step 04_performance_review fails with PlanError 'the report period 2024-12 is "
+    "outside the plan's fiscal year 2025' (exit 4)"
+)
+_EMPTY = (
+    "step 04_performance_review fails with KeyError \"table(): money columns ['actual', "
+    "'target', 'gap'] are not in the frame (columns: [])\" when no segment is {who} (exit 4)"
+)
+_DUPS = (
+    "identical rows (one row per item) are dropped as 'exact duplicate order lines' "
+    "({n} rows, about 4% of revenue)"
+)
+_MID_BASE = (
+    "mid-year growth is applied to the 12 months before the cutoff minus the actuals "
+    "to the cutoff, not to the same months a year earlier (2024-07..2024-12)"
+)
+_MID_REVIEW = (
+    "the review of a mid-year plan compares January-September actuals with "
+    "July-September targets (YTD attainment about 330%)"
+)
 
 
 def _fc(shape: str) -> str:
@@ -69,25 +81,32 @@ KNOWN: dict[tuple[str, str], str] = {
     # targets against the plan's rule
     **{("targets", s): _NO_03.format(what="targets.parquet") for s in SHORT},
     ("targets", "mid_year"): _MID_BASE,
-    ("targets", "per_item_gbk"): "the growth base misses the dropped identical rows: " + _DUPS.format(n=102),
+    ("targets", "per_item_gbk"): "the growth base misses the dropped identical rows: "
+    + _DUPS.format(n=102),
     **{("customers", s): _NO_03.format(what="targets.parquet") for s in SHORT},
     # the review's year to date against the raw rows
     **{("review", s): _NO_03.format(what="review.parquet") for s in SHORT},
     ("review", "year_end"): _YEAR_END + "; no review is written",
     ("review", "mid_year"): _MID_REVIEW,
-    ("review", "per_item_gbk"): "the YTD actual misses the dropped identical rows: " + _DUPS.format(n=102),
+    ("review", "per_item_gbk"): "the YTD actual misses the dropped identical rows: "
+    + _DUPS.format(n=102),
     # what the shapes must say
-    ("notes", "per_item_gbk"): ("the note says '102 exact duplicate order lines were dropped'; "
-                                "identical rows must be kept and counted"),
+    ("notes", "per_item_gbk"): (
+        "the note says '102 exact duplicate order lines were dropped'; "
+        "identical rows must be kept and counted"
+    ),
     ("notes", "year_end"): _YEAR_END + "; nothing says that there is no FY2024 plan to review",
     ("notes", "mid_year"): "step 04 fails (" + _EMPTY.format(who="behind") + "); no months are "
-                           "shown as 'before the plan'",
+    "shown as 'before the plan'",
     **{("notes", s): _fc(s) + "; no report text" for s in SHORT},
     ("notes", "all_ahead"): _EMPTY.format(who="behind"),
     ("currency", "history_5y"): "the index page shows CNY although plan.yaml says currency: USD",
     # validate --period
-    **{("validate_period", s): "validate has no --period option (argparse: unrecognized "
-                               "arguments, exit 2)" for s in SHAPES},
+    **{
+        ("validate_period", s): "validate has no --period option (argparse: unrecognized "
+        "arguments, exit 2)"
+        for s in SHAPES
+    },
 }
 
 
@@ -107,8 +126,14 @@ def cases(check: str, shapes: list[str] = SHAPES, slow: bool = True) -> list:
 def _cli(*args: str, timeout: int = 900) -> subprocess.CompletedProcess:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [env.get("PYTHONPATH")])])
-    return subprocess.run([sys.executable, "-m", "salesanalysis.cli", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "salesanalysis.cli", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 @dataclass
@@ -144,8 +169,12 @@ class Run:
     def headline(self) -> str:
         """The first line the report leads with: its first figure card, or the error."""
         page = self.html("index.html")
-        m = re.search(r'<div class="kpi"><div class="k">(.*?)</div><div class="v">(.*?)</div>'
-                      r'<div class="d">(.*?)</div>', page, flags=re.S)
+        m = re.search(
+            r'<div class="kpi"><div class="k">(.*?)</div><div class="v">(.*?)</div>'
+            r'<div class="d">(.*?)</div>',
+            page,
+            flags=re.S,
+        )
         if m:
             return _html.unescape(" ".join(m.groups()))
         err = self.manifest.get("error") or {}
@@ -182,8 +211,19 @@ class Corpus:
     def _run(self, shape: str, b: C.Built) -> Run:
         out = self.base / "reports" / shape
         t0 = time.perf_counter()
-        r = _cli("run", "--data", str(b.folder), "--plan", str(b.plan_file), "--out", str(out),
-                 "--period", b.period, "--records", str(self.base / "plans" / shape))
+        r = _cli(
+            "run",
+            "--data",
+            str(b.folder),
+            "--plan",
+            str(b.plan_file),
+            "--out",
+            str(out),
+            "--period",
+            b.period,
+            "--records",
+            str(self.base / "plans" / shape),
+        )
         seconds = time.perf_counter() - t0
         d = out / b.period
         if not d.exists():
@@ -195,8 +235,14 @@ class Corpus:
         for shape, f in self.futures.items():
             if f.done() and f.exception() is None:
                 r = f.result()
-                rows.append({"shape": shape, "exit": r.returncode, "seconds": round(r.seconds, 1),
-                             "headline": r.headline()})
+                rows.append(
+                    {
+                        "shape": shape,
+                        "exit": r.returncode,
+                        "seconds": round(r.seconds, 1),
+                        "headline": r.headline(),
+                    }
+                )
         return rows
 
 
@@ -214,8 +260,9 @@ class _Summary:
         path.write_text(json.dumps(rows, ensure_ascii=False, indent=1), encoding="utf-8")
         terminalreporter.section("corpus runs")
         for r in rows:
-            terminalreporter.write_line(f"{r['shape']:20s} exit {r['exit']}  {r['seconds']:6.1f} s  "
-                                        f"{r['headline']}")
+            terminalreporter.write_line(
+                f"{r['shape']:20s} exit {r['exit']}  {r['seconds']:6.1f} s  {r['headline']}"
+            )
         terminalreporter.write_line(f"({path})")
 
 
@@ -226,8 +273,12 @@ def corpus(request, tmp_path_factory) -> Corpus:
     # start every run this session needs, so that they overlap (JOBS at a time)
     for item in request.session.items:
         spec = getattr(item, "callspec", None)
-        if (spec and "shape" in spec.params and item.get_closest_marker("slow")
-                and "run" in getattr(item, "fixturenames", ())):
+        if (
+            spec
+            and "shape" in spec.params
+            and item.get_closest_marker("slow")
+            and "run" in getattr(item, "fixturenames", ())
+        ):
             c.start(spec.params["shape"])
     yield c
     c.pool.shutdown(wait=True)
@@ -284,8 +335,10 @@ def test_targets_add_up_to_the_plan(run: Run, shape_data: C.Built):
     assert t["target_revenue_no_cushion"].sum() == pytest.approx(b.revenue_target)
     assert t["target_revenue"].sum() == pytest.approx(b.revenue_target_cushion)
     for pin in b.plan.get("pins") or []:
-        (dim, label), = pin["segment"].items()
-        assert t.loc[t[dim] == label, "target_revenue_no_cushion"].sum() == pytest.approx(pin["revenue"])
+        ((dim, label),) = pin["segment"].items()
+        assert t.loc[t[dim] == label, "target_revenue_no_cushion"].sum() == pytest.approx(
+            pin["revenue"]
+        )
 
 
 @pytest.mark.parametrize("shape", cases("customers"))
@@ -318,8 +371,9 @@ def test_review_ytd_equals_the_raw_rows(run: Run, shape_data: C.Built):
     assert row["actual"] == pytest.approx(actual, rel=1e-9)
     if not year_end:
         t = run.read("targets")
-        target = t.loc[t["month"].dt.to_period("M").isin(b.review_months),
-                       "target_revenue_no_cushion"].sum()
+        target = t.loc[
+            t["month"].dt.to_period("M").isin(b.review_months), "target_revenue_no_cushion"
+        ].sum()
         assert row["target"] == pytest.approx(target)
         assert row["attainment"] == pytest.approx(actual / target, rel=1e-9)
 
@@ -336,8 +390,11 @@ def test_the_report_says_what_the_shape_needs(run: Run, shape_data: C.Built, sha
     if shape == "per_item_gbk":
         # identical rows are real sales: kept, and the notes say how many there are
         n = b.identical_rows
-        said = [x for x in notes if re.search(rf"\b{n}\b|\b{n:,}\b", x)
-                and re.search(r"identical|duplicate", x, re.I)]
+        said = [
+            x
+            for x in notes
+            if re.search(rf"\b{n}\b|\b{n:,}\b", x) and re.search(r"identical|duplicate", x, re.I)
+        ]
         assert said, notes
         assert not any(re.search(r"dropped|removed|count once", x, re.I) for x in said), said
         assert run.returncode == 0
@@ -345,7 +402,9 @@ def test_the_report_says_what_the_shape_needs(run: Run, shape_data: C.Built, sha
         # the FY N+1 targets are a draft, and there is no FY N plan of record to review
         assert run.returncode == 0, run.stderr[-2000:]
         text = run.text("index.html") + " " + run.text("04_performance_review.html")
-        assert re.search(r"no (FY ?)?2024 plan|no plan (of record )?for (FY ?)?2024", text, re.I), text[:2000]
+        assert re.search(
+            r"no (FY ?)?2024 plan|no plan (of record )?for (FY ?)?2024", text, re.I
+        ), text[:2000]
         assert "draft" in run.text("03_target_decomposition.html")
     elif shape == "mid_year":
         # the months before the plan are shown as such, not judged
@@ -386,7 +445,8 @@ def test_rep_leaving_and_moving(run: Run, shape_data: C.Built):
     ytd = shape_data.tx[shape_data.tx["month"].isin(shape_data.review_months)]
     for rep_id, lines in ytd.groupby("rep_id"):
         assert rep.loc[rep["rep_id"] == rep_id, "actual"].sum() == pytest.approx(
-            lines["revenue"].sum(), rel=1e-9), rep_id
+            lines["revenue"].sum(), rel=1e-9
+        ), rep_id
 
 
 # --------------------------------------------------------------------------- validate
@@ -404,6 +464,14 @@ def test_validate(corpus: Corpus, shape: str):
 def test_validate_with_the_period(corpus: Corpus, shape: str):
     """``validate --period`` checks that the period, the plan and the data support a run."""
     b = corpus.data(shape)
-    r = _cli("validate", "--data", str(b.folder), "--plan", str(b.plan_file),
-             "--period", b.period, timeout=300)
+    r = _cli(
+        "validate",
+        "--data",
+        str(b.folder),
+        "--plan",
+        str(b.plan_file),
+        "--period",
+        b.period,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr
