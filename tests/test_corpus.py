@@ -101,12 +101,6 @@ KNOWN: dict[tuple[str, str], str] = {
     **{("notes", s): _fc(s) + "; no report text" for s in SHORT},
     ("notes", "all_ahead"): _EMPTY.format(who="behind"),
     ("currency", "history_5y"): "the index page shows CNY although plan.yaml says currency: USD",
-    # validate --period
-    **{
-        ("validate_period", s): "validate has no --period option (argparse: unrecognized "
-        "arguments, exit 2)"
-        for s in SHAPES
-    },
 }
 
 
