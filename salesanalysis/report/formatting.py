@@ -13,6 +13,7 @@ import html
 import math
 import re
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -255,8 +256,54 @@ def table(
     Other columns: floats with up to 2 decimals, dates as YYYY-MM, text escaped. Missing values
     show as "–".
     """
-    from salesanalysis.report import formatting as _f  # module-level functions, not the kwargs
+    roles = _column_roles(df, money, pct, ints, signed_pct, pts, decimals, row_key, row_formats)
+    styler = _format_cells(df, roles, money_scale, pct_decimals, total, labels)
+    styler = _align(styler, df, roles, total)
+    return _frame(styler, df, hide_index, caption, unit, money_scale)
 
+
+@dataclass(frozen=True)
+class _Roles:
+    """How each column of a table is shown (every name checked against the frame)."""
+
+    money: list[Any]
+    pct: list[Any]
+    ints: list[Any]
+    signed: set[Any]
+    pts: list[Any]
+    decimals: dict[Any, int]
+    row_key: Any
+    row_formats: dict[Any, str]
+
+    def is_numeric(self, df: pd.DataFrame, c: Any) -> bool:
+        """Column ``c`` is shown as a number (right-aligned)."""
+        return (
+            c in self.money
+            or c in self.pct
+            or c in self.ints
+            or c in self.pts
+            or c in self.decimals
+            or pd.api.types.is_numeric_dtype(df[c])
+        )
+
+
+def _column_roles(
+    df: pd.DataFrame,
+    money: Sequence[Any],  # noqa: A002 - the keywords of table()
+    pct: Sequence[Any],
+    ints: Sequence[Any],
+    signed_pct: Sequence[Any],
+    pts: Sequence[Any],
+    decimals: dict[Any, int] | None,
+    row_key: Any,
+    row_formats: dict[Any, Literal["money", "pct", "ints"]] | None,
+) -> _Roles:
+    """The column roles given to :func:`table`, checked.
+
+    Raises:
+        KeyError: a named column is not in the frame.
+        ValueError: a row format is not 'money', 'pct' or 'ints'.
+    """
     money_cols = _cols(df, money, "money")
     pct_cols = _cols(df, pct, "pct")
     int_cols = _cols(df, ints, "ints")
@@ -270,52 +317,66 @@ def table(
         odd = sorted({str(k) for k in row_formats.values()} - {"money", "pct", "ints"})
         if odd:
             raise ValueError(f"table(): row_formats must be 'money', 'pct' or 'ints', not {odd}")
+    return _Roles(money_cols, pct_cols, int_cols, signed, pts_cols, decimals, row_key, row_formats)
 
-    formatter: dict[Any, Callable[[Any], str]] = {}
-    for c in df.columns:
-        if c in money_cols:
-            formatter[c] = _fmt(_f.money, unit="", scale=money_scale, decimals=decimals.get(c))
-        elif c in pct_cols:
-            formatter[c] = _fmt(_f.pct, decimals=decimals.get(c, pct_decimals), signed=c in signed)
-        elif c in int_cols:
-            formatter[c] = _fmt(_f.number, decimals=0)
-        elif c in pts_cols:
-            formatter[c] = _fmt(_points, decimals=decimals.get(c, 1))
-        elif c in decimals:
-            formatter[c] = _fmt(_f.number, decimals=decimals[c])
-        elif total is not None and not pd.api.types.is_numeric_dtype(df[c]):
-            formatter[c] = _total_cell(total)
-        else:
-            formatter[c] = _escape_cell
 
+def _cell_formatter(
+    df: pd.DataFrame,
+    c: Any,
+    roles: _Roles,
+    money_scale: str,
+    pct_decimals: int,
+    total: str | None,
+) -> Callable[[Any], str]:
+    """How the cells of column ``c`` are written (escaped HTML)."""
+    decimals = roles.decimals
+    if c in roles.money:
+        return _fmt(money, unit="", scale=money_scale, decimals=decimals.get(c))
+    if c in roles.pct:
+        return _fmt(pct, decimals=decimals.get(c, pct_decimals), signed=c in roles.signed)
+    if c in roles.ints:
+        return _fmt(number, decimals=0)
+    if c in roles.pts:
+        return _fmt(_points, decimals=decimals.get(c, 1))
+    if c in decimals:
+        return _fmt(number, decimals=decimals[c])
+    if total is not None and not pd.api.types.is_numeric_dtype(df[c]):
+        return _total_cell(total)
+    return _escape_cell
+
+
+def _format_cells(
+    df: pd.DataFrame,
+    roles: _Roles,
+    money_scale: str,
+    pct_decimals: int,
+    total: str | None,
+    labels: dict[Any, str] | None,
+) -> Styler:
+    """A Styler with every cell, the row labels and the column headers formatted."""
+    formatter = {
+        c: _cell_formatter(df, c, roles, money_scale, pct_decimals, total) for c in df.columns
+    }
     # Styler needs unique labels; show the frame as is otherwise.
     styler = df.style.format(formatter=formatter, na_rep=NA)
     by_kind = {
-        "money": _fmt(_f.money, unit="", scale=money_scale),
-        "pct": _fmt(_f.pct, decimals=pct_decimals),
-        "ints": _fmt(_f.number, decimals=0),
+        "money": _fmt(money, unit="", scale=money_scale),
+        "pct": _fmt(pct, decimals=pct_decimals),
+        "ints": _fmt(number, decimals=0),
     }
-    for value, kind in row_formats.items():
-        rows = df.index[df[row_key].eq(value).fillna(False).to_numpy(dtype=bool)]
-        if len(rows) and money_cols:
-            styler = styler.format(by_kind[kind], subset=(rows, money_cols), na_rep=NA)
+    for value, kind in roles.row_formats.items():
+        rows = df.index[df[roles.row_key].eq(value).fillna(False).to_numpy(dtype=bool)]
+        if len(rows) and roles.money:
+            styler = styler.format(by_kind[kind], subset=(rows, roles.money), na_rep=NA)
     names = dict(labels or {})
-    styler = styler.format_index(_escape_cell, axis=0).format_index(
+    return styler.format_index(_escape_cell, axis=0).format_index(
         lambda v: _escape_cell(names.get(v, header_label(v))), axis=1
     )
-    numeric = [
-        c
-        for c in df.columns
-        if c in formatter
-        and (
-            c in money_cols
-            or c in pct_cols
-            or c in int_cols
-            or c in pts_cols
-            or c in decimals
-            or pd.api.types.is_numeric_dtype(df[c])
-        )
-    ]
+
+
+def _align(styler: Styler, df: pd.DataFrame, roles: _Roles, total: str | None) -> Styler:
+    """Numbers right-aligned, text left-aligned; with ``total``, the total rows in bold."""
+    numeric = [c for c in df.columns if roles.is_numeric(df, c)]
     text_cols = [c for c in df.columns if c not in numeric]
     if numeric:
         styler = styler.set_properties(subset=numeric, **{"text-align": "right"})
@@ -325,6 +386,19 @@ def table(
         is_total = df[text_cols].astype("object").eq("*").any(axis=1).to_numpy()
         if is_total.any():
             styler = styler.apply(lambda _: np.where(is_total, "font-weight: bold", ""), axis=0)
+    return styler
+
+
+def _frame(
+    styler: Styler,
+    df: pd.DataFrame,
+    hide_index: bool | None,
+    caption: str | None,
+    unit: str | None,
+    money_scale: str,
+) -> Styler:
+    """The table around the cells: index shown or hidden, caption with the unit, CSS and a
+    stable id (the HTML is the same from one run to the next)."""
     if hide_index is None:  # a plain row-number index (also after sorting) carries no meaning
         hide_index = isinstance(df.index, pd.RangeIndex) or (
             df.index.name is None
@@ -340,7 +414,6 @@ def table(
     if text:
         styler = styler.set_caption(html.escape(text))
     styler = styler.set_table_styles(_CSS, overwrite=True)
-    # a stable id keeps the HTML reproducible from one run to the next
     digest = hashlib.sha1(
         (text + "|" + "|".join(map(str, df.columns)) + f"|{df.shape}").encode()
     ).hexdigest()[:10]

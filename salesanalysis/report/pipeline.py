@@ -13,6 +13,10 @@ The run is built in a temporary folder beside it and swapped in only when every 
 succeeded, so the last good report for P is never destroyed. A failed run is kept in
 ``<out>/P.failed/`` (with its partial HTML and a ``run.json`` saying what failed). A lock file
 stops two runs of the same period from interleaving.
+
+:func:`run_pipeline` composes the stages: select the steps -> fingerprint the run -> open the
+build folder -> prepare the inputs (or reuse the last good run's) -> lock the period -> enter
+the period -> run the steps (reusing unchanged ones) -> publish (record, swap in, index).
 """
 
 from __future__ import annotations
@@ -408,242 +412,411 @@ def run_pipeline(
         RunLocked: another run for the same period holds the lock.
         StepFailed: a notebook failed; the failed run is kept in ``<out>/<period>.failed``.
     """
-    from salesanalysis.data import context
+    req = _Request.resolve(period, data_dir, plan_file, out, records_dir, extra_parameters, today)
+    req.out.mkdir(parents=True, exist_ok=True)
+    chosen = _select_steps(notebooks_dir, steps)
+    started = _dt.datetime.now(_dt.UTC)
+    basis = _fingerprint_run(req, chosen)
+    prev = None if (force or basis.files is None) else _find_reusable(req.out, basis.base_fp)
+    run = _open_run(req, basis, started, echo or (lambda s: None))
+    try:
+        if prev is not None:
+            p = prev[1]["period"]
+            run.lock = _lock(req.out, p, wait)
+            prev_steps = _reuse_prepared(run, *prev)
+        else:
+            p = _prepare(run, req)
+            run.lock = _lock(req.out, p, wait)
+            prev_steps = {}
+        params = _enter_period(run, req, p)
+        _run_steps(run, chosen, basis.step_fps, prev, prev_steps, params, cell_timeout)
+        run.manifest["status"] = "ok"
+    except (SalesAnalysisError, _Interrupted, KeyboardInterrupt, Exception) as e:
+        _record_failure(run, e)
+        raise
+    finally:
+        dest, write_error = _publish(run)
+    if write_error is not None:
+        raise SalesAnalysisError(
+            f"the report for {run.manifest['period']} could not be written: {write_error}",
+            fix="Free disk space in the reports folder and run again; the last "
+            "good report is unchanged.",
+        )
+    run.say(f"Report: {dest / 'index.html'}")
+    return RunResult("ok", run.manifest["period"], dest, run.records)
 
-    say = echo or (lambda s: None)
-    data_dir, out = Path(data_dir).resolve(), Path(out).resolve()
-    plan_path = Path(plan_file).resolve() if plan_file else None
-    out.mkdir(parents=True, exist_ok=True)
-    all_steps = discover_steps(notebooks_dir)
+
+# ---------------------------------------------------------------------- the run's stages
+
+
+@dataclass(frozen=True)
+class _Request:
+    """What the run was asked for, with the folders resolved to absolute paths."""
+
+    period: str | None
+    data_dir: Path
+    plan_path: Path | None
+    out: Path
+    records_dir: Path | str | None
+    extra: dict[str, Any]
+    today: _dt.date | None
+
+    @classmethod
+    def resolve(
+        cls,
+        period: str | None,
+        data_dir: Path | str,
+        plan_file: Path | str | None,
+        out: Path | str,
+        records_dir: Path | str | None,
+        extra_parameters: dict[str, Any] | None,
+        today: _dt.date | None,
+    ) -> _Request:
+        return cls(
+            period=period,
+            data_dir=Path(data_dir).resolve(),
+            plan_path=Path(plan_file).resolve() if plan_file else None,
+            out=Path(out).resolve(),
+            records_dir=records_dir,
+            extra=extra_parameters or {},
+            today=today,
+        )
+
+
+@dataclass(frozen=True)
+class _Basis:
+    """What the run is made from (inputs, parameters, code, notebooks) and its fingerprints:
+    a later run with the same base fingerprint may reuse this one's steps."""
+
+    versions: dict[str, str]
+    code: str
+    files: dict[str, Path] | None
+    base_fp: str
+    step_fps: list[str]
+
+
+@dataclass
+class _Run:
+    """A run in progress, shared by its stages: what the publish stage needs to write the
+    record, swap the report in (or keep the failed run) and release the lock."""
+
+    out: Path
+    build: Path
+    manifest: dict[str, Any]
+    handler: logging.Handler
+    say: Callable[[str], None]
+    old_sigterm: Any
+    t_run: float
+    records: list[StepRecord] = field(default_factory=list)
+    lock: Any = None
+    final: Path | None = None
+
+
+def _select_steps(notebooks_dir: Path, steps: Sequence[str] | None) -> list[Step]:
+    """The steps to run: every notebook, or those named in ``steps`` (stem, name or number).
+
+    Raises:
+        SalesAnalysisError: no step found.
+    """
+    chosen = discover_steps(notebooks_dir)
     if steps:
         wanted = set(steps)
-        all_steps = [
-            s for s in all_steps if s.stem in wanted or s.name in wanted or str(s.number) in wanted
+        chosen = [
+            s for s in chosen if s.stem in wanted or s.name in wanted or str(s.number) in wanted
         ]
-    if not all_steps:
+    if not chosen:
         raise SalesAnalysisError(
             f"no pipeline steps (NN_name.ipynb) found in {notebooks_dir}"
             + (f" matching {', '.join(steps)}" if steps else ""),
             fix="Check the notebooks folder, or the names given to --steps "
             "(see `salesanalysis steps`).",
         )
-    started = _dt.datetime.now(_dt.UTC)
+    return chosen
+
+
+def _fingerprint_run(req: _Request, steps: Sequence[Step]) -> _Basis:
+    """Fingerprint the inputs (hashed, not parsed), parameters, code and notebooks."""
     versions = _versions()
-    request = period or f"latest@{(today or _dt.date.today()):%Y-%m}"
-    files = _input_files(data_dir, plan_path)
+    request = req.period or f"latest@{(req.today or _dt.date.today()):%Y-%m}"
+    files = _input_files(req.data_dir, req.plan_path)
     base = {
         "code": _code_hash(),
         "versions": versions,
         "request": request,
         "inputs": {k: sha256_file(v) for k, v in (files or {}).items()},
-        "data_dir": str(data_dir),
-        "plan_file": str(plan_path) if plan_path else None,
-        "records": _records_state(records_dir),
-        "extra": extra_parameters or {},
-        "steps": [s.stem for s in all_steps],
+        "data_dir": str(req.data_dir),
+        "plan_file": str(req.plan_path) if req.plan_path else None,
+        "records": _records_state(req.records_dir),
+        "extra": req.extra,
+        "steps": [s.stem for s in steps],
     }
-    base_fp, step_fps = _fingerprints(base, all_steps)
-    prev = None if (force or files is None) else _find_reusable(out, base_fp)
+    base_fp, step_fps = _fingerprints(base, steps)
+    return _Basis(versions, base["code"], files, base_fp, step_fps)
+
+
+def _open_run(
+    req: _Request, basis: _Basis, started: _dt.datetime, say: Callable[[str], None]
+) -> _Run:
+    """Create the build folder beside the reports, start its log and its manifest, and turn
+    SIGTERM into an exception so that an interrupted run is recorded."""
     stamp = f"{os.getpid()}-{int(time.time() * 1000)}"
-    build = out / f".build-{stamp}"
+    build = req.out / f".build-{stamp}"
     build.mkdir()
     (build / "outputs").mkdir()
-    handler = _setup_log(build / "run.log", echo)
+    handler = _setup_log(build / "run.log", say)
     manifest: dict[str, Any] = {
         "status": "running",
-        "period": period or "",
+        "period": req.period or "",
         "started": started.isoformat(timespec="seconds"),
         "parameters": {
-            "period": period or "",
-            "data_dir": str(data_dir),
-            "plan_file": str(plan_path) if plan_path else None,
-            **(extra_parameters or {}),
+            "period": req.period or "",
+            "data_dir": str(req.data_dir),
+            "plan_file": str(req.plan_path) if req.plan_path else None,
+            **req.extra,
         },
         "inputs": {},
         "sha256": {},
-        "versions": versions,
+        "versions": basis.versions,
         "git_commit": _git_commit(),
-        "fingerprints": {"base": base_fp, "code": base["code"]},
+        "fingerprints": {"base": basis.base_fp, "code": basis.code},
         "steps": [],
         "notes": [],
     }
-    records: list[StepRecord] = []
-    lock = None
-    final: Path | None = None
-    old_handler = signal.getsignal(signal.SIGTERM)
+    old_sigterm = _catch_sigterm()
+    return _Run(req.out, build, manifest, handler, say, old_sigterm, time.perf_counter())
+
+
+def _catch_sigterm() -> Any:
+    """Install the SIGTERM handler; returns the one to restore (None: not in the main thread,
+    nothing installed)."""
+    old = signal.getsignal(signal.SIGTERM)
     try:
         signal.signal(signal.SIGTERM, _on_sigterm)
     except ValueError:  # not in the main thread
-        old_handler = None
-    t_run = time.perf_counter()
-    try:
-        t0 = time.perf_counter()
-        if prev is not None:
-            prev_dir, prev_m = prev
-            p = prev_m["period"]
-            lock = _lock(out, p, wait)
-            say(
-                f"Inputs, parameters and code unchanged since the run of {prev_m.get('started')}: "
-                "reusing what has not changed (--force reruns all)."
-            )
-            prep_files = prev_m.get("prepare_outputs", [])
-            for name in prep_files:
-                shutil.copy2(prev_dir / "outputs" / name, build / "outputs" / name)
-            for key in ("inputs", "sha256", "notes", "rows", "prepare_outputs"):
-                manifest[key] = prev_m.get(key)
-            prev_steps = {s["name"]: s for s in prev_m.get("steps", [])}
-        else:
-            say("Preparing inputs (read, validate, build the monthly cube)...")
-            prep = context.prepare(data_dir, plan_path, build / "outputs", period, today)
-            p = prep["period"]
-            manifest.update(
-                inputs=prep["inputs"],
-                sha256=prep["sha256"],
-                notes=prep["notes"],
-                rows=prep["rows"],
-                prepare_outputs=sorted(x.name for x in (build / "outputs").iterdir()),
-            )
-            log.info(
-                "prepared inputs for %s in %.1fs: %s", p, time.perf_counter() - t0, prep["rows"]
-            )
-            say(
-                f"  period {p}: {prep['rows']['transactions']:,} lines -> {prep['rows']['cube']:,} cube "
-                f"rows ({time.perf_counter() - t0:.1f}s)"
-            )
-            lock = _lock(out, p, wait)
-            prev_steps = {}
-        manifest["period"] = p
-        manifest["parameters"]["period"] = p
-        for note in manifest["notes"] or []:
-            say(f"  note: {note}")
-        final = out / p
-        _recover(final)
-        params = {
-            "period": p,
-            "run_dir": ".",
-            "data_dir": str(data_dir),
-            "plan_file": str(plan_path) if plan_path else "",
-            "records_dir": str(Path(records_dir).resolve()) if records_dir else "",
-            **(extra_parameters or {}),
-        }
-        reusing = prev is not None
-        for i, (step, fp) in enumerate(zip(all_steps, step_fps, strict=True), 1):
-            rec = StepRecord(step.stem, fingerprint=fp)
-            records.append(rec)
-            old = prev_steps.get(step.stem)
-            reusing = (
-                reusing
-                and old is not None
-                and old.get("fingerprint") == fp
-                and old.get("status") in ("ok", "reused")
-            )
-            if reusing:
-                prev_dir = prev[0]
-                for name in [f"{step.stem}.ipynb", f"{step.stem}.html"]:
-                    shutil.copy2(prev_dir / name, build / name)
-                for name in old.get("outputs", []):
-                    shutil.copy2(prev_dir / "outputs" / name, build / "outputs" / name)
-                rec.status, rec.outputs = "reused", list(old.get("outputs", []))
-                rec.notebook, rec.html = f"{step.stem}.ipynb", f"{step.stem}.html"
-                say(f"[{i}/{len(all_steps)}] {step.stem}: unchanged, reused")
-                log.info("step %s reused", step.stem)
-                continue
-            say(f"[{i}/{len(all_steps)}] {step.stem} ...")
-            t0 = time.perf_counter()
-            before = _snapshot(build / "outputs")
-            try:
-                _execute(step, build, params, cell_timeout)
-                rec.status = "ok"
-            except (_Interrupted, KeyboardInterrupt):
-                rec.status = "interrupted"
-                raise
-            except Exception as e:  # papermill/kernel errors: recorded, then raised as StepFailed
-                rec.status = "failed"
-                rec.error = _short_error(e)
-                log.error("step %s failed: %s\n%s", step.stem, rec.error, traceback.format_exc())
-            finally:
-                rec.seconds = round(time.perf_counter() - t0, 2)
-                rec.outputs = _changed(before, build / "outputs")
-                nb_out = build / f"{step.stem}.ipynb"
-                if nb_out.exists():
-                    rec.notebook = nb_out.name
-                    try:
-                        _normalize_notebook(nb_out, nb_out.name)
-                        export_html(nb_out, build / f"{step.stem}.html", title=step.title)
-                        rec.html = f"{step.stem}.html"
-                    except Exception as e:  # an unexportable notebook must not hide the real error
-                        log.error("HTML export of %s failed: %s", step.stem, e)
-                        if rec.status == "ok":
-                            rec.status, rec.error = (
-                                "failed",
-                                f"HTML export failed: {_short_error(e)}",
-                            )
-            say(
-                f"      {rec.status} in {rec.seconds:.1f}s"
-                + (f": {rec.error}" if rec.error else "")
-            )
-            log.info("step %s %s in %.2fs", step.stem, rec.status, rec.seconds)
-            if rec.status == "failed":
-                raise StepFailed(
-                    f"step {step.stem} failed: {rec.error}",
-                    fix=f"Open {final}.failed/{step.stem}.html (or the .ipynb) to see the "
-                    "error in context; the last good report is unchanged.",
-                )
-        manifest["status"] = "ok"
-    except (SalesAnalysisError, _Interrupted, KeyboardInterrupt, Exception) as e:
-        status = "interrupted" if isinstance(e, _Interrupted | KeyboardInterrupt) else "failed"
-        manifest["status"] = status
-        failed = next((r for r in records if r.status in ("failed", "interrupted")), None)
-        manifest["error"] = {
-            "step": failed.name if failed else "prepare",
-            "type": type(e).__name__,
-            "message": e.render() if isinstance(e, SalesAnalysisError) else _short_error(e),
-        }
-        log.error("run %s: %s", status, manifest["error"]["message"])
-        raise
-    finally:
-        manifest["steps"] = [r.__dict__ for r in records]
-        manifest["finished"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
-        manifest["seconds"] = round(time.perf_counter() - t_run, 2)
-        write_error: OSError | None = None
-        try:
-            _atomic_write_text(
-                build / "run.json", json.dumps(manifest, ensure_ascii=False, indent=2)
-            )
-            _write_run_index(build, manifest)
-        except OSError as e:  # e.g. the disk is full: never swap in a report without its record
-            write_error = e
-            log.error("could not write run.json/index.html: %s", e)
-            manifest["status"] = "failed"
-        finally:
-            _close_log(handler)
-            if old_handler is not None:
-                signal.signal(signal.SIGTERM, old_handler)
-            dest = final if final is not None else out / (manifest["period"] or "unknown")
-            if manifest["status"] == "ok":
-                _swap_in(build, dest)
-            else:
-                failed_dir = dest.with_name(dest.name + ".failed")
-                try:
-                    if failed_dir.exists():
-                        shutil.rmtree(failed_dir)
-                    os.replace(build, failed_dir)
-                except OSError as e:
-                    log.error("could not keep the failed run in %s: %s", failed_dir, e)
-            try:
-                _write_reports_index(out)
-            except OSError as e:
-                log.error("could not update %s/index.html: %s", out, e)
-            if lock is not None:
-                lock.release()
-    if write_error is not None:
-        raise SalesAnalysisError(
-            f"the report for {manifest['period']} could not be written: {write_error}",
-            fix="Free disk space in the reports folder and run again; the last "
-            "good report is unchanged.",
+        return None
+    return old
+
+
+def _reuse_prepared(run: _Run, prev_dir: Path, prev_m: dict[str, Any]) -> dict[str, Any]:
+    """Prepare, reusing the last good run made from the same inputs: copy its prepared inputs
+    and their record. Returns that run's step records by name."""
+    run.say(
+        f"Inputs, parameters and code unchanged since the run of {prev_m.get('started')}: "
+        "reusing what has not changed (--force reruns all)."
+    )
+    for name in prev_m.get("prepare_outputs", []):
+        shutil.copy2(prev_dir / "outputs" / name, run.build / "outputs" / name)
+    for key in ("inputs", "sha256", "notes", "rows", "prepare_outputs"):
+        run.manifest[key] = prev_m.get(key)
+    return {s["name"]: s for s in prev_m.get("steps", [])}
+
+
+def _prepare(run: _Run, req: _Request) -> str:
+    """Prepare: read and validate the raw inputs once, write the normalised frames to
+    ``outputs/`` and record them. Returns the period (resolved when none was asked for)."""
+    from salesanalysis.data import context
+
+    t0 = time.perf_counter()
+    run.say("Preparing inputs (read, validate, build the monthly cube)...")
+    prep = context.prepare(
+        req.data_dir, req.plan_path, run.build / "outputs", req.period, req.today
+    )
+    p = prep["period"]
+    run.manifest.update(
+        inputs=prep["inputs"],
+        sha256=prep["sha256"],
+        notes=prep["notes"],
+        rows=prep["rows"],
+        prepare_outputs=sorted(x.name for x in (run.build / "outputs").iterdir()),
+    )
+    log.info("prepared inputs for %s in %.1fs: %s", p, time.perf_counter() - t0, prep["rows"])
+    run.say(
+        f"  period {p}: {prep['rows']['transactions']:,} lines -> {prep['rows']['cube']:,} cube "
+        f"rows ({time.perf_counter() - t0:.1f}s)"
+    )
+    return p
+
+
+def _enter_period(run: _Run, req: _Request, p: str) -> dict[str, Any]:
+    """Record the period the run is for (once it holds the lock), put back a report left aside
+    by a crashed swap, and return the notebooks' parameters."""
+    run.manifest["period"] = p
+    run.manifest["parameters"]["period"] = p
+    for note in run.manifest["notes"] or []:
+        run.say(f"  note: {note}")
+    run.final = run.out / p
+    _recover(run.final)
+    return {
+        "period": p,
+        "run_dir": ".",
+        "data_dir": str(req.data_dir),
+        "plan_file": str(req.plan_path) if req.plan_path else "",
+        "records_dir": str(Path(req.records_dir).resolve()) if req.records_dir else "",
+        **req.extra,
+    }
+
+
+def _run_steps(
+    run: _Run,
+    steps: Sequence[Step],
+    step_fps: Sequence[str],
+    prev: tuple[Path, dict[str, Any]] | None,
+    prev_steps: dict[str, Any],
+    params: dict[str, Any],
+    cell_timeout: int,
+) -> None:
+    """Run the steps in order. A step is reused from the previous run while it and every step
+    before it are unchanged; the first changed step and all after it are executed."""
+    reusing = prev is not None
+    for i, (step, fp) in enumerate(zip(steps, step_fps, strict=True), 1):
+        rec = StepRecord(step.stem, fingerprint=fp)
+        run.records.append(rec)
+        old = prev_steps.get(step.stem)
+        reusing = (
+            reusing
+            and old is not None
+            and old.get("fingerprint") == fp
+            and old.get("status") in ("ok", "reused")
         )
-    say(f"Report: {dest / 'index.html'}")
-    return RunResult("ok", manifest["period"], dest, records)
+        progress = f"[{i}/{len(steps)}] {step.stem}"
+        if reusing:
+            _reuse_step(run, step, rec, prev[0], old, progress)  # type: ignore[index]
+        else:
+            _execute_step(run, step, rec, params, cell_timeout, progress)
+
+
+def _reuse_step(
+    run: _Run, step: Step, rec: StepRecord, prev_dir: Path, old: dict[str, Any], progress: str
+) -> None:
+    """Copy an unchanged step's notebook, report and outputs from the previous run."""
+    for name in [f"{step.stem}.ipynb", f"{step.stem}.html"]:
+        shutil.copy2(prev_dir / name, run.build / name)
+    for name in old.get("outputs", []):
+        shutil.copy2(prev_dir / "outputs" / name, run.build / "outputs" / name)
+    rec.status, rec.outputs = "reused", list(old.get("outputs", []))
+    rec.notebook, rec.html = f"{step.stem}.ipynb", f"{step.stem}.html"
+    run.say(f"{progress}: unchanged, reused")
+    log.info("step %s reused", step.stem)
+
+
+def _execute_step(
+    run: _Run,
+    step: Step,
+    rec: StepRecord,
+    params: dict[str, Any],
+    cell_timeout: int,
+    progress: str,
+) -> None:
+    """Execute one notebook, record what it wrote and export its report.
+
+    Raises:
+        StepFailed: the notebook (or its HTML export) failed.
+    """
+    run.say(f"{progress} ...")
+    t0 = time.perf_counter()
+    before = _snapshot(run.build / "outputs")
+    try:
+        _execute(step, run.build, params, cell_timeout)
+        rec.status = "ok"
+    except (_Interrupted, KeyboardInterrupt):
+        rec.status = "interrupted"
+        raise
+    except Exception as e:  # papermill/kernel errors: recorded, then raised as StepFailed
+        rec.status = "failed"
+        rec.error = _short_error(e)
+        log.error("step %s failed: %s\n%s", step.stem, rec.error, traceback.format_exc())
+    finally:
+        rec.seconds = round(time.perf_counter() - t0, 2)
+        rec.outputs = _changed(before, run.build / "outputs")
+        _export_step(run.build, step, rec)
+    run.say(f"      {rec.status} in {rec.seconds:.1f}s" + (f": {rec.error}" if rec.error else ""))
+    log.info("step %s %s in %.2fs", step.stem, rec.status, rec.seconds)
+    if rec.status == "failed":
+        raise StepFailed(
+            f"step {step.stem} failed: {rec.error}",
+            fix=f"Open {run.final}.failed/{step.stem}.html (or the .ipynb) to see the "
+            "error in context; the last good report is unchanged.",
+        )
+
+
+def _export_step(build: Path, step: Step, rec: StepRecord) -> None:
+    """Normalise the executed notebook (when there is one) and export its HTML report; a
+    failed export fails a step that had succeeded."""
+    nb_out = build / f"{step.stem}.ipynb"
+    if not nb_out.exists():
+        return
+    rec.notebook = nb_out.name
+    try:
+        _normalize_notebook(nb_out, nb_out.name)
+        export_html(nb_out, build / f"{step.stem}.html", title=step.title)
+        rec.html = f"{step.stem}.html"
+    except Exception as e:  # an unexportable notebook must not hide the real error
+        log.error("HTML export of %s failed: %s", step.stem, e)
+        if rec.status == "ok":
+            rec.status, rec.error = "failed", f"HTML export failed: {_short_error(e)}"
+
+
+def _record_failure(run: _Run, e: BaseException) -> None:
+    """Record in the manifest why the run stopped and at which step ('prepare' before any)."""
+    status = "interrupted" if isinstance(e, _Interrupted | KeyboardInterrupt) else "failed"
+    run.manifest["status"] = status
+    failed = next((r for r in run.records if r.status in ("failed", "interrupted")), None)
+    run.manifest["error"] = {
+        "step": failed.name if failed else "prepare",
+        "type": type(e).__name__,
+        "message": e.render() if isinstance(e, SalesAnalysisError) else _short_error(e),
+    }
+    log.error("run %s: %s", status, run.manifest["error"]["message"])
+
+
+def _publish(run: _Run) -> tuple[Path, OSError | None]:
+    """Publish: write run.json and index.html, then swap the report in when the run succeeded
+    (or keep it as ``<period>.failed``), update the reports' index and release the lock.
+
+    Returns the report's folder and the error that stopped writing the record (the report is
+    then kept as failed: never swapped in without its record).
+    """
+    manifest = run.manifest
+    manifest["steps"] = [r.__dict__ for r in run.records]
+    manifest["finished"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+    manifest["seconds"] = round(time.perf_counter() - run.t_run, 2)
+    write_error: OSError | None = None
+    try:
+        _atomic_write_text(
+            run.build / "run.json", json.dumps(manifest, ensure_ascii=False, indent=2)
+        )
+        _write_run_index(run.build, manifest)
+    except OSError as e:  # e.g. the disk is full: never swap in a report without its record
+        write_error = e
+        log.error("could not write run.json/index.html: %s", e)
+        manifest["status"] = "failed"
+    finally:
+        _close_log(run.handler)
+        if run.old_sigterm is not None:
+            signal.signal(signal.SIGTERM, run.old_sigterm)
+        dest = run.final if run.final is not None else run.out / (manifest["period"] or "unknown")
+        if manifest["status"] == "ok":
+            _swap_in(run.build, dest)
+        else:
+            _keep_failed(run.build, dest)
+        try:
+            _write_reports_index(run.out)
+        except OSError as e:
+            log.error("could not update %s/index.html: %s", run.out, e)
+        if run.lock is not None:
+            run.lock.release()
+    return dest, write_error
+
+
+def _keep_failed(build: Path, dest: Path) -> None:
+    """Keep a failed run as ``<dest>.failed`` (replacing an older failed run)."""
+    failed_dir = dest.with_name(dest.name + ".failed")
+    try:
+        if failed_dir.exists():
+            shutil.rmtree(failed_dir)
+        os.replace(build, failed_dir)
+    except OSError as e:
+        log.error("could not keep the failed run in %s: %s", failed_dir, e)
 
 
 def _short_error(e: BaseException) -> str:

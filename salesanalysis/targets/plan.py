@@ -337,6 +337,18 @@ class _Checker:
             Problem(message=message, file=self.source, key=path or None, fix=fix, values=values)
         )
 
+    def raise_problems(self) -> None:
+        """Raise one :class:`PlanError` listing every problem found (if any were)."""
+        if not self.problems:
+            return
+        where = f" in {self.source}" if self.source else ""
+        n = len(self.problems)
+        raise PlanError(
+            f"{n} problem{'s' if n > 1 else ''} found in the plan assumptions{where}",
+            problems=self.problems,
+            fix="edit the plan file (see data/sample/plan.yaml and docs/ARCHITECTURE.md)",
+        )
+
     def mapping(self, value: Any, path: str, allowed: set[str] | tuple[str, ...]) -> dict:
         if value is None:
             return {}
@@ -426,10 +438,90 @@ class _Checker:
         return tuple(out)
 
 
-def _target_spec(c: _Checker, value: Any, path: str, measure: str) -> TargetSpec | None:
-    d = c.mapping(value, path, TARGET_KINDS)
-    if not isinstance(value, Mapping):
-        if value is None:
+# --------------------------------------------------------------------------- section validators
+#
+# One validator per section of plan.yaml. Each takes the raw section (as read from YAML) and
+# the checker ``c`` that collects the problems (``c.problems``, each with the key path and a
+# fix), reports everything wrong with that section, and returns the typed piece: ``None`` or the
+# documented default where the section is invalid. :func:`plan_from_dict` calls them in a fixed
+# order, which is the order in which problems are reported.
+
+
+def _check_top_level(data: Any, c: _Checker) -> dict[str, Any]:
+    """The file as a whole: a mapping with known top-level keys and the required ones.
+
+    Raises:
+        PlanError: the data is not a mapping at all (nothing else can be checked).
+    """
+    if not isinstance(data, Mapping):
+        raise PlanError(
+            "the plan file must be a YAML mapping of keys to values",
+            problems=[Problem("the file is empty or not a mapping", file=c.source)],
+            fix="start from data/sample/plan.yaml",
+        )
+    top = c.mapping(data, "", _TOP_KEYS)
+    for key in _REQUIRED_TOP:
+        if top.get(key) is None:
+            c.add(key, f"'{key}' is required")
+    return top
+
+
+def _check_fiscal_year(raw: Any, c: _Checker) -> int | None:
+    """``fiscal_year``: a whole year from 1990 to 2200."""
+    year = c.number(raw, "fiscal_year", lo=1990, hi=2200, integer=True)
+    return None if year is None else int(year)
+
+
+def _check_plan_cutoff(raw: Any, fiscal_year: int | None, c: _Checker) -> str | None:
+    """``plan_cutoff``: a month ``YYYY-MM`` that leaves at least one month of ``fiscal_year``."""
+    if raw is None:
+        return None
+    s = str(raw).strip()
+    m = _MONTH_RE.match(s)
+    if not m or not 1 <= int(m.group(2)) <= 12:
+        c.add(
+            "plan_cutoff",
+            "'plan_cutoff' must be a month written YYYY-MM",
+            value=raw,
+            fix='quote it: plan_cutoff: "2025-12"',
+        )
+        return None
+    if fiscal_year is not None and (int(s[:4]), int(s[5:])) >= (int(fiscal_year), 12):
+        c.add(
+            "plan_cutoff",
+            f"plan_cutoff {s} leaves no month of fiscal year {fiscal_year} to plan",
+            value=s,
+            fix=f'use a cutoff before {fiscal_year}-12, e.g. "{int(fiscal_year) - 1}-12"',
+        )
+    return s
+
+
+def _check_targets(raw: Any, c: _Checker) -> Targets | None:
+    """``targets``: how each measure's overall target is set; ``revenue`` is required.
+
+    Returns None when the revenue target is missing or invalid.
+    """
+    tdict = c.mapping(raw, "targets", MEASURES)
+    specs: dict[str, TargetSpec | None] = {}
+    for measure in MEASURES:
+        if measure in tdict:
+            specs[measure] = _check_target_spec(tdict[measure], f"targets.{measure}", measure, c)
+    if raw is not None and "revenue" not in tdict:
+        c.add("targets.revenue", "'targets.revenue' is required", fix="revenue: {growth: 0.10}")
+    revenue = specs.get("revenue")
+    if revenue is None:
+        return None
+    return Targets(
+        revenue=revenue, customers=specs.get("customers"), market_share=specs.get("market_share")
+    )
+
+
+def _check_target_spec(raw: Any, path: str, measure: str, c: _Checker) -> TargetSpec | None:
+    """One measure's target (``targets.<measure>``): exactly one of value / growth /
+    forecast_percentile; a market share value is at most 1."""
+    d = c.mapping(raw, path, TARGET_KINDS)
+    if not isinstance(raw, Mapping):
+        if raw is None:
             c.add(path, f"'{path}' is required", fix="e.g. revenue: {growth: 0.10}")
         return None
     given = [k for k in TARGET_KINDS if d.get(k) is not None]
@@ -445,11 +537,7 @@ def _target_spec(c: _Checker, value: Any, path: str, measure: str) -> TargetSpec
     if kind == "value":
         hi = 1.0 if measure == "market_share" else None
         v = c.number(d[kind], f"{path}.value", lo=0.0, hi=hi)
-        if v is None:
-            return None
-        if v < 0:  # pragma: no cover - caught above
-            return None
-        return TargetSpec(value=v)
+        return None if v is None else TargetSpec(value=v)
     if kind == "growth":
         v = c.number(d[kind], f"{path}.growth", lo=-1.0)
         return None if v is None else TargetSpec(growth=v)
@@ -457,90 +545,53 @@ def _target_spec(c: _Checker, value: Any, path: str, measure: str) -> TargetSpec
     return None if v is None else TargetSpec(forecast_percentile=v)
 
 
-def plan_from_dict(data: Any, source: str | None = None) -> Plan:
-    """Validate plain data (as read from YAML or ``plan.json``) into a :class:`Plan`.
-
-    Raises:
-        PlanError: listing every problem found, each with the key path and a fix.
-    """
-    c = _Checker(source)
-    if not isinstance(data, Mapping):
-        raise PlanError(
-            "the plan file must be a YAML mapping of keys to values",
-            problems=[Problem("the file is empty or not a mapping", file=source)],
-            fix="start from data/sample/plan.yaml",
-        )
-    top = c.mapping(data, "", _TOP_KEYS)
-    for key in _REQUIRED_TOP:
-        if top.get(key) is None:
-            c.add(key, f"'{key}' is required")
-
-    fiscal_year = c.number(top.get("fiscal_year"), "fiscal_year", lo=1990, hi=2200, integer=True)
-    cutoff = top.get("plan_cutoff")
-    cutoff_s: str | None = None
-    if cutoff is not None:
-        s = str(cutoff).strip()
-        m = _MONTH_RE.match(s)
-        if not m or not 1 <= int(m.group(2)) <= 12:
-            c.add(
-                "plan_cutoff",
-                "'plan_cutoff' must be a month written YYYY-MM",
-                value=cutoff,
-                fix='quote it: plan_cutoff: "2025-12"',
-            )
-        else:
-            cutoff_s = s
-    if fiscal_year is not None and cutoff_s is not None:
-        y, mth = int(cutoff_s[:4]), int(cutoff_s[5:])
-        if (y, mth) >= (int(fiscal_year), 12):
-            c.add(
-                "plan_cutoff",
-                f"plan_cutoff {cutoff_s} leaves no month of fiscal year {fiscal_year} to plan",
-                value=cutoff_s,
-                fix=f'use a cutoff before {fiscal_year}-12, e.g. "{int(fiscal_year) - 1}-12"',
-            )
-
-    # targets
-    tdict = c.mapping(top.get("targets"), "targets", MEASURES)
-    specs: dict[str, TargetSpec | None] = {}
-    for measure in MEASURES:
-        if measure in tdict:
-            specs[measure] = _target_spec(c, tdict[measure], f"targets.{measure}", measure)
-    if top.get("targets") is not None and "revenue" not in tdict:
-        c.add("targets.revenue", "'targets.revenue' is required", fix="revenue: {growth: 0.10}")
-
-    # allocation
-    adict = c.mapping(
-        top.get("allocation"),
-        "allocation",
-        ("history_window_months", "key_weights", "potential_share"),
-    )
+def _check_allocation(raw: Any, c: _Checker) -> Allocation:
+    """``allocation``: history window (1-120 months), key weights, potential share (0-1]."""
+    d = c.mapping(raw, "allocation", ("history_window_months", "key_weights", "potential_share"))
     window = c.number(
-        adict.get("history_window_months"),
+        d.get("history_window_months"),
         "allocation.history_window_months",
         lo=1,
         hi=120,
         integer=True,
         default=12,
     )
-    kw_raw = adict.get("key_weights")
-    kwd = c.mapping(kw_raw, "allocation.key_weights", KEY_NAMES)
+    key_weights = _check_key_weights(d.get("key_weights"), c)
+    potential_share = c.number(
+        d.get("potential_share"),
+        "allocation.potential_share",
+        lo=0.0,
+        hi=1.0,
+        lo_open=True,
+        default=0.20,
+    )
+    return Allocation(
+        history_window_months=int(window or 12),
+        key_weights=key_weights,
+        potential_share=float(potential_share or 0.20),
+    )
+
+
+def _check_key_weights(raw: Any, c: _Checker) -> KeyWeights:
+    """``allocation.key_weights``: non-negative weights summing to 1 (keys not given weigh 0;
+    no section at all gives the defaults)."""
+    kwd = c.mapping(raw, "allocation.key_weights", KEY_NAMES)
     weights: dict[str, float] = {}
     weights_ok = True
     for k in KEY_NAMES:
         if k in kwd:
-            raw = kwd[k]
-            if isinstance(raw, float) and -1e-12 < raw < 0:  # float noise from a computed weight
-                raw = 0.0
-            v = c.number(raw, f"allocation.key_weights.{k}", lo=0.0)
+            value = kwd[k]
+            if isinstance(value, float) and -1e-12 < value < 0:  # float noise, computed weight
+                value = 0.0
+            v = c.number(value, f"allocation.key_weights.{k}", lo=0.0)
             if v is None:
                 weights_ok = False
             weights[k] = v if v is not None else 0.0
         else:
             weights[k] = 0.0
-    if kw_raw is None:
-        weights = KeyWeights().as_dict()
-    elif weights_ok and isinstance(kw_raw, Mapping):
+    if raw is None:
+        return KeyWeights()
+    if weights_ok and isinstance(raw, Mapping):
         total = sum(weights.values())
         if abs(total - 1.0) > WEIGHT_TOL:
             c.add(
@@ -550,111 +601,126 @@ def plan_from_dict(data: Any, source: str | None = None) -> Plan:
                 fix="adjust the weights of history / forecast / potential / equal so they "
                 "add up to 1",
             )
-    potential_share = c.number(
-        adict.get("potential_share"),
-        "allocation.potential_share",
-        lo=0.0,
-        hi=1.0,
-        lo_open=True,
-        default=0.20,
-    )
-    allocation = Allocation(
-        history_window_months=int(window or 12),
-        key_weights=KeyWeights(**weights),
-        potential_share=float(potential_share or 0.20),
-    )
+    return KeyWeights(**weights)
 
-    # strategies
-    strategies: list[Strategy] = []
-    raw_strats = top.get("strategies")
-    if raw_strats is not None and not isinstance(raw_strats, list):
+
+def _check_strategies(raw: Any, c: _Checker) -> tuple[Strategy, ...]:
+    """``strategies``: a list of strategy adjustments with distinct names (the valid ones are
+    returned)."""
+    if raw is not None and not isinstance(raw, list):
         c.add("strategies", "'strategies' must be a list")
-        raw_strats = []
+        return ()
     seen_names: set[str] = set()
-    for i, raw in enumerate(raw_strats or []):
-        p = f"strategies[{i}]"
-        sd = c.mapping(raw, p, ("name", "segment", "kind", "pct", "rationale", "to"))
-        if not isinstance(raw, Mapping):
-            continue
-        name = c.text(sd.get("name"), f"{p}.name")
-        if not name:
-            c.add(f"{p}.name", f"'{p}.name' is required")
-        elif name in seen_names:
-            c.add(f"{p}.name", f"strategy name '{name}' is used twice", value=name)
-        seen_names.add(name or "")
-        seg = c.segment(sd.get("segment"), f"{p}.segment")
-        kind = c.choice(sd.get("kind"), f"{p}.kind", STRATEGY_KINDS, "")
-        if sd.get("kind") is None:
-            c.add(f"{p}.kind", f"'{p}.kind' is required ({', '.join(STRATEGY_KINDS)})")
-        lo = 0.0 if kind == "channel_shift" else -0.99
-        hi = 1.0 if kind == "channel_shift" else None
-        pct = c.number(sd.get("pct"), f"{p}.pct", lo=lo, hi=hi)
-        if sd.get("pct") is None:
-            c.add(f"{p}.pct", f"'{p}.pct' is required (e.g. 0.03 for +3%)")
-        rationale = c.text(sd.get("rationale"), f"{p}.rationale")
-        if not rationale:
-            c.add(
-                f"{p}.rationale",
-                f"'{p}.rationale' is required: say why, it is printed "
-                "beside the numbers it changes",
-            )
-        to = None
-        if kind == "channel_shift":
-            to = c.segment(sd.get("to"), f"{p}.to")
-            if to is not None and seg is not None and to == seg:
-                c.add(f"{p}.to", "a channel shift must move revenue to a different segment")
-        elif sd.get("to") is not None:
-            c.add(f"{p}.to", f"'{p}.to' is only used with kind: channel_shift")
-        if (
-            name
-            and seg
-            and kind
-            and pct is not None
-            and rationale
-            and (kind != "channel_shift" or to)
-        ):
-            strategies.append(
-                Strategy(name=name, segment=seg, kind=kind, pct=pct, rationale=rationale, to=to)
-            )
+    checked = [
+        _check_strategy(item, f"strategies[{i}]", seen_names, c)
+        for i, item in enumerate(raw or [])
+    ]
+    return tuple(s for s in checked if s is not None)
 
-    # pins
-    pins: list[Pin] = []
-    raw_pins = top.get("pins")
-    if raw_pins is not None and not isinstance(raw_pins, list):
+
+_STRATEGY_KEYS = ("name", "segment", "kind", "pct", "rationale", "to")
+
+
+def _check_strategy(raw: Any, p: str, seen_names: set[str], c: _Checker) -> Strategy | None:
+    """One strategy ``p`` (``strategies[i]``). ``seen_names`` holds the names of the earlier
+    strategies; this one's name is added to it."""
+    sd = c.mapping(raw, p, _STRATEGY_KEYS)
+    if not isinstance(raw, Mapping):
+        return None
+    name = c.text(sd.get("name"), f"{p}.name")
+    if not name:
+        c.add(f"{p}.name", f"'{p}.name' is required")
+    elif name in seen_names:
+        c.add(f"{p}.name", f"strategy name '{name}' is used twice", value=name)
+    seen_names.add(name or "")
+    seg = c.segment(sd.get("segment"), f"{p}.segment")
+    kind = c.choice(sd.get("kind"), f"{p}.kind", STRATEGY_KINDS, "")
+    if sd.get("kind") is None:
+        c.add(f"{p}.kind", f"'{p}.kind' is required ({', '.join(STRATEGY_KINDS)})")
+    lo = 0.0 if kind == "channel_shift" else -0.99
+    hi = 1.0 if kind == "channel_shift" else None
+    pct = c.number(sd.get("pct"), f"{p}.pct", lo=lo, hi=hi)
+    if sd.get("pct") is None:
+        c.add(f"{p}.pct", f"'{p}.pct' is required (e.g. 0.03 for +3%)")
+    rationale = c.text(sd.get("rationale"), f"{p}.rationale")
+    if not rationale:
+        c.add(
+            f"{p}.rationale",
+            f"'{p}.rationale' is required: say why, it is printed beside the numbers it changes",
+        )
+    to = None
+    if kind == "channel_shift":
+        to = c.segment(sd.get("to"), f"{p}.to")
+        if to is not None and seg is not None and to == seg:
+            c.add(f"{p}.to", "a channel shift must move revenue to a different segment")
+    elif sd.get("to") is not None:
+        c.add(f"{p}.to", f"'{p}.to' is only used with kind: channel_shift")
+    if not (name and seg and kind and pct is not None and rationale):
+        return None
+    if kind == "channel_shift" and not to:
+        return None
+    return Strategy(name=name, segment=seg, kind=kind, pct=pct, rationale=rationale, to=to)
+
+
+def _check_pins(raw: Any, c: _Checker) -> tuple[Pin, ...]:
+    """``pins``: a list of fixed annual targets, each segment pinned once (the valid ones are
+    returned)."""
+    if raw is not None and not isinstance(raw, list):
         c.add("pins", "'pins' must be a list")
-        raw_pins = []
+        return ()
     seen_segments: set[tuple] = set()
-    for i, raw in enumerate(raw_pins or []):
-        p = f"pins[{i}]"
-        pd_ = c.mapping(raw, p, ("segment", "revenue", "customers"))
-        if not isinstance(raw, Mapping):
-            continue
-        seg = c.segment(pd_.get("segment"), f"{p}.segment")
-        rev = c.number(pd_.get("revenue"), f"{p}.revenue", lo=0.0)
-        cust = c.number(pd_.get("customers"), f"{p}.customers", lo=0.0, integer=True)
-        if pd_.get("revenue") is None and pd_.get("customers") is None:
-            c.add(p, f"'{p}' must fix revenue and/or customers")
-        if seg is not None:
-            if seg in seen_segments:
-                c.add(f"{p}.segment", f"segment {dict(seg)} is pinned twice", value=dict(seg))
-            seen_segments.add(seg)
-            if rev is not None or cust is not None:
-                pins.append(
-                    Pin(segment=seg, revenue=rev, customers=None if cust is None else float(cust))
-                )
+    checked = [
+        _check_pin(item, f"pins[{i}]", seen_segments, c) for i, item in enumerate(raw or [])
+    ]
+    return tuple(pin for pin in checked if pin is not None)
 
-    fl = c.mapping(top.get("floors"), "floors", ("vs_last_year",))
-    floor = c.number(fl.get("vs_last_year"), "floors.vs_last_year", lo=0.0)
-    cp = c.mapping(top.get("caps"), "caps", ("vs_potential",))
-    cap = c.number(cp.get("vs_potential"), "caps.vs_potential", lo=0.0, lo_open=True)
-    cushion = c.number(top.get("cushion_pct"), "cushion_pct", lo=0.0, hi=1.0, default=0.0)
 
+def _check_pin(raw: Any, p: str, seen_segments: set[tuple], c: _Checker) -> Pin | None:
+    """One pin ``p`` (``pins[i]``): a segment and a revenue and/or customer target.
+    ``seen_segments`` holds the segments of the earlier pins; this one's is added to it."""
+    pd_ = c.mapping(raw, p, ("segment", "revenue", "customers"))
+    if not isinstance(raw, Mapping):
+        return None
+    seg = c.segment(pd_.get("segment"), f"{p}.segment")
+    rev = c.number(pd_.get("revenue"), f"{p}.revenue", lo=0.0)
+    cust = c.number(pd_.get("customers"), f"{p}.customers", lo=0.0, integer=True)
+    if pd_.get("revenue") is None and pd_.get("customers") is None:
+        c.add(p, f"'{p}' must fix revenue and/or customers")
+    if seg is None:
+        return None
+    if seg in seen_segments:
+        c.add(f"{p}.segment", f"segment {dict(seg)} is pinned twice", value=dict(seg))
+    seen_segments.add(seg)
+    if rev is None and cust is None:
+        return None
+    return Pin(segment=seg, revenue=rev, customers=None if cust is None else float(cust))
+
+
+def _check_floors(raw: Any, c: _Checker) -> float | None:
+    """``floors.vs_last_year``: the lowest target of a cell vs its last-year revenue (>= 0)."""
+    d = c.mapping(raw, "floors", ("vs_last_year",))
+    return c.number(d.get("vs_last_year"), "floors.vs_last_year", lo=0.0)
+
+
+def _check_caps(raw: Any, c: _Checker) -> float | None:
+    """``caps.vs_potential``: the highest target of a cell vs its potential (> 0)."""
+    d = c.mapping(raw, "caps", ("vs_potential",))
+    return c.number(d.get("vs_potential"), "caps.vs_potential", lo=0.0, lo_open=True)
+
+
+def _check_cushion(raw: Any, c: _Checker) -> float:
+    """``cushion_pct``: the extra share on rep targets, 0-1 (default 0)."""
+    return float(c.number(raw, "cushion_pct", lo=0.0, hi=1.0, default=0.0))
+
+
+def _check_reps(raw: Any, c: _Checker) -> RepSettings:
+    """``reps``: ramp-up of new hires, productivity blend and the load flag."""
     rd = c.mapping(
-        top.get("reps"),
+        raw,
         "reps",
         ("ramp_months", "ramp_curve", "ramp_start", "productivity_weight", "load_flag_pct"),
     )
-    reps = RepSettings(
+    return RepSettings(
         ramp_months=int(
             c.number(
                 rd.get("ramp_months"), "reps.ramp_months", lo=0, hi=60, integer=True, default=6
@@ -679,71 +745,103 @@ def plan_from_dict(data: Any, source: str | None = None) -> Plan:
             )
         ),
     )
-    phasing = c.choice(top.get("phasing"), "phasing", PHASING, "history")
 
-    rnd = c.mapping(top.get("rounding"), "rounding", ("revenue", "customers"))
-    r_rev = c.number(rnd.get("revenue"), "rounding.revenue", lo=0.0, lo_open=True, default=1000.0)
-    r_cust = c.number(rnd.get("customers"), "rounding.customers", lo=1, integer=True, default=1)
 
-    fd = c.mapping(top.get("forecast"), "forecast", ("horizon", "levels"))
+def _check_phasing(raw: Any, c: _Checker) -> str:
+    """``phasing``: how annual targets are spread over months (``history`` or ``forecast``)."""
+    return c.choice(raw, "phasing", PHASING, "history")
+
+
+def _check_rounding(raw: Any, c: _Checker) -> tuple[float, int]:
+    """``rounding``: the revenue unit (> 0, default 1000) and the customer unit (whole, >= 1)."""
+    d = c.mapping(raw, "rounding", ("revenue", "customers"))
+    revenue = c.number(d.get("revenue"), "rounding.revenue", lo=0.0, lo_open=True, default=1000.0)
+    customers = c.number(d.get("customers"), "rounding.customers", lo=1, integer=True, default=1)
+    return float(revenue), int(customers)
+
+
+def _check_forecast(raw: Any, c: _Checker) -> ForecastSettings:
+    """``forecast``: the horizon (1-60 months) and the interval levels."""
+    fd = c.mapping(raw, "forecast", ("horizon", "levels"))
     horizon = c.number(
         fd.get("horizon"), "forecast.horizon", lo=1, hi=60, integer=True, default=12
     )
-    levels_raw = fd.get("levels", [80, 95])
+    levels = _check_levels(fd.get("levels", [80, 95]), c)
+    return ForecastSettings(horizon=int(horizon), levels=levels)
+
+
+def _check_levels(raw: Any, c: _Checker) -> tuple[int, ...]:
+    """``forecast.levels``: a non-empty list of whole percentages 1-99 that includes 80 (the
+    valid ones are returned)."""
+    if not isinstance(raw, list) or not raw:
+        c.add("forecast.levels", "'forecast.levels' must be a list such as [80, 95]", value=raw)
+        return ()
     levels: list[int] = []
-    if not isinstance(levels_raw, list) or not levels_raw:
+    for j, lv in enumerate(raw):
+        v = c.number(lv, f"forecast.levels[{j}]", lo=1, hi=99, integer=True)
+        if v is not None:
+            levels.append(int(v))
+    if 80 not in levels and len(levels) == len(raw):
         c.add(
             "forecast.levels",
-            "'forecast.levels' must be a list such as [80, 95]",
-            value=levels_raw,
+            "'forecast.levels' must include 80 (the targets' feasibility uses the 80% interval)",
+            value=raw,
         )
-    else:
-        for j, lv in enumerate(levels_raw):
-            v = c.number(lv, f"forecast.levels[{j}]", lo=1, hi=99, integer=True)
-            if v is not None:
-                levels.append(int(v))
-        if 80 not in levels and len(levels) == len(levels_raw):
-            c.add(
-                "forecast.levels",
-                "'forecast.levels' must include 80 (the targets' "
-                "feasibility uses the 80% interval)",
-                value=levels_raw,
-            )
+    return tuple(levels)
 
-    currency = c.text(top.get("currency"), "currency", default="CNY")
-    default_name = Path(source).stem if source else "plan"
-    name = c.text(top.get("name"), "name", default=default_name) or default_name
 
-    if c.problems:
-        where = f" in {source}" if source else ""
-        n = len(c.problems)
-        raise PlanError(
-            f"{n} problem{'s' if n > 1 else ''} found in the plan assumptions{where}",
-            problems=c.problems,
-            fix="edit the plan file (see data/sample/plan.yaml and docs/ARCHITECTURE.md)",
-        )
+def _check_currency(raw: Any, c: _Checker) -> str:
+    """``currency``: a label (default CNY)."""
+    return str(c.text(raw, "currency", default="CNY"))
 
+
+def _check_name(raw: Any, c: _Checker) -> str:
+    """``name``: the plan's name (default: the file's stem, or ``plan``)."""
+    default = Path(c.source).stem if c.source else "plan"
+    return c.text(raw, "name", default=default) or default
+
+
+def plan_from_dict(data: Any, source: str | None = None) -> Plan:
+    """Validate plain data (as read from YAML or ``plan.json``) into a :class:`Plan`.
+
+    Raises:
+        PlanError: listing every problem found, each with the key path and a fix.
+    """
+    c = _Checker(source)
+    top = _check_top_level(data, c)
+    fiscal_year = _check_fiscal_year(top.get("fiscal_year"), c)
+    plan_cutoff = _check_plan_cutoff(top.get("plan_cutoff"), fiscal_year, c)
+    targets = _check_targets(top.get("targets"), c)
+    allocation = _check_allocation(top.get("allocation"), c)
+    strategies = _check_strategies(top.get("strategies"), c)
+    pins = _check_pins(top.get("pins"), c)
+    floor = _check_floors(top.get("floors"), c)
+    cap = _check_caps(top.get("caps"), c)
+    cushion = _check_cushion(top.get("cushion_pct"), c)
+    reps = _check_reps(top.get("reps"), c)
+    phasing = _check_phasing(top.get("phasing"), c)
+    rounding_revenue, rounding_customers = _check_rounding(top.get("rounding"), c)
+    forecast = _check_forecast(top.get("forecast"), c)
+    currency = _check_currency(top.get("currency"), c)
+    name = _check_name(top.get("name"), c)
+    c.raise_problems()
     return Plan(
-        fiscal_year=int(fiscal_year),
-        plan_cutoff=str(cutoff_s),
-        targets=Targets(
-            revenue=specs["revenue"],  # type: ignore[arg-type]
-            customers=specs.get("customers"),
-            market_share=specs.get("market_share"),
-        ),
-        currency=str(currency),
-        name=str(name),
+        fiscal_year=int(fiscal_year),  # type: ignore[arg-type] - required, checked above
+        plan_cutoff=str(plan_cutoff),
+        targets=targets,  # type: ignore[arg-type] - required, checked above
+        currency=currency,
+        name=name,
         allocation=allocation,
-        strategies=tuple(strategies),
-        pins=tuple(pins),
+        strategies=strategies,
+        pins=pins,
         floor_vs_last_year=floor,
         cap_vs_potential=cap,
-        cushion_pct=float(cushion),
+        cushion_pct=cushion,
         reps=reps,
         phasing=phasing,
-        rounding_revenue=float(r_rev),
-        rounding_customers=int(r_cust),
-        forecast=ForecastSettings(horizon=int(horizon), levels=tuple(levels)),
+        rounding_revenue=rounding_revenue,
+        rounding_customers=rounding_customers,
+        forecast=forecast,
         source=source,
     )
 
