@@ -1,7 +1,7 @@
 """The ``salesanalysis`` command.
 
-    salesanalysis run [--period YYYY-MM] [--data DIR] [--plan FILE] [--out DIR]
-    salesanalysis validate [--data DIR] [--plan FILE]
+    salesanalysis run [--period YYYY-MM] [--data DIR] [--plan FILE] [--out DIR] [--allow-outside]
+    salesanalysis validate [--data DIR] [--plan FILE] [--allow-outside]
     salesanalysis steps
     salesanalysis plan freeze|adopt --run reports/YYYY-MM [--note TEXT]
     salesanalysis plan show --year YYYY
@@ -17,8 +17,9 @@ import argparse
 import sys
 import traceback
 from pathlib import Path
+from typing import Any
 
-from salesanalysis.errors import SalesAnalysisError
+from salesanalysis.errors import SalesAnalysisError, shorten
 from salesanalysis.paths import REPORTS_DIR, SAMPLE_DIR
 
 __all__ = ["main"]
@@ -41,6 +42,12 @@ def _add_common(p: argparse.ArgumentParser) -> None:
         type=Path,
         default=None,
         help="plan assumptions YAML (default: plan.yaml in the data folder)",
+    )
+    p.add_argument(
+        "--allow-outside",
+        action="store_true",
+        help="let mapping.yaml name input files outside the data folder (absolute paths, "
+        "'..', links out); by default input files are read only inside it",
     )
     p.add_argument("--debug", action="store_true", help="show tracebacks")
 
@@ -164,10 +171,12 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    from salesanalysis.data.mapping import files_outside_data_folder
     from salesanalysis.data.readers import load_dataset
 
     plan = args.plan or _default_plan(args.data)
-    ds = load_dataset(args.data, plan)
+    with files_outside_data_folder(args.allow_outside):
+        ds = load_dataset(args.data, plan)
     tx = ds.transactions
     print(
         f"OK: {len(tx):,} transaction lines from {tx['date'].min():%Y-%m-%d} to "
@@ -215,14 +224,23 @@ def _parse_params(items: list[str]) -> dict[str, object]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from salesanalysis.report.pipeline import run_pipeline
-
     plan = args.plan or _default_plan(args.data)
     echo = (lambda s: None) if args.quiet else (lambda s: print(s, flush=True))
+    from salesanalysis.data.mapping import files_outside_data_folder
+
+    with files_outside_data_folder(args.allow_outside):
+        result = _run_pipeline(args, plan, echo)
+    if args.quiet:
+        print(result.index)
+    return 0
+
+
+def _run_pipeline(args: argparse.Namespace, plan: Path | None, echo: Any) -> Any:
     from salesanalysis.paths import NOTEBOOKS_DIR
+    from salesanalysis.report.pipeline import run_pipeline
     from salesanalysis.targets.record import RECORDS_DIR
 
-    result = run_pipeline(
+    return run_pipeline(
         args.period or None,
         args.data,
         plan,
@@ -240,9 +258,6 @@ def _run(args: argparse.Namespace) -> int:
         }
         or None,
     )
-    if args.quiet:
-        print(result.index)
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -275,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, "debug", False) or not isinstance(e, Exception):
             raise
         print(
-            f"Unexpected error: {type(e).__name__}: {e}\n(run again with --debug for the traceback)",
+            f"Unexpected error: {type(e).__name__}: {shorten(str(e))}\n(run again with --debug for the traceback)",
             file=sys.stderr,
         )
         return 1

@@ -7,6 +7,7 @@ it into a short block of text (what is wrong, where, how to fix it) and a non-ze
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,9 +21,43 @@ __all__ = [
     "RunLocked",
     "RecordError",
     "EXIT_CODES",
+    "MAX_QUOTE_CHARS",
+    "quote",
+    "shorten",
 ]
 
 MAX_EXAMPLE_ROWS = 5
+MAX_QUOTE_CHARS = 200
+"""Most characters of any one value an error message shows (a label, a cell, a YAML value)."""
+MAX_LINE_CHARS = 1000
+"""Most characters of one line of an error message."""
+
+_QUOTE_RUN = f"{{{MAX_QUOTE_CHARS + 1},}}"
+_LONG_QUOTED = re.compile(r"'[^'\n]" + _QUOTE_RUN + r"'|" + r'"[^"\n]' + _QUOTE_RUN + r'"')
+
+
+def shorten(text: Any, limit: int = MAX_QUOTE_CHARS) -> str:
+    """``text`` cut to ``limit`` characters, saying how many were left out."""
+    text = text if isinstance(text, str) else str(text)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text) - limit:,} more characters)"
+
+
+def quote(value: Any, limit: int = MAX_QUOTE_CHARS) -> str:
+    """``repr(value)`` for a message, at most about ``limit`` characters (a long string is cut
+    before it is quoted, so a huge value is never copied whole)."""
+    if isinstance(value, str) and len(value) > limit:
+        return f"{value[:limit]!r}... ({len(value) - limit:,} more characters)"
+    return shorten(repr(value), limit)
+
+
+def _cap(line: str) -> str:
+    """The one place messages are bounded: quoted values longer than MAX_QUOTE_CHARS are cut,
+    then the line to MAX_LINE_CHARS."""
+    if len(line) > MAX_QUOTE_CHARS + 2:
+        line = _LONG_QUOTED.sub(lambda m: m[0][0] + shorten(m[0][1:-1]) + m[0][0], line)
+    return shorten(line, MAX_LINE_CHARS)
 
 
 @dataclass
@@ -59,17 +94,17 @@ class Problem:
         if self.column:
             where.append(f"column '{self.column}'")
         head = f"[{', '.join(where)}] " if where else ""
-        lines = [f"- {head}{self.message}"]
+        lines = [_cap(f"- {head}{self.message}")]
         if self.rows:
             shown = ", ".join(str(r) for r in self.rows[:MAX_EXAMPLE_ROWS])
             n = self.count if self.count is not None else len(self.rows)
             more = f" (of {n} rows)" if n > min(len(self.rows), MAX_EXAMPLE_ROWS) else ""
             lines.append(f"    rows: {shown}{more}")
         if self.values:
-            shown = ", ".join(repr(v) for v in self.values[:MAX_EXAMPLE_ROWS])
-            lines.append(f"    values: {shown}")
+            shown = ", ".join(quote(v) for v in self.values[:MAX_EXAMPLE_ROWS])
+            lines.append(_cap(f"    values: {shown}"))
         if self.fix:
-            lines.append(f"    fix: {self.fix}")
+            lines.append(_cap(f"    fix: {self.fix}"))
         return "\n".join(lines)
 
 
@@ -88,10 +123,10 @@ class SalesAnalysisError(Exception):
         self.fix = fix
 
     def render(self) -> str:
-        lines = [f"{self.title}: {self.message}"]
+        lines = [_cap(f"{self.title}: {self.message}")]
         lines += [p.render() for p in self.problems]
         if self.fix:
-            lines.append(f"How to fix: {self.fix}")
+            lines.append(_cap(f"How to fix: {self.fix}"))
         return "\n".join(lines)
 
     def __str__(self) -> str:  # pragma: no cover - trivial

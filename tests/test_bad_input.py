@@ -14,6 +14,7 @@ import datetime as _dt
 import hashlib
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -33,7 +34,19 @@ CASES: list[dict[str, Any]] = yaml.safe_load((CORPUS / "cases.yaml").read_text(e
     "cases"
 ]
 BY_NAME = {c["name"]: c for c in CASES}
-EDITS = {"write", "delete", "delimiter", "dates", "replace", "append", "encode", "excel"}
+EDITS = {
+    "write",
+    "delete",
+    "delimiter",
+    "dates",
+    "replace",
+    "append",
+    "encode",
+    "excel",
+    "pad",
+    "symlink",
+    "fifo",
+}
 KEYS = EDITS | {"name", "expect", "period", "stage"}
 MAX_SCREEN_LINES = 40
 
@@ -112,14 +125,25 @@ def build(case: dict[str, Any], root: Path) -> Path:
         (d / name).write_bytes((d / name).read_text(encoding="utf-8").encode(enc))
     for name, spec in (case.get("excel") or {}).items():
         _to_excel(d / name, spec)
+    for name, size in (case.get("pad") or {}).items():
+        with open(d / name, "a", encoding="utf-8") as f:
+            f.write("#" + "x" * (int(size) - 2) + "\n")
+    for name, target in (case.get("symlink") or {}).items():
+        (d / name).parent.mkdir(parents=True, exist_ok=True)
+        (d / name).symlink_to(target)
+    for name in case.get("fifo") or []:
+        os.mkfifo(d / name)
     return d
 
 
 def hashes(folder: Path) -> dict[str, str]:
+    """sha256 of each file (a link: of its target); pipes by name only (never opened)."""
     return {
-        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        str(p.relative_to(folder)): (
+            hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "fifo"
+        )
         for p in sorted(folder.rglob("*"))
-        if p.is_file()
+        if p.is_file() or p.is_fifo()
     }
 
 

@@ -1,16 +1,27 @@
 """``mapping.yaml`` (renames, encodings, delimiters, date formats per input) and finding each
-input file in the data folder; the sha256 of input files."""
+input file in the data folder; the sha256 of input files.
+
+Input files are read only inside the data folder: a ``file:`` in ``mapping.yaml`` may not be an
+absolute path or contain ``..``, and neither it nor a file found by name may be a symbolic link
+leading out of the folder, unless the command was given ``--allow-outside``
+(:func:`files_outside_data_folder`). Pipes (FIFOs), devices and folders are refused as "not a
+regular file" in any case, before anything is opened.
+"""
 
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
+import os
+import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
-
-import yaml
 
 from salesanalysis.data.contract import MAPPING_FILE, SCHEMAS, SUFFIXES
 from salesanalysis.errors import InputError, Problem
+from salesanalysis.untrusted import MAX_LABEL_CHARS, load_settings_yaml
 
 
 def sha256_file(path: Path) -> str:
@@ -40,17 +51,78 @@ _MAPPING_KEYS = {
 }
 
 
+_TEXT_SETTINGS = ("file", "encoding", "delimiter", "decimal", "thousands", "date_format")
+
+
+def _is_name(value: Any) -> bool:
+    """A column name as YAML may give it: text or a number, at most MAX_LABEL_CHARS long."""
+    return (
+        isinstance(value, str | int | float)
+        and not isinstance(value, bool)
+        and 0 < len(str(value)) <= MAX_LABEL_CHARS
+    )
+
+
+def _value_problems(table: str, settings: dict[str, Any], path: Path) -> list[Problem]:
+    """Settings that are not short text (or a name) where text is expected."""
+    problems = []
+    short = f"at most {MAX_LABEL_CHARS} characters"
+    for key in _TEXT_SETTINGS:
+        v = settings.get(key)
+        if v is not None and not (isinstance(v, str) and len(v) <= MAX_LABEL_CHARS):
+            problems.append(
+                Problem(
+                    f"'{table}.{key}' must be a short text ({short})",
+                    file=str(path),
+                    values=[v],
+                )
+            )
+    if "sheet" in settings and not _is_name(settings["sheet"]):
+        problems.append(
+            Problem(
+                f"'{table}.sheet' must be a sheet name or number ({short})",
+                file=str(path),
+                values=[settings["sheet"]],
+            )
+        )
+    ignore = settings.get("ignore", []) or []
+    if isinstance(ignore, list):
+        bad = [i for i, v in enumerate(ignore) if not _is_name(v)]
+        if bad:
+            problems.append(
+                Problem(
+                    f"'{table}.ignore' must list column names ({short} each); "
+                    f"item {bad[0] + 1} is not one",
+                    file=str(path),
+                    values=[ignore[bad[0]]],
+                    count=len(bad),
+                )
+            )
+    cols = settings.get("columns", {}) or {}
+    if isinstance(cols, dict):
+        bad_cols = [k for k in cols if not _is_name(k)]
+        if bad_cols:
+            problems.append(
+                Problem(
+                    f"'{table}.columns' must name your columns ({short} each)",
+                    file=str(path),
+                    values=bad_cols[:1],
+                )
+            )
+    return problems
+
+
 def load_mapping(data_dir: Path) -> dict[str, dict[str, Any]]:
-    """Read ``mapping.yaml`` in ``data_dir`` (empty mapping when there is none)."""
+    """Read ``mapping.yaml`` in ``data_dir`` (empty mapping when there is none).
+
+    The file is read with the package's safe YAML loader (at most 1 MB, no aliases); names in
+    it must be short text (see :mod:`salesanalysis.untrusted`).
+    """
     path = Path(data_dir) / MAPPING_FILE
-    if not path.exists():
+    if not os.path.lexists(path):
         return {}
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8-sig")) or {}
-    except (yaml.YAMLError, UnicodeDecodeError) as e:
-        raise InputError(
-            f"cannot read {path}: {e}", fix="Save mapping.yaml as UTF-8 and check its YAML syntax."
-        ) from None
+    _confine(Path(data_dir), path, f"the mapping file {path}")
+    raw = load_settings_yaml(path, InputError, "mapping file") or {}
     problems = []
     if not isinstance(raw, dict):
         raise InputError(
@@ -79,6 +151,7 @@ def load_mapping(data_dir: Path) -> dict[str, dict[str, Any]]:
                         fix=f"Allowed settings: {', '.join(sorted(_MAPPING_KEYS))}.",
                     )
                 )
+        problems.extend(_value_problems(str(table), settings, path))
         ignore = settings.get("ignore", []) or []
         if not isinstance(ignore, list):
             problems.append(
@@ -108,7 +181,7 @@ def load_mapping(data_dir: Path) -> dict[str, dict[str, Any]]:
             )
             continue
         for src, dst in cols.items():
-            if dst not in SCHEMAS[table].columns:
+            if not isinstance(dst, str) or dst not in SCHEMAS[table].columns:
                 problems.append(
                     Problem(
                         f"'{table}.columns' maps '{src}' to unknown contract column '{dst}'",
@@ -125,20 +198,114 @@ def load_mapping(data_dir: Path) -> dict[str, dict[str, Any]]:
 # raw readers
 
 
-def find_input(data_dir: Path, table: str, mapping: dict[str, Any] | None = None) -> Path:
+_ALLOW_OUTSIDE: ContextVar[bool] = ContextVar("salesanalysis_allow_outside", default=False)
+
+OUTSIDE_FIX = (
+    "Copy the file into the data folder (a subfolder is fine) and name it relative to the "
+    "folder, e.g. 'file: exports/sales.csv'; or, if you trust the file, run the command with "
+    "--allow-outside."
+)
+
+
+@contextmanager
+def files_outside_data_folder(allowed: bool = True) -> Iterator[None]:
+    """Within this block, input files may be read from outside the data folder (the CLI's
+    ``--allow-outside``). Pipes and devices are refused all the same."""
+    token = _ALLOW_OUTSIDE.set(bool(allowed))
+    try:
+        yield
+    finally:
+        _ALLOW_OUTSIDE.reset(token)
+
+
+def _regular(path: Path, what: str) -> None:
+    """Refuse anything but a regular file (following links), without opening it."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return  # a missing file is reported by the caller
+    if not stat.S_ISREG(mode):
+        raise InputError(
+            f"{what} is not a regular file (it is a "
+            f"{'folder' if stat.S_ISDIR(mode) else 'pipe, device or socket'})",
+            fix="Name a plain file saved in the data folder.",
+        )
+
+
+def _confine(data_dir: Path, path: Path, what: str, allow: bool | None = None) -> None:
+    """Refuse ``path`` when it resolves (links followed) outside ``data_dir``."""
+    if allow if allow is not None else _ALLOW_OUTSIDE.get():
+        return
+    try:
+        real, base = path.resolve(), data_dir.resolve()
+    except (OSError, RuntimeError):  # a loop of links
+        raise InputError(f"{what} is a link that cannot be followed", fix=OUTSIDE_FIX) from None
+    if not real.is_relative_to(base):
+        raise InputError(
+            f"{what} is a link to {real}, outside the data folder {base}; "
+            "input files are read only inside the data folder",
+            fix=OUTSIDE_FIX,
+        )
+
+
+def _mapped_path(data_dir: Path, table: str, name: str, allow: bool) -> Path:
+    """The file ``name`` given as ``<table>.file`` in mapping.yaml, checked to stay inside."""
+    where = f"the {table} file '{name}' named in {MAPPING_FILE}"
+    if not allow:
+        if PurePosixPath(name).is_absolute() or PureWindowsPath(name).anchor:
+            raise InputError(
+                f"{where} is an absolute path; input files are read only inside the data "
+                f"folder {data_dir}",
+                fix=OUTSIDE_FIX,
+            )
+        if ".." in PureWindowsPath(name).parts:  # splits on both / and \\
+            raise InputError(
+                f"{where} goes up out of the folder ('..'); input files are read only inside "
+                f"the data folder {data_dir}",
+                fix=OUTSIDE_FIX,
+            )
+    return data_dir / name
+
+
+def find_input(
+    data_dir: Path,
+    table: str,
+    mapping: dict[str, Any] | None = None,
+    allow_outside: bool | None = None,
+) -> Path:
     """Locate the file for ``table`` in ``data_dir`` (``<table>.csv|parquet|xlsx`` or the
-    mapping's ``file``)."""
+    mapping's ``file``).
+
+    Args:
+        allow_outside: read files outside the data folder (absolute paths, ``..``, links out);
+            None = as set by :func:`files_outside_data_folder` (default: no).
+
+    Raises:
+        InputError: no such file, several candidates, a file outside the data folder, or not
+            a regular file (a pipe or device is never opened).
+    """
     data_dir = Path(data_dir)
+    allow = _ALLOW_OUTSIDE.get() if allow_outside is None else bool(allow_outside)
     settings = (mapping or {}).get(table, {})
     if settings.get("file"):
-        path = data_dir / settings["file"]
+        path = _mapped_path(data_dir, table, str(settings["file"]), allow)
+        where = f"the {table} file '{path}' named in {MAPPING_FILE}"
+        if not os.path.lexists(path):
+            raise InputError(
+                f"{where} does not exist",
+                fix=f"Correct '{table}.file' in {data_dir / MAPPING_FILE}.",
+            )
+        _confine(data_dir, path, where, allow)
+        _regular(path, where)
         if not path.is_file():
             raise InputError(
-                f"the {table} file '{path}' named in {MAPPING_FILE} does not exist",
+                f"{where} does not exist",
                 fix=f"Correct '{table}.file' in {data_dir / MAPPING_FILE}.",
             )
         return path
-    found = [data_dir / f"{table}{s}" for s in SUFFIXES if (data_dir / f"{table}{s}").is_file()]
+    found = [
+        data_dir / f"{table}{s}" for s in SUFFIXES if os.path.lexists(data_dir / f"{table}{s}")
+    ]
     if not found:
         raise InputError(
             f"no {table} file in {data_dir}",
@@ -150,4 +317,12 @@ def find_input(data_dir: Path, table: str, mapping: dict[str, Any] | None = None
             f"several {table} files in {data_dir}: {', '.join(p.name for p in found)}",
             fix="Keep one, or name the one to use in mapping.yaml.",
         )
-    return found[0]
+    path = found[0]
+    _confine(data_dir, path, f"the {table} file {path}", allow)
+    _regular(path, f"the {table} file {path}")
+    if not path.is_file():
+        raise InputError(
+            f"the {table} file {path} is a broken link",
+            fix=f"Put {table}.csv (or .parquet / .xlsx) in {data_dir}.",
+        )
+    return path

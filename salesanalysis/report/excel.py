@@ -1,4 +1,8 @@
-"""Formatted Excel workbooks for managers (thousands separators, %, frozen header, widths)."""
+"""Formatted Excel workbooks for managers (thousands separators, %, frozen header, widths).
+
+Text from the data is always written as text: the workbook is opened with xlsxwriter's
+``strings_to_formulas``/``strings_to_urls`` off and text cells that a spreadsheet would read as a
+formula get a leading ``'`` (see :mod:`salesanalysis.untrusted`)."""
 
 from __future__ import annotations
 
@@ -8,6 +12,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
+
+from salesanalysis.untrusted import EXCEL_WRITER_KWARGS, neutralise_cell, neutralise_frame
 
 __all__ = ["write_excel", "is_pct_column"]
 
@@ -27,14 +33,15 @@ def write_excel(
 
     Numbers get thousands separators (two decimals only where the column has fractions);
     columns named like a share/attainment/probability, or listed in ``pct_columns``, get %.
-    Sheet names are cut to Excel's 31 characters.
+    Sheet names are cut to Excel's 31 characters. No text from the frames becomes a formula
+    or a link.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".xlsx", dir=path.parent)
     os.close(fd)
     try:
-        with pd.ExcelWriter(tmp, engine="xlsxwriter") as xw:
+        with pd.ExcelWriter(tmp, engine="xlsxwriter", engine_kwargs=EXCEL_WRITER_KWARGS) as xw:
             book = xw.book
             head = book.add_format(
                 {"bold": True, "bg_color": "#DDE6F0", "border": 1, "text_wrap": True}
@@ -46,10 +53,10 @@ def write_excel(
             for name, df in sheets.items():
                 sheet = str(name)[:31]
                 df = df.reset_index(drop=True)
-                df.to_excel(xw, sheet_name=sheet, index=False)
+                neutralise_frame(df).to_excel(xw, sheet_name=sheet, index=False)
                 ws = xw.sheets[sheet]
                 for j, col in enumerate(df.columns):
-                    ws.write(0, j, str(col), head)
+                    ws.write_string(0, j, neutralise_cell(str(col)), head)
                     s = df[col]
                     width = (
                         max(len(str(col)), *(len(str(v)) for v in s.head(200)))

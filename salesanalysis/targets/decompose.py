@@ -75,6 +75,7 @@ from salesanalysis.targets.kernels import (
     largest_remainder,
 )
 from salesanalysis.targets.plan import DIMENSIONS, KEY_NAMES, Plan
+from salesanalysis.untrusted import EXCEL_WRITER_KWARGS, neutralise_cell, neutralise_frame
 
 __all__ = [
     "Decomposition",
@@ -1675,7 +1676,7 @@ def write_targets(decomposition: Decomposition, outputs_dir: str | Path) -> dict
         df.to_parquet(tmp, index=False)
         tmp.replace(paths[key])
     tmp = paths["xlsx"].with_name(".targets.xlsx.tmp")
-    with pd.ExcelWriter(tmp, engine="xlsxwriter") as xw:
+    with pd.ExcelWriter(tmp, engine="xlsxwriter", engine_kwargs=EXCEL_WRITER_KWARGS) as xw:
         wb = xw.book
         wb.set_properties(
             {"title": f"Targets {decomposition.plan.name}", "created": _dt.datetime(2000, 1, 1)}
@@ -1687,10 +1688,10 @@ def write_targets(decomposition: Decomposition, outputs_dir: str | Path) -> dict
         sheets.update(level_tables(decomposition))
         sheets["Checks"] = decomposition.checks
         for name, df in sheets.items():
-            df.to_excel(xw, sheet_name=name, index=False)
+            neutralise_frame(df).to_excel(xw, sheet_name=name, index=False)  # no formulas
             ws = xw.sheets[name]
             for j, col in enumerate(df.columns):
-                ws.write(0, j, str(col), head)
+                ws.write_string(0, j, neutralise_cell(str(col)), head)
                 width = max(12, min(48, len(str(col)) + 2))
                 if name == "Assumptions":
                     width = 40 if j == 0 else 60

@@ -1,7 +1,8 @@
 """Plan assumptions: load, validate, edit and save ``plan.yaml``.
 
 The plan is a small YAML file (see ``docs/ARCHITECTURE.md``). :func:`load_plan` reads it with
-``yaml.safe_load`` (never evaluates anything), rejects unknown keys anywhere (naming the key's
+a safe loader (never evaluates anything; refuses YAML aliases and files over 1 MB, see
+:mod:`salesanalysis.untrusted`), rejects unknown keys anywhere (naming the key's
 path and the allowed keys), checks every value and returns a frozen :class:`Plan`.
 
 Checks that need the data (an unknown region in a pin, pins above the total, ...) are made by
@@ -23,6 +24,7 @@ from typing import Any
 import yaml
 
 from salesanalysis.errors import PlanError, Problem
+from salesanalysis.untrusted import load_settings_yaml
 
 __all__ = [
     "DIMENSIONS",
@@ -861,19 +863,7 @@ def load_plan(path: str | Path) -> Plan:
             f"plan file not found: {p}",
             fix="pass --plan with the path of your plan.yaml (see data/sample/plan.yaml)",
         )
-    try:
-        text = p.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise PlanError(f"plan file {p} is not UTF-8 text", fix="save it as UTF-8") from exc
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise PlanError(
-            f"plan file {p} is not valid YAML{where}: {getattr(exc, 'problem', exc)}",
-            fix="check indentation and quotes near that line",
-        ) from exc
+    data = load_settings_yaml(p, PlanError, "plan file")  # size limit, no aliases
     return plan_from_dict(data, source=str(p))
 
 

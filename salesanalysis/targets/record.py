@@ -36,6 +36,7 @@ import pandas as pd
 from salesanalysis.data.readers import sha256_file
 from salesanalysis.errors import RecordError
 from salesanalysis.paths import REPO_DIR
+from salesanalysis.targets import record_checks
 
 __all__ = ["RECORDS_DIR", "Record", "adopt", "apply_record", "current", "freeze", "history"]
 
@@ -142,6 +143,40 @@ def _run_outputs(run: Path, name: str) -> Path:
     return path
 
 
+def _read_checked(
+    targets_src: Path, run: Path, year: int, previous: Record | None
+) -> pd.DataFrame:
+    """The targets to store, read and checked (see :mod:`salesanalysis.targets.record_checks`);
+    nothing is written before this passes."""
+    targets = pd.read_parquet(targets_src)
+    revision = "revised_revenue" in targets.columns
+    needed = (
+        ["month", "region", "product_line", "customer_type", "rep_id"]
+        + ["revised_revenue", "revised_customers"]
+        if revision
+        else TARGET_COLUMNS
+    )
+    missing = [c for c in needed if c not in targets.columns]
+    if missing:
+        raise RecordError(
+            f"{targets_src} lacks the columns {missing}",
+            fix="Freeze the targets written by the target-decomposition step.",
+        )
+    if revision:  # a revision: the revised figures become the targets
+        record_checks.check_revision(
+            targets, targets_src, run, year, previous.meta if previous else {}
+        )
+        targets = targets.assign(
+            target_revenue=targets["revised_revenue"],
+            target_customers=targets["revised_customers"],
+        )
+        if "revised_revenue_no_cushion" in targets.columns:
+            targets["target_revenue_no_cushion"] = targets["revised_revenue_no_cushion"]
+    else:
+        record_checks.check_targets(targets, targets_src, run, year)
+    return targets
+
+
 def _store(
     year: int,
     records: Path,
@@ -150,7 +185,11 @@ def _store(
     kind: str,
     note: str | None,
     excel_src: Path | None,
+    previous: Record | None = None,
 ) -> Record:
+    targets = _read_checked(targets_src, run, year, previous)
+    if excel_src is not None and excel_src.exists():
+        record_checks.check_workbook(excel_src)
     d = _year_dir(records, year)
     d.mkdir(parents=True, exist_ok=True)
     existing = history(year, records)
@@ -159,20 +198,6 @@ def _store(
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir()
-    targets = pd.read_parquet(targets_src)
-    if "revised_revenue" in targets.columns:  # a revision: the revised figures become the targets
-        targets = targets.assign(
-            target_revenue=targets["revised_revenue"],
-            target_customers=targets["revised_customers"],
-        )
-        if "revised_revenue_no_cushion" in targets.columns:
-            targets["target_revenue_no_cushion"] = targets["revised_revenue_no_cushion"]
-    missing = [c for c in TARGET_COLUMNS if c not in targets.columns]
-    if missing:
-        raise RecordError(
-            f"{targets_src} lacks the columns {missing}",
-            fix="Freeze the targets written by the target-decomposition step.",
-        )
     keep = TARGET_COLUMNS + [c for c in OPTIONAL_COLUMNS if c in targets.columns]
     targets[keep].to_parquet(tmp / "targets.parquet", index=False)
     if excel_src is not None and excel_src.exists():
@@ -239,13 +264,14 @@ def adopt(run: Path | str, records: Path | str = RECORDS_DIR, note: str | None =
     run, records = Path(run), Path(records)
     src = _run_outputs(run, "revised_targets")
     year = _year_of(src)
-    if current(year, records) is None:
+    cur = current(year, records)
+    if cur is None:
         raise RecordError(
             f"FY{year} has no plan of record to revise",
             fix="Freeze the plan first with `salesanalysis plan freeze --run <run>`.",
         )
     return _store(
-        year, records, src, run, "revision", note, run / "outputs" / "revised_targets.xlsx"
+        year, records, src, run, "revision", note, run / "outputs" / "revised_targets.xlsx", cur
     )
 
 

@@ -1,0 +1,425 @@
+"""What ``plan freeze`` and ``plan adopt`` check before anything is stored.
+
+A run's ``outputs/`` folder is an ordinary folder: a ``targets.parquet`` or a
+``revised_targets.parquet`` may have been edited by hand since the run wrote it. The plan of
+record keeps whatever it stores for the whole year, so the targets are checked first, and the
+command refuses (:class:`~salesanalysis.errors.RecordError`, exit 6) with the first failing rows
+(row 1 = the first row of the file) when any check fails:
+
+- **grain**: month, region, product_line, customer_type, rep_id present and not blank; every
+  month x region x product_line x customer_type x rep_id at most once (*unique*); the months run
+  without a gap to December of the fiscal year and every region x product_line x customer_type
+  cell has targets in each of them (*complete*);
+- **numbers**: every target finite and not negative; revenue in whole units of the plan's
+  ``rounding.revenue`` (from the run's ``plan.json``), customers whole (in units of
+  ``rounding.customers``);
+- **totals** (frozen targets): rep targets without cushion add up to the company target of
+  ``targets_summary.parquet``, rep targets with cushion to the target with cushion, which is the
+  target x (1 + cushion) rounded to the unit, customers to the customer target; per month and cell
+  they add up to ``targets_company.parquet``;
+- **totals** (a revision): each row's change is revised - plan; closed months keep the plan; the
+  open months add up to the total the review computed (kept in the file's metadata); the
+  ``plan_*`` columns add up to the current plan of record's totals in ``record.json`` (the
+  revision revises the plan in force).
+
+Files the run did not write are skipped (their checks cannot be made), never guessed. Workbooks
+stored beside the targets (``targets.xlsx``) are checked to hold no formula, external link or
+macro: the package writes none.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from salesanalysis.errors import Problem, RecordError
+
+__all__ = ["GRAIN", "check_revision", "check_targets", "check_workbook"]
+
+CELL = ["region", "product_line", "customer_type"]
+GRAIN = ["month", *CELL, "rep_id"]
+MAX_WORKBOOK_XML = 500 * 1024 * 1024  # bytes of sheet XML read when looking for formulas
+_FORMULA_TAG = re.compile(rb"<(?:\w+:)?f[ >/]")
+
+
+# --------------------------------------------------------------------------------------------
+# helpers
+
+
+def _describe(df: pd.DataFrame, idx: np.ndarray, col: str | None = None) -> list[str]:
+    """``2026-03 华东/Pumps/SMB/R1 = -5000`` for the first rows in ``idx``."""
+    out = []
+    for i in idx[:5]:
+        row = df.iloc[int(i)]
+        month = row.get("month")
+        m = f"{month:%Y-%m}" if isinstance(month, pd.Timestamp) else str(month)
+        key = "/".join(str(row.get(c)) for c in [*CELL, "rep_id"])
+        value = row.get(col) if col else None
+        value = value.item() if hasattr(value, "item") else value  # numpy scalar -> Python
+        out.append(f"{m} {key}" + (f" = {value!r}" if col else ""))
+    return out
+
+
+def _rows(df: pd.DataFrame, mask: Any, message: str, file: str, col: str | None = None) -> Problem:
+    idx = np.flatnonzero(np.asarray(mask, dtype=bool))
+    return Problem(
+        message,
+        file=file,
+        column=col,
+        rows=[int(i) + 1 for i in idx[:5]],
+        count=len(idx),
+        values=_describe(df, idx, col),
+    )
+
+
+def _close(a: float, b: float) -> bool:
+    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-6)
+
+
+def _plan_json(run: Path) -> dict[str, Any]:
+    path = Path(run) / "outputs" / "plan.json"
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _units(run: Path) -> tuple[float | None, float]:
+    """(revenue unit or None when the run has no plan.json, customer unit)."""
+    rounding = _plan_json(run).get("rounding") or {}
+    rev, cust = rounding.get("revenue"), rounding.get("customers")
+    rev = float(rev) if isinstance(rev, int | float) and rev > 0 else None
+    cust = float(cust) if isinstance(cust, int | float) and cust >= 1 else 1.0
+    return rev, cust
+
+
+def _not_whole(values: np.ndarray, unit: float) -> np.ndarray:
+    q = values / unit
+    return np.abs(q - np.round(q)) > 1e-6 * np.maximum(1.0, np.abs(q))
+
+
+def _refuse(src: Path, action: str, problems: list[Problem]) -> None:
+    if problems:
+        raise RecordError(
+            f"{src} cannot be {action}: {len(problems)} check(s) failed "
+            "(rows count from 1 = the first row of the file)",
+            problems,
+            fix="Store only targets as the pipeline wrote them: run the steps again (a hand-edited "
+            "outputs file is refused). To change targets, change plan.yaml (e.g. pins) and rerun.",
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# the checks
+
+
+def _grain_problems(t: pd.DataFrame, src: str, year: int) -> list[Problem]:
+    problems = []
+    month = pd.to_datetime(t["month"], errors="coerce")
+    bad_month = month.isna() | (month.dt.day != 1) | (month.dt.year != year)
+    if bad_month.any():
+        problems.append(
+            _rows(t, bad_month, f"months must be first days of months of {year}", src, "month")
+        )
+    for col in ["region", "product_line", "customer_type", "rep_id"]:
+        blank = t[col].isna() | (t[col].astype(str).str.strip() == "")
+        if blank.any():
+            problems.append(_rows(t, blank, f"'{col}' is blank", src, col))
+    if problems:
+        return problems
+    keyed = t.assign(month=month)
+    dup = keyed.duplicated(GRAIN, keep=False)
+    if dup.any():
+        problems.append(
+            _rows(
+                keyed,
+                dup,
+                f"{int(dup.sum())} rows repeat a month x region x product_line x customer_type "
+                "x rep_id (each must appear once)",
+                src,
+            )
+        )
+    months = pd.date_range(month.min(), f"{year}-12-01", freq="MS")
+    have = set(zip(*(keyed[c] for c in ["month", *CELL]), strict=True))
+    cells = keyed[CELL].drop_duplicates().itertuples(index=False, name=None)
+    missing = [(m, *c) for c in cells for m in months if (m, *c) not in have]
+    if missing:
+        shown = [f"{m:%Y-%m} {'/'.join(c)}" for m, *c in missing[:5]]
+        problems.append(
+            Problem(
+                f"the targets are incomplete: {len(missing)} month x cell combinations from "
+                f"{months[0]:%Y-%m} to {year}-12 have no row",
+                file=src,
+                values=shown,
+                count=len(missing),
+            )
+        )
+    return problems
+
+
+def _number_problems(
+    t: pd.DataFrame, src: str, cols: dict[str, float | None], where: Any = None
+) -> list[Problem]:
+    """Finite, not negative, whole units (``cols``: column -> unit, None = only finite)."""
+    problems = []
+    scope = np.ones(len(t), dtype=bool) if where is None else np.asarray(where, dtype=bool)
+    for col, unit in cols.items():
+        if col not in t.columns:
+            continue
+        v = pd.to_numeric(t[col], errors="coerce").to_numpy(dtype=float)
+        bad = ~np.isfinite(v)
+        if bad.any():
+            problems.append(_rows(t, bad, f"'{col}' is not a finite number", src, col))
+            continue
+        neg = v < 0
+        if neg.any():
+            problems.append(_rows(t, neg, f"'{col}' is negative", src, col))
+        if unit is not None:
+            frac = _not_whole(v, unit) & scope
+            if frac.any():
+                what = "whole" if unit == 1 else f"whole units of {unit:,g}"
+                problems.append(_rows(t, frac, f"'{col}' is not in {what}", src, col))
+    return problems
+
+
+def check_targets(targets: pd.DataFrame, src: Path, run: Path, year: int) -> None:
+    """Refuse targets (``targets.parquet`` of a run) that a freeze must not store.
+
+    Raises:
+        RecordError: the first failing rows of each failed check (exit 6).
+    """
+    name = str(src)
+    rev_unit, cust_unit = _units(run)
+    problems = _grain_problems(targets, name, year)
+    problems += _number_problems(
+        targets,
+        name,
+        {
+            "target_revenue": rev_unit,
+            "target_revenue_no_cushion": rev_unit,
+            "target_customers": cust_unit,
+        },
+    )
+    if not problems:
+        problems += _total_problems(targets, Path(run) / "outputs", rev_unit)
+    _refuse(src, "frozen", problems)
+
+
+def _total_problems(t: pd.DataFrame, outputs: Path, unit: float | None) -> list[Problem]:
+    problems: list[Problem] = []
+    summary_path = outputs / "targets_summary.parquet"
+    sums = {
+        c: float(pd.to_numeric(t[c]).sum())
+        for c in ["target_revenue", "target_revenue_no_cushion", "target_customers"]
+        if c in t.columns
+    }
+    if summary_path.is_file():
+        s = pd.read_parquet(summary_path).set_index("measure")
+        where = str(summary_path)
+        pairs = []
+        if "revenue" in s.index:
+            rev = s.loc["revenue"]
+            pairs += [
+                ("target_revenue_no_cushion", "revenue", "target", float(rev["target"])),
+                (
+                    "target_revenue",
+                    "revenue",
+                    "target_with_cushion",
+                    float(rev["target_with_cushion"]),
+                ),
+            ]
+            cush = float(rev.get("cushion_pct", 0.0) or 0.0)
+            expect = float(rev["target"]) * (1 + cush)
+            tol = (unit or 0.0) / 2 + 1e-6 * max(1.0, abs(expect))
+            if abs(float(rev["target_with_cushion"]) - expect) > tol:
+                problems.append(
+                    Problem(
+                        f"the company target with cushion {float(rev['target_with_cushion']):,.0f}"
+                        f" is not the target {float(rev['target']):,.0f} x (1 + {cush:.1%})",
+                        file=where,
+                    )
+                )
+        if "customers" in s.index:
+            pairs.append(
+                ("target_customers", "customers", "target", float(s.loc["customers", "target"]))
+            )
+        for col, measure, field, total in pairs:
+            if col in sums and not _close(sums[col], total):
+                problems.append(
+                    Problem(
+                        f"'{col}' adds up to {sums[col]:,.2f}, not to the company {measure} "
+                        f"{field} {total:,.2f} of {summary_path.name}",
+                        file=str(outputs / "targets.parquet"),
+                        column=col,
+                    )
+                )
+    company_path = outputs / "targets_company.parquet"
+    if company_path.is_file() and "target_revenue_no_cushion" in t.columns:
+        comp = pd.read_parquet(company_path)
+        keys = ["month", *CELL]
+        mine = (
+            t.assign(month=pd.to_datetime(t["month"]))
+            .groupby(keys, as_index=False)[["target_revenue_no_cushion", "target_customers"]]
+            .sum()
+        )
+        theirs = comp.assign(month=pd.to_datetime(comp["month"]))
+        both = mine.merge(theirs, on=keys, how="outer", indicator=True)
+        diff = (
+            (both["_merge"] != "both")
+            | ~np.isclose(
+                both["target_revenue_no_cushion"],
+                both["target_revenue"],
+                rtol=1e-9,
+                atol=1e-6,
+            )
+            | ~np.isclose(
+                both["target_customers_x"], both["target_customers_y"], rtol=1e-9, atol=1e-6
+            )
+        )
+        if diff.any():
+            bad = both[diff].head(5)
+            problems.append(
+                Problem(
+                    f"rep targets do not add up to {company_path.name} in {int(diff.sum())} "
+                    "month x cell combinations",
+                    file=str(outputs / "targets.parquet"),
+                    values=[
+                        f"{r.month:%Y-%m} {r.region}/{r.product_line}/{r.customer_type}"
+                        for r in bad.itertuples()
+                    ],
+                    count=int(diff.sum()),
+                )
+            )
+    return problems
+
+
+def check_revision(
+    revised: pd.DataFrame, src: Path, run: Path, year: int, current_meta: dict[str, Any]
+) -> None:
+    """Refuse a revision (``revised_targets.parquet`` of a run) that ``adopt`` must not store.
+
+    Args:
+        revised: the file as read (``plan_*``, ``revised_*``, ``change_*``, ``status``).
+        current_meta: ``record.json`` of the plan of record in force.
+
+    Raises:
+        RecordError: the first failing rows of each failed check (exit 6).
+    """
+    name = str(src)
+    rev_unit, cust_unit = _units(run)
+    status = revised["status"].astype(str) if "status" in revised.columns else None
+    open_ = (status == "open").to_numpy() if status is not None else None
+    problems = _grain_problems(revised, name, year)
+    problems += _number_problems(
+        revised,
+        name,
+        {
+            "revised_revenue": rev_unit,
+            "revised_revenue_no_cushion": rev_unit,
+            "revised_customers": cust_unit,
+        },
+        where=open_,  # closed months keep the plan (rounded as the plan of record was)
+    )
+    problems += _number_problems(revised, name, {"revised_customers": 1.0})
+    problems += _number_problems(
+        revised,
+        name,
+        {"plan_revenue": None, "plan_customers": None, "plan_revenue_no_cushion": None},
+    )
+    if problems:
+        _refuse(src, "adopted", problems)
+    measures = [
+        m for m in ("revenue", "customers", "revenue_no_cushion") if f"revised_{m}" in revised
+    ]
+    for m in measures:
+        rv, pl, ch = f"revised_{m}", f"plan_{m}", f"change_{m}"
+        if pl in revised.columns and ch in revised.columns:
+            off = ~np.isclose(revised[ch], revised[rv] - revised[pl], rtol=1e-9, atol=1e-6)
+            if off.any():
+                problems.append(_rows(revised, off, f"'{ch}' is not '{rv}' - '{pl}'", name, rv))
+        if pl in revised.columns and status is not None:
+            moved = (status == "closed").to_numpy() & ~np.isclose(
+                revised[rv], revised[pl], rtol=1e-9, atol=1e-6
+            )
+            if moved.any():
+                problems.append(
+                    _rows(
+                        revised, moved, f"a closed month's '{rv}' differs from the plan", name, rv
+                    )
+                )
+    total = revised.attrs.get("revised_open_total") if open_ is not None else None
+    if isinstance(total, dict):
+        for m in measures:
+            want = total.get(m)
+            got = float(revised.loc[open_, f"revised_{m}"].sum())
+            if isinstance(want, int | float) and not _close(got, float(want)):
+                problems.append(
+                    Problem(
+                        f"the open months' 'revised_{m}' add up to {got:,.2f}, not to the "
+                        f"{float(want):,.2f} the review computed",
+                        file=name,
+                        column=f"revised_{m}",
+                    )
+                )
+    for m, key in (("revenue", "total_revenue"), ("customers", "total_customers")):
+        want = current_meta.get(key)
+        if f"plan_{m}" in revised.columns and isinstance(want, int | float):
+            got = float(revised[f"plan_{m}"].sum())
+            if not _close(got, float(want)):
+                problems.append(
+                    Problem(
+                        f"'plan_{m}' adds up to {got:,.2f}, but the plan of record in force "
+                        f"(FY{year} {current_meta.get('version', '?')}) has {float(want):,.2f}: "
+                        "this revision does not revise the current plan",
+                        file=name,
+                        column=f"plan_{m}",
+                        fix="Run the report again against the current plan of record "
+                        "(same --records folder), then adopt that run's revision.",
+                    )
+                )
+    _refuse(src, "adopted", problems)
+
+
+def check_workbook(path: Path) -> None:
+    """Refuse a workbook holding formulas, external links or macros (the package writes none).
+
+    Raises:
+        RecordError: what was found, in which part of the workbook.
+    """
+    fix = (
+        "Keep the workbook as the pipeline wrote it (run the steps again); a workbook edited "
+        "in Excel is not stored in the plan of record."
+    )
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = z.namelist()
+            odd = [n for n in names if "externalLink" in n or n.lower().endswith(".bin")]
+            if odd:
+                raise RecordError(
+                    f"{path} holds external links or macros ({', '.join(odd[:3])})", fix=fix
+                )
+            budget = MAX_WORKBOOK_XML
+            for n in names:
+                if not (n.startswith("xl/worksheets/") and n.endswith(".xml")):
+                    continue
+                tail = b""
+                with z.open(n) as f:
+                    for chunk in iter(lambda f=f: f.read(1 << 20), b""):
+                        budget -= len(chunk)
+                        if budget < 0:
+                            raise RecordError(f"{path} is too large to check", fix=fix)
+                        if _FORMULA_TAG.search(tail + chunk):
+                            raise RecordError(f"{path} holds formulas (in {n})", fix=fix)
+                        tail = chunk[-8:]
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise RecordError(f"{path} is not a readable workbook ({exc})", fix=fix) from None
