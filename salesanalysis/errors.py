@@ -161,6 +161,16 @@ class StepFailed(SalesAnalysisError):
     title = "Step failed"
 
 
+class StepSkipped(SalesAnalysisError):
+    """Raised by a step's notebook when the step has nothing to do for this run (for example
+    the performance review of a year-end planning run when last year has no plan of record).
+    The pipeline records the step as ``skipped`` with this message and goes on; it is not an
+    error of the run."""
+
+    exit_code = 0
+    title = "Step skipped"
+
+
 class RunLocked(SalesAnalysisError):
     """Another run for the same period is in progress."""
 

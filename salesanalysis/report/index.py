@@ -113,7 +113,7 @@ def render_index(manifest: dict[str, Any], h: Headline | None, currency: str = "
         nb = f'<a href="{e(s["notebook"])}">notebook</a>' if s.get("notebook") else ""
         rows.append(
             f"<tr><td>{link}</td><td>{e(s['status'])}</td><td>{s['seconds']:.1f} s</td>"
-            f"<td>{nb}</td><td>{e(s.get('error') or '')}</td></tr>"
+            f"<td>{nb}</td><td>{e(s.get('error') or s.get('note') or '')}</td></tr>"
         )
     cards = "".join(
         f'<div class="kpi"><div class="k">{e(k)}</div><div class="v">{e(v)}</div>'
@@ -161,7 +161,7 @@ td:nth-child(n+2) {{ font-variant-numeric: tabular-nums; }}
 <div class="kpis">{cards}</div>
 {segs}
 <h2>Steps</h2>
-<table><tr><th>Step</th><th>Status</th><th>Time</th><th>Audit</th><th>Error</th></tr>
+<table><tr><th>Step</th><th>Status</th><th>Time</th><th>Audit</th><th>Note</th></tr>
 {"".join(rows)}</table>
 <h2>Data notes</h2><ul>{notes or "<li>none</li>"}</ul>
 <p class="meta">Inputs, versions and parameters: <a href="run.json">run.json</a> &middot;

@@ -41,7 +41,15 @@ from pathlib import Path
 from typing import Any
 
 from salesanalysis.data.readers import sha256_file
-from salesanalysis.errors import RunLocked, SalesAnalysisError, StepFailed
+from salesanalysis.errors import (
+    ConstraintConflict,
+    InputError,
+    PlanError,
+    RunLocked,
+    SalesAnalysisError,
+    StepFailed,
+    StepSkipped,
+)
 from salesanalysis.paths import (
     NOTEBOOKS_DIR,
     PACKAGE_DIR,
@@ -99,9 +107,10 @@ def discover_steps(notebooks_dir: Path = NOTEBOOKS_DIR) -> list[Step]:
 @dataclass
 class StepRecord:
     name: str
-    status: str = "pending"  # pending | ok | reused | failed | interrupted
+    status: str = "pending"  # pending | ok | reused | skipped | failed | interrupted
     seconds: float = 0.0
     error: str | None = None
+    note: str | None = None  # why a step was skipped
     html: str | None = None
     notebook: str | None = None
     fingerprint: str | None = None
@@ -365,12 +374,16 @@ def _changed(before: dict[str, tuple[int, int]], folder: Path) -> list[str]:
     return sorted(n for n, sig in _snapshot(folder).items() if before.get(n) != sig)
 
 
-def _normalize_notebook(path: Path, name: str) -> None:
+def _normalize_notebook(path: Path, name: str, skipped: bool = False) -> None:
     """Drop run-specific timestamps and paths from an executed notebook so that a rerun with
-    the same inputs gives the same file (timestamps are kept in run.json only)."""
+    the same inputs gives the same file (timestamps are kept in run.json only). A skipped
+    step's page keeps what it displayed (why it was skipped), not the StepSkipped traceback
+    nor papermill's error banner, and stops at that cell."""
     import nbformat
 
     nb = nbformat.read(path, as_version=4)
+    if skipped:
+        nb.cells = _cells_until_skip(nb.cells)
     pm = nb.metadata.get("papermill", {})
     for key in ("start_time", "end_time", "duration", "exception"):
         pm.pop(key, None)
@@ -384,6 +397,20 @@ def _normalize_notebook(path: Path, name: str) -> None:
         for key in ("start_time", "end_time", "duration"):
             cpm.pop(key, None)
     nbformat.write(nb, path)
+
+
+def _cells_until_skip(cells: list[Any]) -> list[Any]:
+    kept = []
+    for cell in cells:
+        if "papermill-error-cell-tag" in cell.metadata.get("tags", []):
+            continue
+        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+        if errors:
+            cell["outputs"] = [o for o in cell["outputs"] if o.get("output_type") != "error"]
+            kept.append(cell)
+            break
+        kept.append(cell)
+    return kept
 
 
 def run_pipeline(
@@ -521,9 +548,7 @@ def _select_steps(notebooks_dir: Path, steps: Sequence[str] | None) -> list[Step
     chosen = discover_steps(notebooks_dir)
     if steps:
         wanted = set(steps)
-        chosen = [
-            s for s in chosen if s.stem in wanted or s.name in wanted or str(s.number) in wanted
-        ]
+        chosen = [s for s in chosen if wanted & {s.stem, s.name, str(s.number), f"{s.number:02d}"}]
     if not chosen:
         raise SalesAnalysisError(
             f"no pipeline steps (NN_name.ipynb) found in {notebooks_dir}"
@@ -676,7 +701,7 @@ def _run_steps(
             reusing
             and old is not None
             and old.get("fingerprint") == fp
-            and old.get("status") in ("ok", "reused")
+            and old.get("status") in ("ok", "reused", "skipped")
         )
         progress = f"[{i}/{len(steps)}] {step.stem}"
         if reusing:
@@ -714,6 +739,7 @@ def _execute_step(
     """
     run.say(f"{progress} ...")
     t0 = time.perf_counter()
+    failure: BaseException | None = None
     before = _snapshot(run.build / "outputs")
     try:
         _execute(step, run.build, params, cell_timeout)
@@ -722,21 +748,47 @@ def _execute_step(
         rec.status = "interrupted"
         raise
     except Exception as e:  # papermill/kernel errors: recorded, then raised as StepFailed
-        rec.status = "failed"
-        rec.error = _short_error(e)
-        log.error("step %s failed: %s\n%s", step.stem, rec.error, traceback.format_exc())
+        if getattr(e, "ename", None) == StepSkipped.__name__:
+            rec.status, rec.note = "skipped", _strip_title(StepSkipped, str(e.evalue))
+        else:
+            rec.status = "failed"
+            rec.error = _short_error(e)
+            log.error("step %s failed: %s\n%s", step.stem, rec.error, traceback.format_exc())
+            failure = e
     finally:
         rec.seconds = round(time.perf_counter() - t0, 2)
         rec.outputs = _changed(before, run.build / "outputs")
         _export_step(run.build, step, rec)
-    run.say(f"      {rec.status} in {rec.seconds:.1f}s" + (f": {rec.error}" if rec.error else ""))
+    said = rec.error or rec.note
+    run.say(f"      {rec.status} in {rec.seconds:.1f}s" + (f": {said}" if said else ""))
     log.info("step %s %s in %.2fs", step.stem, rec.status, rec.seconds)
     if rec.status == "failed":
-        raise StepFailed(
-            f"step {step.stem} failed: {rec.error}",
-            fix=f"Open {run.final}.failed/{step.stem}.html (or the .ipynb) to see the "
-            "error in context; the last good report is unchanged.",
-        )
+        raise _step_error(run, step, rec, failure)
+
+
+# Errors a notebook raises that keep their own exit code when they stop the run (a conflict of
+# pins found in step 03 exits 3, an invalid plan value found in a step exits 2, as documented).
+_STEP_ERRORS: dict[str, type[SalesAnalysisError]] = {
+    c.__name__: c for c in (ConstraintConflict, InputError, PlanError)
+}
+
+
+def _strip_title(cls: type[SalesAnalysisError], text: str) -> str:
+    prefix = f"{cls.title}: "
+    return text[len(prefix) :] if text.startswith(prefix) else text
+
+
+def _step_error(run: _Run, step: Step, rec: StepRecord, e: BaseException | None) -> Exception:
+    """The error that stops the run after a failed step: the notebook's own business error
+    (with its exit code and fix) when it raised one, else StepFailed pointing at the report."""
+    cls = _STEP_ERRORS.get(getattr(e, "ename", None) or "")
+    if cls is not None:
+        return cls(f"step {step.stem}: {_strip_title(cls, str(e.evalue))}")
+    return StepFailed(
+        f"step {step.stem} failed: {rec.error}",
+        fix=f"Open {run.final}.failed/{step.stem}.html (or the .ipynb) to see the "
+        "error in context; the last good report is unchanged.",
+    )
 
 
 def _export_step(build: Path, step: Step, rec: StepRecord) -> None:
@@ -747,7 +799,7 @@ def _export_step(build: Path, step: Step, rec: StepRecord) -> None:
         return
     rec.notebook = nb_out.name
     try:
-        _normalize_notebook(nb_out, nb_out.name)
+        _normalize_notebook(nb_out, nb_out.name, skipped=rec.status == "skipped")
         export_html(nb_out, build / f"{step.stem}.html", title=step.title)
         rec.html = f"{step.stem}.html"
     except Exception as e:  # an unexportable notebook must not hide the real error
