@@ -4,7 +4,10 @@ Private to :mod:`salesanalysis.forecast.engine`. Everything here works on one nu
 (regular monthly values, oldest first) and is free of pandas, so that a worker process can run
 thousands of series with little overhead.
 
-How a series is forecast (the *default* method):
+How a series is forecast (the *default* method); :func:`forecast_series` runs the stages
+:func:`classify` -> :func:`prepare` (steps 2-4) -> :func:`fit_candidates` ->
+:func:`backtest` -> :func:`select_model` -> :func:`final_forecast` ->
+:func:`calibrate_interval`, each a function with a small typed result:
 
 1. Classify: all zero, stopped (a trailing run of zeros longer than any earlier gap), too short
    (< 4 points), otherwise modelled. Leading zeros (a late start) are dropped.
@@ -498,7 +501,7 @@ def _back(x: np.ndarray, log: bool) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------------------------
-# the per-series driver
+# the per-series driver: classify -> prepare -> fit -> backtest -> select -> final fit -> interval
 
 
 @dataclass
@@ -533,118 +536,289 @@ def _flat_output(
 
 def forecast_series(y_all: np.ndarray, s: Settings, st: Stats) -> SeriesOutput:
     """Forecast one regular monthly series (oldest first; missing months already 0)."""
-    y_all = np.asarray(y_all, dtype=float)
-    h, m = s.horizon, s.season_length
+    y, flat = classify(np.asarray(y_all, dtype=float), s)
+    if flat is not None:
+        return flat
+    series = prepare(y, s)
+    cands = candidate_set(s)
+    fitted = fit_candidates(series, cands, st)
+    bt = backtest(series, cands, fitted, st)
+    choice = select_model(series, cands, bt, st)
+    final = final_forecast(series, bt, choice, st)
+    band = calibrate_interval(series, bt, final)
+    rows = [{**r, "chosen": r["candidate"] == final.name} for r in bt.rows]
+    return SeriesOutput(
+        band.mean_t,
+        band.sd_t,
+        series.log,
+        series.nonneg,
+        final.label,
+        final.reason,
+        series.seasonal,
+        series.n,
+        band.scale_factor,
+        rows,
+        band.zabs,
+        series.p_zero,
+    )
+
+
+# ---- step 1: classify
+
+
+def classify(y_all: np.ndarray, s: Settings) -> tuple[np.ndarray, SeriesOutput | None]:
+    """The series from its first non-zero month, and its forecast when it is not modelled.
+
+    All zero: 0; stopped (a trailing run of at least ``STOP_RUN`` zeros longer than any earlier
+    gap): 0; fewer than ``MIN_POINTS`` months: the mean. Otherwise the forecast is None.
+    """
     if y_all.size == 0 or not np.any(y_all != 0):
-        return _flat_output(y_all, s, 0.0, "zero", "all zero")
+        return y_all, _flat_output(y_all, s, 0.0, "zero", "all zero")
     nz = np.flatnonzero(y_all != 0)
     y = y_all[nz[0] :]  # late start: drop leading zeros
     trail = len(y) - 1 - nz[-1] + nz[0]
     gaps = np.diff(nz) - 1
     if trail >= STOP_RUN and trail > (gaps.max() if gaps.size else 0):
-        return _flat_output(y, s, 0.0, "stopped", f"no sales in the last {trail} months")
+        return y, _flat_output(y, s, 0.0, "stopped", f"no sales in the last {trail} months")
     n = len(y)
     if n < MIN_POINTS:
         mean_t, sd_t = _mean_predict(y, 1)
-        return _flat_output(y, s, float(mean_t[0]), "mean", f"only {n} months", float(sd_t[0]))
+        return y, _flat_output(y, s, float(mean_t[0]), "mean", f"only {n} months", float(sd_t[0]))
+    return y, None
 
+
+# ---- steps 2-4: transform, seasonality, backtest design
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A modelled series on its transformed scale, with its backtest design.
+
+    Attributes:
+        y: values from the first non-zero month, oldest first.
+        yt: ``y`` on the transformed scale (``log(y)`` when ``log``).
+        log: every value is positive, so the models work on the log scale.
+        nonneg: the history is never negative (forecasts and bounds are floored at 0).
+        cap: largest transformed-scale forecast (``max(yt) + LOG_CAP`` on the log scale).
+        p_zero: share of zero months in the last ``ZERO_WINDOW`` months.
+        h: forecast horizon; m: season length; m_eff: lag of the seasonal naive model (1 when
+            the series is shorter than a season).
+        fast: the ``"fast"`` method (one origin, no Theta, first ARIMA order only, no refit).
+        origins: backtest origins (training lengths, ascending; empty: too short to backtest).
+        h_bt: backtest horizon.
+        first: training length at the first origin (``n`` without origins).
+        seasonal: the models have a seasonal part (tested on the data up to ``first``).
+        full_seasonal_ok: the full history has room for a seasonal model.
+    """
+
+    y: np.ndarray
+    yt: np.ndarray
+    log: bool
+    nonneg: bool
+    cap: float
+    p_zero: float
+    h: int
+    m: int
+    m_eff: int
+    fast: bool
+    origins: tuple[int, ...]
+    h_bt: int
+    first: int
+    seasonal: bool
+    full_seasonal_ok: bool
+
+    @property
+    def n(self) -> int:
+        return len(self.y)
+
+
+def prepare(y: np.ndarray, s: Settings) -> Prepared:
+    """Transform ``y`` (from :func:`classify`) and place the backtest origins.
+
+    Seasonal models need two full seasons + 2 months before the first origin. A seasonal
+    history with room for it (>= 2 seasons + 3 months) has its origins placed after them (a
+    shorter backtest horizon) rather than losing its seasonal models.
+    """
+    h, m, n = s.horizon, s.season_length, len(y)
     log = bool(y.min() > 0)
-    p_zero = float(np.mean(y[-ZERO_WINDOW:] == 0))
     yt = np.log(y) if log else y.copy()
-    cap = float(yt.max()) + LOG_CAP if log else np.inf
-    nonneg = bool(y.min() >= 0)
     fast = s.method == "fast"
-
-    # backtest origins; seasonal models need two full seasons + 2 before the first origin. A
-    # seasonal history with room for it (>= 2 seasons + 3 months) has its origins placed after
-    # them (a shorter backtest horizon) rather than losing its seasonal models.
     k = 1 if fast else s.n_origins
     seasonal_room = m > 1 and n >= 2 * m + 3 and _seasonal_test(yt, m)
     origins, h_bt = _origins(n, h, k, 2 * m + 2 if seasonal_room else MIN_FIT)
     first = origins[0] if origins else n
-    seasonal = m > 1 and first >= 2 * m + 2 and _seasonal_test(yt[:first], m)
-    full_seasonal_ok = m > 1 and n >= 2 * m + 2
+    return Prepared(
+        y=y,
+        yt=yt,
+        log=log,
+        nonneg=bool(y.min() >= 0),
+        cap=float(yt.max()) + LOG_CAP if log else np.inf,
+        p_zero=float(np.mean(y[-ZERO_WINDOW:] == 0)),
+        h=h,
+        m=m,
+        m_eff=m if n >= m else 1,
+        fast=fast,
+        origins=tuple(origins),
+        h_bt=h_bt,
+        first=first,
+        seasonal=m > 1 and first >= 2 * m + 2 and _seasonal_test(yt[:first], m),
+        full_seasonal_ok=m > 1 and n >= 2 * m + 2,
+    )
 
+
+@dataclass(frozen=True)
+class Candidates:
+    """The models a series is backtested with.
+
+    Attributes:
+        base: the single models to backtest, in order (seasonal naive always included).
+        eligible: the candidates that may be chosen (the requested ones).
+        combo_members: the members of the combination: the requested single models, or all
+            four when fewer than two are requested.
+        combo: the combination was requested.
+    """
+
+    base: tuple[str, ...]
+    eligible: frozenset[str]
+    combo_members: tuple[str, ...]
+    combo: bool
+
+
+def candidate_set(s: Settings) -> Candidates:
+    """The candidates of the settings' ``models`` and ``method``."""
     wanted = set(s.models)
     requested = [b for b in BASE_MODELS if b in wanted]
-    # the combination is the median of the requested models, or of all four when fewer than
-    # two are requested
-    members_of_combo = tuple(requested) if len(requested) >= 2 else BASE_MODELS
-    base = (
-        list(requested)
-        if "combo" not in wanted
-        else list(dict.fromkeys(requested + list(members_of_combo)))
-    )
-    if fast:
+    members = tuple(requested) if len(requested) >= 2 else BASE_MODELS
+    combo = "combo" in wanted
+    base = list(dict.fromkeys(requested + list(members))) if combo else list(requested)
+    if s.method == "fast":
         base = [b for b in base if b != "theta"]
     if "snaive" not in base:
         base.insert(0, "snaive")  # the baseline is always scored (chosen only if requested)
-    eligible = set(requested) | (set(COMBOS) if "combo" in wanted else set())
-    m_eff = m if n >= m else 1
+    eligible = set(requested) | (set(COMBOS) if combo else set())
+    return Candidates(tuple(base), frozenset(eligible), members, combo)
 
-    # ---- backtest: estimate once at the first origin, filter at the later ones
+
+# ---- fit: estimate each candidate once, at the first origin
+
+
+def fit_candidates(series: Prepared, cands: Candidates, st: Stats) -> dict[str, Fitted]:
+    """Each candidate estimated on the data up to the first origin (empty without origins).
+
+    A candidate is left out when the training data are too short for it or its estimation
+    fails; Theta is re-estimated at each origin (it is cheap), so only its form is fixed here.
+    """
     fitted: dict[str, Fitted] = {}
-    preds: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
-    if origins:
-        for b in base:
-            if b == "snaive":
-                fitted[b] = Fitted("snaive", "snaive" if m_eff > 1 else "naive")
-            elif b == "ets" and first >= MIN_FIT:
-                f = _ets_fit(yt[:first], m, seasonal, st)
-                if f is not None:
-                    fitted[b] = f
-            elif b == "arima" and first >= MIN_FIT + (m + 1 if seasonal else 1):
-                f = _arima_fit(yt[:first], m, seasonal, st, first_only=fast)
-                if f is not None:
-                    fitted[b] = f
-            elif b == "theta" and first >= MIN_FIT:
-                fitted[b] = Fitted("theta", "theta", (seasonal,))
+    if not series.origins:
+        return fitted
+    yt, m, first, seasonal = series.yt, series.m, series.first, series.seasonal
+    for b in cands.base:
+        if b == "snaive":
+            fitted[b] = Fitted("snaive", "snaive" if series.m_eff > 1 else "naive")
+        elif b == "ets" and first >= MIN_FIT:
+            f = _ets_fit(yt[:first], m, seasonal, st)
+            if f is not None:
+                fitted[b] = f
+        elif b == "arima" and first >= MIN_FIT + (m + 1 if seasonal else 1):
+            f = _arima_fit(yt[:first], m, seasonal, st, first_only=series.fast)
+            if f is not None:
+                fitted[b] = f
+        elif b == "theta" and first >= MIN_FIT:
+            fitted[b] = Fitted("theta", "theta", (seasonal,))
+    return fitted
+
+
+# ---- backtest: filter at every origin with the parameters of the first, then score
+
+
+MeanSd = tuple[np.ndarray, np.ndarray]  # (mean, sd) on the transformed scale
+
+
+@dataclass
+class Backtest:
+    """The candidates' backtest.
+
+    Attributes:
+        fitted: the candidates that forecast every origin (finite), and the combination(s).
+        preds: per candidate, one transformed-scale ``(mean, sd)`` per origin.
+        rows: one score row per candidate (``candidate, model, mase, mae, rmse, mape, smape,
+            n_origins, h_backtest``), in the order of ``preds``.
+    """
+
+    fitted: dict[str, Fitted]
+    preds: dict[str, list[MeanSd]]
+    rows: list[dict[str, Any]]
+
+
+def backtest(
+    series: Prepared, cands: Candidates, fitted: dict[str, Fitted], st: Stats
+) -> Backtest:
+    """Forecast each origin with each fitted candidate and their combination; score them.
+
+    A candidate with a failed or non-finite forecast at any origin is dropped.
+    """
+    fitted = dict(fitted)
+    preds: dict[str, list[MeanSd]] = {}
+    if series.origins:
         for b, f in list(fitted.items()):
-            out = []
-            for o in origins:
-                hh = min(h_bt, n - o)
-                if b == "snaive":
-                    r = _snaive_predict(yt[:o], hh, m_eff)
-                elif b == "theta":
-                    r = _theta_predict(yt[:o], hh, m, seasonal, st)
-                elif b == "ets":
-                    r = st.run(
-                        "ets",
-                        lambda o=o, hh=hh, f=f: _ets_predict(f, yt[:o], hh, m),
-                        count_fit=False,
-                    )
-                else:
-                    r = st.run(
-                        "arima",
-                        lambda o=o, hh=hh, f=f: _arima_predict(f, yt[:o], hh, m),
-                        count_fit=False,
-                    )
-                if r is None or not (np.all(np.isfinite(r[0])) and np.all(np.isfinite(r[1]))):
-                    out = None
-                    break
-                out.append(r)
+            out = _origin_forecasts(series, b, f, st)
             if out is None:
                 del fitted[b]
             else:
                 preds[b] = out
-        if "combo" in wanted:
+        if cands.combo:
             for cname in COMBOS:
-                mem = tuple(b for b in members_of_combo if b in preds)
+                mem = tuple(b for b in cands.combo_members if b in preds)
                 if len(mem) >= 2:
                     preds[cname] = [
-                        _combine(cname, [preds[b][i] for b in mem]) for i in range(len(origins))
+                        _combine(cname, [preds[b][i] for b in mem])
+                        for i in range(len(series.origins))
                     ]
                     fitted[cname] = Fitted(cname, cname, mem)
+    return Backtest(fitted, preds, score_candidates(series, fitted, preds))
 
-    # ---- scores
-    scale = _mase_scale(y, m_eff)
+
+def _origin_forecasts(series: Prepared, b: str, f: Fitted, st: Stats) -> list[MeanSd] | None:
+    """Candidate ``b``'s forecasts at every origin; None if one fails or is not finite."""
+    yt, m, n = series.yt, series.m, series.n
+    out = []
+    for o in series.origins:
+        hh = min(series.h_bt, n - o)
+        if b == "snaive":
+            r = _snaive_predict(yt[:o], hh, series.m_eff)
+        elif b == "theta":
+            r = _theta_predict(yt[:o], hh, m, series.seasonal, st)
+        elif b == "ets":
+            r = st.run(
+                "ets",
+                lambda o=o, hh=hh, f=f: _ets_predict(f, yt[:o], hh, m),
+                count_fit=False,
+            )
+        else:
+            r = st.run(
+                "arima",
+                lambda o=o, hh=hh, f=f: _arima_predict(f, yt[:o], hh, m),
+                count_fit=False,
+            )
+        if r is None or not (np.all(np.isfinite(r[0])) and np.all(np.isfinite(r[1]))):
+            return None
+        out.append(r)
+    return out
+
+
+def score_candidates(
+    series: Prepared, fitted: dict[str, Fitted], preds: dict[str, list[MeanSd]]
+) -> list[dict[str, Any]]:
+    """Backtest scores of each candidate on the original scale (MASE, MAE, RMSE, MAPE, sMAPE)."""
+    y, origins = series.y, series.origins
+    scale = _mase_scale(y, series.m_eff)
     rows: list[dict[str, Any]] = []
     for name in preds:
         errs, ape, sape = [], [], []
         for o, (mt, _) in zip(origins, preds[name], strict=True):
             actual = y[o : o + len(mt)]
-            fc = _back(np.minimum(mt, cap), log)
-            if nonneg:
+            fc = _back(np.minimum(mt, series.cap), series.log)
+            if series.nonneg:
                 fc = np.maximum(fc, 0.0)
             e = actual - fc
             errs.append(e)
@@ -665,38 +839,86 @@ def forecast_series(y_all: np.ndarray, s: Settings, st: Stats) -> SeriesOutput:
                 "mape": float(np.nanmean(apes) * 100) if np.any(np.isfinite(apes)) else math.nan,
                 "smape": float(np.mean(np.concatenate(sape)) * 100),
                 "n_origins": len(origins),
-                "h_backtest": h_bt,
+                "h_backtest": series.h_bt,
             }
         )
-    best_name = _select([r for r in rows if r["candidate"] in eligible])
+    return rows
 
-    if not preds:  # no backtest possible: the default by rule
-        best_name = "ets" if "ets" in base and n >= MIN_FIT else "snaive"
-        fitted.setdefault("snaive", Fitted("snaive", "snaive" if m_eff > 1 else "naive"))
+
+# ---- select
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The chosen candidate, why, and the fitted candidates the final fit may use."""
+
+    name: str
+    reason: str
+    fitted: dict[str, Fitted]
+
+
+def select_model(series: Prepared, cands: Candidates, bt: Backtest, st: Stats) -> Choice:
+    """Choose by the backtest (:func:`_select`); without a backtest, by rule: ETS when it can
+    be estimated on the full history (at least ``MIN_FIT`` months), else seasonal naive."""
+    best_name = _select([r for r in bt.rows if r["candidate"] in cands.eligible])
+    fitted = dict(bt.fitted)
+    if not bt.preds:  # no backtest possible: the default by rule
+        best_name = "ets" if "ets" in cands.base and series.n >= MIN_FIT else "snaive"
+        fitted.setdefault("snaive", Fitted("snaive", "snaive" if series.m_eff > 1 else "naive"))
         if best_name == "ets":
-            f = _ets_fit(yt, m, full_seasonal_ok and _seasonal_test(yt, m), st)
+            seasonal = series.full_seasonal_ok and _seasonal_test(series.yt, series.m)
+            f = _ets_fit(series.yt, series.m, seasonal, st)
             if f is None:
                 best_name = "snaive"
             else:
                 fitted["ets"] = f
-        reason = "too short to backtest; rule-based choice"
+        return Choice(best_name, "too short to backtest; rule-based choice", fitted)
+    if best_name not in cands.eligible:
+        reason = "the requested models could not be estimated; seasonal naive"
+    elif best_name in COMBOS:
+        reason = "combination of the candidates (no single model had half its backtest MASE)"
+    elif any(r["candidate"] in COMBOS for r in bt.rows):
+        reason = f"backtest MASE below {SINGLE_EDGE:g} x the combination's"
     else:
-        if best_name not in eligible:
-            reason = "the requested models could not be estimated; seasonal naive"
-        elif best_name in COMBOS:
-            reason = "combination of the candidates (no single model had half its backtest MASE)"
-        elif any(r["candidate"] in COMBOS for r in rows):
-            reason = f"backtest MASE below {SINGLE_EDGE:g} x the combination's"
-        else:
-            reason = "lowest backtest MASE of the requested models"
+        reason = "lowest backtest MASE of the requested models"
+    return Choice(best_name, reason, fitted)
 
-    # ---- final fit of the chosen model(s) on the full history
+
+# ---- final fit of the chosen model(s) on the full history
+
+
+@dataclass(frozen=True)
+class FinalForecast:
+    """The chosen model's forecast of the full history (transformed scale, not calibrated).
+
+    ``name`` is the chosen candidate, or ``"snaive"`` when it failed on the full history.
+    """
+
+    name: str
+    reason: str
+    label: str
+    mean_t: np.ndarray
+    sd_t: np.ndarray
+
+
+def final_forecast(series: Prepared, bt: Backtest, choice: Choice, st: Stats) -> FinalForecast:
+    """Re-estimate the chosen model(s) on the full history, keeping the specification chosen
+    in the backtest (not with the fast method), and forecast; seasonal naive if all fail."""
+    best_name, reason, fitted = choice.name, choice.reason, choice.fitted
     members = fitted[best_name].spec if best_name in COMBOS else (best_name,)
-    finals: list[tuple[np.ndarray, np.ndarray]] = []
+    finals: list[MeanSd] = []
     labels = []
     for b in members:
         r = _final_predict(
-            b, fitted.get(b), yt, h, m, m_eff, seasonal, st, refit=not fast and bool(preds)
+            b,
+            fitted.get(b),
+            series.yt,
+            series.h,
+            series.m,
+            series.m_eff,
+            series.seasonal,
+            st,
+            refit=not series.fast and bool(bt.preds),
         )
         if r is None:
             continue
@@ -704,21 +926,47 @@ def forecast_series(y_all: np.ndarray, s: Settings, st: Stats) -> SeriesOutput:
         labels.append(r[1])
     if not finals:  # everything failed: seasonal naive cannot fail
         best_name, reason = "snaive", reason + "; chosen model failed on full data"
-        finals = [_snaive_predict(yt, h, m_eff)]
-        labels = ["snaive" if m_eff > 1 else "naive"]
+        finals = [_snaive_predict(series.yt, series.h, series.m_eff)]
+        labels = ["snaive" if series.m_eff > 1 else "naive"]
     if best_name in COMBOS and len(finals) >= 2:
         mean_t, sd_t = _combine(best_name, finals)
         label = f"{best_name}[{'+'.join(labels)}]"
     else:
         mean_t, sd_t = finals[0]
         label = labels[0]
+    return FinalForecast(best_name, reason, label, mean_t, sd_t)
 
-    # ---- calibration of the interval width on the backtest errors of the chosen candidate
+
+# ---- interval: calibrate the width on the backtest errors of the chosen candidate
+
+
+@dataclass(frozen=True)
+class Interval:
+    """The final point forecast and calibrated sd on the transformed scale.
+
+    Attributes:
+        mean_t: the point forecast (capped at ``cap`` on the log scale).
+        sd_t: the model's sd times ``scale_factor`` (capped at ``MAX_SD_LOG`` on the log scale).
+        scale_factor: the per-series interval factor from the backtest (1 without one).
+        zabs: |standardised backtest errors| of the chosen model, leave-one-origin-out.
+    """
+
+    mean_t: np.ndarray
+    sd_t: np.ndarray
+    scale_factor: float
+    zabs: np.ndarray
+
+
+def calibrate_interval(series: Prepared, bt: Backtest, final: FinalForecast) -> Interval:
+    """Scale the chosen model's sd by its backtest errors (RMS of the standardised errors,
+    one unusual month winsorised, shrunk towards 1; see :func:`_msq`, :func:`_shrunk`)."""
+    y, log, origins = series.y, series.log, series.origins
     kfac, zabs = 1.0, np.empty(0)
-    if best_name in preds:
-        target = yt if log else y
+    if final.name in bt.preds:
+        preds = bt.preds[final.name]
+        target = series.yt if log else y
         zs = []
-        for o, (mt, sdt) in zip(origins, preds[best_name], strict=True):
+        for o, (mt, sdt) in zip(origins, preds, strict=True):
             if log:
                 sdt = np.minimum(sdt, MAX_SD_LOG)
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -731,22 +979,17 @@ def forecast_series(y_all: np.ndarray, s: Settings, st: Stats) -> SeriesOutput:
             loo.append(np.abs(z) / _shrunk(others[np.isfinite(others)]))
         zabs = np.concatenate(loo)
         zabs = np.where(np.isnan(zabs), 0.0, zabs)  # 0/0: an exact forecast with zero sd
-        if nonneg and zero_is_inside(p_zero, 80):
+        if series.nonneg and zero_is_inside(series.p_zero, 80):
             # a month without sales is inside the 80% (and wider) intervals of this series
             actual = np.concatenate(
-                [y[o : o + len(mt)] for o, (mt, _) in zip(origins, preds[best_name], strict=True)]
+                [y[o : o + len(mt)] for o, (mt, _) in zip(origins, preds, strict=True)]
             )
             zabs = np.where(actual == 0, 0.0, zabs)
-
-    sd_out = kfac * sd_t
+    mean_t, sd_out = final.mean_t, kfac * final.sd_t
     if log:
-        mean_t = np.minimum(mean_t, cap)
+        mean_t = np.minimum(mean_t, series.cap)
         sd_out = np.minimum(sd_out, MAX_SD_LOG)
-    for r in rows:
-        r["chosen"] = r["candidate"] == best_name
-    return SeriesOutput(
-        mean_t, sd_out, log, nonneg, label, reason, seasonal, n, kfac, rows, zabs, p_zero
-    )
+    return Interval(mean_t, sd_out, kfac, zabs)
 
 
 def _msq(z: np.ndarray) -> float:

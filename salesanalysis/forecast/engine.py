@@ -26,7 +26,7 @@ The method, per series (details in :mod:`salesanalysis.forecast._models`):
 * rolling-origin backtest at ``n_origins`` origins with the requested horizon; each candidate is
   estimated once (at the first origin) and filtered with those parameters at the later ones;
 * choice by backtest MASE: the combination, unless a single model scores less than half its
-  MASE (rule and factor set on the M3 monthly series; see ``_fc_models._select``);
+  MASE (rule and factor set on the M3 monthly series; see ``_models._select``);
 * only the chosen model(s) are re-estimated on the full history;
 * intervals: the chosen model's analytic forecast variance, scaled per series by its backtest
   errors, then by one multiplier per level calibrated on the pooled backtest errors of the run
@@ -41,7 +41,7 @@ intermittent or with negative months (raw scale, additive models), late start (l
 dropped). Series that never went negative get forecasts and bounds floored at 0, and
 a lower bound of exactly 0 when months without sales are a likely outcome: at least
 ``(100 - level) / 2`` % of the last 24 months were zero (10% for the 80% interval; see
-``_fc_models.zero_is_inside``). Optimiser
+``_models.zero_is_inside``). Optimiser
 warnings are recorded per fit and summarised per model in ``ForecastResult.warnings``; they are
 never printed.
 

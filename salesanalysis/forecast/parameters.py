@@ -1,0 +1,134 @@
+"""Parameters of the forecast step (notebook 02): checked, with the plan's defaults filled in
+(:func:`forecast_parameters`), as keyword arguments for the hierarchical forecast."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from salesanalysis.forecast.reconcile import _RECONCILIATIONS
+from salesanalysis.forecast.series import HierarchyError
+
+__all__ = ["ForecastParams", "forecast_parameters"]
+
+
+@dataclass(frozen=True)
+class ForecastParams:
+    """Validated parameters of the forecast step (see :func:`forecast_parameters`)."""
+
+    horizon: int
+    levels: tuple[int, ...]
+    models: tuple[str, ...] | None
+    method: str
+    n_origins: int
+    detail: str
+    reconciliation: str
+    accuracy_origins: int
+    n_jobs: int | None
+    scheduler: str | None
+
+    def kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for :func:`forecast_hierarchy` (after ``cube, cutoff``)."""
+        return {
+            "horizon": self.horizon,
+            "levels": self.levels,
+            "models": self.models,
+            "method": self.method,
+            "n_origins": self.n_origins,
+            "detail": self.detail,
+            "reconciliation": self.reconciliation,
+            "accuracy_origins": self.accuracy_origins,
+            "n_jobs": self.n_jobs,
+            "scheduler": self.scheduler,
+        }
+
+
+def _param_error(name: str, value: Any, expected: str) -> HierarchyError:
+    return HierarchyError(
+        f"The notebook parameter '{name}' is {value!r}, which is not {expected}.",
+        fix=f"Set '{name}' to {expected} (in the parameters cell or with `-p {name} ...`).",
+    )
+
+
+def forecast_parameters(
+    *,
+    horizon: int = 0,
+    levels: str | Sequence[int] = "",
+    models: str | Sequence[str] = "",
+    method: str = "default",
+    backtest_origins: int = 3,
+    detail: str = "bottom",
+    reconciliation: str = "mint_shrink",
+    accuracy_origins: int = 1,
+    n_jobs: int = 0,
+    scheduler: str = "",
+    plan: Any = None,
+) -> ForecastParams:
+    """Check the notebook's parameters and fill the defaults from the plan.
+
+    ``horizon=0`` and ``levels=""`` take the plan's ``forecast.horizon`` / ``forecast.levels``
+    (12 and 80, 95 without a plan); ``models=""`` lets the engine use its default candidates;
+    ``levels`` and ``models`` may be comma-separated strings; ``n_jobs=0`` uses all cores;
+    ``scheduler=""`` runs on local processes.
+
+    Raises:
+        HierarchyError: a parameter is malformed (the message names it and the fix).
+    """
+    fs = getattr(plan, "forecast", None)
+    try:
+        h = int(horizon)
+    except (TypeError, ValueError):
+        raise _param_error("horizon", horizon, "a whole number of months") from None
+    if h == 0:
+        h = int(getattr(fs, "horizon", 12))
+    if not 1 <= h <= 60:
+        raise _param_error("horizon", horizon, "between 1 and 60 months (0 = the plan's)")
+    if isinstance(levels, str):
+        raw = [x for x in levels.replace(";", ",").split(",") if x.strip()]
+    else:
+        raw = list(levels)
+    if not raw:
+        raw = list(getattr(fs, "levels", (80, 95)))
+    try:
+        lv = tuple(sorted({int(str(x).strip().rstrip("%")) for x in raw}))
+    except ValueError:
+        raise _param_error("levels", levels, "a list of percentages like '80,95'") from None
+    if any(not 1 <= x <= 99 for x in lv):
+        raise _param_error("levels", levels, "percentages between 1 and 99, like '80,95'")
+    if isinstance(models, str):
+        mods = tuple(x.strip() for x in models.split(",") if x.strip())
+    else:
+        mods = tuple(str(x) for x in models)
+    if detail not in ("bottom", "cell"):
+        raise _param_error("detail", detail, "'bottom' or 'cell'")
+    if reconciliation not in _RECONCILIATIONS:
+        raise _param_error(
+            "reconciliation", reconciliation, " or ".join(repr(x) for x in _RECONCILIATIONS)
+        )
+    for name, v, lo in (
+        ("backtest_origins", backtest_origins, 1),
+        ("accuracy_origins", accuracy_origins, 0),
+        ("n_jobs", n_jobs, 0),
+    ):
+        if not isinstance(v, int | np.integer) or isinstance(v, bool) or v < lo:
+            raise _param_error(name, v, f"a whole number >= {lo}")
+    if not isinstance(method, str) or not method:
+        raise _param_error("method", method, "a method name such as 'default'")
+    sched = str(scheduler or "").strip() or None
+    if sched is not None and "://" not in sched:
+        raise _param_error("scheduler", scheduler, "a Dask address like 'tcp://host:8786' or ''")
+    return ForecastParams(
+        horizon=h,
+        levels=lv,
+        models=mods or None,
+        method=method,
+        n_origins=int(backtest_origins),
+        detail=detail,
+        reconciliation=reconciliation,
+        accuracy_origins=int(accuracy_origins),
+        n_jobs=int(n_jobs) or None,
+        scheduler=sched,
+    )
