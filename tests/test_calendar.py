@@ -107,11 +107,11 @@ def test_year_end_run_reviews_this_year_against_its_plan_of_record(tmp_path):
 
     # December 2025: next year's plan, and this year's review
     r = _cli("run", "--data", str(data), "--period", "2025-12", "--out", str(out / "ye"),
-             "--records", str(records), "--steps", "03", "04")  # fmt: skip
+             "--records", str(records), "--steps", "02", "03", "04")  # fmt: skip
     assert r.returncode == 0, r.stdout + r.stderr
     run = out / "ye" / "2025-12"
     manifest = json.loads((run / "run.json").read_text(encoding="utf-8"))
-    assert [s["status"] for s in manifest["steps"]] == ["ok", "ok"]
+    assert [s["status"] for s in manifest["steps"]] == ["ok", "ok", "ok"]
     targets = pd.read_parquet(run / "outputs" / "targets.parquet")
     assert set(targets["month"].dt.year) == {2026}  # step 03 made next year's draft
     review = pd.read_parquet(run / "outputs" / "review.parquet")
