@@ -1,0 +1,293 @@
+"""Company targets: the plan's revenue target for the plan months (stage 1), and the company
+table of the result (one row per measure, with the statement a planner reads), including the
+market-share target and its agreement with the revenue target.
+
+A target is a value, growth over the 12 months before the cutoff, or a percentile of the
+forecast. A mid-year plan (cutoff inside the fiscal year) covers the remaining months: the
+full-year target minus the actuals to the cutoff.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+
+from salesanalysis.errors import PlanError
+from salesanalysis.targets.cells import ForecastCoverage, PlanCells
+from salesanalysis.targets.checks import CheckRow
+from salesanalysis.targets.customers import CustomerTargets
+from salesanalysis.targets.forecast_rows import Z80
+from salesanalysis.targets.periods import PlanWindows
+from salesanalysis.targets.plan import Plan
+from salesanalysis.targets.rounding import round_unit
+
+__all__ = [
+    "SHARE_WARN_REL",
+    "CompanyTargets",
+    "company_table",
+    "company_targets",
+    "share_warning",
+]
+
+SHARE_WARN_REL = 0.10
+"""Largest relative gap tolerated between the market share the revenue target implies and the
+plan's ``market_share`` target before the company statement warns (10%: e.g. 17.0% against
+anything outside 15.3%..18.7%). Relative, because it is then the same as the gap between the
+revenue target and the revenue the share target implies, whatever the company's size."""
+
+
+@dataclass(frozen=True)
+class CompanyTargets:
+    """The company's revenue target and what it is compared with.
+
+    Attributes:
+        last_year: revenue in last year's comparable months.
+        base: revenue in the 12 months to the cutoff (what growth applies to).
+        actual_ytd: revenue of the fiscal year to the cutoff (0 for a full-year plan).
+        full_year: the fiscal year's target (before taking off ``actual_ytd``).
+        total: the target of the plan months, rounded to ``rounding.revenue`` (what is
+            allocated to cells, reps and months).
+    """
+
+    last_year: float
+    base: float
+    actual_ytd: float
+    full_year: float
+    total: float
+
+
+def company_targets(
+    cube: pd.DataFrame, cells: PlanCells, win: PlanWindows, plan: Plan
+) -> CompanyTargets:
+    """The revenue target of the plan months from ``plan.targets.revenue``.
+
+    Raises:
+        PlanError: a forecast percentile without a forecast of every plan month, or a target
+            the actuals to the cutoff already reach.
+    """
+    cov = cells.coverage
+    ly_total = float(cells.last_year.sum())
+    base_total = float(cells.base.sum())
+    ytd_rev = float(cube.loc[cube["month"].isin(win.ytd), "revenue"].sum()) if win.ytd else 0.0
+    spec = plan.targets.revenue
+    if spec.kind == "value":
+        t_fy = spec.amount
+    elif spec.kind == "growth":
+        t_fy = base_total * (1 + spec.amount)
+    else:
+        if not cov.complete:
+            raise PlanError(
+                f"targets.revenue asks for P{spec.amount:g} of the forecast, but the forecast "
+                f"covers {cov.months_covered} of the {win.n_months} plan months",
+                fix="run the forecast step with an origin at the plan cutoff and a horizon "
+                "covering the fiscal year, or set the target by value or growth",
+            )
+        t_fy = ytd_rev + cov.mean + float(norm.ppf(spec.amount / 100)) * cov.sigma
+    t_plan = t_fy - ytd_rev
+    if t_plan < 0:
+        raise PlanError(
+            f"the revenue target for {plan.fiscal_year} ({t_fy:,.0f}) is already reached by the "
+            f"actuals to {plan.plan_cutoff} ({ytd_rev:,.0f}): nothing is left to plan",
+            fix="raise the target or move plan_cutoff",
+        )
+    total = round_unit(t_plan, plan.rounding_revenue)
+    return CompanyTargets(ly_total, base_total, ytd_rev, t_fy, total)
+
+
+def share_warning(share_t: float, own: float, implied: float, total: float, currency: str) -> str:
+    """The warning when the revenue target's share of the market (``own``) and the market
+    share target (``share_t``) differ by more than :data:`SHARE_WARN_REL`; '' otherwise."""
+    if not (np.isfinite(share_t) and np.isfinite(own) and share_t > 0):
+        return ""
+    rel = own / share_t - 1
+    if abs(rel) <= SHARE_WARN_REL:
+        return ""
+    side = "above" if rel > 0 else "below"
+    return (
+        f"WARNING: the revenue target implies a market share of {own:.1%}, "
+        f"{abs(own - share_t) * 100:.1f} points ({abs(rel):.0%}) {side} the market share "
+        f"target of {share_t:.1%} (more than the {SHARE_WARN_REL:.0%} tolerated). To make "
+        f"them agree, either the revenue target (the one allocated to cells and reps) would "
+        f"need to be {implied:,.0f} {currency} instead of {total:,.0f}, or "
+        f"targets.market_share would need to be {own:.1%}."
+    )
+
+
+def _pct(a: float, b: float) -> str:
+    return f"{a / b - 1:+.1%}" if b and np.isfinite(b) and b > 0 else "n/a"
+
+
+def _revenue_row(
+    company: CompanyTargets,
+    cov: ForecastCoverage,
+    total_with_cushion: float,
+    win: PlanWindows,
+    plan: Plan,
+) -> dict[str, Any]:
+    """The revenue row of the company table, with the statement against last year and the
+    forecast (median, 80% interval, probability of reaching the target)."""
+    total, ly_total, have_fc = company.total, company.last_year, cov.complete
+    fc_mean, fc_sigma = cov.mean, cov.sigma
+    months, nm = win.months, win.n_months
+    fc_p10 = fc_mean - Z80 * fc_sigma if have_fc else np.nan
+    fc_p90 = fc_mean + Z80 * fc_sigma if have_fc else np.nan
+    p_reach = (
+        float(1 - norm.cdf((total - fc_mean) / fc_sigma)) if have_fc and fc_sigma > 0 else np.nan
+    )
+    period_txt = (
+        "fiscal year" if nm == 12 else f"{months[0]:%Y-%m}..{months[-1]:%Y-%m} (mid-year plan)"
+    )
+    stmt = (
+        f"Revenue target {total:,.0f} {plan.currency} for the {period_txt}: "
+        f"{_pct(total, ly_total)} vs last year ({ly_total:,.0f})"
+    )
+    if have_fc:
+        stmt += (
+            f", {_pct(total, fc_mean)} vs the forecast median ({fc_mean:,.0f}; 80% interval "
+            f"{fc_p10:,.0f} to {fc_p90:,.0f}); probability of reaching it {p_reach:.0%}"
+        )
+    else:
+        stmt += "; no forecast for these months to compare with"
+    return {
+        "measure": "revenue",
+        "basis": plan.targets.revenue.describe(),
+        "last_year": ly_total,
+        "base_12m": company.base,
+        "actual_ytd": company.actual_ytd,
+        "target_full_year": company.full_year,
+        "target": total,
+        "cushion_pct": plan.cushion_pct,
+        "target_with_cushion": total_with_cushion,
+        "forecast_median": fc_mean,
+        "forecast_p10": fc_p10,
+        "forecast_p90": fc_p90,
+        "p_reach": p_reach,
+        "statement": stmt + ".",
+    }
+
+
+def _customers_row(customers: CustomerTargets, plan: Plan) -> dict[str, Any]:
+    """The customers row of the company table (activations; no cushion, no forecast)."""
+    full_year, base_count, total = customers.full_year, customers.base_count, customers.total
+    return {
+        "measure": "customers",
+        "basis": plan.targets.customers.describe(),
+        "last_year": base_count,
+        "base_12m": base_count,
+        "actual_ytd": customers.active_ytd,
+        "target_full_year": full_year,
+        "target": total,
+        "cushion_pct": 0.0,
+        "target_with_cushion": total,
+        "forecast_median": np.nan,
+        "forecast_p10": np.nan,
+        "forecast_p90": np.nan,
+        "p_reach": np.nan,
+        "statement": f"Customer target {total:,.0f} activations "
+        f"({_pct(full_year, base_count)} vs {base_count:,} active customers in the 12 "
+        "months before the cutoff).",
+    }
+
+
+def _market_share_row(
+    company: CompanyTargets,
+    cov: ForecastCoverage,
+    market_total: float,
+    market: pd.DataFrame | None,
+    win: PlanWindows,
+    plan: Plan,
+) -> tuple[dict[str, Any], CheckRow | None]:
+    """The market-share row of the company table and a failed check when the share target
+    and the revenue target disagree (None when they agree).
+
+    Raises:
+        PlanError: a forecast percentile without the forecast or the market size."""
+    ms, mk_total, total = plan.targets.market_share, market_total, company.total
+    have_fc, fc_mean, fc_sigma = cov.complete, cov.mean, cov.sigma
+    base_mk = (
+        float(market[market["month"].isin(win.base)]["market_size"].sum())
+        if market is not None and len(market)
+        else np.nan
+    )
+    base_share = company.base / base_mk if base_mk and base_mk > 0 else np.nan
+    if ms.kind == "value":
+        share_t = ms.amount
+    elif ms.kind == "growth":
+        share_t = base_share * (1 + ms.amount)
+    else:
+        if not (have_fc and mk_total > 0):
+            raise PlanError(
+                "targets.market_share asks for a forecast percentile, but the "
+                "forecast or the market size for the plan months is missing",
+                fix="set market_share by value or growth",
+            )
+        share_t = (fc_mean + float(norm.ppf(ms.amount / 100)) * fc_sigma) / mk_total
+    implied = share_t * mk_total if mk_total > 0 else np.nan
+    own = total / mk_total if mk_total > 0 else np.nan
+    ms_stmt = (
+        f"Market share target {share_t:.1%} of a market of {mk_total:,.0f} = "
+        f"{implied:,.0f} {plan.currency}; the revenue target is {own:.1%} of that "
+        "market."
+    )
+    warn = share_warning(share_t, own, implied, total, plan.currency)
+    failed: CheckRow | None = None
+    if warn:  # also a failed check (shown with the others, like a missing rep)
+        ms_stmt += " " + warn
+        failed = (
+            "market share target agrees with the revenue target",
+            False,
+            float(own / share_t - 1),
+            warn,
+        )
+    row = {
+        "measure": "market_share",
+        "basis": ms.describe(share=True),
+        "last_year": base_share,
+        "base_12m": base_share,
+        "actual_ytd": np.nan,
+        "target_full_year": share_t,
+        "target": share_t,
+        "cushion_pct": 0.0,
+        "target_with_cushion": share_t,
+        "forecast_median": fc_mean / mk_total if have_fc and mk_total else np.nan,
+        "forecast_p10": np.nan,
+        "forecast_p90": np.nan,
+        "p_reach": np.nan,
+        "statement": ms_stmt,
+    }
+    return row, failed
+
+
+def company_table(
+    company: CompanyTargets,
+    cells: PlanCells,
+    total_with_cushion: float,
+    customers: CustomerTargets,
+    market: pd.DataFrame | None,
+    win: PlanWindows,
+    plan: Plan,
+    checks: pd.DataFrame,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The company table (one row per measure of the plan) and ``checks`` with a failed check
+    added when the market-share target disagrees with the revenue target.
+
+    Returns ``(company, checks)``; company columns ``measure, basis, last_year, base_12m,
+    actual_ytd, target_full_year, target, cushion_pct, target_with_cushion, forecast_median,
+    forecast_p10, forecast_p90, p_reach, statement``.
+    """
+    cov = cells.coverage
+    comp = [_revenue_row(company, cov, total_with_cushion, win, plan)]
+    if customers.full_year is not None:
+        comp.append(_customers_row(customers, plan))
+    if plan.targets.market_share is not None:
+        row, failed = _market_share_row(company, cov, float(cells.market.sum()), market, win, plan)
+        if failed is not None:
+            checks = pd.concat(
+                [checks, pd.DataFrame([failed], columns=checks.columns)], ignore_index=True
+            )
+        comp.append(row)
+    return pd.DataFrame(comp), checks

@@ -1,0 +1,172 @@
+"""Customer targets (activations), by the counting rule of docs/ARCHITECTURE.md.
+
+A customer is active when a month has positive net revenue; activations are counted per home
+cell (incl. rep) and month (:mod:`salesanalysis.data.counting`, the review's rule too). The base
+count (what ``targets.customers.growth`` applies to) and, in a mid-year plan, the customers
+already active are counted that way. A cell's customer target grows with its revenue target at
+its base-window revenue per customer, scaled to the company customer target (customer pins
+held); months follow the company's historical activation pattern; reps get the cell's customers
+in proportion to their revenue target.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from salesanalysis.data import counting
+from salesanalysis.data.counting import home_cells
+from salesanalysis.errors import ConstraintConflict, PlanError
+from salesanalysis.targets.cells import CELL, PlanCells, segment_mask
+from salesanalysis.targets.kernels import Group, find_conflict, fit_constraints
+from salesanalysis.targets.periods import PlanWindows
+from salesanalysis.targets.plan import Plan
+from salesanalysis.targets.rounding import round_chain, round_unit
+
+__all__ = ["CustomerTargets", "activation_profile", "cell_customers", "customer_targets"]
+
+
+def activation_profile(customers: pd.DataFrame, plan: Plan) -> pd.Series:
+    """Share of a year's activations by calendar month (1-12), last three full years
+    (activation: :func:`salesanalysis.data.counting.activation_months`, each year on its own)."""
+    cut = plan.cutoff_period
+    years = [y for y in range(cut.year - 3, cut.year + 1) if pd.Period(f"{y}-12", "M") <= cut]
+    years = years[-3:]
+    counts = pd.Series(0.0, index=range(1, 13))
+    if customers is not None and len(customers) and years:
+        for y in years:
+            first = counting.activation_months(
+                customers, pd.date_range(f"{y}-01-01", periods=12, freq="MS")
+            )
+            counts += first.dt.month.value_counts().reindex(range(1, 13), fill_value=0)
+    if counts.sum() <= 0:
+        counts[:] = 1.0
+    return counts / counts.sum()
+
+
+@dataclass(frozen=True)
+class CustomerTargets:
+    """Customer targets.
+
+    Attributes:
+        rows: per rep split row (cell x month x rep, the rep split's order), whole numbers.
+        total: the company's customer target of the plan months (0 without a target).
+        full_year: the fiscal year's target (None when the plan has no customer target).
+        base_count: customers active in the 12 months before the cutoff.
+        active_ytd: customers active in the fiscal year to the cutoff.
+        notes: compromises the rounding had to make.
+    """
+
+    rows: np.ndarray
+    total: float
+    full_year: float | None
+    base_count: int
+    active_ytd: int
+    notes: tuple[str, ...] = ()
+
+
+def cell_customers(
+    hc: pd.DataFrame, x3: np.ndarray, cells: PlanCells, total: float, plan: Plan
+) -> tuple[np.ndarray, list[Group]]:
+    """Customer targets per cell, unrounded: revenue target / base revenue per customer
+    (the company's for cells without customers), scaled to ``total``, customer pins held.
+
+    Args:
+        hc: home cells of the base window's active customers (``region, product_line,
+            customer_type, rep_id, revenue``, one row per customer).
+        x3: the cells' revenue targets.
+
+    Returns ``(cell targets, customer pins as groups)``.
+    """
+    n, cu = cells.n, plan.rounding_customers
+    hcc = hc.assign(n=1.0) if len(hc) else pd.DataFrame(columns=[*CELL, "n", "revenue"])
+    bc = cells.vector(hcc, "n") if len(hc) else np.zeros(n)
+    brev = cells.vector(hcc, "revenue") if len(hc) else np.zeros(n)
+    rpc_all = brev.sum() / bc.sum() if bc.sum() > 0 else 1.0
+    rpc = np.where((bc > 0) & (brev > 0), brev / np.where(bc > 0, bc, 1), rpc_all)
+    cw = x3 / rpc
+    cust_c = cw * total / cw.sum() if cw.sum() > 0 else np.full(n, total / n)
+    cpins = []
+    for i, p in enumerate(plan.pins):
+        if p.customers is not None:
+            idx = np.flatnonzero(segment_mask(cells.cells, p.segment_dict))
+            cpins.append(
+                Group(
+                    f"pins[{i}] ({p.label}) customers = {p.customers:,.0f}",
+                    idx,
+                    round_unit(p.customers, cu),
+                )
+            )
+    cgroups = [Group(f"company customer target {total:,.0f}", np.arange(n), total), *cpins]
+    if cpins:
+        conf = find_conflict(n, cgroups, None, None)
+        if conf:
+            raise ConstraintConflict(
+                "these customer pins cannot all hold at once: " + "; ".join(conf),
+                fix="change one of the named customer pins",
+            )
+        cust_c, _, _ = fit_constraints(cust_c, cgroups)
+    return cust_c, cpins
+
+
+def customer_targets(
+    customers: pd.DataFrame | None,
+    cells: PlanCells,
+    x3: np.ndarray,
+    x_cm: np.ndarray,
+    bottom: pd.DataFrame,
+    win: PlanWindows,
+    plan: Plan,
+) -> CustomerTargets:
+    """Customer targets per rep split row from the plan's ``targets.customers``.
+
+    Args:
+        customers: the customer cube.
+        x3, x_cm: the revenue targets per cell and per cell x month (unrounded).
+        bottom: the rep split's rows (:class:`salesanalysis.targets.reps.RepSplit`).
+
+    Raises:
+        PlanError: a customer target by forecast percentile (the forecast is of revenue).
+        ConstraintConflict: customer pins that cannot hold together or be rounded.
+    """
+    c_spec = plan.targets.customers
+    hc = home_cells(customers, win.base) if customers is not None else pd.DataFrame()
+    base_cust = len(hc)
+    act_ytd = 0
+    if customers is not None and win.ytd:  # the review's count of the same months
+        act_ytd = len(counting.active_customers(customers, win.ytd))
+    if c_spec is None:
+        return CustomerTargets(np.zeros(len(bottom)), 0.0, None, base_cust, act_ytd)
+    if c_spec.kind == "forecast_percentile":
+        raise PlanError(
+            "targets.customers cannot use forecast_percentile: the forecast is of revenue only",
+            fix="set customers by value or growth",
+        )
+    c_fy = c_spec.amount if c_spec.kind == "value" else base_cust * (1 + c_spec.amount)
+    cu = plan.rounding_customers
+    cust_total = round_unit(max(c_fy - act_ytd, 0.0), cu)
+    cust_c, cpins = cell_customers(hc, x3, cells, cust_total, plan)
+    nm = win.n_months
+    cal = [m.month for m in win.months]
+    act = activation_profile(customers, plan).to_numpy()[np.array(cal) - 1]
+    act = act / act.sum() if act.sum() > 0 else np.full(nm, 1 / nm)
+    cust_cm = cust_c[:, None] * act[None, :]
+    rev_row = x_cm[bottom["cell"].to_numpy(), bottom["m"].to_numpy()] * bottom["share"]
+    row_tot = rev_row.groupby([bottom["cell"], bottom["m"]]).transform("sum")
+    cshare = np.where(row_tot > 0, rev_row / np.where(row_tot > 0, row_tot, 1), bottom["share"])
+    cnotes: list[str] = []
+    _, _, cust_b = round_chain(
+        cust_c,
+        cust_cm,
+        bottom.assign(share=cshare),
+        float(cu),
+        cust_total,
+        cpins,
+        None,
+        None,
+        cnotes,
+        "customers",
+    )
+    return CustomerTargets(cust_b, cust_total, c_fy, base_cust, act_ytd, tuple(cnotes))

@@ -1,0 +1,142 @@
+"""Writing the targets: ``targets.parquet`` and friends, the Excel workbook, and the per-level
+tables reports and the workbook show.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from salesanalysis.targets.cells import CELL
+from salesanalysis.targets.plan import Plan
+from salesanalysis.untrusted import EXCEL_WRITER_KWARGS, neutralise_cell, neutralise_frame
+
+if TYPE_CHECKING:
+    from salesanalysis.targets.decompose import Decomposition
+
+__all__ = ["level_tables", "write_targets"]
+
+_SHEETS = [
+    ("Company", []),
+    ("Region", ["region"]),
+    ("Product line", ["product_line"]),
+    ("Customer type", ["customer_type"]),
+    ("Cell", CELL),
+    ("Rep", ["region", "rep_id"]),
+    ("Month", ["month"]),
+]
+
+
+def _assumptions_table(plan: Plan) -> pd.DataFrame:
+    rows: list[tuple[str, str]] = []
+
+    def walk(prefix: str, v: Any) -> None:
+        if isinstance(v, dict):
+            for k, vv in v.items():
+                walk(f"{prefix}.{k}" if prefix else str(k), vv)
+        elif isinstance(v, list):
+            if not v:
+                rows.append((prefix, "(none)"))
+            for i, vv in enumerate(v):
+                walk(f"{prefix}[{i}]", vv)
+        else:
+            rows.append((prefix, "" if v is None else str(v)))
+
+    walk("", plan.to_dict())
+    rows.insert(0, ("plan file", str(plan.source or "(edited in the notebook)")))
+    return pd.DataFrame(rows, columns=["assumption", "value"])
+
+
+def level_tables(dec: Decomposition) -> dict[str, pd.DataFrame]:
+    """One table per level (company, region, ..., rep, month) for reports and Excel."""
+    t = dec.targets
+    vals = ["target_revenue_no_cushion", "target_revenue", "target_customers"]
+    out = {}
+    for sheet, ks in _SHEETS:
+        if ks == ["month"]:
+            tab = t.groupby("month", as_index=False)[vals].sum()
+            tab["month"] = tab["month"].dt.strftime("%Y-%m")
+        elif ks:
+            tab = t.groupby(ks, as_index=False)[vals].sum()
+            level = "rep" if "rep_id" in ks else ("cell" if len(ks) == 3 else ks[0])
+            seg = dec.segments[dec.segments["level"] == level][
+                [*ks, "last_year", "growth_vs_last_year"]
+            ]
+            tab = tab.merge(seg, on=ks, how="left")
+            if level == "rep":
+                tab = tab.merge(
+                    dec.rep_load[["rep_id", "name", "capacity", "load", "flag"]],
+                    on="rep_id",
+                    how="left",
+                )
+        else:
+            tab = pd.DataFrame([t[vals].sum()])
+            seg = dec.segments[dec.segments["level"] == "company"]
+            tab["last_year"] = seg["last_year"].to_numpy()
+            tab["growth_vs_last_year"] = seg["growth_vs_last_year"].to_numpy()
+        out[sheet] = tab
+    return out
+
+
+def write_targets(decomposition: Decomposition, outputs_dir: str | Path) -> dict[str, Path]:
+    """Write ``targets.parquet`` (rep targets, with cushion), ``targets_company.parquet``
+    (month x cell, without cushion, as the review step reads it), ``targets_summary.parquet``
+    (one row per measure) and ``targets.xlsx``.
+
+    The workbook has an *Assumptions* sheet first, then a sheet per level, formatted with
+    thousands separators. Files are written under a temporary name and then renamed, and the
+    workbook carries a fixed creation date so reruns give identical bytes.
+    """
+    out = Path(outputs_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "targets": out / "targets.parquet",
+        "company": out / "targets_company.parquet",
+        "summary": out / "targets_summary.parquet",
+        "xlsx": out / "targets.xlsx",
+    }
+    t = decomposition.targets
+    company = (
+        t.groupby(["month", *CELL], as_index=False)[
+            ["target_revenue_no_cushion", "target_customers"]
+        ]
+        .sum()
+        .rename(columns={"target_revenue_no_cushion": "target_revenue"})
+    )
+    company["plan_name"] = decomposition.plan.name
+    for key, df in (("targets", t), ("company", company), ("summary", decomposition.company)):
+        tmp = paths[key].with_name("." + paths[key].name + ".tmp")
+        df.to_parquet(tmp, index=False)
+        tmp.replace(paths[key])
+    tmp = paths["xlsx"].with_name(".targets.xlsx.tmp")
+    with pd.ExcelWriter(tmp, engine="xlsxwriter", engine_kwargs=EXCEL_WRITER_KWARGS) as xw:
+        wb = xw.book
+        wb.set_properties(
+            {"title": f"Targets {decomposition.plan.name}", "created": _dt.datetime(2000, 1, 1)}
+        )
+        money = wb.add_format({"num_format": "#,##0"})
+        pctf = wb.add_format({"num_format": "0.0%"})
+        head = wb.add_format({"bold": True, "bottom": 1})
+        sheets = {"Assumptions": _assumptions_table(decomposition.plan)}
+        sheets.update(level_tables(decomposition))
+        sheets["Checks"] = decomposition.checks
+        for name, df in sheets.items():
+            neutralise_frame(df).to_excel(xw, sheet_name=name, index=False)  # no formulas
+            ws = xw.sheets[name]
+            for j, col in enumerate(df.columns):
+                ws.write_string(0, j, neutralise_cell(str(col)), head)
+                width = max(12, min(48, len(str(col)) + 2))
+                if name == "Assumptions":
+                    width = 40 if j == 0 else 60
+                fmt = None
+                if col in ("growth_vs_last_year", "load"):
+                    fmt = pctf if col != "load" else money
+                elif pd.api.types.is_numeric_dtype(df[col]) and col != "ok":
+                    fmt = money
+                ws.set_column(j, j, width, fmt)
+            ws.freeze_panes(1, 0)
+    tmp.replace(paths["xlsx"])
+    return paths
