@@ -2,9 +2,16 @@
 table of the result (one row per measure, with the statement a planner reads), including the
 market-share target and its agreement with the revenue target.
 
-A target is a value, growth over the 12 months before the cutoff, or a percentile of the
-forecast. A mid-year plan (cutoff inside the fiscal year) covers the remaining months: the
-full-year target minus the actuals to the cutoff.
+A target is a value, growth over a stated base, or a percentile of the forecast. A mid-year
+plan (cutoff inside the fiscal year) covers the remaining months.
+
+The growth base (:func:`growth_base`) is always comparable with the months planned: the same
+months a year earlier (for a full-year plan made at the end of last year, the 12 months before
+the cutoff; for a mid-year plan for July-December, last July-December) when the data hold them
+all; otherwise the history there is (the months before the cutoff with data, at most 12) is
+annualised: its monthly average times the number of plan months. The rule used is stated
+next to the target. A value or forecast-percentile target is a full-year figure: the plan
+months get it minus the actuals to the cutoff.
 """
 
 from __future__ import annotations
@@ -46,7 +53,10 @@ class CompanyTargets:
 
     Attributes:
         last_year: revenue in last year's comparable months.
-        base: revenue in the 12 months to the cutoff (what growth applies to).
+        base: what a growth target applies to (see :func:`growth_base`).
+        base_rule: the growth base's rule in words, shown next to the target.
+        base_months: the months whose revenue makes the base (before any annualising).
+        base_revenue: their revenue (the base before annualising).
         actual_ytd: revenue of the fiscal year to the cutoff (0 for a full-year plan).
         full_year: the fiscal year's target (before taking off ``actual_ytd``).
         total: the target of the plan months, rounded to ``rounding.revenue`` (what is
@@ -58,6 +68,38 @@ class CompanyTargets:
     actual_ytd: float
     full_year: float
     total: float
+    base_rule: str = ""
+    base_months: tuple[pd.Timestamp, ...] = ()
+    base_revenue: float = 0.0
+
+
+def growth_base(
+    cube: pd.DataFrame, cells: PlanCells, win: PlanWindows
+) -> tuple[float, str, list[pd.Timestamp], float]:
+    """The revenue a growth target applies to, and its rule in words (module docstring).
+
+    The same months a year earlier when the data start on or before the first of them; else
+    the months before the cutoff that have data (at most 12), annualised to the plan months.
+    Returns the base, its rule in words, the months it is made of and their revenue.
+    """
+    first = cube["month"].min() if len(cube) else None
+    n_plan = len(win.months)
+    ly = float(cells.last_year.sum())
+    if first is not None and win.last_year and min(win.last_year) >= first:
+        same = "the same months a year earlier" if n_plan < 12 else "the 12 months to the cutoff"
+        span = f"{win.last_year[0]:%Y-%m}..{win.last_year[-1]:%Y-%m}"
+        return ly, f"growth base: {same} ({span}), {ly:,.0f}", list(win.last_year), ly
+    have = [m for m in win.base if first is not None and m >= first]
+    if not have:
+        return 0.0, "growth base: no history before the cutoff (0)", [], 0.0
+    got = float(cube.loc[cube["month"].isin(have), "revenue"].sum())
+    base = got / len(have) * n_plan
+    rule = (
+        f"growth base: annualised, the data do not reach back to the same months a year "
+        f"earlier: {len(have)} months of history ({have[0]:%Y-%m}..{have[-1]:%Y-%m}) average "
+        f"{got / len(have):,.0f} a month x {n_plan} plan months = {base:,.0f}"
+    )
+    return base, rule, have, got
 
 
 def company_targets(
@@ -71,13 +113,13 @@ def company_targets(
     """
     cov = cells.coverage
     ly_total = float(cells.last_year.sum())
-    base_total = float(cells.base.sum())
+    base_total, base_rule, b_months, b_revenue = growth_base(cube, cells, win)
     ytd_rev = float(cube.loc[cube["month"].isin(win.ytd), "revenue"].sum()) if win.ytd else 0.0
     spec = plan.targets.revenue
     if spec.kind == "value":
         t_fy = spec.amount
-    elif spec.kind == "growth":
-        t_fy = base_total * (1 + spec.amount)
+    elif spec.kind == "growth":  # growth applies to the plan months' own base
+        t_fy = ytd_rev + base_total * (1 + spec.amount)
     else:
         if not cov.complete:
             raise PlanError(
@@ -95,7 +137,10 @@ def company_targets(
             fix="raise the target or move plan_cutoff",
         )
     total = round_unit(t_plan, plan.rounding_revenue)
-    return CompanyTargets(ly_total, base_total, ytd_rev, t_fy, total)
+    rule = base_rule if spec.kind == "growth" else ""
+    return CompanyTargets(
+        ly_total, base_total, ytd_rev, t_fy, total, rule, tuple(b_months), b_revenue
+    )
 
 
 def share_warning(share_t: float, own: float, implied: float, total: float, currency: str) -> str:
@@ -152,6 +197,8 @@ def _revenue_row(
         )
     else:
         stmt += "; no forecast for these months to compare with"
+    if company.base_rule:
+        stmt += f"; {company.base_rule}"
     return {
         "measure": "revenue",
         "basis": plan.targets.revenue.describe(),
@@ -208,12 +255,14 @@ def _market_share_row(
         PlanError: a forecast percentile without the forecast or the market size."""
     ms, mk_total, total = plan.targets.market_share, market_total, company.total
     have_fc, fc_mean, fc_sigma = cov.complete, cov.mean, cov.sigma
+    share_months = list(company.base_months) or list(win.base)  # the base's own months
     base_mk = (
-        float(market[market["month"].isin(win.base)]["market_size"].sum())
+        float(market[market["month"].isin(share_months)]["market_size"].sum())
         if market is not None and len(market)
         else np.nan
     )
-    base_share = company.base / base_mk if base_mk and base_mk > 0 else np.nan
+    base_rev = company.base_revenue if company.base_months else company.base
+    base_share = base_rev / base_mk if base_mk and base_mk > 0 else np.nan
     if ms.kind == "value":
         share_t = ms.amount
     elif ms.kind == "growth":
