@@ -1,9 +1,10 @@
 """Number and table formatting for reports: thousands separators, %, HTML-escaped labels.
 
 ``money``, ``pct`` and ``number`` format one value for narrative text; ``table`` turns a frame
-into a pandas ``Styler`` that renders as an HTML table in notebooks and nbconvert reports.
-Every label (cells, index, column headers, caption) is HTML-escaped, so a region called
-``<script>`` shows as text.
+into a pandas ``Styler`` that renders as an HTML table in notebooks and nbconvert reports, or,
+for a frame with no rows or no columns, into an :class:`EmptyTable`: one sentence in place of
+the table. Every label (cells, index, column headers, caption) is HTML-escaped, so a region
+called ``<script>`` shows as text.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy as np
 import pandas as pd
 from pandas.io.formats.style import Styler
 
-__all__ = ["NA", "md", "money", "pct", "number", "table"]
+__all__ = ["NA", "EmptyTable", "empty_sentence", "md", "money", "pct", "number", "table"]
 
 NA = "–"
 """What a missing value shows as."""
@@ -211,6 +212,33 @@ def header_label(name: Any) -> Any:
     return text[0].upper() + text[1:]
 
 
+@dataclass(frozen=True)
+class EmptyTable:
+    """What :func:`table` shows for a frame with no rows or no columns: one sentence.
+
+    Displays like a table in a notebook (``_repr_html_``) and has the ``to_html()`` of a
+    ``Styler``, so callers need no special case.
+    """
+
+    text: str
+
+    def to_html(self, *args: Any, **kwargs: Any) -> str:
+        """The sentence as an HTML paragraph (escaped)."""
+        return f'<p class="empty-table"><em>{html.escape(self.text)}</em></p>'
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def empty_sentence(caption: str | None) -> str:
+    """The default sentence of an empty table: ``"Nothing to show: <caption>."``."""
+    what = (caption or "").strip().rstrip(".")
+    return f"Nothing to show: {what}." if what else "Nothing to show."
+
+
 def table(
     df: pd.DataFrame,
     money: Sequence[Any] = (),  # noqa: A002 - public keyword, shadows the function on purpose
@@ -229,8 +257,14 @@ def table(
     total: str | None = None,
     row_key: Any = None,
     row_formats: dict[Any, Literal["money", "pct", "ints"]] | None = None,
-) -> Styler:
+    empty: str | None = None,
+) -> Styler | EmptyTable:
     """Format a frame as a report table (a pandas ``Styler``; display it or call ``.to_html()``).
+
+    A frame with no rows or no columns (nobody behind, no returns, no market rows...) gives an
+    :class:`EmptyTable` instead: the sentence ``empty``, by default ``"Nothing to show:
+    <caption>."``. The column names are then not checked (a frame built from no rows often has
+    no columns at all).
 
     Args:
         money: columns holding amounts: thousands separators, no decimals (or ``money_scale``).
@@ -252,10 +286,14 @@ def table(
             shown in that row's format instead: ``"pct"`` (a share, 0.17 -> ``17.0%``),
             ``"ints"`` (a count) or ``"money"``. E.g. ``row_key="measure",
             row_formats={"market_share": "pct", "customers": "ints"}``.
+        empty: the sentence shown instead of a table with no rows (plain text, escaped), e.g.
+            ``"No segment is behind its year-to-date target."``.
 
     Other columns: floats with up to 2 decimals, dates as YYYY-MM, text escaped. Missing values
     show as "–".
     """
+    if df.empty:
+        return EmptyTable(empty if empty is not None else empty_sentence(caption))
     roles = _column_roles(df, money, pct, ints, signed_pct, pts, decimals, row_key, row_formats)
     styler = _format_cells(df, roles, money_scale, pct_decimals, total, labels)
     styler = _align(styler, df, roles, total)

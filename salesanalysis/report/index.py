@@ -1,17 +1,35 @@
-"""The run's index page: the review's headline first, then the steps, data notes and records."""
+"""The run's index page: the review's headline first, then the steps, data notes and records.
+
+Amounts are shown in the plan's currency (``outputs/plan.json``, written by the prepare stage).
+"""
 
 from __future__ import annotations
 
 import html
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from salesanalysis.report.formatting import money, pct
+from salesanalysis.report.formatting import money, number, pct
 
-__all__ = ["Headline", "headline", "render_index"]
+__all__ = ["Headline", "headline", "plan_currency", "render_index"]
+
+NO_PLAN_CURRENCY = "CNY"
+"""The currency of a run without a plan file (the plan's own default, ``targets.plan``)."""
+
+
+def plan_currency(outputs: Path | str) -> str:
+    """The currency of the run's plan (``outputs/plan.json``); :data:`NO_PLAN_CURRENCY` when
+    the run has no plan or the file cannot be read."""
+    try:
+        plan = json.loads((Path(outputs) / "plan.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return NO_PLAN_CURRENCY
+    cur = plan.get("currency") if isinstance(plan, dict) else None
+    return str(cur) if cur else NO_PLAN_CURRENCY
 
 
 @dataclass
@@ -22,6 +40,8 @@ class Headline:
     behind: list[dict[str, Any]] = field(default_factory=list)
     ahead: list[dict[str, Any]] = field(default_factory=list)
     plan_note: str | None = None
+    currency: str = NO_PLAN_CURRENCY  # of every amount above
+    reviewed: bool = False  # the review step ran: behind / ahead are its answers, even if empty
 
 
 def _sales_cards(outputs: Path, p: pd.Period, currency: str) -> list[tuple[str, str, str]]:
@@ -48,11 +68,16 @@ def _sales_cards(outputs: Path, p: pd.Period, currency: str) -> list[tuple[str, 
     ]
 
 
-def headline(outputs: Path | str, period: str, currency: str = "CNY") -> Headline:
-    """Headline figures of a run from its outputs (the review's when the review step ran)."""
+def headline(outputs: Path | str, period: str, currency: str | None = None) -> Headline:
+    """Headline figures of a run from its outputs (the review's when the review step ran).
+
+    Args:
+        currency: of the amounts; None takes the plan's (:func:`plan_currency`).
+    """
     outputs = Path(outputs)
     p = pd.Period(period, "M")
-    h = Headline()
+    currency = currency or plan_currency(outputs)
+    h = Headline(currency=currency)
     review = outputs / "review.parquet"
     if review.exists():
         from salesanalysis.review import headline as review_headline
@@ -77,19 +102,21 @@ def headline(outputs: Path | str, period: str, currency: str = "CNY") -> Headlin
             ),
             (
                 "Customers YTD",
-                f"{r['customers_ytd']:,.0f}",
-                f"target to date {r['customers_target_ytd']:,.0f}",
+                number(r["customers_ytd"]),
+                f"target to date {number(r['customers_target_ytd'])}",
             ),
         ]
-        h.behind, h.ahead = list(r.get("behind", [])), list(r.get("ahead", []))
+        h.behind, h.ahead = list(r.get("behind") or []), list(r.get("ahead") or [])
+        h.reviewed = True
     h.cards += _sales_cards(outputs, p, currency)
     return h
 
 
-def _segments(title: str, rows: list[dict[str, Any]], currency: str) -> str:
-    if not rows:
-        return ""
+def _segments(title: str, rows: list[dict[str, Any]], currency: str, none: str) -> str:
+    """The table of segments behind or ahead; the sentence ``none`` when there are none."""
     e = html.escape
+    if not rows:
+        return f"<h3>{e(title)}</h3><p>{e(none)}</p>"
     body = "".join(
         f"<tr><td>{e(str(r['segment']))}</td><td>{e(money(r['actual'], currency))}</td>"
         f"<td>{e(money(r['target'], currency))}</td><td>{e(money(r['gap'], currency, signed=True))}</td>"
@@ -102,9 +129,14 @@ def _segments(title: str, rows: list[dict[str, Any]], currency: str) -> str:
     )
 
 
-def render_index(manifest: dict[str, Any], h: Headline | None, currency: str = "CNY") -> str:
-    """The run's ``index.html`` (self-contained; every value from data is HTML-escaped)."""
+def render_index(manifest: dict[str, Any], h: Headline | None, currency: str | None = None) -> str:
+    """The run's ``index.html`` (self-contained; every value from data is HTML-escaped).
+
+    Args:
+        currency: of the amounts; None takes the headline's (the plan's).
+    """
     e = html.escape
+    currency = currency or (h.currency if h else NO_PLAN_CURRENCY)
     period = manifest.get("period") or "?"
     status = manifest["status"]
     rows = []
@@ -122,10 +154,20 @@ def render_index(manifest: dict[str, Any], h: Headline | None, currency: str = "
     )
     segs = (
         (
-            _segments("Furthest behind (YTD)", h.behind, currency)
-            + _segments("Furthest ahead (YTD)", h.ahead, currency)
+            _segments(
+                "Furthest behind (YTD)",
+                h.behind,
+                currency,
+                "No segment is behind its year-to-date target.",
+            )
+            + _segments(
+                "Furthest ahead (YTD)",
+                h.ahead,
+                currency,
+                "No segment is ahead of its year-to-date target.",
+            )
         )
-        if h
+        if h and (h.reviewed or h.behind or h.ahead)
         else ""
     )
     notes = "".join(f"<li>{e(n)}</li>" for n in manifest.get("notes") or [])

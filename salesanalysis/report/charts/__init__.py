@@ -8,6 +8,11 @@ Call :func:`setup` once at the top of a notebook (or in a test) before drawing::
     ax.plot(months, revenue)
     plots.money_axis(ax, unit="CNY")        # after plotting: the scale follows the data
 
+Every chart function of the step modules takes the frame it draws; when that frame has nothing
+to draw (no rows, or none of the kind the chart shows) it draws nothing and returns
+:func:`empty_chart`: a small figure with the chart's title and a centred sentence, never an
+exception, so a notebook cell shows the same kind of output either way.
+
 The CJK font is the Noto Sans CJK SC file shipped by the ``mplfonts`` package. It is registered
 with matplotlib's font manager in memory only: nothing is written into matplotlib's folders.
 Step-specific charts live in ``salesanalysis/plots/<area>.py`` (for example ``plots.market``).
@@ -24,6 +29,7 @@ from typing import Literal
 from matplotlib import font_manager
 from matplotlib.axes import Axes
 from matplotlib.axis import Axis
+from matplotlib.figure import Figure
 from matplotlib.ticker import Formatter
 
 from salesanalysis.errors import SalesAnalysisError
@@ -42,6 +48,9 @@ __all__ = [
     "money_scale",
     "label",
     "waterfall_bars",
+    "EMPTY_TEXT",
+    "empty_chart",
+    "is_empty_chart",
 ]
 
 CJK_FONT_FAMILY = "Noto Sans CJK SC"
@@ -343,3 +352,39 @@ def waterfall_bars(
         spans.append((min(bottom, bottom + height), max(bottom, bottom + height)))
         ax.bar(i, height, bottom=bottom, color=color, width=0.6)
     return spans
+
+
+# --------------------------------------------------------------------------- nothing to draw
+
+EMPTY_TEXT = "没有可显示的数据 · Nothing to show"
+"""The sentence of a chart with nothing to draw (the charts are labelled in Chinese)."""
+
+
+def empty_chart(title: str, note: str | None = None) -> Figure:
+    """The chart drawn when its frame is empty: a short figure with no axes, the chart's title
+    and a centred sentence (``note``, by default :data:`EMPTY_TEXT`).
+
+    Args:
+        title: the title the chart would have had (what is missing).
+        note: why there is nothing to show, e.g. ``"没有落后于目标的区域"``.
+    """
+    fig = Figure(figsize=(FIGSIZE[0], 1.2), layout="constrained")
+    ax = fig.subplots()
+    ax.set_axis_off()
+    ax.set_title(title.replace("$", r"\$"), loc="left")
+    ax.text(
+        0.5,
+        0.5,
+        (note or EMPTY_TEXT).replace("$", r"\$"),
+        ha="center",
+        va="center",
+        transform=ax.transAxes,
+        color="#7f7f7f",
+    )
+    fig.empty_chart = True  # what is_empty_chart looks for
+    return fig
+
+
+def is_empty_chart(fig: Figure) -> bool:
+    """True for a figure made by :func:`empty_chart` (nothing was drawn)."""
+    return bool(getattr(fig, "empty_chart", False))

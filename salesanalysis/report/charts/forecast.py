@@ -1,8 +1,10 @@
 """Charts for the forecast step (notebook 02), drawn from :mod:`salesanalysis.forecast.hierarchy` frames.
 
 Every function returns a :class:`matplotlib.figure.Figure` made without pyplot (a notebook shows
-it once, as the cell's result). Titles and axes are in Chinese with units; call
-:func:`salesanalysis.report.charts.setup` first so that the CJK font is used.
+it once, as the cell's result); with nothing to draw (no forecast, no backtest scores...) it is
+:func:`~salesanalysis.report.charts.empty_chart`: the title and a sentence, never an error.
+Titles and axes are in Chinese with units; call :func:`salesanalysis.report.charts.setup` first
+so that the CJK font is used.
 """
 
 from __future__ import annotations
@@ -52,6 +54,12 @@ def _figure(nrows: int = 1, ncols: int = 1, *, figsize=FIGSIZE, **kw) -> tuple[F
     return fig, fig.subplots(nrows, ncols, squeeze=False, **kw)
 
 
+def _empty(title: str, note: str | None = None) -> Figure:
+    from salesanalysis.report.charts import empty_chart  # lazy, like the axis formatters
+
+    return empty_chart(title, note)
+
+
 def _money_axis(ax: Axes, currency: str) -> None:
     from salesanalysis.report.charts import (
         money_axis,  # lazy: the core module sets the house style
@@ -87,6 +95,13 @@ def _select(frame: pd.DataFrame, level: str, keys: Mapping[str, str] | None) -> 
         if want is not None:
             m &= frame[c] == want
     return frame.loc[m]
+
+
+def _history(history: pd.DataFrame, level: str, keys: Mapping[str, str] | None) -> pd.DataFrame:
+    """The history of one series (no rows when there is no history at all)."""
+    if history.empty:
+        return pd.DataFrame({"month": pd.Series(dtype="datetime64[ns]"), "value": []})
+    return _select(history, level, keys)
 
 
 def _bands(forecast: pd.DataFrame) -> list[int]:
@@ -175,8 +190,10 @@ def fan_chart(
         level, keys: the series (keys of the level's dimensions, e.g. ``{"region": "华东"}``).
         history_months: months of history shown before the forecast.
     """
+    if forecast.empty:
+        return _empty(title or "月收入实际与预测", "没有预测 · No forecast")
     fc = _select(forecast, level, keys)
-    hist = _select(history, level, keys)
+    hist = _history(history, level, keys)
     if fc.empty:
         raise ValueError(f"no forecast for level {level!r} and keys {dict(keys or {})}")
     fig, axes = _figure()
@@ -199,7 +216,10 @@ def fan_chart_grid(
     max_panels: int = 12,
 ) -> Figure:
     """One fan chart per key of ``level`` (e.g. each region), biggest forecast first."""
-    fc = forecast[forecast["level"] == level]
+    title = f"按{LEVEL_LABELS.get(level, level)}：月收入实际与预测"
+    fc = forecast[forecast["level"] == level] if len(forecast) else forecast
+    if fc.empty:
+        return _empty(title, "没有预测 · No forecast")
     cols = list(LEVEL_KEYS[level])
     order = (
         (fc.groupby(cols, sort=True)["mean"].sum().sort_values(ascending=False).index[:max_panels])
@@ -217,7 +237,7 @@ def fan_chart_grid(
         _draw_fan(
             ax,
             f,
-            _select(history, level, k),
+            _history(history, level, k),
             history_months=history_months,
             legend=(i == 0),
             compact=True,
@@ -229,7 +249,7 @@ def fan_chart_grid(
     for ax in axes.flat[n:]:
         ax.set_visible(False)
     fig.suptitle(
-        f"按{LEVEL_LABELS.get(level, level)}：月收入实际与预测",
+        title,
         fontweight="bold",
         x=0.01,
         ha="left",
@@ -256,7 +276,10 @@ def accuracy_chart(
     """
     from matplotlib.colors import TwoSlopeNorm
 
-    d = summary.dropna(subset=[metric])
+    title = f"回测平均 {metric.upper()}：按层级和模型（越低越好）"
+    d = summary.dropna(subset=[metric]) if len(summary) else summary
+    if d.empty:
+        return _empty(title, "没有回测结果 · No backtest scores")
     levels = [lv for lv in LEVELS if lv in set(d["level"])]
     present = list(dict.fromkeys(d["model"]))
     models = [m for m in (baseline,) if m in present]
@@ -299,13 +322,16 @@ def accuracy_chart(
     ax.set_xlabel("模型（chosen = 各序列自己选中的模型）")
     cb = fig.colorbar(im, ax=ax, fraction=0.04, pad=0.02)
     cb.set_label(f"相对季节性朴素法的 {metric.upper()}（<1 更好）")
-    ax.set_title(f"回测平均 {metric.upper()}：按层级和模型（越低越好）")
+    ax.set_title(title)
     return fig
 
 
 def reconciliation_chart(accuracy: pd.DataFrame) -> Figure:
     """MASE of base against reconciled forecasts per level (from ``reconciliation_backtest``)."""
-    d = accuracy.dropna(subset=["mase_base"])
+    title = "调和前后的预测精度（按层级）"
+    d = accuracy.dropna(subset=["mase_base"]) if len(accuracy) else accuracy
+    if d.empty:
+        return _empty(title, "没有留出期结果 · No hold-out scores")
     levels = list(d["level"])
     fig, axes = _figure(figsize=(9.0, 0.5 * len(levels) + 1.6))
     ax = axes[0, 0]
@@ -325,7 +351,7 @@ def reconciliation_chart(accuracy: pd.DataFrame) -> Figure:
     ax.set_yticks(y, [LEVEL_LABELS.get(lv, lv) for lv in levels])
     ax.invert_yaxis()
     ax.set_xlabel("留出期平均 MASE（越低越好）")
-    ax.set_title("调和前后的预测精度（按层级）")
+    ax.set_title(title)
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small")
     return fig
 
@@ -335,8 +361,11 @@ def chosen_models_chart(chosen: pd.DataFrame) -> Figure:
 
     Uses the engine's ``candidate`` column (model family) when present, else ``model``.
     """
+    title = "各层级选中的预测模型"
     fam = "candidate" if "candidate" in chosen.columns else "model"
-    d = chosen[chosen[fam] != "inactive"]
+    d = chosen[chosen[fam] != "inactive"] if len(chosen) else chosen
+    if d.empty:
+        return _empty(title, "没有做过模型选择的序列 · No series chose a model")
     tab = d.groupby(["level", fam]).size().unstack(fill_value=0)
     tab = tab.reindex([lv for lv in LEVELS if lv in tab.index])
     share = tab.div(tab.sum(axis=1), axis=0)
@@ -365,7 +394,7 @@ def chosen_models_chart(chosen: pd.DataFrame) -> Figure:
 
     pct_axis(ax, "x", label="所选模型占该层级序列数的比例")
     ax.set_xlim(0, 1)
-    ax.set_title("各层级选中的预测模型")
+    ax.set_title(title)
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small")
     return fig
 
@@ -382,6 +411,9 @@ def hardest_series_chart(
 ) -> Figure:
     """Fan charts of the series in ``hardest`` (rows with ``level`` and the key columns)."""
     n = len(hardest)
+    title = "最难预测的序列（回测误差最大）"
+    if n == 0 or forecast.empty:
+        return _empty(title, "没有回测误差可比较的序列 · No series with backtest scores")
     nrows = max(1, math.ceil(n / ncols))
     fig, axes = _figure(nrows, ncols, figsize=(4.6 * ncols, 3.0 * nrows + 0.6))
     for i, (_, row) in enumerate(hardest.iterrows()):
@@ -391,7 +423,7 @@ def hardest_series_chart(
         _draw_fan(
             ax,
             f,
-            _select(history, row["level"], keys),
+            _history(history, row["level"], keys),
             history_months=history_months,
             legend=(i == 0),
             compact=True,
@@ -406,5 +438,5 @@ def hardest_series_chart(
         )
     for ax in axes.flat[n:]:
         ax.set_visible(False)
-    fig.suptitle("最难预测的序列（回测误差最大）", fontweight="bold", x=0.01, ha="left")
+    fig.suptitle(title, fontweight="bold", x=0.01, ha="left")
     return fig

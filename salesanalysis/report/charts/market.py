@@ -3,8 +3,10 @@
 
 Every function takes the frame that the matching analysis function returns and gives back a
 :class:`matplotlib.figure.Figure` (made without pyplot, so a notebook shows it once, as the
-cell's result, and nothing piles up in pyplot's state). Titles and axes are in Chinese with
-units; call :func:`salesanalysis.report.charts.setup` first so that the CJK font is used.
+cell's result, and nothing piles up in pyplot's state). A frame with nothing to draw gives
+:func:`~salesanalysis.report.charts.empty_chart` (the title and a sentence), never an error.
+Titles and axes are in Chinese with units; call :func:`salesanalysis.report.charts.setup` first
+so that the CJK font is used.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from matplotlib.ticker import FuncFormatter
 from salesanalysis.report.charts import (
     FIGSIZE,
     count_axis,
+    empty_chart,
     label,
     money_axis,
     money_scale,
@@ -57,7 +60,21 @@ def _month_labels(months: pd.Series) -> list[str]:
 
 
 def _body(df: pd.DataFrame, by: str) -> pd.DataFrame:
-    return df.loc[df[by] != TOTAL]
+    return df.loc[df[by] != TOTAL] if by in df.columns else df.iloc[0:0]
+
+
+def _total(df: pd.DataFrame, by: str) -> pd.Series | None:
+    """The summed-over row (``by == "*"``), None when the frame has none."""
+    if by not in df.columns:
+        return None
+    rows = df.loc[df[by] == TOTAL]
+    return rows.iloc[0] if len(rows) else None
+
+
+def _window_name(df: pd.DataFrame) -> str:
+    if "window" not in df.columns or df.empty:
+        return "近12个月"
+    return "近12个月" if df["window"].iloc[0] == "l12m" else "年初至今"
 
 
 def _value_labels(ax, bars, texts: list[str]) -> None:
@@ -89,13 +106,16 @@ def revenue_by_month_chart(
     months = pd.date_range(pd.Timestamp(year=p.year, month=1, day=1), p.to_timestamp(), freq="MS")
     cur = monthly.reindex(months)
     prior = monthly.reindex(months - pd.DateOffset(years=1))
+    title = f"月度收入：{p.year}年与上年同期对比"
+    if cur.isna().all() and prior.isna().all():
+        return empty_chart(title)
     fig, axes = _figure()
     ax = axes[0, 0]
     x = np.arange(len(months))
     ax.bar(x - 0.2, prior.to_numpy(), width=0.4, color=PRIOR_COLOR, label=f"{p.year - 1}年")
     ax.bar(x + 0.2, cur.to_numpy(), width=0.4, color=CUR_COLOR, label=f"{p.year}年")
     ax.set_xticks(x, _month_labels(pd.Series(months)))
-    ax.set_title(f"月度收入：{p.year}年与上年同期对比")
+    ax.set_title(title)
     ax.set_ylabel("收入")
     ax.set_xlabel("月份")
     money_axis(ax, unit=currency)
@@ -106,6 +126,9 @@ def revenue_by_month_chart(
 def trend_chart(components: pd.DataFrame, *, currency: str = "CNY") -> Figure:
     """Monthly revenue with its STL trend and the seasonally adjusted series
     (``TrendSeasonality.components``)."""
+    title = "总收入：趋势与季节调整（STL 分解）"
+    if components.empty:
+        return empty_chart(title)
     fig, axes = _figure()
     ax = axes[0, 0]
     ax.plot(
@@ -120,7 +143,7 @@ def trend_chart(components: pd.DataFrame, *, currency: str = "CNY") -> Figure:
         label="季节调整后",
     )
     ax.plot(components["month"], components["trend"], color=CUR_COLOR, lw=2.5, label="趋势（STL）")
-    ax.set_title("总收入：趋势与季节调整（STL 分解）")
+    ax.set_title(title)
     ax.set_ylabel("月收入")
     ax.set_xlabel("月份")
     ax.set_ylim(bottom=0)
@@ -131,6 +154,9 @@ def trend_chart(components: pd.DataFrame, *, currency: str = "CNY") -> Figure:
 
 def seasonal_index_chart(indices: pd.DataFrame) -> Figure:
     """Seasonal index by calendar month (100% = trend level; ``TrendSeasonality.indices``)."""
+    title = "季节指数：各月收入相对趋势水平（100% = 趋势）"
+    if indices.empty or not np.isfinite(indices["seasonal_index"].to_numpy(float)).any():
+        return empty_chart(title)
     fig, axes = _figure(figsize=(9.0, 3.8))
     ax = axes[0, 0]
     idx = indices["seasonal_index"].to_numpy()
@@ -141,7 +167,7 @@ def seasonal_index_chart(indices: pd.DataFrame) -> Figure:
     lo, hi = float(np.nanmin(idx)), float(np.nanmax(idx))
     pad = 0.1 * max(hi - lo, 0.05)
     ax.set_ylim(min(lo, 1) - pad, max(hi, 1) + pad)
-    ax.set_title("季节指数：各月收入相对趋势水平（100% = 趋势）")
+    ax.set_title(title)
     ax.set_xlabel("月份")
     pct_axis(ax, label="季节指数")
     return fig
@@ -154,13 +180,15 @@ def mix_chart(mix: pd.DataFrame, by: str, *, currency: str = "CNY") -> Figure:
     """Revenue by ``by`` (current and prior window, with share) and YoY growth
     (``market.mix_growth``)."""
     body = _body(mix, by).iloc[::-1]
-    total = mix.loc[mix[by] == TOTAL].iloc[0]
+    total = _total(mix, by)
+    win = _window_name(mix)
+    if body.empty:
+        return empty_chart(f"按{label(by)}的收入结构（{win}）")
     fig, axes = _figure(
         1, 2, figsize=(10.0, 0.5 * len(body) + 2.2), gridspec_kw={"width_ratios": [3, 2]}
     )
     ax, ax2 = axes[0]
     y = np.arange(len(body))
-    win = "近12个月" if mix["window"].iloc[0] == "l12m" else "年初至今"
     ax.barh(y + 0.2, body["prior"], height=0.4, color=PRIOR_COLOR, label="上年同期")
     bars = ax.barh(y - 0.2, body["revenue"], height=0.4, color=CUR_COLOR, label=win)
     _value_labels(ax, bars, [f"占比 {s:.1%}" for s in body["share"]])
@@ -174,7 +202,7 @@ def mix_chart(mix: pd.DataFrame, by: str, *, currency: str = "CNY") -> Figure:
     ax2.barh(
         y, np.nan_to_num(g), color=[POS_COLOR if v >= 0 else NEG_COLOR for v in np.nan_to_num(g)]
     )
-    if np.isfinite(total["growth"]):
+    if total is not None and np.isfinite(total["growth"]):
         ax2.axvline(total["growth"], color=GREY, ls="--", lw=1)
         ax2.annotate(
             f"整体 {total['growth']:+.1%}",
@@ -198,8 +226,10 @@ def market_share_chart(share: pd.DataFrame, by: str, *, currency: str = "CNY") -
     """Market size (bars) and the company's share this window vs a year earlier
     (``market.market_share``)."""
     body = _body(share, by)
-    total = share.loc[share[by] == TOTAL].iloc[0]
-    win = "近12个月" if share["window"].iloc[0] == "l12m" else "年初至今"
+    total = _total(share, by)
+    win = _window_name(share)
+    if body.empty:
+        return empty_chart(f"按{label(by)}的市场规模与本公司收入（{win}）")
     fig, axes = _figure(1, 2, figsize=(10.0, 4.2))
     ax, ax2 = axes[0]
     x = np.arange(len(body))
@@ -213,7 +243,7 @@ def market_share_chart(share: pd.DataFrame, by: str, *, currency: str = "CNY") -
     ax.set_title(f"按{label(by)}的市场规模与本公司收入（{win}）")
     ax2.bar(x - 0.2, body["prior_share"], width=0.4, color=PRIOR_COLOR, label="上年同期")
     ax2.bar(x + 0.2, body["share"], width=0.4, color=CUR_COLOR, label=win)
-    if np.isfinite(total["share"]):
+    if total is not None and np.isfinite(total["share"]):
         ax2.axhline(
             total["share"], color=GREY, ls="--", lw=1, label=f"整体（{win}）{total['share']:.1%}"
         )
@@ -230,6 +260,9 @@ def market_share_chart(share: pd.DataFrame, by: str, *, currency: str = "CNY") -
 
 def market_share_trend_chart(trend: pd.DataFrame, by: str) -> Figure:
     """Rolling 12-month market share by ``by`` over time (``market.market_share_trend``)."""
+    title = f"市场份额走势（滚动12个月，按{label(by)}）"
+    if trend.empty or not trend["share"].notna().any():
+        return empty_chart(title)
     fig, axes = _figure()
     ax = axes[0, 0]
     for key, g in trend.groupby(by, sort=True):
@@ -239,7 +272,7 @@ def market_share_trend_chart(trend: pd.DataFrame, by: str) -> Figure:
     tot = trend.loc[trend[by] == TOTAL]
     if len(tot):
         ax.plot(tot["month"], tot["share"], color="black", lw=2.5, ls="--", label="整体")
-    ax.set_title(f"市场份额走势（滚动12个月，按{label(by)}）")
+    ax.set_title(title)
     ax.set_xlabel("月份")
     pct_axis(ax, label="市场份额")
     ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5))
@@ -252,7 +285,12 @@ def market_share_trend_chart(trend: pd.DataFrame, by: str) -> Figure:
 def customer_base_chart(base: pd.DataFrame, *, currency: str = "CNY") -> Figure:
     """Customer flows (new, returning, lost) with the 12-month base, and revenue per customer
     (``market.customer_base``)."""
-    b = base.dropna(subset=["new"])
+    b = base.dropna(subset=["new"]) if "new" in base.columns else base.iloc[0:0]
+    if b.empty:
+        return empty_chart(
+            "客户增减：新增、回流与流失（每月）",
+            "客户流动从有12个月数据起计算 · The flows start once the data hold 12 months",
+        )
     fig, axes = _figure(2, 1, figsize=(9.0, 7.0), sharex=True)
     ax, ax2 = axes[:, 0]
     width = 20  # days
@@ -288,11 +326,13 @@ def pareto_chart(customer_revenue: pd.Series, *, top_pct: float = 0.2) -> Figure
     first (``market.customer_revenue``)."""
     s = customer_revenue.to_numpy(dtype=float)
     n = len(s)
+    if n == 0 or not s.sum() > 0:
+        return empty_chart(
+            "客户集中度：帕累托曲线（近12个月）",
+            "近12个月没有收入为正的客户 · No customer with positive revenue in the last 12 months",
+        )
     fig, axes = _figure(figsize=(7.0, 5.0))
     ax = axes[0, 0]
-    if n == 0:
-        ax.set_title("客户集中度：无数据")
-        return fig
     x = np.concatenate([[0.0], np.arange(1, n + 1) / n])
     y = np.concatenate([[0.0], np.cumsum(s) / s.sum()])
     ax.plot(x, y, color=CUR_COLOR, lw=2.5, label="累计收入占比")
@@ -325,7 +365,9 @@ def price_volume_chart(
     """Revenue change YoY per product line split into price and volume effects, and the
     bridge from last year's revenue to this year's (``market.price_volume``)."""
     body = _body(pv, by)
-    total = pv.loc[pv[by] == TOTAL].iloc[0]
+    total = _total(pv, by)
+    if body.empty or total is None:
+        return empty_chart(f"按{label(by)}的收入同比变化：价格与销量")
     fig, axes = _figure(1, 2, figsize=(11.0, 4.5), gridspec_kw={"width_ratios": [3, 2]})
     ax, ax2 = axes[0]
     y = np.arange(len(body))[::-1]

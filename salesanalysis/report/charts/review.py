@@ -3,7 +3,8 @@
 Each function takes a frame from :mod:`salesanalysis.review` and returns a
 :class:`matplotlib.figure.Figure` made without pyplot (nothing global is touched). Call
 :func:`salesanalysis.report.charts.setup` first so that Chinese labels use the CJK font. Labels from the
-data are shown as text (``$`` is escaped so it never starts matplotlib math).
+data are shown as text (``$`` is escaped so it never starts matplotlib math). A frame with nothing
+to draw gives :func:`~salesanalysis.report.charts.empty_chart` (the title and a sentence).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from matplotlib.patches import Patch
 
 from salesanalysis.report.charts import (
     FIGSIZE,
+    empty_chart,
     label,
     money_axis,
     money_scale,
@@ -71,9 +73,14 @@ def attainment_chart(
 ) -> Figure:
     """Horizontal bars of attainment (actual / target) per key of a level, with the 100% line;
     green at or above 100%, red below. At most ``max_bars`` keys (lowest attainment first)."""
+    title = f"{label(measure)}达成率（{WINDOW_NAMES.get(window, window)}）：{label(level)}"
+    if review.empty:
+        return empty_chart(title)
     d = review[
         (review["level"] == level) & (review["measure"] == measure) & (review["window"] == window)
     ].dropna(subset=["attainment"])
+    if d.empty:
+        return empty_chart(title, "没有有目标的项 · Nothing with a target to compare")
     n_all = len(d)
     d = d.sort_values("attainment", kind="mergesort").head(max_bars)
     fig, axes = _figure(figsize=(FIGSIZE[0], max(2.5, 0.35 * len(d) + 1.2)))
@@ -96,9 +103,7 @@ def attainment_chart(
         )
     pct_axis(ax, "x", decimals=0, label="达成率")
     shown = f"（达成率最低的 {len(d)} 个，共 {n_all} 个）" if len(d) < n_all else ""
-    ax.set_title(
-        f"{label(measure)}达成率（{WINDOW_NAMES.get(window, window)}）：{label(level)}{shown}"
-    )
+    ax.set_title(f"{title}{shown}")
     return fig
 
 
@@ -108,6 +113,10 @@ def pacing_chart(
     """Cumulative actual vs the phased target (and the straight line for contrast), the landing
     forecast with its 80% band, and the run rate required to close the year (from
     :func:`salesanalysis.review.pacing_curve`)."""
+    default = "全年进度：实际、分解目标与预计落地"
+    if curve.empty:
+        return empty_chart(title or default)  # escapes the title itself
+    heading = _txt(title) if title else default
     fig, axes = _figure()
     ax = axes[0, 0]
     x = pd.to_datetime(curve["month"])
@@ -144,7 +153,7 @@ def pacing_chart(
     ax.set_ylabel("累计" + label("revenue"))
     money_axis(ax, unit=currency)
     ax.legend(loc="upper left", fontsize="small")
-    ax.set_title(_txt(title) if title else "全年进度：实际、分解目标与预计落地")
+    ax.set_title(heading)
     return fig
 
 
@@ -154,6 +163,9 @@ def bridge_waterfall(
     """Waterfall of a variance bridge (:func:`salesanalysis.review.bridge_target` or
     :func:`~salesanalysis.review.bridge_last_year`): start and end totals in blue, increases
     green, decreases red, each bar labelled with its amount."""
+    if bridge.empty:
+        return empty_chart(title or "收入差异桥")  # escapes the title itself
+    heading = _txt(title) if title else "收入差异桥"
     fig, axes = _figure()
     ax = axes[0, 0]
     deltas = bridge.loc[bridge["kind"] == "delta", "amount"].abs()
@@ -184,14 +196,19 @@ def bridge_waterfall(
         note = "（纵轴不从零开始）"
     ax.set_ylabel(label("revenue"))
     money_axis(ax, unit=currency)
-    ax.set_title((_txt(title) if title else "收入差异桥") + note)
+    ax.set_title(heading + note)
     return fig
 
 
 def leaderboard_chart(board: pd.DataFrame, *, max_reps: int = 40) -> Figure:
     """Reps by ramp-adjusted attainment (bars, coloured by status) with the attainment against
     the assigned target as a dot; 100% line dashed."""
+    title = "销售代表排行（按在岗月份与爬坡系数调整后的达成率）"
+    if board.empty:
+        return empty_chart(title)
     d = board.dropna(subset=["ramp_adjusted_attainment"]).head(max_reps).iloc[::-1]
+    if d.empty:
+        return empty_chart(title, "没有有目标的销售代表 · No rep with a target")
     fig, axes = _figure(figsize=(FIGSIZE[0], max(3.0, 0.3 * len(d) + 1.2)))
     ax = axes[0, 0]
     names = [_txt(f"{r['rep_id']} {r.get('name', '') or ''}".strip()) for _, r in d.iterrows()]
@@ -211,7 +228,7 @@ def leaderboard_chart(board: pd.DataFrame, *, max_reps: int = 40) -> Figure:
         Line2D([], [], marker="o", ls="", color="black", ms=3, label="对分配目标的达成率")
     )
     ax.legend(handles=handles, loc="lower right", fontsize="small")
-    ax.set_title("销售代表排行（按在岗月份与爬坡系数调整后的达成率）")
+    ax.set_title(title)
     return fig
 
 
@@ -220,7 +237,10 @@ def plan_vs_revised_chart(
 ) -> Figure:
     """Original plan beside the revised targets for the open months (after the report
     period), by month or by a dimension (``by="region"`` ...)."""
-    d = revised[revised["status"] == "open"]
+    title = f"原计划与调整后目标（剩余月份，按{label(by)}）"
+    d = revised[revised["status"] == "open"] if len(revised) else revised
+    if d.empty:
+        return empty_chart(title, "没有剩余月份 · No month left in the year")
     g = d.groupby(by, sort=True)[[f"plan_{measure}", f"revised_{measure}"]].sum()
     fig, axes = _figure()
     ax = axes[0, 0]
@@ -238,5 +258,5 @@ def plan_vs_revised_chart(
     if measure.startswith("revenue"):
         money_axis(ax, unit=currency)
     ax.legend(fontsize="small")
-    ax.set_title(f"原计划与调整后目标（剩余月份，按{label(by)}）")
+    ax.set_title(title)
     return fig

@@ -1,8 +1,9 @@
 """Charts for the target decomposition (notebook 03).
 
 Each function takes a frame from :class:`salesanalysis.targets.decompose.Decomposition` and returns a
-:class:`matplotlib.figure.Figure` made without pyplot. Call :func:`salesanalysis.report.charts.setup`
-first so that Chinese labels use the CJK font.
+:class:`matplotlib.figure.Figure` made without pyplot (for a frame with nothing to draw,
+:func:`~salesanalysis.report.charts.empty_chart`: the title and a sentence). Call
+:func:`salesanalysis.report.charts.setup` first so that Chinese labels use the CJK font.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from matplotlib.figure import Figure
 
 from salesanalysis.report.charts import (
     FIGSIZE,
+    empty_chart,
     label,
     money_axis,
     money_scale,
@@ -39,6 +41,9 @@ _STEP_LABELS = {
 def bridge_chart(bridge: pd.DataFrame, *, currency: str = "CNY") -> Figure:
     """Waterfall from last year's revenue to the target: volume, price, new customers,
     strategies (``Decomposition.bridge``)."""
+    title = "从去年到目标的收入桥（纵轴不从零开始）"
+    if bridge.empty:
+        return empty_chart(title)
     fig = Figure(figsize=FIGSIZE, layout="constrained")
     ax = fig.subplots()
     steps = bridge.loc[bridge["kind"] != "total", "amount"].abs()
@@ -62,7 +67,7 @@ def bridge_chart(bridge: pd.DataFrame, *, currency: str = "CNY") -> Figure:
         ax.set_ylim(bottom=float(totals.min()) * 0.85, top=max(tops) * 1.03)
     ax.set_ylabel(label("revenue"))
     money_axis(ax, unit=currency)
-    ax.set_title("从去年到目标的收入桥（纵轴不从零开始）")
+    ax.set_title(title)
     return fig
 
 
@@ -77,9 +82,13 @@ def target_heatmap(
     """Heatmap of annual targets by ``rows`` x ``cols`` (default region x product line)."""
     import seaborn as sns
 
+    if targets.empty:
+        return empty_chart(f"年度目标：{label(rows)} x {label(cols)}")
     tab = targets.pivot_table(
         index=rows, columns=cols, values=value, aggfunc="sum", fill_value=0.0
     )
+    if tab.empty:
+        return empty_chart(f"年度目标：{label(rows)} x {label(cols)}")
     div, name = money_scale(float(np.nanmax(tab.to_numpy())) if tab.size else 0.0)
     fig = Figure(
         figsize=(max(6.0, 1.6 * tab.shape[1] + 2), max(3.0, 0.6 * tab.shape[0] + 1.5)),
@@ -106,35 +115,37 @@ def rep_load_chart(
     rep_load: pd.DataFrame, *, load_flag_pct: float = 0.2, currency: str = "CNY"
 ) -> Figure:
     """Rep target against capacity: one dot per rep, the median load line and the flag band."""
+    title = "销售代表负荷：目标 vs 产能"
+    rl = rep_load.dropna(subset=["capacity", "target_revenue"]) if len(rep_load) else rep_load
+    if rl.empty:
+        return empty_chart(title, "没有有目标和产能的销售代表 · No rep with a target and capacity")
     fig = Figure(figsize=FIGSIZE, layout="constrained")
     ax = fig.subplots()
-    rl = rep_load.dropna(subset=["capacity", "target_revenue"])
     colors = rl["flag"].map({"above": NEG_COLOR, "below": "#e0a030"}).fillna(TOTAL_COLOR)
     ax.scatter(rl["capacity"], rl["target_revenue"], c=list(colors), s=36, zorder=3)
-    if len(rl):
-        med = float(rl["load"].median())
-        xs = np.linspace(0, float(rl["capacity"].max()) * 1.05, 20)
-        ax.plot(xs, med * xs, color=GREY, lw=1, label="中位负荷")
-        ax.fill_between(
-            xs,
-            med * (1 - load_flag_pct) * xs,
-            med * (1 + load_flag_pct) * xs,
+    med = float(rl["load"].median())
+    xs = np.linspace(0, float(rl["capacity"].max()) * 1.05, 20)
+    ax.plot(xs, med * xs, color=GREY, lw=1, label="中位负荷")
+    ax.fill_between(
+        xs,
+        med * (1 - load_flag_pct) * xs,
+        med * (1 + load_flag_pct) * xs,
+        color=GREY,
+        alpha=0.12,
+        label=f"中位 ±{load_flag_pct:.0%}",
+    )
+    for r in rl[rl["flag"] != ""].itertuples(index=False):
+        ax.annotate(
+            str(r.rep_id),
+            (r.capacity, r.target_revenue),
+            xytext=(4, 2),
+            textcoords="offset points",
+            fontsize="x-small",
             color=GREY,
-            alpha=0.12,
-            label=f"中位 ±{load_flag_pct:.0%}",
         )
-        for r in rl[rl["flag"] != ""].itertuples(index=False):
-            ax.annotate(
-                str(r.rep_id),
-                (r.capacity, r.target_revenue),
-                xytext=(4, 2),
-                textcoords="offset points",
-                fontsize="x-small",
-                color=GREY,
-            )
-        ax.legend(loc="upper left")
+    ax.legend(loc="upper left")
     ax.set_xlabel("产能（满编人月，含爬坡）")
     ax.set_ylabel("年度目标（含缓冲）")
     money_axis(ax, unit=currency)
-    ax.set_title("销售代表负荷：目标 vs 产能")
+    ax.set_title(title)
     return fig
