@@ -45,7 +45,7 @@ def test_scope_of_a_mid_year_plan_starts_after_its_cutoff():
     assert plan_start(plan) == pd.Timestamp("2026-07-01")
     s = review_scope("2026-09", plan, None)
     assert s.first_month == pd.Timestamp("2026-07-01")
-    assert "before the plan" in s.statement
+    assert "mid-year plan whose targets start in 2026-07" in s.statement
 
 
 def test_year_end_run_without_last_years_record_has_nothing_to_review(tmp_path):

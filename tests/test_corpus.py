@@ -74,8 +74,6 @@ KNOWN: dict[tuple[str, str], str] = {
     **{("exit", s): _fc(s) for s in SHORT},
     ("exit", "year_end"): _YEAR_END,
     ("exit", "mid_year"): _EMPTY.format(who="behind") + "; " + _MID_REVIEW,
-    ("exit", "one_region_one_rep"): _EMPTY.format(who="ahead") + " (all four cells behind)",
-    ("exit", "all_ahead"): _EMPTY.format(who="behind"),
     # revenue of the cube against the raw rows
     ("revenue", "per_item_gbk"): _DUPS.format(n=102),
     # targets against the plan's rule
@@ -99,8 +97,6 @@ KNOWN: dict[tuple[str, str], str] = {
     ("notes", "mid_year"): "step 04 fails (" + _EMPTY.format(who="behind") + "); no months are "
     "shown as 'before the plan'",
     **{("notes", s): _fc(s) + "; no report text" for s in SHORT},
-    ("notes", "all_ahead"): _EMPTY.format(who="behind"),
-    ("currency", "history_5y"): "the index page shows CNY although plan.yaml says currency: USD",
 }
 
 

@@ -89,8 +89,8 @@ def review_scope(period: object, plan: Plan, records_dir: Path | str | None) -> 
         start = plan_start(plan)
         mid = start.month > 1
         text = (
-            f"Reviewed against the FY{fy} plan (a mid-year plan from {start:%Y-%m}: "
-            f"months before it are shown as before the plan)."
+            f"Reviewed against the FY{fy} plan, a mid-year plan whose targets start in "
+            f"{start:%Y-%m}."
             if mid
             else f"Reviewed against the FY{fy} plan."
         )

@@ -15,7 +15,7 @@ exception, so a notebook cell shows the same kind of output either way.
 
 The CJK font is the Noto Sans CJK SC file shipped by the ``mplfonts`` package. It is registered
 with matplotlib's font manager in memory only: nothing is written into matplotlib's folders.
-Step-specific charts live in ``salesanalysis/plots/<area>.py`` (for example ``plots.market``).
+Step-specific charts live in ``salesanalysis/report/charts/<step>.py`` (for example ``charts.market``).
 """
 
 from __future__ import annotations
