@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -159,3 +160,44 @@ def test_rerun_reuses_unchanged_steps_and_is_byte_identical(
     assert [s.status for s in r5.steps] == ["ok", "ok"]
     run = json.loads((out / "2025-02" / "run.json").read_text(encoding="utf-8"))
     assert run["steps"][0]["outputs"] == ["first.parquet"]
+
+
+def test_a_refused_run_leaves_the_reports_folder_as_it_was(
+    tiny_dir: Path, tmp_path: Path, nbdir: Path
+):
+    """Issue 14: the last failed attempt (evidence) and the index stay; nothing is added."""
+    out = tmp_path / "r"
+    (out / "2025-02.failed").mkdir(parents=True)
+    (out / "2025-02.failed" / "run.json").write_text('{"status": "failed"}', encoding="utf-8")
+    (out / "index.html").write_text("old index", encoding="utf-8")
+    before = sorted(p.relative_to(out) for p in out.rglob("*"))
+    held = _lock(out, "2025-02", 0)
+    try:
+        for period in ("2025-02", None):  # with --period, and the latest month of the data
+            with pytest.raises(RunLocked):
+                run_pipeline(period, tiny_dir, None, out, notebooks_dir=nbdir, echo=None)
+    finally:
+        held.release()
+    after = sorted(p.relative_to(out) for p in out.rglob("*") if p.name != "refused.log")
+    assert [p for p in after if not p.name.endswith(".lock")] == before
+    assert (out / "index.html").read_text(encoding="utf-8") == "old index"
+    assert not list(out.glob("unknown*")) and not list(out.glob(".build-*"))
+    log_lines = (out / "refused.log").read_text(encoding="utf-8").splitlines()
+    assert len(log_lines) == 2 and all("in progress" in line for line in log_lines)
+
+
+def test_stale_build_folders_of_dead_runs_are_removed(tmp_path: Path):
+    import subprocess
+    import sys
+
+    from salesanalysis.report.pipeline import _remove_stale_builds
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    stale = tmp_path / f".build-{dead.stdout.strip()}-1"
+    live = tmp_path / f".build-{os.getppid()}-2"  # the process that started pytest is alive
+    odd = tmp_path / ".build-notapid"
+    for d in (stale, live, odd):
+        (d / "outputs").mkdir(parents=True)
+    assert _remove_stale_builds(tmp_path) == [stale]
+    assert not stale.exists() and live.exists() and odd.exists()

@@ -458,11 +458,15 @@ def run_pipeline(
         params = _enter_period(run, req, p)
         _run_steps(run, chosen, basis.step_fps, prev, prev_steps, params, cell_timeout)
         run.manifest["status"] = "ok"
+    except RunLocked as e:  # refused: the run leaves nothing in the reports folder
+        _discard_refused(run, e)
+        raise
     except (SalesAnalysisError, _Interrupted, KeyboardInterrupt, Exception) as e:
         _record_failure(run, e)
         raise
     finally:
-        dest, write_error = _publish(run)
+        if not run.refused:
+            dest, write_error = _publish(run)
     if write_error is not None:
         raise SalesAnalysisError(
             f"the report for {run.manifest['period']} could not be written: {write_error}",
@@ -537,6 +541,7 @@ class _Run:
     records: list[StepRecord] = field(default_factory=list)
     lock: Any = None
     final: Path | None = None
+    refused: bool = False
 
 
 def _select_steps(notebooks_dir: Path, steps: Sequence[str] | None) -> list[Step]:
@@ -584,6 +589,7 @@ def _open_run(
 ) -> _Run:
     """Create the build folder beside the reports, start its log and its manifest, and turn
     SIGTERM into an exception so that an interrupted run is recorded."""
+    _remove_stale_builds(req.out)
     stamp = f"{os.getpid()}-{int(time.time() * 1000)}"
     build = req.out / f".build-{stamp}"
     build.mkdir()
@@ -609,6 +615,47 @@ def _open_run(
     }
     old_sigterm = _catch_sigterm()
     return _Run(req.out, build, manifest, handler, say, old_sigterm, time.perf_counter())
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def _remove_stale_builds(out: Path) -> list[Path]:
+    """Remove ``.build-<pid>-<ms>`` folders whose process is gone (a run killed with SIGKILL,
+    or a machine that lost power, cannot clean up after itself). Returns what was removed."""
+    removed = []
+    for build in out.glob(".build-*"):
+        pid = build.name[len(".build-") :].split("-", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid() or _pid_alive(int(pid)):
+            continue
+        shutil.rmtree(build, ignore_errors=True)
+        removed.append(build)
+        log.info("removed %s, left by a run that no longer exists", build.name)
+    return removed
+
+
+def _discard_refused(run: _Run, e: RunLocked) -> None:
+    """A run refused by the lock writes nothing into the reports folder: its build folder is
+    removed (the last report, the last failed attempt and the reports' index stay as they
+    were) and the refusal is appended to ``<out>/refused.log``, outside every report folder."""
+    run.refused = True
+    _close_log(run.handler)
+    if run.old_sigterm is not None:
+        signal.signal(signal.SIGTERM, run.old_sigterm)
+    shutil.rmtree(run.build, ignore_errors=True)
+    stamp = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+    try:
+        with open(run.out / "refused.log", "a", encoding="utf-8") as f:
+            f.write(f"{stamp} refused: {e.message}\n")
+    except OSError as err:  # the refusal itself is already on the terminal
+        log.error("could not write refused.log: %s", err)
 
 
 def _catch_sigterm() -> Any:
