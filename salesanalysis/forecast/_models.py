@@ -1087,11 +1087,31 @@ def _shrunk(ratios: np.ndarray) -> float:
 # worker entry points (picklable by reference for process pools and Dask)
 
 
-def init_worker() -> None:
-    """Process-pool initializer: keep BLAS/OpenMP single-threaded, import the models once."""
+def init_worker(parent_pid: int | None = None) -> None:
+    """Process-pool initializer: keep BLAS/OpenMP single-threaded, import the models once, and
+    exit when the process that started the pool is gone (``parent_pid``).
+
+    A pool's workers only notice their parent's death when it shuts the pool down; a parent
+    killed with SIGKILL (or an out-of-memory kill) never does, and its workers would run on,
+    orphaned, holding memory. A daemon thread checks twice a second that the parent is still
+    the one that started the worker, and ends the worker at once when it is not.
+    """
     for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(k, "1")
+    if parent_pid is not None:
+        threading.Thread(
+            target=_exit_with_parent, args=(parent_pid,), name="exit-with-parent", daemon=True
+        ).start()
     _import_models()
+
+
+def _exit_with_parent(parent_pid: int, every: float = 0.5) -> None:
+    import time
+
+    while True:
+        if os.getppid() != parent_pid:  # re-parented: the pool's process has died
+            os._exit(1)
+        time.sleep(every)
 
 
 def _import_models() -> None:

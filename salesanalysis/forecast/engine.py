@@ -417,7 +417,12 @@ def _run_processes(workers: int, settings: fm.Settings, items: list) -> list:
 
     ctx = mp.get_context("spawn")  # safe under Jupyter kernels and threads; fresh BLAS state
     with _single_threaded_children():
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=fm.init_worker)
+        pool = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=ctx,
+            initializer=fm.init_worker,
+            initargs=(os.getpid(),),  # workers exit when this process dies, however it dies
+        )
         try:
             futures = [pool.submit(fm.run_chunk, settings, chunk) for chunk in items]
             return [f.result() for f in futures]
