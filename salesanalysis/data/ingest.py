@@ -57,8 +57,16 @@ from salesanalysis.data.cube import build_cube, build_customer_cube, build_order
 from salesanalysis.data.rules import (
     as_label,
     blank_cells,
+    discount_outside,
+    duplicates_note,
     fill_hire_dates,
+    gaps_note,
+    is_return,
+    line_revenue,
+    no_market_note,
+    outside_employment_note,
     rename,
+    returns_note,
     sniff_delimiter,
 )
 from salesanalysis.errors import InputError, Problem
@@ -527,11 +535,83 @@ def _labels(chunks: list[pa.Array], col: str, sort: bool = True) -> tuple[np.nda
 # the fast path
 
 
+@dataclass
+class _Source:
+    """The transactions file, its settings in mapping.yaml and the whole mapping."""
+
+    path: Path
+    settings: dict[str, Any]
+    mapping: dict[str, Any]
+
+
+@dataclass
+class _Others:
+    """The small inputs, read by the pandas readers: reps, market and the plan."""
+
+    reps: pd.DataFrame  # still with hire dates to fill from the first transaction
+    market: pd.DataFrame
+    plan: Any | None
+    sources: dict[str, Path]
+    notes: list[str]
+
+
 def _fast(data_dir: Path, plan_file: Path | str | None, today: _dt.date | None) -> Ingested:
+    """The Arrow path: read, validate, read the small files, aggregate, state the rules."""
     import time
 
     t0 = time.perf_counter()
     seconds: dict[str, float] = {}
+    source = _source(data_dir)
+    arrays, chunks = _read_arrow(source)
+    seconds["read"] = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    n = len(arrays["ts"])
+    last_date = _check_dates(arrays["ts"], today)
+    _check_numbers(arrays)
+    labels = _encode_labels(arrays, chunks)
+    seconds["validate"] = time.perf_counter() - t1
+    t2 = time.perf_counter()
+    others = _other_inputs(data_dir, source, labels, plan_file)
+    seconds["reps_market"] = time.perf_counter() - t2
+    if others.reps["end_date"].notna().any() and (arrays["ts"] % _NS_PER_DAY).any():
+        raise _Decline("times of day with end dates (employment rule by timestamp)")
+    t3 = time.perf_counter()
+    m0 = int(arrays["month"].min())
+    arrays["month"] -= m0
+    agg = _aggregate(arrays, labels, m0)  # takes the arrays over (frees them as it goes)
+    del arrays
+    seconds["cubes"] = time.perf_counter() - t3
+    notes = [*_transaction_notes(source, agg, m0, n), *others.notes]
+    reps, rep_notes = _rep_rules(others, agg.rep_month, labels["product_line"], source.path)
+    notes.extend(rep_notes)
+    months = pd.DatetimeIndex(
+        (np.arange(len(agg.per_month)) + m0).astype("datetime64[M]").astype("datetime64[ns]"),
+        name="month",
+    )
+    lines_per_month = pd.Series(agg.per_month, index=months, dtype="int64")
+    lines_per_month = lines_per_month[lines_per_month > 0]
+    seconds["total"] = time.perf_counter() - t0
+    return Ingested(
+        agg.cube,
+        agg.customers,
+        agg.orders,
+        reps,
+        others.market,
+        others.plan,
+        others.sources,
+        notes,
+        int(agg.per_month.sum()),
+        months[0].to_period("M"),
+        last_date,
+        lines_per_month,
+        "arrow",
+        "",
+        seconds,
+    )
+
+
+def _source(data_dir: Path) -> _Source:
+    """The transactions file and its settings; declines settings the fast path does not read."""
     if not data_dir.is_dir():
         raise _Decline("no data folder")
     try:
@@ -551,6 +631,12 @@ def _fast(data_dir: Path, plan_file: Path | str | None, today: _dt.date | None) 
         raise _Decline(f"encoding {settings['encoding']}")
     if int(settings.get("header_row", 1) or 1) != 1:
         raise _Decline("header_row is set")
+    return _Source(path, settings, mapping)
+
+
+def _read_arrow(source: _Source) -> tuple[dict[str, np.ndarray], dict[str, list[pa.Array]]]:
+    """The file's columns (see :func:`_collect`), from Parquet or plain CSV."""
+    path, settings = source.path, source.settings
     name = path.name.lower()
     if name.endswith(".parquet"):
         batches, cols = _parquet_batches(path, settings)
@@ -562,21 +648,24 @@ def _fast(data_dir: Path, plan_file: Path | str | None, today: _dt.date | None) 
         raise _Decline(f"{path.suffix} files are read by the pandas readers")
     arrays, chunks = _collect(batches, cols)
     _release()
-    seconds["read"] = time.perf_counter() - t0
-    t1 = time.perf_counter()
-    n = len(arrays["ts"])
+    return arrays, chunks
 
-    # --- dates
-    ts = arrays["ts"]
+
+def _check_dates(ts: np.ndarray, today: _dt.date | None) -> pd.Timestamp:
+    """Dates between 1990 and 2100, none after today; returns the last date."""
     lo, hi = ts.min(), ts.max()
     if lo < MIN_DATE.value or hi > MAX_DATE.value:
         raise _Decline("dates out of range")
     today_ts = pd.Timestamp(today or _dt.date.today())
     if hi // _NS_PER_DAY * _NS_PER_DAY > today_ts.value:
         raise _Decline("dates after today")
-    last_date = pd.Timestamp(int(hi))
+    return pd.Timestamp(int(hi))
 
-    # --- numbers
+
+def _check_numbers(arrays: dict[str, np.ndarray]) -> None:
+    """Quantities given and finite, discounts in [0, 1) (empty = 0), revenue given or computed
+    from the unit price (:func:`rules.line_revenue`); ``arrays`` is completed in place."""
+    n = len(arrays["ts"])
     qty = arrays["quantity"]
     if np.isnan(qty).any() or np.isinf(qty).any():
         raise _Decline("quantity empty or not finite")
@@ -585,45 +674,53 @@ def _fast(data_dir: Path, plan_file: Path | str | None, today: _dt.date | None) 
             raise _Decline(f"infinite {c}")
     disc = arrays.get("discount")
     if disc is not None:
-        if ((disc < 0) | (disc >= 1)).any():
+        if discount_outside(disc).any():
             raise _Decline("discount outside [0, 1)")
         arrays["discount"] = disc = np.where(np.isnan(disc), 0.0, disc)
     price, rev = arrays.get("unit_price"), arrays.get("revenue")
     if rev is None:
         if price is None or np.isnan(price).any():
             raise _Decline("unit_price missing")
-        rev = qty * price * (1 - (disc if disc is not None else 0.0))
+        rev = line_revenue(qty, price, disc)
     else:
         missing = np.isnan(rev)
         if missing.any():
             if price is None or np.isnan(price[missing]).any():
                 raise _Decline("revenue missing")
-            rev = np.where(missing, qty * price * (1 - (disc if disc is not None else 0.0)), rev)
+            rev = np.where(missing, line_revenue(qty, price, disc), rev)
         del missing
     arrays["revenue"] = rev
     if price is None:
         arrays["unit_price"] = np.full(n, np.nan)
-    del ts, qty, disc, price, rev
 
-    # --- labels
+
+def _encode_labels(
+    arrays: dict[str, np.ndarray], chunks: dict[str, list[pa.Array]]
+) -> dict[str, np.ndarray]:
+    """Each label column to integer codes in ``arrays``; returns the labels of each column."""
     labels = {}
     for c in (*LABELS, "product"):
         if c in chunks:
             arrays[c], labels[c] = _labels(chunks.pop(c), c, sort=c != "order_id")
             _release()
-    seconds["validate"] = time.perf_counter() - t1
+    return labels
 
-    # --- the other files, with the pandas readers (small), and the cross-file checks
-    t2 = time.perf_counter()
+
+def _other_inputs(
+    data_dir: Path, source: _Source, labels: dict[str, np.ndarray], plan_file: Path | str | None
+) -> _Others:
+    """Reps and market with the pandas readers (small files), the checks across files, the
+    plan; any problem declines."""
+    mapping = source.mapping
     problems: list[Problem] = []
-    rnotes: list[str] = []
+    notes: list[str] = []
     try:
         rpath = io.find_input(data_dir, "reps", mapping)
         mpath = io.find_input(data_dir, "market", mapping)
     except InputError:
         raise _Decline("reps or market file missing") from None
-    reps = io.read_reps(rpath, mapping.get("reps", {}), problems, rnotes, allow_missing_hire=True)
-    market = io.read_market(mpath, mapping.get("market", {}), problems, rnotes)
+    reps = io.read_reps(rpath, mapping.get("reps", {}), problems, notes, allow_missing_hire=True)
+    market = io.read_market(mpath, mapping.get("market", {}), problems, notes)
     if problems or reps is None or market is None:
         raise _Decline("problems in reps or market")
     if not set(labels["rep_id"]) <= set(reps["rep_id"]):
@@ -632,7 +729,7 @@ def _fast(data_dir: Path, plan_file: Path | str | None, today: _dt.date | None) 
     if not all(r in regions for r in labels["region"]):
         raise _Decline("unknown region")
     plan = None
-    sources = {"transactions": path, "reps": rpath, "market": mpath}
+    sources = {"transactions": source.path, "reps": rpath, "market": mpath}
     if plan_file is not None:
         from salesanalysis.errors import SalesAnalysisError
         from salesanalysis.targets.plan import load_plan
@@ -644,78 +741,39 @@ def _fast(data_dir: Path, plan_file: Path | str | None, today: _dt.date | None) 
             raise _Decline("plan problems") from None
     if mapping:
         sources["mapping"] = data_dir / io.MAPPING_FILE
-    seconds["reps_market"] = time.perf_counter() - t2
+    return _Others(reps, market, plan, sources, notes)
 
-    if reps["end_date"].notna().any() and (arrays["ts"] % _NS_PER_DAY).any():
-        raise _Decline("times of day with end dates (employment rule by timestamp)")
 
-    # --- exact duplicates, the cubes (see _aggregate), and the notes io's reader writes
-    t3 = time.perf_counter()
-    m0 = int(arrays["month"].min())
-    arrays["month"] -= m0
-    agg = _aggregate(arrays, labels, m0)  # takes the arrays over (frees them as it goes)
-    del arrays
-    seconds["cubes"] = time.perf_counter() - t3
+def _transaction_notes(source: _Source, agg: _Aggregate, m0: int, n: int) -> list[str]:
+    """The notes the pandas reader writes: duplicates dropped, returns netted, empty months
+    (``n``: lines in the file, to find the duplicates' line numbers)."""
+    path = source.path
     notes: list[str] = []
-    dup_pos = agg["dup_pos"]
-    if len(dup_pos):
-        rows = _file_lines(path, settings, dup_pos[:5], n)
-        notes.append(
-            f"{path.name}: {len(dup_pos)} exact duplicate order lines were dropped (rule: "
-            f"lines identical on every column count once); first at lines {rows}."
-        )
-    n_ret = agg["returns"]
-    if n_ret:
-        notes.append(
-            f"{path.name}: {n_ret} return lines (negative quantity or revenue) are netted "
-            "against sales in their month."
-        )
-    per_month = agg["per_month"]
-    n_months = len(per_month)
+    if len(agg.dup_pos):
+        rows = _file_lines(path, source.settings, agg.dup_pos[:5], n)
+        notes.append(duplicates_note(path.name, len(agg.dup_pos), rows))
+    if agg.returns:
+        notes.append(returns_note(path.name, agg.returns))
     gaps = [
         pd.Period(year=1970 + (m0 + k) // 12, month=(m0 + k) % 12 + 1, freq="M")
-        for k in np.flatnonzero(per_month == 0)
+        for k in np.flatnonzero(agg.per_month == 0)
     ]
     if gaps:
-        notes.append(
-            f"{path.name}: no transactions at all in {len(gaps)} month(s) inside the "
-            f"history ({', '.join(str(g) for g in gaps[:6])}{' ...' if len(gaps) > 6 else ''}); "
-            "they count as zero sales - check that the export is complete."
-        )
-    cube, customers, rep_month = agg["cube"], agg["customers"], agg["rep_month"]
-    n = int(per_month.sum())
-    notes.extend(rnotes)
+        notes.append(gaps_note(path.name, gaps))
+    return notes
 
-    # --- rules needing transactions and reps together (as io.load_dataset applies them)
-    fill = _hire_notes(reps, rep_month, sources, problems)
+
+def _rep_rules(
+    others: _Others, rep_month: pd.DataFrame, product_lines: np.ndarray, path: Path
+) -> tuple[pd.DataFrame, list[str]]:
+    """The rules needing transactions and reps together (as ``load_dataset`` applies them):
+    hire dates from the first transaction, then the notes of the checks across files."""
+    problems: list[Problem] = []
+    reps, notes = _hire_notes(others.reps, rep_month, others.sources, problems)
     if problems:
         raise _Decline("reps without hire_date and without transactions")
-    notes.extend(fill[1])
-    reps = fill[0]
-    notes.extend(_cross_notes(labels["product_line"], market, rep_month, reps, path))
-    months = pd.DatetimeIndex(
-        (np.arange(n_months) + m0).astype("datetime64[M]").astype("datetime64[ns]"), name="month"
-    )
-    lines_per_month = pd.Series(per_month, index=months, dtype="int64")
-    lines_per_month = lines_per_month[lines_per_month > 0]
-    seconds["total"] = time.perf_counter() - t0
-    return Ingested(
-        cube,
-        customers,
-        agg["orders"],
-        reps,
-        market,
-        plan,
-        sources,
-        notes,
-        n,
-        months[0].to_period("M"),
-        last_date,
-        lines_per_month,
-        "arrow",
-        "",
-        seconds,
-    )
+    notes.extend(_cross_notes(product_lines, others.market, rep_month, reps, path))
+    return reps, notes
 
 
 def _argsort(key: np.ndarray, month: np.ndarray) -> np.ndarray:
@@ -750,9 +808,79 @@ def _dense_factorize(values: np.ndarray, size: int) -> tuple[np.ndarray, np.ndar
     return lookup[values], np.flatnonzero(present)
 
 
+_DIMS = ["region", "product_line", "customer_type", "rep_id"]  # a cube cell
+_ORDER_DIMS = ["region", "customer_type", "rep_id"]  # whole orders (an order spans lines)
+
+
+@dataclass
+class _Aggregate:
+    """What :func:`_aggregate` makes of the lines."""
+
+    cube: pd.DataFrame
+    customers: pd.DataFrame
+    orders: pd.DataFrame
+    rep_month: pd.DataFrame  # rep_id, month, lines (employment and hire-date rules)
+    dup_pos: np.ndarray  # positions (0-based records) of the exact duplicates dropped
+    returns: int  # return lines (without duplicates)
+    per_month: np.ndarray  # lines per month index from m0 (without duplicates)
+
+
+@dataclass
+class _Grid:
+    """Sizes of the integer key space: months x customers x cells (x orders)."""
+
+    n_months: int
+    sizes: list[int]  # labels per cell dimension (_DIMS)
+    n_cells: int
+    n_cust: int
+    n_ord: int
+
+
+@dataclass
+class _Groups:
+    """The lines sorted once by (month, customer, cell, order): customer-cube groups and
+    distinct (group, order) pairs are runs of that order."""
+
+    perm: np.ndarray  # sorted position -> line
+    new_pair: np.ndarray  # sorted line opens a (group, order) pair
+    new_group: np.ndarray  # sorted line opens a group
+    starts: np.ndarray  # sorted position of each group's first line
+    pair_starts: np.ndarray  # sorted position of each pair's first line
+    keys: np.ndarray  # group key: (month x n_cust + customer) x n_cells + cell
+
+
+@dataclass
+class _GroupSums:
+    """The customer cube in codes: sums per group (month x customer x cell), duplicates
+    dropped."""
+
+    month: np.ndarray
+    cell: np.ndarray  # ((region x product_line + ...) x customer_type + ...) x rep_id
+    customer: np.ndarray
+    revenue: np.ndarray
+    quantity: np.ndarray
+    orders: np.ndarray  # distinct orders
+    lines: np.ndarray
+    pair_group: np.ndarray  # the group of each distinct (group, order) pair
+    returns: int
+    per_month: np.ndarray
+
+
+@dataclass
+class _CellSums:
+    """The cube in codes: sums per cell-month."""
+
+    keys: np.ndarray  # month x n_cells + cell, sorted
+    revenue: np.ndarray
+    quantity: np.ndarray
+    lines: np.ndarray
+    customers: np.ndarray
+    orders: np.ndarray
+
+
 def _aggregate(
     arrays: dict[str, np.ndarray], labels: dict[str, np.ndarray], m0: int
-) -> dict[str, Any]:
+) -> _Aggregate:
     """Exact duplicates and both cubes from integer codes, with one sort of the lines.
 
     Label codes follow the sorted label order, so sorting combined integer keys orders groups
@@ -767,59 +895,128 @@ def _aggregate(
     """
     mi = arrays.pop("month")
     codes = arrays  # label codes live beside the other columns
-    dims = ["region", "product_line", "customer_type", "rep_id"]
-    sizes = [len(labels[d]) for d in dims]
-    n = len(mi)
+    grid = _grid(mi, labels)
+    groups = _sort_groups(mi, codes, grid)
+    dup_pos = _exact_duplicates(arrays, groups)
+    for k in ("ts", "unit_price", "product", "discount"):
+        arrays.pop(k, None)
+    sums = _group_sums(mi, arrays.pop("revenue"), arrays.pop("quantity"), dup_pos, groups, grid)
+    del groups
+    cells = _cell_sums(mi, codes, sums, grid)
+    o_keys, o_orders = _whole_orders(mi, codes, labels, grid.n_months)
+    del mi
+    arrays.clear()
+    cube_parts = _split(cells.keys // grid.n_cells, cells.keys % grid.n_cells, grid.sizes)
+    rep_key = cube_parts["rep_id"] * grid.n_months + cube_parts["month"]
+    cube = _frame(
+        cube_parts,
+        _DIMS,
+        {
+            "revenue": cells.revenue,
+            "quantity": cells.quantity,
+            "orders": cells.orders.astype(np.int64),
+            "customers": cells.customers.astype(np.int64),
+        },
+        labels,
+        m0,
+    )
+    cust_parts = _split(sums.month, sums.cell, grid.sizes)
+    cust_parts["customer_id"] = sums.customer
+    customers = _frame(
+        cust_parts,
+        ["customer_id", *_DIMS],
+        {"revenue": sums.revenue, "quantity": sums.quantity, "orders": sums.orders},
+        labels,
+        m0,
+    )
+    order_parts = _split_keys(o_keys, _ORDER_DIMS, [len(labels[d]) for d in _ORDER_DIMS])
+    orders = _frame(order_parts, _ORDER_DIMS, {"orders": o_orders.astype(np.int64)}, labels, m0)
+    return _Aggregate(
+        cube,
+        customers,
+        orders,
+        _rep_month(rep_key, cells.lines, labels, grid.n_months, m0),
+        dup_pos,
+        sums.returns,
+        sums.per_month,
+    )
+
+
+def _grid(mi: np.ndarray, labels: dict[str, np.ndarray]) -> _Grid:
+    sizes = [len(labels[d]) for d in _DIMS]
     n_months = int(mi.max()) + 1
     n_cells = int(np.prod(sizes, dtype=object))  # region x product_line x type x rep
     n_cust, n_ord = len(labels["customer_id"]), max(1, len(labels["order_id"]))
     if n_months * n_cust * n_cells >= 2**62:
         raise _Decline("too many distinct keys for 64-bit group keys")
-    key = mi.astype(np.int64) * n_cust + codes["customer_id"]
-    for d, s in zip(dims, sizes, strict=True):
+    return _Grid(n_months, sizes, n_cells, n_cust, n_ord)
+
+
+def _run_starts(sorted_keys: np.ndarray) -> np.ndarray:
+    """Whether each element of a sorted array differs from the one before (the first does)."""
+    out = np.empty(len(sorted_keys), bool)
+    out[0] = True
+    np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=out[1:])
+    return out
+
+
+def _sort_groups(mi: np.ndarray, codes: dict[str, np.ndarray], grid: _Grid) -> _Groups:
+    """Sort the lines by group and order (one combined 64-bit key)."""
+    key = mi.astype(np.int64) * grid.n_cust + codes["customer_id"]
+    for d, s in zip(_DIMS, grid.sizes, strict=True):
         key *= s
         key += codes[d]
-    order = codes["order_id"]
     compact = None
-    if n_months * n_cust * n_cells * n_ord >= 2**62:  # number the groups first
+    if grid.n_months * grid.n_cust * grid.n_cells * grid.n_ord >= 2**62:  # number the groups
         code, compact = pd.factorize(key, sort=True)
         key = code.astype(np.int64)
-    key *= n_ord
-    key += order
+    key *= grid.n_ord
+    key += codes["order_id"]
     perm = _argsort(key, mi)
     key = key[perm]  # sorted
-    new_pair = np.empty(n, bool)
-    new_pair[0] = True
-    np.not_equal(key[1:], key[:-1], out=new_pair[1:])
-    key //= n_ord  # the group of each sorted line
-    new_group = np.empty(n, bool)
-    new_group[0] = True
-    np.not_equal(key[1:], key[:-1], out=new_group[1:])
+    new_pair = _run_starts(key)
+    key //= grid.n_ord  # the group of each sorted line
+    new_group = _run_starts(key)
     starts = np.flatnonzero(new_group)
-    cuniq = key[starts]
+    keys = key[starts]
     del key
     if compact is not None:
-        cuniq = compact[cuniq]
-    # exact duplicate lines: only within (group, order) pairs that hold several lines
-    pair_starts = np.flatnonzero(new_pair)
-    pair_size = np.diff(np.append(pair_starts, n))
-    dup_pos = np.zeros(0, np.int64)
-    if (pair_size > 1).any():
-        cand = np.sort(perm[np.repeat(pair_size > 1, pair_size)])
+        keys = compact[keys]
+    return _Groups(perm, new_pair, new_group, starts, np.flatnonzero(new_pair), keys)
 
-        def same(v: np.ndarray) -> np.ndarray:  # -0.0 equals 0.0, as in pandas
-            return v + 0.0 if v.dtype.kind == "f" else v
 
-        full = ["ts", *LABELS, "quantity", "unit_price", "revenue", "product", "discount"]
-        exact = pd.DataFrame({k: same(arrays[k][cand]) for k in full if k in arrays}).duplicated(
-            keep="first"
-        )
-        dup_pos = cand[exact.to_numpy()]
-        del cand, exact
+def _plus_zero(v: np.ndarray) -> np.ndarray:
+    """-0.0 equals 0.0, as in pandas."""
+    return v + 0.0 if v.dtype.kind == "f" else v
+
+
+def _exact_duplicates(arrays: dict[str, np.ndarray], groups: _Groups) -> np.ndarray:
+    """Positions of the lines identical on every column to an earlier line (only within
+    (group, order) pairs that hold several lines)."""
+    n = len(groups.perm)
+    pair_size = np.diff(np.append(groups.pair_starts, n))
+    if not (pair_size > 1).any():
+        return np.zeros(0, np.int64)
+    cand = np.sort(groups.perm[np.repeat(pair_size > 1, pair_size)])
     del pair_size
-    for k in ("ts", "unit_price", "product", "discount"):
-        arrays.pop(k, None)
-    rev, qty = arrays.pop("revenue"), arrays.pop("quantity")
+    full = ["ts", *LABELS, "quantity", "unit_price", "revenue", "product", "discount"]
+    exact = pd.DataFrame({k: _plus_zero(arrays[k][cand]) for k in full if k in arrays}).duplicated(
+        keep="first"
+    )
+    return cand[exact.to_numpy()]
+
+
+def _group_sums(
+    mi: np.ndarray,
+    rev: np.ndarray,
+    qty: np.ndarray,
+    dup_pos: np.ndarray,
+    groups: _Groups,
+    grid: _Grid,
+) -> _GroupSums:
+    """Sums per customer-cube group, return lines and lines per month, without duplicates."""
+    n = len(mi)
+    starts, perm = groups.starts, groups.perm
     lines = np.diff(np.append(starts, n))
     keep = None
     if len(dup_pos):
@@ -827,47 +1024,62 @@ def _aggregate(
         keep[dup_pos] = False
         rev, qty = np.where(keep, rev, 0.0), np.where(keep, qty, 0.0)
         lines = lines - np.add.reduceat((~keep)[perm], starts)
-    returns = int((((qty < 0) | (rev < 0)) & (keep if keep is not None else True)).sum())
+    returns = int((is_return(qty, rev) & (keep if keep is not None else True)).sum())
     per_month = (
-        np.bincount(mi, weights=keep, minlength=n_months)
+        np.bincount(mi, weights=keep, minlength=grid.n_months)
         if keep is not None
-        else np.bincount(mi, minlength=n_months)
+        else np.bincount(mi, minlength=grid.n_months)
     ).astype(np.int64)
     c_rev = np.add.reduceat(rev[perm], starts)
     c_qty = np.add.reduceat(qty[perm], starts)
-    del rev, qty, keep, perm
-    c_orders = np.add.reduceat(new_pair, starts).astype(np.int64)
-    pair_group = (np.cumsum(new_group) - 1)[pair_starts]
-    del new_pair, new_group, pair_starts, starts
-    # the cube from the customer-cube groups
-    c_dims, c_rest = cuniq % n_cells, cuniq // n_cells
-    c_cust, c_month = c_rest % n_cust, c_rest // n_cust
-    del cuniq, c_rest
-    kcode, kuniq = _dense_factorize(c_month * n_cells + c_dims, n_months * n_cells)
+    del rev, qty, keep
+    c_orders = np.add.reduceat(groups.new_pair, starts).astype(np.int64)
+    pair_group = (np.cumsum(groups.new_group) - 1)[groups.pair_starts]
+    c_cell, c_rest = groups.keys % grid.n_cells, groups.keys // grid.n_cells
+    c_cust, c_month = c_rest % grid.n_cust, c_rest // grid.n_cust
+    return _GroupSums(
+        c_month, c_cell, c_cust, c_rev, c_qty, c_orders, lines, pair_group, returns, per_month
+    )
+
+
+def _cell_sums(
+    mi: np.ndarray, codes: dict[str, np.ndarray], sums: _GroupSums, grid: _Grid
+) -> _CellSums:
+    """The cube from the customer-cube groups; distinct orders per cell-month."""
+    n_cellmonths_max = grid.n_months * grid.n_cells
+    kcode, kuniq = _dense_factorize(sums.month * grid.n_cells + sums.cell, n_cellmonths_max)
     n_cellmonths = len(kuniq)
-    k_rev = np.bincount(kcode, weights=c_rev, minlength=n_cellmonths)
-    k_qty = np.bincount(kcode, weights=c_qty, minlength=n_cellmonths)
-    k_lines = np.bincount(kcode, weights=lines, minlength=n_cellmonths)
+    k_rev = np.bincount(kcode, weights=sums.revenue, minlength=n_cellmonths)
+    k_qty = np.bincount(kcode, weights=sums.quantity, minlength=n_cellmonths)
+    k_lines = np.bincount(kcode, weights=sums.lines, minlength=n_cellmonths)
     k_customers = np.bincount(kcode, minlength=n_cellmonths)
     # distinct orders per cell: when every order belongs to one customer, the (group, order)
     # pairs are already distinct per cell; otherwise count (cell, order) pairs separately
+    order, n_ord = codes["order_id"], grid.n_ord
     owner = np.full(n_ord, -1, np.int64)
     owner[order] = codes["customer_id"]
     if (owner[order] == codes["customer_id"]).all():
-        k_orders = np.bincount(kcode[pair_group], minlength=n_cellmonths)
+        k_orders = np.bincount(kcode[sums.pair_group], minlength=n_cellmonths)
     else:
         cell = mi.astype(np.int64)
-        for d, s in zip(dims, sizes, strict=True):
+        for d, s in zip(_DIMS, grid.sizes, strict=True):
             cell = cell * s + codes[d]
         cell = np.searchsorted(kuniq, cell)  # every line's cell-month is in kuniq
         k_orders = np.bincount(pd.unique(cell * n_ord + order) // n_ord, minlength=n_cellmonths)
         del cell
-    del owner, pair_group, kcode
-    # whole orders per month x region x customer_type x rep_id (an order spans product lines)
-    odims = ["region", "customer_type", "rep_id"]
-    osizes = [len(labels[d]) for d in odims]
+    return _CellSums(kuniq, k_rev, k_qty, k_lines, k_customers, k_orders)
+
+
+def _whole_orders(
+    mi: np.ndarray, codes: dict[str, np.ndarray], labels: dict[str, np.ndarray], n_months: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct orders per month x region x customer_type x rep_id (an order spans product
+    lines): the keys (month x sizes + codes, in the order of ``_ORDER_DIMS``) and counts."""
+    order = codes["order_id"]
+    n_ord = max(1, len(labels["order_id"]))
+    osizes = [len(labels[d]) for d in _ORDER_DIMS]
     okey = mi.astype(np.int64)
-    for d, s in zip(odims, osizes, strict=True):
+    for d, s in zip(_ORDER_DIMS, osizes, strict=True):
         okey *= s
         okey += codes[d]
     n_okeys = int(np.prod(osizes, dtype=object)) * n_months
@@ -884,74 +1096,61 @@ def _aggregate(
         distinct = okey[np.append(True, okey[1:] != okey[:-1])] // n_ord
     else:  # pragma: no cover - beyond 64-bit keys
         distinct = pd.unique(pd.MultiIndex.from_arrays([okey, order])).get_level_values(0)
-    del first_okey
-    del okey, order, mi
-    arrays.clear()
-    ou, o_orders = np.unique(distinct, return_counts=True)
-    del distinct
-    oparts: dict[str, np.ndarray] = {}
-    rest = ou
-    for d, s in zip(reversed(odims), reversed(osizes), strict=True):
-        oparts[d], rest = rest % s, rest // s
-    oparts["month"] = rest
+    del first_okey, okey
+    return np.unique(distinct, return_counts=True)
 
-    def split(month_of: np.ndarray, dim_of: np.ndarray) -> dict[str, np.ndarray]:
-        out = {"month": month_of}
-        for d, s in zip(reversed(dims), reversed(sizes), strict=True):
-            out[d], dim_of = dim_of % s, dim_of // s
-        return out
 
-    def frame(
-        parts: dict[str, np.ndarray], order: list[str], values: dict[str, np.ndarray]
-    ) -> pd.DataFrame:
-        cols: dict[str, pa.Array] = {
-            "month": pa.array(
-                (parts.pop("month") + m0).astype("datetime64[M]").astype("datetime64[ns]")
-            )
-        }
-        for c in order:
-            cols[c] = pa.array(labels[c], pa.string()).take(pa.array(parts.pop(c)))
-        for c, v in values.items():
-            cols[c] = pa.array(v)
-        return pa.table(cols).to_pandas(self_destruct=True)
+def _split(month_of: np.ndarray, dim_of: np.ndarray, sizes: list[int]) -> dict[str, np.ndarray]:
+    """A cell code back to the code of each cell dimension (and the month)."""
+    out = {"month": month_of}
+    for d, s in zip(reversed(_DIMS), reversed(sizes), strict=True):
+        out[d], dim_of = dim_of % s, dim_of // s
+    return out
 
-    kp = split(kuniq // n_cells, kuniq % n_cells)
-    rep_key = kp["rep_id"] * n_months + kp["month"]
-    cube = frame(
-        kp,
-        dims,
-        {
-            "revenue": k_rev,
-            "quantity": k_qty,
-            "orders": k_orders.astype(np.int64),
-            "customers": k_customers.astype(np.int64),
-        },
-    )
-    cp = split(c_month, c_dims)
-    cp["customer_id"] = c_cust
-    del c_month, c_dims, c_cust
-    customers = frame(
-        cp, ["customer_id", *dims], {"revenue": c_rev, "quantity": c_qty, "orders": c_orders}
-    )
-    # lines per rep and month (employment and hire-date rules)
+
+def _split_keys(keys: np.ndarray, dims: list[str], sizes: list[int]) -> dict[str, np.ndarray]:
+    """A key (month x sizes + codes) back to the code of each dimension and the month."""
+    parts: dict[str, np.ndarray] = {}
+    rest = keys
+    for d, s in zip(reversed(dims), reversed(sizes), strict=True):
+        parts[d], rest = rest % s, rest // s
+    parts["month"] = rest
+    return parts
+
+
+def _frame(
+    parts: dict[str, np.ndarray],
+    order: list[str],
+    values: dict[str, np.ndarray],
+    labels: dict[str, np.ndarray],
+    m0: int,
+) -> pd.DataFrame:
+    """The frame of codes ``parts`` (emptied) with labels, month and ``values`` columns."""
+    cols: dict[str, pa.Array] = {
+        "month": pa.array(
+            (parts.pop("month") + m0).astype("datetime64[M]").astype("datetime64[ns]")
+        )
+    }
+    for c in order:
+        cols[c] = pa.array(labels[c], pa.string()).take(pa.array(parts.pop(c)))
+    for c, v in values.items():
+        cols[c] = pa.array(v)
+    return pa.table(cols).to_pandas(self_destruct=True)
+
+
+def _rep_month(
+    rep_key: np.ndarray, lines: np.ndarray, labels: dict[str, np.ndarray], n_months: int, m0: int
+) -> pd.DataFrame:
+    """Lines per rep and month (employment and hire-date rules) from each cell-month's
+    ``rep_id x n_months + month`` and lines."""
     ru, rinv = np.unique(rep_key, return_inverse=True)
-    rep_month = pd.DataFrame(
+    return pd.DataFrame(
         {
             "rep_id": pd.Series(labels["rep_id"][ru // n_months], dtype=object).astype(str),
             "month": (ru % n_months + m0).astype("datetime64[M]").astype("datetime64[ns]"),
-            "lines": np.bincount(rinv.ravel(), weights=k_lines).round().astype(np.int64),
+            "lines": np.bincount(rinv.ravel(), weights=lines).round().astype(np.int64),
         }
     )
-    orders = frame(oparts, odims, {"orders": o_orders.astype(np.int64)})
-    return {
-        "cube": cube,
-        "customers": customers,
-        "orders": orders,
-        "rep_month": rep_month,
-        "dup_pos": dup_pos,
-        "returns": returns,
-        "per_month": per_month,
-    }
 
 
 def _hire_notes(
@@ -975,10 +1174,7 @@ def _cross_notes(
     notes = []
     unknown_pl = sorted(set(product_lines) - set(market["product_line"]))
     if unknown_pl:
-        notes.append(
-            f"{path.name}: product line(s) {unknown_pl[:5]} have no market size; "
-            "their market share is not computed."
-        )
+        notes.append(no_market_note(path.name, unknown_pl))
     r = reps.set_index("rep_id")
     hire = rep_month["rep_id"].map(r["hire_date"]).dt.to_period("M").dt.to_timestamp()
     end = rep_month["rep_id"].map(r["end_date"])
@@ -986,9 +1182,5 @@ def _cross_notes(
     outside = (rep_month["month"] < hire) | (end.notna() & (rep_month["month"] > end_month))
     n_out = int(rep_month.loc[outside.to_numpy(), "lines"].sum())
     if n_out:
-        lines = "1 line is" if n_out == 1 else f"{n_out} lines are"
-        notes.append(
-            f"{path.name}: {lines} booked to a rep outside "
-            "their hire_date/end_date; they are kept as booked."
-        )
+        notes.append(outside_employment_note(path.name, n_out))
     return notes

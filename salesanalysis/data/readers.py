@@ -68,8 +68,14 @@ from salesanalysis.data.rules import (
     as_label,
     blank_cells,
     cross_checks,
+    discount_outside,
+    duplicates_note,
     fill_hire_dates,
+    gaps_note,
+    is_return,
+    line_revenue,
     rename,
+    returns_note,
     sniff_delimiter,
 )
 from salesanalysis.errors import InputError, Problem
@@ -700,43 +706,19 @@ def _to_date(
     if pd.api.types.is_datetime64_any_dtype(raw):
         out = raw.dt.tz_localize(None) if getattr(raw.dt, "tz", None) is not None else raw
         return out.astype("datetime64[ns]")
-    if not fmt and pd.api.types.infer_dtype(raw, skipna=True) in ("string", "empty"):  # fast path
-        try:
-            iso = pd.to_datetime(raw.str.strip(), format="ISO8601", errors="coerce")
-        except (ValueError, TypeError):  # e.g. mixed time zones: the rules below handle them
-            iso = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
-        if getattr(iso.dt, "tz", None) is not None:
-            iso = iso.dt.tz_localize(None)
-        left = iso.isna() & ~blank_cells(raw)
-        if not left.any():
-            return iso.astype("datetime64[ns]")
-        if left.sum() < len(raw):
-            iso = iso.astype("datetime64[ns]")
-            iso[left] = _to_date(raw[left].astype(object), fmt, excel, notes, what)
+    if not fmt and pd.api.types.infer_dtype(raw, skipna=True) in ("string", "empty"):
+        iso = _iso_dates(raw, fmt, excel, notes, what)
+        if iso is not None:
             return iso
     out = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
     is_dt = raw.map(lambda v: isinstance(v, _dt.date))
     if is_dt.any():
-        out[is_dt] = pd.to_datetime(
-            raw[is_dt].map(
-                lambda v: (
-                    pd.Timestamp(v).tz_localize(None) if pd.Timestamp(v).tz else pd.Timestamp(v)
-                )
-            )
-        )
-    is_num = raw.map(
-        lambda v: (
-            isinstance(v, int | float | np.integer | np.floating)
-            and not isinstance(v, bool)
-            and not pd.isna(v)
-        )
-    )
+        out[is_dt] = _python_dates(raw[is_dt])
+    is_num = raw.map(_is_number)
     if excel and is_num.any():  # Excel serial day numbers (1900 system)
         serial = pd.to_numeric(raw[is_num], errors="coerce")
         ok = serial.between(20000, 80000)
-        out[serial[ok].index] = (
-            pd.Timestamp("1899-12-30") + pd.to_timedelta(serial[ok].round(6), unit="D")
-        ).astype("datetime64[ns]")
+        out[serial[ok].index] = _excel_serial_dates(serial[ok])
     rest = ~is_dt & ~(is_num if excel else pd.Series(False, index=raw.index)) & ~blank_cells(raw)
     if not rest.any():
         return out
@@ -744,37 +726,105 @@ def _to_date(
     if fmt:
         out[rest] = pd.to_datetime(s, format=fmt, errors="coerce").astype("datetime64[ns]")
         return out
+    s = _day_month_year(_iso_text(s), raw[rest], notes, what)
+    out[rest] = _parse_date_text(s).astype("datetime64[ns]")
+    return out
+
+
+def _iso_dates(
+    raw: pd.Series, fmt: str | None, excel: bool, notes: list[str] | None, what: str
+) -> pd.Series | None:
+    """The fast path for a text column: ISO dates, the odd values by the rules; None when no
+    value is ISO (the whole column then goes through the rules)."""
+    try:
+        iso = pd.to_datetime(raw.str.strip(), format="ISO8601", errors="coerce")
+    except (ValueError, TypeError):  # e.g. mixed time zones: the rules below handle them
+        iso = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
+    if getattr(iso.dt, "tz", None) is not None:
+        iso = iso.dt.tz_localize(None)
+    left = iso.isna() & ~blank_cells(raw)
+    if not left.any():
+        return iso.astype("datetime64[ns]")
+    if left.sum() < len(raw):
+        iso = iso.astype("datetime64[ns]")
+        iso[left] = _to_date(raw[left].astype(object), fmt, excel, notes, what)
+        return iso
+    return None
+
+
+def _python_dates(raw: pd.Series) -> pd.Series:
+    """Date and datetime objects (Excel cells), time zones dropped."""
+    return pd.to_datetime(
+        raw.map(
+            lambda v: pd.Timestamp(v).tz_localize(None) if pd.Timestamp(v).tz else pd.Timestamp(v)
+        )
+    )
+
+
+def _is_number(v: Any) -> bool:
+    return (
+        isinstance(v, int | float | np.integer | np.floating)
+        and not isinstance(v, bool)
+        and not pd.isna(v)
+    )
+
+
+def _excel_serial_dates(serial: pd.Series) -> pd.Series:
+    """Excel serial day numbers (1900 system) to dates."""
+    return (pd.Timestamp("1899-12-30") + pd.to_timedelta(serial.round(6), unit="D")).astype(
+        "datetime64[ns]"
+    )
+
+
+def _iso_text(s: pd.Series) -> pd.Series:
+    """Chinese (2025年1月5日) and year-first (2025/1/5) dates rewritten as ISO; a time-zone
+    suffix dropped."""
     s = s.str.replace(_CN_DATE_RE, lambda m: f"{m[1]}-{int(m[2]):02d}-{int(m[3]):02d}", regex=True)
     s = s.str.replace(_YMD_RE, lambda m: f"{m[1]}-{int(m[2]):02d}-{int(m[3]):02d}", regex=True)
-    s = s.str.replace(_TZ_RE, "", regex=True)
+    return s.str.replace(_TZ_RE, "", regex=True)
+
+
+def _day_month_year(
+    s: pd.Series, original: pd.Series, notes: list[str] | None, what: str
+) -> pd.Series:
+    """Dates such as 05.01.2025 or 01/05/2025 rewritten as ISO, the day/month order decided
+    for the whole column from values above 12 (dotted dates default to day.month.year).
+
+    Raises:
+        _AmbiguousDates: the order cannot be decided.
+    """
     xy = s.str.extract(_XY_RE)
     has_xy = xy[0].notna()
-    if has_xy.any():
-        a, b = xy.loc[has_xy, 0].astype(int), xy.loc[has_xy, 2].astype(int)
-        day_first_ok, month_first_ok = bool((b <= 12).all()), bool((a <= 12).all())
-        dotted = bool((xy.loc[has_xy, 1] == ".").all())
-        if day_first_ok and (not month_first_ok or dotted):
-            day, mon, rule = a, b, "day.month.year" if dotted else "day/month/year"
-        elif month_first_ok and not day_first_ok:
-            day, mon, rule = b, a, "month/day/year"
-        else:
-            raise _AmbiguousDates(
-                raw[rest][has_xy].head(3).astype(str).tolist(),
-                mixed=not (day_first_ok or month_first_ok),
-            )
-        iso = (
-            xy.loc[has_xy, 3]
-            + "-"
-            + mon.map("{:02d}".format)
-            + "-"
-            + day.map("{:02d}".format)
-            + xy.loc[has_xy, 4].fillna("")
+    if not has_xy.any():
+        return s
+    a, b = xy.loc[has_xy, 0].astype(int), xy.loc[has_xy, 2].astype(int)
+    day_first_ok, month_first_ok = bool((b <= 12).all()), bool((a <= 12).all())
+    dotted = bool((xy.loc[has_xy, 1] == ".").all())
+    if day_first_ok and (not month_first_ok or dotted):
+        day, mon, rule = a, b, "day.month.year" if dotted else "day/month/year"
+    elif month_first_ok and not day_first_ok:
+        day, mon, rule = b, a, "month/day/year"
+    else:
+        raise _AmbiguousDates(
+            original[has_xy].head(3).astype(str).tolist(),
+            mixed=not (day_first_ok or month_first_ok),
         )
-        s[has_xy] = iso
-        if notes is not None:
-            notes.append(
-                f"{what}: dates such as {raw[rest][has_xy].iloc[0]!r} are read as {rule}."
-            )
+    iso = (
+        xy.loc[has_xy, 3]
+        + "-"
+        + mon.map("{:02d}".format)
+        + "-"
+        + day.map("{:02d}".format)
+        + xy.loc[has_xy, 4].fillna("")
+    )
+    s[has_xy] = iso
+    if notes is not None:
+        notes.append(f"{what}: dates such as {original[has_xy].iloc[0]!r} are read as {rule}.")
+    return s
+
+
+def _parse_date_text(s: pd.Series) -> pd.Series:
+    """ISO text to dates; English month names (5 Jan 2025, Jan 5, 2025) too; else NaT."""
     try:
         parsed = pd.to_datetime(s, format="ISO8601", errors="coerce")
     except (ValueError, TypeError):
@@ -782,8 +832,7 @@ def _to_date(
     named = parsed.isna() & s.str.contains(r"[A-Za-z]{3}", regex=True).fillna(False)
     if named.any():  # English month names: 5 Jan 2025, Jan 5, 2025
         parsed[named] = pd.to_datetime(s[named], format="mixed", errors="coerce")
-    out[rest] = parsed.astype("datetime64[ns]")
-    return out
+    return parsed
 
 
 def _check_keys(
@@ -988,6 +1037,17 @@ def _dates(r: _Read, col: str, problems: list[Problem], *, required: bool) -> pd
     return d
 
 
+@dataclass
+class _TxValues:
+    """The parsed value columns of the transactions file (None: absent or unreadable)."""
+
+    date: pd.Series | None
+    quantity: pd.Series | None
+    unit_price: pd.Series | None
+    revenue: pd.Series | None
+    discount: pd.Series | None
+
+
 def read_transactions(
     path: Path,
     settings: dict[str, Any] | None = None,
@@ -1011,46 +1071,81 @@ def read_transactions(
     if r is None:
         return _finish(own, problems, None, "transactions")
     n0 = len(problems)
-    spec = SCHEMAS["transactions"]
-    _check_keys(r.df, spec, r.path, r.first, problems)
-    date = _dates(r, "date", problems, required=True)
-    qty = _numeric(r, "quantity", problems, required=True)
-    price = _numeric(r, "unit_price", problems, required=False)
-    rev = _numeric(r, "revenue", problems, required=False)
-    disc = _numeric(r, "discount", problems, required=False)
-    if date is not None:
-        today_ts = pd.Timestamp(today or _dt.date.today())
-        future = date.notna() & (date.dt.normalize() > today_ts)
-        if future.any():
-            rows, n = _rows(future, r.df.index)
-            problems.append(
-                Problem(
-                    f"{n} lines are dated after today ({today_ts:%Y-%m-%d})",
-                    file=str(r.path),
-                    column="date",
-                    rows=rows,
-                    count=n,
-                    values=list(r.df["date"][future].head(5)),
-                    fix="Correct those dates (a typo in the year?), or remove orders that are not "
-                    "yet booked.",
-                )
+    _check_keys(r.df, SCHEMAS["transactions"], r.path, r.first, problems)
+    v = _transaction_values(r, problems)
+    _check_future(r, v.date, today, problems)
+    v.discount = _check_discounts(r, v.discount, problems)
+    _check_amounts(r, v, problems)
+    if len(problems) > n0 or v.date is None or v.quantity is None:
+        return _finish(own, problems, None, "transactions")
+    out = _transaction_frame(r, v)
+    notes.extend(r.notes)
+    out = _drop_duplicate_lines(out, r.path, notes)
+    notes.extend(_history_notes(out, r.path))
+    out["_line"] = out.index.to_numpy()
+    return out.reset_index(drop=True)
+
+
+def _transaction_values(r: _Read, problems: list[Problem]) -> _TxValues:
+    return _TxValues(
+        date=_dates(r, "date", problems, required=True),
+        quantity=_numeric(r, "quantity", problems, required=True),
+        unit_price=_numeric(r, "unit_price", problems, required=False),
+        revenue=_numeric(r, "revenue", problems, required=False),
+        discount=_numeric(r, "discount", problems, required=False),
+    )
+
+
+def _check_future(
+    r: _Read, date: pd.Series | None, today: _dt.date | None, problems: list[Problem]
+) -> None:
+    """Lines dated after today are an error (a typo such as 2052 for 2025)."""
+    if date is None:
+        return
+    today_ts = pd.Timestamp(today or _dt.date.today())
+    future = date.notna() & (date.dt.normalize() > today_ts)
+    if future.any():
+        rows, n = _rows(future, r.df.index)
+        problems.append(
+            Problem(
+                f"{n} lines are dated after today ({today_ts:%Y-%m-%d})",
+                file=str(r.path),
+                column="date",
+                rows=rows,
+                count=n,
+                values=list(r.df["date"][future].head(5)),
+                fix="Correct those dates (a typo in the year?), or remove orders that are not "
+                "yet booked.",
             )
-    if disc is not None:
-        if ((disc < 0) | (disc >= 1)).any():
-            bad = (disc < 0) | (disc >= 1)
-            rows, n = _rows(bad, r.df.index)
-            problems.append(
-                Problem(
-                    f"{n} discounts are outside [0, 1)",
-                    file=str(r.path),
-                    column="discount",
-                    rows=rows,
-                    count=n,
-                    values=list(r.df["discount"][bad].head(5)),
-                    fix="Give discounts as fractions (0.05 for 5%).",
-                )
+        )
+
+
+def _check_discounts(
+    r: _Read, disc: pd.Series | None, problems: list[Problem]
+) -> pd.Series | None:
+    """Discounts in [0, 1); an empty discount is 0."""
+    if disc is None:
+        return None
+    bad = discount_outside(disc)
+    if bad.any():
+        rows, n = _rows(bad, r.df.index)
+        problems.append(
+            Problem(
+                f"{n} discounts are outside [0, 1)",
+                file=str(r.path),
+                column="discount",
+                rows=rows,
+                count=n,
+                values=list(r.df["discount"][bad].head(5)),
+                fix="Give discounts as fractions (0.05 for 5%).",
             )
-        disc = disc.fillna(0.0)
+        )
+    return disc.fillna(0.0)
+
+
+def _check_amounts(r: _Read, v: _TxValues, problems: list[Problem]) -> None:
+    """Every line has a revenue, or a unit price to compute it from."""
+    price, rev = v.unit_price, v.revenue
     if "revenue" not in r.df.columns and price is not None:
         blank = price.isna()
         if blank.any():
@@ -1079,13 +1174,16 @@ def read_transactions(
                     fix="Fill in revenue on those rows.",
                 )
             )
-    if len(problems) > n0 or date is None or qty is None:
-        return _finish(own, problems, None, "transactions")
 
+
+def _transaction_frame(r: _Read, v: _TxValues) -> pd.DataFrame:
+    """The normalised frame (index: line numbers); revenue computed where the file gives none
+    (:func:`rules.line_revenue`), unit price from revenue when the file gives none."""
+    qty, price, rev, disc = v.quantity, v.unit_price, v.revenue, v.discount
     out = pd.DataFrame(
         {
-            "date": date,
-            "month": date.dt.to_period("M").dt.to_timestamp().astype("datetime64[ns]"),
+            "date": v.date,
+            "month": v.date.dt.to_period("M").dt.to_timestamp().astype("datetime64[ns]"),
         }
     )
     for col in ("order_id", "customer_id", "customer_type", "region", "product_line", "rep_id"):
@@ -1093,9 +1191,9 @@ def read_transactions(
     out["quantity"] = qty
     out["unit_price"] = price if price is not None else np.nan
     if rev is None:
-        rev = qty * price * (1 - (disc if disc is not None else 0.0))
+        rev = line_revenue(qty, price, disc)
     elif price is not None:
-        rev = rev.fillna(qty * price * (1 - (disc if disc is not None else 0.0)))
+        rev = rev.fillna(line_revenue(qty, price, disc))
     out["revenue"] = rev.astype("float64")
     if out["unit_price"].isna().all():
         out["unit_price"] = (out["revenue"] / out["quantity"].where(out["quantity"] != 0)).astype(
@@ -1105,34 +1203,30 @@ def read_transactions(
         out["product"] = as_label(r.df["product"])
     if disc is not None:
         out["discount"] = disc
-    notes.extend(r.notes)
-    # exact duplicate lines: keep one, say so
+    return out
+
+
+def _drop_duplicate_lines(out: pd.DataFrame, path: Path, notes: list[str]) -> pd.DataFrame:
+    """Exact duplicate lines: keep one, say so."""
     dup = out.duplicated(keep="first")
-    if dup.any():
-        rows, n = _rows(dup, out.index)
-        notes.append(
-            f"{r.path.name}: {n} exact duplicate order lines were dropped (rule: lines "
-            f"identical on every column count once); first at lines {rows}."
-        )
-        out = out[~dup.to_numpy()]
-    n_ret = int(
-        (out["quantity"] < 0).sum() + ((out["quantity"] >= 0) & (out["revenue"] < 0)).sum()
-    )
+    if not dup.any():
+        return out
+    rows, n = _rows(dup, out.index)
+    notes.append(duplicates_note(path.name, n, rows))
+    return out[~dup.to_numpy()]
+
+
+def _history_notes(out: pd.DataFrame, path: Path) -> list[str]:
+    """Returns netted in their month; months without any transaction inside the history."""
+    notes = []
+    n_ret = int(is_return(out["quantity"], out["revenue"]).sum())
     if n_ret:
-        notes.append(
-            f"{r.path.name}: {n_ret} return lines (negative quantity or revenue) are netted "
-            "against sales in their month."
-        )
+        notes.append(returns_note(path.name, n_ret))
     months = pd.period_range(out["month"].min(), out["month"].max(), freq="M")
     gaps = months.difference(pd.PeriodIndex(out["month"].dt.to_period("M").unique()))
     if len(gaps):
-        notes.append(
-            f"{r.path.name}: no transactions at all in {len(gaps)} month(s) inside the "
-            f"history ({', '.join(str(g) for g in gaps[:6])}{' ...' if len(gaps) > 6 else ''}); "
-            "they count as zero sales - check that the export is complete."
-        )
-    out["_line"] = out.index.to_numpy()
-    return out.reset_index(drop=True)
+        notes.append(gaps_note(path.name, gaps))
+    return notes
 
 
 def read_reps(
@@ -1226,6 +1320,16 @@ def read_reps(
 _CN_PERIOD_RE = re.compile(r"^(\d{4})\s*年(?:\s*(\d{1,2})\s*月)?$")
 
 
+@dataclass
+class _Periods:
+    """The market file's periods: normalised text, which are years, and the month of the
+    others (NaT for years and unreadable periods)."""
+
+    text: pd.Series
+    is_year: pd.Series
+    month: pd.Series
+
+
 def read_market(
     path: Path,
     settings: dict[str, Any] | None = None,
@@ -1242,6 +1346,35 @@ def read_market(
     n0 = len(problems)
     _check_keys(r.df, SCHEMAS["market"], r.path, r.first, problems)
     size = _numeric(r, "market_size", problems, required=True)
+    periods = _market_periods(r, problems)
+    _check_market_sizes(r, size, problems)
+    if len(problems) > n0 or size is None:
+        return _finish(own, problems, None, "market")
+    df = pd.DataFrame(
+        {
+            "region": as_label(r.df["region"]),
+            "product_line": as_label(r.df["product_line"]),
+            "market_size": size,
+            "month": periods.month,
+            "_year": periods.text.where(periods.is_year),
+            "_line": r.df.index.to_numpy(),
+        },
+        index=r.df.index,
+    )
+    df = _drop_repeated_market_rows(df, r.path, notes)
+    _check_market_clashes(df, r.path, problems)
+    yearly = df[df["_year"].notna().to_numpy()]
+    monthly = df[df["_year"].isna().to_numpy()]
+    _check_yearly_and_monthly(yearly, monthly, r.path, problems)
+    if len(problems) > n0:
+        return _finish(own, problems, None, "market")
+    notes.extend(r.notes)
+    return _spread_years(yearly, monthly, r.path, notes)
+
+
+def _market_periods(r: _Read, problems: list[Problem]) -> _Periods:
+    """Periods: a year (2025, 2025年) or a month (2025-03, 2025年3月, a date); others and
+    periods before 1990 or after 2100 are problems."""
     raw_period = r.df["period"]
     if (
         pd.api.types.is_datetime64_any_dtype(raw_period)
@@ -1294,6 +1427,10 @@ def read_market(
                 fix="Correct those periods.",
             )
         )
+    return _Periods(period, is_year, month)
+
+
+def _check_market_sizes(r: _Read, size: pd.Series | None, problems: list[Problem]) -> None:
     if size is not None and (size < 0).any():
         rows, n = _rows(size < 0, r.df.index)
         problems.append(
@@ -1306,35 +1443,35 @@ def read_market(
                 fix="Market size is the revenue of the whole market.",
             )
         )
-    if len(problems) > n0 or size is None:
-        return _finish(own, problems, None, "market")
-    df = pd.DataFrame(
-        {
-            "region": as_label(r.df["region"]),
-            "product_line": as_label(r.df["product_line"]),
-            "market_size": size,
-            "month": month,
-            "_year": period.where(is_year),
-            "_line": r.df.index.to_numpy(),
-        },
-        index=r.df.index,
-    )
-    # repeated rows: the same size counts once; different sizes are an error
-    key = (
+
+
+def _market_key(df: pd.DataFrame) -> pd.Series:
+    """``period|region|product_line`` of each market row (period: YYYY or YYYY-MM)."""
+    return (
         df["_year"].fillna(df["month"].dt.strftime("%Y-%m"))
         + "|"
         + df["region"]
         + "|"
         + df["product_line"]
     )
-    same = df.assign(_k=key).duplicated(["_k", "market_size"])
-    if same.any():
-        rows, n = _rows(same, df.index)
-        notes.append(
-            f"{r.path.name}: {n} repeated market rows (same period, region, product line "
-            f"and size) count once; lines {rows}."
-        )
-        df, key = df[~same.to_numpy()], key[~same.to_numpy()]
+
+
+def _drop_repeated_market_rows(df: pd.DataFrame, path: Path, notes: list[str]) -> pd.DataFrame:
+    """Rows repeated with the same size count once (stated)."""
+    same = df.assign(_k=_market_key(df)).duplicated(["_k", "market_size"])
+    if not same.any():
+        return df
+    rows, n = _rows(same, df.index)
+    notes.append(
+        f"{path.name}: {n} repeated market rows (same period, region, product line "
+        f"and size) count once; lines {rows}."
+    )
+    return df[~same.to_numpy()]
+
+
+def _check_market_clashes(df: pd.DataFrame, path: Path, problems: list[Problem]) -> None:
+    """Rows repeated with different sizes are an error."""
+    key = _market_key(df)
     clash = key.duplicated(keep=False)
     if clash.any():
         rows, n = _rows(clash, df.index)
@@ -1342,7 +1479,7 @@ def read_market(
             Problem(
                 f"{n} rows give different market sizes for the same period, region "
                 "and product line",
-                file=str(r.path),
+                file=str(path),
                 column="market_size",
                 rows=rows,
                 count=n,
@@ -1350,8 +1487,12 @@ def read_market(
                 fix="Keep one row per period, region and product line.",
             )
         )
-    yearly = df[df["_year"].notna().to_numpy()]
-    monthly = df[df["_year"].isna().to_numpy()]
+
+
+def _check_yearly_and_monthly(
+    yearly: pd.DataFrame, monthly: pd.DataFrame, path: Path, problems: list[Problem]
+) -> None:
+    """A year given both as a yearly row and as monthly rows is an error."""
     both = yearly.merge(
         monthly.assign(_year=monthly["month"].dt.strftime("%Y")),
         on=["_year", "region", "product_line"],
@@ -1364,7 +1505,7 @@ def read_market(
                 f"{both[['_year', 'region', 'product_line']].drop_duplicates().shape[0]} "
                 "(year, region, product line) are given both as a yearly and as "
                 "monthly market size",
-                file=str(r.path),
+                file=str(path),
                 column="period",
                 rows=rows[:5],
                 count=len(rows),
@@ -1374,12 +1515,16 @@ def read_market(
                 fix="Give each year either one yearly row or its monthly rows.",
             )
         )
-    if len(problems) > n0:
-        return _finish(own, problems, None, "market")
-    notes.extend(r.notes)
+
+
+def _spread_years(
+    yearly: pd.DataFrame, monthly: pd.DataFrame, path: Path, notes: list[str]
+) -> pd.DataFrame:
+    """Yearly sizes spread evenly over the 12 months of their year (stated); the normalised
+    frame ``month, region, product_line, market_size``."""
     if len(yearly):
         notes.append(
-            f"{r.path.name}: {len(yearly)} yearly market sizes were spread evenly over the "
+            f"{path.name}: {len(yearly)} yearly market sizes were spread evenly over the "
             "12 months of their year."
         )
         rep = yearly.loc[yearly.index.repeat(12)].copy()

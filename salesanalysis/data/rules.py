@@ -1,14 +1,17 @@
 """Reader rules shared by the pandas readers (``readers``) and the Arrow fast path (``ingest``):
-blank cells, labels, the delimiter, renaming mapped columns, hire dates from the first sale, and
-the checks across tables. One home per rule: both paths call these."""
+blank cells, labels, the delimiter, renaming mapped columns, a line's revenue, discounts, returns,
+the notes on duplicates, returns and gaps, hire dates from the first sale, and the checks across
+tables. One home per rule: both paths call these."""
 
 from __future__ import annotations
 
 import csv
 import difflib
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import numpy as np
 import pandas as pd
 
 from salesanalysis.data.contract import NULL_MARKERS, TableSpec
@@ -113,6 +116,67 @@ def as_label(s: pd.Series) -> pd.Series:
 
 
 # --------------------------------------------------------------------------------------------
+# transaction lines (pandas Series or numpy arrays alike)
+
+_A = TypeVar("_A", pd.Series, np.ndarray)
+
+
+def line_revenue(quantity: _A, unit_price: _A, discount: _A | None) -> _A:
+    """Net revenue of a line that gives none: ``quantity x unit_price x (1 - discount)``
+    (no discount column: 0)."""
+    return quantity * unit_price * (1 - (discount if discount is not None else 0.0))
+
+
+def discount_outside(discount: _A) -> _A:
+    """Discounts outside [0, 1) (an error: discounts are fractions, 0.05 for 5%)."""
+    return (discount < 0) | (discount >= 1)
+
+
+def is_return(quantity: _A, revenue: _A) -> _A:
+    """Return lines: a negative quantity or a negative revenue (netted in their month)."""
+    return (quantity < 0) | (revenue < 0)
+
+
+def duplicates_note(file_name: str, n: int, rows: list[int]) -> str:
+    return (
+        f"{file_name}: {n} exact duplicate order lines were dropped (rule: lines "
+        f"identical on every column count once); first at lines {rows}."
+    )
+
+
+def returns_note(file_name: str, n: int) -> str:
+    return (
+        f"{file_name}: {n} return lines (negative quantity or revenue) are netted "
+        "against sales in their month."
+    )
+
+
+def gaps_note(file_name: str, gaps: Sequence[pd.Period]) -> str:
+    """Months without any transaction inside the history (they count as zero sales)."""
+    return (
+        f"{file_name}: no transactions at all in {len(gaps)} month(s) inside the "
+        f"history ({', '.join(str(g) for g in gaps[:6])}{' ...' if len(gaps) > 6 else ''}); "
+        "they count as zero sales - check that the export is complete."
+    )
+
+
+def no_market_note(file_name: str, product_lines: list[str]) -> str:
+    return (
+        f"{file_name}: product line(s) {product_lines[:5]} have no market size; "
+        "their market share is not computed."
+    )
+
+
+def outside_employment_note(file_name: str, n_lines: int) -> str:
+    """Lines booked to a rep before the hire month or after the month of the end date."""
+    lines = "1 line is" if n_lines == 1 else f"{n_lines} lines are"
+    return (
+        f"{file_name}: {lines} booked to a rep outside "
+        "their hire_date/end_date; they are kept as booked."
+    )
+
+
+# --------------------------------------------------------------------------------------------
 # table readers
 
 
@@ -201,10 +265,7 @@ def cross_checks(
     unknown_pl = ~tx["product_line"].isin(set(market["product_line"]))
     if unknown_pl.any():
         vals = sorted(tx.loc[unknown_pl, "product_line"].unique())
-        notes.append(
-            f"{paths['transactions'].name}: product line(s) {vals[:5]} have no market size; "
-            "their market share is not computed."
-        )
+        notes.append(no_market_note(paths["transactions"].name, vals))
     # lines outside a rep's employment
     r = reps.set_index("rep_id")
     known = tx["rep_id"].isin(r.index)
@@ -214,9 +275,4 @@ def cross_checks(
         end.notna() & (tx.loc[known, "date"] > end + pd.offsets.MonthEnd(0))
     )
     if outside.any():
-        n_out = int(outside.sum())
-        lines = "1 line is" if n_out == 1 else f"{n_out} lines are"
-        notes.append(
-            f"{paths['transactions'].name}: {lines} booked to a rep outside "
-            "their hire_date/end_date; they are kept as booked."
-        )
+        notes.append(outside_employment_note(paths["transactions"].name, int(outside.sum())))

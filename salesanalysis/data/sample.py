@@ -13,8 +13,9 @@ The same seed always gives the same files, byte for byte.
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -131,106 +132,178 @@ def _active(reps: pd.DataFrame, ts: pd.Timestamp) -> np.ndarray:
 
 
 def generate(spec: SampleSpec = SampleSpec()) -> dict[str, pd.DataFrame]:
-    """Generate the sample company. Returns frames ``transactions``, ``reps``, ``market``."""
+    """Generate the sample company. Returns frames ``transactions``, ``reps``, ``market``.
+
+    One random generator, drawn from in a fixed order: reps, the first customers, then month
+    by month acquisitions and churn, owners, orders and their lines (and returns), and last
+    the market sizes.
+    """
     rng = np.random.default_rng(spec.seed)
     months = pd.period_range(spec.start, spec.end, freq="M")
     reps = _make_reps(spec, rng, months)
-    n_lines = len(PRODUCT_LINES)
+    book = _Book(_new_customers(rng, spec.n_customers_start, 0))
+    price = _price_table(months)
+    for t, m in enumerate(months):
+        alive = _customers_this_month(book, spec, rng, t)
+        _assign_owners(book.cust, alive, reps, m.to_timestamp(), rng)
+        _take_orders(book, rng, alive, m, price[t])
+        _book_due_returns(book, m.to_timestamp())
+    tx = _transactions(book.lines)
+    market = _market_sizes(tx, spec, rng, months)
+    reps_out = reps.copy()
+    reps_out["hire_date"] = reps_out["hire_date"].dt.strftime("%Y-%m-%d")
+    reps_out["end_date"] = reps_out["end_date"].dt.strftime("%Y-%m-%d")
+    return {"transactions": tx, "reps": reps_out, "market": market}
 
-    # customers: home region, type, size, product preference, owner rep
-    def new_customers(n: int, first: int) -> pd.DataFrame:
-        region = rng.choice(len(REGIONS), size=n, p=REGION_WEIGHT)
-        ctype = rng.choice(len(CUSTOMER_TYPES), size=n, p=TYPE_WEIGHT)
-        size = rng.lognormal(0.0, 0.6, size=n) * TYPE_SIZE[ctype]
-        pref = rng.dirichlet(np.array([2.0, 2.5, 1.5, 1.0]), size=n)
-        return pd.DataFrame(
-            dict(
-                region=region,
-                ctype=ctype,
-                size=size,
-                first=first,
-                last=10**6,
-                owner="",
-                **{f"p{j}": pref[:, j] for j in range(n_lines)},
-            )
+
+@dataclass
+class _Book:
+    """The simulation's state: customers, booked lines, returns not yet due, last order."""
+
+    cust: pd.DataFrame  # region, ctype, size, first, last (month index), owner, p0..p3
+    lines: list[dict] = field(default_factory=list)
+    pending: list[dict] = field(default_factory=list)
+    order_no: int = 100000
+
+
+def _new_customers(rng: np.random.Generator, n: int, first: int) -> pd.DataFrame:
+    """Customers won in month ``first``: home region, type, size, product preference (the
+    owner rep is assigned later)."""
+    region = rng.choice(len(REGIONS), size=n, p=REGION_WEIGHT)
+    ctype = rng.choice(len(CUSTOMER_TYPES), size=n, p=TYPE_WEIGHT)
+    size = rng.lognormal(0.0, 0.6, size=n) * TYPE_SIZE[ctype]
+    pref = rng.dirichlet(np.array([2.0, 2.5, 1.5, 1.0]), size=n)
+    return pd.DataFrame(
+        dict(
+            region=region,
+            ctype=ctype,
+            size=size,
+            first=first,
+            last=10**6,
+            owner="",
+            **{f"p{j}": pref[:, j] for j in range(len(PRODUCT_LINES))},
         )
+    )
 
-    cust = new_customers(spec.n_customers_start, 0)
-    line_rows: list[dict] = []
+
+def _price_table(months: pd.PeriodIndex) -> np.ndarray:
+    """List price per month (rows) and product line (columns), with the price changes."""
     price = np.tile(BASE_PRICE, (len(months), 1))
     for j, since, factor in PRICE_CHANGES:
         price[months >= pd.Period(since, "M"), j] *= factor
-    order_no = 100000
-    pending_returns: list[dict] = []
+    return price
 
-    for t, m in enumerate(months):
-        ts = m.to_timestamp()
-        # acquisitions (growing over time) and churn
-        n_new = rng.poisson(spec.monthly_new_customers * (1 + 0.012 * t))
-        if t > 0 and n_new:
-            cust = pd.concat([cust, new_customers(n_new, t)], ignore_index=True)
-        alive = (cust["first"] <= t) & (cust["last"] > t)
-        churn = alive & (rng.random(len(cust)) < spec.monthly_churn) & (cust["first"] < t)
-        cust.loc[churn, "last"] = t
-        alive &= ~churn
-        # (re)assign owners among active reps of the customer's region
-        act = _active(reps, ts)
-        for r in range(len(REGIONS)):
-            pool = reps.loc[act & (reps["region"] == REGIONS[r]).to_numpy(), "rep_id"].to_numpy()
-            need = alive & (cust["region"] == r) & ~cust["owner"].isin(pool)
-            if need.any() and len(pool):
-                cust.loc[need, "owner"] = rng.choice(pool, size=int(need.sum()))
-        # orders this month
-        a = cust[alive]
-        season = SEASON[m.month - 1]
-        p = np.clip(TYPE_ORDER_P[a["ctype"].to_numpy()] * season, 0, 0.97)
-        buys = rng.random(len(a)) < p
-        a = a[buys]
-        days = m.days_in_month
-        for row in a.itertuples(index=True):
-            order_no += 1
-            pref = np.array([getattr(row, f"p{j}") for j in range(n_lines)])
-            k = 1 + rng.binomial(2, 0.3)
-            lines = rng.choice(n_lines, size=k, replace=False, p=pref)
-            day = int(rng.integers(1, days + 1))
-            date = ts + pd.Timedelta(days=day - 1)
-            for j in lines:
-                qty = 1 + rng.poisson(row.size * season * (1.6 if j == 2 else 0.8))
-                disc = float(rng.choice([0.0, 0.0, 0.0, 0.05, 0.10]))
-                unit = round(float(price[t, j] * rng.uniform(0.97, 1.03)), 2)
-                line = dict(
-                    date=date,
-                    order_id=f"SO{order_no}",
-                    customer_id=f"C{int(row.Index) + 1:05d}",
-                    customer_type=CUSTOMER_TYPES[row.ctype],
-                    region=REGIONS[row.region],
-                    product_line=PRODUCT_LINES[j],
-                    rep_id=row.owner,
-                    quantity=int(qty),
-                    unit_price=unit,
-                    discount=disc,
+
+def _customers_this_month(
+    book: _Book, spec: SampleSpec, rng: np.random.Generator, t: int
+) -> pd.Series:
+    """Acquisitions (growing over time) and churn in month ``t``; the customers alive."""
+    n_new = rng.poisson(spec.monthly_new_customers * (1 + 0.012 * t))
+    if t > 0 and n_new:
+        book.cust = pd.concat([book.cust, _new_customers(rng, n_new, t)], ignore_index=True)
+    cust = book.cust
+    alive = (cust["first"] <= t) & (cust["last"] > t)
+    churn = alive & (rng.random(len(cust)) < spec.monthly_churn) & (cust["first"] < t)
+    cust.loc[churn, "last"] = t
+    alive &= ~churn
+    return alive
+
+
+def _assign_owners(
+    cust: pd.DataFrame,
+    alive: pd.Series,
+    reps: pd.DataFrame,
+    ts: pd.Timestamp,
+    rng: np.random.Generator,
+) -> None:
+    """(Re)assign owners among the active reps of the customer's region (in place)."""
+    act = _active(reps, ts)
+    for r in range(len(REGIONS)):
+        pool = reps.loc[act & (reps["region"] == REGIONS[r]).to_numpy(), "rep_id"].to_numpy()
+        need = alive & (cust["region"] == r) & ~cust["owner"].isin(pool)
+        if need.any() and len(pool):
+            cust.loc[need, "owner"] = rng.choice(pool, size=int(need.sum()))
+
+
+def _take_orders(
+    book: _Book, rng: np.random.Generator, alive: pd.Series, m: pd.Period, prices: np.ndarray
+) -> None:
+    """The customers who order this month (by type and season), one order each."""
+    a = book.cust[alive]
+    season = SEASON[m.month - 1]
+    p = np.clip(TYPE_ORDER_P[a["ctype"].to_numpy()] * season, 0, 0.97)
+    buys = rng.random(len(a)) < p
+    a = a[buys]
+    for row in a.itertuples(index=True):
+        book.order_no += 1
+        _order(book, rng, row, m, season, prices)
+
+
+def _order(
+    book: _Book,
+    rng: np.random.Generator,
+    row: Any,
+    m: pd.Period,
+    season: float,
+    prices: np.ndarray,
+) -> None:
+    """One order of ``row`` (a customer): 1-3 product lines by preference, a day of the month,
+    quantities, discounts and prices; a few lines are returned later."""
+    order_no = book.order_no
+    ts = m.to_timestamp()
+    pref = np.array([getattr(row, f"p{j}") for j in range(len(PRODUCT_LINES))])
+    k = 1 + rng.binomial(2, 0.3)
+    lines = rng.choice(len(PRODUCT_LINES), size=k, replace=False, p=pref)
+    day = int(rng.integers(1, m.days_in_month + 1))
+    date = ts + pd.Timedelta(days=day - 1)
+    for j in lines:
+        qty = 1 + rng.poisson(row.size * season * (1.6 if j == 2 else 0.8))
+        disc = float(rng.choice([0.0, 0.0, 0.0, 0.05, 0.10]))
+        unit = round(float(prices[j] * rng.uniform(0.97, 1.03)), 2)
+        line = dict(
+            date=date,
+            order_id=f"SO{order_no}",
+            customer_id=f"C{int(row.Index) + 1:05d}",
+            customer_type=CUSTOMER_TYPES[row.ctype],
+            region=REGIONS[row.region],
+            product_line=PRODUCT_LINES[j],
+            rep_id=row.owner,
+            quantity=int(qty),
+            unit_price=unit,
+            discount=disc,
+        )
+        book.lines.append(line)
+        if rng.random() < 0.015:
+            book.pending.append(
+                dict(
+                    line,
+                    order_id=f"RT{order_no}{j}",
+                    quantity=-int(rng.integers(1, qty + 1)),
+                    date=date + pd.Timedelta(days=int(rng.integers(5, 25))),
                 )
-                line_rows.append(line)
-                if rng.random() < 0.015:
-                    pending_returns.append(
-                        dict(
-                            line,
-                            order_id=f"RT{order_no}{j}",
-                            quantity=-int(rng.integers(1, qty + 1)),
-                            date=date + pd.Timedelta(days=int(rng.integers(5, 25))),
-                        )
-                    )
-        # returns that fall inside the history
-        due = [r for r in pending_returns if r["date"] <= ts + pd.offsets.MonthEnd(0)]
-        pending_returns = [r for r in pending_returns if r["date"] > ts + pd.offsets.MonthEnd(0)]
-        line_rows.extend(due)
+            )
 
-    tx = pd.DataFrame(line_rows)
+
+def _book_due_returns(book: _Book, ts: pd.Timestamp) -> None:
+    """Returns that fall inside the month of ``ts`` are booked."""
+    due = [r for r in book.pending if r["date"] <= ts + pd.offsets.MonthEnd(0)]
+    book.pending = [r for r in book.pending if r["date"] > ts + pd.offsets.MonthEnd(0)]
+    book.lines.extend(due)
+
+
+def _transactions(lines: list[dict]) -> pd.DataFrame:
+    """The transactions file: lines in date order, net revenue, ISO dates."""
+    tx = pd.DataFrame(lines)
     tx = tx.sort_values(["date", "order_id", "product_line"], kind="stable").reset_index(drop=True)
     tx["revenue"] = (tx["quantity"] * tx["unit_price"] * (1 - tx["discount"])).round(2)
     tx["date"] = tx["date"].dt.strftime("%Y-%m-%d")
+    return tx
 
-    # market size: the company holds roughly 8-20% of each region x product line market
+
+def _market_sizes(
+    tx: pd.DataFrame, spec: SampleSpec, rng: np.random.Generator, months: pd.PeriodIndex
+) -> pd.DataFrame:
+    """Market size: the company holds roughly 8-20% of each region x product line market."""
     mmonths = pd.period_range(spec.start, spec.market_end, freq="M")
     base = tx.assign(month=pd.to_datetime(tx["date"]).dt.to_period("M"))
     first_year = (
@@ -252,12 +325,7 @@ def generate(spec: SampleSpec = SampleSpec()) -> dict[str, pd.DataFrame]:
             rows.append(
                 dict(period=str(m), region=region, product_line=pl, market_size=round(size, -3))
             )
-    market = pd.DataFrame(rows)
-
-    reps_out = reps.copy()
-    reps_out["hire_date"] = reps_out["hire_date"].dt.strftime("%Y-%m-%d")
-    reps_out["end_date"] = reps_out["end_date"].dt.strftime("%Y-%m-%d")
-    return {"transactions": tx, "reps": reps_out, "market": market}
+    return pd.DataFrame(rows)
 
 
 def write_sample(out: Path, spec: SampleSpec = SampleSpec()) -> dict[str, Path]:

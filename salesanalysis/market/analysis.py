@@ -873,7 +873,31 @@ def market_summary(
     Ratios are fractions (0.12 = 12%).
     """
     p = as_period(period)
-    rows: list[dict] = []
+    rows = [
+        *_kpi_rows(cube, customers, p, currency, order_counts),
+        *_trend_rows(cube, p),
+        *_mix_rows(cube, p, dims, currency),
+        *_market_rows(cube, market, p, dims, currency),
+        *_customer_rows(customers, p, currency),
+        *_concentration_rows(customers, p, top_n),
+        *_price_volume_rows(cube, p, currency),
+    ]
+    out = pd.DataFrame(rows)
+    out.insert(0, "period", str(p))
+    for c in ("period", "section", "measure", "dimension", "key", "window", "unit"):
+        out[c] = out[c].astype("str")
+    return out
+
+
+def _kpi_rows(
+    cube: pd.DataFrame,
+    customers: pd.DataFrame,
+    p: pd.Period,
+    currency: str,
+    order_counts: pd.DataFrame | None,
+) -> list[dict]:
+    """Section ``kpi``: each headline KPI, its prior-window value and the YoY."""
+    rows = []
     units = {"revenue": currency, "orders": "orders", "customers": "customers"}
     for r in headline_kpis(cube, customers, p, order_counts=order_counts).itertuples():
         rows.append(_rows("kpi", r.measure, TOTAL, TOTAL, r.window, r.value, units[r.measure]))
@@ -881,47 +905,77 @@ def market_summary(
             _rows("kpi", f"{r.measure}_prior", TOTAL, TOTAL, r.window, r.prior, units[r.measure])
         )
         rows.append(_rows("kpi", f"{r.measure}_yoy", TOTAL, TOTAL, r.window, r.yoy, "ratio"))
+    return rows
+
+
+def _trend_rows(cube: pd.DataFrame, p: pd.Period) -> list[dict]:
+    """Section ``trend``: trend, seasonal strength and indices (none when the history is too
+    short)."""
     try:
         ts = trend_seasonality(monthly_revenue(cube, p))
     except InputError:
-        ts = None
-    if ts is not None:
-        rows.append(_rows("trend", "trend_yoy", TOTAL, TOTAL, "l12m", ts.trend_yoy, "ratio"))
+        return []
+    rows = [
+        _rows("trend", "trend_yoy", TOTAL, TOTAL, "l12m", ts.trend_yoy, "ratio"),
+        _rows("trend", "seasonal_strength", TOTAL, TOTAL, "-", ts.seasonal_strength, "ratio"),
+    ]
+    for r in ts.indices.itertuples():
         rows.append(
-            _rows("trend", "seasonal_strength", TOTAL, TOTAL, "-", ts.seasonal_strength, "ratio")
-        )
-        for r in ts.indices.itertuples():
-            rows.append(
-                _rows(
-                    "trend",
-                    "seasonal_index",
-                    "calendar_month",
-                    str(r.calendar_month),
-                    "-",
-                    r.seasonal_index,
-                    "index",
-                )
+            _rows(
+                "trend",
+                "seasonal_index",
+                "calendar_month",
+                str(r.calendar_month),
+                "-",
+                r.seasonal_index,
+                "index",
             )
+        )
+    return rows
+
+
+def _mix_rows(
+    cube: pd.DataFrame, p: pd.Period, dims: tuple[str, ...], currency: str
+) -> list[dict]:
+    """Section ``mix``: revenue, share and growth of each key of each dimension."""
+    rows = []
     for dim in dims:
-        m = mix_growth(cube, p, dim)
-        for r in m.itertuples():
+        for r in mix_growth(cube, p, dim).itertuples():
             key = getattr(r, dim)
             rows.append(_rows("mix", "revenue", dim, key, "l12m", r.revenue, currency))
             rows.append(_rows("mix", "share", dim, key, "l12m", r.share, "ratio"))
             rows.append(_rows("mix", "growth", dim, key, "l12m", r.growth, "ratio"))
+    return rows
+
+
+def _market_rows(
+    cube: pd.DataFrame,
+    market: pd.DataFrame | None,
+    p: pd.Period,
+    dims: tuple[str, ...],
+    currency: str,
+) -> list[dict]:
+    """Section ``market``: market size, share and its change by region and product line."""
+    rows = []
     for dim in ("region", "product_line"):
         if dim not in dims or market is None or market.empty:
             continue
         for wn in ("l12m", "ytd"):
-            ms = market_share(cube, market, p, dim, window_name=wn)
-            for r in ms.itertuples():
+            for r in market_share(cube, market, p, dim, window_name=wn).itertuples():
                 key = getattr(r, dim)
                 rows.append(_rows("market", "market_size", dim, key, wn, r.market_size, currency))
                 rows.append(_rows("market", "market_share", dim, key, wn, r.share, "ratio"))
                 rows.append(_rows("market", "share_change", dim, key, wn, r.share_change, "ratio"))
+    return rows
+
+
+def _customer_rows(customers: pd.DataFrame, p: pd.Period, currency: str) -> list[dict]:
+    """Section ``customers``: the customer base in the month and the last 12 months."""
     cb = customer_base(customers, p).iloc[-1]
-    for c in ("active", "active_l12m", "new", "returning", "lost"):
-        rows.append(_rows("customers", c, TOTAL, TOTAL, "month", cb[c], "customers"))
+    rows = [
+        _rows("customers", c, TOTAL, TOTAL, "month", cb[c], "customers")
+        for c in ("active", "active_l12m", "new", "returning", "lost")
+    ]
     rows.append(
         _rows(
             "customers",
@@ -937,37 +991,35 @@ def market_summary(
     for c in ("lost", "won", "new", "retained"):
         rows.append(_rows("customers", c, TOTAL, TOTAL, "l12m", wc[c], "customers"))
     rows.append(_rows("customers", "retention", TOTAL, TOTAL, "l12m", wc["retention"], "ratio"))
+    return rows
+
+
+def _concentration_rows(customers: pd.DataFrame, p: pd.Period, top_n: int) -> list[dict]:
+    """Section ``concentration``: top-n and top-percent shares, customers for 80%, HHI."""
     conc = concentration(customers, p, top_n=top_n).iloc[0]
-    for c, unit in (
-        ("top_n_share", "ratio"),
-        ("top_pct_share", "ratio"),
-        ("customers_for_80pct", "customers"),
-        ("hhi", "index"),
-    ):
-        rows.append(_rows("concentration", c, TOTAL, TOTAL, "l12m", conc[c], unit))
+    return [
+        _rows("concentration", c, TOTAL, TOTAL, "l12m", conc[c], unit)
+        for c, unit in (
+            ("top_n_share", "ratio"),
+            ("top_pct_share", "ratio"),
+            ("customers_for_80pct", "customers"),
+            ("hhi", "index"),
+        )
+    ]
+
+
+def _price_volume_rows(cube: pd.DataFrame, p: pd.Period, currency: str) -> list[dict]:
+    """Section ``price_volume``: change, price and volume effects by product line (none when
+    there is no prior year)."""
     try:
         pv = price_volume(cube, p)
     except InputError:
-        pv = None
-    if pv is not None:
-        for r in pv.itertuples():
-            for c in ("change", "price_effect", "volume_effect"):
-                rows.append(
-                    _rows(
-                        "price_volume",
-                        c,
-                        "product_line",
-                        r.product_line,
-                        "l12m",
-                        getattr(r, c),
-                        currency,
-                    )
-                )
-    out = pd.DataFrame(rows)
-    out.insert(0, "period", str(p))
-    for c in ("period", "section", "measure", "dimension", "key", "window", "unit"):
-        out[c] = out[c].astype("str")
-    return out
+        return []
+    return [
+        _rows("price_volume", c, "product_line", r.product_line, "l12m", getattr(r, c), currency)
+        for r in pv.itertuples()
+        for c in ("change", "price_effect", "volume_effect")
+    ]
 
 
 # ----------------------------------------------------------------------------- notebook helpers

@@ -447,34 +447,51 @@ def landing_forecast(
     frames = []
     for level in levels:
         tg = targets if (ct is None or level in ("rep", "bottom")) else ct
-        a = _sum_at(_in(actuals, *wins["ytd"]), level, ["revenue"]).rename(
-            columns={"revenue": "actual_ytd"}
-        )
-        t = _sum_at(tg, level, ["target_revenue"]).rename(columns={"target_revenue": "target_fy"})
-        m = a.merge(t, on=["level", *DIMS], how="outer")
-        m = m.fillna({"actual_ytd": 0.0, "target_fy": 0.0})
+        m = _actual_and_target(_in(actuals, *wins["ytd"]), tg, level)
         if len(rest):
-            f = forecast_at_level(fc, level)
-            if len(f):
-                g = f.groupby(["level", *DIMS], sort=True)
-                agg = pd.DataFrame(
-                    {
-                        "forecast_rest": g["mean"].sum(),
-                        "landing_sd": g["sd"].apply(lambda s: _combine_sd(s, month_correlation)),
-                        "n_months": g["month"].nunique(),
-                    }
-                ).reset_index()
-                agg = agg[agg["n_months"] == len(rest)].drop(columns="n_months")
-                m = m.merge(agg, on=["level", *DIMS], how="outer")
-                m = m.fillna({"actual_ytd": 0.0, "target_fy": 0.0})
-            else:
-                m["forecast_rest"] = np.nan
-                m["landing_sd"] = np.nan
+            m = _with_forecast_rest(m, forecast_at_level(fc, level), len(rest), month_correlation)
         else:
             m["forecast_rest"] = 0.0
             m["landing_sd"] = 0.0
         frames.append(m)
-    res = pd.concat(frames, ignore_index=True)
+    return _landing_bounds(pd.concat(frames, ignore_index=True))
+
+
+def _actual_and_target(
+    actual_ytd: pd.DataFrame, targets: pd.DataFrame, level: str
+) -> pd.DataFrame:
+    """``level, DIMS, actual_ytd, target_fy`` of every key with an actual or a target."""
+    a = _sum_at(actual_ytd, level, ["revenue"]).rename(columns={"revenue": "actual_ytd"})
+    t = _sum_at(targets, level, ["target_revenue"]).rename(columns={"target_revenue": "target_fy"})
+    m = a.merge(t, on=["level", *DIMS], how="outer")
+    return m.fillna({"actual_ytd": 0.0, "target_fy": 0.0})
+
+
+def _with_forecast_rest(
+    m: pd.DataFrame, f: pd.DataFrame, n_rest: int, month_correlation: float
+) -> pd.DataFrame:
+    """``forecast_rest`` (the forecast of the remaining months) and ``landing_sd`` (their
+    sd combined with ``month_correlation``) of the keys forecast for all ``n_rest`` months;
+    NaN for the others (none when the level has no forecast)."""
+    if not len(f):
+        m["forecast_rest"] = np.nan
+        m["landing_sd"] = np.nan
+        return m
+    g = f.groupby(["level", *DIMS], sort=True)
+    agg = pd.DataFrame(
+        {
+            "forecast_rest": g["mean"].sum(),
+            "landing_sd": g["sd"].apply(lambda s: _combine_sd(s, month_correlation)),
+            "n_months": g["month"].nunique(),
+        }
+    ).reset_index()
+    agg = agg[agg["n_months"] == n_rest].drop(columns="n_months")
+    m = m.merge(agg, on=["level", *DIMS], how="outer")
+    return m.fillna({"actual_ytd": 0.0, "target_fy": 0.0})
+
+
+def _landing_bounds(res: pd.DataFrame) -> pd.DataFrame:
+    """Landing mean, 80% and 95% intervals and the probability of reaching the target."""
     res["landing_mean"] = res["actual_ytd"] + res["forecast_rest"]
     for lv, z in (("80", Z80), ("95", Z95)):
         res[f"landing_lo_{lv}"] = res["landing_mean"] - z * res["landing_sd"]

@@ -5,6 +5,7 @@ Private module; the public API is :mod:`salesanalysis.review`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -115,11 +116,69 @@ def replan(
         ``df.attrs["revised_open_total"]`` what the open months now add up to.
     """
     p = check_period(period, fiscal_year)
-    end = p.to_timestamp()
-    months = fiscal_months(fiscal_year)
+    units = _rounding_units(plan, units)
+    grid = _replan_grid(targets, actuals, p, fiscal_year)
+    prob = _reach_probabilities(grid, p_reach, p_floor, p_default)
+    res = grid.cells[["month", *DIMS, "status"]].copy()
+    needs: dict[str, float] = {}
+    totals: dict[str, float] = {}
+    for measure, (tcol, acol) in MEASURES.items():
+        if tcol not in grid.cells.columns:
+            continue
+        m = _replan_measure(grid, tcol, acol, prob, units[measure], cap, floor_at_plan)
+        needs[measure], totals[measure] = m.need, m.open_total
+        res[f"plan_{measure}"] = m.plan
+        if measure != "revenue_no_cushion":  # same actuals as revenue
+            res[f"actual_{measure}"] = np.where(grid.open_, np.nan, np.nan_to_num(m.actual))
+        res[f"revised_{measure}"] = m.revised
+        res[f"change_{measure}"] = m.revised - m.plan
+        res[f"caps_exceeded_{measure}"] = m.caps_exceeded
+    if "plan_name" in targets.columns and len(targets):
+        res["plan_name"] = str(targets["plan_name"].iloc[0])
+    res.attrs["need"] = needs
+    res.attrs["revised_open_total"] = totals
+    return res
+
+
+@dataclass
+class _ReplanGrid:
+    """The fiscal year's cells (``month x DIMS``) with their targets and actuals."""
+
+    cells: pd.DataFrame  # month, DIMS, target columns, revenue, customers, status
+    targets: pd.DataFrame  # the targets of the fiscal year
+    actuals: pd.DataFrame  # the actuals of the fiscal year to date
+    open_: np.ndarray  # cells of the months after the report period
+    unit_key: pd.MultiIndex  # the unit (DIMS) of each cell
+
+
+@dataclass
+class _Revised:
+    """One measure re-planned: cell arrays in the order of the grid."""
+
+    plan: np.ndarray
+    actual: np.ndarray
+    revised: np.ndarray
+    caps_exceeded: bool
+    need: float  # the gap: target - actual, rounded, >= 0
+    open_total: float  # what the open months now add up to
+
+
+def _rounding_units(plan: Any, units: dict[str, float] | None) -> dict[str, float]:
+    """The unit each measure is rounded to (the plan's ``rounding``, unless given)."""
     units = dict(units or {})
     units.setdefault("revenue", float(plan_get(plan, "rounding.revenue", 1000.0)))
     units.setdefault("customers", float(plan_get(plan, "rounding.customers", 1)))
+    units.setdefault("revenue_no_cushion", units["revenue"])
+    return units
+
+
+def _replan_grid(
+    targets: pd.DataFrame, actuals: pd.DataFrame, p: pd.Period, fiscal_year: int
+) -> _ReplanGrid:
+    """The cells with a target in the fiscal year, their targets and actuals, closed (up to
+    the report period) or open."""
+    end = p.to_timestamp()
+    months = fiscal_months(fiscal_year)
     t = keys_as_str(targets)
     t = t[t["month"].isin(months)]
     a = keys_as_str(actuals)
@@ -137,60 +196,77 @@ def replan(
     out = out.sort_values(["month", *DIMS], kind="mergesort").reset_index(drop=True)
     out["status"] = np.where(out["month"] <= end, "closed", "open")
     open_ = (out["status"] == "open").to_numpy()
-    res = out[["month", *DIMS, "status"]].copy()
-    unit_key = pd.MultiIndex.from_frame(out[DIMS])
+    return _ReplanGrid(out, t, a, open_, pd.MultiIndex.from_frame(out[DIMS]))
+
+
+def _reach_probabilities(
+    grid: _ReplanGrid, p_reach: pd.DataFrame | None, p_floor: float, p_default: float
+) -> np.ndarray:
+    """Each cell's unit's probability of reaching its target, clipped to [p_floor, 1]
+    (``p_default`` when unknown)."""
     if p_reach is not None and len(p_reach):
         pr = keys_as_str(p_reach).groupby(DIMS)["p_reach_target"].mean()
-        prob = pr.reindex(unit_key).to_numpy(float)
+        prob = pr.reindex(grid.unit_key).to_numpy(float)
     else:
-        prob = np.full(len(out), np.nan)
-    prob = np.clip(np.where(np.isfinite(prob), prob, p_default), p_floor, 1.0)
-    needs: dict[str, float] = {}
-    totals: dict[str, float] = {}
-    units.setdefault("revenue_no_cushion", units["revenue"])
-    for measure, (tcol, acol) in MEASURES.items():
-        if tcol not in out.columns:
-            continue
-        plan_v = out[tcol].fillna(0.0).to_numpy(float)
-        weight_v = np.clip(plan_v, 0.0, None)  # a negative planned cell takes no share
-        act_v = out[acol].to_numpy(float)
-        need = max(float(t[tcol].sum() - a[acol].sum()), 0.0)
-        unit = units[measure]
-        needs[measure] = round(need / unit) * unit
-        if floor_at_plan:
-            need = max(need, float(np.sum(weight_v[open_])))
-        need_r = round(need / unit) * unit
-        totals[measure] = need_r if open_.any() else 0.0
-        revised = plan_v.copy()
-        flag = False
-        if open_.any():
-            op = out.loc[open_, DIMS].assign(plan=weight_v[open_], prob=prob[open_])
-            per = op.groupby(DIMS, sort=True).agg(base=("plan", "sum"), prob=("prob", "first"))
-            alloc, flag = allocate_capped(
-                need_r,
-                per["base"].to_numpy(),
-                per["base"].to_numpy() * per["prob"].to_numpy(),
-                cap,
-            )
-            per["alloc"] = alloc
-            rem = per["base"].reindex(unit_key).to_numpy()
-            u_alloc = per["alloc"].reindex(unit_key).to_numpy()
-            phase = np.where(rem > 0, weight_v / np.where(rem > 0, rem, 1.0), 0.0)
-            raw = np.where(open_, u_alloc * phase, 0.0)
-            if per["base"].sum() == 0:  # nothing planned in the open months: spread evenly
-                raw = np.where(open_, need_r / open_.sum(), 0.0)
-            revised[open_] = largest_remainder(raw[open_], unit, need_r)
-        res[f"plan_{measure}"] = plan_v
-        if measure != "revenue_no_cushion":  # same actuals as revenue
-            res[f"actual_{measure}"] = np.where(open_, np.nan, np.nan_to_num(act_v))
-        res[f"revised_{measure}"] = revised
-        res[f"change_{measure}"] = revised - plan_v
-        res[f"caps_exceeded_{measure}"] = flag
-    if "plan_name" in targets.columns and len(targets):
-        res["plan_name"] = str(targets["plan_name"].iloc[0])
-    res.attrs["need"] = needs
-    res.attrs["revised_open_total"] = totals
-    return res
+        prob = np.full(len(grid.cells), np.nan)
+    return np.clip(np.where(np.isfinite(prob), prob, p_default), p_floor, 1.0)
+
+
+def _replan_measure(
+    grid: _ReplanGrid,
+    tcol: str,
+    acol: str,
+    prob: np.ndarray,
+    unit: float,
+    cap: float,
+    floor_at_plan: bool,
+) -> _Revised:
+    """Step 1 (the need, floored at the plan of the open months) and the open months
+    re-allocated (:func:`_reallocate`); closed months keep the plan."""
+    out, open_ = grid.cells, grid.open_
+    plan_v = out[tcol].fillna(0.0).to_numpy(float)
+    weight_v = np.clip(plan_v, 0.0, None)  # a negative planned cell takes no share
+    act_v = out[acol].to_numpy(float)
+    need = max(float(grid.targets[tcol].sum() - grid.actuals[acol].sum()), 0.0)
+    gap = round(need / unit) * unit
+    if floor_at_plan:
+        need = max(need, float(np.sum(weight_v[open_])))
+    need_r = round(need / unit) * unit
+    revised = plan_v.copy()
+    flag = False
+    if open_.any():
+        revised[open_], flag = _reallocate(grid, weight_v, prob, need_r, unit, cap)
+    return _Revised(plan_v, act_v, revised, flag, gap, need_r if open_.any() else 0.0)
+
+
+def _reallocate(
+    grid: _ReplanGrid,
+    weight_v: np.ndarray,
+    prob: np.ndarray,
+    need_r: float,
+    unit: float,
+    cap: float,
+) -> tuple[np.ndarray, bool]:
+    """Steps 2-4: ``need_r`` over the units (remaining plan x probability, capped), each
+    unit's amount phased by its own plan, rounded to ``unit``; the open cells' values and
+    whether the caps were exceeded."""
+    out, open_, unit_key = grid.cells, grid.open_, grid.unit_key
+    op = out.loc[open_, DIMS].assign(plan=weight_v[open_], prob=prob[open_])
+    per = op.groupby(DIMS, sort=True).agg(base=("plan", "sum"), prob=("prob", "first"))
+    alloc, flag = allocate_capped(
+        need_r,
+        per["base"].to_numpy(),
+        per["base"].to_numpy() * per["prob"].to_numpy(),
+        cap,
+    )
+    per["alloc"] = alloc
+    rem = per["base"].reindex(unit_key).to_numpy()
+    u_alloc = per["alloc"].reindex(unit_key).to_numpy()
+    phase = np.where(rem > 0, weight_v / np.where(rem > 0, rem, 1.0), 0.0)
+    raw = np.where(open_, u_alloc * phase, 0.0)
+    if per["base"].sum() == 0:  # nothing planned in the open months: spread evenly
+        raw = np.where(open_, need_r / open_.sum(), 0.0)
+    return largest_remainder(raw[open_], unit, need_r), flag
 
 
 def replan_summary(revised: pd.DataFrame, by: list[str] | None = None) -> pd.DataFrame:

@@ -6,6 +6,7 @@ Private module; the public API is :mod:`salesanalysis.review`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -130,18 +131,57 @@ def rep_leaderboard(
     fair_target_ytd, ramp_adjusted_attainment, target_per_capacity, load_vs_median, status``
     (+ ``landing_mean, p_reach_target``), sorted by ramp-adjusted attainment, best first.
     """
-    p = check_period(period, fiscal_year)
+    end = check_period(period, fiscal_year).to_timestamp()
     cap = rep_capacity(reps, fiscal_year, **_ramp_settings(plan))
+    roster = _roster(reps)
+    home = (
+        roster.set_index("rep_id")["region"]
+        if "region" in roster.columns
+        else pd.Series(dtype=str)
+    )
+    act = actuals.merge(cap[["rep_id", "month", "active"]], on=["rep_id", "month"], how="left")
+    act["active"] = act["active"].fillna(True).astype(bool)  # unknown rep: always counted
+    team = _team_targets(targets, cap, home)
+    # reps with actuals or targets this year, or active in it
+    ids = sorted(
+        set(act["rep_id"]) | set(team.targets["rep_id"]) | set(cap.loc[cap["active"], "rep_id"])
+    )
+    out = _rep_rows(ids, roster)
+    out = _capacity_columns(out, cap, end)
+    out = _attainment_columns(out, act, team, end)
+    out = _load_and_status(out, band)
+    if review is not None:
+        out = _with_landing(out, review)
+    out = out.sort_values(
+        ["ramp_adjusted_attainment", "rep_id"],
+        ascending=[False, True],
+        na_position="last",
+        kind="mergesort",
+    ).reset_index(drop=True)
+    out.insert(0, "rank", np.arange(1, len(out) + 1))
+    return out
+
+
+@dataclass
+class _TeamTargets:
+    """Targets and fair targets by rep and month."""
+
+    targets: pd.DataFrame  # rep_id, month, target, team
+    fair: pd.DataFrame  # the capacity frame + team, rate (team target per capacity), fair
+
+
+def _roster(reps: pd.DataFrame) -> pd.DataFrame:
+    """One row per rep, with ``name``, ``end_date`` and ``fte`` defaults when absent."""
     r = keys_as_str(reps, ["rep_id", "region"]).drop_duplicates("rep_id")
     for c, default in (("name", ""), ("end_date", pd.NaT), ("fte", 1.0)):
         if c not in r.columns:
             r[c] = default
-    home = r.set_index("rep_id")["region"] if "region" in r.columns else pd.Series(dtype=str)
-    end = p.to_timestamp()
-    ytd = cap["month"] <= end
-    act = actuals.merge(cap[["rep_id", "month", "active"]], on=["rep_id", "month"], how="left")
-    act["active"] = act["active"].fillna(True).astype(bool)  # unknown rep: always counted
+    return r
 
+
+def _team_targets(targets: pd.DataFrame, cap: pd.DataFrame, home: pd.Series) -> _TeamTargets:
+    """Each rep's target per month, and the fair target: the team's target per unit of
+    capacity that month x the rep's capacity (a rep's team is their home region)."""
     t_m = targets.groupby(["rep_id", "month"])["target_revenue"].sum().rename("target")
     t_m = t_m.reset_index()
     t_m["team"] = t_m["rep_id"].map(home).fillna("?")
@@ -152,25 +192,39 @@ def rep_leaderboard(
     rate = pd.Series(safe_ratio(team_t, team_c.reindex(team_t.index)), index=team_t.index)
     c_m["rate"] = rate.reindex(pd.MultiIndex.from_frame(c_m[["team", "month"]])).to_numpy()
     c_m["fair"] = c_m["rate"].fillna(0.0) * c_m["capacity"]
+    return _TeamTargets(t_m, c_m)
 
-    # reps with actuals or targets this year, or active in it
-    ids = sorted(set(act["rep_id"]) | set(t_m["rep_id"]) | set(cap.loc[cap["active"], "rep_id"]))
+
+def _rep_rows(ids: list[str], roster: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame({"rep_id": ids})
-    out = out.merge(
-        r[
+    return out.merge(
+        roster[
             [
                 c
                 for c in ("rep_id", "name", "region", "fte", "hire_date", "end_date")
-                if c in r.columns
+                if c in roster.columns
             ]
         ],
         on="rep_id",
         how="left",
     )
-    g = cap[ytd].groupby("rep_id")
+
+
+def _capacity_columns(out: pd.DataFrame, cap: pd.DataFrame, end: pd.Timestamp) -> pd.DataFrame:
+    """``active_months``, ``capacity_ytd`` (up to ``end``) and ``capacity_fy``."""
+    g = cap[cap["month"] <= end].groupby("rep_id")
     out["active_months"] = out["rep_id"].map(g["active"].sum()).fillna(0).astype(int)
     out["capacity_ytd"] = out["rep_id"].map(g["capacity"].sum()).fillna(0.0)
     out["capacity_fy"] = out["rep_id"].map(cap.groupby("rep_id")["capacity"].sum()).fillna(0.0)
+    return out
+
+
+def _attainment_columns(
+    out: pd.DataFrame, act: pd.DataFrame, team: _TeamTargets, end: pd.Timestamp
+) -> pd.DataFrame:
+    """Actuals (all and in active months), targets and fair targets to date, attainment as
+    assigned and ramp-adjusted, target per unit of capacity."""
+    t_m, c_m = team.targets, team.fair
     a_ytd = act[act["month"] <= end]
     out["actual_ytd"] = out["rep_id"].map(a_ytd.groupby("rep_id")["revenue"].sum()).fillna(0.0)
     out["actual_active"] = (
@@ -186,6 +240,11 @@ def rep_leaderboard(
     )
     out["ramp_adjusted_attainment"] = safe_ratio(out["actual_active"], out["fair_target_ytd"])
     out["target_per_capacity"] = safe_ratio(out["target_fy"], out["capacity_fy"])
+    return out
+
+
+def _load_and_status(out: pd.DataFrame, band: float) -> pd.DataFrame:
+    """Load vs the median rep's target per capacity; status by ramp-adjusted attainment."""
     med = (
         float(np.nanmedian(out["target_per_capacity"]))
         if out["target_per_capacity"].notna().any()
@@ -196,26 +255,20 @@ def rep_leaderboard(
     out["status"] = np.select(
         [a.isna(), a > 1 + band, a < 1 - band], ["no target", "ahead", "behind"], "on track"
     )
-    if review is not None:
-        rv = review[
-            (review["level"] == "rep")
-            & (review["measure"] == "revenue")
-            & (review["window"] == "fy")
-        ]
-        rv = (
-            rv.groupby("rep_id")[["landing_mean"]]
-            .sum(min_count=1)
-            .join(rv.groupby("rep_id")["p_reach_target"].mean())
-        )
-        out = out.merge(rv.reset_index(), on="rep_id", how="left")
-    out = out.sort_values(
-        ["ramp_adjusted_attainment", "rep_id"],
-        ascending=[False, True],
-        na_position="last",
-        kind="mergesort",
-    ).reset_index(drop=True)
-    out.insert(0, "rank", np.arange(1, len(out) + 1))
     return out
+
+
+def _with_landing(out: pd.DataFrame, review: pd.DataFrame) -> pd.DataFrame:
+    """The rep's full-year landing and probability of reaching the target, from the review."""
+    rv = review[
+        (review["level"] == "rep") & (review["measure"] == "revenue") & (review["window"] == "fy")
+    ]
+    rv = (
+        rv.groupby("rep_id")[["landing_mean"]]
+        .sum(min_count=1)
+        .join(rv.groupby("rep_id")["p_reach_target"].mean())
+    )
+    return out.merge(rv.reset_index(), on="rep_id", how="left")
 
 
 def attainment_spread(
