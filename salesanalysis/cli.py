@@ -223,7 +223,44 @@ def _parse_params(items: list[str]) -> dict[str, object]:
     return out
 
 
+def check_scheduler(address: str, timeout: float = 5.0) -> None:
+    """Check a ``--scheduler`` address before any step runs: its form (``tcp://host:port``)
+    and that something listens there.
+
+    Raises:
+        ClusterError: a malformed or unreachable address (exit 2).
+    """
+    import socket
+    from urllib.parse import urlsplit
+
+    from salesanalysis.errors import ClusterError
+
+    parts = urlsplit(address if "://" in address else f"//{address}")
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if parts.scheme not in ("tcp", "tls") or not parts.hostname or port is None:
+        guess = f"tcp://{parts.hostname or 'host'}:{port or 8786}"
+        raise ClusterError(
+            f"--scheduler {address[:200]!r} is not a Dask scheduler address",
+            fix=f"Give it as --scheduler {guess} (the address `dask scheduler` prints), or "
+            "leave --scheduler out to use local processes.",
+        )
+    try:
+        with socket.create_connection((parts.hostname, port), timeout=timeout):
+            pass
+    except OSError as exc:
+        raise ClusterError(
+            f"nothing answers at --scheduler {address} ({exc.strerror or exc})",
+            fix="Start the scheduler (`dask scheduler`) and its workers, correct the address "
+            "given with --scheduler, or leave --scheduler out to use local processes.",
+        ) from exc
+
+
 def _run(args: argparse.Namespace) -> int:
+    if args.scheduler:
+        check_scheduler(args.scheduler)
     plan = args.plan or _default_plan(args.data)
     echo = (lambda s: None) if args.quiet else (lambda s: print(s, flush=True))
     from salesanalysis.data.mapping import files_outside_data_folder

@@ -171,6 +171,14 @@ class StepSkipped(SalesAnalysisError):
     title = "Step skipped"
 
 
+class ClusterError(SalesAnalysisError):
+    """The Dask cluster given with --scheduler cannot be used (unreachable, no workers, or
+    workers that cannot import the package)."""
+
+    exit_code = 2
+    title = "Cluster problem"
+
+
 class RunLocked(SalesAnalysisError):
     """Another run for the same period is in progress."""
 

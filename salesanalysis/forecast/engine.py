@@ -70,7 +70,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from salesanalysis.errors import InputError, Problem
+from salesanalysis.errors import ClusterError, InputError, Problem
 from salesanalysis.forecast import _models as fm
 
 __all__ = ["forecast", "run_forecast", "ForecastResult", "MODELS", "METHODS"]
@@ -457,11 +457,60 @@ def _run_dask(scheduler: Any, settings: fm.Settings, items: list) -> list:
             ) from exc
         own = True
     try:
+        _check_cluster(client, _worker_timeout())
         futures = client.map(fm.run_chunk, [settings] * len(items), items, pure=False)
         return client.gather(futures)
     finally:
         if own:
             client.close()
+
+
+def _worker_timeout() -> float:
+    """Seconds to wait for a Dask cluster's first worker (env SALESANALYSIS_DASK_TIMEOUT)."""
+    raw = os.environ.get("SALESANALYSIS_DASK_TIMEOUT", "60")
+    try:
+        return max(1.0, float(raw))
+    except ValueError:
+        return 60.0
+
+
+def _probe_worker() -> str:
+    """Run on each worker: it can import the forecasting code (the package is installed)."""
+    from salesanalysis.forecast import _models  # noqa: F401
+
+    return "ok"
+
+
+def _check_cluster(client: Any, timeout: float) -> int:
+    """Check, within ``timeout`` seconds, that the cluster has workers and that every worker
+    can import this package; returns the number of workers.
+
+    Raises:
+        ClusterError: no worker joined in time, or a worker cannot import the package (the
+            message names the worker and the cause, which is otherwise only in its own log).
+    """
+    address = getattr(client, "scheduler", None)
+    address = getattr(address, "address", "") or "the Dask scheduler"
+    try:
+        client.wait_for_workers(1, timeout=timeout)
+    except (TimeoutError, OSError) as exc:
+        raise ClusterError(
+            f"{address} has no workers (waited {timeout:.0f} s).",
+            fix=f"Start one with `dask worker {address}` on a machine where this package is "
+            "installed, or run without --scheduler (local processes). The wait is set by the "
+            "environment variable SALESANALYSIS_DASK_TIMEOUT (seconds).",
+        ) from exc
+    answers = client.run(_probe_worker, on_error="return")
+    broken = {w: a for w, a in answers.items() if a != "ok"}
+    if broken:
+        worker, cause = next(iter(broken.items()))
+        raise ClusterError(
+            f"{len(broken)} of {len(answers)} Dask workers cannot run the forecast; {worker}: "
+            f"{type(cause).__name__}: {cause}",
+            fix="Install this package (same version) in the Python environment of every "
+            "worker and restart them, or run without --scheduler (local processes).",
+        )
+    return len(answers)
 
 
 # --------------------------------------------------------------------------------------------

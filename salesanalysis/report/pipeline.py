@@ -42,6 +42,7 @@ from typing import Any
 
 from salesanalysis.data.readers import sha256_file
 from salesanalysis.errors import (
+    ClusterError,
     ConstraintConflict,
     InputError,
     PlanError,
@@ -816,7 +817,7 @@ def _execute_step(
 # Errors a notebook raises that keep their own exit code when they stop the run (a conflict of
 # pins found in step 03 exits 3, an invalid plan value found in a step exits 2, as documented).
 _STEP_ERRORS: dict[str, type[SalesAnalysisError]] = {
-    c.__name__: c for c in (ConstraintConflict, InputError, PlanError)
+    c.__name__: c for c in (ClusterError, ConstraintConflict, InputError, PlanError)
 }
 
 
