@@ -33,9 +33,9 @@ test-random: $(STAMP)  ## the property tests with a randomised search and more e
 test-fast: $(STAMP)  ## the tests without the slow end-to-end and notebook runs
 	$(BIN)/python -m pytest tests -m "not slow" $(ARGS)
 
-lab: $(STAMP)  ## open JupyterLab on notebooks/ with the project's environment as the kernel
+lab: $(STAMP)  ## open JupyterLab on notebooks/ (ARGS="--port 8890 --no-browser"; works as root)
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (salesanalysis)" >/dev/null
-	cd notebooks && ../$(BIN)/jupyter lab
+	cd notebooks && ../$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) $(ARGS)
 
 lint: $(STAMP)  ## ruff lint and format check (what CI enforces)
 	$(BIN)/ruff check salesanalysis tests benchmarks
