@@ -50,10 +50,6 @@ _EMPTY = (
     "step 04_performance_review fails with KeyError \"table(): money columns ['actual', "
     "'target', 'gap'] are not in the frame (columns: [])\" when no segment is {who} (exit 4)"
 )
-_DUPS = (
-    "identical rows (one row per item) are dropped as 'exact duplicate order lines' "
-    "({n} rows, about 4% of revenue)"
-)
 _MID_BASE = (
     "mid-year growth is applied to the 12 months before the cutoff minus the actuals "
     "to the cutoff, not to the same months a year earlier (2024-07..2024-12)"
@@ -75,24 +71,15 @@ KNOWN: dict[tuple[str, str], str] = {
     ("exit", "year_end"): _YEAR_END,
     ("exit", "mid_year"): _EMPTY.format(who="behind") + "; " + _MID_REVIEW,
     # revenue of the cube against the raw rows
-    ("revenue", "per_item_gbk"): _DUPS.format(n=102),
     # targets against the plan's rule
     **{("targets", s): _NO_03.format(what="targets.parquet") for s in SHORT},
     ("targets", "mid_year"): _MID_BASE,
-    ("targets", "per_item_gbk"): "the growth base misses the dropped identical rows: "
-    + _DUPS.format(n=102),
     **{("customers", s): _NO_03.format(what="targets.parquet") for s in SHORT},
     # the review's year to date against the raw rows
     **{("review", s): _NO_03.format(what="review.parquet") for s in SHORT},
     ("review", "year_end"): _YEAR_END + "; no review is written",
     ("review", "mid_year"): _MID_REVIEW,
-    ("review", "per_item_gbk"): "the YTD actual misses the dropped identical rows: "
-    + _DUPS.format(n=102),
     # what the shapes must say
-    ("notes", "per_item_gbk"): (
-        "the note says '102 exact duplicate order lines were dropped'; "
-        "identical rows must be kept and counted"
-    ),
     ("notes", "year_end"): _YEAR_END + "; nothing says that there is no FY2024 plan to review",
     ("notes", "mid_year"): "step 04 fails (" + _EMPTY.format(who="behind") + "); no months are "
     "shown as 'before the plan'",

@@ -97,9 +97,61 @@ def test_generated_data_with_returns_and_duplicates(generated: Path, fmt: str) -
     fast = load_cubes(d, d / "plan.yaml", today=TODAY, engine="arrow")
     ref = pandas_cubes(d, d / "plan.yaml", today=TODAY)
     assert_same(fast, ref)
-    assert any("exact duplicate order lines were dropped" in n for n in fast.notes)
+    assert any("identical to an earlier row" in n and "kept" in n for n in fast.notes)
     assert any("return lines" in n for n in fast.notes)
+    assert fast.n_lines == 20_000  # identical rows are kept (one row per item)
+
+
+@pytest.mark.parametrize(
+    "mapping", ["duplicates: drop_exact\n", "transactions: {duplicates: drop_exact}\n"]
+)
+def test_drop_exact_drops_identical_rows_on_both_paths(
+    generated: Path, tmp_path: Path, mapping: str
+) -> None:
+    d = tmp_path / "d"
+    shutil.copytree(generated / "csv", d)
+    (d / "mapping.yaml").write_text(mapping, encoding="utf-8")
+    fast = load_cubes(d, d / "plan.yaml", today=TODAY, engine="arrow")
+    assert_same(fast, pandas_cubes(d, d / "plan.yaml", today=TODAY))
+    dropped = [n for n in fast.notes if "dropped as export duplicates" in n]
+    assert len(dropped) == 1 and "'duplicates: drop_exact' in mapping.yaml" in dropped[0]
     assert 19_900 < fast.n_lines < 20_000
+
+
+def test_identical_rows_count_every_row_on_both_paths(tmp_path: Path) -> None:
+    """One row per item: identical rows are real sales; revenue = the sum of every raw row."""
+    tx = _sample_lines(300)
+    tx = pd.concat([tx, tx.iloc[[10, 20, 20]]], ignore_index=True)
+    d = _folder(tmp_path, tx, SAMPLE)
+    fast = load_cubes(d, today=TODAY, engine="arrow")
+    assert_same(fast, pandas_cubes(d, today=TODAY))
+    assert fast.cube["revenue"].sum() == pytest.approx(pd.to_numeric(tx["revenue"]).sum())
+    assert fast.n_lines == 303
+    assert (
+        "transactions.csv: 3 rows are identical to an earlier row (same date, order, customer, "
+        "product line, rep, quantity and price); they are kept as separate sales (one row per "
+        "item); first at lines [302, 303, 304]. If they are export duplicates, set 'duplicates: "
+        "drop_exact' in mapping.yaml or add a line_id column." in fast.notes
+    ), fast.notes
+
+
+def test_line_id_repeats_are_dropped_by_the_pandas_readers(tmp_path: Path) -> None:
+    tx = _sample_lines(300)
+    tx["line_id"] = range(1, len(tx) + 1)
+    tx = pd.concat([tx, tx.iloc[[10]]], ignore_index=True)
+    d = _folder(tmp_path, tx, SAMPLE)
+    got = load_cubes(d, today=TODAY)
+    assert got.engine == "pandas" and "line_id" in got.reason
+    assert_same(got, pandas_cubes(d, today=TODAY))
+    assert got.n_lines == 300
+    assert got.cube["revenue"].sum() == pytest.approx(
+        pd.to_numeric(tx["revenue"]).iloc[:300].sum()
+    )
+    assert (
+        "transactions.csv: 1 row repeats the line_id of an earlier row of the same order; they "
+        "were dropped as export duplicates (the first row of each line counts); first at lines "
+        "[302]." in got.notes
+    ), got.notes
 
 
 def test_auto_uses_arrow_and_prepare_writes_the_same_frames(
@@ -236,7 +288,7 @@ def test_multiline_values_keep_file_lines_in_the_duplicates_note(tmp_path: Path)
     d = _folder(tmp_path, tx, SAMPLE)
     fast = load_cubes(d, today=TODAY, engine="arrow")
     assert_same(fast, pandas_cubes(d, today=TODAY))
-    # header + 302 records + 3 line breaks inside values: the duplicates are on lines 305, 306
+    # header + 302 records + 3 line breaks inside values: the identical rows are on lines 305, 306
     assert any("first at lines [305, 306]" in n for n in fast.notes), fast.notes
 
 

@@ -31,7 +31,9 @@ Rules applied to messy exports (each one that changes data is stated in ``Datase
   A time-zone suffix is dropped (the local wall-clock date counts);
 * a transaction dated after today is an error (a typo such as 2052 for 2025 would otherwise
   move the report period); months without any transaction inside the history are noted;
-* exact duplicate transaction lines (identical on every column) count once;
+* transaction rows identical on every column are kept (one row per item sold) and stated;
+  ``duplicates: drop_exact`` in mapping.yaml drops them, and rows repeating a ``line_id``
+  within their order are dropped (stated either way);
 * a rep without ``hire_date`` is taken as hired in the month of their first transaction;
 * market rows repeated with the same size count once; repeated with different sizes, or a year
   given both as a yearly and as monthly rows, is an error;
@@ -63,16 +65,18 @@ from salesanalysis.data.contract import (
     SCHEMAS,
     TableSpec,
 )
-from salesanalysis.data.mapping import find_input, load_mapping, sha256_file
+from salesanalysis.data.mapping import duplicates_rule, find_input, load_mapping, sha256_file
 from salesanalysis.data.rules import (
     as_label,
     blank_cells,
     cross_checks,
     discount_outside,
-    duplicates_note,
+    duplicate_rows,
     fill_hire_dates,
     gaps_note,
+    identical_rows_note,
     is_return,
+    line_id_repeats_note,
     line_revenue,
     rename,
     returns_note,
@@ -1080,7 +1084,7 @@ def read_transactions(
         return _finish(own, problems, None, "transactions")
     out = _transaction_frame(r, v)
     notes.extend(r.notes)
-    out = _drop_duplicate_lines(out, r.path, notes)
+    out = _apply_duplicates_rule(out, r.path, duplicates_rule(r.settings), notes)
     notes.extend(_history_notes(out, r.path))
     out["_line"] = out.index.to_numpy()
     return out.reset_index(drop=True)
@@ -1203,17 +1207,25 @@ def _transaction_frame(r: _Read, v: _TxValues) -> pd.DataFrame:
         out["product"] = as_label(r.df["product"])
     if disc is not None:
         out["discount"] = disc
+    if "line_id" in r.df.columns:
+        out["line_id"] = as_label(r.df["line_id"])
     return out
 
 
-def _drop_duplicate_lines(out: pd.DataFrame, path: Path, notes: list[str]) -> pd.DataFrame:
-    """Exact duplicate lines: keep one, say so."""
-    dup = out.duplicated(keep="first")
-    if not dup.any():
-        return out
-    rows, n = _rows(dup, out.index)
-    notes.append(duplicates_note(path.name, n, rows))
-    return out[~dup.to_numpy()]
+def _apply_duplicates_rule(
+    out: pd.DataFrame, path: Path, rule: str, notes: list[str]
+) -> pd.DataFrame:
+    """Rows repeating a line_id within their order are dropped; identical rows are kept
+    (``keep``) or dropped (``drop_exact``); both stated (:func:`rules.duplicate_rows`)."""
+    repeats, identical = duplicate_rows(out, rule)
+    if repeats.any():
+        rows, n = _rows(repeats, out.index)
+        notes.append(line_id_repeats_note(path.name, n, rows))
+    if identical.any():
+        rows, n = _rows(identical, out.index)
+        notes.append(identical_rows_note(path.name, n, rows, rule))
+    drop = repeats | (identical if rule == "drop_exact" else False)
+    return out[~drop] if drop.any() else out
 
 
 def _history_notes(out: pd.DataFrame, path: Path) -> list[str]:

@@ -137,11 +137,49 @@ def is_return(quantity: _A, revenue: _A) -> _A:
     return (quantity < 0) | (revenue < 0)
 
 
-def duplicates_note(file_name: str, n: int, rows: list[int]) -> str:
+def identical_rows_note(file_name: str, n: int, rows: list[int], rule: str) -> str:
+    """Rows identical on every column to an earlier row: kept as separate sales (``keep``, the
+    default: one row per item sold) or dropped as export duplicates (``drop_exact``)."""
+    rows_are = "1 row is" if n == 1 else f"{n} rows are"
+    same = f"{file_name}: {rows_are} identical to an earlier row (same date, order, customer, "
+    same += "product line, rep, quantity and price)"
+    if rule == "drop_exact":
+        return (
+            f"{same}; they were dropped as export duplicates ('duplicates: drop_exact' in "
+            f"mapping.yaml); first at lines {rows}."
+        )
     return (
-        f"{file_name}: {n} exact duplicate order lines were dropped (rule: lines "
-        f"identical on every column count once); first at lines {rows}."
+        f"{same}; they are kept as separate sales (one row per item); first at lines {rows}. "
+        "If they are export duplicates, set 'duplicates: drop_exact' in mapping.yaml or add a "
+        "line_id column."
     )
+
+
+def line_id_repeats_note(file_name: str, n: int, lines: list[int]) -> str:
+    """Rows whose line_id repeats within their order: export duplicates, the first counts."""
+    rows = "1 row repeats" if n == 1 else f"{n} rows repeat"
+    return (
+        f"{file_name}: {rows} the line_id of an earlier row of the same order; they "
+        f"were dropped as export duplicates (the first row of each line counts); first at lines "
+        f"{lines}."
+    )
+
+
+def duplicate_rows(lines: pd.DataFrame, rule: str) -> tuple[np.ndarray, np.ndarray]:
+    """The duplicates rule on the normalised transaction lines (one row per line).
+
+    Returns:
+        ``repeats``: rows whose (non-empty) ``line_id`` repeats within their order (dropped);
+        ``identical``: of the other rows, those identical on every column to an earlier one
+        (dropped only when ``rule`` is ``drop_exact``; otherwise kept and stated).
+    """
+    repeats = np.zeros(len(lines), bool)
+    if "line_id" in lines.columns:
+        given = lines["line_id"].ne("").to_numpy()
+        repeats = given & lines.duplicated(["order_id", "line_id"], keep="first").to_numpy()
+    identical = np.zeros(len(lines), bool)
+    identical[~repeats] = lines[~repeats].duplicated(keep="first").to_numpy()
+    return repeats, identical
 
 
 def returns_note(file_name: str, n: int) -> str:
