@@ -205,6 +205,11 @@ def _sample_lines(n: int = 400) -> pd.DataFrame:
         "thousands_ambiguous",
         "cp1252",
         "multiline_value_then_bad_number",
+        "date_beyond_2262",
+        "revenue_beyond_bound",
+        "price_times_quantity_beyond_bound",
+        "label_too_long",
+        "product_name_long",
     ],
 )
 def test_same_outcome_as_pandas_on_odd_files(tmp_path: Path, change: str) -> None:
@@ -264,6 +269,17 @@ def test_same_outcome_as_pandas_on_odd_files(tmp_path: Path, change: str) -> Non
     elif change == "multiline_value_then_bad_number":
         tx.loc[2, "product"] = "Pump\nseries 2"
         tx.loc[9, "quantity"] = "two"
+    elif change == "date_beyond_2262":
+        tx.loc[9, "date"] = "2263-01-05"
+    elif change == "revenue_beyond_bound":
+        tx.loc[[3, 4], "revenue"] = "1e308"
+    elif change == "price_times_quantity_beyond_bound":
+        tx = tx.drop(columns="revenue")
+        tx.loc[3, "quantity"], tx.loc[3, "unit_price"] = "1e8", "1e8"
+    elif change == "label_too_long":
+        tx.loc[6, "customer_type"] = "x" * 201
+    elif change == "product_name_long":  # not a label of the cube: accepted
+        tx.loc[6, "product"] = "p" * 300
     d = _folder(
         tmp_path,
         text if text is not None else tx,

@@ -54,7 +54,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from salesanalysis.data import readers as io
-from salesanalysis.data.contract import MAX_DATE, MIN_DATE
+from salesanalysis.data.contract import MAX_AMOUNT, MAX_DATE, MIN_DATE
 from salesanalysis.data.cube import build_cube, build_customer_cube, build_order_counts
 from salesanalysis.data.mapping import duplicates_rule
 from salesanalysis.data.rules import (
@@ -73,6 +73,7 @@ from salesanalysis.data.rules import (
     sniff_delimiter,
 )
 from salesanalysis.errors import InputError, Problem
+from salesanalysis.untrusted import MAX_LABEL_CHARS
 
 __all__ = ["Engine", "Ingested", "load_cubes", "pandas_cubes"]
 
@@ -501,6 +502,8 @@ def _labels(chunks: list[pa.Array], col: str, sort: bool = True) -> tuple[np.nda
         raise _Decline(f"empty {col}")
     dictionary, idx = _unify(chunks, has_null)
     del chunks
+    if (pc.max(pc.utf8_length(dictionary)).as_py() or 0) > MAX_LABEL_CHARS:
+        raise _Decline(f"{col} longer than {MAX_LABEL_CHARS} characters")
     odd = pc.match_substring_regex(dictionary, _ODD_LABEL)
     if has_null or pc.any(odd).as_py() or pc.any(pc.equal(pc.utf8_length(dictionary), 0)).as_py():
         # values io would strip or rewrite: normalise them exactly as io does (slower)
@@ -697,6 +700,8 @@ def _check_numbers(arrays: dict[str, np.ndarray]) -> None:
             rev = np.where(missing, line_revenue(qty, price, disc), rev)
         del missing
     arrays["revenue"] = rev
+    if any(c in arrays and (np.abs(arrays[c]) > MAX_AMOUNT).any() for c in NUMBERS):
+        raise _Decline(f"amounts beyond {MAX_AMOUNT:.0e}")
     if price is None:
         arrays["unit_price"] = np.full(n, np.nan)
 

@@ -59,6 +59,7 @@ import pandas as pd
 from salesanalysis.data.contract import (
     ENCODINGS,
     MAPPING_FILE,
+    MAX_AMOUNT,
     MAX_DATE,
     MIN_DATE,
     NULL_MARKERS,
@@ -83,6 +84,7 @@ from salesanalysis.data.rules import (
     sniff_delimiter,
 )
 from salesanalysis.errors import InputError, Problem
+from salesanalysis.untrusted import MAX_LABEL_CHARS
 
 __all__ = [
     "SCHEMAS",
@@ -699,6 +701,22 @@ class _AmbiguousDates(Exception):
         self.examples, self.mixed = examples, mixed
 
 
+_NS_FIRST, _NS_LAST = pd.Timestamp.min.ceil("D"), pd.Timestamp.max.floor("D")
+
+
+def _ns(d: pd.Series) -> pd.Series:
+    """Dates at nanosecond resolution. Dates beyond its range (before 1677 or after 2262, such as
+    a typo 22025) become the range's first or last day, so that the range check (1990-2100)
+    reports them by line, instead of an overflow."""
+    if d.dtype == "datetime64[ns]":
+        return d
+    d = pd.to_datetime(d)
+    if getattr(d.dt, "tz", None) is not None:
+        d = d.dt.tz_localize(None)
+    d = d.mask(d > _NS_LAST, _NS_LAST).mask(d < _NS_FIRST, _NS_FIRST)
+    return d.astype("datetime64[ns]")
+
+
 def _to_date(
     raw: pd.Series,
     fmt: str | None,
@@ -709,7 +727,7 @@ def _to_date(
     """Dates from an export (see the module docstring for the rules); unreadable -> NaT."""
     if pd.api.types.is_datetime64_any_dtype(raw):
         out = raw.dt.tz_localize(None) if getattr(raw.dt, "tz", None) is not None else raw
-        return out.astype("datetime64[ns]")
+        return _ns(out)
     if not fmt and pd.api.types.infer_dtype(raw, skipna=True) in ("string", "empty"):
         iso = _iso_dates(raw, fmt, excel, notes, what)
         if iso is not None:
@@ -717,7 +735,7 @@ def _to_date(
     out = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
     is_dt = raw.map(lambda v: isinstance(v, _dt.date))
     if is_dt.any():
-        out[is_dt] = _python_dates(raw[is_dt])
+        out[is_dt] = _ns(_python_dates(raw[is_dt]))
     is_num = raw.map(_is_number)
     if excel and is_num.any():  # Excel serial day numbers (1900 system)
         serial = pd.to_numeric(raw[is_num], errors="coerce")
@@ -728,10 +746,10 @@ def _to_date(
         return out
     s = raw[rest].astype("string").str.strip()
     if fmt:
-        out[rest] = pd.to_datetime(s, format=fmt, errors="coerce").astype("datetime64[ns]")
+        out[rest] = _ns(pd.to_datetime(s, format=fmt, errors="coerce"))
         return out
     s = _day_month_year(_iso_text(s), raw[rest], notes, what)
-    out[rest] = _parse_date_text(s).astype("datetime64[ns]")
+    out[rest] = _ns(_parse_date_text(s))
     return out
 
 
@@ -748,9 +766,9 @@ def _iso_dates(
         iso = iso.dt.tz_localize(None)
     left = iso.isna() & ~blank_cells(raw)
     if not left.any():
-        return iso.astype("datetime64[ns]")
+        return _ns(iso)
     if left.sum() < len(raw):
-        iso = iso.astype("datetime64[ns]")
+        iso = _ns(iso)
         iso[left] = _to_date(raw[left].astype(object), fmt, excel, notes, what)
         return iso
     return None
@@ -866,6 +884,24 @@ def _check_keys(
                     fix=f"Fill in {col} on those rows or remove them.",
                 )
             )
+        long = df[col].astype("string").str.strip().str.len().gt(MAX_LABEL_CHARS).fillna(False)
+        if long.any():
+            rows, n = _rows(long, df.index)
+            problems.append(
+                Problem(
+                    f"{n} values in {col} are longer than {MAX_LABEL_CHARS} characters",
+                    file=str(path),
+                    column=col,
+                    rows=rows,
+                    count=n,
+                    values=[
+                        f"{str(v)[:40]}... ({len(str(v))} characters)"
+                        for v in df.loc[long.to_numpy(), col].head(3)
+                    ],
+                    fix=f"Labels are names or codes of at most {MAX_LABEL_CHARS} characters: "
+                    "correct those cells (a column shifted, or notes in a label column?).",
+                )
+            )
 
 
 def _read(
@@ -946,6 +982,21 @@ def _numeric(r: _Read, col: str, problems: list[Problem], *, required: bool) -> 
             )
         )
         num = num.where(~inf)
+    huge = np.abs(num) > MAX_AMOUNT
+    if huge.any():
+        rows, n = _rows(huge, r.df.index)
+        problems.append(
+            Problem(
+                f"{n} values in {col} are beyond {MAX_AMOUNT:.0e} in size (the bound for one line)",
+                file=str(r.path),
+                column=col,
+                rows=rows,
+                count=n,
+                values=list(raw[huge].head(5)),
+                fix="Replace them by the real amounts (a unit or decimal-point error?).",
+            )
+        )
+        num = num.where(~huge)
     if required and blank.any():
         rows, n = _rows(blank, r.df.index)
         problems.append(
@@ -1080,6 +1131,7 @@ def read_transactions(
     _check_future(r, v.date, today, problems)
     v.discount = _check_discounts(r, v.discount, problems)
     _check_amounts(r, v, problems)
+    _check_line_bound(r, v, problems)
     if len(problems) > n0 or v.date is None or v.quantity is None:
         return _finish(own, problems, None, "transactions")
     out = _transaction_frame(r, v)
@@ -1178,6 +1230,29 @@ def _check_amounts(r: _Read, v: _TxValues, problems: list[Problem]) -> None:
                     fix="Fill in revenue on those rows.",
                 )
             )
+
+
+def _check_line_bound(r: _Read, v: _TxValues, problems: list[Problem]) -> None:
+    """A revenue computed from quantity x unit_price is within the bound for one line."""
+    price, rev = v.unit_price, v.revenue
+    if price is None or v.quantity is None:
+        return
+    computed = line_revenue(v.quantity, price, v.discount).abs() > MAX_AMOUNT
+    if rev is not None:
+        computed &= rev.isna()
+    if computed.any():
+        rows, n = _rows(computed, r.df.index)
+        problems.append(
+            Problem(
+                f"{n} lines have a quantity x unit_price beyond {MAX_AMOUNT:.0e} (the bound "
+                "for one line)",
+                file=str(r.path),
+                column="unit_price",
+                rows=rows,
+                count=n,
+                fix="Correct quantity or unit_price on those lines.",
+            )
+        )
 
 
 def _transaction_frame(r: _Read, v: _TxValues) -> pd.DataFrame:
