@@ -422,6 +422,12 @@ def _lines(draw: st.DrawFn) -> pd.DataFrame:
 @given(tx=_lines())
 def test_invariant_fast_equals_pandas_on_random_lines(tmp_path: Path, tx: pd.DataFrame) -> None:
     d = _folder(tmp_path, tx, SAMPLE)
+    # reps and market with the labels of these lines only (other labels are an error)
+    reps = pd.read_csv(d / "reps.csv", dtype=str, keep_default_na=False)
+    reps[reps["region"].isin(set(tx["region"]))].to_csv(d / "reps.csv", index=False)
+    m = pd.read_csv(d / "market.csv", dtype=str)
+    m = m[m["region"].isin(set(tx["region"])) & m["product_line"].isin(set(tx["product_line"]))]
+    m.to_csv(d / "market.csv", index=False)
     fast = load_cubes(d, today=TODAY, engine="arrow")
     assert_same(fast, pandas_cubes(d, today=TODAY))
     assert np.isclose(fast.cube["revenue"].sum(), fast.customers["revenue"].sum())
@@ -451,3 +457,29 @@ def test_same_notes_for_rules_across_files(tmp_path: Path, case: str) -> None:
         pd.concat([m, extra]).to_csv(d / "market.csv", index=False)
     fast = _same_outcome(d)
     assert fast is not None and fast.engine == "arrow"
+
+
+@pytest.mark.parametrize("case", ["market_region", "market_product_line", "plan_strategy"])
+def test_label_mismatches_refused_alike_on_both_paths(tmp_path: Path, case: str) -> None:
+    """Labels of market or plan that the transactions do not have: the same error (exit 2)
+    from the fast path (which declines) and the pandas readers."""
+    d = _folder(tmp_path, _sample_lines(), SAMPLE)
+    plan = None
+    market = (d / "market.csv").read_text(encoding="utf-8")
+    if case == "market_region":
+        (d / "market.csv").write_text(market.replace(",华东,", ",华东区,"), encoding="utf-8")
+        expected = "'华东区' (closest: '华东')"
+    elif case == "market_product_line":
+        extra = market.splitlines()[1].split(",")
+        extra[2] = "Pumpz"
+        (d / "market.csv").write_text(market + ",".join(extra) + "\n", encoding="utf-8")
+        expected = "'Pumpz' (closest: 'Pumps')"
+    else:
+        text = (SAMPLE / "plan.yaml").read_text(encoding="utf-8")
+        plan = d / "plan.yaml"
+        plan.write_text(text.replace("{product_line: Sensors}", "{product_line: Sensor}", 1))
+        expected = "names a product line that is not in transactions.csv: 'Sensor' (closest: "
+    assert _same_outcome(d, plan) is None
+    with pytest.raises(InputError) as ei:
+        load_cubes(d, plan, today=TODAY)
+    assert expected in ei.value.render()

@@ -71,6 +71,7 @@ def test_company_export_through_mapping(tmp_path: Path):
     rows = [
         "05.01.2025;O1;C1;SMB;华东;Pumps;R1;2;1.000,50;2.001,00",
         "20.01.2025;O2;C2;KA;华北;Pumps;R2;3;100,00;300,00",
+        "21.01.2025;O3;C1;SMB;华东;Valves;R1;1;50,00;50,00",
     ]
     (d / "销售明细.csv").write_bytes((header + "\n".join(rows) + "\n").encode("gbk"))
     (d / "reps.csv").write_text(REPS, encoding="utf-8")
@@ -85,9 +86,13 @@ def test_company_export_through_mapping(tmp_path: Path):
     before = sha256_file(d / "销售明细.csv")
     ds = load_dataset(d)
     tx = ds.transactions
-    assert tx["revenue"].tolist() == [2001.0, 300.0]
+    assert tx["revenue"].tolist() == [2001.0, 300.0, 50.0]
     assert tx["unit_price"].iloc[0] == pytest.approx(1000.5)
-    assert tx["date"].dt.strftime("%Y-%m-%d").tolist() == ["2025-01-05", "2025-01-20"]
+    assert tx["date"].dt.strftime("%Y-%m-%d").tolist() == [
+        "2025-01-05",
+        "2025-01-20",
+        "2025-01-21",
+    ]
     assert sha256_file(d / "销售明细.csv") == before  # never written to
 
 

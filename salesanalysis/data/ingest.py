@@ -65,9 +65,11 @@ from salesanalysis.data.rules import (
     gaps_note,
     identical_rows_note,
     is_return,
+    label_mismatches,
     line_revenue,
     no_market_note,
     outside_employment_note,
+    plan_label_mismatches,
     rename,
     returns_note,
     sniff_delimiter,
@@ -740,6 +742,9 @@ def _other_inputs(
     regions = set(reps["region"]) | set(market["region"])
     if not all(r in regions for r in labels["region"]):
         raise _Decline("unknown region")
+    paths = {"transactions": source.path, "reps": rpath, "market": mpath}
+    if label_mismatches(labels, reps, market, paths):
+        raise _Decline("labels of reps or market that the transactions do not have")
     plan = None
     sources = {"transactions": source.path, "reps": rpath, "market": mpath}
     if plan_file is not None:
@@ -751,6 +756,8 @@ def _other_inputs(
             plan = load_plan(Path(plan_file))
         except SalesAnalysisError:
             raise _Decline("plan problems") from None
+        if plan_label_mismatches(labels, plan, Path(plan_file), source.path.name):
+            raise _Decline("plan segments with labels the transactions do not have")
     if mapping:
         sources["mapping"] = data_dir / io.MAPPING_FILE
     return _Others(reps, market, plan, sources, notes)

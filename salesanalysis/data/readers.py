@@ -79,6 +79,7 @@ from salesanalysis.data.rules import (
     is_return,
     line_id_repeats_note,
     line_revenue,
+    plan_label_mismatches,
     rename,
     returns_note,
     sniff_delimiter,
@@ -1726,6 +1727,16 @@ def load_dataset(
                 raise
             problems.append(Problem(e.message, file=str(plan_path), fix=e.fix))
             problems.extend(e.problems)
+        if plan is not None and not problems:
+            tx = frames["transactions"]
+            problems.extend(
+                plan_label_mismatches(
+                    {c: tx[c].unique() for c in ("region", "product_line", "customer_type")},
+                    plan,
+                    plan_path,
+                    paths["transactions"].name,
+                )
+            )
     if mapping:
         paths["mapping"] = data_dir / MAPPING_FILE
     if problems:
