@@ -97,9 +97,61 @@ def test_generated_data_with_returns_and_duplicates(generated: Path, fmt: str) -
     fast = load_cubes(d, d / "plan.yaml", today=TODAY, engine="arrow")
     ref = pandas_cubes(d, d / "plan.yaml", today=TODAY)
     assert_same(fast, ref)
-    assert any("exact duplicate order lines were dropped" in n for n in fast.notes)
+    assert any("identical to an earlier row" in n and "kept" in n for n in fast.notes)
     assert any("return lines" in n for n in fast.notes)
+    assert fast.n_lines == 20_000  # identical rows are kept (one row per item)
+
+
+@pytest.mark.parametrize(
+    "mapping", ["duplicates: drop_exact\n", "transactions: {duplicates: drop_exact}\n"]
+)
+def test_drop_exact_drops_identical_rows_on_both_paths(
+    generated: Path, tmp_path: Path, mapping: str
+) -> None:
+    d = tmp_path / "d"
+    shutil.copytree(generated / "csv", d)
+    (d / "mapping.yaml").write_text(mapping, encoding="utf-8")
+    fast = load_cubes(d, d / "plan.yaml", today=TODAY, engine="arrow")
+    assert_same(fast, pandas_cubes(d, d / "plan.yaml", today=TODAY))
+    dropped = [n for n in fast.notes if "dropped as export duplicates" in n]
+    assert len(dropped) == 1 and "'duplicates: drop_exact' in mapping.yaml" in dropped[0]
     assert 19_900 < fast.n_lines < 20_000
+
+
+def test_identical_rows_count_every_row_on_both_paths(tmp_path: Path) -> None:
+    """One row per item: identical rows are real sales; revenue = the sum of every raw row."""
+    tx = _sample_lines(300)
+    tx = pd.concat([tx, tx.iloc[[10, 20, 20]]], ignore_index=True)
+    d = _folder(tmp_path, tx, SAMPLE)
+    fast = load_cubes(d, today=TODAY, engine="arrow")
+    assert_same(fast, pandas_cubes(d, today=TODAY))
+    assert fast.cube["revenue"].sum() == pytest.approx(pd.to_numeric(tx["revenue"]).sum())
+    assert fast.n_lines == 303
+    assert (
+        "transactions.csv: 3 rows are identical to an earlier row (same date, order, customer, "
+        "product line, rep, quantity and price); they are kept as separate sales (one row per "
+        "item); first at lines [302, 303, 304]. If they are export duplicates, set 'duplicates: "
+        "drop_exact' in mapping.yaml or add a line_id column." in fast.notes
+    ), fast.notes
+
+
+def test_line_id_repeats_are_dropped_by_the_pandas_readers(tmp_path: Path) -> None:
+    tx = _sample_lines(300)
+    tx["line_id"] = range(1, len(tx) + 1)
+    tx = pd.concat([tx, tx.iloc[[10]]], ignore_index=True)
+    d = _folder(tmp_path, tx, SAMPLE)
+    got = load_cubes(d, today=TODAY)
+    assert got.engine == "pandas" and "line_id" in got.reason
+    assert_same(got, pandas_cubes(d, today=TODAY))
+    assert got.n_lines == 300
+    assert got.cube["revenue"].sum() == pytest.approx(
+        pd.to_numeric(tx["revenue"]).iloc[:300].sum()
+    )
+    assert (
+        "transactions.csv: 1 row repeats the line_id of an earlier row of the same order; they "
+        "were dropped as export duplicates (the first row of each line counts); first at lines "
+        "[302]." in got.notes
+    ), got.notes
 
 
 def test_auto_uses_arrow_and_prepare_writes_the_same_frames(
@@ -153,6 +205,11 @@ def _sample_lines(n: int = 400) -> pd.DataFrame:
         "thousands_ambiguous",
         "cp1252",
         "multiline_value_then_bad_number",
+        "date_beyond_2262",
+        "revenue_beyond_bound",
+        "price_times_quantity_beyond_bound",
+        "label_too_long",
+        "product_name_long",
     ],
 )
 def test_same_outcome_as_pandas_on_odd_files(tmp_path: Path, change: str) -> None:
@@ -212,6 +269,17 @@ def test_same_outcome_as_pandas_on_odd_files(tmp_path: Path, change: str) -> Non
     elif change == "multiline_value_then_bad_number":
         tx.loc[2, "product"] = "Pump\nseries 2"
         tx.loc[9, "quantity"] = "two"
+    elif change == "date_beyond_2262":
+        tx.loc[9, "date"] = "2263-01-05"
+    elif change == "revenue_beyond_bound":
+        tx.loc[[3, 4], "revenue"] = "1e308"
+    elif change == "price_times_quantity_beyond_bound":
+        tx = tx.drop(columns="revenue")
+        tx.loc[3, "quantity"], tx.loc[3, "unit_price"] = "1e8", "1e8"
+    elif change == "label_too_long":
+        tx.loc[6, "customer_type"] = "x" * 201
+    elif change == "product_name_long":  # not a label of the cube: accepted
+        tx.loc[6, "product"] = "p" * 300
     d = _folder(
         tmp_path,
         text if text is not None else tx,
@@ -236,7 +304,7 @@ def test_multiline_values_keep_file_lines_in_the_duplicates_note(tmp_path: Path)
     d = _folder(tmp_path, tx, SAMPLE)
     fast = load_cubes(d, today=TODAY, engine="arrow")
     assert_same(fast, pandas_cubes(d, today=TODAY))
-    # header + 302 records + 3 line breaks inside values: the duplicates are on lines 305, 306
+    # header + 302 records + 3 line breaks inside values: the identical rows are on lines 305, 306
     assert any("first at lines [305, 306]" in n for n in fast.notes), fast.notes
 
 
@@ -354,6 +422,12 @@ def _lines(draw: st.DrawFn) -> pd.DataFrame:
 @given(tx=_lines())
 def test_invariant_fast_equals_pandas_on_random_lines(tmp_path: Path, tx: pd.DataFrame) -> None:
     d = _folder(tmp_path, tx, SAMPLE)
+    # reps and market with the labels of these lines only (other labels are an error)
+    reps = pd.read_csv(d / "reps.csv", dtype=str, keep_default_na=False)
+    reps[reps["region"].isin(set(tx["region"]))].to_csv(d / "reps.csv", index=False)
+    m = pd.read_csv(d / "market.csv", dtype=str)
+    m = m[m["region"].isin(set(tx["region"])) & m["product_line"].isin(set(tx["product_line"]))]
+    m.to_csv(d / "market.csv", index=False)
     fast = load_cubes(d, today=TODAY, engine="arrow")
     assert_same(fast, pandas_cubes(d, today=TODAY))
     assert np.isclose(fast.cube["revenue"].sum(), fast.customers["revenue"].sum())
@@ -383,3 +457,29 @@ def test_same_notes_for_rules_across_files(tmp_path: Path, case: str) -> None:
         pd.concat([m, extra]).to_csv(d / "market.csv", index=False)
     fast = _same_outcome(d)
     assert fast is not None and fast.engine == "arrow"
+
+
+@pytest.mark.parametrize("case", ["market_region", "market_product_line", "plan_strategy"])
+def test_label_mismatches_refused_alike_on_both_paths(tmp_path: Path, case: str) -> None:
+    """Labels of market or plan that the transactions do not have: the same error (exit 2)
+    from the fast path (which declines) and the pandas readers."""
+    d = _folder(tmp_path, _sample_lines(), SAMPLE)
+    plan = None
+    market = (d / "market.csv").read_text(encoding="utf-8")
+    if case == "market_region":
+        (d / "market.csv").write_text(market.replace(",华东,", ",华东区,"), encoding="utf-8")
+        expected = "'华东区' (closest: '华东')"
+    elif case == "market_product_line":
+        extra = market.splitlines()[1].split(",")
+        extra[2] = "Pumpz"
+        (d / "market.csv").write_text(market + ",".join(extra) + "\n", encoding="utf-8")
+        expected = "'Pumpz' (closest: 'Pumps')"
+    else:
+        text = (SAMPLE / "plan.yaml").read_text(encoding="utf-8")
+        plan = d / "plan.yaml"
+        plan.write_text(text.replace("{product_line: Sensors}", "{product_line: Sensor}", 1))
+        expected = "names a product line that is not in transactions.csv: 'Sensor' (closest: "
+    assert _same_outcome(d, plan) is None
+    with pytest.raises(InputError) as ei:
+        load_cubes(d, plan, today=TODAY)
+    assert expected in ei.value.render()

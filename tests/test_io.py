@@ -71,6 +71,7 @@ def test_company_export_through_mapping(tmp_path: Path):
     rows = [
         "05.01.2025;O1;C1;SMB;华东;Pumps;R1;2;1.000,50;2.001,00",
         "20.01.2025;O2;C2;KA;华北;Pumps;R2;3;100,00;300,00",
+        "21.01.2025;O3;C1;SMB;华东;Valves;R1;1;50,00;50,00",
     ]
     (d / "销售明细.csv").write_bytes((header + "\n".join(rows) + "\n").encode("gbk"))
     (d / "reps.csv").write_text(REPS, encoding="utf-8")
@@ -85,9 +86,13 @@ def test_company_export_through_mapping(tmp_path: Path):
     before = sha256_file(d / "销售明细.csv")
     ds = load_dataset(d)
     tx = ds.transactions
-    assert tx["revenue"].tolist() == [2001.0, 300.0]
+    assert tx["revenue"].tolist() == [2001.0, 300.0, 50.0]
     assert tx["unit_price"].iloc[0] == pytest.approx(1000.5)
-    assert tx["date"].dt.strftime("%Y-%m-%d").tolist() == ["2025-01-05", "2025-01-20"]
+    assert tx["date"].dt.strftime("%Y-%m-%d").tolist() == [
+        "2025-01-05",
+        "2025-01-20",
+        "2025-01-21",
+    ]
     assert sha256_file(d / "销售明细.csv") == before  # never written to
 
 
@@ -145,14 +150,53 @@ def test_unknown_rep_is_an_error(tiny_dir: Path):
     assert "R99" in text and "rows: 8" in text and "reps.csv" in text
 
 
-def test_duplicate_lines_dropped_with_a_note(tiny_dir: Path):
+def test_identical_lines_kept_with_a_note(tiny_dir: Path):
     rows = tx_rows()
     (tiny_dir / "transactions.csv").write_text(
         TX_HEADER + "\n".join(rows + [rows[0]]) + "\n", encoding="utf-8"
     )
     ds = load_dataset(tiny_dir)
+    assert len(ds.transactions) == 7
+    assert any("1 row is identical" in n and "kept" in n and "[8]" in n for n in ds.notes)
+
+
+def test_identical_lines_dropped_with_drop_exact(tiny_dir: Path):
+    rows = tx_rows()
+    (tiny_dir / "transactions.csv").write_text(
+        TX_HEADER + "\n".join(rows + [rows[0]]) + "\n", encoding="utf-8"
+    )
+    (tiny_dir / "mapping.yaml").write_text("duplicates: drop_exact\n", encoding="utf-8")
+    ds = load_dataset(tiny_dir)
     assert len(ds.transactions) == 6
-    assert any("duplicate" in n and "[8]" in n for n in ds.notes)
+    assert any("dropped as export duplicates" in n and "[8]" in n for n in ds.notes)
+
+
+def test_line_id_mapped_and_repeats_dropped(tiny_dir: Path):
+    rows = tx_rows()
+    numbered = [f"{r},{i}" for i, r in enumerate(rows + [rows[0]], start=1)]
+    numbered[-1] = numbered[0]  # the first line again, its line number too
+    numbered += [rows[1] + ","] * 2  # no line number: identical rows, both kept
+    (tiny_dir / "transactions.csv").write_text(
+        TX_HEADER.rstrip("\n") + ",行号\n" + "\n".join(numbered) + "\n", encoding="utf-8"
+    )
+    (tiny_dir / "mapping.yaml").write_text(
+        "transactions: {columns: {行号: line_id}}\n", encoding="utf-8"
+    )
+    ds = load_dataset(tiny_dir)
+    assert len(ds.transactions) == 8
+    assert any("1 row repeats the line_id" in n and "[8]" in n for n in ds.notes), ds.notes
+    assert any("1 row is identical" in n and "kept" in n and "[10]" in n for n in ds.notes)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["duplicates: drop\n", "transactions: {duplicates: yes}\n", "reps: {duplicates: keep}\n"],
+)
+def test_bad_duplicates_setting_refused(tiny_dir: Path, text: str):
+    (tiny_dir / "mapping.yaml").write_text(text, encoding="utf-8")
+    with pytest.raises(InputError) as ei:
+        load_dataset(tiny_dir)
+    assert "duplicates" in ei.value.render()
 
 
 def test_reps_validation(tmp_path: Path):

@@ -29,6 +29,10 @@ NULL_MARKERS = frozenset(
     }
 )
 MIN_DATE, MAX_DATE = pd.Timestamp("1990-01-01"), pd.Timestamp("2100-01-01")
+MAX_AMOUNT = (
+    1e15  # a line's quantity, unit price or revenue (and a market size) beyond it is refused
+)
+DUPLICATE_RULES = ("keep", "drop_exact")  # mapping.yaml 'duplicates:'; keep is the default
 
 
 @dataclass(frozen=True)
@@ -67,7 +71,7 @@ SCHEMAS: dict[str, TableSpec] = {
             "rep_id",
             "quantity",
         ),
-        optional=("product", "discount"),
+        optional=("product", "discount", "line_id"),
         keys=("order_id", "customer_id", "customer_type", "region", "product_line", "rep_id"),
         numeric=("quantity", "unit_price", "revenue", "discount"),
         dates=("date",),

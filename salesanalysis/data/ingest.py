@@ -20,8 +20,10 @@ that the pandas readers would read it without a single problem and to the same v
   every rep_id and region of the transactions is known.
 
 Anything else - a problem to report, an unusual format - is handed to the pandas path, which
-produces exactly the detailed error (or the result) a user gets today. Exact duplicate lines are
-dropped and stated, returns netted, gaps noted, with the same notes as the pandas readers.
+produces exactly the detailed error (or the result) a user gets today. Rows identical on every
+column are kept (one row per item sold) or, with ``duplicates: drop_exact`` in mapping.yaml,
+dropped, and stated either way; returns netted, gaps noted, with the same notes as the pandas
+readers. A file with a ``line_id`` column is read by the pandas readers.
 
     ing = load_cubes("data/acme", "data/acme/plan.yaml")
     ing.engine        # "arrow" or "pandas"
@@ -52,24 +54,28 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from salesanalysis.data import readers as io
-from salesanalysis.data.contract import MAX_DATE, MIN_DATE
+from salesanalysis.data.contract import MAX_AMOUNT, MAX_DATE, MIN_DATE
 from salesanalysis.data.cube import build_cube, build_customer_cube, build_order_counts
+from salesanalysis.data.mapping import duplicates_rule
 from salesanalysis.data.rules import (
     as_label,
     blank_cells,
     discount_outside,
-    duplicates_note,
     fill_hire_dates,
     gaps_note,
+    identical_rows_note,
     is_return,
+    label_mismatches,
     line_revenue,
     no_market_note,
     outside_employment_note,
+    plan_label_mismatches,
     rename,
     returns_note,
     sniff_delimiter,
 )
 from salesanalysis.errors import InputError, Problem
+from salesanalysis.untrusted import MAX_LABEL_CHARS
 
 __all__ = ["Engine", "Ingested", "load_cubes", "pandas_cubes"]
 
@@ -94,7 +100,7 @@ class Ingested:
     plan: Any | None
     sources: dict[str, Path]
     notes: list[str]
-    n_lines: int  # transactions after dropping exact duplicates
+    n_lines: int  # transaction lines counted (after the duplicates rule)
     first_month: pd.Period
     last_date: pd.Timestamp
     lines_per_month: pd.Series  # index: month (Timestamp), value: lines
@@ -498,6 +504,8 @@ def _labels(chunks: list[pa.Array], col: str, sort: bool = True) -> tuple[np.nda
         raise _Decline(f"empty {col}")
     dictionary, idx = _unify(chunks, has_null)
     del chunks
+    if (pc.max(pc.utf8_length(dictionary)).as_py() or 0) > MAX_LABEL_CHARS:
+        raise _Decline(f"{col} longer than {MAX_LABEL_CHARS} characters")
     odd = pc.match_substring_regex(dictionary, _ODD_LABEL)
     if has_null or pc.any(odd).as_py() or pc.any(pc.equal(pc.utf8_length(dictionary), 0)).as_py():
         # values io would strip or rewrite: normalise them exactly as io does (slower)
@@ -578,7 +586,9 @@ def _fast(data_dir: Path, plan_file: Path | str | None, today: _dt.date | None) 
     t3 = time.perf_counter()
     m0 = int(arrays["month"].min())
     arrays["month"] -= m0
-    agg = _aggregate(arrays, labels, m0)  # takes the arrays over (frees them as it goes)
+    agg = _aggregate(
+        arrays, labels, m0, duplicates_rule(source.settings)
+    )  # takes the arrays over (frees them as it goes)
     del arrays
     seconds["cubes"] = time.perf_counter() - t3
     notes = [*_transaction_notes(source, agg, m0, n), *others.notes]
@@ -646,6 +656,8 @@ def _read_arrow(source: _Source) -> tuple[dict[str, np.ndarray], dict[str, list[
         batches, cols = _csv_batches(path, settings)
     else:
         raise _Decline(f"{path.suffix} files are read by the pandas readers")
+    if "line_id" in cols.values():
+        raise _Decline("line_id column (the pandas readers apply its rule)")
     arrays, chunks = _collect(batches, cols)
     _release()
     return arrays, chunks
@@ -690,6 +702,8 @@ def _check_numbers(arrays: dict[str, np.ndarray]) -> None:
             rev = np.where(missing, line_revenue(qty, price, disc), rev)
         del missing
     arrays["revenue"] = rev
+    if any(c in arrays and (np.abs(arrays[c]) > MAX_AMOUNT).any() for c in NUMBERS):
+        raise _Decline(f"amounts beyond {MAX_AMOUNT:.0e}")
     if price is None:
         arrays["unit_price"] = np.full(n, np.nan)
 
@@ -728,6 +742,9 @@ def _other_inputs(
     regions = set(reps["region"]) | set(market["region"])
     if not all(r in regions for r in labels["region"]):
         raise _Decline("unknown region")
+    paths = {"transactions": source.path, "reps": rpath, "market": mpath}
+    if label_mismatches(labels, reps, market, paths):
+        raise _Decline("labels of reps or market that the transactions do not have")
     plan = None
     sources = {"transactions": source.path, "reps": rpath, "market": mpath}
     if plan_file is not None:
@@ -739,19 +756,22 @@ def _other_inputs(
             plan = load_plan(Path(plan_file))
         except SalesAnalysisError:
             raise _Decline("plan problems") from None
+        if plan_label_mismatches(labels, plan, Path(plan_file), source.path.name):
+            raise _Decline("plan segments with labels the transactions do not have")
     if mapping:
         sources["mapping"] = data_dir / io.MAPPING_FILE
     return _Others(reps, market, plan, sources, notes)
 
 
 def _transaction_notes(source: _Source, agg: _Aggregate, m0: int, n: int) -> list[str]:
-    """The notes the pandas reader writes: duplicates dropped, returns netted, empty months
-    (``n``: lines in the file, to find the duplicates' line numbers)."""
+    """The notes the pandas reader writes: identical rows kept or dropped, returns netted, empty
+    months (``n``: lines in the file, to find the identical rows' line numbers)."""
     path = source.path
     notes: list[str] = []
     if len(agg.dup_pos):
         rows = _file_lines(path, source.settings, agg.dup_pos[:5], n)
-        notes.append(duplicates_note(path.name, len(agg.dup_pos), rows))
+        rule = duplicates_rule(source.settings)
+        notes.append(identical_rows_note(path.name, len(agg.dup_pos), rows, rule))
     if agg.returns:
         notes.append(returns_note(path.name, agg.returns))
     gaps = [
@@ -820,9 +840,9 @@ class _Aggregate:
     customers: pd.DataFrame
     orders: pd.DataFrame
     rep_month: pd.DataFrame  # rep_id, month, lines (employment and hire-date rules)
-    dup_pos: np.ndarray  # positions (0-based records) of the exact duplicates dropped
-    returns: int  # return lines (without duplicates)
-    per_month: np.ndarray  # lines per month index from m0 (without duplicates)
+    dup_pos: np.ndarray  # positions (0-based records) of the rows identical to an earlier one
+    returns: int  # return lines (without dropped duplicates)
+    per_month: np.ndarray  # lines per month index from m0 (without dropped duplicates)
 
 
 @dataclass
@@ -879,17 +899,17 @@ class _CellSums:
 
 
 def _aggregate(
-    arrays: dict[str, np.ndarray], labels: dict[str, np.ndarray], m0: int
+    arrays: dict[str, np.ndarray], labels: dict[str, np.ndarray], m0: int, rule: str = "keep"
 ) -> _Aggregate:
-    """Exact duplicates and both cubes from integer codes, with one sort of the lines.
+    """Identical rows and both cubes from integer codes, with one sort of the lines.
 
     Label codes follow the sorted label order, so sorting combined integer keys orders groups
     as pandas does. The lines are sorted once by (month, customer, region, product_line,
     customer_type, rep_id, order); customer-cube groups and distinct (group, order) pairs are
     runs of that order, and the cube is built from the customer-cube groups. Exact duplicates
     share a (group, order) pair, so only lines of pairs seen more than once are compared on
-    every column (``full``); they are dropped from sums and line counts (distinct counts do not
-    change).
+    every column (``full``); with ``rule`` ``drop_exact`` they are dropped from sums and line
+    counts (distinct counts do not change), with ``keep`` they count as separate sales.
 
     ``arrays`` (month index from ``m0``, ts, label codes, numbers) is emptied on the way.
     """
@@ -900,7 +920,8 @@ def _aggregate(
     dup_pos = _exact_duplicates(arrays, groups)
     for k in ("ts", "unit_price", "product", "discount"):
         arrays.pop(k, None)
-    sums = _group_sums(mi, arrays.pop("revenue"), arrays.pop("quantity"), dup_pos, groups, grid)
+    drop = dup_pos if rule == "drop_exact" else np.zeros(0, np.int64)
+    sums = _group_sums(mi, arrays.pop("revenue"), arrays.pop("quantity"), drop, groups, grid)
     del groups
     cells = _cell_sums(mi, codes, sums, grid)
     o_keys, o_orders = _whole_orders(mi, codes, labels, grid.n_months)

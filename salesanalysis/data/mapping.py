@@ -19,7 +19,7 @@ from contextvars import ContextVar
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
-from salesanalysis.data.contract import MAPPING_FILE, SCHEMAS, SUFFIXES
+from salesanalysis.data.contract import DUPLICATE_RULES, MAPPING_FILE, SCHEMAS, SUFFIXES
 from salesanalysis.errors import InputError, Problem
 from salesanalysis.untrusted import MAX_LABEL_CHARS, load_settings_yaml
 
@@ -48,6 +48,7 @@ _MAPPING_KEYS = {
     "header_row",
     "columns",
     "ignore",
+    "duplicates",  # transactions only: keep (default) or drop_exact
 }
 
 
@@ -129,13 +130,17 @@ def load_mapping(data_dir: Path) -> dict[str, dict[str, Any]]:
             f"{path} must be a mapping of table name to settings",
             fix="Start each table with its name, e.g. 'transactions:'.",
         )
+    raw = dict(raw)
+    top_rule = raw.pop("duplicates", None)
+    if top_rule is not None:
+        problems.extend(_duplicates_problems("duplicates", top_rule, path))
     for table, settings in raw.items():
         if table not in SCHEMAS:
             problems.append(
                 Problem(
                     f"unknown table '{table}'",
                     file=str(path),
-                    fix=f"Use one of: {', '.join(SCHEMAS)}.",
+                    fix=f"Use one of: {', '.join(SCHEMAS)} (and the top-level 'duplicates').",
                 )
             )
             continue
@@ -152,6 +157,21 @@ def load_mapping(data_dir: Path) -> dict[str, dict[str, Any]]:
                     )
                 )
         problems.extend(_value_problems(str(table), settings, path))
+        if "duplicates" in settings:
+            if table != "transactions":
+                problems.append(
+                    Problem(
+                        f"'{table}.duplicates' is not a setting: the duplicates rule applies to "
+                        "the transactions",
+                        file=str(path),
+                        fix="Set it as 'transactions: {duplicates: drop_exact}' or at the top "
+                        "level ('duplicates: drop_exact').",
+                    )
+                )
+            else:
+                problems.extend(
+                    _duplicates_problems(f"{table}.duplicates", settings["duplicates"], path)
+                )
         ignore = settings.get("ignore", []) or []
         if not isinstance(ignore, list):
             problems.append(
@@ -191,7 +211,31 @@ def load_mapping(data_dir: Path) -> dict[str, dict[str, Any]]:
                 )
     if problems:
         raise InputError(f"the mapping file {path} is invalid", problems)
-    return {k: dict(v) for k, v in raw.items()}
+    out = {k: dict(v) for k, v in raw.items()}
+    if top_rule is not None:  # the top-level rule is the transactions' unless they set their own
+        out.setdefault("transactions", {}).setdefault("duplicates", top_rule)
+    return out
+
+
+def _duplicates_problems(key: str, value: Any, path: Path) -> list[Problem]:
+    """``duplicates:`` must be one of :data:`DUPLICATE_RULES`."""
+    if isinstance(value, str) and value in DUPLICATE_RULES:
+        return []
+    return [
+        Problem(
+            f"'{key}' must be {' or '.join(DUPLICATE_RULES)}",
+            file=str(path),
+            values=[value],
+            fix="keep (the default) counts identical rows as separate sales (one row per "
+            "item); drop_exact counts rows identical on every column once (export "
+            "duplicates).",
+        )
+    ]
+
+
+def duplicates_rule(settings: dict[str, Any]) -> str:
+    """The transactions' duplicates rule from their mapping settings (default ``keep``)."""
+    return str(settings.get("duplicates") or "keep")
 
 
 # --------------------------------------------------------------------------------------------

@@ -31,7 +31,9 @@ Rules applied to messy exports (each one that changes data is stated in ``Datase
   A time-zone suffix is dropped (the local wall-clock date counts);
 * a transaction dated after today is an error (a typo such as 2052 for 2025 would otherwise
   move the report period); months without any transaction inside the history are noted;
-* exact duplicate transaction lines (identical on every column) count once;
+* transaction rows identical on every column are kept (one row per item sold) and stated;
+  ``duplicates: drop_exact`` in mapping.yaml drops them, and rows repeating a ``line_id``
+  within their order are dropped (stated either way);
 * a rep without ``hire_date`` is taken as hired in the month of their first transaction;
 * market rows repeated with the same size count once; repeated with different sizes, or a year
   given both as a yearly and as monthly rows, is an error;
@@ -57,28 +59,33 @@ import pandas as pd
 from salesanalysis.data.contract import (
     ENCODINGS,
     MAPPING_FILE,
+    MAX_AMOUNT,
     MAX_DATE,
     MIN_DATE,
     NULL_MARKERS,
     SCHEMAS,
     TableSpec,
 )
-from salesanalysis.data.mapping import find_input, load_mapping, sha256_file
+from salesanalysis.data.mapping import duplicates_rule, find_input, load_mapping, sha256_file
 from salesanalysis.data.rules import (
     as_label,
     blank_cells,
     cross_checks,
     discount_outside,
-    duplicates_note,
+    duplicate_rows,
     fill_hire_dates,
     gaps_note,
+    identical_rows_note,
     is_return,
+    line_id_repeats_note,
     line_revenue,
+    plan_label_mismatches,
     rename,
     returns_note,
     sniff_delimiter,
 )
 from salesanalysis.errors import InputError, Problem
+from salesanalysis.untrusted import MAX_LABEL_CHARS
 
 __all__ = [
     "SCHEMAS",
@@ -695,6 +702,22 @@ class _AmbiguousDates(Exception):
         self.examples, self.mixed = examples, mixed
 
 
+_NS_FIRST, _NS_LAST = pd.Timestamp.min.ceil("D"), pd.Timestamp.max.floor("D")
+
+
+def _ns(d: pd.Series) -> pd.Series:
+    """Dates at nanosecond resolution. Dates beyond its range (before 1677 or after 2262, such as
+    a typo 22025) become the range's first or last day, so that the range check (1990-2100)
+    reports them by line, instead of an overflow."""
+    if d.dtype == "datetime64[ns]":
+        return d
+    d = pd.to_datetime(d)
+    if getattr(d.dt, "tz", None) is not None:
+        d = d.dt.tz_localize(None)
+    d = d.mask(d > _NS_LAST, _NS_LAST).mask(d < _NS_FIRST, _NS_FIRST)
+    return d.astype("datetime64[ns]")
+
+
 def _to_date(
     raw: pd.Series,
     fmt: str | None,
@@ -705,7 +728,7 @@ def _to_date(
     """Dates from an export (see the module docstring for the rules); unreadable -> NaT."""
     if pd.api.types.is_datetime64_any_dtype(raw):
         out = raw.dt.tz_localize(None) if getattr(raw.dt, "tz", None) is not None else raw
-        return out.astype("datetime64[ns]")
+        return _ns(out)
     if not fmt and pd.api.types.infer_dtype(raw, skipna=True) in ("string", "empty"):
         iso = _iso_dates(raw, fmt, excel, notes, what)
         if iso is not None:
@@ -713,7 +736,7 @@ def _to_date(
     out = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
     is_dt = raw.map(lambda v: isinstance(v, _dt.date))
     if is_dt.any():
-        out[is_dt] = _python_dates(raw[is_dt])
+        out[is_dt] = _ns(_python_dates(raw[is_dt]))
     is_num = raw.map(_is_number)
     if excel and is_num.any():  # Excel serial day numbers (1900 system)
         serial = pd.to_numeric(raw[is_num], errors="coerce")
@@ -724,10 +747,10 @@ def _to_date(
         return out
     s = raw[rest].astype("string").str.strip()
     if fmt:
-        out[rest] = pd.to_datetime(s, format=fmt, errors="coerce").astype("datetime64[ns]")
+        out[rest] = _ns(pd.to_datetime(s, format=fmt, errors="coerce"))
         return out
     s = _day_month_year(_iso_text(s), raw[rest], notes, what)
-    out[rest] = _parse_date_text(s).astype("datetime64[ns]")
+    out[rest] = _ns(_parse_date_text(s))
     return out
 
 
@@ -744,9 +767,9 @@ def _iso_dates(
         iso = iso.dt.tz_localize(None)
     left = iso.isna() & ~blank_cells(raw)
     if not left.any():
-        return iso.astype("datetime64[ns]")
+        return _ns(iso)
     if left.sum() < len(raw):
-        iso = iso.astype("datetime64[ns]")
+        iso = _ns(iso)
         iso[left] = _to_date(raw[left].astype(object), fmt, excel, notes, what)
         return iso
     return None
@@ -862,6 +885,24 @@ def _check_keys(
                     fix=f"Fill in {col} on those rows or remove them.",
                 )
             )
+        long = df[col].astype("string").str.strip().str.len().gt(MAX_LABEL_CHARS).fillna(False)
+        if long.any():
+            rows, n = _rows(long, df.index)
+            problems.append(
+                Problem(
+                    f"{n} values in {col} are longer than {MAX_LABEL_CHARS} characters",
+                    file=str(path),
+                    column=col,
+                    rows=rows,
+                    count=n,
+                    values=[
+                        f"{str(v)[:40]}... ({len(str(v))} characters)"
+                        for v in df.loc[long.to_numpy(), col].head(3)
+                    ],
+                    fix=f"Labels are names or codes of at most {MAX_LABEL_CHARS} characters: "
+                    "correct those cells (a column shifted, or notes in a label column?).",
+                )
+            )
 
 
 def _read(
@@ -942,6 +983,21 @@ def _numeric(r: _Read, col: str, problems: list[Problem], *, required: bool) -> 
             )
         )
         num = num.where(~inf)
+    huge = np.abs(num) > MAX_AMOUNT
+    if huge.any():
+        rows, n = _rows(huge, r.df.index)
+        problems.append(
+            Problem(
+                f"{n} values in {col} are beyond {MAX_AMOUNT:.0e} in size (the bound for one line)",
+                file=str(r.path),
+                column=col,
+                rows=rows,
+                count=n,
+                values=list(raw[huge].head(5)),
+                fix="Replace them by the real amounts (a unit or decimal-point error?).",
+            )
+        )
+        num = num.where(~huge)
     if required and blank.any():
         rows, n = _rows(blank, r.df.index)
         problems.append(
@@ -1076,11 +1132,12 @@ def read_transactions(
     _check_future(r, v.date, today, problems)
     v.discount = _check_discounts(r, v.discount, problems)
     _check_amounts(r, v, problems)
+    _check_line_bound(r, v, problems)
     if len(problems) > n0 or v.date is None or v.quantity is None:
         return _finish(own, problems, None, "transactions")
     out = _transaction_frame(r, v)
     notes.extend(r.notes)
-    out = _drop_duplicate_lines(out, r.path, notes)
+    out = _apply_duplicates_rule(out, r.path, duplicates_rule(r.settings), notes)
     notes.extend(_history_notes(out, r.path))
     out["_line"] = out.index.to_numpy()
     return out.reset_index(drop=True)
@@ -1176,6 +1233,29 @@ def _check_amounts(r: _Read, v: _TxValues, problems: list[Problem]) -> None:
             )
 
 
+def _check_line_bound(r: _Read, v: _TxValues, problems: list[Problem]) -> None:
+    """A revenue computed from quantity x unit_price is within the bound for one line."""
+    price, rev = v.unit_price, v.revenue
+    if price is None or v.quantity is None:
+        return
+    computed = line_revenue(v.quantity, price, v.discount).abs() > MAX_AMOUNT
+    if rev is not None:
+        computed &= rev.isna()
+    if computed.any():
+        rows, n = _rows(computed, r.df.index)
+        problems.append(
+            Problem(
+                f"{n} lines have a quantity x unit_price beyond {MAX_AMOUNT:.0e} (the bound "
+                "for one line)",
+                file=str(r.path),
+                column="unit_price",
+                rows=rows,
+                count=n,
+                fix="Correct quantity or unit_price on those lines.",
+            )
+        )
+
+
 def _transaction_frame(r: _Read, v: _TxValues) -> pd.DataFrame:
     """The normalised frame (index: line numbers); revenue computed where the file gives none
     (:func:`rules.line_revenue`), unit price from revenue when the file gives none."""
@@ -1203,17 +1283,25 @@ def _transaction_frame(r: _Read, v: _TxValues) -> pd.DataFrame:
         out["product"] = as_label(r.df["product"])
     if disc is not None:
         out["discount"] = disc
+    if "line_id" in r.df.columns:
+        out["line_id"] = as_label(r.df["line_id"])
     return out
 
 
-def _drop_duplicate_lines(out: pd.DataFrame, path: Path, notes: list[str]) -> pd.DataFrame:
-    """Exact duplicate lines: keep one, say so."""
-    dup = out.duplicated(keep="first")
-    if not dup.any():
-        return out
-    rows, n = _rows(dup, out.index)
-    notes.append(duplicates_note(path.name, n, rows))
-    return out[~dup.to_numpy()]
+def _apply_duplicates_rule(
+    out: pd.DataFrame, path: Path, rule: str, notes: list[str]
+) -> pd.DataFrame:
+    """Rows repeating a line_id within their order are dropped; identical rows are kept
+    (``keep``) or dropped (``drop_exact``); both stated (:func:`rules.duplicate_rows`)."""
+    repeats, identical = duplicate_rows(out, rule)
+    if repeats.any():
+        rows, n = _rows(repeats, out.index)
+        notes.append(line_id_repeats_note(path.name, n, rows))
+    if identical.any():
+        rows, n = _rows(identical, out.index)
+        notes.append(identical_rows_note(path.name, n, rows, rule))
+    drop = repeats | (identical if rule == "drop_exact" else False)
+    return out[~drop] if drop.any() else out
 
 
 def _history_notes(out: pd.DataFrame, path: Path) -> list[str]:
@@ -1639,6 +1727,16 @@ def load_dataset(
                 raise
             problems.append(Problem(e.message, file=str(plan_path), fix=e.fix))
             problems.extend(e.problems)
+        if plan is not None and not problems:
+            tx = frames["transactions"]
+            problems.extend(
+                plan_label_mismatches(
+                    {c: tx[c].unique() for c in ("region", "product_line", "customer_type")},
+                    plan,
+                    plan_path,
+                    paths["transactions"].name,
+                )
+            )
     if mapping:
         paths["mapping"] = data_dir / MAPPING_FILE
     if problems:

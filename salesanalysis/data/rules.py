@@ -137,11 +137,49 @@ def is_return(quantity: _A, revenue: _A) -> _A:
     return (quantity < 0) | (revenue < 0)
 
 
-def duplicates_note(file_name: str, n: int, rows: list[int]) -> str:
+def identical_rows_note(file_name: str, n: int, rows: list[int], rule: str) -> str:
+    """Rows identical on every column to an earlier row: kept as separate sales (``keep``, the
+    default: one row per item sold) or dropped as export duplicates (``drop_exact``)."""
+    rows_are = "1 row is" if n == 1 else f"{n} rows are"
+    same = f"{file_name}: {rows_are} identical to an earlier row (same date, order, customer, "
+    same += "product line, rep, quantity and price)"
+    if rule == "drop_exact":
+        return (
+            f"{same}; they were dropped as export duplicates ('duplicates: drop_exact' in "
+            f"mapping.yaml); first at lines {rows}."
+        )
     return (
-        f"{file_name}: {n} exact duplicate order lines were dropped (rule: lines "
-        f"identical on every column count once); first at lines {rows}."
+        f"{same}; they are kept as separate sales (one row per item); first at lines {rows}. "
+        "If they are export duplicates, set 'duplicates: drop_exact' in mapping.yaml or add a "
+        "line_id column."
     )
+
+
+def line_id_repeats_note(file_name: str, n: int, lines: list[int]) -> str:
+    """Rows whose line_id repeats within their order: export duplicates, the first counts."""
+    rows = "1 row repeats" if n == 1 else f"{n} rows repeat"
+    return (
+        f"{file_name}: {rows} the line_id of an earlier row of the same order; they "
+        f"were dropped as export duplicates (the first row of each line counts); first at lines "
+        f"{lines}."
+    )
+
+
+def duplicate_rows(lines: pd.DataFrame, rule: str) -> tuple[np.ndarray, np.ndarray]:
+    """The duplicates rule on the normalised transaction lines (one row per line).
+
+    Returns:
+        ``repeats``: rows whose (non-empty) ``line_id`` repeats within their order (dropped);
+        ``identical``: of the other rows, those identical on every column to an earlier one
+        (dropped only when ``rule`` is ``drop_exact``; otherwise kept and stated).
+    """
+    repeats = np.zeros(len(lines), bool)
+    if "line_id" in lines.columns:
+        given = lines["line_id"].ne("").to_numpy()
+        repeats = given & lines.duplicated(["order_id", "line_id"], keep="first").to_numpy()
+    identical = np.zeros(len(lines), bool)
+    identical[~repeats] = lines[~repeats].duplicated(keep="first").to_numpy()
+    return repeats, identical
 
 
 def returns_note(file_name: str, n: int) -> str:
@@ -262,6 +300,8 @@ def cross_checks(
                 "it in mapping.yaml.",
             )
         )
+    tx_labels = {c: tx[c].unique() for c in ("region", "product_line", "customer_type")}
+    problems.extend(label_mismatches(tx_labels, reps, market, paths))
     unknown_pl = ~tx["product_line"].isin(set(market["product_line"]))
     if unknown_pl.any():
         vals = sorted(tx.loc[unknown_pl, "product_line"].unique())
@@ -276,3 +316,93 @@ def cross_checks(
     )
     if outside.any():
         notes.append(outside_employment_note(paths["transactions"].name, int(outside.sum())))
+
+
+# --------------------------------------------------------------------------------------------
+# label sets across files (transactions, reps, market, the plan's pins and strategies)
+
+_LABEL_DIMS = ("region", "product_line", "customer_type")
+
+
+def _closest(label: str, known: Sequence[str]) -> str:
+    """``'华东区' (closest: '华东')``, or the label alone when nothing is close."""
+    match = difflib.get_close_matches(label, list(known), n=1, cutoff=0.5)
+    return f"'{label}' (closest: '{match[0]}')" if match else f"'{label}' (no close match)"
+
+
+def _unmatched(labels: Sequence[str], known: Sequence[str]) -> str:
+    shown = ", ".join(_closest(x, known) for x in labels[:5])
+    return shown + (f" and {len(labels) - 5} more" if len(labels) > 5 else "")
+
+
+def label_mismatches(
+    tx_labels: dict[str, Sequence[str]],
+    reps: pd.DataFrame,
+    market: pd.DataFrame,
+    paths: dict[str, Path],
+) -> list[Problem]:
+    """Regions of the reps and the market, and product lines of the market, that match no
+    label of the transactions (a ghost region, a wrong company market total): each an error
+    naming the unmatched labels and the closest transaction label.
+
+    Args:
+        tx_labels: the labels of the transactions per column (``region``, ``product_line``).
+    """
+    tx_name = paths["transactions"].name
+    problems = []
+    for table, frame, col in (
+        ("reps", reps, "region"),
+        ("market", market, "region"),
+        ("market", market, "product_line"),
+    ):
+        known = sorted(set(tx_labels[col]))
+        extra = sorted(set(frame[col]) - set(known))
+        if not extra:
+            continue
+        name = paths[table].name
+        what = col.replace("_", " ")
+        problems.append(
+            Problem(
+                f"{len(extra)} {what}(s) in {name} match no {what} of {tx_name}: "
+                f"{_unmatched(extra, known)}",
+                file=str(paths[table]),
+                column=col,
+                count=len(extra),
+                values=extra[:5],
+                fix=f"Labels must match across files exactly: correct them in {name} (or in "
+                f"{tx_name}), or remove the {name} rows of a {what} without any sale (it would "
+                "make a ghost segment"
+                + (" and a wrong company market total)." if table == "market" else ")."),
+            )
+        )
+    return problems
+
+
+def plan_label_mismatches(
+    tx_labels: dict[str, Sequence[str]], plan: Any, plan_path: Path, tx_name: str
+) -> list[Problem]:
+    """Segments of the plan's pins and strategies naming a region, product line or customer
+    type that the transactions do not have: each an error with the closest label."""
+    problems = []
+    segments = [(f"pins[{i}].segment", p.segment) for i, p in enumerate(plan.pins)]
+    for i, s in enumerate(plan.strategies):
+        segments.append((f"strategies[{i}].segment", s.segment))
+        if s.to:
+            segments.append((f"strategies[{i}].to", s.to))
+    for where, segment in segments:
+        for dim, label in segment:
+            known = sorted(set(tx_labels.get(dim, ())))
+            if dim in _LABEL_DIMS and label not in known:
+                what = dim.replace("_", " ")
+                problems.append(
+                    Problem(
+                        f"'{where}.{dim}' names a {what} that is not in {tx_name}: "
+                        f"{_closest(label, known)}",
+                        file=str(plan_path),
+                        column=dim,
+                        values=[label],
+                        fix=f"Use a {what} of {tx_name} ({', '.join(known[:8])}"
+                        f"{' ...' if len(known) > 8 else ''}); labels must match exactly.",
+                    )
+                )
+    return problems
