@@ -297,8 +297,25 @@ def _run_pipeline(args: argparse.Namespace, plan: Path | None, echo: Any) -> Any
     )
 
 
+def _quiet_libraries() -> None:
+    """In the command-line process, library loggers never reach the terminal: while a run is
+    open they write to its run.log (the pipeline adds that handler); a message that arrives
+    after the run closed its log (nbclient's "Kernel died" from a task still winding down when
+    a run is interrupted) is dropped instead of reaching Python's last-resort stderr handler."""
+    import logging
+
+    from salesanalysis.report.pipeline import LIBRARY_LOGGERS
+
+    for name in LIBRARY_LOGGERS:
+        lib = logging.getLogger(name)
+        lib.addHandler(logging.NullHandler())
+        lib.propagate = False
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "run":
+        _quiet_libraries()
     try:
         if args.command == "validate":
             return _validate(args)

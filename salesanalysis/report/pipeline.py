@@ -234,7 +234,7 @@ def _on_sigterm(signum: int, frame: Any) -> None:  # pragma: no cover - exercise
 # Libraries that log while a notebook runs. Their messages (e.g. nbclient's "Kernel died" and
 # asyncio's "Task exception was never retrieved" with a traceback, when a run is interrupted)
 # go to run.log, never to the terminal of a scheduler or an analyst.
-_LIBRARY_LOGGERS = ("papermill", "nbclient", "traitlets", "jupyter_client", "asyncio")
+LIBRARY_LOGGERS = ("papermill", "nbclient", "traitlets", "jupyter_client", "asyncio")
 
 
 def _setup_log(path: Path, echo: Callable[[str], None] | None) -> logging.Handler:
@@ -243,7 +243,7 @@ def _setup_log(path: Path, echo: Callable[[str], None] | None) -> logging.Handle
     log.addHandler(handler)
     log.setLevel(logging.INFO)
     handler._sa_saved = []  # type: ignore[attr-defined]
-    for name in _LIBRARY_LOGGERS:
+    for name in LIBRARY_LOGGERS:
         lib = logging.getLogger(name)
         handler._sa_saved.append((lib, lib.propagate))  # type: ignore[attr-defined]
         lib.addHandler(handler)
