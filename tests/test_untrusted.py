@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -49,7 +50,7 @@ def _cli_measured(*args: str, timeout: float = 120) -> tuple[int, str, str, floa
     seconds, and that process's own peak resident memory in MB (``os.wait4``)."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "salesanalysis.cli", *args],
+        [sys.executable, "-c", _MEASURED_CLI, *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=_env(),
@@ -82,13 +83,31 @@ def _cli_measured(*args: str, timeout: float = 120) -> tuple[int, str, str, floa
     proc.returncode = os.waitstatus_to_exitcode(status)
     for t in threads:
         t.join(5)
-    return (
-        proc.returncode,
-        b"".join(out_chunks).decode(),
-        b"".join(err_chunks).decode(),
-        seconds,
-        usage.ru_maxrss / 1024,  # kB on Linux
-    )
+    err = b"".join(err_chunks).decode()
+    peak = re.search(r"^VmHWM-MB (\d+(?:\.\d+)?)$", err, flags=re.M)
+    mb = float(peak.group(1)) if peak else usage.ru_maxrss / 1024  # kB on Linux
+    err = re.sub(r"^VmHWM-MB .*\n?", "", err, flags=re.M)
+    return (proc.returncode, b"".join(out_chunks).decode(), err, seconds, mb)
+
+
+# The CLI in a child that reports its own peak resident memory at exit (VmHWM of its own
+# address space). ru_maxrss from wait4 is not usable here: Linux carries the parent's
+# high-water mark over fork and exec, so a child of a large pytest process "peaks" at the
+# size of pytest whatever it does itself.
+_MEASURED_CLI = """
+import atexit, re, runpy, sys
+
+def _peak():
+    try:
+        kb = re.search(r"VmHWM:\\s+(\\d+)", open("/proc/self/status").read()).group(1)
+        sys.stderr.write(f"VmHWM-MB {int(kb) / 1024:.1f}\\n")
+    except (OSError, AttributeError):
+        pass
+
+atexit.register(_peak)
+sys.argv = ["salesanalysis", *sys.argv[1:]]
+runpy.run_module("salesanalysis.cli", run_name="__main__")
+"""
 
 
 def _tree(folder: Path) -> dict[str, str]:
