@@ -343,7 +343,7 @@ def _seasonal_why(seasonal: int, modelled: int, short: int, history: int, m: int
         )
     if seasonal == 0:
         return "the seasonal tests found no month pattern in any series"
-    why = "the seasonal tests found no month pattern in the others"
+    why = "the seasonal tests found no month pattern in them"
     if short:
         why = (
             f"{short} started less than two full years ago ({years} months), the others "
