@@ -294,12 +294,7 @@ def forecast_hierarchy(
         HierarchyError: bad arguments, or fewer than ``MIN_HISTORY_MONTHS`` months of history.
     """
     levels = _checked_levels(horizon, levels)
-    short = too_short_to_forecast(cube, cutoff, value)
-    if short is not None:
-        raise HierarchyError(
-            short.split(". ")[0] + ".",
-            fix=f"Forecast from a later month, once {MIN_HISTORY_MONTHS} months of sales exist.",
-        )
+    _check_history(cube, cutoff, value)
     engine = engine or _default_engine()
     series = build_series(cube, cutoff, value=value, detail=detail)
     gone = reps_gone(series, reps)
@@ -350,18 +345,39 @@ def forecast_hierarchy(
             **engine_kw,
         )
     info.update(_run_facts(series, int(horizon), detail, levels, act, gone))
-    facts = forecast_facts(
+    facts = _facts(series, base, int(horizon), acc_plan, engine_kw)
+    return _assemble(series, base, frame, info, accuracy, acc_series, facts)
+
+
+def _check_history(cube: pd.DataFrame, cutoff: Any, value: str) -> None:
+    """Raise :class:`HierarchyError` when the history is too short to forecast from."""
+    short = too_short_to_forecast(cube, cutoff, value)
+    if short is not None:
+        raise HierarchyError(
+            short.split(". ")[0] + ".",
+            fix=f"Forecast from a later month, once {MIN_HISTORY_MONTHS} months of sales exist.",
+        )
+
+
+def _facts(
+    series: HierarchySeries,
+    base: BaseForecasts,
+    horizon: int,
+    accuracy: AccuracyPlan,
+    engine_kw: dict[str, Any],
+) -> ForecastFacts:
+    """The run's facts from the engine's tables and settings (see :func:`forecast_facts`)."""
+    return forecast_facts(
         series,
         base.chosen,
         base.backtest,
-        horizon=int(horizon),
-        method=method,
-        models=models,
-        n_origins=n_origins,
-        season_length=season_length,
-        accuracy=acc_plan,
+        horizon=horizon,
+        method=engine_kw["method"],
+        models=engine_kw["models"],
+        n_origins=engine_kw["n_origins"],
+        season_length=engine_kw["season_length"],
+        accuracy=accuracy,
     )
-    return _assemble(series, base, frame, info, accuracy, acc_series, facts)
 
 
 def _checked_levels(horizon: int, levels: Sequence[int]) -> tuple[int, ...]:
