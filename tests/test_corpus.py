@@ -397,6 +397,9 @@ def test_the_report_says_what_the_shape_needs(run: Run, shape_data: C.Built, sha
         assert text and "refitted at several earlier origins" not in text
         n = len(shape_data.tx["month"].unique())
         assert f"History: {n} months" in text and "no model has a seasonal part" in text
+    if shape in SHORT:  # every plan month has a target, even the months the history lacks
+        t = run.read("targets").groupby("month")["target_revenue_no_cushion"].sum()
+        assert len(t) == len(shape_data.plan_months) and (t > 0).all(), t
 
 
 @pytest.mark.parametrize("shape", cases("currency", ["history_5y"]))

@@ -303,8 +303,16 @@ def test_under_six_months_the_plan_gets_no_forecast_and_history_takes_its_weight
 
     dec = decompose(w["cube"], w["customers"], w["reps"], w["market"], None, plan)
     assert dec.targets["target_revenue_no_cushion"].sum() == pytest.approx(100_000.0)
-    assert "moved to the history key" in " ".join(dec.checks["detail"].astype(str))
+    detail = " ".join(dec.checks["detail"].astype(str))
+    assert "moved to the history key" in detail
     assert dec.feasibility.empty
+    # no full calendar year of history: the months are phased evenly, not left at 0
+    assert "spread evenly over the plan months" in detail
+    by_month = dec.targets.groupby("month")[["target_revenue_no_cushion", "target_customers"]]
+    sums = by_month.sum()
+    assert len(sums) == 12 and (sums["target_revenue_no_cushion"] > 0).all()
+    assert sums["target_revenue_no_cushion"].max() - sums["target_revenue_no_cushion"].min() <= 200
+    assert sums["target_customers"].sum() == 20 and (sums["target_customers"] >= 1).all()
 
 
 def test_a_plan_without_forecast_weight_keeps_its_weights():
