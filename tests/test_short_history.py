@@ -213,6 +213,56 @@ def test_short_hierarchy_intervals_are_finite_and_non_negative(runs, n):
     assert (width >= 2 * math.sinh(Z80 * fm.SD_FLOOR) * 0.95).all()
 
 
+@pytest.mark.parametrize("n", [6, 12, 18])
+def test_the_outlook_compares_with_last_year_only_when_the_history_has_it(runs, n):
+    hf = runs[n]
+    text = H.outlook_statement(hf.forecast, hf.history, "CNY")
+    table = H.forecast_by(hf.forecast, hf.history, "region")
+    assert list(table.columns) == [
+        "region",
+        "forecast",
+        "before_reconciliation",
+        "last_year",
+        "growth",
+    ]
+    assert sorted(table["region"]) == ["华东", "华北"]
+    assert f"in the last {min(n, 12)} months" in text
+    if n < 12:  # the forecast months a year earlier are before the history: nothing to compare
+        assert "no comparison" in text and "a year earlier (" not in text
+        assert table["last_year"].isna().all() and table["growth"].isna().all()
+    else:  # 12 months or more: the 12 forecast months a year earlier are all in the history
+        assert "in the same months a year earlier (" in text
+        assert table["last_year"].notna().all()
+
+
+def test_the_outlook_of_two_years():
+    hf = H.forecast_hierarchy(
+        short_cube(24, seed=24), "2025-12", 12, engine=_flat_engine, accuracy_origins=0
+    )
+    text = H.outlook_statement(hf.forecast, hf.history, "CNY")
+    assert "in the same months a year earlier (" in text and "no comparison" not in text
+    table = H.forecast_by(hf.forecast, hf.history, "region")
+    ly = hf.history[(hf.history["level"] == "region") & (hf.history["month"] >= "2025-01-01")]
+    want = ly.groupby("region")["value"].sum()
+    assert table.set_index("region")["last_year"].to_dict() == pytest.approx(want.to_dict())
+
+
+def _flat_engine(df, horizon, levels=(80, 95), **_):
+    """A stand-in engine: each series' last value, +-10%."""
+    rows = []
+    for sid, g in df.groupby("series_id"):
+        last, v = g["month"].max(), float(g["value"].iloc[-1])
+        for k in range(1, horizon + 1):
+            r = {"series_id": sid, "month": last + pd.DateOffset(months=k), "mean": v}
+            for lv in levels:
+                r[f"lo_{lv}"], r[f"hi_{lv}"] = 0.9 * v, 1.1 * v
+            rows.append(r | {"model": "naive"})
+    fc = pd.DataFrame(rows)
+    return SimpleNamespace(
+        forecasts=fc, chosen=fc.drop_duplicates("series_id")[["series_id", "model"]]
+    )
+
+
 def test_facts_of_a_long_history_and_with_the_check_off():
     hf = H.forecast_hierarchy(
         short_cube(30, seed=30), "2026-06", 6, detail="cell", n_jobs=1, accuracy_origins=0

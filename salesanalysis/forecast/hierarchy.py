@@ -86,7 +86,9 @@ from salesanalysis.forecast.leavers import months_after_leaving, reps_gone, reps
 from salesanalysis.forecast.narrative import (
     accuracy_statement,
     backtest_statement,
+    forecast_by,
     method_statement,
+    outlook_statement,
 )
 from salesanalysis.forecast.parameters import ForecastParams, forecast_parameters
 from salesanalysis.forecast.reconcile import (
@@ -153,6 +155,8 @@ __all__ = [
     "method_statement",
     "backtest_statement",
     "accuracy_statement",
+    "outlook_statement",
+    "forecast_by",
 ]
 
 

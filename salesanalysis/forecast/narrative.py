@@ -6,9 +6,20 @@ from __future__ import annotations
 
 from statistics import NormalDist
 
-from salesanalysis.forecast.facts import ForecastFacts
+import numpy as np
+import pandas as pd
 
-__all__ = ["MODEL_NAMES", "accuracy_statement", "backtest_statement", "method_statement"]
+from salesanalysis.forecast.facts import ForecastFacts
+from salesanalysis.report.formatting import money, pct
+
+__all__ = [
+    "MODEL_NAMES",
+    "accuracy_statement",
+    "backtest_statement",
+    "forecast_by",
+    "method_statement",
+    "outlook_statement",
+]
 
 _Z80 = NormalDist().inv_cdf(0.9)
 
@@ -64,21 +75,21 @@ def _choice_sentence(f: ForecastFacts) -> str:
         )
     if f.rule_based:
         parts.append(
-            f"{_n(f.rule_based, 'series')} too short to backtest got a model by rule (ETS with "
-            "6 months or more, else the naive forecast)"
+            f"{_n(f.rule_based, 'series')} too short to backtest got a model by rule: ETS with "
+            "6 months or more, else the naive forecast"
         )
     if f.flat:
         labels = {"zero": "all zero", "stopped": "stopped selling", "mean": "under 4 months"}
         flat = ", ".join(f"{n:,} {labels.get(k, k)}" for k, n in f.flat.items())
         parts.append(f"series forecast flat without a model: {flat}")
-    text = "; ".join(parts)
+    text = _cap("; ".join(parts)) + "." if parts else ""
     if f.chosen:
         used = ", ".join(
             f"{MODEL_NAMES.get(k, k)} {n:,}"
             for k, n in sorted(f.chosen.items(), key=lambda kv: -kv[1])
         )
-        text += f" (forecasts made by: {used})"
-    return _cap(text) + "." if text else ""
+        text += f" Series forecast by each model: {used}."
+    return text.strip()
 
 
 def _backtest_sentence(f: ForecastFacts) -> str:
@@ -196,3 +207,55 @@ def accuracy_statement(f: ForecastFacts) -> str:
     if a.note:
         text += f" The check was {a.note}."
     return text
+
+
+# --------------------------------------------------------------------------- the outlook
+
+
+def _last_year(
+    forecast: pd.DataFrame, history: pd.DataFrame, level: str
+) -> tuple[pd.Series, bool]:
+    """History of ``level`` in the forecast months a year earlier, summed per key (the
+    level's key column, or the total), and whether the history covers all those months."""
+    months = pd.DatetimeIndex(forecast["month"].unique()) - pd.DateOffset(years=1)
+    covered = bool(months.isin(pd.DatetimeIndex(history["month"].unique())).all())
+    h = history[(history["level"] == level) & history["month"].isin(months)]
+    key = level if level in h.columns else None
+    return (h.groupby(key)["value"].sum() if key else pd.Series({"*": h["value"].sum()})), covered
+
+
+def outlook_statement(forecast: pd.DataFrame, history: pd.DataFrame, currency: str) -> str:
+    """The company's forecast over the horizon, against the same months a year earlier (when the
+    history covers them all) and against the last 12 months (or as many as there are)."""
+    tot = forecast[forecast["level"] == "total"]
+    hist = history[history["level"] == "total"].set_index("month")["value"].sort_index()
+    total = float(tot["mean"].sum())
+    n_last = min(12, len(hist))
+    last = float(hist.iloc[-n_last:].sum())
+    ly, covered = _last_year(tot, history, "total")
+    text = f"Forecast for the next {len(tot)} months: **{money(total, currency, scale='auto')}**"
+    if covered and float(ly.sum()):
+        text += (
+            f", against {money(float(ly.sum()), currency, scale='auto')} in the same months a "
+            f"year earlier ({pct(total / float(ly.sum()) - 1, signed=True)})"
+        )
+    else:
+        text += " (the history does not cover the same months a year earlier: no comparison)"
+    return text + f" and {money(last, currency, scale='auto')} in the last {n_last} months."
+
+
+def forecast_by(forecast: pd.DataFrame, history: pd.DataFrame, level: str) -> pd.DataFrame:
+    """Forecast of each key of ``level`` over the horizon: ``<level>, forecast,
+    before_reconciliation, last_year, growth`` (last year and growth are empty when the history
+    does not cover the same months a year earlier), largest first."""
+    f = forecast[forecast["level"] == level]
+    out = (
+        f.groupby(level, as_index=False)[["mean", "base_mean"]]
+        .sum()
+        .rename(columns={"mean": "forecast", "base_mean": "before_reconciliation"})
+        .sort_values("forecast", ascending=False)
+    )
+    ly, covered = _last_year(f, history, level)
+    out["last_year"] = out[level].map(ly) if covered else np.nan
+    out["growth"] = out["forecast"] / out["last_year"].where(out["last_year"] > 0) - 1
+    return out.reset_index(drop=True)
