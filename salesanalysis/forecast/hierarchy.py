@@ -359,7 +359,7 @@ def _check_history(cube: pd.DataFrame, cutoff: Any, value: str) -> None:
     if short is not None:
         raise HierarchyError(
             short.split(". ")[0] + ".",
-            fix=f"Forecast from a later month, once {MIN_HISTORY_MONTHS} months of sales exist.",
+            fix=f"Run with a later --period, once {MIN_HISTORY_MONTHS} months of sales exist.",
         )
 
 
