@@ -179,6 +179,20 @@ def _specs() -> dict[str, Spec]:
         customers={"value": 70.0},
         seed=6,
     )
+    s["history_5m"] = Spec(
+        "history_5m",
+        "5 months of history, plan for next year made in December: too short to forecast "
+        "(the forecast step is skipped, the targets use history keys only)",
+        first_month="2024-08",
+        last_month="2024-12",
+        period="2024-12",
+        fiscal_year=2025,
+        plan_cutoff="2024-12",
+        reps=_team_from("2024-08"),
+        revenue={"value": 5_500_000.0},
+        customers={"value": 60.0},
+        seed=5,
+    )
     s["year_end"] = Spec(
         "year_end",
         "year-end plan: four years of history, plan for FY N+1 made in December of "

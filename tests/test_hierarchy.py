@@ -545,8 +545,15 @@ def test_forecast_hierarchy_argument_errors():
         H.forecast_hierarchy(cube, "2022-06", 0, engine=snaive_engine)
     with pytest.raises(SalesAnalysisError, match="Interval levels"):
         H.forecast_hierarchy(cube, "2022-06", 3, levels=(80, 120), engine=snaive_engine)
-    with pytest.raises(SalesAnalysisError, match="too short"):
-        H.forecast_hierarchy(cube, "2022-06", 3, engine=snaive_engine, accuracy_origins=1)
+    # a history too short for the accuracy check: skipped with a note, never an error
+    hf = H.forecast_hierarchy(cube, "2022-06", 3, engine=snaive_engine, accuracy_origins=1)
+    assert hf.accuracy is None and hf.facts.accuracy.origins == 0
+    assert "too short" in hf.facts.accuracy.note
+    with pytest.raises(SalesAnalysisError, match="too short"):  # asked for directly
+        H.reconciliation_backtest(cube, "2022-06", 3, engine=snaive_engine)
+    # under six months of sales: no forecast at all
+    with pytest.raises(SalesAnalysisError, match="a forecast needs at least 6"):
+        H.forecast_hierarchy(cube, "2022-05", 3, engine=snaive_engine)
 
 
 # --------------------------------------------------------------------------- accuracy
@@ -778,7 +785,8 @@ def test_forecast_parameters_defaults_and_errors():
         ({"levels": "eighty"}, "levels"),
         ({"detail": "rep"}, "detail"),
         ({"reconciliation": "mint"}, "reconciliation"),
-        ({"accuracy_origins": -1}, "accuracy_origins"),
+        ({"accuracy_origins": -2}, "accuracy_origins"),
+        ({"method": "quick"}, "method"),
         ({"scheduler": "localhost"}, "scheduler"),
     ]:
         with pytest.raises(SalesAnalysisError, match=f"parameter '{name}'"):

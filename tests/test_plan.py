@@ -83,6 +83,21 @@ def test_unknown_keys_name_the_path_and_the_allowed_keys(data, path, allowed) ->
     assert "plan.yaml" in text
 
 
+def test_forecast_settings_in_the_plan() -> None:
+    """forecast: {accuracy_origins: 0, method: fast} is accepted and kept; bad values are
+    refused with the key path and the choices."""
+    plan = plan_from_dict(_with(forecast={"accuracy_origins": 0, "method": "fast"}))
+    assert plan.forecast.accuracy_origins == 0 and plan.forecast.method == "fast"
+    assert plan.forecast.detail == "bottom" and plan.forecast.horizon == 12
+    assert plan_from_dict(plan.to_dict()) == plan
+    text = _err(_with(forecast={"accuracy_origins": -1, "method": "quick"})).render()
+    assert "key 'forecast.accuracy_origins'" in text and "must be >= 0" in text
+    assert "key 'forecast.method'" in text and "default, fast" in text
+    text = _err(_with(forecast={"detail": "rep", "horizon": 0})).render()
+    assert "key 'forecast.detail'" in text and "bottom, cell" in text
+    assert "key 'forecast.horizon'" in text
+
+
 def test_exactly_one_way_to_set_a_target() -> None:
     err = _err(_with(targets={"revenue": {"growth": 0.1, "value": 5}}))
     assert "exactly one of value / growth / forecast_percentile" in err.render()

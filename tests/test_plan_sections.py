@@ -482,6 +482,42 @@ def test_forecast_invalid(c):
     ]
 
 
+def test_forecast_step_settings(c):
+    """accuracy_origins, method and detail: the forecast step's defaults (issue 12)."""
+    got = _check_forecast({"accuracy_origins": 0, "method": "fast", "detail": "cell"}, c)
+    assert got == ForecastSettings(accuracy_origins=0, method="fast", detail="cell")
+    assert got.to_dict() == {
+        "horizon": 12,
+        "levels": [80, 95],
+        "accuracy_origins": 0,
+        "method": "fast",
+        "detail": "cell",
+    }
+    assert ForecastSettings().accuracy_origins == 1
+    assert (ForecastSettings().method, ForecastSettings().detail) == ("default", "bottom")
+    assert c.problems == []
+
+
+def test_forecast_step_settings_invalid(c):
+    raw = {"accuracy_origins": -1, "method": "quick", "detail": "rep", "origins": 2}
+    assert _check_forecast(raw, c) == ForecastSettings()  # the defaults where invalid
+    assert problems(c) == [
+        ("forecast.origins", "unknown key 'forecast.origins'"),
+        ("forecast.accuracy_origins", "'forecast.accuracy_origins' must be >= 0"),
+        ("forecast.method", "'forecast.method' must be one of: default, fast"),
+        ("forecast.detail", "'forecast.detail' must be one of: bottom, cell"),
+    ]
+    c2 = _Checker("plan.yaml")
+    _check_forecast({"accuracy_origins": 1.5}, c2)
+    _check_forecast({"accuracy_origins": 13}, c2)
+    _check_forecast({"accuracy_origins": True}, c2)
+    assert problems(c2) == [
+        ("forecast.accuracy_origins", "'forecast.accuracy_origins' must be a whole number"),
+        ("forecast.accuracy_origins", "'forecast.accuracy_origins' must be <= 12"),
+        ("forecast.accuracy_origins", "'forecast.accuracy_origins' must be a number"),
+    ]
+
+
 def test_levels(c):
     assert _check_levels([95, 80], c) == (95, 80)
     assert c.problems == []

@@ -11,6 +11,9 @@ How a series is forecast (the *default* method); :func:`forecast_series` runs th
 
 1. Classify: all zero, stopped (a trailing run of zeros longer than any earlier gap), too short
    (< 4 points), otherwise modelled. Leading zeros (a late start) are dropped.
+   A *short* series (fewer than two full seasons, :func:`is_short`: under 24 months) gets no
+   seasonal part anywhere, not even the baseline: its seasonal naive is the naive forecast (the
+   last month), since one season cannot tell a month pattern from noise.
 2. Transform: log when every value is positive (multiplicative seasonality and error in effect),
    otherwise the raw values (zeros, returns).
 3. Seasonality: a model with a seasonal part needs at least two full seasons plus two months
@@ -34,7 +37,10 @@ How a series is forecast (the *default* method); :func:`forecast_series` runs th
    winsorised, see ``_msq``), capped at ``MAX_SD_LOG`` on the log scale, normal quantiles on
    the transformed scale, a lower bound of 0 for intermittent series (``zero_is_inside``); the
    caller applies one run-wide multiplier per level calibrated on the pooled backtest errors
-   (per calibration group). Coverage is reported leave-one-origin-out.
+   (per calibration group). Coverage is reported leave-one-origin-out. Without a backtest (a
+   series too short for one) the sd is the model's own, from its in-sample residuals. A short
+   series' sd is never below ``SD_FLOOR`` (10%) of its forecast, after the run-wide multiplier:
+   a few months of residuals understate what a year ahead holds.
 """
 
 from __future__ import annotations
@@ -68,6 +74,10 @@ ZERO_WINDOW = 24  # recent months whose share of zeros sets the intervals' point
 MAX_LOG_SIGMA = 0.5  # largest log-scale sd used to turn a median into a mean (factor <= 1.13)
 SINGLE_EDGE = 0.5  # a single model replaces the combination only if its MASE is half or less
 _SD_SHRINK = 1.0  # prior weight (in origins) of "the model's own sd is right" in calibration
+SHORT_SEASONS = 2  # a series with fewer full seasons than this is short (no seasonal part)
+# smallest forecast sd of a short series, as a share of its forecast (on the log scale: 0.10):
+# an 80% interval of at least about +-13%, a 95% interval of at least about +-20%
+SD_FLOOR = 0.10
 
 
 # --------------------------------------------------------------------------------------------
@@ -145,6 +155,12 @@ class SeriesOutput:
     backtest: list[dict[str, Any]]  # one row per candidate
     zabs: np.ndarray  # |standardised backtest errors| of the chosen model, leave-one-origin-out
     p_zero: float = 0.0  # share of zero months in the recent history (ZERO_WINDOW months)
+    sd_floor: np.ndarray | float = 0.0  # smallest sd after the run-wide multiplier (short series)
+    n_origins: int = 0  # backtest origins (0: too short to backtest, or not modelled)
+
+    def sd(self, mult: float = 1.0) -> np.ndarray:
+        """The forecast sd on the transformed scale: calibrated x ``mult``, at least the floor."""
+        return np.maximum(np.abs(self.sd_t) * mult, self.sd_floor)
 
     def median(self) -> np.ndarray:
         """The point forecast: on the log scale back-transformed with ``exp``, i.e. the median."""
@@ -161,19 +177,26 @@ class SeriesOutput:
         med = self.median()
         if not self.log:
             return med
-        sig = np.minimum(np.abs(self.sd_t) * mult, MAX_LOG_SIGMA)
+        sig = np.minimum(self.sd(mult), MAX_LOG_SIGMA)
         return med * np.exp(sig**2 / 2.0)
 
     def bounds(self, level: float, mult: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
         """Interval at ``level`` percent; ``mult`` is the run-wide calibration multiplier."""
-        z = NormalDist().inv_cdf(0.5 + level / 200) * mult
-        lo = _back(self.mean_t - z * self.sd_t, self.log)
-        hi = _back(self.mean_t + z * self.sd_t, self.log)
+        z = NormalDist().inv_cdf(0.5 + level / 200)
+        sd = self.sd(mult)
+        lo = _back(self.mean_t - z * sd, self.log)
+        hi = _back(self.mean_t + z * sd, self.log)
         if self.nonneg:
             lo, hi = np.maximum(lo, 0.0), np.maximum(hi, 0.0)
             if zero_is_inside(self.p_zero, level):
                 lo = np.zeros_like(lo)
         return lo, hi
+
+
+def is_short(n: int, m: int) -> bool:
+    """Whether a series of ``n`` months is *short*: fewer than ``SHORT_SEASONS`` full seasons of
+    ``m`` months (no seasonal part, an interval floor)."""
+    return m > 1 and n < SHORT_SEASONS * m
 
 
 def zero_is_inside(p_zero: float, level: float) -> bool:
@@ -560,6 +583,8 @@ def forecast_series(y_all: np.ndarray, s: Settings, st: Stats) -> SeriesOutput:
         rows,
         band.zabs,
         series.p_zero,
+        band.sd_floor,
+        len(series.origins),
     )
 
 
@@ -602,7 +627,7 @@ class Prepared:
         cap: largest transformed-scale forecast (``max(yt) + LOG_CAP`` on the log scale).
         p_zero: share of zero months in the last ``ZERO_WINDOW`` months.
         h: forecast horizon; m: season length; m_eff: lag of the seasonal naive model (1 when
-            the series is shorter than a season).
+            the series is short: fewer than two full seasons, see :func:`is_short`).
         fast: the ``"fast"`` method (one origin, no Theta, first ARIMA order only, no refit).
         origins: backtest origins (training lengths, ascending; empty: too short to backtest).
         h_bt: backtest horizon.
@@ -656,7 +681,7 @@ def prepare(y: np.ndarray, s: Settings) -> Prepared:
         p_zero=float(np.mean(y[-ZERO_WINDOW:] == 0)),
         h=h,
         m=m,
-        m_eff=m if n >= m else 1,
+        m_eff=1 if is_short(n, m) else m,
         fast=fast,
         origins=tuple(origins),
         h_bt=h_bt,
@@ -949,17 +974,22 @@ class Interval:
         sd_t: the model's sd times ``scale_factor`` (capped at ``MAX_SD_LOG`` on the log scale).
         scale_factor: the per-series interval factor from the backtest (1 without one).
         zabs: |standardised backtest errors| of the chosen model, leave-one-origin-out.
+        sd_floor: the smallest sd once the run-wide multiplier is applied: ``SD_FLOOR`` of the
+            forecast for a short series (:func:`is_short`), else 0.
     """
 
     mean_t: np.ndarray
     sd_t: np.ndarray
     scale_factor: float
     zabs: np.ndarray
+    sd_floor: np.ndarray | float = 0.0
 
 
 def calibrate_interval(series: Prepared, bt: Backtest, final: FinalForecast) -> Interval:
     """Scale the chosen model's sd by its backtest errors (RMS of the standardised errors,
-    one unusual month winsorised, shrunk towards 1; see :func:`_msq`, :func:`_shrunk`)."""
+    one unusual month winsorised, shrunk towards 1; see :func:`_msq`, :func:`_shrunk`); without
+    a backtest of the chosen model, its own sd (from the residuals). A short series
+    (:func:`is_short`) gets a floor of ``SD_FLOOR`` of its forecast."""
     y, log, origins = series.y, series.log, series.origins
     kfac, zabs = 1.0, np.empty(0)
     if final.name in bt.preds:
@@ -989,7 +1019,10 @@ def calibrate_interval(series: Prepared, bt: Backtest, final: FinalForecast) -> 
     if log:
         mean_t = np.minimum(mean_t, series.cap)
         sd_out = np.minimum(sd_out, MAX_SD_LOG)
-    return Interval(mean_t, sd_out, kfac, zabs)
+    floor: np.ndarray | float = 0.0
+    if is_short(series.n, series.m):
+        floor = SD_FLOOR if log else SD_FLOOR * np.abs(mean_t)
+    return Interval(mean_t, sd_out, kfac, zabs, floor)
 
 
 def _msq(z: np.ndarray) -> float:

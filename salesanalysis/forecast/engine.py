@@ -37,6 +37,9 @@ The method, per series (details in :mod:`salesanalysis.forecast._models`):
 Awkward series never raise: all zero (forecast 0), stopped (a trailing run of >= 6 zero months
 longer than any earlier gap: forecast 0), fewer than 4 months (flat at the mean, wide band),
 fewer than two seasons before the first backtest origin (no seasonal model is fitted),
+fewer than two full seasons in all (no seasonal part at all: the baseline is the naive forecast;
+the forecast sd is at least 10% of the forecast, ``_models.SD_FLOOR``), too short for a
+backtest (6 months or fewer: ETS or naive by rule, intervals from the model's residuals),
 intermittent or with negative months (raw scale, additive models), late start (leading zeros
 dropped). Series that never went negative get forecasts and bounds floored at 0, and
 a lower bound of exactly 0 when months without sales are a likely outcome: at least
@@ -99,7 +102,9 @@ class ForecastResult:
         backtest: one row per series and candidate: ``series_id, candidate, model, mase, mae,
             rmse, mape, smape, n_origins, h_backtest, chosen``.
         chosen: one row per series: ``series_id, candidate, model, reason, transform, seasonal,
-            n_obs, backtest_mase, snaive_mase, scale_factor, cov_<l>...``.
+            n_obs, short, n_origins, backtest_mase, snaive_mase, scale_factor, cov_<l>...``
+            (``short``: fewer than two full seasons, so no seasonal part and an interval floor;
+            ``n_origins``: backtest origins, 0 when too short to backtest).
         coverage: one row per level: ``level, nominal, empirical, empirical_uncalibrated,
             multiplier, n_points`` (coverage of the backtest errors; see module docstring).
         warnings: one row per model: ``model, fits, failed, warnings, by_category,
@@ -572,6 +577,8 @@ def _assemble(ids, outs, last, s: fm.Settings, stats: fm.Stats, groups) -> Forec
             "transform": "log" if o.log else "none",
             "seasonal": o.seasonal,
             "n_obs": o.n_obs,
+            "short": fm.is_short(o.n_obs, s.season_length),
+            "n_origins": o.n_origins,
             "backtest_mase": min(
                 (r["mase"] for r in o.backtest if r.get("chosen")), default=math.nan
             ),

@@ -22,7 +22,18 @@ Steps (:func:`forecast_hierarchy` runs them all; each lives in a module named fo
    :mod:`salesanalysis.forecast.reconcile`.
 5. :func:`reconciliation_backtest` measures the accuracy (MASE per level) of the reconciled
    against the engine's forecasts at earlier origins, so a reader can see what it costs
-   (scores by level: ``accuracy``).
+   (scores by level: ``accuracy``). A history too short for the origins asked for gets fewer
+   origins or a shorter horizon, or no check, with a note (``facts``:
+   :func:`~salesanalysis.forecast.facts.accuracy_plan`).
+6. :func:`~salesanalysis.forecast.facts.forecast_facts` (``facts``) records what was done:
+   models that ran, backtest origins, seasonality and why not, interval floor, accuracy check;
+   ``narrative`` makes the step's sentences from them.
+
+Short histories
+    From ``MIN_HISTORY_MONTHS`` (6) months of company history the forecast runs with what the
+    data supports (see :mod:`salesanalysis.forecast.facts`); with less it raises
+    :class:`HierarchyError` (the notebook checks :func:`too_short_to_forecast` first and skips
+    the step).
 
 The names of those modules (and the notebook parameters, ``parameters``) are re-exported here:
 ``salesanalysis.forecast.hierarchy`` is the one import a notebook needs.
@@ -62,7 +73,23 @@ from salesanalysis.forecast.accuracy import (
     hardest_series,
     series_accuracy,
 )
+from salesanalysis.forecast.facts import (
+    MIN_HISTORY_MONTHS,
+    AccuracyPlan,
+    ForecastFacts,
+    accuracy_plan,
+    forecast_facts,
+    history_months,
+    too_short_to_forecast,
+)
 from salesanalysis.forecast.leavers import months_after_leaving, reps_gone, reps_left_before
+from salesanalysis.forecast.narrative import (
+    accuracy_statement,
+    backtest_statement,
+    forecast_by,
+    method_statement,
+    outlook_statement,
+)
 from salesanalysis.forecast.parameters import ForecastParams, forecast_parameters
 from salesanalysis.forecast.reconcile import (
     MAX_LOG_SIGMA,
@@ -118,6 +145,18 @@ __all__ = [
     "reps_gone",
     "reps_left_before",
     "months_after_leaving",
+    "MIN_HISTORY_MONTHS",
+    "AccuracyPlan",
+    "ForecastFacts",
+    "accuracy_plan",
+    "forecast_facts",
+    "history_months",
+    "too_short_to_forecast",
+    "method_statement",
+    "backtest_statement",
+    "accuracy_statement",
+    "outlook_statement",
+    "forecast_by",
 ]
 
 
@@ -140,6 +179,8 @@ class HierarchyForecast:
         coverage: the engine's backtest interval coverage (as it returns it).
         warnings: the engine's summarised warnings (as it returns it).
         info: run facts: cutoff, horizon, detail, reconciliation, series counts, max gap.
+        facts: what the run did (models, backtest origins, seasonality and why not, interval
+            floor, accuracy check): the step's sentences are made from them.
     """
 
     forecast: pd.DataFrame
@@ -151,6 +192,7 @@ class HierarchyForecast:
     coverage: Any
     warnings: Any
     info: dict[str, Any]
+    facts: ForecastFacts | None = None
 
 
 def _default_engine() -> Callable[..., Any]:
@@ -237,7 +279,9 @@ def forecast_hierarchy(
         log_mean_correction: turn the engine's log-scale forecasts (medians) into means before
             reconciling (means add up, medians do not).
         accuracy_origins: earlier origins at which reconciled and base forecasts are compared
-            against actuals (0 = skip; each origin costs one more engine run).
+            against actuals (0 = skip; each origin costs one more engine run). A history too
+            short for them gets fewer origins or a shorter horizon, or no check (see
+            :func:`accuracy_plan`; ``facts.accuracy`` says what was done and why).
         accuracy_step: months between those origins.
         active_months: a leaf with no sales in this many months is forecast as 0 (None = all
             series are forecast).
@@ -249,8 +293,12 @@ def forecast_hierarchy(
 
     Returns:
         A :class:`HierarchyForecast`.
+
+    Raises:
+        HierarchyError: bad arguments, or fewer than ``MIN_HISTORY_MONTHS`` months of history.
     """
     levels = _checked_levels(horizon, levels)
+    _check_history(cube, cutoff, value)
     engine = engine or _default_engine()
     series = build_series(cube, cutoff, value=value, detail=detail)
     gone = reps_gone(series, reps)
@@ -276,12 +324,19 @@ def forecast_hierarchy(
         off_months=months_after_leaving(series, reps, _forecast_months(series, horizon)),
     )
     accuracy = acc_series = None
-    if accuracy_origins and accuracy_origins > 0:
+    acc_plan = accuracy_plan(
+        history_months(cube, cutoff, value),
+        int(horizon),
+        int(accuracy_origins or 0),
+        accuracy_step,
+        season_length,
+    )
+    if acc_plan.origins > 0:
         accuracy, acc_series = reconciliation_backtest(
             cube,
             cutoff,
             horizon,
-            origins=accuracy_origins,
+            origins=acc_plan.origins,
             step=accuracy_step,
             levels=levels,
             detail=detail,
@@ -294,7 +349,39 @@ def forecast_hierarchy(
             **engine_kw,
         )
     info.update(_run_facts(series, int(horizon), detail, levels, act, gone))
-    return _assemble(series, base, frame, info, accuracy, acc_series)
+    facts = _facts(series, base, int(horizon), acc_plan, engine_kw)
+    return _assemble(series, base, frame, info, accuracy, acc_series, facts)
+
+
+def _check_history(cube: pd.DataFrame, cutoff: Any, value: str) -> None:
+    """Raise :class:`HierarchyError` when the history is too short to forecast from."""
+    short = too_short_to_forecast(cube, cutoff, value)
+    if short is not None:
+        raise HierarchyError(
+            short.split(". ")[0] + ".",
+            fix=f"Run with a later --period, once {MIN_HISTORY_MONTHS} months of sales exist.",
+        )
+
+
+def _facts(
+    series: HierarchySeries,
+    base: BaseForecasts,
+    horizon: int,
+    accuracy: AccuracyPlan,
+    engine_kw: dict[str, Any],
+) -> ForecastFacts:
+    """The run's facts from the engine's tables and settings (see :func:`forecast_facts`)."""
+    return forecast_facts(
+        series,
+        base.chosen,
+        base.backtest,
+        horizon=horizon,
+        method=engine_kw["method"],
+        models=engine_kw["models"],
+        n_origins=engine_kw["n_origins"],
+        season_length=engine_kw["season_length"],
+        accuracy=accuracy,
+    )
 
 
 def _checked_levels(horizon: int, levels: Sequence[int]) -> tuple[int, ...]:
@@ -412,6 +499,7 @@ def _assemble(
     info: dict[str, Any],
     accuracy: pd.DataFrame | None,
     accuracy_series: pd.DataFrame | None,
+    facts: ForecastFacts | None = None,
 ) -> HierarchyForecast:
     """The step's result: the frames with the series' keys (no ``series_id``)."""
     keys = series.keys
@@ -425,6 +513,7 @@ def _assemble(
         coverage=base.coverage,
         warnings=base.warnings,
         info=info,
+        facts=facts,
     )
 
 
@@ -441,13 +530,14 @@ def reconciliation_backtest(
     """Accuracy of reconciled against base forecasts at earlier forecast origins.
 
     The hierarchy is forecast (engine + reconciliation, exactly as :func:`forecast_hierarchy`
-    does) from the origins ``cutoff - horizon - i * step`` (i = 0 .. origins-1), and both the
-    base and the reconciled means are scored by MASE against the actuals of the ``horizon``
-    months that followed, series by series.
+    does) from the origins ``cutoff - h - i * step`` (i = 0 .. origins-1), and both the
+    base and the reconciled means are scored by MASE against the actuals of the ``h``
+    months that followed, series by series. ``h`` and the number of origins are what the
+    history holds (:func:`accuracy_plan`): ``horizon`` and ``origins`` or fewer.
 
     Args:
         cube, cutoff, horizon: as for :func:`forecast_hierarchy`.
-        origins: number of origins.
+        origins: number of origins (at most).
         step: months between origins.
         season_length: seasonal lag of the MASE scale (also passed to the engine).
         **kwargs: other :func:`forecast_hierarchy` arguments (levels, detail, engine, ...).
@@ -457,29 +547,29 @@ def reconciliation_backtest(
         per-series table from :func:`series_accuracy` with an ``origin`` column.
 
     Raises:
-        HierarchyError: the history is too short for an origin with a full horizon before it.
+        HierarchyError: the history is too short for one origin (:func:`forecast_hierarchy`
+            skips the check then, with a note).
     """
     cut = _to_month(cutoff)
     value = kwargs.get("value", "revenue")
     detail = kwargs.get("detail", "bottom")
+    plan = accuracy_plan(history_months(cube, cut, value), horizon, origins, step, season_length)
+    if plan.origins == 0:
+        raise HierarchyError(
+            f"The accuracy check by level cannot run from {cut:%Y-%m}: {plan.note}.",
+            fix="Set forecast.accuracy_origins to 0 in plan.yaml (or run with "
+            "--param accuracy_origins=0); the forecast itself does not need it.",
+        )
     actual = build_series(cube, cut, value=value, detail=detail)
     actual_long = actual.long()
     kwargs = {k: v for k, v in kwargs.items() if k not in ("accuracy_origins", "accuracy_step")}
     per = []
-    for i in range(int(origins)):
-        origin = cut - pd.DateOffset(months=int(horizon) + i * int(step))
-        if origin < actual.months[0] + pd.DateOffset(months=season_length):
-            if per:
-                break
-            raise HierarchyError(
-                f"The history (from {actual.months[0]:%Y-%m}) is too short to test the "
-                f"forecast {horizon} months back from {cut:%Y-%m}.",
-                fix="Lower accuracy_origins to 0 or use a shorter horizon.",
-            )
+    for i in range(plan.origins):
+        origin = cut - pd.DateOffset(months=plan.horizon + i * plan.step)
         hf = forecast_hierarchy(
             cube,
             origin,
-            horizon,
+            plan.horizon,
             season_length=season_length,
             accuracy_origins=0,
             **kwargs,

@@ -1,5 +1,12 @@
 """Parameters of the forecast step (notebook 02): checked, with the plan's defaults filled in
-(:func:`forecast_parameters`), as keyword arguments for the hierarchical forecast."""
+(:func:`forecast_parameters`), as keyword arguments for the hierarchical forecast.
+
+Precedence, for the settings ``plan.yaml`` has under ``forecast:`` (``horizon``, ``levels``,
+``accuracy_origins``, ``method``, ``detail``): a notebook parameter set explicitly (in the
+parameters cell, with ``salesanalysis run --param NAME=VALUE`` or ``papermill -p``) wins; a
+parameter left at its "take the plan's" default (``0``, ``""`` or ``-1``) takes the plan's
+value; without a plan, the built-in default (12, [80, 95], 1, ``default``, ``bottom``).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from salesanalysis.forecast import _models as fm
 from salesanalysis.forecast.reconcile import _RECONCILIATIONS
 from salesanalysis.forecast.series import HierarchyError
 
@@ -46,10 +54,17 @@ class ForecastParams:
         }
 
 
+_IN_PLAN = ("horizon", "levels", "accuracy_origins", "method", "detail")
+"""The parameters whose default comes from ``forecast:`` in plan.yaml."""
+
+
 def _param_error(name: str, value: Any, expected: str) -> HierarchyError:
+    where = f"`salesanalysis run --param {name}=...`"
+    if name in _IN_PLAN:
+        where = f"forecast.{name} in plan.yaml, or {where}"
     return HierarchyError(
         f"The notebook parameter '{name}' is {value!r}, which is not {expected}.",
-        fix=f"Set '{name}' to {expected} (in the parameters cell or with `-p {name} ...`).",
+        fix=f"Set '{name}' to {expected}: {where}.",
     )
 
 
@@ -58,19 +73,21 @@ def forecast_parameters(
     horizon: int = 0,
     levels: str | Sequence[int] = "",
     models: str | Sequence[str] = "",
-    method: str = "default",
+    method: str = "",
     backtest_origins: int = 3,
-    detail: str = "bottom",
+    detail: str = "",
     reconciliation: str = "mint_shrink",
-    accuracy_origins: int = 1,
+    accuracy_origins: int = -1,
     n_jobs: int = 0,
     scheduler: str = "",
     plan: Any = None,
 ) -> ForecastParams:
     """Check the notebook's parameters and fill the defaults from the plan.
 
-    ``horizon=0`` and ``levels=""`` take the plan's ``forecast.horizon`` / ``forecast.levels``
-    (12 and 80, 95 without a plan); ``models=""`` lets the engine use its default candidates;
+    ``horizon=0``, ``levels=""``, ``accuracy_origins=-1``, ``method=""`` and ``detail=""`` take
+    the plan's ``forecast.horizon`` / ``levels`` / ``accuracy_origins`` / ``method`` /
+    ``detail`` (12, [80, 95], 1, ``default`` and ``bottom`` without a plan); a value set
+    explicitly wins over the plan's. ``models=""`` lets the engine use its default candidates;
     ``levels`` and ``models`` may be comma-separated strings; ``n_jobs=0`` uses all cores;
     ``scheduler=""`` runs on local processes.
 
@@ -102,21 +119,29 @@ def forecast_parameters(
         mods = tuple(x.strip() for x in models.split(",") if x.strip())
     else:
         mods = tuple(str(x) for x in models)
+    detail = detail or str(getattr(fs, "detail", "bottom"))
     if detail not in ("bottom", "cell"):
         raise _param_error("detail", detail, "'bottom' or 'cell'")
     if reconciliation not in _RECONCILIATIONS:
         raise _param_error(
             "reconciliation", reconciliation, " or ".join(repr(x) for x in _RECONCILIATIONS)
         )
+    if isinstance(accuracy_origins, int | np.integer) and accuracy_origins == -1:
+        accuracy_origins = int(getattr(fs, "accuracy_origins", 1))
     for name, v, lo in (
         ("backtest_origins", backtest_origins, 1),
         ("accuracy_origins", accuracy_origins, 0),
         ("n_jobs", n_jobs, 0),
     ):
         if not isinstance(v, int | np.integer) or isinstance(v, bool) or v < lo:
-            raise _param_error(name, v, f"a whole number >= {lo}")
-    if not isinstance(method, str) or not method:
-        raise _param_error("method", method, "a method name such as 'default'")
+            expected = f"a whole number >= {lo}"
+            if name == "accuracy_origins":
+                expected += " (-1 takes the plan's)"
+            raise _param_error(name, v, expected)
+    if method == "":
+        method = str(getattr(fs, "method", "default"))
+    if method not in fm.METHODS:
+        raise _param_error("method", method, " or ".join(repr(x) for x in fm.METHODS))
     sched = str(scheduler or "").strip() or None
     if sched is not None and "://" not in sched:
         raise _param_error("scheduler", scheduler, "a Dask address like 'tcp://host:8786' or ''")

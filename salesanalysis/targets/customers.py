@@ -30,9 +30,13 @@ __all__ = ["CustomerTargets", "activation_profile", "cell_customers", "customer_
 
 def activation_profile(customers: pd.DataFrame, plan: Plan) -> pd.Series:
     """Share of a year's activations by calendar month (1-12), last three full years
-    (activation: :func:`salesanalysis.data.counting.activation_months`, each year on its own)."""
+    (activation: :func:`salesanalysis.data.counting.activation_months`, each year on its own).
+    A full year is one the customer history covers from January; without one, equal shares."""
     cut = plan.cutoff_period
     years = [y for y in range(cut.year - 3, cut.year + 1) if pd.Period(f"{y}-12", "M") <= cut]
+    if customers is not None and len(customers):
+        first = pd.Timestamp(pd.to_datetime(customers["month"]).min())
+        years = [y for y in years if pd.Timestamp(f"{y}-01-01") >= first]
     years = years[-3:]
     counts = pd.Series(0.0, index=range(1, 13))
     if customers is not None and len(customers) and years:

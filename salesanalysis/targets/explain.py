@@ -20,7 +20,7 @@ from salesanalysis.targets.company import CompanyTargets
 from salesanalysis.targets.constraints import Constrained
 from salesanalysis.targets.crossing import Crossing
 from salesanalysis.targets.customers import CustomerTargets
-from salesanalysis.targets.keys import AllocationKeys
+from salesanalysis.targets.keys import AllocationKeys, effective_weights
 from salesanalysis.targets.phasing import Phasing
 from salesanalysis.targets.plan import KEY_NAMES, Plan
 from salesanalysis.targets.rounding import RoundedRevenue
@@ -59,12 +59,14 @@ class Explanation:
 
 def step_notes(plan: Plan, forecast_complete: bool) -> dict[str, str]:
     """The detail printed beside each key, the crossing and the re-normalisation."""
-    w = plan.allocation.key_weights.as_dict()
+    w = effective_weights(plan, forecast_complete)
+    moved = plan.allocation.key_weights.as_dict()["forecast"] - w["forecast"]
     return {
         "key_history": f"weight {w['history']:.0%} x historical share "
-        f"({plan.allocation.history_window_months} months to {plan.plan_cutoff})",
+        f"({plan.allocation.history_window_months} months to {plan.plan_cutoff})"
+        + (f" (with the forecast key's {moved:.0%}: no forecast)" if moved else ""),
         "key_forecast": f"weight {w['forecast']:.0%} x share of the forecast"
-        + ("" if forecast_complete else " (forecast missing: history used)"),
+        + (f" (no forecast: its {moved:.0%} went to history)" if moved else ""),
         "key_potential": f"weight {w['potential']:.0%} x share of market potential "
         f"(market x {plan.allocation.potential_share:.0%})",
         "key_equal": f"weight {w['equal']:.0%} x equal share",

@@ -6,6 +6,9 @@ potential is split over customer types by the cell's history) and equal shares. 
 (region, product line, customer type) each key's shares are summed over the other two
 dimensions and blended by the plan's ``allocation.key_weights``: the blend x the company target
 is the dimension's *margin*, what :mod:`salesanalysis.targets.crossing` fits the cells to.
+
+Without a forecast of every plan month (a history too short to forecast, or a forecast that
+starts too late) the forecast key's weight is moved to the history key, and a note says so.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from salesanalysis.errors import ConstraintConflict
 from salesanalysis.targets.cells import PlanCells, shares
 from salesanalysis.targets.plan import DIMENSIONS, KEY_NAMES, Plan
 
-__all__ = ["AllocationKeys", "allocation_keys", "cell_keys"]
+__all__ = ["AllocationKeys", "allocation_keys", "cell_keys", "effective_weights"]
 
 
 @dataclass(frozen=True)
@@ -27,7 +30,8 @@ class AllocationKeys:
     """The keys of one plan.
 
     Attributes:
-        weights: the plan's key weights (``history, forecast, potential, equal``; sum 1).
+        weights: the key weights used (``history, forecast, potential, equal``; sum 1): the
+            plan's, with the forecast key's weight moved to history without a forecast.
         cells: per key, the cell shares (vectors in cell order, each summing to 1).
         margins: per dimension (in ``DIMENSIONS`` order), total x blended shares of its members.
         table: one row per dimension member: ``dimension, member, history, forecast,
@@ -61,16 +65,32 @@ def cell_keys(cells: PlanCells) -> dict[str, np.ndarray]:
     }
 
 
+def effective_weights(plan: Plan, forecast_complete: bool) -> dict[str, float]:
+    """The key weights used: the plan's, with the forecast key's weight added to the history
+    key's when no forecast covers every plan month."""
+    w = plan.allocation.key_weights.as_dict()
+    if not forecast_complete and w["forecast"] > 0:
+        w = {**w, "history": w["history"] + w["forecast"], "forecast": 0.0}
+    return w
+
+
 def allocation_keys(cells: PlanCells, total: float, plan: Plan) -> AllocationKeys:
     """The keys per cell and the blended margins per dimension for the company ``total``.
 
     Raises:
         ConstraintConflict: the three dimensions' margins do not sum to the same total.
     """
-    w = plan.allocation.key_weights.as_dict()
+    w = effective_weights(plan, cells.coverage.complete)
     keys = cell_keys(cells)
     shape = cells.shape
     notes = []
+    planned = plan.allocation.key_weights.as_dict()
+    if w != planned:
+        notes.append(
+            f"no forecast covers the plan months: the forecast key's weight "
+            f"({planned['forecast']:.0%}) is moved to the history key "
+            f"({planned['history']:.0%} -> {w['history']:.0%})"
+        )
     if cells.potential.sum() <= 0 and w["potential"] > 0:
         notes.append("no market size for the plan months: the potential key uses history")
     key_rows = []

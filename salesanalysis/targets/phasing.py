@@ -3,7 +3,10 @@
 By the cell's own seasonality (revenue by calendar month over the last three full years before
 the cutoff) when the cell has history in at least three quarters of the plan's calendar months,
 else by the company's seasonality; or by the forecast's monthly pattern when the plan says
-``phasing: forecast`` and the forecast covers the plan months.
+``phasing: forecast`` and the forecast covers the plan months. A full year is a calendar year
+the history covers from January to December; without one (a company that started selling less
+than a year before the cutoff, or in the middle of the last year) the months get equal shares,
+and a note says so: the months the history lacks would otherwise get no target.
 """
 
 from __future__ import annotations
@@ -39,9 +42,14 @@ class Phasing:
 
 
 def seasonal_years(hist: pd.DataFrame, win: PlanWindows) -> list[int]:
-    """The last (up to) three full calendar years of ``hist`` before the cutoff."""
+    """The last (up to) three full calendar years of ``hist`` before the cutoff (years whose
+    January to December the history covers)."""
+    if hist.empty:
+        return []
+    first = pd.Timestamp(hist["month"].min())
     years = sorted({m.year for m in hist["month"]})
-    return [y for y in years if pd.Timestamp(f"{y}-12-01") <= win.cutoff][-3:]
+    full = [y for y in years if pd.Timestamp(f"{y}-01-01") >= first]
+    return [y for y in full if pd.Timestamp(f"{y}-12-01") <= win.cutoff][-3:]
 
 
 def company_profile(hy: pd.DataFrame, months: list[pd.Timestamp]) -> np.ndarray:
@@ -98,6 +106,11 @@ def phase_to_months(x3: np.ndarray, cells: PlanCells, win: PlanWindows, plan: Pl
     elif plan.phasing == "forecast":
         notes.append("phasing: forecast missing for the plan months, history used instead")
     full_years = seasonal_years(cells.hist, win)
+    if not full_years and src_ph == "history":
+        notes.append(
+            "phasing: no full calendar year of history before the cutoff, so the revenue and "
+            "customer targets are spread evenly over the plan months"
+        )
     hy = cells.hist[cells.hist["month"].dt.year.isin(full_years)]
     comp_ph = company_profile(hy, months)
     cell_prof = cell_profiles(hy, cells.members, months)

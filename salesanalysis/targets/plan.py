@@ -54,6 +54,9 @@ KEY_NAMES = ("history", "forecast", "potential", "equal")
 STRATEGY_KINDS = ("price", "promotion", "channel_shift")
 RAMP_CURVES = ("linear", "step", "s_curve")
 PHASING = ("history", "forecast")
+FORECAST_METHODS = ("default", "fast")  # the forecast engine's settings (forecast.engine.METHODS)
+FORECAST_DETAILS = ("bottom", "cell")
+MAX_ACCURACY_ORIGINS = 12
 TARGET_KINDS = ("value", "growth", "forecast_percentile")
 WEIGHT_TOL = 1e-6
 _MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
@@ -230,11 +233,32 @@ class RepSettings:
 
 @dataclass(frozen=True)
 class ForecastSettings:
+    """``forecast:``: the forecast step's settings (step 02's notebook parameters take these as
+    their defaults; a parameter set explicitly, e.g. ``--param accuracy_origins=0``, wins).
+
+    Attributes:
+        horizon: months to forecast (1-60).
+        levels: interval levels in percent (must include 80).
+        accuracy_origins: earlier origins of the check of reconciled against unreconciled
+            forecasts (0 = skip it; a short history gets fewer).
+        method: the engine setting, ``default`` or ``fast`` (for very many series).
+        detail: ``bottom`` (down to rep x cell) or ``cell`` (cells and reps).
+    """
+
     horizon: int = 12
     levels: tuple[int, ...] = (80, 95)
+    accuracy_origins: int = 1
+    method: str = "default"
+    detail: str = "bottom"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"horizon": self.horizon, "levels": list(self.levels)}
+        return {
+            "horizon": self.horizon,
+            "levels": list(self.levels),
+            "accuracy_origins": self.accuracy_origins,
+            "method": self.method,
+            "detail": self.detail,
+        }
 
 
 @dataclass(frozen=True)
@@ -763,13 +787,28 @@ def _check_rounding(raw: Any, c: _Checker) -> tuple[float, int]:
 
 
 def _check_forecast(raw: Any, c: _Checker) -> ForecastSettings:
-    """``forecast``: the horizon (1-60 months) and the interval levels."""
-    fd = c.mapping(raw, "forecast", ("horizon", "levels"))
+    """``forecast``: the horizon (1-60 months), the interval levels, the accuracy check's
+    origins (0-12), the engine method (default | fast) and the detail (bottom | cell)."""
+    fd = c.mapping(raw, "forecast", ("horizon", "levels", "accuracy_origins", "method", "detail"))
     horizon = c.number(
         fd.get("horizon"), "forecast.horizon", lo=1, hi=60, integer=True, default=12
     )
     levels = _check_levels(fd.get("levels", [80, 95]), c)
-    return ForecastSettings(horizon=int(horizon), levels=levels)
+    origins = c.number(
+        fd.get("accuracy_origins"),
+        "forecast.accuracy_origins",
+        lo=0,
+        hi=MAX_ACCURACY_ORIGINS,
+        integer=True,
+        default=1,
+    )
+    return ForecastSettings(
+        horizon=int(horizon),
+        levels=levels,
+        accuracy_origins=int(origins),
+        method=c.choice(fd.get("method"), "forecast.method", FORECAST_METHODS, "default"),
+        detail=c.choice(fd.get("detail"), "forecast.detail", FORECAST_DETAILS, "bottom"),
+    )
 
 
 def _check_levels(raw: Any, c: _Checker) -> tuple[int, ...]:

@@ -1,6 +1,8 @@
 """The forecast a plan uses: the run's forecast when it covers the plan months, else a forecast
 made from the plan cutoff (cached in ``outputs/forecast_plan.parquet`` with a fingerprint of
-what it was made from, and made again when that changed).
+what it was made from, and made again when that changed). With fewer than six months of sales
+to the cutoff no forecast is made (the decomposition then uses history keys only), and the
+source says why.
 """
 
 from __future__ import annotations
@@ -125,7 +127,9 @@ def forecast_for_plan(
     The run's forecast when it covers the plan months; else a cached forecast made from the
     plan cutoff (``outputs/forecast_plan.parquet``) when it was made from the same inputs;
     else, when ``refit``, a new hierarchical forecast from the plan cutoff (cells and reps, the
-    engine's fast setting) to the end of the fiscal year. A plan made in December and reviewed
+    engine's fast setting) to the end of the fiscal year, unless the history to the cutoff is
+    too short to forecast (under six months of sales: the run's forecast, i.e. none, is
+    returned and the source says why). A plan made in December and reviewed
     in October needs the latter: the run's forecast starts after the report month.
 
     A new forecast carries :func:`plan_forecast_fingerprint` in ``attrs[PLAN_FORECAST_ATTR]``,
@@ -151,6 +155,16 @@ def forecast_for_plan(
     if not refit:
         return run_forecast, f"the run's forecast (it misses plan months; {rejected})", False
     from salesanalysis.forecast import hierarchy as H
+
+    if H.too_short_to_forecast(cube, plan.plan_cutoff) is not None:
+        n = H.history_months(cube, plan.plan_cutoff)
+        return (
+            run_forecast,
+            f"no forecast could be made from the plan cutoff {plan.plan_cutoff}: the history "
+            f"to it has {n} month{'' if n == 1 else 's'} of sales, and a forecast needs at "
+            f"least {H.MIN_HISTORY_MONTHS}",
+            False,
+        )
 
     fc = H.forecast_hierarchy(
         cube[cube["month"] <= month_start(plan.cutoff_period)],
