@@ -42,7 +42,8 @@ def payloads(port: int) -> dict[str, str]:
         "region": f'华中"><img src={url}/img.png onerror="document.title=\'PWNED\'">',
         "customer_type": "Distributor 🚚 موزع <sa-pwned>x</sa-pwned>",
         "rep_name": f"<script src={url}/rep.js></script>王伟‮evil‬",
-        "customer_id": "C" + "很长的客户名称" * 60 + f"<iframe src={url}/frame>",
+        # long, but within the 200-character limit on labels (longer ones are refused on input)
+        "customer_id": "C" + "很长的客户名称" * 18 + f"<iframe src={url}/frame>",
         "plan_name": f"FY2026 <img src=x onerror=\"location='{url}/plan'\">",
         "rationale": f"<a href={url}/click>click</a> <style>body{{display:none}}</style>",
     }
