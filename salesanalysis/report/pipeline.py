@@ -642,14 +642,19 @@ def _remove_stale_builds(out: Path) -> list[Path]:
     return removed
 
 
+def _end_process_state(run: _Run) -> None:
+    """Close the run's log and give SIGTERM back its previous handler (every way out)."""
+    _close_log(run.handler)
+    if run.old_sigterm is not None:
+        signal.signal(signal.SIGTERM, run.old_sigterm)
+
+
 def _discard_refused(run: _Run, e: RunLocked) -> None:
     """A run refused by the lock writes nothing into the reports folder: its build folder is
     removed (the last report, the last failed attempt and the reports' index stay as they
     were) and the refusal is appended to ``<out>/refused.log``, outside every report folder."""
     run.refused = True
-    _close_log(run.handler)
-    if run.old_sigterm is not None:
-        signal.signal(signal.SIGTERM, run.old_sigterm)
+    _end_process_state(run)
     shutil.rmtree(run.build, ignore_errors=True)
     stamp = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     try:
@@ -891,9 +896,7 @@ def _publish(run: _Run) -> tuple[Path, OSError | None]:
         log.error("could not write run.json/index.html: %s", e)
         manifest["status"] = "failed"
     finally:
-        _close_log(run.handler)
-        if run.old_sigterm is not None:
-            signal.signal(signal.SIGTERM, run.old_sigterm)
+        _end_process_state(run)
         dest = run.final if run.final is not None else run.out / (manifest["period"] or "unknown")
         if manifest["status"] == "ok":
             _swap_in(run.build, dest)
