@@ -15,6 +15,7 @@ from salesanalysis.errors import PlanError
 from salesanalysis.paths import REPO_DIR, SAMPLE_DIR
 from salesanalysis.review.scope import check_run, plan_start, review_scope
 from salesanalysis.targets.plan import load_plan, plan_from_dict
+from tests import corpus as C
 
 
 def _cli(*args: str, timeout: int = 900) -> subprocess.CompletedProcess:
@@ -84,46 +85,43 @@ def test_validate_period_exit_codes():
 
 @pytest.mark.slow
 def test_year_end_run_reviews_this_year_against_its_plan_of_record(tmp_path):
-    """December 2025: the FY2025 plan of record exists (frozen from a FY2025 run), the run's plan
-    is FY2026. Step 03 makes the FY2026 draft; step 04 reviews 2025 against the FY2025 record,
-    and its actual equals the raw rows of 2025."""
-    data = tmp_path / "data"
-    data.mkdir()
-    for f in SAMPLE_DIR.iterdir():
-        if f.is_file():
-            (data / f.name).write_bytes(f.read_bytes())
-    plan25 = yaml.safe_load((data / "plan.yaml").read_text(encoding="utf-8"))
-    plan25.update(fiscal_year=2025, plan_cutoff="2024-12", pins=[], name="FY2025 plan")
-    (tmp_path / "plan2025.yaml").write_text(yaml.safe_dump(plan25, allow_unicode=True), "utf-8")
+    """December 2024 in the corpus's year-end company (history 2022-01..2024-12, its plan for
+    FY2025): the FY2024 plan of record exists (frozen from a FY2024 run), the run's plan is
+    FY2025. Step 03 makes the FY2025 draft; step 04 reviews 2024 against the FY2024 record, and
+    its actual equals the raw rows of 2024. (A small company, not the sample: the forecast step
+    runs here, and the sample's takes minutes.)"""
+    built = C.build("year_end", tmp_path / "shapes")
+    data = built.folder
+    plan24 = dict(built.plan, fiscal_year=2024, plan_cutoff="2023-12", pins=[], name="FY2024")
+    (tmp_path / "plan2024.yaml").write_text(yaml.safe_dump(plan24, allow_unicode=True), "utf-8")
     out, records = tmp_path / "reports", tmp_path / "plans"
 
-    # the FY2025 plan, made in January 2025 and frozen
-    r = _cli("run", "--data", str(data), "--plan", str(tmp_path / "plan2025.yaml"),
-             "--period", "2025-01", "--out", str(out / "fy25"), "--records", str(records),
+    # the FY2024 plan, made in January 2024 and frozen
+    r = _cli("run", "--data", str(data), "--plan", str(tmp_path / "plan2024.yaml"),
+             "--period", "2024-01", "--out", str(out / "fy24"), "--records", str(records),
              "--steps", "03")  # fmt: skip
     assert r.returncode == 0, r.stdout + r.stderr
-    r = _cli("plan", "freeze", "--run", str(out / "fy25" / "2025-01"), "--records", str(records))
+    r = _cli("plan", "freeze", "--run", str(out / "fy24" / "2024-01"), "--records", str(records))
     assert r.returncode == 0, r.stdout + r.stderr
 
-    # December 2025: next year's plan, and this year's review
-    r = _cli("run", "--data", str(data), "--period", "2025-12", "--out", str(out / "ye"),
+    # December 2024: next year's plan, and this year's review
+    r = _cli("run", "--data", str(data), "--period", "2024-12", "--out", str(out / "ye"),
              "--records", str(records), "--steps", "02", "03", "04")  # fmt: skip
     assert r.returncode == 0, r.stdout + r.stderr
-    run = out / "ye" / "2025-12"
+    run = out / "ye" / "2024-12"
     manifest = json.loads((run / "run.json").read_text(encoding="utf-8"))
     assert [s["status"] for s in manifest["steps"]] == ["ok", "ok", "ok"]
     targets = pd.read_parquet(run / "outputs" / "targets.parquet")
-    assert set(targets["month"].dt.year) == {2026}  # step 03 made next year's draft
+    assert set(targets["month"].dt.year) == {2025}  # step 03 made next year's draft
     review = pd.read_parquet(run / "outputs" / "review.parquet")
     tot = review[(review["level"] == "total") & (review["measure"] == "revenue")]
     ytd = tot[tot["window"] == "ytd"].iloc[0]
-    tx = pd.read_csv(data / "transactions.csv", parse_dates=["date"])
-    raw_2025 = tx.loc[tx["date"].dt.year == 2025, "revenue"].sum()
-    assert ytd["actual"] == pytest.approx(raw_2025, rel=1e-9)
-    frozen = pd.read_parquet(records / "FY2025" / "v1" / "targets.parquet")
+    raw_2024 = built.tx.loc[built.tx["month"].dt.year == 2024, "revenue"].sum()
+    assert ytd["actual"] == pytest.approx(raw_2024, rel=1e-9)
+    frozen = pd.read_parquet(records / "FY2024" / "v1" / "targets.parquet")
     assert ytd["target"] == pytest.approx(frozen["target_revenue_no_cushion"].sum(), rel=1e-9)
     page = (run / "04_performance_review.html").read_text(encoding="utf-8")
-    assert "FY2025 is reviewed against its plan of record" in page
+    assert "FY2024 is reviewed against its plan of record" in page
 
 
 @pytest.mark.slow
