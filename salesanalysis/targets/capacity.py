@@ -9,7 +9,12 @@ One implementation of each rule (docs/ARCHITECTURE.md, "Rep capacity"):
   employed). A month is *active* for a rep when this share is positive.
 - :func:`rep_capacity`: capacity of every rep in every month =
   ``fte x active_share x ramp_factor(k)`` (``fte`` defaults to 1; a rep without a hire date
-  counts as fully ramped).
+  counts as fully ramped). A rep who changed region (optional ``prev_region`` and
+  ``region_from`` in reps.csv) counts in ``prev_region`` for the months before the month of
+  ``region_from`` and in ``region`` from then on.
+- :func:`effective_capacity`: ``capacity x productivity index ^ reps.productivity_weight``, the
+  capacity the decomposition matches targets to (one rule: the index is 1 for a rep without
+  history and for a to-be-hired rep).
 
 The decomposition splits a region's cell-month targets over its reps by this capacity
 (:func:`salesanalysis.targets.decompose.rep_capacity`); the review judges a rep on the capacity they
@@ -25,7 +30,15 @@ import pandas as pd
 
 from salesanalysis.targets.plan import RAMP_CURVES  # the curves the plan accepts
 
-__all__ = ["RAMP_CURVES", "ramp_factor", "active_share", "months_since_hire", "rep_capacity"]
+__all__ = [
+    "RAMP_CURVES",
+    "ramp_factor",
+    "active_share",
+    "months_since_hire",
+    "rep_capacity",
+    "region_by_month",
+    "effective_capacity",
+]
 
 _NO_HIRE_DATE = 10_000  # months since hire of a rep without a hire date: fully ramped
 
@@ -105,7 +118,8 @@ def rep_capacity(
 
     Returns:
         One row per rep and month, reps in input order, months in the given order:
-        ``rep_id`` (str), ``region`` (str, when ``reps`` has it), ``month``, ``active_share``,
+        ``rep_id`` (str), ``region`` (str, when ``reps`` has it: the region the rep is in that
+        month, see :func:`region_by_month`), ``month``, ``active_share``,
         ``active`` (share > 0), ``ramp`` (the ramp factor in active months, else 0) and
         ``capacity``.
     """
@@ -129,11 +143,41 @@ def rep_capacity(
         )
     ramp = np.where(share > 0, ramp, 0.0)
     out = pd.DataFrame({"rep_id": np.repeat(r["rep_id"].astype(str).to_numpy(), nm)})
-    if "region" in r.columns:
-        out["region"] = np.repeat(r["region"].astype(str).to_numpy(), nm)
     out["month"] = pd.DatetimeIndex(months * n) if n else pd.DatetimeIndex([])
+    if "region" in r.columns:
+        out.insert(1, "region", region_by_month(r, months).ravel())
     out["active_share"] = share.ravel()
     out["active"] = out["active_share"] > 0
     out["ramp"] = ramp.ravel()
     out["capacity"] = np.repeat(fte, nm) * share.ravel() * ramp.ravel()
     return out
+
+
+def region_by_month(reps: pd.DataFrame, months: list[pd.Timestamp]) -> np.ndarray:
+    """The region of each rep (rows, input order) in each month (columns), as strings.
+
+    ``region`` throughout, except for a rep with ``prev_region`` and ``region_from`` (both
+    optional columns of reps.csv): ``prev_region`` in the months before ``region_from``'s month.
+    """
+    n, nm = len(reps), len(months)
+    out = np.repeat(reps["region"].astype(str).to_numpy()[:, None], nm, axis=1).astype(object)
+    if n == 0 or nm == 0 or not {"prev_region", "region_from"} <= set(reps.columns):
+        return out
+    prev = reps["prev_region"]
+    start = pd.to_datetime(reps["region_from"]).dt.to_period("M").dt.to_timestamp()
+    moved = (prev.notna() & start.notna()).to_numpy()
+    mon = np.array([pd.Timestamp(m).to_datetime64() for m in months], dtype="datetime64[ns]")
+    before = mon[None, :] < start.to_numpy(dtype="datetime64[ns]")[:, None]
+    mask = moved[:, None] & before
+    prev_s = prev.astype(object).where(prev.notna(), "").astype(str).to_numpy()
+    out[mask] = np.repeat(prev_s[:, None], nm, axis=1)[mask]
+    return out
+
+
+def effective_capacity(
+    capacity: np.ndarray | pd.Series, productivity: np.ndarray | pd.Series, weight: float
+) -> np.ndarray:
+    """Effective capacity: ``capacity x productivity ^ weight`` (``reps.productivity_weight``;
+    weight 0 = capacity alone). A missing productivity index counts as 1."""
+    p = np.nan_to_num(np.asarray(productivity, dtype=float), nan=1.0)
+    return np.asarray(capacity, dtype=float) * np.power(np.clip(p, 1e-9, None), float(weight))

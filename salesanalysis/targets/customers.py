@@ -3,9 +3,12 @@
 A customer is active when a month has positive net revenue; activations are counted per home
 cell (incl. rep) and month (:mod:`salesanalysis.data.counting`, the review's rule too). The base
 count (what ``targets.customers.growth`` applies to) and, in a mid-year plan, the customers
-already active are counted that way. A cell's customer target grows with its revenue target at
-its base-window revenue per customer, scaled to the company customer target (customer pins
-held); months follow the company's historical activation pattern; reps get the cell's customers
+already active are counted that way. Each region's customer target starts from its own
+active customers in the base window x (1 + growth) (and the strategies naming the region:
+promotion x (1 + pct), channel shifts move their share), scaled to the company target; a
+check flags a region more than ``allocation.customer_tolerance`` off base x (1 + growth)
+without a strategy naming it. Within a region a cell's customer target grows with its revenue
+target at its base-window revenue per customer (customer pins held); months follow the company's historical activation pattern; reps get the cell's customers
 in proportion to their revenue target.
 """
 
@@ -20,12 +23,23 @@ from salesanalysis.data import counting
 from salesanalysis.data.counting import home_cells
 from salesanalysis.errors import ConstraintConflict, PlanError
 from salesanalysis.targets.cells import CELL, PlanCells, segment_mask
-from salesanalysis.targets.kernels import Group, find_conflict, fit_constraints
+from salesanalysis.targets.kernels import (
+    Group,
+    find_conflict,
+    fit_constraints,
+    largest_remainder,
+)
 from salesanalysis.targets.periods import PlanWindows
 from salesanalysis.targets.plan import Plan
 from salesanalysis.targets.rounding import round_chain, round_unit
 
-__all__ = ["CustomerTargets", "activation_profile", "cell_customers", "customer_targets"]
+__all__ = [
+    "CustomerTargets",
+    "activation_profile",
+    "cell_customers",
+    "customer_targets",
+    "region_customer_base",
+]
 
 
 def activation_profile(customers: pd.DataFrame, plan: Plan) -> pd.Series:
@@ -69,6 +83,7 @@ class CustomerTargets:
     base_count: int
     active_ytd: int
     notes: tuple[str, ...] = ()
+    checks: tuple[tuple, ...] = ()
 
 
 def cell_customers(
@@ -152,6 +167,7 @@ def customer_targets(
     cu = plan.rounding_customers
     cust_total = round_unit(max(c_fy - act_ytd, 0.0), cu)
     cust_c, cpins = cell_customers(hc, x3, cells, cust_total, plan)
+    cust_c, rgroups, rchecks = _region_customers(hc, cust_c, cells, cust_total, cpins, plan)
     nm = win.n_months
     cal = [m.month for m in win.months]
     act = activation_profile(customers, plan).to_numpy()[np.array(cal) - 1]
@@ -167,10 +183,96 @@ def customer_targets(
         bottom.assign(share=cshare),
         float(cu),
         cust_total,
-        cpins,
+        [*cpins, *rgroups],
         None,
         None,
         cnotes,
         "customers",
     )
-    return CustomerTargets(cust_b, cust_total, c_fy, base_cust, act_ytd, tuple(cnotes))
+    return CustomerTargets(
+        cust_b, cust_total, c_fy, base_cust, act_ytd, tuple(cnotes), tuple(rchecks)
+    )
+
+
+def _strategy_regions(plan: Plan) -> set[str]:
+    """Regions a strategy names (in its segment or its ``to``)."""
+    out = set()
+    for st in plan.strategies:
+        for seg in (st.segment_dict, st.to_dict_segment or {}):
+            if "region" in seg:
+                out.add(str(seg["region"]))
+    return out
+
+
+def region_customer_base(hc: pd.DataFrame, cells: PlanCells, plan: Plan) -> pd.Series:
+    """Each region's customer target before scaling: its active customers in the base window
+    x (1 + growth) (growth from ``targets.customers``; a value target: the company's implied
+    growth), x (1 + pct) for a promotion naming the region, less (plus) the share a
+    channel shift moves out of (into) it."""
+    regions = pd.Index(cells.members["region"], dtype=str)
+    base = hc.groupby(hc["region"].astype(str)).size() if len(hc) else pd.Series(dtype=float)
+    base = base.reindex(regions).fillna(0.0).astype(float)
+    out = base.copy()
+    for st in plan.strategies:
+        r = st.segment_dict.get("region")
+        if st.kind == "promotion" and r in out.index:
+            out[r] *= 1 + st.pct
+        to = (st.to_dict_segment or {}).get("region")
+        if st.kind == "channel_shift" and r in out.index and to in out.index and r != to:
+            moved = out[r] * st.pct
+            out[r] -= moved
+            out[to] += moved
+    return out
+
+
+def _region_customers(
+    hc: pd.DataFrame,
+    cust_c: np.ndarray,
+    cells: PlanCells,
+    total: float,
+    cpins: list[Group],
+    plan: Plan,
+) -> tuple[np.ndarray, list[Group], list[tuple]]:
+    """Region customer targets = the region's base x (1 + growth) (and the strategies that name
+    it), scaled to ``total`` and rounded; the cells refitted to them (customer pins held; when
+    they conflict, the regions follow the revenue and the check says so). Returns the cells,
+    the region groups for rounding and the check per region."""
+    want = region_customer_base(hc, cells, plan)
+    if want.sum() <= 0 or total <= 0:
+        return cust_c, [], []
+    scaled = want * total / want.sum()
+    cu = float(plan.rounding_customers)
+    rounded = largest_remainder(scaled.to_numpy(), cu, total)
+    regs = cells.cells["region"].astype(str).to_numpy()
+    groups = [
+        Group(f"region {r} customers", np.flatnonzero(regs == r), float(rounded[i]))
+        for i, r in enumerate(want.index)
+    ]
+    groups = [g for g in groups if len(g.index)]
+    allg = [Group("company customers", np.arange(cells.n), total), *cpins, *groups]
+    if find_conflict(cells.n, allg, None, None):
+        groups = []
+    else:
+        cust_c, _, _ = fit_constraints(cust_c, allg)
+    got = pd.Series(cust_c).groupby(regs).sum().reindex(want.index).fillna(0.0)
+    base = hc.groupby(hc["region"].astype(str)).size() if len(hc) else pd.Series(dtype=float)
+    base = base.reindex(want.index).fillna(0.0)
+    g = total / base.sum() - 1 if base.sum() > 0 else 0.0
+    named = _strategy_regions(plan)
+    tol = plan.allocation.customer_tolerance
+    checks = []
+    for r in want.index:
+        expect = base[r] * (1 + g)
+        dev = got[r] / expect - 1 if expect > 0 else 0.0
+        ok = abs(dev) <= tol + 1e-9 or r in named
+        why = " (a strategy names it)" if r in named and abs(dev) > tol else ""
+        checks.append(
+            (
+                f"customer target of {r} follows its base x (1 + growth)",
+                bool(ok),
+                float(dev),
+                f"{got[r]:,.0f} against {base[r]:,.0f} active x (1 {g:+.1%}) = {expect:,.0f}"
+                + why,
+            )
+        )
+    return cust_c, groups, checks

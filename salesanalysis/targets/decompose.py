@@ -12,8 +12,11 @@ and arrays in, a small frozen result out; :func:`write_targets` is the only I/O)
 4. **Strategies** (:mod:`~salesanalysis.targets.strategies`) change the mix, not the total.
 5. **Pins, floors, caps** (:mod:`~salesanalysis.targets.constraints`).
 6. **Months** (:mod:`~salesanalysis.targets.phasing`): each cell's seasonality or the forecast.
-7. **Reps** (:mod:`~salesanalysis.targets.reps`) by capacity (fte x active share x ramp,
-   optionally x productivity); each rep's load.
+5b. **Demand meets supply** (:mod:`~salesanalysis.targets.balance`): each region's target
+   against its team's effective capacity; ``reps.capacity_policy`` rebalances regions, adds
+   to-be-hired reps (the headcount plan) or only flags.
+7. **Reps** (:mod:`~salesanalysis.targets.reps`) by effective capacity (fte x active share x
+   ramp x productivity ^ weight) and book; each rep's load; the rep x month table.
 8. **Rounding** (:mod:`~salesanalysis.targets.rounding`) so every level adds up exactly,
    without and with the cushion (rep targets sum to the company target x (1 + cushion_pct));
    **customers** (:mod:`~salesanalysis.targets.customers`) by the counting rule.
@@ -34,6 +37,7 @@ from typing import Any
 import pandas as pd
 
 from salesanalysis.data.counting import home_cells
+from salesanalysis.targets.balance import Balance, match_capacity
 from salesanalysis.targets.cells import PlanCells, plan_cells
 from salesanalysis.targets.checks import checks_frame, target_checks
 from salesanalysis.targets.company import SHARE_WARN_REL, company_table, company_targets
@@ -56,10 +60,13 @@ from salesanalysis.targets.plan_forecast import (
     plan_forecast_fingerprint,
 )
 from salesanalysis.targets.reps import (
+    TBH_PREFIX,
     UNASSIGNED,
     rep_capacity,
     rep_load,
+    rep_month_table,
     split_to_reps,
+    team_capacity,
     unassigned_check,
 )
 from salesanalysis.targets.rounding import RoundedRevenue, round_revenue
@@ -75,6 +82,7 @@ __all__ = [
     "rep_capacity",
     "home_cells",
     "UNASSIGNED",
+    "TBH_PREFIX",
     "TargetParams",
     "target_parameters",
     "forecast_covers",
@@ -97,7 +105,16 @@ class Decomposition:
         company: one row per measure: basis, last year, target, cushion, forecast, statement.
         segments: one row per level and key with last year, targets, market figures.
         feasibility: per level and key: forecast, gap, probability of reaching, flag.
-        rep_load: per rep: capacity, productivity, target, load vs the median, flag.
+        rep_load: per rep: capacity, productivity, effective capacity, target, load per unit
+            of effective capacity, load vs the median, flag, the rule applied
+            (:data:`salesanalysis.targets.reps.REP_LOAD_COLUMNS`), to-be-hired reps included.
+        rep_month: rep x month targets with cushion (``rep_id, name, region``, one column per
+            month ``YYYY-MM``, ``total``), to-be-hired reps included.
+        headcount: the hires the plan needs (``capacity_policy: hire``): region, count,
+            latest start month, revenue at risk per month of delay
+            (:data:`salesanalysis.targets.balance.HEADCOUNT_COLUMNS`).
+        capacity: per region: demand, effective capacity, load before and after, hires and
+            the rule applied (:data:`salesanalysis.targets.balance.REGION_COLUMNS`).
         checks: every check made, with ``ok`` and a detail.
         bridge: last year -> target: volume, price, new customers, strategies.
         keys: allocation keys per dimension member (each key's share and the blend).
@@ -109,6 +126,9 @@ class Decomposition:
     segments: pd.DataFrame
     feasibility: pd.DataFrame
     rep_load: pd.DataFrame
+    rep_month: pd.DataFrame
+    headcount: pd.DataFrame
+    capacity: pd.DataFrame
     checks: pd.DataFrame
     bridge: pd.DataFrame
     keys: pd.DataFrame
@@ -156,19 +176,31 @@ def decompose(
     keys = allocation_keys(cells, total, plan)
     crossed = cross_dimensions(keys, cells.shape, total, plan.currency)
     mix = apply_strategies(crossed.cells, cells.cells, cells.grid, plan.strategies, total)
-    fitted = apply_constraints(mix.cells, cells, total, plan)
+    team = team_capacity(reps, cells.hist, customers, win, plan)
+    bal = match_capacity(
+        apply_constraints(mix.cells, cells, total, plan),
+        cells,
+        team,
+        reps,
+        cells.hist,
+        customers,
+        win,
+        plan,
+    )
+    fitted = bal.fitted
     phased = phase_to_months(fitted.cells, cells, win, plan)
-    split = split_to_reps(cells.cells["region"].to_numpy(), reps, cells.hist, win, plan)
+    regions = cells.cells["region"].astype(str).to_numpy()
+    split = split_to_reps(regions, reps, cells.hist, win, plan, team=bal.team)
     rounded = round_revenue(fitted, phased.cell_months, split.rows, total, plan)
     custs = customer_targets(
         customers, cells, fitted.cells, phased.cell_months, split.rows, win, plan
     )
     targets = targets_frame(cells.cells, split.rows, rounded, custs, plan)
-    stages = (cells, keys, crossed, fitted, phased, split, rounded, custs)
+    stages = (cells, keys, crossed, fitted, bal, phased, split, rounded, custs)
     checks = _checks(targets, stages, total, cells, fitted, rounded, custs, win, plan)
     segments = segment_table(targets, cells, win)
     feasibility = feasibility_table(forecast, segments, win.months, cells.coverage.complete)
-    loads = rep_load(targets, split, plan)
+    loads = rep_load(targets, split, plan, bal.rules)
     summary, checks = company_table(
         company, cells, rounded.total_c, custs, market, win, plan, checks
     )
@@ -180,6 +212,9 @@ def decompose(
         segments=segments,
         feasibility=feasibility,
         rep_load=loads,
+        rep_month=rep_month_table(targets, loads),
+        headcount=_headcount(bal, targets),
+        capacity=bal.regions,
         checks=checks,
         bridge=bridge_table(company, rounded.cells, mix, custs),
         keys=keys.table,
@@ -188,6 +223,16 @@ def decompose(
         _rep_share=ex.rep_share,
         _notes=ex.notes,
     )
+
+
+def _headcount(bal: Balance, targets: pd.DataFrame) -> pd.DataFrame:
+    """The headcount plan with the target the to-be-hired reps carry (with cushion)."""
+    hc = bal.headcount.copy()
+    if len(hc):
+        tbh = targets[targets["rep_id"].str.startswith(TBH_PREFIX)]
+        carried = tbh.groupby("region")["target_revenue"].sum()
+        hc["target_revenue"] = carried.reindex(hc["region"]).fillna(0.0).to_numpy()
+    return hc
 
 
 def _checks(

@@ -84,7 +84,9 @@ def level_tables(dec: Decomposition) -> dict[str, pd.DataFrame]:
 def write_targets(decomposition: Decomposition, outputs_dir: str | Path) -> dict[str, Path]:
     """Write ``targets.parquet`` (rep targets, with cushion), ``targets_company.parquet``
     (month x cell, without cushion, as the review step reads it), ``targets_summary.parquet``
-    (one row per measure) and ``targets.xlsx``.
+    (one row per measure), ``rep_load.parquet`` (per rep: capacity, effective capacity, target,
+    load, flag, rule applied), ``headcount.parquet`` (the hires the plan needs) and
+    ``targets.xlsx`` (with the *Rep x month*, *Rep load* and *Headcount* sheets).
 
     The workbook has an *Assumptions* sheet first, then a sheet per level, formatted with
     thousands separators. Files are written under a temporary name and then renamed, and the
@@ -97,6 +99,8 @@ def write_targets(decomposition: Decomposition, outputs_dir: str | Path) -> dict
         "company": out / "targets_company.parquet",
         "summary": out / "targets_summary.parquet",
         "xlsx": out / "targets.xlsx",
+        "rep_load": out / "rep_load.parquet",
+        "headcount": out / "headcount.parquet",
     }
     t = decomposition.targets
     company = (
@@ -107,7 +111,14 @@ def write_targets(decomposition: Decomposition, outputs_dir: str | Path) -> dict
         .rename(columns={"target_revenue_no_cushion": "target_revenue"})
     )
     company["plan_name"] = decomposition.plan.name
-    for key, df in (("targets", t), ("company", company), ("summary", decomposition.company)):
+    frames = (
+        ("targets", t),
+        ("company", company),
+        ("summary", decomposition.company),
+        ("rep_load", decomposition.rep_load),
+        ("headcount", decomposition.headcount),
+    )
+    for key, df in frames:
         tmp = paths[key].with_name("." + paths[key].name + ".tmp")
         df.to_parquet(tmp, index=False)
         tmp.replace(paths[key])
@@ -122,6 +133,9 @@ def write_targets(decomposition: Decomposition, outputs_dir: str | Path) -> dict
         head = wb.add_format({"bold": True, "bottom": 1})
         sheets = {"Assumptions": _assumptions_table(decomposition.plan)}
         sheets.update(level_tables(decomposition))
+        sheets["Rep x month"] = decomposition.rep_month
+        sheets["Rep load"] = decomposition.rep_load
+        sheets["Headcount"] = decomposition.headcount
         sheets["Checks"] = decomposition.checks
         for name, df in sheets.items():
             neutralise_frame(df).to_excel(xw, sheet_name=name, index=False)  # no formulas
@@ -132,8 +146,8 @@ def write_targets(decomposition: Decomposition, outputs_dir: str | Path) -> dict
                 if name == "Assumptions":
                     width = 40 if j == 0 else 60
                 fmt = None
-                if col in ("growth_vs_last_year", "load"):
-                    fmt = pctf if col != "load" else money
+                if col in ("growth_vs_last_year", "load_vs_median", "load", "load_eff"):
+                    fmt = pctf if col in ("growth_vs_last_year", "load_vs_median") else money
                 elif pd.api.types.is_numeric_dtype(df[col]) and col != "ok":
                     fmt = money
                 ws.set_column(j, j, width, fmt)

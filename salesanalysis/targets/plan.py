@@ -32,6 +32,8 @@ __all__ = [
     "KEY_NAMES",
     "STRATEGY_KINDS",
     "RAMP_CURVES",
+    "CAPACITY_POLICIES",
+    "REP_ALLOCATIONS",
     "TargetSpec",
     "Targets",
     "KeyWeights",
@@ -53,6 +55,8 @@ MEASURES = ("revenue", "customers", "market_share")
 KEY_NAMES = ("history", "forecast", "potential", "equal")
 STRATEGY_KINDS = ("price", "promotion", "channel_shift")
 RAMP_CURVES = ("linear", "step", "s_curve")
+CAPACITY_POLICIES = ("hire", "rebalance", "flag")  # reps.capacity_policy
+REP_ALLOCATIONS = ("capacity_and_book", "history_share", "equal_capacity")  # reps.allocation
 PHASING = ("history", "forecast")
 FORECAST_METHODS = ("default", "fast")  # the forecast engine's settings (forecast.engine.METHODS)
 FORECAST_DETAILS = ("bottom", "cell")
@@ -141,12 +145,14 @@ class Allocation:
     history_window_months: int = 12
     key_weights: KeyWeights = field(default_factory=KeyWeights)
     potential_share: float = 0.20
+    customer_tolerance: float = 0.10
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "history_window_months": self.history_window_months,
             "key_weights": self.key_weights.to_dict(),
             "potential_share": self.potential_share,
+            "customer_tolerance": self.customer_tolerance,
         }
 
 
@@ -215,11 +221,38 @@ class Pin:
 
 @dataclass(frozen=True)
 class RepSettings:
+    """``reps:``: capacity (ramp, productivity) and how targets are matched to it.
+
+    Attributes:
+        ramp_months, ramp_curve, ramp_start: a new hire's ramp (:mod:`~.capacity`).
+        productivity_weight: w in effective capacity = capacity x productivity index ^ w.
+        load_flag_pct: a rep is flagged when their target per unit of effective capacity is
+            more than this above or below the median.
+        load_band: the band (around the median target per unit of effective capacity) that
+            ``capacity_policy`` holds every rep in; ``None`` = ``load_flag_pct``.
+        capacity_policy: ``hire`` (what the team cannot carry goes to to-be-hired reps),
+            ``rebalance`` (target moves between regions) or ``flag`` (only flagged).
+        book_weight: within a region, a rep's share follows effective capacity x
+            (1 - b + b x book index), b this weight (0 = capacity only).
+        allocation: ``capacity_and_book`` (the above), ``history_share`` (reps share a
+            region's targets by last year's revenue; no band) or ``equal_capacity`` (every
+            rep the same target per unit of effective capacity).
+    """
+
     ramp_months: int = 6
     ramp_curve: str = "linear"
     ramp_start: float = 0.25
     productivity_weight: float = 0.0
     load_flag_pct: float = 0.20
+    load_band: float | None = None
+    capacity_policy: str = "flag"
+    book_weight: float = 0.0
+    allocation: str = "capacity_and_book"
+
+    @property
+    def band(self) -> float:
+        """The load band in force (``load_band``, else ``load_flag_pct``)."""
+        return self.load_band if self.load_band is not None else self.load_flag_pct
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -228,6 +261,10 @@ class RepSettings:
             "ramp_start": self.ramp_start,
             "productivity_weight": self.productivity_weight,
             "load_flag_pct": self.load_flag_pct,
+            "load_band": self.load_band,
+            "capacity_policy": self.capacity_policy,
+            "book_weight": self.book_weight,
+            "allocation": self.allocation,
         }
 
 
@@ -572,8 +609,13 @@ def _check_target_spec(raw: Any, path: str, measure: str, c: _Checker) -> Target
 
 
 def _check_allocation(raw: Any, c: _Checker) -> Allocation:
-    """``allocation``: history window (1-120 months), key weights, potential share (0-1]."""
-    d = c.mapping(raw, "allocation", ("history_window_months", "key_weights", "potential_share"))
+    """``allocation``: history window (1-120 months), key weights, potential share (0-1],
+    the tolerance of a region's customer target around its base x (1 + growth) (0-1)."""
+    d = c.mapping(
+        raw,
+        "allocation",
+        ("history_window_months", "key_weights", "potential_share", "customer_tolerance"),
+    )
     window = c.number(
         d.get("history_window_months"),
         "allocation.history_window_months",
@@ -591,10 +633,14 @@ def _check_allocation(raw: Any, c: _Checker) -> Allocation:
         lo_open=True,
         default=0.20,
     )
+    tol = c.number(
+        d.get("customer_tolerance"), "allocation.customer_tolerance", lo=0.0, hi=1.0, default=0.10
+    )
     return Allocation(
         history_window_months=int(window or 12),
         key_weights=key_weights,
         potential_share=float(potential_share or 0.20),
+        customer_tolerance=float(0.10 if tol is None else tol),
     )
 
 
@@ -740,35 +786,28 @@ def _check_cushion(raw: Any, c: _Checker) -> float:
 
 
 def _check_reps(raw: Any, c: _Checker) -> RepSettings:
-    """``reps``: ramp-up of new hires, productivity blend and the load flag."""
-    rd = c.mapping(
-        raw,
-        "reps",
-        ("ramp_months", "ramp_curve", "ramp_start", "productivity_weight", "load_flag_pct"),
-    )
+    """``reps``: ramp-up of new hires, productivity blend, the load flag and band, the capacity
+    policy, the book weight and the allocation method."""
+    rd = c.mapping(raw, "reps", tuple(RepSettings().to_dict()))
+
+    def num(key: str, default: float | None, **kw: Any) -> float | None:
+        v = c.number(rd.get(key), f"reps.{key}", default=default, **kw)
+        return None if v is None else float(v)
+
+    band = num("load_band", None, lo=0.0, hi=0.9, lo_open=True)
     return RepSettings(
-        ramp_months=int(
-            c.number(
-                rd.get("ramp_months"), "reps.ramp_months", lo=0, hi=60, integer=True, default=6
-            )
-        ),
+        ramp_months=int(num("ramp_months", 6, lo=0, hi=60, integer=True) or 0),
         ramp_curve=c.choice(rd.get("ramp_curve"), "reps.ramp_curve", RAMP_CURVES, "linear"),
-        ramp_start=float(
-            c.number(rd.get("ramp_start"), "reps.ramp_start", lo=0.0, hi=1.0, default=0.25)
+        ramp_start=float(num("ramp_start", 0.25, lo=0.0, hi=1.0) or 0.0),
+        productivity_weight=float(num("productivity_weight", 0.0, lo=0.0, hi=1.0) or 0.0),
+        load_flag_pct=float(num("load_flag_pct", 0.20, lo=0.0, lo_open=True) or 0.20),
+        load_band=band,
+        capacity_policy=c.choice(
+            rd.get("capacity_policy"), "reps.capacity_policy", CAPACITY_POLICIES, "flag"
         ),
-        productivity_weight=float(
-            c.number(
-                rd.get("productivity_weight"),
-                "reps.productivity_weight",
-                lo=0.0,
-                hi=1.0,
-                default=0.0,
-            )
-        ),
-        load_flag_pct=float(
-            c.number(
-                rd.get("load_flag_pct"), "reps.load_flag_pct", lo=0.0, lo_open=True, default=0.20
-            )
+        book_weight=float(num("book_weight", 0.0, lo=0.0, hi=1.0) or 0.0),
+        allocation=c.choice(
+            rd.get("allocation"), "reps.allocation", REP_ALLOCATIONS, "capacity_and_book"
         ),
     )
 

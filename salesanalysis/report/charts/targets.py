@@ -21,7 +21,13 @@ from salesanalysis.report.charts import (
     waterfall_bars,
 )
 
-__all__ = ["bridge_chart", "target_heatmap", "rep_load_chart"]
+__all__ = [
+    "bridge_chart",
+    "target_heatmap",
+    "rep_load_chart",
+    "rep_month_heatmap",
+    "monthly_target_chart",
+]
 
 POS_COLOR = "#3a8a4f"
 NEG_COLOR = "#c0504d"
@@ -148,4 +154,53 @@ def rep_load_chart(
     ax.set_ylabel("年度目标（含缓冲）")
     money_axis(ax, unit=currency)
     ax.set_title(title)
+    return fig
+
+
+def rep_month_heatmap(rep_month: pd.DataFrame, *, currency: str = "CNY") -> Figure:
+    """Heatmap of each rep's monthly target (``Decomposition.rep_month``: one row per rep,
+    one column per month ``YYYY-MM``), reps in region order, to-be-hired reps included."""
+    title = "销售人员 x 月 目标"
+    months = [c for c in rep_month.columns if len(str(c)) == 7 and str(c)[4] == "-"]
+    if rep_month.empty or not months:
+        return empty_chart(title)
+    import seaborn as sns
+
+    tab = rep_month.set_index(rep_month["region"] + " " + rep_month["rep_id"])[months]
+    div, name = money_scale(float(np.nanmax(tab.to_numpy())) if tab.size else 0.0)
+    fig = Figure(
+        figsize=(max(8.0, 0.9 * len(months) + 3), max(4.0, 0.28 * len(tab) + 1.5)),
+        layout="constrained",
+    )
+    ax = fig.subplots()
+    sns.heatmap(tab / div, cmap="Blues", ax=ax, cbar_kws={"label": f"{name} {currency}".strip()})
+    ax.set_xlabel(label("month"))
+    ax.set_ylabel(label("rep_id"))
+    ax.set_title(f"{title}（{name} {currency}）".replace("（ ", "（"))
+    return fig
+
+
+def monthly_target_chart(
+    targets: pd.DataFrame, *, value: str = "target_revenue_no_cushion", currency: str = "CNY"
+) -> Figure:
+    """Company and region targets month by month (two panels: the company total, then one line
+    per region)."""
+    title = "月度目标：公司与区域"
+    if targets.empty:
+        return empty_chart(title)
+    comp = targets.groupby("month")[value].sum().sort_index()
+    reg = targets.pivot_table(index="month", columns="region", values=value, aggfunc="sum")
+    fig = Figure(figsize=(FIGSIZE[0], FIGSIZE[1] * 1.6), layout="constrained")
+    ax1, ax2 = fig.subplots(2, 1, sharex=True)
+    ax1.bar(comp.index, comp.to_numpy(), width=20, color=TOTAL_COLOR)
+    ax1.set_title("公司月度目标")
+    for r in reg.columns:
+        ax2.plot(reg.index, reg[r].to_numpy(), marker="o", label=str(r))
+    ax2.set_title("区域月度目标")
+    ax2.legend(fontsize="small", ncol=min(5, len(reg.columns)))
+    for ax in (ax1, ax2):
+        ax.set_ylabel(label("revenue"))
+        money_axis(ax, unit=currency)
+    ax2.set_xlabel(label("month"))
+    fig.suptitle(title)
     return fig
