@@ -24,11 +24,16 @@ from pathlib import Path
 import pandas as pd
 
 from salesanalysis.errors import PlanError
-from salesanalysis.review.common import as_period
+from salesanalysis.review.common import (
+    BEFORE_PLAN,
+    as_period,
+    before_plan_months,
+    review_months,
+)
 from salesanalysis.targets.plan import Plan, plan_from_dict
 from salesanalysis.targets.record import current
 
-__all__ = ["ReviewScope", "check_run", "plan_start", "review_scope"]
+__all__ = ["BEFORE_PLAN", "ReviewScope", "check_run", "plan_start", "review_scope"]
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,39 @@ class ReviewScope:
     @property
     def reviewable(self) -> bool:
         return self.targets_from != "none"
+
+    @property
+    def mid_year(self) -> bool:
+        """The plan starts after January: the months before it are "before the plan"."""
+        return self.first_month is not None and self.first_month.month > 1
+
+    def window_statement(self, period: object) -> str:
+        """One sentence on which months the review judges; empty for a full-year plan.
+
+        For a mid-year plan: the plan's months, the months before it shown as "before the
+        plan" and not counted, and what "to date" means on the page.
+        """
+        if not self.mid_year:
+            return ""
+        fy, first = self.fiscal_year, self.first_month
+        before = before_plan_months(period, fy, first)
+        judged = review_months(period, fy, first)
+        span = f"{before[0]:%Y-%m} to {before[-1]:%Y-%m}" if len(before) > 1 else ""
+        span = span or (f"{before[0]:%Y-%m}" if len(before) else "")
+        text = (
+            f"A mid-year plan: its targets cover {first:%Y-%m} to {fy}-12. "
+            f"The months of FY{fy} before it ({span}) are shown as {BEFORE_PLAN}: their "
+            "sales are shown for reference and are not counted in attainment, pacing, the "
+            "landing forecast, the bridges, the rep leaderboard or the revised targets."
+        )
+        if len(judged):
+            to = f"{judged[0]:%Y-%m} to {judged[-1]:%Y-%m}" if len(judged) > 1 else ""
+            text += f' "To date" below means {to or f"{judged[0]:%Y-%m}"}.'
+        else:
+            text += (
+                f" The report month {as_period(period)} is before the plan: nothing is judged yet."
+            )
+        return text
 
     def targets(self, run_targets: pd.DataFrame | None = None) -> pd.DataFrame:
         """The targets under review: the run's (passed in) or the record's."""
