@@ -544,7 +544,9 @@ def _actual_and_target(
     a = _sum_at(actual_ytd, level, ["revenue"]).rename(columns={"revenue": "actual_ytd"})
     t = _sum_at(targets, level, ["target_revenue"]).rename(columns={"target_revenue": "target_fy"})
     m = a.merge(t, on=["level", *DIMS], how="outer")
-    return m.fillna({"actual_ytd": 0.0, "target_fy": 0.0})
+    m = m.fillna({"actual_ytd": 0.0, "target_fy": 0.0})
+    # float even when one side has no rows (a report month before a mid-year plan began)
+    return m.astype({"actual_ytd": float, "target_fy": float})
 
 
 def _with_forecast_rest(

@@ -6,7 +6,8 @@ A company's planning year has three moments, and the review step must know which
   against the run's targets (the plan of record when the year has one, else the draft that
   step 03 computed). A *mid-year* plan (``plan_cutoff`` inside the fiscal year) covers only the
   months after its cutoff: the review judges only those months; the months before it are
-  shown as "before the plan".
+  shown as "before the plan". A report month before the plan's first month has nothing to
+  judge: the review is skipped and says so.
 * **Year-end planning** (the plan is for the year after the report month, e.g. the FY2027 plan
   made in December 2026): step 03 makes next year's targets, and the review looks back at the
   report month's year against *that* year's plan of record, when there is one. When there is
@@ -126,6 +127,17 @@ def review_scope(period: object, plan: Plan, records_dir: Path | str | None) -> 
     if p.year == fy:
         start = plan_start(plan)
         mid = start.month > 1
+        if p.to_timestamp() < start:  # the plan has not begun: none of its months to judge
+            return ReviewScope(
+                fy,
+                plan,
+                "none",
+                None,
+                start,
+                f"The FY{fy} plan is a mid-year plan whose targets start in {start:%Y-%m}, "
+                f"after the report month {p}: none of its months can be judged yet, so the "
+                "performance review is skipped.",
+            )
         text = (
             f"Reviewed against the FY{fy} plan, a mid-year plan whose targets start in "
             f"{start:%Y-%m}."
