@@ -11,7 +11,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from salesanalysis.review.common import DIMS, check_period, fiscal_months, keys_as_str, plan_get
+from salesanalysis.review.common import (
+    DIMS,
+    check_period,
+    fiscal_months,
+    keys_as_str,
+    plan_get,
+    review_start,
+)
 from salesanalysis.targets.kernels import largest_remainder
 
 MEASURES = {
@@ -75,6 +82,7 @@ def replan(
     p_default: float = 0.5,
     floor_at_plan: bool = True,
     units: dict[str, float] | None = None,
+    first_month: Any = None,
 ) -> pd.DataFrame:
     """Revised targets for the months after the report period, beside the original plan.
 
@@ -107,6 +115,8 @@ def replan(
         targets, actuals: :func:`monthly_targets`, :func:`monthly_actuals`.
         p_reach: ``region, product_line, customer_type, rep_id, p_reach_target`` (e.g. the
             bottom level of :func:`landing_forecast`).
+        first_month: a mid-year plan's first month (None: January); the targets and actuals
+            are those of the plan's months only (actuals before the plan do not close the gap).
 
     Returns:
         ``month, region, product_line, customer_type, rep_id, status`` (closed/open),
@@ -117,7 +127,7 @@ def replan(
     """
     p = check_period(period, fiscal_year)
     units = _rounding_units(plan, units)
-    grid = _replan_grid(targets, actuals, p, fiscal_year)
+    grid = _replan_grid(targets, actuals, p, fiscal_year, first_month)
     prob = _reach_probabilities(grid, p_reach, p_floor, p_default)
     res = grid.cells[["month", *DIMS, "status"]].copy()
     needs: dict[str, float] = {}
@@ -173,16 +183,21 @@ def _rounding_units(plan: Any, units: dict[str, float] | None) -> dict[str, floa
 
 
 def _replan_grid(
-    targets: pd.DataFrame, actuals: pd.DataFrame, p: pd.Period, fiscal_year: int
+    targets: pd.DataFrame,
+    actuals: pd.DataFrame,
+    p: pd.Period,
+    fiscal_year: int,
+    first_month: Any = None,
 ) -> _ReplanGrid:
-    """The cells with a target in the fiscal year, their targets and actuals, closed (up to
-    the report period) or open."""
+    """The cells with a target in the plan's months of the fiscal year, their targets and
+    actuals, closed (up to the report period) or open."""
     end = p.to_timestamp()
+    start = review_start(fiscal_year, first_month)
     months = fiscal_months(fiscal_year)
     t = keys_as_str(targets)
-    t = t[t["month"].isin(months)]
+    t = t[t["month"].isin(months[months >= start])]
     a = keys_as_str(actuals)
-    a = a[(a["month"] >= months[0]) & (a["month"] <= end)]
+    a = a[(a["month"] >= start) & (a["month"] <= end)]
     grid = t[["month", *DIMS]].drop_duplicates()
     tcols = [c for c, _ in MEASURES.values() if c in t.columns]
     out = grid.merge(
