@@ -13,7 +13,7 @@ Typical use (what ``notebooks/04_performance_review.ipynb`` does)::
     rv.bridge_target(ctx.customers, targets, ctx.period, plan.fiscal_year, plan=plan)
     rv.bridge_last_year(ctx.customers, ctx.period, plan.fiscal_year)
     rv.rep_leaderboard(act, tgt, ctx.reps, ctx.period, plan.fiscal_year, plan=plan, review=df)
-    rv.replan(tgt, act, ctx.period, plan.fiscal_year, p_reach=..., plan=plan)
+    rv.replan(tgt, act, ctx.period, plan.fiscal_year, p_reach=..., plan=plan, reps=ctx.reps)
 
 Levels and keys follow the forecast (docs/ARCHITECTURE.md): ``total``, ``region``,
 ``product_line``, ``customer_type``, ``cell`` (region x product line x customer type), ``rep``
@@ -29,8 +29,10 @@ Stated rules (each function's docstring has the detail):
   interval, months combined with correlation ``month_correlation`` (default 1).
 * Bridges are sequential chains (volume, mix by region, product line, customer type, price)
   that telescope, so the steps add up to the total variance.
-* Re-planning allocates the remaining gap in proportion to remaining plan x probability of
-  landing, capped, re-phased by each unit's own seasonality, rounded by largest remainder.
+* Re-planning gives the remaining gap to those with headroom (probability of reaching the
+  target x remaining capacity), no raise under ``replan.min_chance``, every rep x segment within
+  ``+/- replan.max_change`` of its remaining plan (what the bounds cannot place is reported as
+  unallocated), re-phased by each unit's own seasonality, rounded by largest remainder.
 """
 
 from __future__ import annotations
@@ -77,7 +79,13 @@ from salesanalysis.review.common import (
     report_windows,
     segment_label,
 )
-from salesanalysis.review.replanning import allocate_capped, replan, replan_summary
+from salesanalysis.review.replanning import (
+    replan,
+    replan_statement,
+    replan_summary,
+    unit_bounds,
+    water_fill,
+)
 from salesanalysis.review.reps import attainment_spread, gini, rep_capacity, rep_leaderboard
 from salesanalysis.targets.kernels import largest_remainder
 
@@ -92,7 +100,6 @@ __all__ = [
     "ReviewParams",
     "SHARE_LEVELS",
     "WINDOWS",
-    "allocate_capped",
     "attainment_spread",
     "attainment_table",
     "bridge_last_year",
@@ -121,9 +128,12 @@ __all__ = [
     "rep_capacity",
     "rep_leaderboard",
     "replan",
+    "replan_statement",
     "replan_summary",
     "report_windows",
     "segment_label",
     "summary_table",
     "target_unit_prices",
+    "unit_bounds",
+    "water_fill",
 ]
