@@ -105,7 +105,8 @@ def replan(
        *behind* and never goes above ``R``. A rep's total, the sum of its units, is then
        within the same bounds. Units without a remaining plan (a rep who left) get nothing.
     4. Behind units start at their landing forecast (the forecast of their remaining
-       months) held within the bounds; the others at ``R``. The difference to the need goes:
+       months; a unit without one gets its share of its rep's forecast not in its other units)
+       held within the bounds; the others at ``R``. The difference to the need goes:
        up, to the units ahead in proportion to chance x remaining capacity (the rep's capacity
        in the open months from :func:`salesanalysis.targets.capacity.rep_capacity`, ``reps``
        and the plan's ramp; split over the rep's units by their remaining plan; a full FTE per
@@ -263,7 +264,7 @@ def _unit_chances(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each unit's chance (the lower of its own and its rep's probability of reaching the
     target; ``p_default`` when neither is known) and its landing forecast of the open months
-    (``forecast_rest``; NaN when unknown)."""
+    (``forecast_rest``; from its rep's when it has none of its own; NaN when unknown)."""
     n = len(grid.units)
     own = rep = landing = np.full(n, np.nan)
     if p_reach is not None and len(p_reach):
@@ -278,12 +279,33 @@ def _unit_chances(
                 landing = g["forecast_rest"].sum(min_count=1).reindex(ukey).to_numpy(float)
         if len(reps):
             rkey = pd.MultiIndex.from_frame(grid.units[["region", "rep_id"]])
-            g = reps.groupby(["region", "rep_id"])["p_reach_target"].mean()
-            rep = g.reindex(rkey).to_numpy(float)
+            g = reps.groupby(["region", "rep_id"])
+            rep = g["p_reach_target"].mean().reindex(rkey).to_numpy(float)
+            if "forecast_rest" in reps.columns:
+                rest = g["forecast_rest"].sum(min_count=1).reindex(rkey).to_numpy(float)
+                landing = _landing_from_rep(grid, landing, rest)
     both = np.vstack([own, rep])
     known = np.isfinite(both).any(axis=0)
     low = np.min(np.where(np.isfinite(both), both, np.inf), axis=0)
     return np.clip(np.where(known, low, p_default), 0.0, 1.0), landing
+
+
+def _landing_from_rep(grid: _ReplanGrid, landing: np.ndarray, rep_rest: np.ndarray) -> np.ndarray:
+    """Units without a forecast of their own (no sale in their history) whose rep has one: the
+    part of the rep's forecast not in its units' own forecasts (at least 0), split over them
+    by their remaining planned revenue."""
+    rep_code = grid.units["rep_id"].factorize()[0]
+    missing = ~np.isfinite(landing) & np.isfinite(rep_rest)
+    if not missing.any() or "target_revenue" not in grid.cells.columns:
+        return landing
+    plan = grid.cells["target_revenue"].fillna(0.0).clip(lower=0.0).to_numpy(float)
+    rem = np.bincount(grid.code[grid.open_], plan[grid.open_], minlength=len(grid.units))
+    known = pd.Series(np.nan_to_num(landing)).groupby(rep_code).transform("sum").to_numpy()
+    left = np.clip(rep_rest - known, 0.0, None)
+    w = np.where(missing, rem, 0.0)
+    wsum = pd.Series(w).groupby(rep_code).transform("sum").to_numpy()
+    share = np.divide(w, wsum, out=np.zeros_like(w), where=wsum > 0)
+    return np.where(missing, left * share, landing)
 
 
 def _rep_capacity(grid: _ReplanGrid, reps: pd.DataFrame | None, plan: Any) -> np.ndarray:
