@@ -18,7 +18,8 @@ Typical use (what ``notebooks/04_performance_review.ipynb`` does)::
     rv.bridge_last_year(ctx.customers, ctx.period, plan.fiscal_year, first_month=first)
     rv.rep_leaderboard(act, tgt, ctx.reps, ctx.period, plan.fiscal_year, plan=plan, review=df,
                        first_month=first)
-    rv.replan(tgt, act, ctx.period, plan.fiscal_year, p_reach=..., plan=plan, first_month=first)
+    rv.replan(tgt, act, ctx.period, plan.fiscal_year, p_reach=..., plan=plan, reps=ctx.reps,
+              first_month=first)
 
 A mid-year plan (``first_month`` after January) is judged on its own months only: every window
 starts no earlier than its first month, and the months before it are shown as
@@ -39,8 +40,10 @@ Stated rules (each function's docstring has the detail):
   interval, months combined with correlation ``month_correlation`` (default 1).
 * Bridges are sequential chains (volume, mix by region, product line, customer type, price)
   that telescope, so the steps add up to the total variance.
-* Re-planning allocates the remaining gap in proportion to remaining plan x probability of
-  landing, capped, re-phased by each unit's own seasonality, rounded by largest remainder.
+* Re-planning gives the remaining gap to those with headroom (probability of reaching the
+  target x remaining capacity), no raise under ``replan.min_chance``, every rep x segment within
+  ``+/- replan.max_change`` of its remaining plan (what the bounds cannot place is reported as
+  unallocated), re-phased by each unit's own seasonality, rounded by largest remainder.
 """
 
 from __future__ import annotations
@@ -92,7 +95,13 @@ from salesanalysis.review.common import (
     review_start,
     segment_label,
 )
-from salesanalysis.review.replanning import allocate_capped, replan, replan_summary
+from salesanalysis.review.replanning import (
+    replan,
+    replan_statement,
+    replan_summary,
+    unit_bounds,
+    water_fill,
+)
 from salesanalysis.review.reps import attainment_spread, gini, rep_capacity, rep_leaderboard
 from salesanalysis.targets.kernels import largest_remainder
 
@@ -108,7 +117,6 @@ __all__ = [
     "ReviewParams",
     "SHARE_LEVELS",
     "WINDOWS",
-    "allocate_capped",
     "attainment_spread",
     "attainment_table",
     "before_plan_months",
@@ -139,6 +147,7 @@ __all__ = [
     "rep_capacity",
     "rep_leaderboard",
     "replan",
+    "replan_statement",
     "replan_summary",
     "report_windows",
     "review_months",
@@ -146,4 +155,6 @@ __all__ = [
     "segment_label",
     "summary_table",
     "target_unit_prices",
+    "unit_bounds",
+    "water_fill",
 ]

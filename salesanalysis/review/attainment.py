@@ -505,8 +505,10 @@ def landing_forecast(
       ``var = (1 - rho) * sum(sd_m^2) + rho * (sum sd_m)^2``. The default ``rho = 1`` (errors
       of one forecast path move together, a conservative choice) makes the landing interval
       the sum of the monthly bounds for symmetric intervals.
-    * Landing interval = landing mean -/+ z * sd (80% and 95%).
-    * ``p_reach_target`` = P(landing >= full-year target) under that normal.
+    * Landing interval = landing mean -/+ z * sd (80% and 95%), the remaining months' forecast
+      read as a normal censored at 0: a lower bound is never below the actual to date.
+    * ``p_reach_target`` = P(landing >= full-year target) under that normal (1 when the
+      actual to date has reached the target).
     * A key without forecast rows (e.g. a rep hired after the forecast cutoff) gets NaN
       landing, unless no month remains (December: landing = actual, sd 0).
     * A mid-year plan (``first_month``) lands its own months: actual from ``first_month`` to
@@ -573,12 +575,21 @@ def _with_forecast_rest(
 
 
 def _landing_bounds(res: pd.DataFrame) -> pd.DataFrame:
-    """Landing mean, 80% and 95% intervals and the probability of reaching the target."""
+    """Landing mean, 80% and 95% intervals and the probability of reaching the target.
+
+    A non-negative forecast of the remaining months is a normal censored at 0 (sales are not
+    negative): the landing's lower bounds are never below the actual to date, and a target
+    already reached has probability 1 (the probability of a target still ahead is the same
+    under the censored normal)."""
     res["landing_mean"] = res["actual_ytd"] + res["forecast_rest"]
+    censored = (res["forecast_rest"] >= 0).to_numpy()
     for lv, z in (("80", Z80), ("95", Z95)):
-        res[f"landing_lo_{lv}"] = res["landing_mean"] - z * res["landing_sd"]
+        lo = res["landing_mean"] - z * res["landing_sd"]
+        res[f"landing_lo_{lv}"] = np.where(censored, np.fmax(lo, res["actual_ytd"]), lo)
         res[f"landing_hi_{lv}"] = res["landing_mean"] + z * res["landing_sd"]
-    res["p_reach_target"] = p_reach(res["target_fy"], res["landing_mean"], res["landing_sd"])
+    pr = p_reach(res["target_fy"], res["landing_mean"], res["landing_sd"])
+    reached = censored & (res["actual_ytd"] >= res["target_fy"]).to_numpy()
+    res["p_reach_target"] = np.where(reached & np.isfinite(pr), 1.0, pr)
     return res[
         [
             "level",
@@ -861,7 +872,8 @@ def pacing_curve(
             cm = ytd + f["mean"].cumsum().to_numpy()
             sds = [_combine_sd(f["sd"].iloc[: i + 1], month_correlation) for i in range(len(f))]
             out.loc[rest, "landing_mean"] = cm
-            out.loc[rest, "landing_lo_80"] = cm - Z80 * np.asarray(sds)
+            lo = cm - Z80 * np.asarray(sds)  # sales are not negative: not below the actual
+            out.loc[rest, "landing_lo_80"] = np.where(cm >= ytd, np.fmax(lo, ytd), lo)
             out.loc[rest, "landing_hi_80"] = cm + Z80 * np.asarray(sds)
     return out
 

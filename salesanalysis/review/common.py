@@ -230,8 +230,6 @@ class ReviewParams:
     Args:
         month_correlation: correlation of forecast errors between months (0-1) for the landing
             interval.
-        replan_cap: a unit's revised remaining target is at most this multiple of its planned
-            remaining target (>= 1).
         top_n: how many segments / reps to list as furthest behind or ahead (1-50).
         keep_plan_total: re-planning never lowers the remaining months' total below the plan.
     """
@@ -239,7 +237,6 @@ class ReviewParams:
     def __init__(
         self,
         month_correlation: float = 1.0,
-        replan_cap: float = 1.5,
         top_n: int = 5,
         keep_plan_total: bool = True,
     ) -> None:
@@ -256,13 +253,6 @@ class ReviewParams:
             )
             rho = 1.0
         try:
-            cap = float(replan_cap)
-            if not cap >= 1.0 or cap != cap:
-                raise ValueError
-        except (TypeError, ValueError):
-            problems.append(f"replan_cap must be a number of at least 1, not {replan_cap!r}")
-            cap = 1.5
-        try:
             n = int(top_n)
             if str(top_n).strip() != str(n) or not 1 <= n <= 50:
                 raise ValueError
@@ -273,14 +263,14 @@ class ReviewParams:
             raise InputError(
                 "invalid notebook parameter(s): " + "; ".join(problems),
                 fix="Correct the parameter in the notebook's parameters cell or "
-                "on the command line (-p name value).",
+                "on the command line (--param name=value).",
             )
-        self.month_correlation, self.replan_cap, self.top_n = rho, cap, n
+        self.month_correlation, self.top_n = rho, n
         self.keep_plan_total = bool(keep_plan_total)
 
     def __repr__(self) -> str:
         return (
             f"ReviewParams(month_correlation={self.month_correlation}, "
-            f"replan_cap={self.replan_cap}, top_n={self.top_n}, "
+            f"top_n={self.top_n}, "
             f"keep_plan_total={self.keep_plan_total})"
         )

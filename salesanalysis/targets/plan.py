@@ -42,6 +42,7 @@ __all__ = [
     "Pin",
     "RepSettings",
     "ForecastSettings",
+    "ReplanSettings",
     "Plan",
     "load_plan",
     "plan_from_dict",
@@ -299,6 +300,26 @@ class ForecastSettings:
 
 
 @dataclass(frozen=True)
+class ReplanSettings:
+    """``replan:``: the bounds of the review's re-planning (step 04, revised targets).
+
+    Attributes:
+        max_change: a unit's (rep x segment's) revised remaining target stays within
+            ``+/- max_change`` of its planned remaining target (0-1; 0.30 = +/-30%); a rep's
+            total, the sum of its units, is then within the same bounds.
+        min_chance: a unit or rep whose probability of reaching its full-year target is under
+            this (0-1) never gets a higher remaining target than planned; its remainder may be
+            lowered toward its landing forecast (within ``max_change``).
+    """
+
+    max_change: float = 0.30
+    min_chance: float = 0.10
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"max_change": self.max_change, "min_chance": self.min_chance}
+
+
+@dataclass(frozen=True)
 class Plan:
     """The validated plan assumptions (immutable; edit with :meth:`with_changes`)."""
 
@@ -318,6 +339,7 @@ class Plan:
     rounding_revenue: float = 1000.0
     rounding_customers: int = 1
     forecast: ForecastSettings = field(default_factory=ForecastSettings)
+    replan: ReplanSettings = field(default_factory=ReplanSettings)
     source: str | None = field(default=None, compare=False)
 
     # ----------------------------------------------------------------- derived values
@@ -345,6 +367,7 @@ class Plan:
             "phasing": self.phasing,
             "rounding": {"revenue": self.rounding_revenue, "customers": self.rounding_customers},
             "forecast": self.forecast.to_dict(),
+            "replan": self.replan.to_dict(),
         }
         return out
 
@@ -383,6 +406,7 @@ _TOP_KEYS = {
     "phasing",
     "rounding",
     "forecast",
+    "replan",
 }
 _REQUIRED_TOP = ("fiscal_year", "plan_cutoff", "targets")
 
@@ -850,6 +874,15 @@ def _check_forecast(raw: Any, c: _Checker) -> ForecastSettings:
     )
 
 
+def _check_replan(raw: Any, c: _Checker) -> ReplanSettings:
+    """``replan``: the re-planning bounds, ``max_change`` (0-1, default 0.30) and
+    ``min_chance`` (0-1, default 0.10)."""
+    d = c.mapping(raw, "replan", ("max_change", "min_chance"))
+    max_change = c.number(d.get("max_change"), "replan.max_change", lo=0.0, hi=1.0, default=0.30)
+    min_chance = c.number(d.get("min_chance"), "replan.min_chance", lo=0.0, hi=1.0, default=0.10)
+    return ReplanSettings(max_change=float(max_change), min_chance=float(min_chance))
+
+
 def _check_levels(raw: Any, c: _Checker) -> tuple[int, ...]:
     """``forecast.levels``: a non-empty list of whole percentages 1-99 that includes 80 (the
     valid ones are returned)."""
@@ -902,6 +935,7 @@ def plan_from_dict(data: Any, source: str | None = None) -> Plan:
     phasing = _check_phasing(top.get("phasing"), c)
     rounding_revenue, rounding_customers = _check_rounding(top.get("rounding"), c)
     forecast = _check_forecast(top.get("forecast"), c)
+    replan = _check_replan(top.get("replan"), c)
     currency = _check_currency(top.get("currency"), c)
     name = _check_name(top.get("name"), c)
     c.raise_problems()
@@ -922,6 +956,7 @@ def plan_from_dict(data: Any, source: str | None = None) -> Plan:
         rounding_revenue=rounding_revenue,
         rounding_customers=rounding_customers,
         forecast=forecast,
+        replan=replan,
         source=source,
     )
 
