@@ -129,6 +129,24 @@ def _segments(title: str, rows: list[dict[str, Any]], currency: str, none: str) 
     )
 
 
+LAYOUT_CSS = """
+body { padding: 0 12px; } img { max-width: 100%; height: auto; }
+td, th { vertical-align: top; } pre { white-space: pre-wrap; overflow-wrap: anywhere; }
+@media screen and (max-width: 640px) {
+  body { margin: 8px auto; font-size: 14px; } h1 { font-size: 20px; }
+  table { width: 100%; font-size: 13px; } td, th { padding: 3px 4px; overflow-wrap: anywhere; }
+  .kpi { width: 100%; box-sizing: border-box; }
+}
+@page { size: A4; margin: 12mm; }
+@media print {
+  body { margin: 0; max-width: none; padding: 0; font-size: 11px; }
+  thead { display: table-header-group; } tr, .kpi { break-inside: avoid; }
+  h1, h2, h3 { break-after: avoid; } .kpi { width: 200px; }
+}
+"""
+"""Screen widths from a phone to a desktop, and A4 paper (the index is short: portrait)."""
+
+
 def render_index(manifest: dict[str, Any], h: Headline | None, currency: str | None = None) -> str:
     """The run's ``index.html`` (self-contained; every value from data is HTML-escaped).
 
@@ -180,6 +198,7 @@ def render_index(manifest: dict[str, Any], h: Headline | None, currency: str | N
     )
     return f"""<!DOCTYPE html>
 <html lang="zh-CN"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'">
 <title>Sales report {e(period)}</title>
 <style>
@@ -194,6 +213,7 @@ td:nth-child(n+2) {{ font-variant-numeric: tabular-nums; }}
 .kpi .k {{ font-size: 13px; color: #333; }} .kpi .d {{ font-size: 11px; color: #666; }}
 .err {{ background: #fdecea; border: 1px solid #f5c2c0; padding: 10px; }}
 .meta {{ font-size: 12px; color: #666; }}
+{LAYOUT_CSS}
 </style></head><body>
 <p><a href="../index.html">&larr; All reports</a></p>
 <h1>Sales report {e(period)}</h1>
