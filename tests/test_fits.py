@@ -197,3 +197,18 @@ def test_spread_keeps_totals_and_pins_in_whole_units(sizes, edited, changes):
     got = new.groupby("rep_id")["target_revenue"].sum()
     for e in edits.itertuples():
         assert got[e.rep_id] == e.new
+
+
+def test_plain_tables_get_labels_to_stack():
+    from salesanalysis.report.formatting import label_plain_tables
+
+    page = (
+        "<p>x</p><table><tr><th>Segment</th><th>Gap &amp; more</th></tr>"
+        "<tr><td>华东</td><td>-5</td></tr><tr><td>华北</td><td>7</td></tr></table>"
+    )
+    out = label_plain_tables(page)
+    assert out.count('data-label="Segment"') == 2 and out.count('data-label="Gap &amp; more"') == 2
+    assert '<table class="sa-stack">' in out and out.startswith("<p>x</p>")
+    assert label_plain_tables("<table><tr><td>1</td></tr></table>") == (
+        "<table><tr><td>1</td></tr></table>"  # no header row: left as it is
+    )

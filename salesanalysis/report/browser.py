@@ -271,6 +271,21 @@ class Browser:
             for f in found
         ]
 
+    def screenshot(self, page: Path | str, width: int, dest: Path | str, height: int = 0) -> Path:
+        """A PNG of the page at a window width (the whole page when ``height`` is 0)."""
+        self.send("Emulation.setEmulatedMedia", {"media": "screen"}, session=True)
+        self.open(page, width)
+        h = height or int(self.evaluate("document.documentElement.scrollHeight") or 900)
+        clip = {"x": 0, "y": 0, "width": width, "height": min(h, 16000), "scale": 1}
+        r = self.send(
+            "Page.captureScreenshot",
+            {"format": "png", "clip": clip, "captureBeyondViewport": True},
+            session=True,
+        )
+        dest = Path(dest)
+        dest.write_bytes(base64.b64decode(r["data"]))
+        return dest
+
     def pdf(self, page: Path | str, dest: Path | str) -> Path:
         """Print a page to PDF (A4; the page's ``@page`` rule chooses the orientation)."""
         self.send("Emulation.setEmulatedMedia", {"media": "print"}, session=True)

@@ -27,6 +27,7 @@ __all__ = [
     "ReportTable",
     "SplitTable",
     "empty_sentence",
+    "label_plain_tables",
     "md",
     "money",
     "pct",
@@ -448,6 +449,48 @@ def _label_cells(markup: str) -> str:
     return _DATA_CELL.sub(
         lambda m: f'{m.group(1)} data-label="{html.escape(heads.get(m.group(2), ""))}"', markup
     )
+
+
+_TABLE = re.compile(r"<table\b[^>]*>.*?</table>", re.S)
+_ROW = re.compile(r"<tr\b[^>]*>(.*?)</tr>", re.S)
+_CELL = re.compile(r"<(td|th)\b([^>]*)>", re.S)
+
+
+def label_plain_tables(markup: str) -> str:
+    """Give the cells of simple HTML tables (a first row of ``<th>`` headers, then rows of
+    ``<td>``) their column's header as ``data-label``, and the table the class ``sa-stack``,
+    so that a phone can show them stacked (as :func:`table`'s)."""
+
+    def one(m: re.Match[str]) -> str:
+        tab = m.group(0)
+        rows = _ROW.findall(tab)
+        if not rows or "<td" in rows[0]:
+            return tab
+        heads = [
+            html.escape(html.unescape(re.sub(r"<[^>]+>", "", h)).strip())
+            for h in re.findall(r"<th\b[^>]*>(.*?)</th>", rows[0], re.S)
+        ]
+
+        def row(r: re.Match[str]) -> str:
+            k = iter(range(10_000))
+            cells = _CELL.sub(
+                lambda c: (
+                    f'<td{c.group(2)} data-label="{heads[j]}">'
+                    if c.group(1) == "td" and (j := next(k)) < len(heads)
+                    else c.group(0)
+                ),
+                r.group(1),
+            )
+            return r.group(0).replace(r.group(1), cells, 1)
+
+        out = _ROW.sub(row, tab)
+        return (
+            out.replace("<table", '<table class="sa-stack"', 1)
+            if "class=" not in tab[:80]
+            else out
+        )
+
+    return _TABLE.sub(one, markup)
 
 
 class ReportTable(Styler):

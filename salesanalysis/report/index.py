@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from salesanalysis.report.formatting import money, number, pct
+from salesanalysis.report.formatting import label_plain_tables, money, number, pct
 
 __all__ = ["Headline", "headline", "plan_currency", "render_index"]
 
@@ -136,6 +136,12 @@ td, th { vertical-align: top; } pre { white-space: pre-wrap; overflow-wrap: anyw
   body { margin: 8px auto; font-size: 14px; } h1 { font-size: 20px; }
   table { width: 100%; font-size: 13px; } td, th { padding: 3px 4px; overflow-wrap: anywhere; }
   .kpi { width: 100%; box-sizing: border-box; }
+  table.sa-stack, table.sa-stack tbody, table.sa-stack tr { display: block; width: 100%; }
+  table.sa-stack tr:first-child { display: none; }
+  table.sa-stack tr { margin-bottom: 8px; border-top: 2px solid #999; }
+  table.sa-stack td { display: flex; justify-content: space-between; gap: 12px; }
+  table.sa-stack td::before { content: attr(data-label); font-weight: 600; color: #444; }
+  table.sa-stack td:nth-child(n+2) { text-align: right; }
 }
 @page { size: A4; margin: 12mm; }
 @media print {
@@ -196,7 +202,7 @@ def render_index(manifest: dict[str, Any], h: Headline | None, currency: str | N
         if err
         else ""
     )
-    return f"""<!DOCTYPE html>
+    return label_plain_tables(f"""<!DOCTYPE html>
 <html lang="zh-CN"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'">
@@ -228,4 +234,4 @@ td:nth-child(n+2) {{ font-variant-numeric: tabular-nums; }}
 <h2>Data notes</h2><ul>{notes or "<li>none</li>"}</ul>
 <p class="meta">Inputs, versions and parameters: <a href="run.json">run.json</a> &middot;
 log: <a href="run.log">run.log</a>, <a href="kernel.log">kernel.log</a> &middot; outputs: <code>outputs/</code></p>
-</body></html>"""
+</body></html>""")
