@@ -136,7 +136,9 @@ td, th { vertical-align: top; } pre { white-space: pre-wrap; overflow-wrap: anyw
   body { margin: 8px auto; font-size: 14px; } h1 { font-size: 20px; }
   table { width: 100%; font-size: 13px; } td, th { padding: 3px 4px; overflow-wrap: anywhere; }
   .kpi { width: 100%; box-sizing: border-box; }
-  table.sa-stack, table.sa-stack tbody, table.sa-stack tr { display: block; width: 100%; }
+  table.sa-stack, table.sa-stack tbody, table.sa-stack tr {
+    display: block; width: auto; box-sizing: border-box;
+  }
   table.sa-stack tr:first-child { display: none; }
   table.sa-stack tr { margin-bottom: 8px; border-top: 2px solid #999; }
   table.sa-stack td { display: flex; justify-content: space-between; gap: 12px; }
