@@ -429,11 +429,14 @@ def run_pipeline(
     force: bool = False,
     records_dir: Path | str | None = None,
     today: _dt.date | None = None,
+    pdf: bool = False,
 ) -> RunResult:
     """Run the monthly pipeline for ``period`` ('' or None = latest complete month).
 
     Steps whose notebook, inputs, parameters and package code are unchanged since the last good
-    run are reused from it instead of rerun (``force=True`` reruns all).
+    run are reused from it instead of rerun (``force=True`` reruns all). ``pdf=True`` also
+    prints the index and each step's page to ``index.pdf``, ``NN_step.pdf`` beside them (A4,
+    headless Chromium, see :mod:`salesanalysis.report.browser`).
 
     Raises:
         InputError / PlanError: the inputs are invalid (nothing is written but a failed record).
@@ -474,8 +477,29 @@ def run_pipeline(
             fix="Free disk space in the reports folder and run again; the last "
             "good report is unchanged.",
         )
+    if pdf:
+        _print_pdfs(run, dest)
     run.say(f"Report: {dest / 'index.html'}")
     return RunResult("ok", run.manifest["period"], dest, run.records)
+
+
+def _print_pdfs(run: _Run, dest: Path) -> list[Path]:
+    """The published report's pages printed to PDF (index first, then the steps in order).
+
+    Raises:
+        BrowserError: no Chromium, or it failed (the HTML report is published all the same).
+    """
+    from salesanalysis.report.browser import pdf_page_count, print_pdfs
+
+    t0 = time.perf_counter()
+    pages = [dest / "index.html", *(dest / r.html for r in run.records if r.html)]
+    pdfs = print_pdfs([p for p in pages if p.exists()])
+    pages_n = sum(pdf_page_count(p) for p in pdfs)
+    run.say(
+        f"PDF: {len(pdfs)} files, {pages_n} A4 pages in {time.perf_counter() - t0:.1f}s "
+        f"({', '.join(p.name for p in pdfs)})"
+    )
+    return pdfs
 
 
 # ---------------------------------------------------------------------- the run's stages
@@ -1017,6 +1041,7 @@ def _write_reports_index(out: Path) -> None:
             f"<td>{e(m.get('status', '?'))}</td><td>{e(m.get('started', ''))}</td></tr>"
         )
     page = f"""<!DOCTYPE html><html><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
 <title>Sales reports</title>
 <style>body {{ font-family: Arial, sans-serif; max-width: 800px; margin: 24px auto; }}
