@@ -177,6 +177,13 @@ def test_plan_cost_at_p50_is_the_tier_formula_on_the_forecast(planned):
     for r in cost.itertuples():
         att = max(feas.loc[r.rep_id, "forecast_p50"], 0) / r.target
         assert r.payout_p50 == pytest.approx(_plain_payout(att, r.target, inc))
+    total = planned["dec"].feasibility.query("level == 'company'").iloc[0]
+    for q in ("p10", "p90"):  # the company at its percentile, spread over reps by their P50
+        assert cost[f"forecast_{q}"].sum() == pytest.approx(total[f"forecast_{q}"])
+        assert np.allclose(
+            cost[f"forecast_{q}"] / cost["forecast_p50"],
+            cost[f"forecast_{q}"].sum() / cost["forecast_p50"].sum(),
+        )
     s = ex.plan_cost_summary(cost).set_index("scenario")
     assert s.loc["P50", "payout"] == pytest.approx(cost["payout_p50"].sum())
     assert s.loc["P10", "payout"] <= s.loc["P50", "payout"] <= s.loc["P90", "payout"]

@@ -249,21 +249,31 @@ def _pipeline(tx: pd.DataFrame, spec: SampleSpec) -> pd.DataFrame:
 def _open_pipeline(
     orders: pd.DataFrame, end: pd.Timestamp, rng: np.random.Generator
 ) -> pd.DataFrame:
-    """Won-to-be opportunities closing in the two months after ``end``: a copy of the last two
-    months' orders, moved two months on, at the stage each has reached by ``end``."""
+    """The open pipeline at ``end``: for each of the last two months' orders, moved two months
+    on, the opportunities at the stage it has reached by ``end`` that win it once on average
+    (1 / the win rate from that stage of them, the others to be lost)."""
     recent = orders[orders["close"] > end - pd.DateOffset(months=2)].reset_index(drop=True)
     close = recent["close"] + pd.DateOffset(months=2)
     cycle = np.round(rng.gamma(3.0, 14.0, len(recent)) + 7).astype(int)
     created = close - pd.to_timedelta(cycle, unit="D")
     share = ((end - created).dt.days / cycle).clip(0, 1)
     stage = np.select([share < 1 / 3, share < 2 / 3], ["lead", "qualified"], "proposal")
-    return recent.assign(
-        order_id=recent["order_id"] + "-next",
-        stage=stage,
+    p = STAGE_CONVERSION
+    win = {
+        "lead": p["lead"] * p["qualified"] * p["proposal"],
+        "qualified": p["qualified"] * p["proposal"],
+        "proposal": p["proposal"],
+    }
+    n = np.maximum(rng.poisson([1 / win[s] for s in stage]), 1)
+    idx = np.repeat(np.arange(len(recent)), n)
+    rep = recent.iloc[idx].reset_index(drop=True)
+    return rep.assign(
+        order_id=rep["order_id"] + "-next" + pd.Series(np.arange(len(rep))).astype(str),
+        stage=stage[idx],
         status="open",
-        created=created,
-        close_date=close,
-        amount=np.round(recent["amount"] * rng.lognormal(0.0, 0.2, len(recent)), 2),
+        created=created.to_numpy()[idx],
+        close_date=close.to_numpy()[idx],
+        amount=np.round(rep["amount"] * rng.lognormal(0.0, 0.3, len(rep)), 2),
     )
 
 

@@ -100,31 +100,33 @@ def blended_attainment(
 
 
 def rep_plan_cost(feasibility: pd.DataFrame, inc: Incentives) -> pd.DataFrame:
-    """:data:`PLAN_COST_COLUMNS` per rep: the payout if the rep lands at the forecast's P10, P50
-    and P90 of the plan year (``feasibility``: the decomposition's table, level ``rep``, target
-    with cushion). The customer attainment, when the plan pays on it, is taken equal to the
-    revenue attainment (the forecast has no customer interval per rep)."""
+    """:data:`PLAN_COST_COLUMNS` per rep: the payout with the company at the forecast's P10, P50
+    and P90 of the plan year, each spread over the reps in proportion to their own P50
+    (``feasibility``: the decomposition's table; the company from level ``company``, reps from
+    level ``rep`` with their targets with cushion). At P50 every rep is at their own forecast
+    mean. The customer attainment, when the plan pays on it, is taken equal to the revenue
+    attainment (the forecast has no customer interval per rep)."""
     reps = feasibility[feasibility["level"] == "rep"]
+    total = feasibility[feasibility["level"] == "company"]
     out = pd.DataFrame(
         {"rep_id": reps["rep_id"].astype(str), "target": reps["target"].astype(float)}
     )
     out["on_target_payout"] = on_target_payout(out["target"], inc)
+    p50 = reps["forecast_p50"].astype(float).clip(lower=0.0).to_numpy()
+    t = out["target"].to_numpy()
     for q in SCENARIOS:
-        fc = reps[f"forecast_{q}"].astype(float).clip(lower=0.0).to_numpy()
+        company = float(total[f"forecast_{q}"].iloc[0]) if len(total) else float("nan")
+        share = company / p50.sum() if q != "p50" and p50.sum() > 0 else 1.0
+        fc = p50 * (share if np.isfinite(share) else 1.0)
         out[f"forecast_{q}"] = fc
-        att = np.divide(
-            fc,
-            out["target"].to_numpy(),
-            out=np.zeros(len(out)),
-            where=out["target"].to_numpy() > 0,
-        )
+        att = np.divide(fc, t, out=np.zeros(len(out)), where=t > 0)
         out[f"payout_{q}"] = payout(blended_attainment(att, None, inc), out["target"], inc)
     return out[PLAN_COST_COLUMNS].sort_values("rep_id").reset_index(drop=True)
 
 
 def plan_cost_summary(cost: pd.DataFrame) -> pd.DataFrame:
-    """``scenario, revenue, payout, cost_of_sales`` for every rep at P10, P50 and P90 (the
-    forecast's months taken as moving together, as in the feasibility check), and on target."""
+    """``scenario, revenue, payout, cost_of_sales`` on target and with the company at the
+    forecast's P10, P50 and P90 (:func:`rep_plan_cost`)."""
     rows = [
         {
             "scenario": "on target",
@@ -169,7 +171,7 @@ def rep_earnings(review: pd.DataFrame, inc: Incentives) -> pd.DataFrame:
     out["attainment_ytd"] = att(out["actual_ytd"].to_numpy())
     out["earned_to_date"] = payout(blended_attainment(out["attainment_ytd"], cust[0], inc), t, inc)
     for q, col in zip(SCENARIOS, ("landing_lo_80", "landing_mean", "landing_hi_80"), strict=True):
-        land = fy[col].astype(float).fillna(0.0).clip(lower=0.0).to_numpy()
+        land = fy[col].astype(float).clip(lower=0.0).to_numpy()  # NaN: no landing forecast
         out[f"landing_{q}"] = land
         out[f"payout_ye_{q}"] = payout(blended_attainment(att(land), cust[1], inc), t, inc)
     return out.reset_index().rename(columns={"index": "rep_id"})

@@ -279,7 +279,11 @@ def check_actions(
             "steps": _text(df, "steps"),
             "start": start,
             "due": due,
-            **{c: v.fillna(0.0).astype(float) for c, v in nums.items()},
+            "budget": nums["budget"].fillna(0.0).astype(float),
+            "people": nums["people"].fillna(0.0).astype(float),
+            # blank = no expected effect of that kind (shown as a dash, not as 0)
+            "expected_revenue": nums["expected_revenue"].astype(float),
+            "expected_customers": nums["expected_customers"].astype(float),
             "kpi": _text(df, "kpi"),
             "line": df.index.astype(int),
         }
