@@ -541,3 +541,41 @@ def test_pipeline_stage_status_mismatch_is_refused():
     )
     _, problems = check_pipeline(raw, "pipeline.csv", {"R1"}, {})
     assert [p.column for p in problems] == ["stage"] and problems[0].rows == [2]
+
+
+def test_orders_funnel_without_a_pipeline(planned):
+    dec, cube = planned["dec"], planned["cube"]
+    months = list(pd.date_range("2025-01-01", "2025-12-01", freq="MS"))
+    orders = cube.groupby(["month", "region", "customer_type", "rep_id"], as_index=False)[
+        "orders"
+    ].sum()
+    f = ex.orders_funnel(dec.targets, cube, orders, months)
+    hist = cube[cube["month"].isin(months)]
+    aov = hist.groupby("region")["revenue"].sum() / hist.groupby("region")["orders"].sum()
+    np.testing.assert_allclose(f["avg_order"], f["region"].map(aov))
+    np.testing.assert_allclose(f["orders"] * f["avg_order"], f["target"])
+    rep_month = dec.targets.groupby(["rep_id", "month"])["target_customers"].sum()
+    got = f.set_index(["rep_id", "month"])["new_customers"]
+    assert (got.reindex(rep_month.index) == rep_month).all()
+
+
+def test_optional_inputs_are_mapped_like_the_others(tmp_path):
+    """A pipeline export with Chinese headers, renamed by mapping.yaml; no actions file."""
+    d = tmp_path / "data"
+    d.mkdir()
+    (d / "mapping.yaml").write_text(
+        "pipeline:\n  file: 商机.csv\n  columns: {编号: id, 销售: rep_id, 客户: customer_id, "
+        "阶段: stage, 金额: amount, 创建: created, 状态: status, 关闭: close_date}\n",
+        encoding="utf-8",
+    )
+    (d / "商机.csv").write_text(
+        "编号,销售,客户,阶段,金额,创建,状态,关闭\nP1,R1,C1,won,100,2025-01-05,won,2025-02-01\n"
+        "P2,R1,C2,proposal,50,2025-03-01,open,\n",
+        encoding="utf-8",
+    )
+    reps = pd.DataFrame({"rep_id": ["R1"], "name": ["王伟"]})
+    got = ex.read_execution_inputs(d, None, {}, reps)
+    assert got.actions is None and got.action_status is None
+    assert list(got.pipeline["opportunity_id"]) == ["P1", "P2"]
+    assert got.pipeline["amount"].sum() == 150
+    assert set(got.sources) == {"pipeline"}
