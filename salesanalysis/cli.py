@@ -233,9 +233,15 @@ def _validate(args: argparse.Namespace) -> int:
     from salesanalysis.data.readers import load_dataset
 
     plan = args.plan or _default_plan(args.data)
+    from salesanalysis.execution.inputs import read_execution_inputs
+
     with files_outside_data_folder(args.allow_outside):
         ds = load_dataset(args.data, plan)
-    tx = ds.transactions
+        tx = ds.transactions
+        dims = ("region", "product_line", "customer_type")
+        extra = read_execution_inputs(
+            args.data, ds.plan, {d: set(tx[d].astype(str)) for d in dims}, ds.reps
+        )
     print(
         f"OK: {len(tx):,} transaction lines from {tx['date'].min():%Y-%m-%d} to "
         f"{tx['date'].max():%Y-%m-%d}; {tx['region'].nunique()} regions, "
@@ -245,6 +251,13 @@ def _validate(args: argparse.Namespace) -> int:
     )
     for note in ds.notes:
         print(f"note: {note}")
+    for name, df in (
+        ("actions", extra.actions),
+        ("action status rows", extra.action_status),
+        ("pipeline opportunities", extra.pipeline),
+    ):
+        if df is not None:
+            print(f"{name}: {len(df):,}")
     if getattr(args, "period", "") and ds.plan is not None:
         from salesanalysis.review.scope import check_run
         from salesanalysis.targets.record import RECORDS_DIR

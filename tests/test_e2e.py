@@ -56,7 +56,10 @@ def test_manifest(run: Path):
     assert m["status"] == "ok" and m["period"] == PERIOD
     assert [s["name"] for s in m["steps"]] == STEPS
     assert all(s["status"] == "ok" for s in m["steps"])
-    assert set(m["sha256"]) == {"transactions", "reps", "market", "plan"}
+    assert set(m["sha256"]) == {
+        *("transactions", "reps", "market", "plan"),
+        *("actions", "action_status", "pipeline"),  # the sample's optional inputs
+    }
     assert m["versions"]["statsmodels"] and m["versions"]["papermill"]
     assert (run / "run.log").read_text(encoding="utf-8").count(" ok in ") == 4
 
@@ -199,3 +202,45 @@ def test_pdf_of_every_page_and_no_cut_table_on_paper(run: Path):
         cut = [o for p in _pages(run)[1:] for o in b.overflows(p, A4_LANDSCAPE_PX, "print")]
         cut += b.overflows(run / "index.html", A4_PORTRAIT_PX, "print")
     assert not cut, "\n".join(map(str, cut))
+
+
+def test_execution_outputs_are_consistent(run: Path):
+    """The execution half on the sample: strategies in words, actions on known segments and
+    called out on the index, the funnel reconciling with rep targets, P50 payouts by the tier
+    formula, the demand plan adding up to the revenue targets."""
+    from salesanalysis.execution import payout
+
+    out = run / "outputs"
+    plan = load_plan(SAMPLE_DIR / "plan.yaml")
+    strategies = pd.read_parquet(out / "strategies.parquet")
+    assert list(strategies["strategy"]) == [s.name for s in plan.strategies]
+    assert not strategies.astype(str).apply(lambda c: c.str.contains("{")).any().any()
+    np.testing.assert_allclose(
+        strategies["effect"], strategies["target_with"] - strategies["target_without"]
+    )
+    cube = pd.read_parquet(out / "cube.parquet")
+    actions = pd.read_parquet(out / "actions.parquet")
+    for d in ("region", "product_line", "customer_type"):
+        given = actions[f"segment_{d}"][actions[f"segment_{d}"] != ""]
+        assert set(given) <= set(cube[d])
+    assert set(actions["state"]) <= {"done", "late", "on time", "not started"}
+    called = actions[actions["overdue"] & actions["behind"]]
+    index = (run / "index.html").read_text(encoding="utf-8")
+    assert len(called) >= 1 and all(a in index for a in called["action_id"])
+    targets = pd.read_parquet(out / "targets.parquet")
+    funnel = pd.read_parquet(out / "funnel.parquet").set_index(["rep_id", "month"])
+    rep_month = targets.groupby(["rep_id", "month"])["target_revenue"].sum()
+    np.testing.assert_allclose(
+        (funnel["won"] * funnel["avg_deal"]).reindex(rep_month.index), rep_month
+    )
+    inc = pd.read_parquet(out / "incentives.parquet")
+    np.testing.assert_allclose(
+        inc["payout_ye_p50"],
+        payout(inc["landing_p50"] / inc["fy_target"], inc["fy_target"], plan.incentives),
+    )
+    demand = pd.read_parquet(out / "demand_plan.parquet").set_index(["product_line", "month"])
+    want = targets.groupby(["product_line", "month"])["target_revenue_no_cushion"].sum()
+    np.testing.assert_allclose(
+        (demand["units"] * demand["planned_price"]).reindex(want.index), want
+    )
+    assert (out / "demand_plan.xlsx").stat().st_size > 0

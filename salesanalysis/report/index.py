@@ -42,6 +42,7 @@ class Headline:
     plan_note: str | None = None
     currency: str = NO_PLAN_CURRENCY  # of every amount above
     reviewed: bool = False  # the review step ran: behind / ahead are its answers, even if empty
+    alerts: list[str] = field(default_factory=list)  # overdue actions in lagging segments
 
 
 def _sales_cards(outputs: Path, p: pd.Period, currency: str) -> list[tuple[str, str, str]]:
@@ -108,6 +109,10 @@ def headline(outputs: Path | str, period: str, currency: str | None = None) -> H
         ]
         h.behind, h.ahead = list(r.get("behind") or []), list(r.get("ahead") or [])
         h.reviewed = True
+        if (outputs / "actions.parquet").exists():
+            from salesanalysis.execution import overdue_callouts
+
+            h.alerts = overdue_callouts(pd.read_parquet(outputs / "actions.parquet"))
     h.cards += _sales_cards(outputs, p, currency)
     return h
 
@@ -197,6 +202,9 @@ def render_index(manifest: dict[str, Any], h: Headline | None, currency: str | N
         else ""
     )
     notes = "".join(f"<li>{e(n)}</li>" for n in manifest.get("notes") or [])
+    alerts = "".join(f"<li>{e(a)}</li>" for a in (h.alerts if h else []))
+    if alerts:
+        segs += f"<h3>Overdue actions in segments behind target</h3><ul>{alerts}</ul>"
     err = manifest.get("error")
     err_html = (
         f'<div class="err"><b>Run {e(status)}</b> at step {e(err["step"])}:'
