@@ -348,6 +348,7 @@ def test_the_report_says_what_the_shape_needs(run: Run, shape_data: C.Built, sha
         # the months before the plan are shown as such, not judged
         assert run.returncode == 0, run.stderr[-2000:]
         assert "before the plan" in run.text("04_performance_review.html")
+        assert "Attainment since the plan began (2025-07)" in run.text("index.html")
     elif shape == "all_ahead":
         # nobody behind: a sentence instead of an empty table, and every cell ahead
         assert run.returncode == 0, run.stderr[-2000:]

@@ -45,6 +45,18 @@ class Headline:
     alerts: list[str] = field(default_factory=list)  # overdue actions in lagging segments
 
 
+def _mid_year_start(outputs: Path, p: pd.Period) -> pd.Period | None:
+    """The first month of the run's plan when it is a mid-year plan whose year is the report
+    month's (its review judges only the plan's months); None otherwise."""
+    try:
+        plan = json.loads((outputs / "plan.json").read_text(encoding="utf-8"))
+        cut = pd.Period(str(plan["plan_cutoff"]), "M")
+        year = int(plan["fiscal_year"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return cut + 1 if cut.year == year == p.year and cut.month < 12 else None
+
+
 def _sales_cards(outputs: Path, p: pd.Period, currency: str) -> list[tuple[str, str, str]]:
     cube = pd.read_parquet(outputs / "cube.parquet", columns=["month", "revenue"])
     monthly = cube.groupby("month")["revenue"].sum()
@@ -84,9 +96,10 @@ def headline(outputs: Path | str, period: str, currency: str | None = None) -> H
         from salesanalysis.review import headline as review_headline
 
         r = review_headline(pd.read_parquet(review))
+        start = _mid_year_start(outputs, p)
         h.cards += [
             (
-                "YTD attainment",
+                f"Attainment since the plan began ({start})" if start else "YTD attainment",
                 pct(r["ytd_attainment"]),
                 f"{money(r['ytd_actual'], currency)} of {money(r['ytd_target'], currency)} phased target",
             ),
