@@ -171,27 +171,31 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    """Read and check the inputs as a run does (the same reader: Arrow's fast path when it can
+    vouch for the file, else the pandas readers), so that validating a large file takes no
+    more memory than running on it."""
+    from salesanalysis.data.ingest import load_cubes
     from salesanalysis.data.mapping import files_outside_data_folder
-    from salesanalysis.data.readers import load_dataset
 
     plan = args.plan or _default_plan(args.data)
     with files_outside_data_folder(args.allow_outside):
-        ds = load_dataset(args.data, plan)
-    tx = ds.transactions
+        ing = load_cubes(args.data, plan)
+    cube = ing.cube
     print(
-        f"OK: {len(tx):,} transaction lines from {tx['date'].min():%Y-%m-%d} to "
-        f"{tx['date'].max():%Y-%m-%d}; {tx['region'].nunique()} regions, "
-        f"{tx['product_line'].nunique()} product lines, {tx['customer_type'].nunique()} customer "
-        f"types, {len(ds.reps)} reps, {len(ds.market):,} market rows"
+        f"OK: {ing.n_lines:,} transaction lines from {ing.first_date:%Y-%m-%d} to "
+        f"{ing.last_date:%Y-%m-%d}; {cube['region'].nunique()} regions, "
+        f"{cube['product_line'].nunique()} product lines, {cube['customer_type'].nunique()} "
+        f"customer types, {len(ing.reps)} reps, {len(ing.market):,} market rows"
         + (f"; plan {plan}" if plan else "; no plan file")
     )
-    for note in ds.notes:
+    for note in ing.notes:
         print(f"note: {note}")
-    if getattr(args, "period", "") and ds.plan is not None:
+    if getattr(args, "period", "") and ing.plan is not None:
         from salesanalysis.review.scope import check_run
         from salesanalysis.targets.record import RECORDS_DIR
 
-        for line in check_run(args.period, ds.plan, ds.last_month, RECORDS_DIR):
+        last_month = ing.last_date.to_period("M")
+        for line in check_run(args.period, ing.plan, last_month, RECORDS_DIR):
             print(line)
     return 0
 
