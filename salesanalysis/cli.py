@@ -14,10 +14,16 @@ the lock, 6 plan-of-record refusal, 130 interrupted); ``--debug`` adds the trace
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 from pathlib import Path
 from typing import Any
+
+# Arrow's allocator (mimalloc) reserves 1 GiB of address space at its first allocation; 64 MiB
+# at a time keeps a run (and the notebooks' kernels, which inherit this) within an address-space
+# limit (`ulimit -v`) sized to what it really uses. Set before pyarrow is first imported.
+os.environ.setdefault("MIMALLOC_ARENA_RESERVE", "64MiB")
 
 from salesanalysis.errors import SalesAnalysisError, shorten
 from salesanalysis.paths import REPORTS_DIR, SAMPLE_DIR

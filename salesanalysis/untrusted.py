@@ -292,7 +292,7 @@ def input_limits() -> InputLimits:
 
 
 def _size(n: float) -> str:
-    return f"{n / _MB:,.0f} MB" if n >= 10 * _MB else f"{n:,.0f} bytes"
+    return f"{n / _MB:,.4g} MB" if n >= _MB else f"{n:,.0f} bytes"
 
 
 def _too_long(path: Path, line: int, limits: InputLimits) -> InputError:
@@ -321,10 +321,10 @@ def _too_large(path: Path, limits: InputLimits, packed: bool) -> InputError:
     mb = limits.content_bytes / _MB
     fix = (
         f"Check that {path.name} is the right file. If it is, raise the limit for this run: "
-        f"SALESANALYSIS_MAX_INPUT_MB={int(2 * mb)} salesanalysis ... (reading needs several "
+        f"SALESANALYSIS_MAX_INPUT_MB={max(1, round(2 * mb))} salesanalysis ... (reading needs several "
         "times the file's size in memory)."
     )
-    message = f"{what} more than {mb:,.0f} MB, the largest data file read"
+    message = f"{what} more than {_size(limits.content_bytes)}, the largest data file read"
     return InputError(
         f"{path} {message}",
         problems=[Problem(f"the file {message}", file=str(path), fix=fix)],

@@ -284,7 +284,12 @@ def _refuse_over_limit(stream: LimitedInput | None) -> None:
     if stream is None or stream.problem is None:
         return
     stream.close()
-    raise InputError(f"1 problem(s) in {stream.path}", stream.problem.problems) from None
+    raise _as_dataset_error(stream.problem, stream.path)
+
+
+def _as_dataset_error(error: InputError, path: Path) -> InputError:
+    """A refusal of ``untrusted`` worded as :func:`io.load_dataset` words a file's problem."""
+    return InputError(f"1 problem(s) in {path}", error.problems)
 
 
 _ARROW_ERRORS = (
@@ -301,10 +306,8 @@ def _has_quotes(path: Path) -> bool:
     blocks faster when it knows none does)."""
     if path.name.lower().endswith(".gz"):
         return True
-    import mmap
-
-    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
-        return m.find(b'"') >= 0
+    with open(path, "rb") as f:  # in chunks: mapping the whole file would take its size in
+        return any(b'"' in chunk for chunk in iter(lambda: f.read(1 << 24), b""))  # addresses
 
 
 def _file_lines(
@@ -370,7 +373,10 @@ def _guard(
 def _parquet_batches(
     path: Path, settings: dict[str, Any]
 ) -> tuple[Iterator[pa.RecordBatch], dict[str, str]]:
-    check_packed_input(path)
+    try:
+        check_packed_input(path)
+    except InputError as e:
+        raise _as_dataset_error(e, path) from None
     try:
         schema = pq.read_schema(path)
     except Exception as e:  # pyarrow raises many types
