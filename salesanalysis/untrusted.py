@@ -504,7 +504,8 @@ def read_input(path: str | Path) -> bytearray:
 def check_packed_input(path: str | Path) -> None:
     """Refuse a workbook (``.xlsx``/``.xlsm``, a zip archive) or a Parquet file whose content,
     by its own directory of sizes, is larger than the content limit or grows more than the
-    expansion limit; nothing is unpacked to find out.
+    expansion limit; nothing is unpacked to find out. Any other file (an old ``.xls``) is
+    refused when it is larger than the content limit.
 
     Raises:
         InputError: as :func:`read_input`; a file that is not a valid archive is left to the
@@ -531,8 +532,8 @@ def check_packed_input(path: str | Path) -> None:
         except Exception:  # noqa: BLE001 - pyarrow raises many types; the reader reports it
             return
         content = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
-    else:
-        return
+    else:  # e.g. an old .xls workbook: not compressed, its size is its content
+        content = packed
     if content > lim.content_bytes:
         raise _too_large(p, lim, packed=True)
     if content >= lim.expansion_from and content > lim.expansion * max(packed, 1):
