@@ -853,8 +853,9 @@ def hostile_inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def test_hostile_file_is_refused_under_an_address_space_limit(
     hostile_inputs: dict[str, Path], tmp_path: Path, kind: str, command: str
 ):
-    """Before: the bomb unpacked whole into memory (10 GB) and the long line reached 15.8 GB in
-    read_csv; under the limit both ended in "Unexpected error: MemoryError" (exit 1)."""
+    """Before: the bomb unpacked whole into memory (over 10 GB; under this limit "Unexpected
+    error: MemoryError", exit 1) and a line was read whole whatever its length (200 MB: 15.8 GB).
+    Now each is refused after reading at most 16 MB and 1 MB of it."""
     d = hostile_inputs[kind]
     before = _tree(d)
     extra = ["--out", str(tmp_path / "reports"), "--steps", "01"] if command == "run" else []
