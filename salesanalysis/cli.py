@@ -16,10 +16,16 @@ the lock, 6 plan-of-record refusal, 130 interrupted); ``--debug`` adds the trace
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 from pathlib import Path
 from typing import Any
+
+# Arrow's allocator (mimalloc) reserves 1 GiB of address space at its first allocation; 64 MiB
+# at a time keeps a run (and the notebooks' kernels, which inherit this) within an address-space
+# limit (`ulimit -v`) sized to what it really uses. Set before pyarrow is first imported.
+os.environ.setdefault("MIMALLOC_ARENA_RESERVE", "64MiB")
 
 from salesanalysis.errors import SalesAnalysisError, shorten
 from salesanalysis.paths import REPORTS_DIR, SAMPLE_DIR
@@ -229,27 +235,30 @@ def _plan_import(args: argparse.Namespace, records: Path) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    """Read and check the inputs as a run does (the same reader: Arrow's fast path when it can
+    vouch for the file, else the pandas readers), so that validating a large file takes no
+    more memory than running on it."""
+    from salesanalysis.data.ingest import load_cubes
     from salesanalysis.data.mapping import files_outside_data_folder
-    from salesanalysis.data.readers import load_dataset
 
     plan = args.plan or _default_plan(args.data)
     from salesanalysis.execution.inputs import read_execution_inputs
 
     with files_outside_data_folder(args.allow_outside):
-        ds = load_dataset(args.data, plan)
-        tx = ds.transactions
+        ing = load_cubes(args.data, plan)
         dims = ("region", "product_line", "customer_type")
         extra = read_execution_inputs(
-            args.data, ds.plan, {d: set(tx[d].astype(str)) for d in dims}, ds.reps
+            args.data, ing.plan, {d: set(ing.cube[d].astype(str)) for d in dims}, ing.reps
         )
+    cube = ing.cube
     print(
-        f"OK: {len(tx):,} transaction lines from {tx['date'].min():%Y-%m-%d} to "
-        f"{tx['date'].max():%Y-%m-%d}; {tx['region'].nunique()} regions, "
-        f"{tx['product_line'].nunique()} product lines, {tx['customer_type'].nunique()} customer "
-        f"types, {len(ds.reps)} reps, {len(ds.market):,} market rows"
+        f"OK: {ing.n_lines:,} transaction lines from {ing.first_date:%Y-%m-%d} to "
+        f"{ing.last_date:%Y-%m-%d}; {cube['region'].nunique()} regions, "
+        f"{cube['product_line'].nunique()} product lines, {cube['customer_type'].nunique()} "
+        f"customer types, {len(ing.reps)} reps, {len(ing.market):,} market rows"
         + (f"; plan {plan}" if plan else "; no plan file")
     )
-    for note in ds.notes:
+    for note in ing.notes:
         print(f"note: {note}")
     for name, df in (
         ("actions", extra.actions),
@@ -258,11 +267,12 @@ def _validate(args: argparse.Namespace) -> int:
     ):
         if df is not None:
             print(f"{name}: {len(df):,}")
-    if getattr(args, "period", "") and ds.plan is not None:
+    if getattr(args, "period", "") and ing.plan is not None:
         from salesanalysis.review.scope import check_run
         from salesanalysis.targets.record import RECORDS_DIR
 
-        for line in check_run(args.period, ds.plan, ds.last_month, RECORDS_DIR):
+        last_month = ing.last_date.to_period("M")
+        for line in check_run(args.period, ing.plan, last_month, RECORDS_DIR):
             print(line)
     return 0
 

@@ -50,6 +50,7 @@ from salesanalysis.errors import (
     SalesAnalysisError,
     StepFailed,
     StepSkipped,
+    shorten,
 )
 from salesanalysis.paths import (
     NOTEBOOKS_DIR,
@@ -111,7 +112,7 @@ class StepRecord:
     status: str = "pending"  # pending | ok | reused | skipped | failed | interrupted
     seconds: float = 0.0
     error: str | None = None
-    note: str | None = None  # why a step was skipped
+    note: str | None = None  # why a step was skipped, or its own line (outputs/<stem>.note)
     html: str | None = None
     notebook: str | None = None
     fingerprint: str | None = None
@@ -836,6 +837,9 @@ def _execute_step(
         rec.seconds = round(time.perf_counter() - t0, 2)
         rec.outputs = _changed(before, run.build / "outputs")
         _export_step(run.build, step, rec)
+    own = run.build / "outputs" / f"{step.stem}.note"  # what a step says of itself, if it does
+    if rec.status == "ok" and own.is_file():
+        rec.note = shorten(" ".join(own.read_text(encoding="utf-8").split()), 200) or None
     said = rec.error or rec.note
     run.say(f"      {rec.status} in {rec.seconds:.1f}s" + (f": {said}" if said else ""))
     log.info("step %s %s in %.2fs", step.stem, rec.status, rec.seconds)
