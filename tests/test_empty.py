@@ -249,6 +249,22 @@ def _target_frames() -> dict[str, pd.DataFrame]:
         "bridge": pd.DataFrame(
             {"step": ["last year", "volume", "target"], "kind": ["total", "step", "total"]}
         ).assign(amount=[100.0, 10.0, 110.0]),
+        "rep_month": pd.DataFrame(
+            {
+                "rep_id": ["R1"],
+                "name": ["王伟"],
+                "region": ["西南"],
+                "2025-01": [1e6],
+                "total": [1e6],
+            }
+        ),
+        "monthly": pd.DataFrame(
+            {
+                "month": [pd.Timestamp("2025-01-01")],
+                "region": ["西南"],
+                "target_revenue_no_cushion": [1e6],
+            }
+        ),
         "targets": pd.DataFrame(
             {"region": ["西南"], "product_line": ["Pumps"], "target_revenue_no_cushion": [1e6]}
         ),
@@ -342,6 +358,8 @@ def _chart_calls() -> dict[str, tuple[Callable[..., Figure], Callable[[], tuple]
         "bridge_chart": (TC.bridge_chart, lambda: (t["bridge"],)),
         "target_heatmap": (TC.target_heatmap, lambda: (t["targets"],)),
         "rep_load_chart": (TC.rep_load_chart, lambda: (t["rep_load"],)),
+        "rep_month_heatmap": (TC.rep_month_heatmap, lambda: (t["rep_month"],)),
+        "monthly_target_chart": (TC.monthly_target_chart, lambda: (t["monthly"],)),
         "attainment_chart": (RC.attainment_chart, lambda: (r["review"],)),
         "pacing_chart": (RC.pacing_chart, lambda: (r["curve"],)),
         "bridge_waterfall": (RC.bridge_waterfall, lambda: (r["bridge"],)),

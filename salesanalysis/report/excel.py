@@ -306,10 +306,19 @@ def _level_rows(ws: Any) -> tuple[dict[int, str], list[tuple[int, tuple[Any, ...
     return cols, [(i, r) for i, r in body if not _is_total_row(r)]
 
 
-def level_sheet_differences(path: Path | str, targets: pd.DataFrame) -> list[str]:
-    """Where a targets workbook's level sheets (any sheet with target figures by keys) differ
-    from the sums of ``targets``: ``"sheet Rep, row 7 (华东/R003): 目标收入 ... 1,200,000 in the
-    workbook, 1,150,000 in the targets"``. Empty when every figure matches (to 0.5)."""
+def _is_level_sheet(title: str, figures: list[str], only: Collection[str] | None) -> bool:
+    if not figures or title.lower() in ("assumptions", "checks"):
+        return False
+    return only is None or title in only
+
+
+def level_sheet_differences(
+    path: Path | str, targets: pd.DataFrame, only: Collection[str] | None = None
+) -> list[str]:
+    """Where a targets workbook's level sheets (any sheet with target figures by keys, or the
+    sheets named in ``only``) differ from the sums of ``targets``: ``"sheet Rep, row 7
+    (华东/R003): 目标收入 ... 1,200,000 in the workbook, 1,150,000 in the targets"``. Empty when
+    every figure matches (to 0.5)."""
     from openpyxl import load_workbook
 
     wb = load_workbook(path, read_only=True, data_only=False)
@@ -318,7 +327,7 @@ def level_sheet_differences(path: Path | str, targets: pd.DataFrame) -> list[str
         for ws in wb.worksheets:
             cols, body = _level_rows(ws)
             figures = [c for c in cols.values() if c in TARGET_FIGURES]
-            if not figures or ws.title.lower() in ("assumptions", "checks"):
+            if not _is_level_sheet(ws.title, figures, only):
                 continue
             keys = [k for k in LEVEL_KEYS if k in cols.values()]
             at = {c: j for j, c in cols.items()}
@@ -350,9 +359,12 @@ def level_sheet_differences(path: Path | str, targets: pd.DataFrame) -> list[str
     return out
 
 
-def refresh_level_sheets(path: Path | str, targets: pd.DataFrame) -> Path:
-    """Rewrite the target figures of a workbook's level sheets from ``targets`` (and the
-    growth and load derived from them), keeping everything else; written atomically."""
+def refresh_level_sheets(
+    path: Path | str, targets: pd.DataFrame, only: Collection[str] | None = None
+) -> Path:
+    """Rewrite the target figures of a workbook's level sheets (those named in ``only``, if
+    given) from ``targets`` (and the growth and load derived from them), keeping everything
+    else; written atomically."""
     from openpyxl import load_workbook
 
     path = Path(path)
@@ -360,7 +372,7 @@ def refresh_level_sheets(path: Path | str, targets: pd.DataFrame) -> Path:
     for ws in wb.worksheets:
         cols, body = _level_rows(ws)
         figures = [c for c in cols.values() if c in TARGET_FIGURES]
-        if not figures or ws.title.lower() in ("assumptions", "checks"):
+        if not _is_level_sheet(ws.title, figures, only):
             continue
         keys = [k for k in LEVEL_KEYS if k in cols.values()]
         at = {c: j for j, c in cols.items()}

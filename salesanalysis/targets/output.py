@@ -17,7 +17,7 @@ from salesanalysis.untrusted import EXCEL_WRITER_KWARGS
 if TYPE_CHECKING:
     from salesanalysis.targets.decompose import Decomposition
 
-__all__ = ["level_tables", "write_targets"]
+__all__ = ["LEVEL_SHEETS", "level_tables", "write_targets"]
 
 _SHEETS = [
     ("Company", []),
@@ -28,6 +28,7 @@ _SHEETS = [
     ("Rep", ["region", "rep_id"]),
     ("Month", ["month"]),
 ]
+LEVEL_SHEETS = tuple(name for name, _ in _SHEETS)  # the sheets that hold the targets by level
 _NO_TOTALS = ("Assumptions", "Company", "Checks", "Rep load")  # sheets without a total row
 
 

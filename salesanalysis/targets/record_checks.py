@@ -455,8 +455,9 @@ def check_workbook_matches(path: Path, targets: pd.DataFrame) -> None:
         RecordError: the first differences (sheet, row, column, workbook and targets values).
     """
     from salesanalysis.report.excel import level_sheet_differences
+    from salesanalysis.targets.output import LEVEL_SHEETS
 
-    diffs = level_sheet_differences(path, targets)
+    diffs = level_sheet_differences(path, targets, only=LEVEL_SHEETS)
     if diffs:
         raise RecordError(
             f"{path} no longer matches {Path(path).with_name('targets.parquet').name}: "

@@ -383,7 +383,9 @@ def import_workbook(
         df.to_parquet(tmp, index=False)
         tmp.replace(outputs / f"{name}.parquet")
     if (outputs / "targets.xlsx").exists():
-        refresh_level_sheets(outputs / "targets.xlsx", new)
+        from salesanalysis.targets.output import LEVEL_SHEETS
+
+        refresh_level_sheets(outputs / "targets.xlsx", new, only=LEVEL_SHEETS)
     version = None
     if cur is not None:
         why = note or f"imported from {workbook.name}: {len(edits)} rep target(s) edited"
