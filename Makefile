@@ -24,14 +24,16 @@ setup: $(STAMP)  ## create .venv and install the project with its test tools
 report: $(STAMP)  ## the monthly report on the sample data (PERIOD=YYYY-MM, default: latest complete month)
 	$(BIN)/salesanalysis run $(if $(PERIOD),--period $(PERIOD)) $(ARGS)
 
-test: $(STAMP)  ## the whole test suite (unit, property-based, notebooks, end to end)
-	$(BIN)/python -m pytest $(ARGS)
+XDIST  ?= -n auto --dist loadgroup
+
+test: $(STAMP)  ## the whole test suite (unit, property-based, notebooks, end to end), on every core
+	$(BIN)/python -m pytest $(XDIST) $(ARGS)
 
 test-random: $(STAMP)  ## the property tests with a randomised search and more examples (local use)
 	HYPOTHESIS_PROFILE=random $(BIN)/python -m pytest tests -m "not slow" $(ARGS)
 
 test-fast: $(STAMP)  ## the tests without the slow end-to-end and notebook runs
-	$(BIN)/python -m pytest tests -m "not slow" $(ARGS)
+	$(BIN)/python -m pytest $(XDIST) tests -m "not slow" $(ARGS)
 
 lab: $(STAMP)  ## open JupyterLab on notebooks/ (ARGS="--port 8890 --no-browser"; works as root)
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (salesanalysis)" >/dev/null

@@ -47,6 +47,17 @@ MARKET = (
 )
 
 
+def pytest_collection_modifyitems(config, items) -> None:
+    """``make test`` runs the suite on every core (pytest-xdist, ``--dist loadgroup``): each
+    test file is one group, so its module and session fixtures (a whole pipeline run, the
+    corpus) are built once, on one worker; the notebooks run in order on one worker, as nbval
+    needs. Without xdist the groups are inert."""
+    for item in items:
+        path = Path(str(item.fspath))
+        group = "notebooks" if path.suffix == ".ipynb" else path.name
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 @pytest.fixture
 def tiny_dir(tmp_path: Path) -> Path:
     """A minimal valid data folder (6 lines, 3 reps, yearly market)."""
