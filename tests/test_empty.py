@@ -252,6 +252,16 @@ def _target_frames() -> dict[str, pd.DataFrame]:
         "targets": pd.DataFrame(
             {"region": ["西南"], "product_line": ["Pumps"], "target_revenue_no_cushion": [1e6]}
         ),
+        "months": pd.DataFrame(
+            {
+                "month": [pd.Timestamp("2026-01-01")],
+                "region": ["西南"],
+                "target_revenue_no_cushion": [1e6],
+            }
+        ),
+        "rep_month": pd.DataFrame(
+            {"rep_id": ["R1"], "name": ["周杰"], "region": ["西南"], "2026-01": [1e6]}
+        ).assign(total=1e6),
         "rep_load": pd.DataFrame(
             {
                 "rep_id": ["R1"],
@@ -342,6 +352,8 @@ def _chart_calls() -> dict[str, tuple[Callable[..., Figure], Callable[[], tuple]
         "bridge_chart": (TC.bridge_chart, lambda: (t["bridge"],)),
         "target_heatmap": (TC.target_heatmap, lambda: (t["targets"],)),
         "rep_load_chart": (TC.rep_load_chart, lambda: (t["rep_load"],)),
+        "monthly_target_chart": (TC.monthly_target_chart, lambda: (t["months"],)),
+        "rep_month_heatmap": (TC.rep_month_heatmap, lambda: (t["rep_month"],)),
         "attainment_chart": (RC.attainment_chart, lambda: (r["review"],)),
         "pacing_chart": (RC.pacing_chart, lambda: (r["curve"],)),
         "bridge_waterfall": (RC.bridge_waterfall, lambda: (r["bridge"],)),
