@@ -8,8 +8,10 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from salesanalysis.targets.balance import start_profiles, tbh_plan, team_load
 from salesanalysis.targets.capacity import effective_capacity, region_by_month
 from salesanalysis.targets.decompose import TBH_PREFIX, decompose
+from salesanalysis.targets.periods import plan_windows
 from salesanalysis.targets.plan import plan_from_dict
 from salesanalysis.targets.reps import band_half, book_factors
 
@@ -206,3 +208,37 @@ def test_moved_rep_carries_capacity_and_targets_in_each_region() -> None:
     q1_r1 = dec.targets[(dec.targets["region"] == "R1") & (dec.targets["month"].dt.month <= 3)]
     share = q1_r1.groupby("rep_id")["target_revenue_no_cushion"].sum()
     assert abs(share["R0-2"] / share.sum() - 1 / 3) < 0.01
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    demand=st.lists(st.floats(0.0, 50.0), min_size=12, max_size=12),
+    team=st.floats(0.5, 4.0),
+    top=st.floats(2.0, 10.0),
+)
+def test_hires_relieve_the_team_month_by_month(demand, team, top) -> None:
+    """The hires a region needs are judged month by month: with them, both the region's load
+    and its team's (who carry each month alone until the hires start and ramp up) are at most
+    the band's top; one hire fewer from January, or the same hires a month later, would not do."""
+    d, c = np.array(demand), np.full(12, team)
+    if d.sum() / c.sum() <= top and team_load(d, c, np.zeros(12)) <= top:
+        return  # the team carries it: no hire
+    months = list(pd.date_range("2026-01-01", periods=12, freq="MS"))
+    p = plan("hire")
+    profiles = start_profiles(plan_windows(p), p)
+    rows, head = tbh_plan("X", d, c, top, months, profiles)
+    n, j = head["count"], months.index(pd.Timestamp(head["latest_start"]))
+
+    def fits(k: int, start: int) -> bool:
+        added = k * profiles[start]
+        return d.sum() / (c.sum() + added.sum()) <= top * (1 + 1e-9) and team_load(
+            d, c, added
+        ) <= top * (1 + 1e-9)
+
+    assert len(rows) == n and fits(n, j)
+    assert n == 1 or not fits(n - 1, 0)  # the fewest
+    assert j == 11 or not fits(n, j + 1)  # the latest start
+    # the annual totals alone would start them later (or with fewer): the team in post before
+    # they start is what month by month adds
+    annual_ok = [s for s in range(12) if d.sum() / (c.sum() + n * profiles[s].sum()) <= top]
+    assert max(annual_ok) >= j
