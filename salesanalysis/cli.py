@@ -1,9 +1,11 @@
 """The ``salesanalysis`` command.
 
     salesanalysis run [--period YYYY-MM] [--data DIR] [--plan FILE] [--out DIR] [--allow-outside]
+                      [--pdf]
     salesanalysis validate [--data DIR] [--plan FILE] [--allow-outside]
     salesanalysis steps
     salesanalysis plan freeze|adopt --run reports/YYYY-MM [--note TEXT]
+    salesanalysis plan import --run reports/YYYY-MM EDITED.xlsx [--note TEXT]
     salesanalysis plan show --year YYYY
 
 Errors meant for the user are printed as one short block and a non-zero exit code
@@ -14,10 +16,16 @@ the lock, 6 plan-of-record refusal, 130 interrupted); ``--debug`` adds the trace
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 from pathlib import Path
 from typing import Any
+
+# Arrow's allocator (mimalloc) reserves 1 GiB of address space at its first allocation; 64 MiB
+# at a time keeps a run (and the notebooks' kernels, which inherit this) within an address-space
+# limit (`ulimit -v`) sized to what it really uses. Set before pyarrow is first imported.
+os.environ.setdefault("MIMALLOC_ARENA_RESERVE", "64MiB")
 
 from salesanalysis.errors import SalesAnalysisError, shorten
 from salesanalysis.paths import REPORTS_DIR, SAMPLE_DIR
@@ -112,6 +120,12 @@ def _parser() -> argparse.ArgumentParser:
         help="set a notebook parameter for every step that has it (repeatable), "
         "e.g. --param top_n=10 --param month_correlation=0.5",
     )
+    run.add_argument(
+        "--pdf",
+        action="store_true",
+        help="also print the index and each step's page to PDF (A4) beside the HTML, with "
+        "headless Chromium (install it with .ci/install-chromium.sh)",
+    )
     run.add_argument("--quiet", action="store_true", help="print only the report path and errors")
 
     val = sub.add_parser("validate", help="check the inputs only")
@@ -140,6 +154,23 @@ def _parser() -> argparse.ArgumentParser:
         )
         p.add_argument("--note", default=None, help="why (kept in record.json)")
         p.add_argument("--debug", action="store_true", help="show tracebacks")
+    p = psub.add_parser(
+        "import",
+        help="read a manager's edits to rep targets in targets.xlsx back into a run "
+        "(and the plan of record, when the year has one)",
+        description="Reads the Rep sheet's target revenue of each rep as an override, keeps "
+        "pins and the company total by offsetting the change over the unedited reps, shows "
+        "old -> new per edit, and writes the run's targets (a draft to freeze) or, when the "
+        "year has a plan of record, its next version. Refuses, saying why, when a pin or the "
+        "total cannot be kept.",
+    )
+    p.add_argument("--run", type=Path, required=True, help="the run folder the workbook came from")
+    p.add_argument("workbook", type=Path, help="the edited targets.xlsx")
+    p.add_argument(
+        "--records", type=Path, default=None, help="plan-of-record folder (default: plans/)"
+    )
+    p.add_argument("--note", default=None, help="why (kept in record.json)")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
     p = psub.add_parser("show", help="list the versions of a year's plan of record")
     p.add_argument("--year", type=int, required=True)
     p.add_argument(
@@ -162,6 +193,8 @@ def _plan(args: argparse.Namespace) -> int:
             mark = "*" if cur is not None and r.version == cur.version else " "
             print(f"{mark} {r.describe()}")
         return 0
+    if args.plan_command == "import":
+        return _plan_import(args, records)
     fn = record.freeze if args.plan_command == "freeze" else record.adopt
     rec = fn(args.run, records, args.note)
     print(
@@ -170,28 +203,76 @@ def _plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _plan_import(args: argparse.Namespace, records: Path) -> int:
+    import json
+    import time
+
+    from salesanalysis.targets.record_import import import_workbook
+
+    t0 = time.perf_counter()
+    res = import_workbook(args.run, args.workbook, records, args.note)
+    try:
+        plan = json.loads((args.run / "outputs" / "plan.json").read_text(encoding="utf-8"))
+        currency = str(plan.get("currency") or "")
+    except (OSError, ValueError, AttributeError):
+        currency = ""
+    print(f"{len(res.edits)} rep target(s) edited in {args.workbook} (target with cushion):")
+    for line in res.lines(currency):
+        print(f"  {line}")
+    for note in res.notes:
+        print(f"note: {note}")
+    total = res.targets["target_revenue"].sum()
+    print(f"company total unchanged: {total:,.0f}{' ' + currency if currency else ''}")
+    if res.version:
+        print(f"stored as {res.version}, now the current plan of record in {records}")
+    else:
+        print(
+            f"written to {args.run / 'outputs'} (targets.parquet, targets.xlsx) as the run's "
+            f"draft; freeze it with `salesanalysis plan freeze --run {args.run}`"
+        )
+    print(f"({time.perf_counter() - t0:.1f}s)")
+    return 0
+
+
 def _validate(args: argparse.Namespace) -> int:
+    """Read and check the inputs as a run does (the same reader: Arrow's fast path when it can
+    vouch for the file, else the pandas readers), so that validating a large file takes no
+    more memory than running on it."""
+    from salesanalysis.data.ingest import load_cubes
     from salesanalysis.data.mapping import files_outside_data_folder
-    from salesanalysis.data.readers import load_dataset
 
     plan = args.plan or _default_plan(args.data)
+    from salesanalysis.execution.inputs import read_execution_inputs
+
     with files_outside_data_folder(args.allow_outside):
-        ds = load_dataset(args.data, plan)
-    tx = ds.transactions
+        ing = load_cubes(args.data, plan)
+        dims = ("region", "product_line", "customer_type")
+        extra = read_execution_inputs(
+            args.data, ing.plan, {d: set(ing.cube[d].astype(str)) for d in dims}, ing.reps
+        )
+    cube = ing.cube
     print(
-        f"OK: {len(tx):,} transaction lines from {tx['date'].min():%Y-%m-%d} to "
-        f"{tx['date'].max():%Y-%m-%d}; {tx['region'].nunique()} regions, "
-        f"{tx['product_line'].nunique()} product lines, {tx['customer_type'].nunique()} customer "
-        f"types, {len(ds.reps)} reps, {len(ds.market):,} market rows"
+        f"OK: {ing.n_lines:,} transaction lines from {ing.first_date:%Y-%m-%d} to "
+        f"{ing.last_date:%Y-%m-%d}; {cube['region'].nunique()} regions, "
+        f"{cube['product_line'].nunique()} product lines, {cube['customer_type'].nunique()} "
+        f"customer types, {len(ing.reps)} reps, {len(ing.market):,} market rows"
         + (f"; plan {plan}" if plan else "; no plan file")
     )
-    for note in ds.notes:
+    for note in ing.notes:
         print(f"note: {note}")
-    if getattr(args, "period", "") and ds.plan is not None:
+    for name, df in (
+        ("actions", extra.actions),
+        ("action status rows", extra.action_status),
+        ("pipeline opportunities", extra.pipeline),
+    ):
+        if df is not None:
+            print(f"{name}: {len(df):,}")
+    if getattr(args, "period", "") and ing.plan is not None:
         from salesanalysis.review.scope import check_run
         from salesanalysis.targets.record import RECORDS_DIR
 
-        for line in check_run(args.period, ds.plan, ds.last_month, RECORDS_DIR):
+        last_month = ing.last_date.to_period("M")
+        for line in check_run(args.period, ing.plan, last_month, RECORDS_DIR):
             print(line)
     return 0
 
@@ -261,6 +342,10 @@ def check_scheduler(address: str, timeout: float = 5.0) -> None:
 def _run(args: argparse.Namespace) -> int:
     if args.scheduler:
         check_scheduler(args.scheduler)
+    if args.pdf:  # before any step runs: a missing browser is found at once
+        from salesanalysis.report.browser import Browser
+
+        Browser().close()
     plan = args.plan or _default_plan(args.data)
     echo = (lambda s: None) if args.quiet else (lambda s: print(s, flush=True))
     from salesanalysis.data.mapping import files_outside_data_folder
@@ -289,6 +374,7 @@ def _run_pipeline(args: argparse.Namespace, plan: Path | None, echo: Any) -> Any
         cell_timeout=args.cell_timeout,
         force=args.force,
         records_dir=args.records or RECORDS_DIR,
+        pdf=args.pdf,
         extra_parameters={
             **_parse_params(args.param),
             **({"scheduler": args.scheduler} if args.scheduler else {}),

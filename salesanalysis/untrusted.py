@@ -17,19 +17,29 @@ to managers who open them in Excel. This module holds the few rules applied at t
   should be formulas are written by the code on purpose (``worksheet.write_formula``), never
   from data.
 - :func:`is_short_label`: the length limit for names given in settings files.
+- :func:`open_input` / :func:`read_input` / :func:`check_packed_input`: data files are read
+  through a stream that decompresses ``.gz`` while reading (never the whole file in memory at
+  once) and refuses, as soon as it sees it, a line longer than ``SALESANALYSIS_MAX_LINE_BYTES``
+  (1 MB), content larger than ``SALESANALYSIS_MAX_INPUT_MB`` (2,048 MB) or a compressed file
+  that grows more than ``SALESANALYSIS_MAX_EXPANSION`` (100) times (a decompression bomb).
+  Workbooks (zip archives) and Parquet files are checked the same way from their own
+  directory of sizes before anything is unpacked. Each limit is an environment variable, read
+  when a file is opened, so that a user can raise it for one run from the command line.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import stat
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from salesanalysis.errors import SalesAnalysisError
+from salesanalysis.errors import InputError, Problem, SalesAnalysisError
 
 if TYPE_CHECKING:  # pandas is imported where a frame is neutralised: plan.py stays light
     import pandas as pd
@@ -37,13 +47,19 @@ if TYPE_CHECKING:  # pandas is imported where a frame is neutralised: plan.py st
 __all__ = [
     "EXCEL_WRITER_KWARGS",
     "FORMULA_TRIGGERS",
+    "InputLimits",
+    "LimitedInput",
     "MAX_LABEL_CHARS",
     "MAX_SETTINGS_BYTES",
     "MAX_YAML_DEPTH",
+    "check_packed_input",
+    "input_limits",
     "is_short_label",
     "load_settings_yaml",
     "neutralise_cell",
     "neutralise_frame",
+    "open_input",
+    "read_input",
 ]
 
 MAX_SETTINGS_BYTES = 1 << 20
@@ -218,3 +234,307 @@ def neutralise_frame(df: pd.DataFrame) -> pd.DataFrame:
             out.isetitem(i, s.map(neutralise_cell, na_action="ignore"))
     out.columns = [neutralise_cell(c) for c in df.columns]
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# data files: streamed, with a limit on line length, size and expansion
+
+_MB = 1 << 20
+
+
+@dataclass(frozen=True)
+class InputLimits:
+    """Limits on a data file (transactions, reps, market), each set by an environment variable.
+
+    Attributes:
+        line_bytes: longest line accepted (``SALESANALYSIS_MAX_LINE_BYTES``, default 1 MB).
+        content_bytes: most bytes of content, after decompression (``SALESANALYSIS_MAX_INPUT_MB``,
+            default 2,048 MB).
+        expansion: most times a compressed file may grow once unpacked
+            (``SALESANALYSIS_MAX_EXPANSION``, default 100; checked from 16 MB of content on:
+            sales exports compress 5-20 times, a decompression bomb hundreds of times).
+    """
+
+    line_bytes: int = _MB
+    content_bytes: int = 2048 * _MB
+    expansion: float = 100.0
+    expansion_from: int = 16 * _MB
+
+
+def _env_number(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip().replace("_", "").replace(",", "")
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InputError(
+            f"the environment variable {name} is {raw[:40]!r}, not a number",
+            fix=f"Set {name} to a positive number, or unset it to use the default ({default:g}).",
+        ) from None
+    if not value > 0:
+        raise InputError(
+            f"the environment variable {name} is {raw[:40]!r}; it must be positive",
+            fix=f"Set {name} to a positive number, or unset it to use the default ({default:g}).",
+        )
+    return value
+
+
+def input_limits() -> InputLimits:
+    """The limits in force now (the defaults, or the environment variables that change them)."""
+    d = InputLimits()
+    return InputLimits(
+        line_bytes=int(_env_number("SALESANALYSIS_MAX_LINE_BYTES", d.line_bytes)),
+        content_bytes=int(_env_number("SALESANALYSIS_MAX_INPUT_MB", d.content_bytes / _MB) * _MB),
+        expansion=_env_number("SALESANALYSIS_MAX_EXPANSION", d.expansion),
+        expansion_from=min(d.expansion_from, d.content_bytes),
+    )
+
+
+def _size(n: float) -> str:
+    return f"{n / _MB:,.4g} MB" if n >= _MB else f"{n:,.0f} bytes"
+
+
+def _too_long(path: Path, line: int, limits: InputLimits) -> InputError:
+    fix = (
+        "The file is probably not a CSV export, or its line breaks were lost: export it again "
+        "as CSV (one row per line). If such long lines are right, allow them for this run: "
+        f"SALESANALYSIS_MAX_LINE_BYTES={4 * limits.line_bytes} salesanalysis ..."
+    )
+    return InputError(
+        f"{path}: line {line} is longer than {limits.line_bytes:,} bytes",
+        problems=[
+            Problem(
+                f"line {line} is longer than {limits.line_bytes:,} bytes (the longest line "
+                "accepted); it was not read",
+                file=str(path),
+                rows=[line],
+                fix=fix,
+            )
+        ],
+        fix=fix,
+    )
+
+
+def _too_large(path: Path, limits: InputLimits, packed: bool) -> InputError:
+    what = "unpacks to" if packed else "holds"
+    mb = limits.content_bytes / _MB
+    fix = (
+        f"Check that {path.name} is the right file. If it is, raise the limit for this run: "
+        f"SALESANALYSIS_MAX_INPUT_MB={max(1, round(2 * mb))} salesanalysis ... (reading needs several "
+        "times the file's size in memory)."
+    )
+    message = f"{what} more than {_size(limits.content_bytes)}, the largest data file read"
+    return InputError(
+        f"{path} {message}",
+        problems=[Problem(f"the file {message}", file=str(path), fix=fix)],
+        fix=fix,
+    )
+
+
+def _bomb(path: Path, limits: InputLimits, content: int, packed: int) -> InputError:
+    fix = (
+        f"Unpack {path.name} yourself and check it. If it is a real export, put the unpacked "
+        "file in the data folder instead, or allow it for this run: "
+        f"SALESANALYSIS_MAX_EXPANSION={int(10 * limits.expansion)} salesanalysis ..."
+    )
+    message = (
+        f"grows more than {limits.expansion:g} times when unpacked ({_size(content)} "
+        f"from the first {_size(packed)}): it looks like a decompression bomb, not a sales "
+        "export; it was not read further"
+    )
+    return InputError(
+        f"{path} {message}",
+        problems=[Problem(f"the file {message}", file=str(path), fix=fix)],
+        fix=fix,
+    )
+
+
+def _open_regular(path: Path) -> io.BufferedReader:
+    """The file opened for reading; a FIFO or device is refused without blocking on it."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise InputError(
+                f"{path} is not a regular file",
+                fix="Name a plain file (not a pipe, device or folder).",
+            )
+        os.set_blocking(fd, True)
+        return open(fd, "rb", closefd=True)  # noqa: SIM115 - closed by LimitedInput.close
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+class LimitedInput(io.RawIOBase):
+    """A data file as a stream of its content: ``.gz`` is decompressed while it is read, and
+    the limits of :class:`InputLimits` are checked on every chunk (line length without holding
+    a line, content size, expansion of a compressed file).
+
+    With ``raise_early`` (the default) a limit raises :class:`InputError` from ``read``. Readers
+    that cannot let an exception cross them (Arrow's, running in C++) pass ``raise_early=False``:
+    the stream then ends (as if at the end of the file) and the error waits in :attr:`problem`.
+    """
+
+    def __init__(
+        self, path: str | Path, limits: InputLimits | None = None, raise_early: bool = True
+    ):
+        super().__init__()
+        self.path = Path(path)
+        self.limits = limits or input_limits()
+        self.raise_early = raise_early
+        self.problem: InputError | None = None
+        self.content = 0  # bytes of content handed out
+        self.lines = 0  # line breaks seen
+        self._since = 0  # bytes since the last line break
+        self._cr = False  # the last byte seen was a carriage return
+        self._raw = _open_regular(self.path)
+        self.packed = self.path.name.lower().endswith(".gz")
+        if self.packed:
+            import gzip
+
+            self._src: Any = gzip.GzipFile(fileobj=self._raw, mode="rb")
+        else:
+            self._src = self._raw
+            size = os.fstat(self._raw.fileno()).st_size
+            if size > self.limits.content_bytes:
+                self._fail(_too_large(self.path, self.limits, packed=False))
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        if not self.closed:
+            try:
+                self._src.close()
+                self._raw.close()
+            finally:
+                super().close()
+
+    def _fail(self, error: InputError) -> None:
+        self.problem = error
+        if self.raise_early:
+            self.close()
+            raise error
+
+    def read(self, size: int = -1) -> bytes:
+        if self.problem is not None:
+            return b""
+        want = 1 << 22 if size is None or size < 0 else size
+        try:
+            data = self._src.read(want)
+        except (OSError, EOFError) as exc:  # a damaged .gz
+            self._fail(
+                InputError(
+                    f"{self.path} cannot be unpacked: {exc}",
+                    fix="Export and compress the file again (gzip), or use the unpacked CSV.",
+                )
+            )
+            return b""
+        if data:
+            self._check(data)
+            if self.problem is not None:
+                return b""
+        return data
+
+    def readall(self) -> bytearray:  # type: ignore[override]
+        buf = bytearray()  # grows in place (no second copy of the content at the end)
+        while chunk := self.read(1 << 22):
+            buf += chunk
+        return buf
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def _check(self, data: bytes) -> None:
+        lim = self.limits
+        self.content += len(data)
+        if self.content > lim.content_bytes:
+            return self._fail(_too_large(self.path, lim, packed=self.packed))
+        if self.packed and self.content >= lim.expansion_from:
+            packed = self._raw.tell()
+            if self.content > lim.expansion * max(packed, 1):
+                return self._fail(_bomb(self.path, lim, self.content, packed))
+        self._lines(data)
+        return None
+
+    def _lines(self, data: bytes) -> None:
+        """Count line breaks (``\\n``, ``\\r\\n`` or ``\\r``) and refuse a line longer than
+        the limit. ``data`` is looked at in windows no longer than the limit: inside a window
+        two breaks are closer than the limit, so only the stretch from the last break of the
+        previous windows to the first break of this one can be too long."""
+        limit, n, pos = self.limits.line_bytes, len(data), 0
+        while pos < n:
+            end = min(n, pos + limit)
+            nl, cr = data.find(b"\n", pos, end), data.find(b"\r", pos, end)
+            first = min(i for i in (nl, cr, end) if i >= 0)
+            if self._since + (first - pos) > limit:
+                return self._fail(_too_long(self.path, self.lines + 1, self.limits))
+            if first == end:
+                self._since += end - pos
+            else:
+                last = max(data.rfind(b"\n", pos, end), data.rfind(b"\r", pos, end))
+                crlf = data.count(b"\r\n", pos, end) + (self._cr and data[pos : pos + 1] == b"\n")
+                self.lines += data.count(b"\n", pos, end) + data.count(b"\r", pos, end) - crlf
+                self._since = end - last - 1
+            self._cr = data[end - 1 : end] == b"\r"
+            pos = end
+        return None
+
+
+def open_input(path: str | Path, raise_early: bool = True) -> LimitedInput:
+    """A data file opened as a :class:`LimitedInput` with the limits in force now."""
+    return LimitedInput(path, input_limits(), raise_early)
+
+
+def read_input(path: str | Path) -> bytearray:
+    """The whole content of a data file (``.gz`` unpacked), refused as soon as a limit is
+    passed, so that memory never holds more than the content limit.
+
+    Raises:
+        InputError: a line too long, content too large, a decompression bomb, a damaged
+            ``.gz``, or not a regular file.
+    """
+    with open_input(path) as f:
+        return f.readall()
+
+
+def check_packed_input(path: str | Path) -> None:
+    """Refuse a workbook (``.xlsx``/``.xlsm``, a zip archive) or a Parquet file whose content,
+    by its own directory of sizes, is larger than the content limit or grows more than the
+    expansion limit; nothing is unpacked to find out. Any other file (an old ``.xls``) is
+    refused when it is larger than the content limit.
+
+    Raises:
+        InputError: as :func:`read_input`; a file that is not a valid archive is left to the
+            reader, which says so in its own words.
+    """
+    p = Path(path)
+    name = p.name.lower()
+    lim = input_limits()
+    packed = p.stat().st_size
+    content = 0
+    if name.endswith((".xlsx", ".xlsm")):
+        import zipfile
+
+        try:
+            with zipfile.ZipFile(p) as z:
+                content = sum(i.file_size for i in z.infolist())
+        except (zipfile.BadZipFile, OSError, ValueError):
+            return
+    elif name.endswith(".parquet"):
+        import pyarrow.parquet as pq
+
+        try:
+            meta = pq.ParquetFile(p).metadata
+        except Exception:  # noqa: BLE001 - pyarrow raises many types; the reader reports it
+            return
+        content = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+    else:  # e.g. an old .xls workbook: not compressed, its size is its content
+        content = packed
+    if content > lim.content_bytes:
+        raise _too_large(p, lim, packed=True)
+    if content >= lim.expansion_from and content > lim.expansion * max(packed, 1):
+        raise _bomb(p, lim, content, packed)

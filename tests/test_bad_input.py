@@ -326,12 +326,12 @@ def test_process_exit_codes_and_debug(tmp_path: Path):
 
 def test_unexpected_error_has_no_traceback_without_debug(tmp_path: Path, capsys, monkeypatch):
     """A bug (not an input problem) is one line plus a hint to use --debug."""
-    import salesanalysis.data.readers as sio
+    import salesanalysis.data.ingest as ingest
 
     def boom(*a, **k):
         raise KeyError("internal")
 
-    monkeypatch.setattr(sio, "load_dataset", boom)
+    monkeypatch.setattr(ingest, "load_cubes", boom)  # what validate reads with, as run does
     code, out, err = run_cli(capsys, "validate", "--data", str(BASE))
     assert code == 1 and "Traceback" not in err and "--debug" in err
 

@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from salesanalysis.paths import SAMPLE_DIR
+from salesanalysis.report.browser import Browser, find_chromium, overflow_report, pdf_page_count
 from salesanalysis.targets.plan import load_plan
 
 pytestmark = pytest.mark.slow
@@ -26,8 +27,10 @@ PERIOD = "2026-10"
 @pytest.fixture(scope="module")
 def run(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("reports")
+    pdf = ["--pdf"] if find_chromium() else []  # the page tests below need the browser
     r = subprocess.run(
-        [sys.executable, "-m", "salesanalysis.cli", "run", "--period", PERIOD, "--out", str(out)],
+        [sys.executable, "-m", "salesanalysis.cli", "run", "--period", PERIOD, "--out", str(out)]
+        + pdf,
         capture_output=True,
         text=True,
         timeout=1800,
@@ -53,7 +56,10 @@ def test_manifest(run: Path):
     assert m["status"] == "ok" and m["period"] == PERIOD
     assert [s["name"] for s in m["steps"]] == STEPS
     assert all(s["status"] == "ok" for s in m["steps"])
-    assert set(m["sha256"]) == {"transactions", "reps", "market", "plan"}
+    assert set(m["sha256"]) == {
+        *("transactions", "reps", "market", "plan"),
+        *("actions", "action_status", "pipeline"),  # the sample's optional inputs
+    }
     assert m["versions"]["statsmodels"] and m["versions"]["papermill"]
     assert (run / "run.log").read_text(encoding="utf-8").count(" ok in ") == 4
 
@@ -95,12 +101,23 @@ def test_targets_add_up_to_the_plan(run: Path, raw: pd.DataFrame):
     )
     assert sorted(t["month"].dt.month.unique()) == list(range(1, 13))
     # the managers' workbook says the same
+    from salesanalysis.report.excel import TOTAL_LABEL, excel_header, level_sheet_differences
+
     book = pd.read_excel(run / "outputs" / "targets.xlsx", sheet_name=None)
+    target = excel_header("target_revenue", plan.currency)  # 目标收入 Target revenue (CNY)
     for sheet in ("Company", "Region", "Product line", "Customer type", "Rep", "Month"):
         df = book[sheet]
-        assert df["target_revenue"].sum() == pytest.approx(t["target_revenue"].sum()), sheet
-    assert book["Region"].set_index("region")["target_revenue_no_cushion"][region] == pin.revenue
-    assert "Assumptions" in book
+        body = df[df.iloc[:, 0] != TOTAL_LABEL]
+        assert body[target].sum() == pytest.approx(t["target_revenue"].sum()), sheet
+        if sheet != "Company":  # the total row: a formula, shown with its value
+            assert df[df.iloc[:, 0] == TOTAL_LABEL][target].item() == body[target].sum()
+    region_sheet = book["Region"].set_index(excel_header("region"))
+    assert region_sheet[excel_header("target_revenue_no_cushion", plan.currency)][region] == (
+        pin.revenue
+    )
+    assert level_sheet_differences(run / "outputs" / "targets.xlsx", t) == []
+    assumptions = book["Assumptions"].set_index(excel_header("assumption"))[excel_header("value")]
+    assert assumptions["cushion_pct"] == plan.cushion_pct  # a number, not text
 
 
 def test_attainment_two_ways(run: Path, raw: pd.DataFrame):
@@ -146,3 +163,84 @@ def test_revised_targets_beside_the_plan(run: Path):
     assert {"plan_revenue", "revised_revenue"} <= set(r.columns)
     assert r["plan_revenue"].sum() == pytest.approx(t["target_revenue"].sum())
     assert (run / "outputs" / "revised_targets.xlsx").exists()
+
+
+# --------------------------------------------------------------------------------------------
+# the pages fit a desktop, a phone and A4 paper (real Chromium, the same run's report)
+
+needs_chromium = pytest.mark.skipif(
+    find_chromium() is None, reason="no Chromium (CI installs it with .ci/install-chromium.sh)"
+)
+A4_LANDSCAPE_PX = 1047  # 297 mm - 2 x 10 mm margins, at 96 px per inch (the steps' @page)
+A4_PORTRAIT_PX = 703  # 210 mm - 2 x 12 mm (the index's @page)
+MAX_PDF_PAGES = {"index": 3, **dict.fromkeys(STEPS, 24)}
+
+
+def _pages(run: Path) -> list[Path]:
+    return [run / "index.html", *(run / f"{s}.html" for s in STEPS)]
+
+
+@needs_chromium
+def test_no_table_image_or_figure_overflows_at_1440_or_390_px(run: Path):
+    """No sideways scroll on a desktop, nothing cut on a phone (the viewport tag makes the
+    phone lay the page out at its own width)."""
+    found = overflow_report(_pages(run), widths=(1440, 390))
+    assert not found, "\n".join(map(str, found))
+    with Browser() as b:
+        for page in _pages(run):  # laid out at the phone's width, not 980 px scaled down
+            b.open(page, 390)
+            assert b.evaluate("document.documentElement.clientWidth") == 390, page.name
+
+
+@needs_chromium
+def test_pdf_of_every_page_and_no_cut_table_on_paper(run: Path):
+    for page in _pages(run):
+        pdf = run / f"{page.stem}.pdf"
+        assert pdf.read_bytes()[:5] == b"%PDF-", pdf.name
+        assert 1 <= pdf_page_count(pdf) <= MAX_PDF_PAGES[page.stem], pdf.name
+    with Browser() as b:  # printed at the page's width, every column is on the paper
+        cut = [o for p in _pages(run)[1:] for o in b.overflows(p, A4_LANDSCAPE_PX, "print")]
+        cut += b.overflows(run / "index.html", A4_PORTRAIT_PX, "print")
+    assert not cut, "\n".join(map(str, cut))
+
+
+def test_execution_outputs_are_consistent(run: Path):
+    """The execution half on the sample: strategies in words, actions on known segments and
+    called out on the index, the funnel reconciling with rep targets, P50 payouts by the tier
+    formula, the demand plan adding up to the revenue targets."""
+    from salesanalysis.execution import payout
+
+    out = run / "outputs"
+    plan = load_plan(SAMPLE_DIR / "plan.yaml")
+    strategies = pd.read_parquet(out / "strategies.parquet")
+    assert list(strategies["strategy"]) == [s.name for s in plan.strategies]
+    assert not strategies.astype(str).apply(lambda c: c.str.contains("{")).any().any()
+    np.testing.assert_allclose(
+        strategies["effect"], strategies["target_with"] - strategies["target_without"]
+    )
+    cube = pd.read_parquet(out / "cube.parquet")
+    actions = pd.read_parquet(out / "actions.parquet")
+    for d in ("region", "product_line", "customer_type"):
+        given = actions[f"segment_{d}"][actions[f"segment_{d}"] != ""]
+        assert set(given) <= set(cube[d])
+    assert set(actions["state"]) <= {"done", "late", "on time", "not started"}
+    called = actions[actions["overdue"] & actions["behind"]]
+    index = (run / "index.html").read_text(encoding="utf-8")
+    assert len(called) >= 1 and all(a in index for a in called["action_id"])
+    targets = pd.read_parquet(out / "targets.parquet")
+    funnel = pd.read_parquet(out / "funnel.parquet").set_index(["rep_id", "month"])
+    rep_month = targets.groupby(["rep_id", "month"])["target_revenue"].sum()
+    np.testing.assert_allclose(
+        (funnel["won"] * funnel["avg_deal"]).reindex(rep_month.index), rep_month
+    )
+    inc = pd.read_parquet(out / "incentives.parquet")
+    np.testing.assert_allclose(
+        inc["payout_ye_p50"],
+        payout(inc["landing_p50"] / inc["fy_target"], inc["fy_target"], plan.incentives),
+    )
+    demand = pd.read_parquet(out / "demand_plan.parquet").set_index(["product_line", "month"])
+    want = targets.groupby(["product_line", "month"])["target_revenue_no_cushion"].sum()
+    np.testing.assert_allclose(
+        (demand["units"] * demand["planned_price"]).reindex(want.index), want
+    )
+    assert (out / "demand_plan.xlsx").stat().st_size > 0

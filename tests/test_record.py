@@ -94,3 +94,195 @@ def test_apply_record_swaps_in_the_frozen_targets(tmp_path: Path):
     assert "plan of record" in note and "+12,000" in note
     assert pd.read_parquet(later / "targets.parquet")["target_revenue"].sum() == 12000
     assert pd.read_parquet(later / "targets_computed.parquet")["target_revenue"].sum() == 24000
+
+
+# --------------------------------------------------------------------------------------------
+# plan import: a manager's edits to rep targets in targets.xlsx, read back
+
+UNIT, CUSHION = 100.0, 0.05
+TEAM = {"华东": ["E1", "E2", "E3"], "华北": ["N1", "N2", "N3", "N4"]}
+PIN = 6_000_000.0  # 华东's annual revenue without cushion
+
+
+def _team_targets() -> pd.DataFrame:
+    """Rep targets month x cell x rep in whole units, 华东 adding up to the pin."""
+    rows = []
+    months = pd.date_range("2026-01-01", periods=12, freq="MS")
+    for region, reps in TEAM.items():
+        for k, rep in enumerate(reps):
+            for pl in ("Pumps", "Valves"):
+                for m in months:
+                    nc = (3000 + 700 * k + (400 if pl == "Pumps" else 0) + 50 * m.month) * UNIT
+                    rows.append((m, region, pl, "SMB", rep, nc))
+    t = pd.DataFrame(
+        rows,
+        columns=[
+            "month",
+            "region",
+            "product_line",
+            "customer_type",
+            "rep_id",
+            "target_revenue_no_cushion",
+        ],
+    )
+    east = t["region"] == "华东"
+    scale = PIN / t.loc[east, "target_revenue_no_cushion"].sum()
+    t.loc[east, "target_revenue_no_cushion"] = (
+        t.loc[east, "target_revenue_no_cushion"] * scale / UNIT
+    ).round() * UNIT
+    diff = PIN - t.loc[east, "target_revenue_no_cushion"].sum()
+    t.loc[t.index[east][0], "target_revenue_no_cushion"] += diff  # exact pin
+    t["target_revenue"] = (t["target_revenue_no_cushion"] * (1 + CUSHION) / UNIT).round() * UNIT
+    t["target_customers"] = 1
+    return t
+
+
+@pytest.fixture
+def team_run(tmp_path: Path) -> Path:
+    """A finished run of seven reps in two regions (华东 pinned), with the workbook the
+    pipeline writes for managers (level sheets through report.excel)."""
+    from salesanalysis.report.excel import write_excel
+
+    run = tmp_path / "2026-01"
+    (run / "outputs").mkdir(parents=True)
+    (run / "run.json").write_text(json.dumps({"status": "ok", "period": "2026-01"}))
+    plan = {
+        "currency": "CNY",
+        "cushion_pct": CUSHION,
+        "rounding": {"revenue": UNIT, "customers": 1},
+        "pins": [{"segment": {"region": "华东"}, "revenue": PIN}],
+    }
+    (run / "outputs" / "plan.json").write_text(json.dumps(plan, ensure_ascii=False))
+    t = _team_targets()
+    t.to_parquet(run / "outputs" / "targets.parquet", index=False)
+    vals = ["target_revenue_no_cushion", "target_revenue", "target_customers"]
+    month = t.groupby("month", as_index=False)[vals].sum()
+    month["month"] = month["month"].dt.strftime("%Y-%m")
+    sheets = {
+        "Company": pd.DataFrame([t[vals].sum()]),
+        "Region": t.groupby("region", as_index=False)[vals].sum(),
+        "Rep": t.groupby(["region", "rep_id"], as_index=False)[vals].sum(),
+        "Month": month,
+    }
+    write_excel(sheets, run / "outputs" / "targets.xlsx", currency="CNY", totals=True)
+    return run
+
+
+def _edit_reps(src: Path, dest: Path, new: dict[str, float]) -> None:
+    """Type new target revenues (with cushion) over reps in the Rep sheet, as a manager would."""
+    from openpyxl import load_workbook
+
+    wb = load_workbook(src)
+    ws = wb["Rep"]
+    head = [c.value for c in ws[1]]
+    rep_col = head.index("销售代表编号 Rep ID") + 1
+    target_col = head.index("目标收入 Target revenue (CNY)") + 1
+    for r in range(2, ws.max_row + 1):
+        rep = ws.cell(r, rep_col).value
+        if rep in new:
+            ws.cell(r, target_col, new[rep])
+    wb.save(dest)
+
+
+def test_import_three_rep_edits_keeps_pins_and_totals(team_run: Path, tmp_path: Path, capsys):
+    from salesanalysis.cli import main
+    from salesanalysis.report.excel import level_sheet_differences
+
+    before = pd.read_parquet(team_run / "outputs" / "targets.parquet")
+    old = before.groupby("rep_id")["target_revenue"].sum()
+    new = {"E1": old["E1"] + 50_000, "N2": old["N2"] - 120_000, "N4": old["N4"] + 300_000}
+    edited = tmp_path / "edited.xlsx"
+    _edit_reps(team_run / "outputs" / "targets.xlsx", edited, new)
+    records = tmp_path / "plans"
+    code = main(["plan", "import", "--run", str(team_run), str(edited), "--records", str(records)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    after = pd.read_parquet(team_run / "outputs" / "targets.parquet")
+    # the edited reps have exactly their new targets; the diff is shown old -> new
+    got = after.groupby("rep_id")["target_revenue"].sum()
+    for rep, value in new.items():
+        assert got[rep] == value
+        assert f"{rep}: {old[rep]:,.0f} -> {value:,.0f} CNY" in out
+    # the company totals (with and without cushion) and the pin are kept, in whole units
+    for col in ("target_revenue", "target_revenue_no_cushion", "target_customers"):
+        assert after[col].sum() == before[col].sum(), col
+    east = after["region"] == "华东"
+    assert after.loc[east, "target_revenue_no_cushion"].sum() == PIN
+    assert after.loc[east, "target_revenue"].sum() == before.loc[east, "target_revenue"].sum()
+    assert (after["target_revenue"] % UNIT == 0).all() and (after["target_revenue"] >= 0).all()
+    # the offsets went to the unedited reps of the same pin group only
+    changed = set(after.loc[after["target_revenue"] != before["target_revenue"], "rep_id"])
+    assert changed <= set(TEAM["华东"]) | set(TEAM["华北"])
+    assert {"E2", "E3"} & changed and {"N1", "N3"} & changed
+    # the run's own targets are kept; the workbook now shows the imported targets
+    assert (team_run / "outputs" / "targets_before_import.parquet").exists()
+    assert level_sheet_differences(team_run / "outputs" / "targets.xlsx", after) == []
+    assert "draft" in out
+    # so the draft can be frozen, and the record holds the imported targets
+    rec = record.freeze(team_run, records)
+    assert rec.targets().groupby("rep_id")["target_revenue"].sum()["N4"] == new["N4"]
+
+
+def test_import_refuses_an_edit_that_breaks_a_pin(team_run: Path, tmp_path: Path):
+    from salesanalysis.targets.record_import import import_workbook
+
+    t = pd.read_parquet(team_run / "outputs" / "targets.parquet")
+    old = t.groupby("rep_id")["target_revenue"].sum()
+    edited = tmp_path / "edited.xlsx"
+    # every 华东 rep raised: nobody is left in the pinned region to offset the rise
+    _edit_reps(
+        team_run / "outputs" / "targets.xlsx",
+        edited,
+        {rep: old[rep] + 10_000 for rep in TEAM["华东"]},
+    )
+    before = (team_run / "outputs" / "targets.parquet").read_bytes()
+    with pytest.raises(RecordError, match="pin region=华东") as e:
+        import_workbook(team_run, edited, tmp_path / "plans")
+    assert "no unedited rep" in e.value.render() and "nothing was written" in e.value.render()
+    assert (team_run / "outputs" / "targets.parquet").read_bytes() == before
+
+
+def test_import_lists_every_bad_edit(team_run: Path, tmp_path: Path, capsys):
+    from salesanalysis.cli import main
+
+    edited = tmp_path / "edited.xlsx"
+    _edit_reps(
+        team_run / "outputs" / "targets.xlsx",
+        edited,
+        {"E1": -500.0, "E2": 123_456.0, "N1": "lots"},
+    )
+    code = main(["plan", "import", "--run", str(team_run), str(edited)])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "3 edit(s) cannot be read" in err
+    for text in ("negative", "whole units of 100", "not a number", "rows: 2", "rows: 3"):
+        assert text in err, text
+
+
+def test_freeze_refuses_a_workbook_edited_after_the_run(team_run: Path, tmp_path: Path, capsys):
+    from salesanalysis.cli import main
+
+    wb_path = team_run / "outputs" / "targets.xlsx"
+    _edit_reps(wb_path, wb_path, {"N3": 1_000.0})
+    code = main(["plan", "freeze", "--run", str(team_run), "--records", str(tmp_path / "p")])
+    err = capsys.readouterr().err
+    assert code == 6
+    assert "no longer matches targets.parquet" in err and "sheet Rep" in err
+    assert "plan import" in err
+    assert not (tmp_path / "p" / "FY2026").exists()
+
+
+def test_import_into_a_frozen_year_stores_the_next_version(team_run: Path, tmp_path: Path):
+    from salesanalysis.targets.record_import import import_workbook
+
+    records = tmp_path / "plans"
+    v1 = record.freeze(team_run, records)
+    old = v1.targets().groupby("rep_id")["target_revenue"].sum()
+    edited = tmp_path / "edited.xlsx"
+    _edit_reps(team_run / "outputs" / "targets.xlsx", edited, {"N1": old["N1"] + 20_000})
+    res = import_workbook(team_run, edited, records, note="sales meeting")
+    assert res.version == "v2"
+    cur = record.current(2026, records)
+    assert cur.version == "v2" and cur.meta["kind"] == "import" and cur.meta["previous"] == "v1"
+    assert cur.targets()["target_revenue"].sum() == v1.targets()["target_revenue"].sum()
+    assert record.history(2026, records)[0].targets().equals(v1.targets())  # v1 untouched

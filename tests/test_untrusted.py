@@ -24,6 +24,8 @@ from typing import Any
 import pandas as pd
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from salesanalysis import cli
 from salesanalysis.errors import InputError, PlanError, RecordError
@@ -215,11 +217,15 @@ def hostile_decomposition(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 
 def test_targets_xlsx_has_no_formula_cells(hostile_decomposition: Any, tmp_path: Path):
+    from salesanalysis.report.excel import is_total_formula
     from salesanalysis.targets.decompose import write_targets
 
     paths = write_targets(hostile_decomposition, tmp_path)
     cells = _cells(paths["xlsx"])
-    assert [c.coordinate for c in cells if c.data_type == "f"] == []
+    # the only formulas are the total rows the package writes (SUBTOTAL of a column's cells)
+    assert [
+        c.coordinate for c in cells if c.data_type == "f" and not is_total_formula(c.value)
+    ] == []
     texts = {c.value for c in cells if isinstance(c.value, str)}
     for text in PAYLOADS.values():
         assert "'" + text in texts, text  # each kind of label reached the workbook, neutralised
@@ -643,3 +649,251 @@ def test_a_fifo_is_refused_without_being_opened(tmp_path: Path, allow: bool):
     os.mkfifo(d / "transactions.csv")
     code, out, err, seconds, _ = _cli_measured("validate", "--data", str(d), *extra, timeout=60)
     assert code == 2 and "transactions.csv is not a regular file" in err, err
+
+
+# --------------------------------------------------------------------------------------------
+# 3b. data files are streamed: a line too long, a decompression bomb, content too large
+
+
+def _reference_first_long_line(data: bytes, limit: int) -> int | None:
+    """The 1-based number of the first line longer than ``limit`` bytes (breaks: \\r\\n, \\r
+    or \\n), counted the plain way: the whole text split into lines."""
+    for i, line in enumerate(re.split(rb"\r\n|\r|\n", data), start=1):
+        if len(line) > limit:
+            return i
+    return None
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(
+    data=st.lists(
+        st.sampled_from([b"a", b"bb", b",", b"\n", b"\r", b"\r\n", b"x" * 9]), max_size=80
+    ).map(b"".join),
+    limit=st.integers(1, 12),
+    reads=st.lists(st.integers(1, 20), min_size=1, max_size=8),
+)
+def test_line_limit_counts_lines_as_the_file_has_them(
+    tmp_path_factory: pytest.TempPathFactory, data: bytes, limit: int, reads: list[int]
+):
+    """Whatever the chunks a reader asks for, the stream refuses exactly the first line longer
+    than the limit, by its number, and hands out the file unchanged otherwise."""
+    from salesanalysis.untrusted import InputLimits, LimitedInput
+
+    p = tmp_path_factory.mktemp("lines") / "t.csv"
+    p.write_bytes(data)
+    expected = _reference_first_long_line(data, limit)
+    f = LimitedInput(p, InputLimits(line_bytes=limit), raise_early=True)
+    got, i = [], 0
+    try:
+        while chunk := f.read(reads[i % len(reads)]):
+            got.append(chunk)
+            i += 1
+    except InputError as e:
+        assert expected is not None, f"refused a file whose lines are all <= {limit} bytes"
+        assert e.problems[0].rows == [expected]
+        assert f"line {expected} is longer than {limit:,} bytes" in e.render()
+        return
+    finally:
+        f.close()
+    assert expected is None, f"line {expected} is longer than {limit} bytes but was read"
+    assert b"".join(got) == data
+
+
+def _gzip_bomb(path: Path, header: bytes, rows: bytes, total: int) -> None:
+    """A .csv.gz of ``total`` bytes of CSV (``header`` and ``rows`` repeated) made of many
+    copies of one compressed member (valid gzip: members are concatenated); fast to write."""
+    import gzip
+
+    block = rows * max(1, (16 << 20) // len(rows))
+    member = gzip.compress(block, compresslevel=9, mtime=0)
+    with open(path, "wb") as f:
+        f.write(gzip.compress(header, mtime=0))
+        for _ in range(max(1, total // len(block))):
+            f.write(member)
+
+
+def _hostile_folder(root: Path, kind: str) -> Path:
+    """The corpus company with a hostile transactions file: a 1 GB gzip bomb (about 5 MB on
+    disk) or one line of 50 MB without a line break in the middle of the file."""
+    d = root / kind
+    shutil.copytree(BASE, d)
+    tx = d / "transactions.csv"
+    lines = tx.read_bytes().splitlines(keepends=True)
+    if kind == "gzip_bomb":
+        _gzip_bomb(d / "transactions.csv.gz", lines[0], b"".join(lines[1:]), 1 << 30)
+        tx.unlink()
+    else:
+        tx.write_bytes(b"".join([*lines[:5], b"2024-02-01,O9" + b"9" * (50 << 20), *lines[5:]]))
+    return d
+
+
+HOSTILE = {
+    "gzip_bomb": "looks like a decompression bomb",
+    "long_line": "line 6 is longer than 1,048,576 bytes",
+}
+
+
+def test_gzip_input_is_read_while_unpacked(tmp_path: Path, capsys):
+    """A real .csv.gz is read (both readers) exactly as the plain CSV."""
+    import gzip
+
+    from salesanalysis.data.ingest import load_cubes
+
+    d = tmp_path / "gz"
+    shutil.copytree(BASE, d)
+    (d / "transactions.csv.gz").write_bytes(gzip.compress((d / "transactions.csv").read_bytes()))
+    (d / "transactions.csv").unlink()
+    for engine in ("arrow", "pandas"):
+        gz, plain = load_cubes(d, engine=engine), load_cubes(BASE, engine=engine)
+        pd.testing.assert_frame_equal(gz.cube, plain.cube)
+        assert gz.n_lines == plain.n_lines
+
+
+def test_gzip_bomb_is_refused_in_bounded_memory(tmp_path: Path):
+    from salesanalysis.untrusted import read_input
+
+    d = _hostile_folder(tmp_path, "gzip_bomb")
+    path = d / "transactions.csv.gz"
+    assert path.stat().st_size < 20 << 20  # a small file ...
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t0 = time.perf_counter()
+    with pytest.raises(InputError, match="decompression bomb") as e:
+        read_input(path)  # ... that unpacks to 1 GB
+    seconds = time.perf_counter() - t0
+    grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert "SALESANALYSIS_MAX_EXPANSION=" in e.value.render()
+    assert seconds < 20 and grown < 200, f"{seconds:.1f} s, +{grown:.0f} MB"
+
+
+def test_content_limit_is_set_from_the_environment(tmp_path: Path, monkeypatch):
+    """SALESANALYSIS_MAX_INPUT_MB: a file over it is refused before it is read (plain) or as
+    soon as it unpacks past it (.gz); a wrong value is an input error, not a traceback."""
+    import gzip
+
+    from salesanalysis.untrusted import read_input
+
+    plain = tmp_path / "t.csv"
+    plain.write_bytes(b"a,b\n" + b"1,2\n" * 600_000)  # 2.4 MB
+    packed = tmp_path / "t.csv.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    monkeypatch.setenv("SALESANALYSIS_MAX_EXPANSION", "100000")
+    assert read_input(packed) == plain.read_bytes()
+    monkeypatch.setenv("SALESANALYSIS_MAX_INPUT_MB", "2")
+    with pytest.raises(InputError, match="holds more than 2 MB") as e:
+        read_input(plain)
+    assert "SALESANALYSIS_MAX_INPUT_MB=4" in e.value.render()
+    with pytest.raises(InputError, match="unpacks to more than 2 MB"):
+        read_input(packed)
+    monkeypatch.setenv("SALESANALYSIS_MAX_INPUT_MB", "lots")
+    with pytest.raises(InputError, match="SALESANALYSIS_MAX_INPUT_MB is 'lots', not a number"):
+        read_input(plain)
+
+
+def test_workbook_and_parquet_bombs_are_refused_before_unpacking(
+    tmp_path: Path, capsys, monkeypatch
+):
+    """An .xlsx is a zip archive: its directory of sizes is checked before openpyxl unpacks
+    a sheet; a Parquet file's row groups the same way."""
+    import zipfile
+
+    d = tmp_path / "data"
+    shutil.copytree(BASE, d)
+    (d / "transactions.csv").unlink()
+    with zipfile.ZipFile(d / "transactions.xlsx", "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("[Content_Types].xml", "<Types/>")
+        z.writestr("xl/worksheets/sheet1.xml", b"<" + b" " * (200 << 20) + b"/>")
+    assert (d / "transactions.xlsx").stat().st_size < 1 << 20
+    assert cli.main(["validate", "--data", str(d)]) == 2
+    err = capsys.readouterr().err
+    assert "looks like a decompression bomb" in err and "Traceback" not in err, err
+    (d / "transactions.xlsx").unlink()
+    pd.read_csv(BASE / "transactions.csv").to_parquet(d / "transactions.parquet")
+    monkeypatch.setenv("SALESANALYSIS_MAX_INPUT_MB", "0.001")
+    assert cli.main(["validate", "--data", str(d)]) == 2
+    err = capsys.readouterr().err
+    assert "transactions.parquet" in err and "the file unpacks to more than 1,048 bytes" in err, (
+        err
+    )
+    assert err.count("fix") == 1
+
+
+# The whole command under an address-space limit (RLIMIT_AS), set in the child before it
+# starts: what it maps, not only what it touches, counts. glibc's per-thread heaps and
+# OpenBLAS's thread buffers reserve address space by thread count (machine-dependent), so
+# they are kept to a small, fixed number; the limit is about what the program allocates.
+AS_LIMIT_MB = int(os.environ.get("SALESANALYSIS_TEST_AS_MB", "1536"))
+
+
+def _cli_under_as_limit(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    import resource
+
+    limit = AS_LIMIT_MB << 20
+
+    def limit_address_space() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    env = {**_env(), "MALLOC_ARENA_MAX": "2", "OPENBLAS_NUM_THREADS": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "salesanalysis.cli", *args],
+        preexec_fn=limit_address_space,  # noqa: PLW1509 - no threads start before exec
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture(scope="module")
+def hostile_inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("hostile_inputs")
+    return {kind: _hostile_folder(root, kind) for kind in HOSTILE}
+
+
+@pytest.mark.parametrize("command", ["validate", "run"])
+@pytest.mark.parametrize("kind", list(HOSTILE))
+def test_hostile_file_is_refused_under_an_address_space_limit(
+    hostile_inputs: dict[str, Path], tmp_path: Path, kind: str, command: str
+):
+    """Before: the bomb unpacked whole into memory (over 10 GB; under this limit "Unexpected
+    error: MemoryError", exit 1) and a line was read whole whatever its length (200 MB: 15.8 GB).
+    Now each is refused after reading at most 16 MB and 1 MB of it."""
+    d = hostile_inputs[kind]
+    before = _tree(d)
+    extra = ["--out", str(tmp_path / "reports"), "--steps", "01"] if command == "run" else []
+    r = _cli_under_as_limit(command, "--data", str(d), *extra)
+    assert r.returncode == 2, r.stderr[-2000:]
+    assert HOSTILE[kind] in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr) < 4000
+    assert _tree(d) == before
+
+
+@pytest.fixture(scope="module")
+def large_inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A generated company of 200,000 lines (benchmarks/make_large_data.py), plain CSV."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import make_large_data
+
+    return make_large_data.generate(200_000, tmp_path_factory.mktemp("large"), echo=None) / "csv"
+
+
+def test_validate_large_file_under_an_address_space_limit(large_inputs: Path):
+    before = _tree(large_inputs)
+    r = _cli_under_as_limit("validate", "--data", str(large_inputs))
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "OK: 200,000 transaction lines from 2021-11-01" in r.stdout
+    assert _tree(large_inputs) == before
+
+
+@pytest.mark.slow  # a notebook kernel under the limit: about a minute on a busy machine
+def test_run_large_file_under_an_address_space_limit(large_inputs: Path, tmp_path: Path):
+    before = _tree(large_inputs)
+    out = tmp_path / "reports"
+    r = _cli_under_as_limit(
+        "run", "--data", str(large_inputs), "--out", str(out), "--steps", "01", timeout=600
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert (out / "2026-10" / "01_market_analysis.html").is_file()
+    assert _tree(large_inputs) == before

@@ -96,6 +96,9 @@ def _write_parquet(df: pd.DataFrame, path: Path) -> None:
             os.unlink(tmp)
 
 
+_DIMS = ("region", "product_line", "customer_type")
+
+
 def prepare(
     data_dir: Path | str,
     plan_file: Path | str | None,
@@ -124,14 +127,24 @@ def prepare(
             "for this period."
         )
     cube, customers = ing.cube, ing.customers
+    from salesanalysis.execution.inputs import read_execution_inputs  # optional inputs
+
+    extra = read_execution_inputs(
+        data_dir, ing.plan, {d: set(cube[d].astype(str)) for d in _DIMS}, ing.reps
+    )
+    sources = {**ing.sources, **extra.sources}
     for name, df in {
         "cube": cube,
         "customers": customers,
         "orders": ing.orders,
         "reps": ing.reps,
         "market": ing.market,
+        "actions_input": extra.actions,
+        "action_status": extra.action_status,
+        "pipeline": extra.pipeline,
     }.items():
-        _write_parquet(df, outputs / f"{name}.parquet")
+        if df is not None:
+            _write_parquet(df, outputs / f"{name}.parquet")
     if ing.plan is not None:
         (outputs / "plan.json").write_text(
             json.dumps(ing.plan.to_dict(), ensure_ascii=False, indent=2, default=str),
@@ -142,8 +155,8 @@ def prepare(
         "requested_period": period or "",
         "data_dir": str(Path(data_dir).resolve()),
         "plan_file": str(Path(plan_file).resolve()) if plan_file else None,
-        "inputs": {name: str(Path(path).resolve()) for name, path in ing.sources.items()},
-        "sha256": _hashes(ing.sources),
+        "inputs": {name: str(Path(path).resolve()) for name, path in sources.items()},
+        "sha256": _hashes(sources),
         "rows": {
             "transactions": int(ing.n_lines),
             "cube": int(len(cube)),

@@ -93,4 +93,41 @@ SCHEMAS: dict[str, TableSpec] = {
         keys=("region", "product_line"),
         numeric=("market_size",),
     ),
+    # optional inputs of the method's execution half (read by salesanalysis.execution.inputs)
+    "pipeline": TableSpec(  # sales opportunities, one row each
+        name="pipeline",
+        required=("id", "rep_id", "customer_id", "stage", "amount", "created", "status"),
+        optional=("expected_close", "close_date", "region", "product_line"),
+        keys=("id", "rep_id", "stage", "status"),
+        numeric=("amount",),
+        dates=("created", "expected_close", "close_date"),
+    ),
+    "actions": TableSpec(  # action plans, one row per action (owners update them)
+        name="actions",
+        required=("id", "title", "owner", "start", "due"),
+        optional=(
+            "strategy",
+            "region",
+            "product_line",
+            "customer_type",
+            "steps",
+            "budget",
+            "people",
+            "expected_revenue",
+            "expected_customers",
+            "kpi",
+        ),
+        keys=("id", "title", "owner"),
+        numeric=("budget", "people", "expected_revenue", "expected_customers"),
+        dates=("start", "due"),
+    ),
+    "action_status": TableSpec(  # one row per action and month: the status the team reports
+        name="action_status",
+        required=("action_id", "month", "status"),
+        optional=("pct_done", "note"),
+        keys=("action_id", "month", "status"),
+        numeric=("pct_done",),
+    ),
 }
+OPTIONAL_TABLES = ("pipeline", "actions", "action_status")
+"""Inputs a company may leave out (read by :mod:`salesanalysis.execution.inputs`)."""

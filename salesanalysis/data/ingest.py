@@ -76,7 +76,12 @@ from salesanalysis.data.rules import (
     sniff_delimiter,
 )
 from salesanalysis.errors import InputError, Problem
-from salesanalysis.untrusted import MAX_LABEL_CHARS
+from salesanalysis.untrusted import (
+    MAX_LABEL_CHARS,
+    LimitedInput,
+    check_packed_input,
+    open_input,
+)
 
 __all__ = ["Engine", "Ingested", "load_cubes", "pandas_cubes"]
 
@@ -108,6 +113,7 @@ class Ingested:
     engine: str = "pandas"  # "arrow" or "pandas"
     reason: str = ""  # why the pandas path was used
     seconds: dict[str, float] = field(default_factory=dict)
+    first_date: pd.Timestamp | None = None  # the earliest transaction date
 
 
 class _Decline(Exception):
@@ -144,6 +150,7 @@ def pandas_cubes(
         per_month.astype("int64"),
         "pandas",
         reason,
+        first_date=pd.Timestamp(tx["date"].min()),
     )
 
 
@@ -243,9 +250,11 @@ def _csv_batches(
             types[raw] = pa.float64()
         else:
             types[raw] = pa.dictionary(pa.int32(), pa.string())
+    # the content through the limits of `untrusted` (.gz unpacked while Arrow reads it)
+    stream = open_input(path, raise_early=False)
     try:
         reader = pacsv.open_csv(
-            pa.input_stream(str(path), compression="detect"),
+            pa.input_stream(stream),
             read_options=pacsv.ReadOptions(column_names=header, skip_rows=1, block_size=4 << 20),
             parse_options=pacsv.ParseOptions(
                 delimiter=sep,
@@ -264,8 +273,24 @@ def _csv_batches(
             ),
         )
     except _ARROW_ERRORS as e:
+        _refuse_over_limit(stream)
         raise _Decline(f"Arrow cannot read it as plain CSV ({_first_line(e)})") from None
-    return _guard(reader), cols
+    return _guard(reader, stream), cols
+
+
+def _refuse_over_limit(stream: LimitedInput | None) -> None:
+    """The file passed a limit of ``untrusted`` (a line too long, too large, a bomb): the
+    stream ended there; raise the refusal as :func:`io.load_dataset` words it (the pandas
+    readers would stop at the same place with the same problem)."""
+    if stream is None or stream.problem is None:
+        return
+    stream.close()
+    raise _as_dataset_error(stream.problem, stream.path)
+
+
+def _as_dataset_error(error: InputError, path: Path) -> InputError:
+    """A refusal of ``untrusted`` worded as :func:`io.load_dataset` words a file's problem."""
+    return InputError(f"1 problem(s) in {path}", error.problems)
 
 
 _ARROW_ERRORS = (
@@ -282,10 +307,8 @@ def _has_quotes(path: Path) -> bool:
     blocks faster when it knows none does)."""
     if path.name.lower().endswith(".gz"):
         return True
-    import mmap
-
-    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
-        return m.find(b'"') >= 0
+    with open(path, "rb") as f:  # in chunks: mapping the whole file would take its size in
+        return any(b'"' in chunk for chunk in iter(lambda: f.read(1 << 24), b""))  # addresses
 
 
 def _file_lines(
@@ -328,15 +351,22 @@ def _first_line(e: BaseException) -> str:
     return (str(e).splitlines() or [""])[0][:160]
 
 
-def _guard(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    """Arrow's parse errors (a bad number, a row with more fields...) become a decline."""
+def _guard(
+    batches: Iterable[pa.RecordBatch], stream: LimitedInput | None = None
+) -> Iterator[pa.RecordBatch]:
+    """Arrow's parse errors (a bad number, a row with more fields...) become a decline; a
+    limit passed by the file (``stream``) is a refusal."""
     it = iter(batches)
     while True:
         try:
             batch = next(it)
         except StopIteration:
+            _refuse_over_limit(stream)
+            if stream is not None:
+                stream.close()
             return
         except _ARROW_ERRORS as e:
+            _refuse_over_limit(stream)
             raise _Decline(f"Arrow cannot read it as plain data ({_first_line(e)})") from None
         yield batch
 
@@ -344,6 +374,10 @@ def _guard(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
 def _parquet_batches(
     path: Path, settings: dict[str, Any]
 ) -> tuple[Iterator[pa.RecordBatch], dict[str, str]]:
+    try:
+        check_packed_input(path)
+    except InputError as e:
+        raise _as_dataset_error(e, path) from None
     try:
         schema = pq.read_schema(path)
     except Exception as e:  # pyarrow raises many types
@@ -576,6 +610,7 @@ def _fast(data_dir: Path, plan_file: Path | str | None, today: _dt.date | None) 
     t1 = time.perf_counter()
     n = len(arrays["ts"])
     last_date = _check_dates(arrays["ts"], today)
+    first_date = pd.Timestamp(int(arrays["ts"].min()))
     _check_numbers(arrays)
     labels = _encode_labels(arrays, chunks)
     seconds["validate"] = time.perf_counter() - t1
@@ -618,6 +653,7 @@ def _fast(data_dir: Path, plan_file: Path | str | None, today: _dt.date | None) 
         "arrow",
         "",
         seconds,
+        first_date,
     )
 
 

@@ -86,7 +86,7 @@ from salesanalysis.data.rules import (
     sniff_delimiter,
 )
 from salesanalysis.errors import InputError, Problem
-from salesanalysis.untrusted import MAX_LABEL_CHARS
+from salesanalysis.untrusted import MAX_LABEL_CHARS, check_packed_input, read_input
 
 __all__ = [
     "SCHEMAS",
@@ -103,7 +103,9 @@ __all__ = [
 ]
 
 
-def _decode(raw: bytes, encoding: str | None, path: Path, table: str | None = None) -> str:
+def _decode(
+    raw: bytes | bytearray, encoding: str | None, path: Path, table: str | None = None
+) -> str:
     if encoding:
         try:
             return raw.decode(encoding)
@@ -267,6 +269,7 @@ def _read_table(
     name = path.name.lower()
     notes: list[str] = []
     if name.endswith(".parquet"):
+        check_packed_input(path)
         try:
             df = pd.read_parquet(path)
         except Exception as e:  # pyarrow raises many types
@@ -278,18 +281,16 @@ def _read_table(
         df.index = pd.RangeIndex(2, 2 + len(df))
         return _drop_blank(df), 2, notes
     if name.endswith((".xlsx", ".xlsm", ".xls")):
+        check_packed_input(path)
         return _read_excel(path, settings, table)
     if path.stat().st_size == 0:
         raise InputError(
             f"{path} is empty (0 bytes)",
             fix="Export the data again; the file has no header and no rows.",
         )
-    raw = path.read_bytes()
-    if name.endswith(".gz"):
-        import gzip
-
-        raw = gzip.decompress(raw)
+    raw = read_input(path)  # .gz unpacked while read; long lines, bombs refused on the way
     text = _decode(raw, settings.get("encoding"), path, table)
+    del raw
     header_row = int(settings.get("header_row", 1))  # 1-based line of the header
     if header_row > 1:
         text = "\n".join(text.splitlines()[header_row - 1 :])

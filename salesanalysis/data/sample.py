@@ -1,9 +1,12 @@
-"""A deterministic sample company: transactions, reps and market size.
+"""A deterministic sample company: transactions, reps, market size and the sales pipeline.
 
 The company sells industrial equipment in five Chinese regions (labels in Chinese), four product
 lines and three customer types. Its history has trend, seasonality (Chinese New Year dip, June
 and year-end peaks), price changes, customers won and lost, reps hired (and ramping) and reps
-who left, and returns (negative lines).
+who left, and returns (negative lines). Its pipeline (opportunities from lead to won order, from
+:data:`PIPELINE_FROM`) is consistent with the transactions: every won opportunity is one of its
+orders (same customer, rep, region, main product line, net amount and close date); lost and open
+ones are drawn around them with a second generator, so the other files do not change.
 
     python -m salesanalysis.data.sample --out data/sample
 
@@ -68,6 +71,7 @@ class SampleSpec:
     start: str = "2021-01"
     end: str = "2026-10"  # last month of transactions (complete)
     market_end: str = "2026-12"  # market estimates run to the end of the fiscal year
+    pipeline_from: str = "2025-01"  # first month of orders with an opportunity in the pipeline
     n_reps: int = 30  # reps at the start; hires come on top
     n_customers_start: int = 420
     monthly_new_customers: float = 9.0
@@ -153,7 +157,124 @@ def generate(spec: SampleSpec = SampleSpec()) -> dict[str, pd.DataFrame]:
     reps_out = reps.copy()
     reps_out["hire_date"] = reps_out["hire_date"].dt.strftime("%Y-%m-%d")
     reps_out["end_date"] = reps_out["end_date"].dt.strftime("%Y-%m-%d")
-    return {"transactions": tx, "reps": reps_out, "market": market}
+    pipeline = _pipeline(tx, spec)
+    return {"transactions": tx, "reps": reps_out, "market": market, "pipeline": pipeline}
+
+
+# conversion from each stage to the next: lead -> qualified -> proposal -> won
+STAGE_CONVERSION = {"lead": 0.70, "qualified": 0.72, "proposal": 0.62}
+
+
+def _pipeline(tx: pd.DataFrame, spec: SampleSpec) -> pd.DataFrame:
+    """Opportunities: one won per order from ``spec.pipeline_from`` (net amount > 0), and the
+    lost ones the stage conversions imply, drawn per won one; those that would close after the
+    last transaction are open (with their expected close), plus the open pipeline of the coming
+    two months (as many won-to-be as the last two months' orders, at their stage)."""
+    rng = np.random.default_rng(spec.seed + 1)
+    t = tx.assign(date=pd.to_datetime(tx["date"]))
+    t = t[t["date"] >= pd.Timestamp(spec.pipeline_from)]
+    by_line = t.groupby(["order_id", "product_line"])["revenue"].sum().reset_index()
+    main = by_line.sort_values("revenue").groupby("order_id").tail(1).set_index("order_id")
+    orders = t.groupby("order_id").agg(
+        close=("date", "first"),
+        customer_id=("customer_id", "first"),
+        rep_id=("rep_id", "first"),
+        region=("region", "first"),
+        amount=("revenue", "sum"),
+    )
+    orders = orders[orders["amount"] > 0].sort_values(["close"]).reset_index()
+    orders["product_line"] = orders["order_id"].map(main["product_line"])
+    cycle = np.round(rng.gamma(3.0, 14.0, len(orders)) + 7).astype(int)
+    won = orders.assign(
+        stage="won",
+        status="won",
+        created=orders["close"] - pd.to_timedelta(cycle, unit="D"),
+        close_date=orders["close"],
+    )
+    # per won order: lost ones that stopped at each stage (expected numbers from the conversions)
+    p = STAGE_CONVERSION
+    win_lead = p["lead"] * p["qualified"] * p["proposal"]
+    lost_at = {
+        "lead": (1 - p["lead"]) / win_lead,
+        "qualified": p["lead"] * (1 - p["qualified"]) / win_lead,
+        "proposal": p["lead"] * p["qualified"] * (1 - p["proposal"]) / win_lead,
+    }
+    lost = []
+    for stage, rate in lost_at.items():
+        n = rng.poisson(rate, len(orders))
+        src = orders.loc[np.repeat(orders.index, n)].reset_index(drop=True)
+        days = np.round(rng.gamma(2.0, 12.0, len(src)) + 5).astype(int)
+        shift = rng.integers(-20, 21, len(src))
+        close = src["close"] + pd.to_timedelta(shift, unit="D")
+        lost.append(
+            src.assign(
+                stage=stage,
+                status="lost",
+                amount=np.round(src["amount"] * rng.lognormal(0.0, 0.3, len(src)), 2),
+                created=close - pd.to_timedelta(days, unit="D"),
+                close_date=close,
+            )
+        )
+    opps = pd.concat([won, *lost], ignore_index=True)
+    last = pd.Timestamp(t["date"].max())
+    opps = pd.concat([opps, _open_pipeline(orders, last, rng)], ignore_index=True)
+    late = opps["close_date"] > last
+    opps.loc[late, "status"] = "open"
+    opps["expected_close"] = opps["close_date"]
+    opps.loc[late, "close_date"] = pd.NaT
+    opps = opps[opps["created"] <= last].sort_values(["created", "order_id", "stage"])
+    opps = opps.reset_index(drop=True)
+    opps["id"] = [f"OP{i:06d}" for i in range(1, len(opps) + 1)]
+    out = opps[
+        [
+            "id",
+            "rep_id",
+            "customer_id",
+            "region",
+            "product_line",
+            "stage",
+            "amount",
+            "created",
+            "expected_close",
+            "status",
+            "close_date",
+        ]
+    ].copy()
+    for c in ("created", "expected_close", "close_date"):
+        out[c] = out[c].dt.strftime("%Y-%m-%d")
+    out["amount"] = out["amount"].round(2)
+    return out
+
+
+def _open_pipeline(
+    orders: pd.DataFrame, end: pd.Timestamp, rng: np.random.Generator
+) -> pd.DataFrame:
+    """The open pipeline at ``end``: for each of the last two months' orders, moved two months
+    on, the opportunities at the stage it has reached by ``end`` that win it once on average
+    (1 / the win rate from that stage of them, the others to be lost)."""
+    recent = orders[orders["close"] > end - pd.DateOffset(months=2)].reset_index(drop=True)
+    close = recent["close"] + pd.DateOffset(months=2)
+    cycle = np.round(rng.gamma(3.0, 14.0, len(recent)) + 7).astype(int)
+    created = close - pd.to_timedelta(cycle, unit="D")
+    share = ((end - created).dt.days / cycle).clip(0, 1)
+    stage = np.select([share < 1 / 3, share < 2 / 3], ["lead", "qualified"], "proposal")
+    p = STAGE_CONVERSION
+    win = {
+        "lead": p["lead"] * p["qualified"] * p["proposal"],
+        "qualified": p["qualified"] * p["proposal"],
+        "proposal": p["proposal"],
+    }
+    n = np.maximum(rng.poisson([1 / win[s] for s in stage]), 1)
+    idx = np.repeat(np.arange(len(recent)), n)
+    rep = recent.iloc[idx].reset_index(drop=True)
+    return rep.assign(
+        order_id=rep["order_id"] + "-next" + pd.Series(np.arange(len(rep))).astype(str),
+        stage=stage[idx],
+        status="open",
+        created=created.to_numpy()[idx],
+        close_date=close.to_numpy()[idx],
+        amount=np.round(rep["amount"] * rng.lognormal(0.0, 0.3, len(rep)), 2),
+    )
 
 
 @dataclass

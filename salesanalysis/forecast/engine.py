@@ -66,7 +66,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from statistics import NormalDist
 from typing import Any
 
@@ -76,7 +76,7 @@ import pandas as pd
 from salesanalysis.errors import ClusterError, InputError, Problem
 from salesanalysis.forecast import _models as fm
 
-__all__ = ["forecast", "run_forecast", "ForecastResult", "MODELS", "METHODS"]
+__all__ = ["forecast", "run_forecast", "Execution", "ForecastResult", "MODELS", "METHODS"]
 
 MODELS: tuple[str, ...] = fm.ALL_MODELS
 METHODS: tuple[str, ...] = fm.METHODS
@@ -90,6 +90,32 @@ _THREAD_VARS = (
 )
 _MIN_SERIES_PER_WORKER = 25  # below this, starting processes costs more than it saves
 _CALIB_PRIOR = 10  # series-equivalents of weight on "no run-wide correction" (multiplier 1)
+
+
+@dataclass(frozen=True)
+class Execution:
+    """Where a forecast ran.
+
+    Attributes:
+        kind: ``"this process"``, ``"processes"`` (local worker processes) or ``"dask"``.
+        workers: the processes or Dask workers that forecast at least one chunk of series.
+        address: the Dask scheduler's address (``""`` when local).
+        cluster_workers: the workers the Dask cluster had when the run started.
+    """
+
+    kind: str = "this process"
+    workers: int = 1
+    address: str = ""
+    cluster_workers: int = 0
+
+    def describe(self) -> str:
+        """One line for a terminal: ``Dask cluster tcp://h:8786, 3 of 3 workers``."""
+        if self.kind == "dask":
+            of = f" of {self.cluster_workers}" if self.cluster_workers else ""
+            return f"Dask cluster {self.address}, {self.workers}{of} workers"
+        if self.kind == "processes":
+            return f"this machine, {self.workers} worker processes"
+        return "this machine, one process"
 
 
 @dataclass
@@ -109,6 +135,8 @@ class ForecastResult:
             multiplier, n_points`` (coverage of the backtest errors; see module docstring).
         warnings: one row per model: ``model, fits, failed, warnings, by_category,
             first_message`` (estimations, failed estimations, optimiser warnings).
+        execution: where it ran (this process, local processes, a Dask cluster) and how many
+            workers took part.
     """
 
     forecasts: pd.DataFrame
@@ -116,6 +144,7 @@ class ForecastResult:
     chosen: pd.DataFrame
     coverage: pd.DataFrame
     warnings: pd.DataFrame
+    execution: Execution = field(default_factory=Execution)
 
     def warning_summary(self) -> str:
         """One line per model, e.g. ``arima: 1200 fits, 3 warnings (ConvergenceWarning 3)``."""
@@ -207,13 +236,14 @@ def run_forecast(
     chunks = _chunks(len(ids), _workers(len(ids), n_jobs, scheduler))
     items = [[(i, series[i]) for i in range(a, b)] for a, b in chunks]
     if scheduler is not None:
-        parts = _run_dask(scheduler, settings, items)
+        parts, execution = _run_dask(scheduler, settings, items)
     else:
         workers = _workers(len(ids), n_jobs, None)
         if workers <= 1:
             parts = [fm.run_chunk(settings, chunk) for chunk in items]
+            execution = Execution()
         else:
-            parts = _run_processes(workers, settings, items)
+            parts, execution = _run_processes(workers, settings, items)
 
     outs: list[fm.SeriesOutput | None] = [None] * len(ids)
     stats = fm.Stats()
@@ -222,7 +252,9 @@ def run_forecast(
         for i, out in results:
             outs[i] = out
     groups = _group_index(ids, calibration_groups)
-    return _assemble(ids, outs, last, settings, stats, groups)  # type: ignore[arg-type]
+    result = _assemble(ids, outs, last, settings, stats, groups)  # type: ignore[arg-type]
+    result.execution = execution
+    return result
 
 
 # --------------------------------------------------------------------------------------------
@@ -417,7 +449,19 @@ def _single_threaded_children():
                 os.environ[k] = v
 
 
-def _run_processes(workers: int, settings: fm.Settings, items: list) -> list:
+def _run_chunk_here(settings: fm.Settings, chunk: list) -> tuple[Any, str]:
+    """:func:`fm.run_chunk` in a worker, with the worker that ran it: a Dask worker's address,
+    else the process id."""
+    try:
+        from distributed import get_worker
+
+        who = get_worker().address
+    except (ImportError, ValueError):  # not on a Dask worker
+        who = f"pid {os.getpid()}"
+    return fm.run_chunk(settings, chunk), who
+
+
+def _run_processes(workers: int, settings: fm.Settings, items: list) -> tuple[list, Execution]:
     import multiprocessing as mp
 
     ctx = mp.get_context("spawn")  # safe under Jupyter kernels and threads; fresh BLAS state
@@ -429,13 +473,15 @@ def _run_processes(workers: int, settings: fm.Settings, items: list) -> list:
             initargs=(os.getpid(),),  # workers exit when this process dies, however it dies
         )
         try:
-            futures = [pool.submit(fm.run_chunk, settings, chunk) for chunk in items]
-            return [f.result() for f in futures]
+            futures = [pool.submit(_run_chunk_here, settings, chunk) for chunk in items]
+            done = [f.result() for f in futures]
+            took_part = len({who for _, who in done})
+            return [part for part, _ in done], Execution("processes", took_part)
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _run_dask(scheduler: Any, settings: fm.Settings, items: list) -> list:
+def _run_dask(scheduler: Any, settings: fm.Settings, items: list) -> tuple[list, Execution]:
     try:
         from distributed import Client
     except ImportError as exc:  # pragma: no cover - optional dependency
@@ -462,9 +508,12 @@ def _run_dask(scheduler: Any, settings: fm.Settings, items: list) -> list:
             ) from exc
         own = True
     try:
-        _check_cluster(client, _worker_timeout())
-        futures = client.map(fm.run_chunk, [settings] * len(items), items, pure=False)
-        return client.gather(futures)
+        n_workers = _check_cluster(client, _worker_timeout())
+        futures = client.map(_run_chunk_here, [settings] * len(items), items, pure=False)
+        done = client.gather(futures)
+        took_part = len({who for _, who in done})
+        address = getattr(getattr(client, "scheduler", None), "address", "") or ""
+        return [part for part, _ in done], Execution("dask", took_part, address, n_workers)
     finally:
         if own:
             client.close()

@@ -183,6 +183,11 @@ class ForecastFacts:
         seasonal_why: why (some) series have no seasonal part ('' when all do).
         interval_floor: the smallest forecast sd of a short series, as a share of its forecast.
         accuracy: the accuracy check's plan (origins used, horizon, note).
+        ran_on: ``this process``, ``processes`` (local worker processes) or ``dask``; ``""``
+            when the engine does not say.
+        workers: processes or Dask workers that took part (0 = not known).
+        cluster: the Dask scheduler's address (``""`` when local).
+        cluster_workers: the workers the Dask cluster had.
     """
 
     history_start: pd.Timestamp
@@ -208,6 +213,10 @@ class ForecastFacts:
     seasonal_why: str = ""
     interval_floor: float = fm.SD_FLOOR
     accuracy: AccuracyPlan = field(default_factory=lambda: AccuracyPlan(0, 0, 0, 3))
+    ran_on: str = ""
+    workers: int = 0
+    cluster: str = ""
+    cluster_workers: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (for ``run.json``-style records and tests)."""
@@ -245,9 +254,11 @@ def forecast_facts(
     n_origins: int = 3,
     season_length: int = 12,
     accuracy: AccuracyPlan | None = None,
+    execution: Any = None,
 ) -> ForecastFacts:
     """Read the engine's ``chosen`` and ``backtest`` tables (any engine: missing columns count
-    as unknown) into :class:`ForecastFacts`."""
+    as unknown) into :class:`ForecastFacts`; ``execution``: where the engine ran (its
+    ``kind``, ``workers``, ``address``, ``cluster_workers``), None when it does not say."""
     chosen = chosen if isinstance(chosen, pd.DataFrame) else pd.DataFrame()
     backtest = backtest if isinstance(backtest, pd.DataFrame) else pd.DataFrame()
     requested = tuple(models) if models else tuple(fm.ALL_MODELS)
@@ -319,6 +330,10 @@ def forecast_facts(
         short=short,
         seasonal_why=_seasonal_why(seasonal, len(modelled), short, hist, season_length),
         accuracy=accuracy or AccuracyPlan(0, 0, 0, 3),
+        ran_on=str(getattr(execution, "kind", "")),
+        workers=int(getattr(execution, "workers", 0)),
+        cluster=str(getattr(execution, "address", "")),
+        cluster_workers=int(getattr(execution, "cluster_workers", 0)),
     )
 
 

@@ -86,6 +86,7 @@ from salesanalysis.forecast.leavers import months_after_leaving, reps_gone, reps
 from salesanalysis.forecast.narrative import (
     accuracy_statement,
     backtest_statement,
+    compute_note,
     forecast_by,
     method_statement,
     outlook_statement,
@@ -153,6 +154,7 @@ __all__ = [
     "history_months",
     "too_short_to_forecast",
     "method_statement",
+    "compute_note",
     "backtest_statement",
     "accuracy_statement",
     "outlook_statement",
@@ -381,6 +383,7 @@ def _facts(
         n_origins=engine_kw["n_origins"],
         season_length=engine_kw["season_length"],
         accuracy=accuracy,
+        execution=base.execution,
     )
 
 
@@ -414,6 +417,8 @@ class BaseForecasts:
         chosen: the engine's ``chosen`` table (``series_id, model, seasonal, transform, ...``);
             ``series_id, model`` from ``forecasts`` when the engine has none.
         backtest, coverage, warnings: as the engine returns them (None when it does not).
+        execution: where the engine ran and how many workers took part (the package's
+            engine's :class:`~salesanalysis.forecast.engine.Execution`; None for another).
     """
 
     forecasts: pd.DataFrame
@@ -421,6 +426,7 @@ class BaseForecasts:
     backtest: Any = None
     coverage: Any = None
     warnings: Any = None
+    execution: Any = None
 
 
 def base_forecasts(
@@ -467,6 +473,7 @@ def base_forecasts(
         backtest=getattr(result, "backtest", None),
         coverage=getattr(result, "coverage", None),
         warnings=getattr(result, "warnings", None),
+        execution=getattr(result, "execution", None),
     )
 
 

@@ -16,6 +16,8 @@ __all__ = [
     "MODEL_NAMES",
     "accuracy_statement",
     "backtest_statement",
+    "compute_note",
+    "compute_statement",
     "forecast_by",
     "method_statement",
     "outlook_statement",
@@ -157,8 +159,39 @@ def method_statement(f: ForecastFacts) -> str:
         _backtest_sentence(f),
         _seasonal_sentence(f),
         _interval_sentence(f),
+        compute_statement(f),
     ]
     return " ".join(p for p in parts if p)
+
+
+def compute_statement(f: ForecastFacts) -> str:
+    """Where the forecast was computed and how many workers took part ('' when the engine
+    does not say)."""
+    if f.ran_on == "dask":
+        of = f" of its {_n(f.cluster_workers, 'worker')}" if f.cluster_workers else ""
+        return f"Computed on the Dask cluster at {f.cluster}: {_n(f.workers, 'worker')}{of} took part."
+    if f.ran_on == "processes":
+        return f"Computed on this machine in {_processes(f.workers)}."
+    if f.ran_on == "this process":
+        return "Computed on this machine in one process."
+    return ""
+
+
+def _processes(k: int) -> str:
+    return "1 worker process" if k == 1 else f"{k:,} worker processes"
+
+
+def compute_note(f: ForecastFacts) -> str:
+    """The same for the terminal line of the step: ``Dask cluster tcp://h:8786, 3 of 3
+    workers`` or ``local, 2 worker processes`` ('' when the engine does not say)."""
+    if f.ran_on == "dask":
+        of = f" of {f.cluster_workers}" if f.cluster_workers else ""
+        return f"Dask cluster {f.cluster}, {f.workers}{of} workers"
+    if f.ran_on == "processes":
+        return f"local, {_processes(f.workers)}"
+    if f.ran_on == "this process":
+        return "local, one process"
+    return ""
 
 
 def backtest_statement(f: ForecastFacts) -> str:

@@ -44,7 +44,12 @@ Non-negativity
     redone for the others (an active-set heuristic for the non-negative problem, as in
     Wickramasuriya, Turlach & Hyndman 2020); this repeats until no leaf is negative. Aggregates
     are sums of leaves, so they are non-negative too. Lower interval bounds are clipped at 0
-    for series whose history never went negative.
+    for *positive* series (:func:`positive_series`: net sales over the history not negative,
+    returns in some months included), at every level; a series whose history is net returns
+    keeps its bounds. After clipping, ``lo <= mean <= hi`` still holds (means are not
+    negative), wider levels still contain narrower ones, and the means still add up across
+    levels (clipping moves no mean). Bounds are quantiles and do not add up across levels,
+    before or after clipping: a clipped child's lower bound is 0, its parent's is its own.
 """
 
 from __future__ import annotations
@@ -71,6 +76,7 @@ __all__ = [
     "coherence_gaps",
     "means_to_reconcile",
     "mint_covariance",
+    "positive_series",
     "proxy_residuals",
     "reconcile",
     "reconcile_forecasts",
@@ -535,7 +541,7 @@ def _moved_intervals(
     model, base_mean``)."""
     keys, off = series.keys, grid.off
     n, h = len(keys), len(grid.months)
-    hist_nonneg = (series.values >= 0).all(axis=1)
+    hist_nonneg = positive_series(series.values)
     shift = np.where(off, 0.0, rec - mean)
     out = keys.loc[np.repeat(np.arange(n), h)].reset_index(drop=True)
     out["month"] = np.tile(grid.months.to_numpy(), n)
@@ -553,6 +559,14 @@ def _moved_intervals(
     out["model"] = np.repeat(grid.model, h).astype(str)
     out["base_mean"] = grid.point.reshape(-1)
     return out
+
+
+def positive_series(values: np.ndarray) -> np.ndarray:
+    """Which series (rows of a ``series x months`` history) are *positive*: never negative,
+    or with net sales over the history not negative (returns netted in some months). Their
+    lower interval bounds are clipped at 0: a positive series has no negative sales."""
+    v = np.asarray(values, dtype=float)
+    return (v >= 0).all(axis=1) | (v.sum(axis=1) >= 0)
 
 
 def _nest_intervals(frame: pd.DataFrame, levels: Sequence[int]) -> None:

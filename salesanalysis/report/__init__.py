@@ -4,7 +4,8 @@ and the HTML templates.
 
 Modules: ``pipeline`` (``run_pipeline``: lock, prepare, run the steps, publish), ``index``
 (headline and index pages), ``formatting`` (money, percentages, tables), ``charts`` (house
-style and one module per step), ``excel`` (formatted workbooks).
+style and one module per step), ``excel`` (formatted workbooks, read back by ``plan import``),
+``browser`` (headless Chromium over the DevTools pipe: PDF, overflow measurement).
 """
 
 from salesanalysis.report.formatting import md, money, number, pct, table

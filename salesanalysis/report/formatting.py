@@ -21,7 +21,19 @@ import numpy as np
 import pandas as pd
 from pandas.io.formats.style import Styler
 
-__all__ = ["NA", "EmptyTable", "empty_sentence", "md", "money", "pct", "number", "table"]
+__all__ = [
+    "NA",
+    "EmptyTable",
+    "ReportTable",
+    "SplitTable",
+    "empty_sentence",
+    "label_plain_tables",
+    "md",
+    "money",
+    "pct",
+    "number",
+    "table",
+]
 
 NA = "–"
 """What a missing value shows as."""
@@ -161,13 +173,10 @@ _CSS = [
     },
     {
         "selector": "th",
-        "props": "text-align: left; padding: 3px 10px; "
+        "props": "text-align: left; padding: 3px 8px; vertical-align: bottom; "
         "border-bottom: 1px solid #999; background: #f4f4f4;",
     },
-    {
-        "selector": "td",
-        "props": "padding: 3px 10px; border-bottom: 1px solid #e6e6e6; white-space: nowrap;",
-    },
+    {"selector": "td", "props": "padding: 3px 8px; border-bottom: 1px solid #e6e6e6;"},
 ]
 
 
@@ -258,7 +267,7 @@ def table(
     row_key: Any = None,
     row_formats: dict[Any, Literal["money", "pct", "ints"]] | None = None,
     empty: str | None = None,
-) -> Styler | EmptyTable:
+) -> ReportTable | SplitTable | EmptyTable:
     """Format a frame as a report table (a pandas ``Styler``; display it or call ``.to_html()``).
 
     A frame with no rows or no columns (nobody behind, no returns, no market rows...) gives an
@@ -291,13 +300,229 @@ def table(
 
     Other columns: floats with up to 2 decimals, dates as YYYY-MM, text escaped. Missing values
     show as "–".
+
+    Fitting the page: a frame estimated wider than the report page (:data:`TABLE_WIDTH_PX`)
+    gives a :class:`SplitTable`, several tables that each repeat the leading label columns and
+    hold one group of the other columns, keeping columns that share a first word (``ytd_*``)
+    together; captions get "(1/2)", "(2/2)". Headers and text cells wrap, numbers do not. A
+    table wider than a phone (:data:`STACK_WIDTH_PX`) is marked ``sa-stack``: the report's
+    style shows it one block per row on a narrow screen, each value beside its header.
     """
     if df.empty:
         return EmptyTable(empty if empty is not None else empty_sentence(caption))
     roles = _column_roles(df, money, pct, ints, signed_pct, pts, decimals, row_key, row_formats)
-    styler = _format_cells(df, roles, money_scale, pct_decimals, total, labels)
-    styler = _align(styler, df, roles, total)
-    return _frame(styler, df, hide_index, caption, unit, money_scale)
+    look = _Look(money_scale, pct_decimals, total, labels, hide_index, unit)
+    groups = _column_groups(df, roles, look)
+    if len(groups) == 1:
+        return _render(df, roles, look, caption)
+    parts = [
+        _render(df[cols], roles.subset(cols), look, _part_caption(caption, i, len(groups)))
+        for i, cols in enumerate(groups, start=1)
+    ]
+    return SplitTable(parts)
+
+
+@dataclass(frozen=True)
+class _Look:
+    """How a table looks, apart from its columns' roles (the keywords of :func:`table`)."""
+
+    money_scale: str
+    pct_decimals: int
+    total: str | None
+    labels: dict[Any, str] | None
+    hide_index: bool | None
+    unit: str | None
+
+
+def _render(df: pd.DataFrame, roles: _Roles, look: _Look, caption: str | None) -> ReportTable:
+    """One HTML table of ``df`` (every column of it)."""
+    styler = _format_cells(df, roles, look.money_scale, look.pct_decimals, look.total, look.labels)
+    styler = _align(styler, df, roles, look.total)
+    styler = _frame(styler, df, look.hide_index, caption, look.unit, look.money_scale)
+    stack = _estimated_width(df, roles, look) > STACK_WIDTH_PX
+    return styler.set_table_attributes(f'class="sa-table{" sa-stack" if stack else ""}"')
+
+
+def _part_caption(caption: str | None, i: int, n: int) -> str:
+    return f"{caption or ''} ({i}/{n})".strip()
+
+
+# --------------------------------------------------------------------------------------------
+# fitting the page: tables wider than the page are split by column group, and on a narrow
+# screen a wide table is shown stacked (one block per row, each value with its header)
+
+TABLE_WIDTH_PX = 1040
+"""A table estimated wider than this is split into column groups (the report page's content
+is 1,120 px wide at a 1,440 px window; an A4 landscape page has room for about 1,030 px of
+the print style's smaller type)."""
+STACK_WIDTH_PX = 340
+"""A table estimated wider than this is stacked on screens under 640 px (a 390 px phone)."""
+_CHAR_PX = 7.4  # a digit or Latin letter at the report's 13 px type; a CJK character is 2
+_CELL_PAD_PX = 18  # padding and border of a cell
+_WRAP_CHARS = 28  # text cells wrap: a long label needs about this many characters of width
+
+
+def _text_width(text: str) -> float:
+    return sum(2.0 if ord(ch) > 0x2E80 else 1.0 for ch in text)
+
+
+def _column_width(df: pd.DataFrame, c: Any, roles: _Roles, look: _Look) -> float:
+    """The estimated width in px of column ``c``: its widest shown value (text wraps at about
+    :data:`_WRAP_CHARS` characters) or its header's longest word (headers wrap)."""
+    fmt = _cell_formatter(df, c, roles, look.money_scale, look.pct_decimals, look.total)
+    values = [html.unescape(fmt(v)) for v in df[c].head(200)]
+    cells = max((_text_width(v) for v in values), default=0.0)
+    if not roles.is_numeric(df, c):
+        cells = min(cells, _WRAP_CHARS)
+    head = str(header_label(c) if look.labels is None else look.labels.get(c, header_label(c)))
+    words = max((_text_width(w) for w in head.split()), default=0.0)
+    return max(cells, words) * _CHAR_PX + _CELL_PAD_PX
+
+
+def _estimated_width(df: pd.DataFrame, roles: _Roles, look: _Look) -> float:
+    width = sum(_column_width(df, c, roles, look) for c in df.columns)
+    if look.hide_index is False or not _plain_index(df):
+        width += max(_text_width(str(v)) for v in df.index[:200]) * _CHAR_PX + _CELL_PAD_PX
+    return width
+
+
+def _topic(c: Any) -> str:
+    """Columns that share their first word (``ytd_actual``, ``ytd_target``) are one topic."""
+    return str(c).split("_")[0].lower() if isinstance(c, str) else str(c)
+
+
+def _column_groups(df: pd.DataFrame, roles: _Roles, look: _Look) -> list[list[Any]]:
+    """The columns of each table a wide frame is split into: the leading label columns (and
+    ``row_key``) in every part, the other columns in consecutive groups that keep a topic
+    together and fit :data:`TABLE_WIDTH_PX`. One group when the whole frame fits."""
+    if _estimated_width(df, roles, look) <= TABLE_WIDTH_PX or df.columns.nlevels > 1:
+        return [list(df.columns)]
+    cols = list(df.columns)
+    keys: list[Any] = []
+    for c in cols:
+        if roles.is_numeric(df, c):
+            break
+        keys.append(c)
+    if roles.row_key is not None and roles.row_key not in keys:
+        keys.append(roles.row_key)
+    rest = [c for c in cols if c not in keys]
+    if not rest:
+        return [cols]
+    width = {c: _column_width(df, c, roles, look) for c in cols}
+    room = TABLE_WIDTH_PX - (_estimated_width(df[keys], roles.subset(keys), look) if keys else 0)
+    topics: list[list[Any]] = []
+    for c in rest:
+        if topics and _topic(topics[-1][-1]) == _topic(c):
+            topics[-1].append(c)
+        else:
+            topics.append([c])
+    groups: list[list[Any]] = [[]]
+    for topic in topics:
+        for c in topic if sum(width[x] for x in topic) > room else [topic]:
+            chunk = c if isinstance(c, list) else [c]
+            if groups[-1] and sum(width[x] for x in groups[-1] + chunk) > room:
+                groups.append([])
+            groups[-1] += chunk
+    return [keys + [c for c in cols if c in g] for g in groups if g]
+
+
+def _plain_index(df: pd.DataFrame) -> bool:
+    """A row-number index (hidden by default)."""
+    return isinstance(df.index, pd.RangeIndex) or (
+        df.index.name is None
+        and df.index.nlevels == 1
+        and pd.api.types.is_integer_dtype(df.index.dtype)
+    )
+
+
+_HEAD_CELL = re.compile(r'<th [^>]*class="col_heading level\d+ col(\d+)"[^>]*>(.*?)</th>', re.S)
+_DATA_CELL = re.compile(r'(<td [^>]*class="data row\d+ col(\d+)")')
+
+
+def _label_cells(markup: str) -> str:
+    """Each data cell carries its column's header as ``data-label`` (shown beside the value
+    when a narrow screen stacks the table)."""
+    heads: dict[str, str] = {}
+    for col, text in _HEAD_CELL.findall(markup):
+        plain = html.unescape(re.sub(r"<[^>]+>", "", text)).strip()
+        heads[col] = f"{heads[col]} {plain}" if heads.get(col) else plain  # column levels
+    return _DATA_CELL.sub(
+        lambda m: f'{m.group(1)} data-label="{html.escape(heads.get(m.group(2), ""))}"', markup
+    )
+
+
+_TABLE = re.compile(r"<table\b[^>]*>.*?</table>", re.S)
+_ROW = re.compile(r"<tr\b[^>]*>(.*?)</tr>", re.S)
+_CELL = re.compile(r"<(td|th)\b([^>]*)>", re.S)
+
+
+def label_plain_tables(markup: str) -> str:
+    """Give the cells of simple HTML tables (a first row of ``<th>`` headers, then rows of
+    ``<td>``) their column's header as ``data-label``, and the table the class ``sa-stack``,
+    so that a phone can show them stacked (as :func:`table`'s)."""
+
+    def one(m: re.Match[str]) -> str:
+        tab = m.group(0)
+        rows = _ROW.findall(tab)
+        if not rows or "<td" in rows[0]:
+            return tab
+        heads = [
+            html.escape(html.unescape(re.sub(r"<[^>]+>", "", h)).strip())
+            for h in re.findall(r"<th\b[^>]*>(.*?)</th>", rows[0], re.S)
+        ]
+
+        def row(r: re.Match[str]) -> str:
+            k = iter(range(10_000))
+            cells = _CELL.sub(
+                lambda c: (
+                    f'<td{c.group(2)} data-label="{heads[j]}">'
+                    if c.group(1) == "td" and (j := next(k)) < len(heads)
+                    else c.group(0)
+                ),
+                r.group(1),
+            )
+            return r.group(0).replace(r.group(1), cells, 1)
+
+        out = _ROW.sub(row, tab)
+        return (
+            out.replace("<table", '<table class="sa-stack"', 1)
+            if "class=" not in tab[:80]
+            else out
+        )
+
+    return _TABLE.sub(one, markup)
+
+
+class ReportTable(Styler):
+    """The ``Styler`` that :func:`table` returns: its HTML carries each cell's header, so that
+    the report's style can stack a wide table on a phone (see ``templates/report``)."""
+
+    def to_html(self, *args: Any, **kwargs: Any) -> Any:
+        """The table's HTML (as ``Styler.to_html``), each data cell labelled."""
+        out = super().to_html(*args, **kwargs)
+        return _label_cells(out) if isinstance(out, str) else out
+
+
+@dataclass(frozen=True)
+class SplitTable:
+    """A frame too wide for the page, shown as several tables: each repeats the label columns
+    and holds one group of the other columns (a topic, e.g. the month's or the year's)."""
+
+    parts: list[ReportTable]
+
+    def to_html(self, *args: Any, **kwargs: Any) -> str:
+        """The tables one after the other."""
+        return "\n".join(p.to_html() for p in self.parts)
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+    @property
+    def data(self) -> pd.DataFrame:
+        """The whole frame (as ``Styler.data``)."""
+        return pd.concat([self.parts[0].data, *(p.data for p in self.parts[1:])], axis=1).loc[
+            :, lambda d: ~d.columns.duplicated()
+        ]
 
 
 @dataclass(frozen=True)
@@ -312,6 +537,20 @@ class _Roles:
     decimals: dict[Any, int]
     row_key: Any
     row_formats: dict[Any, str]
+
+    def subset(self, cols: Sequence[Any]) -> _Roles:
+        """The roles of the columns ``cols`` only (for one part of a split table)."""
+        keep = set(cols)
+        return _Roles(
+            [c for c in self.money if c in keep],
+            [c for c in self.pct if c in keep],
+            [c for c in self.ints if c in keep],
+            {c for c in self.signed if c in keep},
+            [c for c in self.pts if c in keep],
+            {c: d for c, d in self.decimals.items() if c in keep},
+            self.row_key if self.row_key in keep else None,
+            self.row_formats if self.row_key in keep else {},
+        )
 
     def is_numeric(self, df: pd.DataFrame, c: Any) -> bool:
         """Column ``c`` is shown as a number (right-aligned)."""
@@ -396,7 +635,7 @@ def _format_cells(
         c: _cell_formatter(df, c, roles, money_scale, pct_decimals, total) for c in df.columns
     }
     # Styler needs unique labels; show the frame as is otherwise.
-    styler = df.style.format(formatter=formatter, na_rep=NA)
+    styler = ReportTable(df).format(formatter=formatter, na_rep=NA)
     by_kind = {
         "money": _fmt(money, unit="", scale=money_scale),
         "pct": _fmt(pct, decimals=pct_decimals),
@@ -417,7 +656,9 @@ def _align(styler: Styler, df: pd.DataFrame, roles: _Roles, total: str | None) -
     numeric = [c for c in df.columns if roles.is_numeric(df, c)]
     text_cols = [c for c in df.columns if c not in numeric]
     if numeric:
-        styler = styler.set_properties(subset=numeric, **{"text-align": "right"})
+        styler = styler.set_properties(
+            subset=numeric, **{"text-align": "right", "white-space": "nowrap"}
+        )
     if text_cols:
         styler = styler.set_properties(subset=text_cols, **{"text-align": "left"})
     if total is not None and text_cols:
@@ -438,11 +679,7 @@ def _frame(
     """The table around the cells: index shown or hidden, caption with the unit, CSS and a
     stable id (the HTML is the same from one run to the next)."""
     if hide_index is None:  # a plain row-number index (also after sorting) carries no meaning
-        hide_index = isinstance(df.index, pd.RangeIndex) or (
-            df.index.name is None
-            and df.index.nlevels == 1
-            and pd.api.types.is_integer_dtype(df.index.dtype)
-        )
+        hide_index = _plain_index(df)
     if hide_index:
         styler = styler.hide(axis="index")
     text = caption or ""

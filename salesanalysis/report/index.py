@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from salesanalysis.report.formatting import money, number, pct
+from salesanalysis.report.formatting import label_plain_tables, money, number, pct
 
 __all__ = ["Headline", "headline", "plan_currency", "render_index"]
 
@@ -42,6 +42,19 @@ class Headline:
     plan_note: str | None = None
     currency: str = NO_PLAN_CURRENCY  # of every amount above
     reviewed: bool = False  # the review step ran: behind / ahead are its answers, even if empty
+    alerts: list[str] = field(default_factory=list)  # overdue actions in lagging segments
+
+
+def _mid_year_start(outputs: Path, p: pd.Period) -> pd.Period | None:
+    """The first month of the run's plan when it is a mid-year plan whose year is the report
+    month's (its review judges only the plan's months); None otherwise."""
+    try:
+        plan = json.loads((outputs / "plan.json").read_text(encoding="utf-8"))
+        cut = pd.Period(str(plan["plan_cutoff"]), "M")
+        year = int(plan["fiscal_year"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return cut + 1 if cut.year == year == p.year and cut.month < 12 else None
 
 
 def _sales_cards(outputs: Path, p: pd.Period, currency: str) -> list[tuple[str, str, str]]:
@@ -83,9 +96,10 @@ def headline(outputs: Path | str, period: str, currency: str | None = None) -> H
         from salesanalysis.review import headline as review_headline
 
         r = review_headline(pd.read_parquet(review))
+        start = _mid_year_start(outputs, p)
         h.cards += [
             (
-                "YTD attainment",
+                f"Attainment since the plan began ({start})" if start else "YTD attainment",
                 pct(r["ytd_attainment"]),
                 f"{money(r['ytd_actual'], currency)} of {money(r['ytd_target'], currency)} phased target",
             ),
@@ -108,6 +122,10 @@ def headline(outputs: Path | str, period: str, currency: str | None = None) -> H
         ]
         h.behind, h.ahead = list(r.get("behind") or []), list(r.get("ahead") or [])
         h.reviewed = True
+        if (outputs / "actions.parquet").exists():
+            from salesanalysis.execution import overdue_callouts
+
+            h.alerts = overdue_callouts(pd.read_parquet(outputs / "actions.parquet"))
     h.cards += _sales_cards(outputs, p, currency)
     return h
 
@@ -127,6 +145,32 @@ def _segments(title: str, rows: list[dict[str, Any]], currency: str, none: str) 
         f"<h3>{e(title)}</h3><table><tr><th>Segment</th><th>Actual YTD</th><th>Target YTD</th>"
         f"<th>Gap</th><th>Attainment</th></tr>{body}</table>"
     )
+
+
+LAYOUT_CSS = """
+body { padding: 0 12px; } img { max-width: 100%; height: auto; }
+td, th { vertical-align: top; } pre { white-space: pre-wrap; overflow-wrap: anywhere; }
+@media screen and (max-width: 640px) {
+  body { margin: 8px auto; font-size: 14px; } h1 { font-size: 20px; }
+  table { width: 100%; font-size: 13px; } td, th { padding: 3px 4px; overflow-wrap: anywhere; }
+  .kpi { width: 100%; box-sizing: border-box; }
+  table.sa-stack, table.sa-stack tbody, table.sa-stack tr {
+    display: block; width: auto; box-sizing: border-box;
+  }
+  table.sa-stack tr:first-child { display: none; }
+  table.sa-stack tr { margin-bottom: 8px; border-top: 2px solid #999; }
+  table.sa-stack td { display: flex; justify-content: space-between; gap: 12px; }
+  table.sa-stack td::before { content: attr(data-label); font-weight: 600; color: #444; }
+  table.sa-stack td:nth-child(n+2) { text-align: right; }
+}
+@page { size: A4; margin: 12mm; }
+@media print {
+  body { margin: 0; max-width: none; padding: 0; font-size: 11px; }
+  thead { display: table-header-group; } tr, .kpi { break-inside: avoid; }
+  h1, h2, h3 { break-after: avoid; } .kpi { width: 200px; }
+}
+"""
+"""Screen widths from a phone to a desktop, and A4 paper (the index is short: portrait)."""
 
 
 def render_index(manifest: dict[str, Any], h: Headline | None, currency: str | None = None) -> str:
@@ -171,6 +215,9 @@ def render_index(manifest: dict[str, Any], h: Headline | None, currency: str | N
         else ""
     )
     notes = "".join(f"<li>{e(n)}</li>" for n in manifest.get("notes") or [])
+    alerts = "".join(f"<li>{e(a)}</li>" for a in (h.alerts if h else []))
+    if alerts:
+        segs += f"<h3>Overdue actions in segments behind target</h3><ul>{alerts}</ul>"
     err = manifest.get("error")
     err_html = (
         f'<div class="err"><b>Run {e(status)}</b> at step {e(err["step"])}:'
@@ -178,8 +225,9 @@ def render_index(manifest: dict[str, Any], h: Headline | None, currency: str | N
         if err
         else ""
     )
-    return f"""<!DOCTYPE html>
+    return label_plain_tables(f"""<!DOCTYPE html>
 <html lang="zh-CN"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'">
 <title>Sales report {e(period)}</title>
 <style>
@@ -194,6 +242,7 @@ td:nth-child(n+2) {{ font-variant-numeric: tabular-nums; }}
 .kpi .k {{ font-size: 13px; color: #333; }} .kpi .d {{ font-size: 11px; color: #666; }}
 .err {{ background: #fdecea; border: 1px solid #f5c2c0; padding: 10px; }}
 .meta {{ font-size: 12px; color: #666; }}
+{LAYOUT_CSS}
 </style></head><body>
 <p><a href="../index.html">&larr; All reports</a></p>
 <h1>Sales report {e(period)}</h1>
@@ -208,4 +257,4 @@ td:nth-child(n+2) {{ font-variant-numeric: tabular-nums; }}
 <h2>Data notes</h2><ul>{notes or "<li>none</li>"}</ul>
 <p class="meta">Inputs, versions and parameters: <a href="run.json">run.json</a> &middot;
 log: <a href="run.log">run.log</a>, <a href="kernel.log">kernel.log</a> &middot; outputs: <code>outputs/</code></p>
-</body></html>"""
+</body></html>""")

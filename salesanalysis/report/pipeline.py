@@ -50,6 +50,7 @@ from salesanalysis.errors import (
     SalesAnalysisError,
     StepFailed,
     StepSkipped,
+    shorten,
 )
 from salesanalysis.paths import (
     NOTEBOOKS_DIR,
@@ -111,7 +112,7 @@ class StepRecord:
     status: str = "pending"  # pending | ok | reused | skipped | failed | interrupted
     seconds: float = 0.0
     error: str | None = None
-    note: str | None = None  # why a step was skipped
+    note: str | None = None  # why a step was skipped, or its own line (outputs/<stem>.note)
     html: str | None = None
     notebook: str | None = None
     fingerprint: str | None = None
@@ -429,11 +430,14 @@ def run_pipeline(
     force: bool = False,
     records_dir: Path | str | None = None,
     today: _dt.date | None = None,
+    pdf: bool = False,
 ) -> RunResult:
     """Run the monthly pipeline for ``period`` ('' or None = latest complete month).
 
     Steps whose notebook, inputs, parameters and package code are unchanged since the last good
-    run are reused from it instead of rerun (``force=True`` reruns all).
+    run are reused from it instead of rerun (``force=True`` reruns all). ``pdf=True`` also
+    prints the index and each step's page to ``index.pdf``, ``NN_step.pdf`` beside them (A4,
+    headless Chromium, see :mod:`salesanalysis.report.browser`).
 
     Raises:
         InputError / PlanError: the inputs are invalid (nothing is written but a failed record).
@@ -474,8 +478,29 @@ def run_pipeline(
             fix="Free disk space in the reports folder and run again; the last "
             "good report is unchanged.",
         )
+    if pdf:
+        _print_pdfs(run, dest)
     run.say(f"Report: {dest / 'index.html'}")
     return RunResult("ok", run.manifest["period"], dest, run.records)
+
+
+def _print_pdfs(run: _Run, dest: Path) -> list[Path]:
+    """The published report's pages printed to PDF (index first, then the steps in order).
+
+    Raises:
+        BrowserError: no Chromium, or it failed (the HTML report is published all the same).
+    """
+    from salesanalysis.report.browser import pdf_page_count, print_pdfs
+
+    t0 = time.perf_counter()
+    pages = [dest / "index.html", *(dest / r.html for r in run.records if r.html)]
+    pdfs = print_pdfs([p for p in pages if p.exists()])
+    pages_n = sum(pdf_page_count(p) for p in pdfs)
+    run.say(
+        f"PDF: {len(pdfs)} files, {pages_n} A4 pages in {time.perf_counter() - t0:.1f}s "
+        f"({', '.join(p.name for p in pdfs)})"
+    )
+    return pdfs
 
 
 # ---------------------------------------------------------------------- the run's stages
@@ -812,6 +837,9 @@ def _execute_step(
         rec.seconds = round(time.perf_counter() - t0, 2)
         rec.outputs = _changed(before, run.build / "outputs")
         _export_step(run.build, step, rec)
+    own = run.build / "outputs" / f"{step.stem}.note"  # what a step says of itself, if it does
+    if rec.status == "ok" and own.is_file():
+        rec.note = shorten(" ".join(own.read_text(encoding="utf-8").split()), 200) or None
     said = rec.error or rec.note
     run.say(f"      {rec.status} in {rec.seconds:.1f}s" + (f": {said}" if said else ""))
     log.info("step %s %s in %.2fs", step.stem, rec.status, rec.seconds)
@@ -1017,6 +1045,7 @@ def _write_reports_index(out: Path) -> None:
             f"<td>{e(m.get('status', '?'))}</td><td>{e(m.get('started', ''))}</td></tr>"
         )
     page = f"""<!DOCTYPE html><html><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
 <title>Sales reports</title>
 <style>body {{ font-family: Arial, sans-serif; max-width: 800px; margin: 24px auto; }}

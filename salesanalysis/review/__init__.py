@@ -4,16 +4,27 @@ rep leaderboard and re-planning. Pure functions: frames in, frames out.
 Typical use (what ``notebooks/04_performance_review.ipynb`` does)::
 
     from salesanalysis import review as rv
+    from salesanalysis.review.scope import review_scope
+    first = review_scope(ctx.period, plan, records_dir).first_month  # the plan's first month
     df = rv.build_review(ctx.cube, ctx.customers, targets, forecast, ctx.market,
-                         ctx.period, plan.fiscal_year)               # outputs/review.parquet
+                         ctx.period, plan.fiscal_year, first_month=first)  # review.parquet
     rv.headline(df)                                                  # index page
-    act = rv.monthly_actuals(ctx.cube, ctx.customers, ctx.period, plan.fiscal_year)
+    act = rv.monthly_actuals(ctx.cube, ctx.customers, ctx.period, plan.fiscal_year,
+                             first_month=first)
     tgt = rv.monthly_targets(targets, plan.fiscal_year)
-    rv.pacing_table(df, ctx.period, plan.fiscal_year)
-    rv.bridge_target(ctx.customers, targets, ctx.period, plan.fiscal_year, plan=plan)
-    rv.bridge_last_year(ctx.customers, ctx.period, plan.fiscal_year)
-    rv.rep_leaderboard(act, tgt, ctx.reps, ctx.period, plan.fiscal_year, plan=plan, review=df)
-    rv.replan(tgt, act, ctx.period, plan.fiscal_year, p_reach=..., plan=plan)
+    rv.pacing_table(df, ctx.period, plan.fiscal_year, first_month=first)
+    rv.bridge_target(ctx.customers, targets, ctx.period, plan.fiscal_year, plan=plan,
+                     first_month=first)
+    rv.bridge_last_year(ctx.customers, ctx.period, plan.fiscal_year, first_month=first)
+    rv.rep_leaderboard(act, tgt, ctx.reps, ctx.period, plan.fiscal_year, plan=plan, review=df,
+                       first_month=first)
+    rv.replan(tgt, act, ctx.period, plan.fiscal_year, p_reach=..., plan=plan, reps=ctx.reps,
+              first_month=first)
+
+A mid-year plan (``first_month`` after January) is judged on its own months only: every window
+starts no earlier than its first month, and the months before it are shown as
+``BEFORE_PLAN`` (:func:`monthly_overview`), never counted. ``first_month`` None or January is
+the full-year review.
 
 Levels and keys follow the forecast (docs/ARCHITECTURE.md): ``total``, ``region``,
 ``product_line``, ``customer_type``, ``cell`` (region x product line x customer type), ``rep``
@@ -29,8 +40,10 @@ Stated rules (each function's docstring has the detail):
   interval, months combined with correlation ``month_correlation`` (default 1).
 * Bridges are sequential chains (volume, mix by region, product line, customer type, price)
   that telescope, so the steps add up to the total variance.
-* Re-planning allocates the remaining gap in proportion to remaining plan x probability of
-  landing, capped, re-phased by each unit's own seasonality, rounded by largest remainder.
+* Re-planning gives the remaining gap to those with headroom (probability of reaching the
+  target x remaining capacity), no raise under ``replan.min_chance``, every rep x segment within
+  ``+/- replan.max_change`` of its remaining plan (what the bounds cannot place is reported as
+  unallocated), re-phased by each unit's own seasonality, rounded by largest remainder.
 """
 
 from __future__ import annotations
@@ -47,6 +60,7 @@ from salesanalysis.review.attainment import (
     landing_forecast,
     monthly_actuals,
     monthly_market,
+    monthly_overview,
     monthly_targets,
     off_track,
     p_reach,
@@ -65,6 +79,7 @@ from salesanalysis.review.bridges import (
 )
 from salesanalysis.review.common import (
     ALL,
+    BEFORE_PLAN,
     DIMS,
     LEVEL_KEYS,
     MEASURES,
@@ -72,17 +87,27 @@ from salesanalysis.review.common import (
     SHARE_LEVELS,
     WINDOWS,
     ReviewParams,
+    before_plan_months,
     fiscal_months,
     remaining_months,
     report_windows,
+    review_months,
+    review_start,
     segment_label,
 )
-from salesanalysis.review.replanning import allocate_capped, replan, replan_summary
+from salesanalysis.review.replanning import (
+    replan,
+    replan_statement,
+    replan_summary,
+    unit_bounds,
+    water_fill,
+)
 from salesanalysis.review.reps import attainment_spread, gini, rep_capacity, rep_leaderboard
 from salesanalysis.targets.kernels import largest_remainder
 
 __all__ = [
     "ALL",
+    "BEFORE_PLAN",
     "DIMS",
     "LEVEL_KEYS",
     "MEASURES",
@@ -92,9 +117,9 @@ __all__ = [
     "ReviewParams",
     "SHARE_LEVELS",
     "WINDOWS",
-    "allocate_capped",
     "attainment_spread",
     "attainment_table",
+    "before_plan_months",
     "bridge_last_year",
     "bridge_target",
     "build_review",
@@ -109,6 +134,7 @@ __all__ = [
     "largest_remainder",
     "monthly_actuals",
     "monthly_market",
+    "monthly_overview",
     "monthly_targets",
     "off_track",
     "p_reach",
@@ -121,9 +147,14 @@ __all__ = [
     "rep_capacity",
     "rep_leaderboard",
     "replan",
+    "replan_statement",
     "replan_summary",
     "report_windows",
+    "review_months",
+    "review_start",
     "segment_label",
     "summary_table",
     "target_unit_prices",
+    "unit_bounds",
+    "water_fill",
 ]

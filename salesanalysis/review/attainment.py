@@ -17,6 +17,7 @@ from salesanalysis.data import counting
 from salesanalysis.errors import InputError
 from salesanalysis.review.common import (
     ALL,
+    BEFORE_PLAN,
     CELL,
     DIMS,
     LEVEL_KEYS,
@@ -31,6 +32,8 @@ from salesanalysis.review.common import (
     remaining_months,
     report_windows,
     require_columns,
+    review_months,
+    review_start,
     roll,
     safe_ratio,
     segment_label,
@@ -56,7 +59,9 @@ REVIEW_COLUMNS = [
 # --------------------------------------------------------------------------- actuals and targets
 
 
-def customer_activations(customers: pd.DataFrame, period: Any, fiscal_year: int) -> pd.DataFrame:
+def customer_activations(
+    customers: pd.DataFrame, period: Any, fiscal_year: int, *, first_month: Any = None
+) -> pd.DataFrame:
     """Customers counted by the additive rule of docs/ARCHITECTURE.md, for the fiscal year to date.
 
     The rule is :mod:`salesanalysis.data.counting`'s (the same as the target decomposition's) over
@@ -68,9 +73,16 @@ def customer_activations(customers: pd.DataFrame, period: Any, fiscal_year: int)
     activated in that month, so counts add up over cells and months (the year-to-date sum is
     the number of distinct active customers).
 
+    A mid-year plan (``first_month``) is judged on the customers activated in its months: the
+    rule runs over the fiscal year to date as always, and only the activations from
+    ``first_month`` on are kept, so a customer already active before the plan is not counted
+    again (the decomposition's customer target excludes the same customers: its full-year
+    target less those active in the fiscal year to the cutoff, by the same rule).
+
     Args:
         customers: the customer cube (``month, customer_id, region, product_line,
             customer_type, rep_id, revenue``).
+        first_month: the plan's first month (None: January).
 
     Returns:
         ``month, region, product_line, customer_type, rep_id, customers`` (int64), only
@@ -85,13 +97,22 @@ def customer_activations(customers: pd.DataFrame, period: Any, fiscal_year: int)
     p = check_period(period, fiscal_year)
     c = keys_as_str(with_month(customers), [*DIMS, "customer_id"])
     months = fiscal_months(fiscal_year)
-    return counting.activations(c, months[months <= p.to_timestamp()])
+    acts = counting.activations(c, months[months <= p.to_timestamp()])
+    return acts[acts["month"].isin(review_months(p, fiscal_year, first_month))]
 
 
 def monthly_actuals(
-    cube: pd.DataFrame, customers: pd.DataFrame, period: Any, fiscal_year: int
+    cube: pd.DataFrame,
+    customers: pd.DataFrame,
+    period: Any,
+    fiscal_year: int,
+    *,
+    first_month: Any = None,
 ) -> pd.DataFrame:
     """Actuals of the fiscal year to date at the bottom grain, one row per month and key.
+
+    With ``first_month`` (a mid-year plan's first month) only the months from it to the report
+    period: the months before the plan are not judged.
 
     Returns ``month, region, product_line, customer_type, rep_id, revenue, quantity, customers``
     where ``customers`` is the activation count of :func:`customer_activations`.
@@ -104,12 +125,11 @@ def monthly_actuals(
     )
     p = check_period(period, fiscal_year)
     cb = keys_as_str(with_month(cube))
-    start = fiscal_months(fiscal_year)[0]
-    cb = cb[(cb["month"] >= start) & (cb["month"] <= p.to_timestamp())]
+    cb = cb[cb["month"].isin(review_months(p, fiscal_year, first_month))]
     if "quantity" not in cb.columns:
         cb = cb.assign(quantity=np.nan)
     money = cb.groupby(["month", *DIMS], sort=True)[["revenue", "quantity"]].sum().reset_index()
-    acts = customer_activations(customers, p, fiscal_year)
+    acts = customer_activations(customers, p, fiscal_year, first_month=first_month)
     out = money.merge(acts, on=["month", *DIMS], how="outer")
     out[["revenue", "quantity"]] = out[["revenue", "quantity"]].fillna(0.0)
     out["customers"] = out["customers"].fillna(0).astype("int64")
@@ -199,6 +219,56 @@ def _sum_at(df: pd.DataFrame, level: str, values: Sequence[str]) -> pd.DataFrame
     return roll(df, level, values)
 
 
+def monthly_overview(
+    actuals: pd.DataFrame,
+    targets: pd.DataFrame,
+    period: Any,
+    fiscal_year: int,
+    *,
+    first_month: Any = None,
+) -> pd.DataFrame:
+    """The company's fiscal year month by month, each month marked by what the review does
+    with it.
+
+    Args:
+        actuals: :func:`monthly_actuals` of the whole fiscal year to date (without
+            ``first_month``, so that the months before a mid-year plan are there to show).
+        targets: :func:`monthly_targets` (the company view without the cushion is used when
+            the targets carry it, see :func:`company_view`).
+        first_month: a mid-year plan's first month (None: January).
+
+    Returns:
+        ``month, status, actual, target, attainment, customers, target_customers``, one row per
+        month of the fiscal year. ``status``: ``BEFORE_PLAN`` for the months before the plan
+        (their actuals shown, no target, no attainment: they are not judged), ``judged`` for
+        the plan's months to the report period, ``to come`` after it (no actual).
+    """
+    p = check_period(period, fiscal_year)
+    months = fiscal_months(fiscal_year)
+    start = review_start(fiscal_year, first_month)
+    end = p.to_timestamp()
+    company = company_view(targets)
+    tg = company if company is not None else targets
+    a = _in(actuals, months[0], end).groupby("month")[["revenue", "customers"]].sum()
+    t = tg.groupby("month")[["target_revenue", "target_customers"]].sum()
+    a, t = a.reindex(months), t.reindex(months, fill_value=0.0)
+    closed = months <= end
+    plan = months >= start
+    out = pd.DataFrame(
+        {
+            "month": months,
+            "status": np.select([~plan, closed], [BEFORE_PLAN, "judged"], "to come"),
+            "actual": np.where(closed, a["revenue"].fillna(0.0).to_numpy(), np.nan),
+            "target": np.where(plan, t["target_revenue"].to_numpy(float), np.nan),
+            "customers": np.where(closed, a["customers"].fillna(0).to_numpy(float), np.nan),
+            "target_customers": np.where(plan, t["target_customers"].to_numpy(float), np.nan),
+        }
+    )
+    out["attainment"] = np.where(plan & closed, safe_ratio(out["actual"], out["target"]), np.nan)
+    cols = ["month", "status", "actual", "target", "attainment", "customers", "target_customers"]
+    return out[cols]
+
+
 # --------------------------------------------------------------------------- attainment
 
 
@@ -212,6 +282,7 @@ def attainment_table(
     levels: Iterable[str] = REVIEW_LEVELS,
     share_levels: Iterable[str] = SHARE_LEVELS,
     company_targets: pd.DataFrame | None = None,
+    first_month: Any = None,
 ) -> pd.DataFrame:
     """Actual vs target per level, key, measure and window.
 
@@ -222,6 +293,9 @@ def attainment_table(
         company_targets: optional targets without the cushion (month x any subset of the
             dimensions, ``target_revenue``, ``target_customers``); used for every level except
             ``rep`` and ``bottom``, so the company is judged against the company target.
+        first_month: a mid-year plan's first month (None: January). Every window then starts
+            no earlier than it: ``ytd`` and ``fy`` judge only the plan's months, and the months
+            before the plan are left out of actuals and targets alike.
 
     Returns:
         ``level, region, product_line, customer_type, rep_id, measure, window, actual, target,
@@ -231,7 +305,7 @@ def attainment_table(
         straight line. Market share = revenue / market size over the same months; its target is
         target revenue / market size. ``attainment`` = actual / target (NaN if target is 0).
     """
-    wins = report_windows(period, fiscal_year)
+    wins = report_windows(period, fiscal_year, first_month)
     ytd = wins["ytd"]
     act = actuals
     ct = _company_keys(targets, company_targets)
@@ -335,11 +409,14 @@ def _forecast_sd(fc: pd.DataFrame) -> pd.Series:
     return sd.fillna(pd.Series(sd95, index=fc.index, dtype=float)).clip(lower=0.0)
 
 
-def prepare_forecast(forecast: pd.DataFrame, period: Any, fiscal_year: int) -> pd.DataFrame:
+def prepare_forecast(
+    forecast: pd.DataFrame, period: Any, fiscal_year: int, *, first_month: Any = None
+) -> pd.DataFrame:
     """The forecast rows used for landing: months after the report period, in the fiscal year.
 
     A forecast made before the fiscal year (or earlier in it) also covers months that are now
-    actuals; those months are dropped and the actuals are used instead. Adds ``sd``.
+    actuals; those months are dropped and the actuals are used instead. With ``first_month``
+    (a mid-year plan) only the plan's months among them. Adds ``sd``.
 
     Raises:
         InputError: the forecast does not reach December of the fiscal year, or starts after
@@ -354,7 +431,7 @@ def prepare_forecast(forecast: pd.DataFrame, period: Any, fiscal_year: int) -> p
     fc = keys_as_str(with_month(forecast), ["level", *DIMS])
     if "measure" in fc.columns:  # tolerate a multi-measure forecast: revenue only
         fc = fc[fc["measure"].astype(str) == "revenue"]
-    rest = remaining_months(period, fiscal_year)
+    rest = remaining_months(period, fiscal_year, first_month)
     fc = fc[fc["month"].isin(rest)].copy()
     if len(rest):
         have = set(fc["month"].unique())
@@ -414,6 +491,7 @@ def landing_forecast(
     levels: Iterable[str] = REVIEW_LEVELS,
     month_correlation: float = 1.0,
     company_targets: pd.DataFrame | None = None,
+    first_month: Any = None,
 ) -> pd.DataFrame:
     """Full-year revenue landing per level and key: actual to date + forecast of the rest.
 
@@ -427,10 +505,14 @@ def landing_forecast(
       ``var = (1 - rho) * sum(sd_m^2) + rho * (sum sd_m)^2``. The default ``rho = 1`` (errors
       of one forecast path move together, a conservative choice) makes the landing interval
       the sum of the monthly bounds for symmetric intervals.
-    * Landing interval = landing mean -/+ z * sd (80% and 95%).
-    * ``p_reach_target`` = P(landing >= full-year target) under that normal.
+    * Landing interval = landing mean -/+ z * sd (80% and 95%), the remaining months' forecast
+      read as a normal censored at 0: a lower bound is never below the actual to date.
+    * ``p_reach_target`` = P(landing >= full-year target) under that normal (1 when the
+      actual to date has reached the target).
     * A key without forecast rows (e.g. a rep hired after the forecast cutoff) gets NaN
       landing, unless no month remains (December: landing = actual, sd 0).
+    * A mid-year plan (``first_month``) lands its own months: actual from ``first_month`` to
+      the report period + forecast of the rest, against the target of the plan's months.
 
     Returns:
         ``level, region, product_line, customer_type, rep_id, actual_ytd, target_fy,
@@ -440,14 +522,14 @@ def landing_forecast(
     if not 0.0 <= month_correlation <= 1.0:
         raise ValueError("month_correlation must lie between 0 and 1")
     p = check_period(period, fiscal_year)
-    rest = remaining_months(p, fiscal_year)
-    fc = prepare_forecast(forecast, p, fiscal_year)
-    wins = report_windows(p, fiscal_year)
+    rest = remaining_months(p, fiscal_year, first_month)
+    fc = prepare_forecast(forecast, p, fiscal_year, first_month=first_month)
+    wins = report_windows(p, fiscal_year, first_month)
     ct = _company_keys(targets, company_targets)
     frames = []
     for level in levels:
         tg = targets if (ct is None or level in ("rep", "bottom")) else ct
-        m = _actual_and_target(_in(actuals, *wins["ytd"]), tg, level)
+        m = _actual_and_target(_in(actuals, *wins["ytd"]), _in(tg, *wins["fy"]), level)
         if len(rest):
             m = _with_forecast_rest(m, forecast_at_level(fc, level), len(rest), month_correlation)
         else:
@@ -464,7 +546,9 @@ def _actual_and_target(
     a = _sum_at(actual_ytd, level, ["revenue"]).rename(columns={"revenue": "actual_ytd"})
     t = _sum_at(targets, level, ["target_revenue"]).rename(columns={"target_revenue": "target_fy"})
     m = a.merge(t, on=["level", *DIMS], how="outer")
-    return m.fillna({"actual_ytd": 0.0, "target_fy": 0.0})
+    m = m.fillna({"actual_ytd": 0.0, "target_fy": 0.0})
+    # float even when one side has no rows (a report month before a mid-year plan began)
+    return m.astype({"actual_ytd": float, "target_fy": float})
 
 
 def _with_forecast_rest(
@@ -491,12 +575,21 @@ def _with_forecast_rest(
 
 
 def _landing_bounds(res: pd.DataFrame) -> pd.DataFrame:
-    """Landing mean, 80% and 95% intervals and the probability of reaching the target."""
+    """Landing mean, 80% and 95% intervals and the probability of reaching the target.
+
+    A non-negative forecast of the remaining months is a normal censored at 0 (sales are not
+    negative): the landing's lower bounds are never below the actual to date, and a target
+    already reached has probability 1 (the probability of a target still ahead is the same
+    under the censored normal)."""
     res["landing_mean"] = res["actual_ytd"] + res["forecast_rest"]
+    censored = (res["forecast_rest"] >= 0).to_numpy()
     for lv, z in (("80", Z80), ("95", Z95)):
-        res[f"landing_lo_{lv}"] = res["landing_mean"] - z * res["landing_sd"]
+        lo = res["landing_mean"] - z * res["landing_sd"]
+        res[f"landing_lo_{lv}"] = np.where(censored, np.fmax(lo, res["actual_ytd"]), lo)
         res[f"landing_hi_{lv}"] = res["landing_mean"] + z * res["landing_sd"]
-    res["p_reach_target"] = p_reach(res["target_fy"], res["landing_mean"], res["landing_sd"])
+    pr = p_reach(res["target_fy"], res["landing_mean"], res["landing_sd"])
+    reached = censored & (res["actual_ytd"] >= res["target_fy"]).to_numpy()
+    res["p_reach_target"] = np.where(reached & np.isfinite(pr), 1.0, pr)
     return res[
         [
             "level",
@@ -566,6 +659,7 @@ def build_review(
     share_levels: Iterable[str] = SHARE_LEVELS,
     month_correlation: float = 1.0,
     company_targets: pd.DataFrame | None = None,
+    first_month: Any = None,
 ) -> pd.DataFrame:
     """The review table (``outputs/review.parquet``).
 
@@ -580,10 +674,14 @@ def build_review(
     Rep rows are judged against the rep targets (with the over-assignment cushion); every other
     level against the company targets without it (``company_targets``, else the targets'
     ``target_revenue_no_cushion`` column, see :func:`company_view`).
+
+    A mid-year plan (``first_month``, its first month; None = January) is judged on its own
+    months only: ``ytd`` = the plan's first month to the report period, ``fy`` = the plan's
+    months; the months before the plan are in no window.
     """
     levels = list(levels)
     share_levels = list(share_levels)
-    act = monthly_actuals(cube, customers, period, fiscal_year)
+    act = monthly_actuals(cube, customers, period, fiscal_year, first_month=first_month)
     tgt = monthly_targets(targets, fiscal_year)
     mkt = monthly_market(market, fiscal_year) if market is not None else None
     company_targets = company_view(tgt, company_targets)
@@ -596,6 +694,7 @@ def build_review(
         levels=levels,
         share_levels=share_levels,
         company_targets=company_targets,
+        first_month=first_month,
     )
     for c in ("landing_mean", "landing_lo_80", "landing_hi_80", "p_reach_target"):
         att[c] = np.nan
@@ -611,6 +710,7 @@ def build_review(
             levels=sorted(set(levels) | set(share_levels)),
             month_correlation=month_correlation,
             company_targets=company_targets,
+            first_month=first_month,
         )
         lk = land.set_index(["level", *DIMS])
         idx = att.loc[fy & (att["measure"] == "revenue")].set_index(["level", *DIMS]).index
@@ -618,7 +718,9 @@ def build_review(
             att.loc[fy & (att["measure"] == "revenue"), c] = lk[c].reindex(idx).to_numpy()
         if mkt is not None and len(mkt):
             sel = fy & (att["measure"] == "market_share")
-            mk = mkt.assign(customer_type=ALL, rep_id=ALL)
+            # the market of the months the target covers (the plan's months)
+            mk = _in(mkt, *report_windows(period, fiscal_year, first_month)["fy"])
+            mk = mk.assign(customer_type=ALL, rep_id=ALL)
             sizes = pd.concat(
                 [_sum_at(mk, lv, ["market_size"]) for lv in share_levels], ignore_index=True
             )
@@ -649,7 +751,12 @@ def build_review(
 
 
 def pacing_table(
-    review: pd.DataFrame, period: Any, fiscal_year: int, *, measure: str = "revenue"
+    review: pd.DataFrame,
+    period: Any,
+    fiscal_year: int,
+    *,
+    measure: str = "revenue",
+    first_month: Any = None,
 ) -> pd.DataFrame:
     """Seasonality-aware pacing per level and key, from the ``fy`` rows of the review table.
 
@@ -660,13 +767,16 @@ def pacing_table(
     ``required_remaining`` = target - actual; ``required_per_month`` = required / remaining
     months; ``plan_per_month`` = remaining target / remaining months; ``required_vs_plan`` =
     required / remaining target (1.25 = the rest of the year must run 25% above the phased
-    plan); ``landing_mean``, ``p_reach_target``.
+    plan); ``landing_mean``, ``p_reach_target``. A mid-year plan (``first_month``) counts its
+    own months only: the straight line is target x plan months elapsed / plan months.
     """
     if measure not in ("revenue", "customers"):
         raise ValueError("pacing applies to revenue or customers")
     p = check_period(period, fiscal_year)
     fy = review[(review["measure"] == measure) & (review["window"] == "fy")]
-    left = 12 - p.month
+    elapsed = len(review_months(p, fiscal_year, first_month))
+    n_plan = 13 - review_start(fiscal_year, first_month).month
+    left = len(remaining_months(p, fiscal_year, first_month))
     out = pd.DataFrame(
         {
             "level": fy["level"],
@@ -674,7 +784,7 @@ def pacing_table(
             "actual_ytd": fy["actual"],
             "target_fy": fy["target"],
             "expected_to_date": fy["expected_to_date"],
-            "straight_line": fy["target"] * p.month / 12.0,
+            "straight_line": fy["target"] * elapsed / float(n_plan),
         }
     )
     out["pace_gap"] = out["actual_ytd"] - out["expected_to_date"]
@@ -709,52 +819,62 @@ def pacing_curve(
     level: str = "total",
     key: Mapping[str, str] | None = None,
     month_correlation: float = 1.0,
+    first_month: Any = None,
 ) -> pd.DataFrame:
     """Monthly revenue path of one level and key over the fiscal year, for the pacing chart.
 
-    Columns: ``month, actual, target, cum_actual, cum_target`` (phased), ``straight_line``
-    (cumulative), ``required`` (after the report period: the phased target of each remaining
-    month scaled so the year closes on target), ``cum_required``, ``landing_mean,
-    landing_lo_80, landing_hi_80`` (cumulative: actual to date, then + forecast).
-    ``key`` selects the key of the level, e.g. ``{"region": "华东"}``.
+    Columns: ``month, actual, target, in_plan, cum_actual, cum_target`` (phased),
+    ``straight_line`` (cumulative), ``required`` (after the report period: the phased target of
+    each remaining month scaled so the year closes on target), ``cum_required``,
+    ``landing_mean, landing_lo_80, landing_hi_80`` (cumulative: actual to date, then +
+    forecast). ``key`` selects the key of the level, e.g. ``{"region": "华东"}``.
+    A mid-year plan (``first_month``): the months before it have ``in_plan`` False, their
+    monthly ``actual`` (0 when ``actuals`` leaves them out) and no cumulative figure; the
+    cumulative lines start at the plan's first month.
     """
     p = check_period(period, fiscal_year)
     months = fiscal_months(fiscal_year)
-    a = _match(_in(actuals, months[0], p.to_timestamp()), key)
+    end = p.to_timestamp()
+    a = _match(_in(actuals, months[0], end), key)
     if level not in ("rep", "bottom"):
         company = company_view(targets)
         targets = company if company is not None else targets
     t = _match(targets, key)
     a_m = a.groupby("month")["revenue"].sum().reindex(months)
-    a_m[months > p.to_timestamp()] = np.nan
+    a_m[months > end] = np.nan
     t_m = t.groupby("month")["target_revenue"].sum().reindex(months, fill_value=0.0)
     out = pd.DataFrame({"month": months, "actual": a_m.to_numpy(), "target": t_m.to_numpy()})
-    out.loc[out["month"] <= p.to_timestamp(), "actual"] = out["actual"].fillna(0.0)
-    out["cum_actual"] = out["actual"].cumsum()
-    out["cum_target"] = out["target"].cumsum()
-    fy_target = float(out["target"].sum())
-    out["straight_line"] = fy_target * np.arange(1, 13) / 12.0
-    done = out["month"] <= p.to_timestamp()
-    ytd = float(out.loc[done, "actual"].sum())
-    rem_plan = float(out.loc[~done, "target"].sum())
+    out.loc[out["month"] <= end, "actual"] = out["actual"].fillna(0.0)
+    plan = (out["month"] >= review_start(fiscal_year, first_month)).to_numpy()
+    out["in_plan"] = plan
+    out["cum_actual"] = out["actual"].where(plan).cumsum()
+    out["cum_target"] = out["target"].where(plan).cumsum()
+    fy_target = float(out.loc[plan, "target"].sum())
+    out["straight_line"] = np.where(plan, fy_target * np.cumsum(plan) / float(plan.sum()), np.nan)
+    done = (out["month"] <= end).to_numpy()
+    ytd = float(out.loc[done & plan, "actual"].sum())
+    rem_plan = float(out.loc[~done & plan, "target"].sum())
     need = fy_target - ytd
     scale = need / rem_plan if rem_plan else np.nan
-    out["required"] = np.where(done, np.nan, out["target"] * scale)
+    out["required"] = np.where(done | ~plan, np.nan, out["target"] * scale)
     out["cum_required"] = np.where(
         done, out["cum_actual"], ytd + out["required"].where(~done, 0.0).cumsum()
     )
     out["landing_mean"] = np.where(done, out["cum_actual"], np.nan)
     out["landing_lo_80"] = out["landing_mean"]
     out["landing_hi_80"] = out["landing_mean"]
-    if forecast is not None and (~done).any():
-        fc = forecast_at_level(prepare_forecast(forecast, p, fiscal_year), level)
-        f = _match(fc, key).groupby("month")[["mean", "sd"]].sum().reindex(months[~done])
+    rest = ~done & plan
+    if forecast is not None and rest.any():
+        fc = prepare_forecast(forecast, p, fiscal_year, first_month=first_month)
+        f = _match(forecast_at_level(fc, level), key)
+        f = f.groupby("month")[["mean", "sd"]].sum().reindex(months[rest])
         if f["mean"].notna().all():
             cm = ytd + f["mean"].cumsum().to_numpy()
             sds = [_combine_sd(f["sd"].iloc[: i + 1], month_correlation) for i in range(len(f))]
-            out.loc[~done, "landing_mean"] = cm
-            out.loc[~done, "landing_lo_80"] = cm - Z80 * np.asarray(sds)
-            out.loc[~done, "landing_hi_80"] = cm + Z80 * np.asarray(sds)
+            out.loc[rest, "landing_mean"] = cm
+            lo = cm - Z80 * np.asarray(sds)  # sales are not negative: not below the actual
+            out.loc[rest, "landing_lo_80"] = np.where(cm >= ytd, np.fmax(lo, ytd), lo)
+            out.loc[rest, "landing_hi_80"] = cm + Z80 * np.asarray(sds)
     return out
 
 
@@ -865,6 +985,7 @@ __all__ = [
     "landing_forecast",
     "monthly_actuals",
     "monthly_market",
+    "monthly_overview",
     "monthly_targets",
     "off_track",
     "p_reach",

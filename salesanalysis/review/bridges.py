@@ -45,10 +45,10 @@ from salesanalysis.review.common import (
     CELL,
     DIMS,
     check_period,
-    fiscal_months,
     keys_as_str,
     plan_get,
     require_columns,
+    review_start,
     with_month,
 )
 
@@ -163,8 +163,10 @@ def bridge_last_year(
     fiscal_year: int,
     *,
     where: Mapping[str, str] | None = None,
+    first_month: Any = None,
 ) -> pd.DataFrame:
-    """Bridge from last year to this year over the same months (January to the report period).
+    """Bridge from last year to this year over the same months (January to the report period;
+    for a mid-year plan, ``first_month``, the plan's first month, to the report period).
 
     Customers are split by their net revenue in each window (active = positive):
 
@@ -192,9 +194,9 @@ def bridge_last_year(
     )
     p = check_period(period, fiscal_year)
     c = _filter(keys_as_str(with_month(customers), [*DIMS, "customer_id"]), where)
-    months = fiscal_months(fiscal_year)
-    ty = _window(c, months[0], p.to_timestamp())
-    ly = _window(c, months[0] - pd.DateOffset(years=1), p.to_timestamp() - pd.DateOffset(years=1))
+    start = review_start(fiscal_year, first_month)
+    ty = _window(c, start, p.to_timestamp())
+    ly = _window(c, start - pd.DateOffset(years=1), p.to_timestamp() - pd.DateOffset(years=1))
     r_ty = ty.groupby("customer_id")["revenue"].sum()
     r_ly = ly.groupby("customer_id")["revenue"].sum()
     ids = r_ty.index.union(r_ly.index)
@@ -237,12 +239,17 @@ def price_factors(segments: pd.DataFrame, plan: Any = None) -> pd.Series:
 
 
 def target_unit_prices(
-    customers: pd.DataFrame, period: Any, fiscal_year: int, *, plan: Any = None
+    customers: pd.DataFrame,
+    period: Any,
+    fiscal_year: int,
+    *,
+    plan: Any = None,
+    first_month: Any = None,
 ) -> pd.DataFrame:
     """Unit prices the target is read at, per segment ``(region, product_line, customer_type)``.
 
-    Rule: last year's average unit price of the segment over the same months (January to the
-    report period of the previous year); where the segment had no quantity, its product line's
+    Rule: last year's average unit price of the segment over the same months (January, or a
+    mid-year plan's ``first_month``, to the report period, a year earlier); where the segment had no quantity, its product line's
     price; where the product line had none either, this year's price of the segment (no price
     effect). Multiplied by the plan's price strategies (:func:`price_factors`).
 
@@ -250,9 +257,9 @@ def target_unit_prices(
     """
     p = check_period(period, fiscal_year)
     c = keys_as_str(with_month(customers), DIMS)
-    months = fiscal_months(fiscal_year)
-    ly = _window(c, months[0] - pd.DateOffset(years=1), p.to_timestamp() - pd.DateOffset(years=1))
-    ty = _window(c, months[0], p.to_timestamp())
+    start = review_start(fiscal_year, first_month)
+    ly = _window(c, start - pd.DateOffset(years=1), p.to_timestamp() - pd.DateOffset(years=1))
+    ty = _window(c, start, p.to_timestamp())
     seg = pd.concat([ly[CELL], ty[CELL]]).drop_duplicates().reset_index(drop=True)
 
     def price(df: pd.DataFrame, keys: list[str]) -> pd.Series:
@@ -281,8 +288,12 @@ def bridge_target(
     prices: pd.DataFrame | None = None,
     plan: Any = None,
     window: str = "ytd",
+    first_month: Any = None,
 ) -> pd.DataFrame:
     """Bridge from the target to the actual revenue of the year to date (or ``window="month"``).
+
+    For a mid-year plan (``first_month``, its first month) the year to date is the plan's first
+    month to the report period: the months before the plan are in neither side.
 
     Targets carry revenue and customer counts but no quantities, so the target is read at a
     stated unit price per segment (``prices``, default :func:`target_unit_prices`: last year's
@@ -311,7 +322,8 @@ def bridge_target(
     if window not in ("ytd", "month"):
         raise ValueError("window must be 'ytd' or 'month'")
     p = check_period(period, fiscal_year)
-    first = p.to_timestamp() if window == "month" else fiscal_months(fiscal_year)[0]
+    start = review_start(fiscal_year, first_month)
+    first = max(p.to_timestamp(), start) if window == "month" else start
     last = p.to_timestamp()
     c = keys_as_str(with_month(customers), [*DIMS, "customer_id"])
     act = _filter(_window(c, first, last), where)
@@ -319,7 +331,7 @@ def bridge_target(
     if NO_CUSHION in tg.columns and not (where and "rep_id" in where):
         tg = tg.assign(target_revenue=tg[NO_CUSHION])  # company view: no cushion
     if prices is None:
-        prices = target_unit_prices(customers, p, fiscal_year, plan=plan)
+        prices = target_unit_prices(customers, p, fiscal_year, plan=plan, first_month=first_month)
     cur = act.groupby(CELL, sort=True)[["revenue", "quantity"]].sum().reset_index()
     base = tg.groupby(CELL, sort=True)["target_revenue"].sum().rename("revenue").reset_index()
     base = base.merge(keys_as_str(prices, CELL)[[*CELL, "target_price"]], on=CELL, how="left")
@@ -330,7 +342,7 @@ def bridge_target(
     steps: dict[str, float] = {"customers": 0.0}
     steps.update(pvm_chain(base[[*CELL, "revenue", "quantity"]], cur))
     n1 = float(
-        _filter(customer_activations(customers, p, fiscal_year), where)
+        _filter(customer_activations(customers, p, fiscal_year, first_month=first_month), where)
         .pipe(_window, first, last)["customers"]
         .sum()
     )

@@ -32,6 +32,7 @@ REVIEW_LEVELS = ("total", "region", "product_line", "customer_type", "cell", "re
 SHARE_LEVELS = ("total", "region", "product_line", "region_product_line")
 WINDOWS = ("month", "qtd", "ytd", "fy")
 MEASURES = ("revenue", "customers", "market_share")
+BEFORE_PLAN = "before the plan (计划前)"  # how the months before a mid-year plan are shown
 
 Z80 = 1.2815515655446004  # standard normal quantile 0.90
 Z95 = 1.959963984540054  # standard normal quantile 0.975
@@ -65,29 +66,75 @@ def check_period(period: Any, fiscal_year: int) -> pd.Period:
     return p
 
 
-def report_windows(period: Any, fiscal_year: int) -> dict[str, tuple[pd.Timestamp, pd.Timestamp]]:
+def review_start(fiscal_year: int, first_month: Any = None) -> pd.Timestamp:
+    """First month the review judges: January of the fiscal year, or ``first_month`` (the
+    first month of a mid-year plan, :func:`salesanalysis.review.scope.plan_start`).
+
+    Raises:
+        InputError: ``first_month`` is not a month of the fiscal year.
+    """
+    months = fiscal_months(fiscal_year)
+    if first_month is None:
+        return months[0]
+    first = as_period(first_month).to_timestamp()
+    if first not in months:
+        raise InputError(
+            f"the plan's first month {first:%Y-%m} is not in fiscal year {int(fiscal_year)}",
+            fix="Check fiscal_year and plan_cutoff in plan.yaml: the plan must cover at least "
+            "one month of its fiscal year.",
+        )
+    return first
+
+
+def report_windows(
+    period: Any, fiscal_year: int, first_month: Any = None
+) -> dict[str, tuple[pd.Timestamp, pd.Timestamp]]:
     """Month ranges (first, last month start, inclusive) of each review window.
 
     ``month`` = the report month; ``qtd`` = first month of its quarter to it; ``ytd`` = January
-    to it; ``fy`` = the whole fiscal year (targets; actuals are year-to-date).
+    to it; ``fy`` = the whole fiscal year (targets; actuals are year-to-date). With
+    ``first_month`` (a mid-year plan's first month) every window starts no earlier than it: the
+    months before the plan are not judged (a window that lies wholly before the plan is empty,
+    its first month after its last).
     """
     p = check_period(period, fiscal_year)
     end = p.to_timestamp()
+    start = review_start(fiscal_year, first_month)
     q_start = pd.Period(year=p.year, month=3 * ((p.month - 1) // 3) + 1, freq="M").to_timestamp()
     months = fiscal_months(fiscal_year)
     return {
-        "month": (end, end),
-        "qtd": (q_start, end),
-        "ytd": (months[0], end),
-        "fy": (months[0], months[-1]),
+        "month": (max(end, start), end),
+        "qtd": (max(q_start, start), end),
+        "ytd": (start, end),
+        "fy": (start, months[-1]),
     }
 
 
-def remaining_months(period: Any, fiscal_year: int) -> pd.DatetimeIndex:
-    """Months of the fiscal year after the report period (empty in December)."""
+def review_months(period: Any, fiscal_year: int, first_month: Any = None) -> pd.DatetimeIndex:
+    """Months the review judges to date: the plan's first month (January for a full-year
+    plan) to the report period (empty when the period is before the plan)."""
     p = check_period(period, fiscal_year)
     months = fiscal_months(fiscal_year)
-    return months[months > p.to_timestamp()]
+    start = review_start(fiscal_year, first_month)
+    return months[(months >= start) & (months <= p.to_timestamp())]
+
+
+def before_plan_months(period: Any, fiscal_year: int, first_month: Any = None) -> pd.DatetimeIndex:
+    """Months of the fiscal year to the report period that lie before the plan's first month
+    ("before the plan"; empty for a full-year plan)."""
+    p = check_period(period, fiscal_year)
+    months = fiscal_months(fiscal_year)
+    start = review_start(fiscal_year, first_month)
+    return months[(months < start) & (months <= p.to_timestamp())]
+
+
+def remaining_months(period: Any, fiscal_year: int, first_month: Any = None) -> pd.DatetimeIndex:
+    """Months of the fiscal year after the report period (empty in December); with
+    ``first_month``, only the plan's months among them."""
+    p = check_period(period, fiscal_year)
+    months = fiscal_months(fiscal_year)
+    start = review_start(fiscal_year, first_month)
+    return months[(months > p.to_timestamp()) & (months >= start)]
 
 
 def require_columns(df: pd.DataFrame, columns: Iterable[str], name: str, fix: str) -> None:
@@ -183,8 +230,6 @@ class ReviewParams:
     Args:
         month_correlation: correlation of forecast errors between months (0-1) for the landing
             interval.
-        replan_cap: a unit's revised remaining target is at most this multiple of its planned
-            remaining target (>= 1).
         top_n: how many segments / reps to list as furthest behind or ahead (1-50).
         keep_plan_total: re-planning never lowers the remaining months' total below the plan.
     """
@@ -192,7 +237,6 @@ class ReviewParams:
     def __init__(
         self,
         month_correlation: float = 1.0,
-        replan_cap: float = 1.5,
         top_n: int = 5,
         keep_plan_total: bool = True,
     ) -> None:
@@ -209,13 +253,6 @@ class ReviewParams:
             )
             rho = 1.0
         try:
-            cap = float(replan_cap)
-            if not cap >= 1.0 or cap != cap:
-                raise ValueError
-        except (TypeError, ValueError):
-            problems.append(f"replan_cap must be a number of at least 1, not {replan_cap!r}")
-            cap = 1.5
-        try:
             n = int(top_n)
             if str(top_n).strip() != str(n) or not 1 <= n <= 50:
                 raise ValueError
@@ -226,14 +263,14 @@ class ReviewParams:
             raise InputError(
                 "invalid notebook parameter(s): " + "; ".join(problems),
                 fix="Correct the parameter in the notebook's parameters cell or "
-                "on the command line (-p name value).",
+                "on the command line (--param name=value).",
             )
-        self.month_correlation, self.replan_cap, self.top_n = rho, cap, n
+        self.month_correlation, self.top_n = rho, n
         self.keep_plan_total = bool(keep_plan_total)
 
     def __repr__(self) -> str:
         return (
             f"ReviewParams(month_correlation={self.month_correlation}, "
-            f"replan_cap={self.replan_cap}, top_n={self.top_n}, "
+            f"top_n={self.top_n}, "
             f"keep_plan_total={self.keep_plan_total})"
         )

@@ -18,6 +18,7 @@ from salesanalysis.review.common import (
     keys_as_str,
     plan_get,
     require_columns,
+    review_start,
     safe_ratio,
 )
 from salesanalysis.targets import capacity
@@ -105,6 +106,7 @@ def rep_leaderboard(
     plan: Any = None,
     review: pd.DataFrame | None = None,
     band: float = 0.05,
+    first_month: Any = None,
 ) -> pd.DataFrame:
     """One row per rep: attainment as assigned and ramp-adjusted, load and landing.
 
@@ -125,6 +127,9 @@ def rep_leaderboard(
         review: the review table; when given, the rep's landing and probability of reaching
             the full-year target are added.
         band: status band: ``ahead`` above ``1 + band``, ``behind`` below ``1 - band``.
+        first_month: a mid-year plan's first month (None: January): actuals, targets and
+            capacity are taken from it on (to date: to the report period; full year: to
+            December), the months before the plan are not judged.
 
     Returns columns ``rank, rep_id, name, region, fte, hire_date, end_date, active_months,
     capacity_ytd, capacity_fy, actual_ytd, actual_active, target_ytd, target_fy, attainment,
@@ -132,7 +137,12 @@ def rep_leaderboard(
     (+ ``landing_mean, p_reach_target``), sorted by ramp-adjusted attainment, best first.
     """
     end = check_period(period, fiscal_year).to_timestamp()
+    start = review_start(fiscal_year, first_month)
     cap = rep_capacity(reps, fiscal_year, **_ramp_settings(plan))
+    # the plan's months only (every month of the year for a full-year plan)
+    cap = cap[cap["month"] >= start]
+    actuals = actuals[actuals["month"] >= start]
+    targets = targets[targets["month"] >= start]
     roster = _roster(reps)
     home = (
         roster.set_index("rep_id")["region"]

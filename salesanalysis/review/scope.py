@@ -6,7 +6,8 @@ A company's planning year has three moments, and the review step must know which
   against the run's targets (the plan of record when the year has one, else the draft that
   step 03 computed). A *mid-year* plan (``plan_cutoff`` inside the fiscal year) covers only the
   months after its cutoff: the review judges only those months; the months before it are
-  shown as "before the plan".
+  shown as "before the plan". A report month before the plan's first month has nothing to
+  judge: the review is skipped and says so.
 * **Year-end planning** (the plan is for the year after the report month, e.g. the FY2027 plan
   made in December 2026): step 03 makes next year's targets, and the review looks back at the
   report month's year against *that* year's plan of record, when there is one. When there is
@@ -24,11 +25,16 @@ from pathlib import Path
 import pandas as pd
 
 from salesanalysis.errors import PlanError
-from salesanalysis.review.common import as_period
+from salesanalysis.review.common import (
+    BEFORE_PLAN,
+    as_period,
+    before_plan_months,
+    review_months,
+)
 from salesanalysis.targets.plan import Plan, plan_from_dict
 from salesanalysis.targets.record import current
 
-__all__ = ["ReviewScope", "check_run", "plan_start", "review_scope"]
+__all__ = ["BEFORE_PLAN", "ReviewScope", "check_run", "plan_start", "review_scope"]
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,39 @@ class ReviewScope:
     @property
     def reviewable(self) -> bool:
         return self.targets_from != "none"
+
+    @property
+    def mid_year(self) -> bool:
+        """The plan starts after January: the months before it are "before the plan"."""
+        return self.first_month is not None and self.first_month.month > 1
+
+    def window_statement(self, period: object) -> str:
+        """One sentence on which months the review judges; empty for a full-year plan.
+
+        For a mid-year plan: the plan's months, the months before it shown as "before the
+        plan" and not counted, and what "to date" means on the page.
+        """
+        if not self.mid_year:
+            return ""
+        fy, first = self.fiscal_year, self.first_month
+        before = before_plan_months(period, fy, first)
+        judged = review_months(period, fy, first)
+        span = f"{before[0]:%Y-%m} to {before[-1]:%Y-%m}" if len(before) > 1 else ""
+        span = span or (f"{before[0]:%Y-%m}" if len(before) else "")
+        text = (
+            f"A mid-year plan: its targets cover {first:%Y-%m} to {fy}-12. "
+            f"The months of FY{fy} before it ({span}) are shown as {BEFORE_PLAN}: their "
+            "sales are shown for reference and are not counted in attainment, pacing, the "
+            "landing forecast, the bridges, the rep leaderboard or the revised targets."
+        )
+        if len(judged):
+            to = f"{judged[0]:%Y-%m} to {judged[-1]:%Y-%m}" if len(judged) > 1 else ""
+            text += f' "To date" below means {to or f"{judged[0]:%Y-%m}"}.'
+        else:
+            text += (
+                f" The report month {as_period(period)} is before the plan: nothing is judged yet."
+            )
+        return text
 
     def targets(self, run_targets: pd.DataFrame | None = None) -> pd.DataFrame:
         """The targets under review: the run's (passed in) or the record's."""
@@ -88,6 +127,17 @@ def review_scope(period: object, plan: Plan, records_dir: Path | str | None) -> 
     if p.year == fy:
         start = plan_start(plan)
         mid = start.month > 1
+        if p.to_timestamp() < start:  # the plan has not begun: none of its months to judge
+            return ReviewScope(
+                fy,
+                plan,
+                "none",
+                None,
+                start,
+                f"The FY{fy} plan is a mid-year plan whose targets start in {start:%Y-%m}, "
+                f"after the report month {p}: none of its months can be judged yet, so the "
+                "performance review is skipped.",
+            )
         text = (
             f"Reviewed against the FY{fy} plan, a mid-year plan whose targets start in "
             f"{start:%Y-%m}."

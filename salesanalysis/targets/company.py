@@ -179,6 +179,8 @@ def _revenue_row(
     fc_mean, fc_sigma = cov.mean, cov.sigma
     months, nm = win.months, win.n_months
     fc_p10 = fc_mean - Z80 * fc_sigma if have_fc else np.nan
+    if have_fc and fc_mean >= 0:  # sales are not negative: the normal is censored at 0
+        fc_p10 = max(fc_p10, 0.0)
     fc_p90 = fc_mean + Z80 * fc_sigma if have_fc else np.nan
     p_reach = (
         float(1 - norm.cdf((total - fc_mean) / fc_sigma)) if have_fc and fc_sigma > 0 else np.nan

@@ -182,7 +182,8 @@ def explain(ex: Explanation, plan: Plan, **keys: str) -> pd.DataFrame:
     rows.append(("crossing (IPF)", notes["ipf"], part("ipf"), "step"))
     for s in plan.strategies:
         col = f"strategy: {s.name}"
-        detail = f"{s.kind} {s.pct:+.1%} on {s.segment_dict}: {s.rationale}"
+        segment = " / ".join(v for _, v in s.segment)
+        detail = f"{s.kind} {s.pct:+.1%} on {segment}: {s.rationale}"
         rows.append((col, detail, part(col), "step"))
     rows.append(("re-normalise to the company total", notes["renorm"], part("renorm"), "step"))
     binding = sorted({b for bs in sel["binding"] for b in bs.split("; ") if b})

@@ -2,7 +2,8 @@
 
 Per level and key, the forecast of the plan months (:mod:`salesanalysis.targets.forecast_rows`:
 normal, months perfectly correlated) gives P10/P50/P90, the gap to the target and the
-probability of reaching it, P(forecast >= target). Reps are judged on their targets with
+probability of reaching it, P(forecast >= target). A non-negative forecast is read as a normal
+censored at 0 (sales are not negative): its P10 is never below 0. Reps are judged on their targets with
 cushion, every other level on the targets without. Targets below P10 or above P90 are flagged.
 """
 
@@ -62,7 +63,10 @@ def feasibility_table(
         feas["level"] == "rep", feas["target_revenue"], feas["target_revenue_no_cushion"]
     )
     sig = feas["fc_sigma"].where(feas["fc_sigma"] > 0)
-    feas["forecast_p10"] = feas["fc_mean"] - Z80 * feas["fc_sigma"]
+    # a positive forecast has no negative sales: the normal is censored at 0 (P10 >= 0; the
+    # probability of reaching a positive target is the same under the censored normal)
+    p10 = feas["fc_mean"] - Z80 * feas["fc_sigma"]
+    feas["forecast_p10"] = p10.where(~(feas["fc_mean"] >= 0), p10.clip(lower=0.0))
     feas["forecast_p50"] = feas["fc_mean"]
     feas["forecast_p90"] = feas["fc_mean"] + Z80 * feas["fc_sigma"]
     feas["gap"] = feas["target"] - feas["fc_mean"]

@@ -12,7 +12,7 @@ import pandas as pd
 
 from salesanalysis.targets.cells import CELL
 from salesanalysis.targets.plan import Plan
-from salesanalysis.untrusted import EXCEL_WRITER_KWARGS, neutralise_cell, neutralise_frame
+from salesanalysis.untrusted import EXCEL_WRITER_KWARGS
 
 if TYPE_CHECKING:
     from salesanalysis.targets.decompose import Decomposition
@@ -28,6 +28,7 @@ _SHEETS = [
     ("Rep", ["region", "rep_id"]),
     ("Month", ["month"]),
 ]
+_NO_TOTALS = ("Assumptions", "Company", "Checks", "Rep load")  # sheets without a total row
 
 
 def _assumptions_table(plan: Plan) -> pd.DataFrame:
@@ -43,11 +44,12 @@ def _assumptions_table(plan: Plan) -> pd.DataFrame:
             for i, vv in enumerate(v):
                 walk(f"{prefix}[{i}]", vv)
         else:
-            rows.append((prefix, "" if v is None else str(v)))
+            keep = isinstance(v, int | float) and not isinstance(v, bool)  # numbers as numbers
+            rows.append((prefix, v if keep else "" if v is None else str(v)))
 
     walk("", plan.to_dict())
     rows.insert(0, ("plan file", str(plan.source or "(edited in the notebook)")))
-    return pd.DataFrame(rows, columns=["assumption", "value"])
+    return pd.DataFrame(rows, columns=["assumption", "value"], dtype=object)
 
 
 def level_tables(dec: Decomposition) -> dict[str, pd.DataFrame]:
@@ -123,34 +125,28 @@ def write_targets(decomposition: Decomposition, outputs_dir: str | Path) -> dict
         df.to_parquet(tmp, index=False)
         tmp.replace(paths[key])
     tmp = paths["xlsx"].with_name(".targets.xlsx.tmp")
+    from salesanalysis.report.excel import write_sheet
+
     with pd.ExcelWriter(tmp, engine="xlsxwriter", engine_kwargs=EXCEL_WRITER_KWARGS) as xw:
         wb = xw.book
         wb.set_properties(
             {"title": f"Targets {decomposition.plan.name}", "created": _dt.datetime(2000, 1, 1)}
         )
-        money = wb.add_format({"num_format": "#,##0"})
-        pctf = wb.add_format({"num_format": "0.0%"})
-        head = wb.add_format({"bold": True, "bottom": 1})
         sheets = {"Assumptions": _assumptions_table(decomposition.plan)}
         sheets.update(level_tables(decomposition))
         sheets["Rep x month"] = decomposition.rep_month
         sheets["Rep load"] = decomposition.rep_load
         sheets["Headcount"] = decomposition.headcount
         sheets["Checks"] = decomposition.checks
-        for name, df in sheets.items():
-            neutralise_frame(df).to_excel(xw, sheet_name=name, index=False)  # no formulas
-            ws = xw.sheets[name]
-            for j, col in enumerate(df.columns):
-                ws.write_string(0, j, neutralise_cell(str(col)), head)
-                width = max(12, min(48, len(str(col)) + 2))
-                if name == "Assumptions":
-                    width = 40 if j == 0 else 60
-                fmt = None
-                if col in ("growth_vs_last_year", "load_vs_median", "load", "load_eff"):
-                    fmt = pctf if col in ("growth_vs_last_year", "load_vs_median") else money
-                elif pd.api.types.is_numeric_dtype(df[col]) and col != "ok":
-                    fmt = money
-                ws.set_column(j, j, width, fmt)
-            ws.freeze_panes(1, 0)
+        for name, df in sheets.items():  # formats, bilingual headers, totals: report.excel
+            write_sheet(
+                xw,
+                name,
+                df,
+                currency=decomposition.plan.currency,
+                pct_columns=("growth_vs_last_year", "load_vs_median"),
+                totals=name not in _NO_TOTALS,
+                widths={"assumption": 40, "value": 40} if name == "Assumptions" else None,
+            )
     tmp.replace(paths["xlsx"])
     return paths

@@ -42,6 +42,10 @@ __all__ = [
     "Pin",
     "RepSettings",
     "ForecastSettings",
+    "ReplanSettings",
+    "IncentiveTier",
+    "Incentives",
+    "INCENTIVE_MEASURES",
     "Plan",
     "load_plan",
     "plan_from_dict",
@@ -62,6 +66,7 @@ FORECAST_METHODS = ("default", "fast")  # the forecast engine's settings (foreca
 FORECAST_DETAILS = ("bottom", "cell")
 MAX_ACCURACY_ORIGINS = 12
 TARGET_KINDS = ("value", "growth", "forecast_percentile")
+INCENTIVE_MEASURES = ("revenue", "revenue_customers")
 WEIGHT_TOL = 1e-6
 _MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
 
@@ -171,6 +176,7 @@ class Strategy:
     pct: float
     rationale: str
     to: tuple[tuple[str, str], ...] | None = None
+    owner: str = ""  # who carries the strategy out (optional)
 
     @property
     def segment_dict(self) -> dict[str, str]:
@@ -190,6 +196,8 @@ class Strategy:
         }
         if self.to is not None:
             out["to"] = dict(self.to)
+        if self.owner:
+            out["owner"] = self.owner
         return out
 
 
@@ -299,6 +307,72 @@ class ForecastSettings:
 
 
 @dataclass(frozen=True)
+class ReplanSettings:
+    """``replan:``: the bounds of the review's re-planning (step 04, revised targets).
+
+    Attributes:
+        max_change: a unit's (rep x segment's) revised remaining target stays within
+            ``+/- max_change`` of its planned remaining target (0-1; 0.30 = +/-30%); a rep's
+            total, the sum of its units, is then within the same bounds.
+        min_chance: a unit or rep whose probability of reaching its full-year target is under
+            this (0-1) never gets a higher remaining target than planned; its remainder may be
+            lowered toward its landing forecast (within ``max_change``).
+    """
+
+    max_change: float = 0.30
+    min_chance: float = 0.10
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"max_change": self.max_change, "min_chance": self.min_chance}
+
+
+@dataclass(frozen=True)
+class IncentiveTier:
+    """One band of attainment: from ``start`` up to ``end`` (None = no upper end) the
+    commission is the base rate x ``rate`` (below 1 a decelerator, above 1 an accelerator)."""
+
+    start: float
+    end: float | None
+    rate: float
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"from": self.start, "rate": self.rate}
+        if self.end is not None:
+            out["to"] = self.end
+        return out
+
+
+@dataclass(frozen=True)
+class Incentives:
+    """The commission plan (``incentives:``); the payout is computed by
+    :mod:`salesanalysis.execution.incentives`.
+
+    ``base_rate``: commission as a share of the target at 100% attainment; ``tiers``: bands of
+    attainment, contiguous from 0, each paying the base rate x its ``rate`` on the attainment
+    inside it (marginal, like tax brackets, so the payout is continuous); ``cap``: the payout
+    is at most this multiple of the on-target payout (None = no cap); ``measure``: ``revenue``
+    or ``revenue_customers`` (attainment = the weighted mean of both attainments).
+    """
+
+    base_rate: float
+    tiers: tuple[IncentiveTier, ...]
+    cap: float | None = None
+    measure: str = "revenue"
+    weights: tuple[tuple[str, float], ...] = (("revenue", 1.0),)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "base_rate": self.base_rate,
+            "tiers": [t.to_dict() for t in self.tiers],
+            "cap": self.cap,
+            "measure": self.measure,
+        }
+        if self.measure != "revenue":
+            out["weights"] = dict(self.weights)
+        return out
+
+
+@dataclass(frozen=True)
 class Plan:
     """The validated plan assumptions (immutable; edit with :meth:`with_changes`)."""
 
@@ -318,6 +392,8 @@ class Plan:
     rounding_revenue: float = 1000.0
     rounding_customers: int = 1
     forecast: ForecastSettings = field(default_factory=ForecastSettings)
+    replan: ReplanSettings = field(default_factory=ReplanSettings)
+    incentives: Incentives | None = None
     source: str | None = field(default=None, compare=False)
 
     # ----------------------------------------------------------------- derived values
@@ -345,7 +421,10 @@ class Plan:
             "phasing": self.phasing,
             "rounding": {"revenue": self.rounding_revenue, "customers": self.rounding_customers},
             "forecast": self.forecast.to_dict(),
+            "replan": self.replan.to_dict(),
         }
+        if self.incentives is not None:
+            out["incentives"] = self.incentives.to_dict()
         return out
 
     def with_changes(self, **sections: Any) -> Plan:
@@ -383,6 +462,8 @@ _TOP_KEYS = {
     "phasing",
     "rounding",
     "forecast",
+    "replan",
+    "incentives",
 }
 _REQUIRED_TOP = ("fiscal_year", "plan_cutoff", "targets")
 
@@ -690,7 +771,7 @@ def _check_strategies(raw: Any, c: _Checker) -> tuple[Strategy, ...]:
     return tuple(s for s in checked if s is not None)
 
 
-_STRATEGY_KEYS = ("name", "segment", "kind", "pct", "rationale", "to")
+_STRATEGY_KEYS = ("name", "segment", "kind", "pct", "rationale", "to", "owner")
 
 
 def _check_strategy(raw: Any, p: str, seen_names: set[str], c: _Checker) -> Strategy | None:
@@ -715,6 +796,7 @@ def _check_strategy(raw: Any, p: str, seen_names: set[str], c: _Checker) -> Stra
     if sd.get("pct") is None:
         c.add(f"{p}.pct", f"'{p}.pct' is required (e.g. 0.03 for +3%)")
     rationale = c.text(sd.get("rationale"), f"{p}.rationale")
+    owner = c.text(sd.get("owner"), f"{p}.owner", default="") or ""
     if not rationale:
         c.add(
             f"{p}.rationale",
@@ -731,7 +813,9 @@ def _check_strategy(raw: Any, p: str, seen_names: set[str], c: _Checker) -> Stra
         return None
     if kind == "channel_shift" and not to:
         return None
-    return Strategy(name=name, segment=seg, kind=kind, pct=pct, rationale=rationale, to=to)
+    return Strategy(
+        name=name, segment=seg, kind=kind, pct=pct, rationale=rationale, to=to, owner=owner
+    )
 
 
 def _check_pins(raw: Any, c: _Checker) -> tuple[Pin, ...]:
@@ -850,6 +934,15 @@ def _check_forecast(raw: Any, c: _Checker) -> ForecastSettings:
     )
 
 
+def _check_replan(raw: Any, c: _Checker) -> ReplanSettings:
+    """``replan``: the re-planning bounds, ``max_change`` (0-1, default 0.30) and
+    ``min_chance`` (0-1, default 0.10)."""
+    d = c.mapping(raw, "replan", ("max_change", "min_chance"))
+    max_change = c.number(d.get("max_change"), "replan.max_change", lo=0.0, hi=1.0, default=0.30)
+    min_chance = c.number(d.get("min_chance"), "replan.min_chance", lo=0.0, hi=1.0, default=0.10)
+    return ReplanSettings(max_change=float(max_change), min_chance=float(min_chance))
+
+
 def _check_levels(raw: Any, c: _Checker) -> tuple[int, ...]:
     """``forecast.levels``: a non-empty list of whole percentages 1-99 that includes 80 (the
     valid ones are returned)."""
@@ -881,6 +974,105 @@ def _check_name(raw: Any, c: _Checker) -> str:
     return c.text(raw, "name", default=default) or default
 
 
+_INCENTIVE_KEYS = ("base_rate", "tiers", "cap", "measure", "weights")
+
+
+def _check_incentives(raw: Any, c: _Checker) -> Incentives | None:
+    """``incentives`` (optional): base rate, contiguous ordered tiers from 0, cap, measure."""
+    if raw is None:
+        return None
+    d = c.mapping(raw, "incentives", _INCENTIVE_KEYS)
+    if not isinstance(raw, Mapping):
+        return None
+    n0 = len(c.problems)
+    base = c.number(d.get("base_rate"), "incentives.base_rate", lo=0.0, hi=1.0)
+    if d.get("base_rate") is None:
+        c.add("incentives.base_rate", "'incentives.base_rate' is required (e.g. 0.03 for 3%)")
+    cap = c.number(d.get("cap"), "incentives.cap", lo=1.0)
+    measure = c.choice(d.get("measure"), "incentives.measure", INCENTIVE_MEASURES, "revenue")
+    tiers = _check_tiers(d.get("tiers"), c)
+    weights: tuple[tuple[str, float], ...] = (("revenue", 1.0),)
+    if measure == "revenue_customers":
+        w = c.mapping(d.get("weights"), "incentives.weights", ("revenue", "customers"))
+        wr = c.number(w.get("revenue"), "incentives.weights.revenue", lo=0.0, hi=1.0)
+        wc = c.number(w.get("customers"), "incentives.weights.customers", lo=0.0, hi=1.0)
+        if wr is None or wc is None or abs(wr + wc - 1.0) > WEIGHT_TOL:
+            c.add(
+                "incentives.weights",
+                "'incentives.weights' needs revenue and customers weights that sum to 1",
+                value=d.get("weights"),
+                fix="e.g. weights: {revenue: 0.8, customers: 0.2}",
+            )
+        else:
+            weights = (("revenue", wr), ("customers", wc))
+    elif d.get("weights") is not None:
+        c.add(
+            "incentives.weights",
+            "'incentives.weights' is only used with measure: revenue_customers",
+        )
+    if len(c.problems) > n0 or base is None or not tiers:
+        return None
+    return Incentives(base_rate=base, tiers=tiers, cap=cap, measure=measure, weights=weights)
+
+
+def _check_tiers(raw: Any, c: _Checker) -> tuple[IncentiveTier, ...]:
+    """``incentives.tiers``: bands ``{from, to, rate}`` ordered, contiguous from 0, the last
+    one open (no ``to``), rates >= 0."""
+    if not isinstance(raw, list) or not raw:
+        c.add(
+            "incentives.tiers",
+            "'incentives.tiers' must be a list of bands {from, to, rate}",
+            value=raw,
+            fix="e.g. [{from: 0, to: 0.8, rate: 0.5}, {from: 0.8, to: 1.0, rate: 1}, "
+            "{from: 1.0, rate: 1.5}]",
+        )
+        return ()
+    out: list[IncentiveTier] = []
+    for i, item in enumerate(raw):
+        p = f"incentives.tiers[{i}]"
+        t = c.mapping(item, p, ("from", "to", "rate"))
+        if not isinstance(item, Mapping):
+            return ()
+        start = c.number(t.get("from"), f"{p}.from", lo=0.0)
+        end = c.number(t.get("to"), f"{p}.to", lo=0.0)
+        rate = c.number(t.get("rate"), f"{p}.rate", lo=0.0)
+        for key in ("from", "rate"):
+            if t.get(key) is None:
+                c.add(f"{p}.{key}", f"'{p}.{key}' is required")
+        if start is None or rate is None:
+            return ()
+        last = i == len(raw) - 1
+        if end is None and not last:
+            c.add(f"{p}.to", f"'{p}.to' is required (only the last band is open-ended)")
+            return ()
+        if end is not None and last:
+            c.add(
+                f"{p}.to",
+                "the last band must be open-ended (no 'to'): attainment has no "
+                "upper limit; use 'cap' to limit the payout",
+            )
+            return ()
+        if end is not None and end <= start:
+            c.add(
+                f"{p}",
+                f"band {i + 1} ends at {end:g}, not above where it starts ({start:g})",
+                fix="list the bands in order of attainment, each 'to' above its 'from'",
+            )
+            return ()
+        prev_end = 0.0 if not out else out[-1].end
+        if start != prev_end:
+            what = "overlaps the band before it" if start < prev_end else "leaves a gap after"
+            c.add(
+                f"{p}.from",
+                f"band {i + 1} starts at {start:g}: it {what} (which ends at {prev_end:g})",
+                fix="the bands must follow each other in order, each 'from' equal to the "
+                "previous 'to', the first from 0",
+            )
+            return ()
+        out.append(IncentiveTier(start=start, end=end, rate=rate))
+    return tuple(out)
+
+
 def plan_from_dict(data: Any, source: str | None = None) -> Plan:
     """Validate plain data (as read from YAML or ``plan.json``) into a :class:`Plan`.
 
@@ -902,8 +1094,10 @@ def plan_from_dict(data: Any, source: str | None = None) -> Plan:
     phasing = _check_phasing(top.get("phasing"), c)
     rounding_revenue, rounding_customers = _check_rounding(top.get("rounding"), c)
     forecast = _check_forecast(top.get("forecast"), c)
+    replan = _check_replan(top.get("replan"), c)
     currency = _check_currency(top.get("currency"), c)
     name = _check_name(top.get("name"), c)
+    incentives = _check_incentives(top.get("incentives"), c)
     c.raise_problems()
     return Plan(
         fiscal_year=int(fiscal_year),  # type: ignore[arg-type] - required, checked above
@@ -922,6 +1116,8 @@ def plan_from_dict(data: Any, source: str | None = None) -> Plan:
         rounding_revenue=rounding_revenue,
         rounding_customers=rounding_customers,
         forecast=forecast,
+        replan=replan,
+        incentives=incentives,
         source=source,
     )
 

@@ -38,7 +38,17 @@ from salesanalysis.errors import RecordError
 from salesanalysis.paths import REPO_DIR
 from salesanalysis.targets import record_checks
 
-__all__ = ["RECORDS_DIR", "Record", "adopt", "apply_record", "current", "freeze", "history"]
+__all__ = [
+    "RECORDS_DIR",
+    "Record",
+    "adopt",
+    "apply_record",
+    "current",
+    "freeze",
+    "history",
+    "run_targets",
+    "store_import",
+]
 
 RECORDS_DIR = REPO_DIR / "plans"
 TARGET_COLUMNS = [
@@ -190,6 +200,8 @@ def _store(
     targets = _read_checked(targets_src, run, year, previous)
     if excel_src is not None and excel_src.exists():
         record_checks.check_workbook(excel_src)
+        if kind in ("frozen", "import"):  # the managers' workbook shows these very targets
+            record_checks.check_workbook_matches(excel_src, targets)
     d = _year_dir(records, year)
     d.mkdir(parents=True, exist_ok=True)
     existing = history(year, records)
@@ -257,6 +269,32 @@ def freeze(run: Path | str, records: Path | str = RECORDS_DIR, note: str | None 
             "`salesanalysis plan adopt --run <run>` instead.",
         )
     return _store(year, records, src, run, "frozen", note, run / "outputs" / "targets.xlsx")
+
+
+def run_targets(run: Path | str) -> Path:
+    """The ``outputs/targets.parquet`` of a successful run.
+
+    Raises:
+        RecordError: no such file, or the run did not finish successfully.
+    """
+    return _run_outputs(Path(run), "targets")
+
+
+def store_import(run: Path | str, records: Path | str, note: str, previous: Record) -> Record:
+    """Store a run's targets, as ``plan import`` left them, as the next version of the year's
+    plan of record (kind ``import``), checked as a freeze is."""
+    run = Path(run)
+    src = _run_outputs(run, "targets")
+    return _store(
+        previous.year,
+        Path(records),
+        src,
+        run,
+        "import",
+        note,
+        run / "outputs" / "targets.xlsx",
+        previous,
+    )
 
 
 def adopt(run: Path | str, records: Path | str = RECORDS_DIR, note: str | None = None) -> Record:

@@ -23,8 +23,10 @@ command refuses (:class:`~salesanalysis.errors.RecordError`, exit 6) with the fi
   revision revises the plan in force).
 
 Files the run did not write are skipped (their checks cannot be made), never guessed. Workbooks
-stored beside the targets (``targets.xlsx``) are checked to hold no formula, external link or
-macro: the package writes none.
+stored beside the targets (``targets.xlsx``) are checked to hold no formula but the total rows
+the package writes (``SUBTOTAL(9, range)``), no external link and no macro, and a frozen
+``targets.xlsx`` must still show the figures of ``targets.parquet`` (an edited workbook is
+brought in with ``plan import``, never stored as it is).
 """
 
 from __future__ import annotations
@@ -41,12 +43,18 @@ import pandas as pd
 
 from salesanalysis.errors import Problem, RecordError
 
-__all__ = ["GRAIN", "check_revision", "check_targets", "check_workbook"]
+__all__ = [
+    "GRAIN",
+    "check_revision",
+    "check_targets",
+    "check_workbook",
+    "check_workbook_matches",
+]
 
 CELL = ["region", "product_line", "customer_type"]
 GRAIN = ["month", *CELL, "rep_id"]
 MAX_WORKBOOK_XML = 500 * 1024 * 1024  # bytes of sheet XML read when looking for formulas
-_FORMULA_TAG = re.compile(rb"<(?:\w+:)?f[ >/]")
+_FORMULA = re.compile(rb"<(?:\w+:)?f(?:\s[^>]*?)?(/?)>([^<]*)")
 
 
 # --------------------------------------------------------------------------------------------
@@ -391,14 +399,18 @@ def check_revision(
 
 
 def check_workbook(path: Path) -> None:
-    """Refuse a workbook holding formulas, external links or macros (the package writes none).
+    """Refuse a workbook holding formulas (other than the total rows the package writes),
+    external links or macros.
 
     Raises:
         RecordError: what was found, in which part of the workbook.
     """
+    from salesanalysis.report.excel import is_total_formula
+
     fix = (
         "Keep the workbook as the pipeline wrote it (run the steps again); a workbook edited "
-        "in Excel is not stored in the plan of record."
+        "in Excel is not stored in the plan of record: bring its edits in with "
+        "`salesanalysis plan import --run <run> <workbook>`."
     )
     try:
         with zipfile.ZipFile(path) as z:
@@ -408,18 +420,49 @@ def check_workbook(path: Path) -> None:
                 raise RecordError(
                     f"{path} holds external links or macros ({', '.join(odd[:3])})", fix=fix
                 )
-            budget = MAX_WORKBOOK_XML
-            for n in names:
-                if not (n.startswith("xl/worksheets/") and n.endswith(".xml")):
-                    continue
-                tail = b""
-                with z.open(n) as f:
-                    for chunk in iter(lambda f=f: f.read(1 << 20), b""):
-                        budget -= len(chunk)
-                        if budget < 0:
-                            raise RecordError(f"{path} is too large to check", fix=fix)
-                        if _FORMULA_TAG.search(tail + chunk):
-                            raise RecordError(f"{path} holds formulas (in {n})", fix=fix)
-                        tail = chunk[-8:]
+            sheets = [
+                i
+                for i in z.infolist()
+                if i.filename.startswith("xl/worksheets/") and i.filename.endswith(".xml")
+            ]
+            if sum(i.file_size for i in sheets) > MAX_WORKBOOK_XML:
+                raise RecordError(f"{path} is too large to check", fix=fix)
+            for info in sheets:
+                xml = z.read(info)
+                for m in _FORMULA.finditer(xml):
+                    text = m.group(2).decode("utf-8", "replace")
+                    if m.group(1) or not is_total_formula(_xml_text(text)):
+                        raise RecordError(
+                            f"{path} holds formulas (in {info.filename}: "
+                            f"{_xml_text(text)[:60] or 'a shared formula'!r})",
+                            fix=fix,
+                        )
     except (zipfile.BadZipFile, OSError) as exc:
         raise RecordError(f"{path} is not a readable workbook ({exc})", fix=fix) from None
+
+
+def _xml_text(text: str) -> str:
+    import html
+
+    return html.unescape(text)
+
+
+def check_workbook_matches(path: Path, targets: pd.DataFrame) -> None:
+    """Refuse a targets workbook whose target figures no longer match ``targets``: each level
+    sheet (Company, Region, ..., Rep, Month) must show the sums of the targets by its keys.
+
+    Raises:
+        RecordError: the first differences (sheet, row, column, workbook and targets values).
+    """
+    from salesanalysis.report.excel import level_sheet_differences
+
+    diffs = level_sheet_differences(path, targets)
+    if diffs:
+        raise RecordError(
+            f"{path} no longer matches {Path(path).with_name('targets.parquet').name}: "
+            f"{len(diffs)} figure(s) differ (it was edited after the run)",
+            [Problem(d, file=Path(path).name) for d in diffs[:5]],
+            fix="Bring a manager's edits in with `salesanalysis plan import --run <run> "
+            "<workbook>` (it checks them, keeps pins and totals, and writes targets and "
+            "workbook together), or run the target step again for a fresh workbook.",
+        )

@@ -112,7 +112,8 @@ def pacing_chart(
 ) -> Figure:
     """Cumulative actual vs the phased target (and the straight line for contrast), the landing
     forecast with its 80% band, and the run rate required to close the year (from
-    :func:`salesanalysis.review.pacing_curve`)."""
+    :func:`salesanalysis.review.pacing_curve`). The months before a mid-year plan (``in_plan``
+    False) are shaded grey and labelled 计划前 ("before the plan")."""
     default = "全年进度：实际、分解目标与预计落地"
     if curve.empty:
         return empty_chart(title or default)  # escapes the title itself
@@ -123,6 +124,13 @@ def pacing_chart(
     ax.plot(x, curve["cum_target"], color=PLAN_COLOR, lw=2.5, label="目标（按季节分解）")
     ax.plot(x, curve["straight_line"], color=GREY, lw=1, ls=":", label="目标（直线，仅作对比）")
     ax.plot(x, curve["cum_actual"], color=CUR_COLOR, lw=2.5, marker="o", ms=3, label="实际累计")
+    if "in_plan" in curve.columns and not curve["in_plan"].all():
+        # a mid-year plan: the months before it are shown as such and not judged
+        before = x[~curve["in_plan"].to_numpy(bool)]
+        half = pd.Timedelta(days=15)
+        ax.axvspan(
+            before.min() - half, before.max() + half, color=GREY, alpha=0.15, lw=0, label="计划前"
+        )
     fut = curve["actual"].isna()
     if fut.any() and curve.loc[fut, "landing_mean"].notna().any():
         xf = pd.concat([x[~fut].tail(1), x[fut]])
