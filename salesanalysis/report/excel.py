@@ -306,6 +306,12 @@ def _level_rows(ws: Any) -> tuple[dict[int, str], list[tuple[int, tuple[Any, ...
     return cols, [(i, r) for i, r in body if not _is_total_row(r)]
 
 
+# sheets with target figures that are not sums of the targets by their keys: the plan's
+# assumptions, the checks, and the headcount plan (a region's row holds what its to-be-hired
+# reps carry, and only regions that need hires have one)
+NOT_LEVEL_SHEETS = ("assumptions", "checks", "headcount")
+
+
 def level_sheet_differences(path: Path | str, targets: pd.DataFrame) -> list[str]:
     """Where a targets workbook's level sheets (any sheet with target figures by keys) differ
     from the sums of ``targets``: ``"sheet Rep, row 7 (华东/R003): 目标收入 ... 1,200,000 in the
@@ -318,7 +324,7 @@ def level_sheet_differences(path: Path | str, targets: pd.DataFrame) -> list[str
         for ws in wb.worksheets:
             cols, body = _level_rows(ws)
             figures = [c for c in cols.values() if c in TARGET_FIGURES]
-            if not figures or ws.title.lower() in ("assumptions", "checks"):
+            if not figures or ws.title.lower() in NOT_LEVEL_SHEETS:
                 continue
             keys = [k for k in LEVEL_KEYS if k in cols.values()]
             at = {c: j for j, c in cols.items()}
@@ -360,7 +366,7 @@ def refresh_level_sheets(path: Path | str, targets: pd.DataFrame) -> Path:
     for ws in wb.worksheets:
         cols, body = _level_rows(ws)
         figures = [c for c in cols.values() if c in TARGET_FIGURES]
-        if not figures or ws.title.lower() in ("assumptions", "checks"):
+        if not figures or ws.title.lower() in NOT_LEVEL_SHEETS:
             continue
         keys = [k for k in LEVEL_KEYS if k in cols.values()]
         at = {c: j for j, c in cols.items()}
