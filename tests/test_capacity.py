@@ -8,8 +8,10 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from salesanalysis.targets.balance import start_profiles, tbh_plan, team_load
 from salesanalysis.targets.capacity import effective_capacity, region_by_month
 from salesanalysis.targets.decompose import TBH_PREFIX, decompose
+from salesanalysis.targets.periods import plan_windows
 from salesanalysis.targets.plan import plan_from_dict
 from salesanalysis.targets.reps import band_half, book_factors
 
@@ -171,3 +173,72 @@ def test_effective_capacity_and_book_factor_rules() -> None:
     assert abs(float((f * 12).sum() / 36) - 1) < 1e-9  # capacity-weighted mean 1
     assert f.max() <= h + 1e-12 and f.min() >= 1 / h - 1e-12
     assert f.iloc[0] > f.iloc[1] >= f.iloc[2]  # the bigger book, the bigger share
+
+
+def test_moved_rep_carries_capacity_and_targets_in_each_region() -> None:
+    """A rep who moves from R1 to R0 in April 2026 has capacity in R1 for January to March and
+    in R0 from April; each region's monthly targets are split over the reps there that month."""
+    cube, reps, market = company([2e6, 2e6], [2, 2])
+    reps = reps.assign(prev_region=None, region_from=pd.NaT)
+    moved = reps["rep_id"] == "R0-2"
+    reps.loc[moved, "prev_region"] = "R1"
+    reps.loc[moved, "region_from"] = pd.Timestamp("2026-04-01")
+    dec = decompose(
+        cube, None, reps, market, None, plan("flag", productivity_weight=0.0, book_weight=0.0)
+    )
+    assert_adds_up(dec)
+    t = dec.targets[dec.targets["rep_id"] == "R0-2"]
+    months_in = {
+        reg: sorted(t.loc[t["region"] == reg, "month"].dt.month.unique()) for reg in ("R0", "R1")
+    }
+    assert months_in == {"R1": [1, 2, 3], "R0": list(range(4, 13))}
+    # the region's team each month: R1 has three reps in Q1 and two after, R0 the reverse
+    team = dec.targets.groupby(["region", "month"])["rep_id"].nunique().unstack(0)
+    q1 = team.index.month <= 3
+    assert (team.loc[q1, "R1"] == 3).all() and (team.loc[~q1, "R1"] == 2).all()
+    assert (team.loc[q1, "R0"] == 1).all() and (team.loc[~q1, "R0"] == 2).all()
+    # capacity (rep-months, full time, no productivity weight) in each region for the months
+    # spent there: R1 = 2 x 12 + 3, R0 = 12 + 9
+    cap = dec.capacity.set_index("region")["eff_capacity"]
+    assert cap.to_dict() == {"R0": 21.0, "R1": 27.0}
+    load = dec.rep_load.set_index("rep_id")
+    assert load.loc["R0-2", "capacity"] == 12.0
+    assert load.loc["R0-2", "region"] == "R0"  # listed in the region of the most capacity
+    # in Q1 the moved rep's share of R1 is a third of R1's target, before cushion rounding
+    q1_r1 = dec.targets[(dec.targets["region"] == "R1") & (dec.targets["month"].dt.month <= 3)]
+    share = q1_r1.groupby("rep_id")["target_revenue_no_cushion"].sum()
+    assert abs(share["R0-2"] / share.sum() - 1 / 3) < 0.01
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    demand=st.lists(st.floats(0.0, 50.0), min_size=12, max_size=12),
+    team=st.floats(0.5, 4.0),
+    top=st.floats(2.0, 10.0),
+)
+def test_hires_relieve_the_team_month_by_month(demand, team, top) -> None:
+    """The hires a region needs are judged month by month: with them, both the region's load
+    and its team's (who carry each month alone until the hires start and ramp up) are at most
+    the band's top; one hire fewer from January, or the same hires a month later, would not do."""
+    d, c = np.array(demand), np.full(12, team)
+    if d.sum() / c.sum() <= top and team_load(d, c, np.zeros(12)) <= top:
+        return  # the team carries it: no hire
+    months = list(pd.date_range("2026-01-01", periods=12, freq="MS"))
+    p = plan("hire")
+    profiles = start_profiles(plan_windows(p), p)
+    rows, head = tbh_plan("X", d, c, top, months, profiles)
+    n, j = head["count"], months.index(pd.Timestamp(head["latest_start"]))
+
+    def fits(k: int, start: int) -> bool:
+        added = k * profiles[start]
+        return d.sum() / (c.sum() + added.sum()) <= top * (1 + 1e-9) and team_load(
+            d, c, added
+        ) <= top * (1 + 1e-9)
+
+    assert len(rows) == n and fits(n, j)
+    assert n == 1 or not fits(n - 1, 0)  # the fewest
+    assert j == 11 or not fits(n, j + 1)  # the latest start
+    # the annual totals alone would start them later (or with fewer): the team in post before
+    # they start is what month by month adds
+    annual_ok = [s for s in range(12) if d.sum() / (c.sum() + n * profiles[s].sum()) <= top]
+    assert max(annual_ok) >= j

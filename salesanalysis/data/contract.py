@@ -80,7 +80,9 @@ SCHEMAS: dict[str, TableSpec] = {
     "reps": TableSpec(
         name="reps",
         required=("rep_id", "name", "region", "hire_date"),
-        optional=("end_date", "fte"),
+        # a rep who changed region during the year: the region before and the first month in
+        # `region` (YYYY-MM); both or neither (see data/README.md)
+        optional=("end_date", "fte", "prev_region", "region_from"),
         keys=("rep_id", "region"),
         numeric=("fte",),
         dates=("hire_date", "end_date"),

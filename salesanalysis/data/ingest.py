@@ -70,6 +70,7 @@ from salesanalysis.data.rules import (
     no_market_note,
     outside_employment_note,
     plan_label_mismatches,
+    prev_region_mismatches,
     rename,
     returns_note,
     sniff_delimiter,
@@ -779,7 +780,9 @@ def _other_inputs(
     if not all(r in regions for r in labels["region"]):
         raise _Decline("unknown region")
     paths = {"transactions": source.path, "reps": rpath, "market": mpath}
-    if label_mismatches(labels, reps, market, paths):
+    if label_mismatches(labels, reps, market, paths) or prev_region_mismatches(
+        labels, reps, paths
+    ):
         raise _Decline("labels of reps or market that the transactions do not have")
     plan = None
     sources = {"transactions": source.path, "reps": rpath, "market": mpath}

@@ -80,6 +80,7 @@ from salesanalysis.data.rules import (
     line_id_repeats_note,
     line_revenue,
     plan_label_mismatches,
+    prev_region_mismatches,
     rename,
     returns_note,
     sniff_delimiter,
@@ -1356,6 +1357,7 @@ def read_reps(
         end if end is not None else pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns]")
     )
     out["fte"] = fte.fillna(1.0) if fte is not None else 1.0
+    _region_moves(r, out, problems)
     bad_fte = (out["fte"] <= 0) | (out["fte"] > 1.5)
     if bad_fte.any():
         rows, n = _rows(bad_fte, out.index)
@@ -1404,6 +1406,105 @@ def read_reps(
     if not allow_missing_hire:
         out = out.drop(columns="_line")
     return out.reset_index(drop=True)
+
+
+_MONTH_RE = re.compile(r"^\s*(\d{4})\s*(?:[-/.]|年)\s*(\d{1,2})\s*月?\s*$")
+
+
+def _months(r: _Read, col: str, problems: list[Problem]) -> pd.Series | None:
+    """A month column (YYYY-MM; a full date counts for its month), as the first day of the
+    month; blank -> NaT. Unreadable values are a problem."""
+    if col not in r.df.columns:
+        return None
+    raw = r.df[col]
+    blank = blank_cells(raw)
+    out = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
+    if pd.api.types.is_datetime64_any_dtype(raw):
+        out = _ns(raw.dt.tz_localize(None) if getattr(raw.dt, "tz", None) else raw)
+    else:
+        text = raw.astype("string").str.strip()
+        m = text.str.extract(_MONTH_RE).astype("Float64")
+        ok = m[0].notna() & m[1].between(1, 12).fillna(False) & ~blank
+        ym = m[ok].astype(int)
+        parts = pd.DataFrame({"year": ym[0], "month": ym[1], "day": 1}, index=ym.index)
+        if len(parts):
+            out[ok] = pd.to_datetime(parts, errors="coerce").astype("datetime64[ns]")
+        rest = ~ok & ~blank & m[0].isna()
+        if rest.any():  # full dates (2026-04-15, an Excel date): their month
+            try:
+                out[rest] = _to_date(raw[rest], r.settings.get("date_format"), r.excel)
+            except _AmbiguousDates:
+                pass  # left NaT: said below as not months
+    out = out.dt.to_period("M").dt.to_timestamp().astype("datetime64[ns]")
+    bad = (out.isna() | (out < MIN_DATE) | (out > MAX_DATE)) & ~blank
+    if bad.any():
+        rows, n = _rows(bad, r.df.index)
+        problems.append(
+            Problem(
+                f"{n} values in {col} are not months",
+                file=str(r.path),
+                column=col,
+                rows=rows,
+                count=n,
+                values=list(raw[bad].head(5)),
+                fix=f"Write {col} as YYYY-MM (the first month in the new region), e.g. 2026-04.",
+            )
+        )
+        out = out.where(~bad)
+    return out
+
+
+def _region_moves(r: _Read, out: pd.DataFrame, problems: list[Problem]) -> None:
+    """The optional ``prev_region`` and ``region_from`` of a rep who changed region: both or
+    neither (columns and cells), ``region_from`` a month, ``prev_region`` not the rep's
+    ``region``. Adds both columns to ``out`` when the file has them (blank: no move);
+    whether ``prev_region`` is a region of the transactions is checked across files
+    (:func:`salesanalysis.data.rules.prev_region_mismatches`)."""
+    cols = [c for c in ("prev_region", "region_from") if c in r.df.columns]
+    if not cols:
+        return
+    if len(cols) == 1:
+        other = ({"prev_region", "region_from"} - set(cols)).pop()
+        problems.append(
+            Problem(
+                f"the file has {cols[0]} but no {other} (a region move needs both)",
+                file=str(r.path),
+                column=cols[0],
+                fix="Add the column region_from (YYYY-MM, the first month in the new region) "
+                "beside prev_region (the region before), or remove the column.",
+            )
+        )
+        return
+    start = _months(r, "region_from", problems)
+    blank_prev = blank_cells(r.df["prev_region"])
+    prev = as_label(r.df["prev_region"]).where(~blank_prev)
+    blank_from = blank_cells(r.df["region_from"])
+    for bad, col, what in (
+        (~blank_prev & blank_from, "region_from", "a prev_region but no region_from"),
+        (blank_prev & ~blank_from, "prev_region", "a region_from but no prev_region"),
+        (
+            ~blank_prev & prev.eq(out["region"]).fillna(False),
+            "prev_region",
+            "a prev_region equal to their region",
+        ),
+    ):
+        if bad.any():
+            rows, n = _rows(bad, r.df.index)
+            problems.append(
+                Problem(
+                    f"{n} reps have {what}",
+                    file=str(r.path),
+                    column=col,
+                    rows=rows,
+                    count=n,
+                    values=sorted(out.loc[bad.to_numpy(), "rep_id"].unique())[:5],
+                    fix="A rep who changed region has both prev_region (the region before) and "
+                    "region_from (YYYY-MM, the first month in region); leave both empty "
+                    "otherwise.",
+                )
+            )
+    out["prev_region"] = prev.astype(object).where(prev.notna(), None)
+    out["region_from"] = start
 
 
 _CN_PERIOD_RE = re.compile(r"^(\d{4})\s*年(?:\s*(\d{1,2})\s*月)?$")
@@ -1704,6 +1805,11 @@ def load_dataset(
             )
             frames[table] = None
     if frames.get("transactions") is not None and frames.get("reps") is not None:
+        problems.extend(
+            prev_region_mismatches(
+                {"region": frames["transactions"]["region"].unique()}, frames["reps"], paths
+            )
+        )
         frames["reps"] = fill_hire_dates(
             frames["transactions"], frames["reps"], paths, problems, notes
         )

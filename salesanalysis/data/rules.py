@@ -378,6 +378,38 @@ def label_mismatches(
     return problems
 
 
+def prev_region_mismatches(
+    tx_labels: dict[str, Sequence[str]], reps: pd.DataFrame, paths: dict[str, Path]
+) -> list[Problem]:
+    """The optional ``prev_region`` of reps who changed region must be a region of the
+    transactions (the rep carries capacity there for the months before ``region_from``); the
+    rows are the file's lines when ``reps`` still has the readers' ``_line``."""
+    if "prev_region" not in reps.columns:
+        return []
+    known = sorted(set(tx_labels["region"]))
+    prev = reps["prev_region"]
+    bad = (prev.notna() & ~prev.isin(known)).to_numpy()
+    if not bad.any():
+        return []
+    name = paths["reps"].name
+    lines = reps["_line"] if "_line" in reps.columns else pd.Series(reps.index)
+    extra = sorted(set(prev[bad]))
+    return [
+        Problem(
+            f"{int(bad.sum())} reps have a prev_region that is no region of "
+            f"{paths['transactions'].name}: {_unmatched(extra, known)}",
+            file=str(paths["reps"]),
+            column="prev_region",
+            rows=[int(x) for x in lines[bad].head(5)],
+            count=int(bad.sum()),
+            values=extra[:5],
+            fix=f"prev_region is the region the rep worked in before region_from: correct it in "
+            f"{name} to one of {', '.join(known[:8])}{' ...' if len(known) > 8 else ''} "
+            "(labels must match exactly), or leave prev_region and region_from empty.",
+        )
+    ]
+
+
 def plan_label_mismatches(
     tx_labels: dict[str, Sequence[str]], plan: Any, plan_path: Path, tx_name: str
 ) -> list[Problem]:

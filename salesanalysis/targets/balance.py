@@ -20,7 +20,11 @@ factors within a region). ``reps.capacity_policy`` decides what happens to a reg
   still cannot carry above ``L x h`` goes to to-be-hired reps ``TBH-<region>-<n>``: the fewest
   that can carry it, from the latest plan month from which, ramping up, they still can; the
   headcount plan lists them with the revenue at risk per month of delay (the target the hires
-  would no longer carry if they started a month later, at the region's load).
+  would no longer carry if they started a month later, at the region's load). The need is
+  judged month by month (:func:`tbh_plan`): each month's target is shared by the reps in post
+  that month, so hires relieve the team only from their start month; the team's load over the
+  year with them (``team_load_after``, :func:`team_load`) must be within the band's top too,
+  which may need more hires, or an earlier start, than the annual totals alone.
 - ``flag``: nothing moves; reps outside the band are flagged.
 
 ``reps.allocation: equal_capacity`` is ``rebalance`` with a band of 0 (every region the same
@@ -42,6 +46,7 @@ from salesanalysis.targets.checks import CheckRow
 from salesanalysis.targets.constraints import Constrained
 from salesanalysis.targets.kernels import Group, find_conflict, fit_constraints
 from salesanalysis.targets.periods import PlanWindows
+from salesanalysis.targets.phasing import phase_to_months
 from salesanalysis.targets.plan import Plan
 from salesanalysis.targets.reps import TBH_PREFIX, Team, band_half, team_capacity
 
@@ -52,7 +57,9 @@ __all__ = [
     "match_capacity",
     "region_loads",
     "start_capacity",
+    "start_profiles",
     "tbh_plan",
+    "team_load",
 ]
 
 HEADCOUNT_COLUMNS = [
@@ -76,6 +83,7 @@ REGION_COLUMNS = [
     "tbh",
     "tbh_capacity",
     "load_after",
+    "team_load_after",
     "rule",
 ]
 
@@ -217,33 +225,72 @@ def _pinned(fitted: Constrained, cell_regions: np.ndarray, regions: pd.Index) ->
     return out
 
 
-def start_capacity(win: PlanWindows, plan: Plan) -> np.ndarray:
-    """A new full-time hire's capacity over the plan months, by the plan month they start
-    (on its first day), with the plan's ramp."""
+def start_profiles(win: PlanWindows, plan: Plan) -> np.ndarray:
+    """A new full-time hire's capacity in each plan month (columns) by the plan month they
+    start (rows, on its first day), with the plan's ramp."""
     s, months = plan.reps, win.months
     starts = pd.DataFrame({"rep_id": [str(j) for j in range(len(months))], "hire_date": months})
     cap = capacity.rep_capacity(
         starts, months, ramp_months=s.ramp_months, ramp_curve=s.ramp_curve, ramp_start=s.ramp_start
     )
-    return cap.groupby("rep_id", sort=False)["capacity"].sum().to_numpy()
+    return cap["capacity"].to_numpy(dtype=float).reshape(len(months), len(months))
+
+
+def start_capacity(win: PlanWindows, plan: Plan) -> np.ndarray:
+    """A new full-time hire's capacity over the plan months, by the plan month they start
+    (on its first day), with the plan's ramp."""
+    return start_profiles(win, plan).sum(axis=1)
+
+
+def team_load(demand: np.ndarray, team: np.ndarray, added: np.ndarray) -> float:
+    """The load (target per unit of capacity over the year) of a region's team in post when
+    hires with monthly capacity ``added`` join it: each month's target is shared in proportion
+    to capacity, so in the months before the hires are in post the team carries it alone."""
+    c = float(team.sum())
+    if c <= 0:
+        return 0.0
+    tot = team + added
+    share = np.divide(team, tot, out=np.zeros_like(team), where=tot > 0)
+    return float((demand * share).sum() / c)
 
 
 def tbh_plan(
-    region: str, need: float, load: float, months: list[pd.Timestamp], per: np.ndarray
+    region: str,
+    demand: np.ndarray,
+    team: np.ndarray,
+    top: float,
+    months: list[pd.Timestamp],
+    profiles: np.ndarray,
 ) -> tuple[pd.DataFrame, dict]:
-    """To-be-hired reps for ``need`` units of effective capacity in ``region``: the fewest that
-    can carry it, from the latest plan month from which they still can (ramping up).
+    """To-be-hired reps for a region whose target the team cannot carry within the band's top
+    ``top``, month by month: the fewest that, starting in the first plan month, keep both the
+    region's load and its team's (:func:`team_load`) at most ``top``; then the latest plan month
+    from which that many, ramping up, still do.
 
     Args:
-        load: the region's target per unit of capacity once they are in post.
-        per: a hire's capacity by start month (:func:`start_capacity`).
+        demand: the region's target in each plan month.
+        team: the team's effective capacity in each plan month.
+        profiles: a hire's capacity by start month (rows) and month (:func:`start_profiles`).
 
     Returns the rep rows (``rep_id, name, region, hire_date, end_date, fte, tbh``) and the
     headcount row (:data:`HEADCOUNT_COLUMNS` without ``target_revenue``)."""
+    total, c = float(demand.sum()), float(team.sum())
+    per = profiles.sum(axis=1)
+    need = total / top - c
+    tol = 1 + 1e-9
+
+    def ok(n: int, j: int) -> bool:
+        if total / (c + n * per[j]) > top * tol:
+            return False
+        return team_load(demand, team, n * profiles[j]) <= top * tol
+
     count = max(1, math.ceil(need / per[0] - 1e-9))
-    ok = np.flatnonzero(count * per >= need - 1e-9)
-    j = int(ok.max()) if len(ok) else 0
+    while not ok(count, 0) and count < 10_000:
+        count += 1
+    fit = [j for j in range(len(per)) if per[j] > 0 and ok(count, j)]
+    j = max(fit) if fit else 0
     nxt = per[j + 1] if j + 1 < len(per) else 0.0
+    load = total / (c + count * per[j])
     ids = [f"{TBH_PREFIX}{region}-{i + 1}" for i in range(count)]
     rows = pd.DataFrame(
         {
@@ -319,15 +366,17 @@ def match_capacity(
         held = held | regions.isin(stuck)
         x = fitted.cells
     t_after = pd.Series(x).groupby(cell_regions).sum().reindex(regions).to_numpy()
+    demand_m, team_m = _monthly(x, cells, cell_regions, regions, team, win, plan)
     new_reps, heads = [], []
     if policy == "hire" and np.isfinite(ref) and ref > 0:
         c = rl["eff_capacity"].to_numpy()
-        per = start_capacity(win, plan)
+        profiles = start_profiles(win, plan)
         for i, r in enumerate(regions):
-            need = t_after[i] / (ref * h) - c[i]
-            if need > 1e-6 * max(1.0, c[i]) and t_after[i] > 0:
-                load_after = t_after[i] / (c[i] + need)
-                rows, head = tbh_plan(str(r), need, load_after, win.months, per)
+            top = ref * h
+            over = t_after[i] / top - c[i] > 1e-6 * max(1.0, c[i])
+            late = team_load(demand_m[i], team_m[i], np.zeros(len(win.months))) > top * (1 + 1e-6)
+            if (over or late) and t_after[i] > 0:
+                rows, head = tbh_plan(str(r), demand_m[i], team_m[i], top, win.months, profiles)
                 new_reps.append(rows)
                 heads.append(head)
     team2 = team
@@ -339,10 +388,46 @@ def match_capacity(
     )
     headcount.insert(6, "target_revenue", np.nan)
     table = _region_table(rl, t_after, team2, headcount, held, policy, ref, h, plan)
+    table["team_load_after"] = _team_loads(demand_m, team_m, team2, regions, win)
+    table = table[REGION_COLUMNS]
     rules = dict(zip(table["region"], table["rule"], strict=True))
     con = _with_balance(fitted, x, cell_regions, rules)
     checks, notes = _balance_checks(table, policy, ref, h, plan)
     return Balance(con, team2, float(ref), table, headcount, rules, checks, notes)
+
+
+def _monthly(
+    x: np.ndarray,
+    cells: PlanCells,
+    cell_regions: np.ndarray,
+    regions: pd.Index,
+    team: Team,
+    win: PlanWindows,
+    plan: Plan,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each region's target (cells ``x`` phased as the plan phases them) and its team's
+    effective capacity, by plan month (regions x months)."""
+    cm = phase_to_months(np.asarray(x, float), cells, win, plan).cell_months
+    demand = pd.DataFrame(cm).groupby(cell_regions).sum().reindex(regions).fillna(0.0)
+    cap = team.capacity
+    cap = cap[~cap["rep_id"].astype(str).str.startswith(TBH_PREFIX)]
+    tm = cap.pivot_table(index="region", columns="month", values="eff_capacity", aggfunc="sum")
+    tm = tm.reindex(index=regions, columns=win.months).fillna(0.0)
+    return demand.to_numpy(dtype=float), tm.to_numpy(dtype=float)
+
+
+def _team_loads(
+    demand: np.ndarray, team_m: np.ndarray, team2: Team, regions: pd.Index, win: PlanWindows
+) -> np.ndarray:
+    """Per region, the load of the team in post with the hires in post from their start
+    (:func:`team_load`)."""
+    cap = team2.capacity
+    tbh = cap[cap["rep_id"].astype(str).str.startswith(TBH_PREFIX)]
+    added = tbh.pivot_table(index="region", columns="month", values="eff_capacity", aggfunc="sum")
+    added = added.reindex(index=regions, columns=win.months).fillna(0.0).to_numpy(dtype=float)
+    return np.array(
+        [team_load(demand[i], team_m[i], added[i]) for i in range(len(regions))], dtype=float
+    )
 
 
 def _region_table(
@@ -379,7 +464,7 @@ def _region_table(
     tab["rule"] = [
         _rule(r, bool(held[i]), policy, lo, hi, plan.currency) for i, r in tab.iterrows()
     ]
-    return tab[REGION_COLUMNS]
+    return tab
 
 
 def _with_balance(
@@ -406,7 +491,11 @@ def _balance_checks(
     lo, hi = ref / h - 1e-6 * ref, ref * h + 1e-6 * ref
     out = tab[(tab["eff_capacity"] > 0) & ~tab["load_before"].between(lo, hi)]
     after = tab["load_after"]
-    still = tab[(tab["eff_capacity"] > 0) & ~after.between(lo, hi)]
+    # with hires, the region's load may sit under the band: they are sized so that the team in
+    # post stays within it month by month, before they are in post and while they ramp up
+    region_ok = after.between(lo, hi) | ((tab["tbh"] > 0) & (after <= hi))
+    team_over = tab["team_load_after"] > hi
+    still = tab[(tab["eff_capacity"] > 0) & (~region_ok | team_over)]
     notes = [
         f"capacity policy {policy}: reference load {ref:,.0f} {plan.currency} per unit of "
         f"effective capacity, band {ref / h:,.0f} to {ref * h:,.0f}; "
@@ -422,6 +511,14 @@ def _balance_checks(
         bool(len(still) == 0),
         float(len(still)),
         f"{len(out)} region(s) outside the band before, {len(still)} after"
-        + (f": {', '.join(still['region'])} ({'; '.join(still['rule'])})" if len(still) else ""),
+        + (f": {', '.join(still['region'])} ({'; '.join(still['rule'])})" if len(still) else "")
+        + (
+            "; month by month: each month's target is shared by the reps in post that month, "
+            "so hires relieve the team only from their start month; the team's load with "
+            "them is within the band (a region with hires may sit under it: they are sized for "
+            "the months before they ramp up)"
+            if policy == "hire"
+            else ""
+        ),
     )
     return (check,), tuple(notes)
