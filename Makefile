@@ -24,7 +24,7 @@ setup: $(STAMP)  ## create .venv and install the project with its test tools
 report: $(STAMP)  ## the monthly report on the sample data (PERIOD=YYYY-MM, default: latest complete month)
 	$(BIN)/salesanalysis run $(if $(PERIOD),--period $(PERIOD)) $(ARGS)
 
-XDIST  ?= -n auto --dist loadgroup
+XDIST  ?= -n auto --dist loadscope
 
 test: $(STAMP)  ## the whole test suite (unit, property-based, notebooks, end to end), on every core
 	$(BIN)/python -m pytest $(XDIST) $(ARGS)

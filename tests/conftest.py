@@ -47,15 +47,23 @@ MARKET = (
 )
 
 
-def pytest_collection_modifyitems(config, items) -> None:
-    """``make test`` runs the suite on every core (pytest-xdist, ``--dist loadgroup``): each
-    test file is one group, so its module and session fixtures (a whole pipeline run, the
-    corpus) are built once, on one worker; the notebooks run in order on one worker, as nbval
-    needs. Without xdist the groups are inert."""
-    for item in items:
-        path = Path(str(item.fspath))
-        group = "notebooks" if path.suffix == ".ipynb" else path.name
-        item.add_marker(pytest.mark.xdist_group(group))
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """``make test`` runs the suite on every core (pytest-xdist, ``--dist loadscope``) with
+    one work unit per test file, so a file's module and session fixtures (a whole pipeline
+    run, the corpus) are built once, on one worker; the four notebooks are one unit and run in
+    order, as nbval needs. (``--dist loadgroup`` cannot do this here: xdist 3.8 renames node
+    ids in a way pytest 9.2 ignores.) Other ``--dist`` modes are xdist's own."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByFile(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return "notebooks" if path.endswith(".ipynb") else path
+
+    return ByFile(config, log)
 
 
 @pytest.fixture
