@@ -610,6 +610,9 @@ def _write_tables(sp: Spec, folder: Path, tx: pd.DataFrame, market: pd.DataFrame
             for r in sp.reps
         ]
     )
+    if any(r.moves for r in sp.reps):  # one move per rep: the region before it, and its month
+        reps["prev_region"] = [r.region if r.moves else "" for r in sp.reps]
+        reps["region_from"] = [r.moves[0][0] if r.moves else "" for r in sp.reps]
     if sp.chinese_gbk:
         zh = {
             "date": "日期",

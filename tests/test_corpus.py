@@ -394,6 +394,11 @@ def test_rep_leaving_and_moving(run: Run, shape_data: C.Built):
     assert after["target_revenue"].sum() == 0
     per_month = t[t["rep_id"] == "R04"].groupby("month")["region"].nunique()
     assert (per_month <= 1).all()
+    # reps.csv says so (prev_region, region_from): 华北 before April, 华东 from April
+    r04 = t[(t["rep_id"] == "R04") & (t["target_revenue"] > 0)]
+    before = r04["month"] < pd.Timestamp("2025-04-01")
+    assert set(r04.loc[before, "region"]) == {"华北"}
+    assert set(r04.loc[~before, "region"]) == {"华东"}
     r = run.read("review")
     rep = r[(r["level"] == "rep") & (r["measure"] == "revenue") & (r["window"] == "ytd")]
     ytd = shape_data.tx[shape_data.tx["month"].isin(shape_data.review_months)]
