@@ -99,6 +99,10 @@ def test_interrupted_run(tiny_dir: Path, tmp_path: Path, sig, code, status):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # a run started from a shell gets SIGINT with its default action; a process started by
+        # a pytest-xdist worker (or any background job) inherits SIGINT ignored, which Python
+        # then keeps, so the run would never see the signal this test sends
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.time() + 120
     log = None
