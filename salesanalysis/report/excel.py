@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -312,6 +312,25 @@ def _is_level_sheet(title: str, figures: list[str], only: Collection[str] | None
     return only is None or title in only
 
 
+def _level_sheets(wb: Any, targets: pd.DataFrame, only: Collection[str] | None) -> Iterator[Any]:
+    """Each level sheet of an open workbook with what both the check and the refresh need:
+    ``(sheet, body rows, key columns, column index by name, figure columns, expected sums)``."""
+    for ws in wb.worksheets:
+        cols, body = _level_rows(ws)
+        figures = [c for c in cols.values() if c in TARGET_FIGURES]
+        if not _is_level_sheet(ws.title, figures, only):
+            continue
+        keys = [k for k in LEVEL_KEYS if k in cols.values()]
+        yield (
+            ws,
+            body,
+            keys,
+            {c: j for j, c in cols.items()},
+            figures,
+            _expected(targets, keys, figures),
+        )
+
+
 def level_sheet_differences(
     path: Path | str, targets: pd.DataFrame, only: Collection[str] | None = None
 ) -> list[str]:
@@ -324,14 +343,7 @@ def level_sheet_differences(
     wb = load_workbook(path, read_only=True, data_only=False)
     out: list[str] = []
     try:
-        for ws in wb.worksheets:
-            cols, body = _level_rows(ws)
-            figures = [c for c in cols.values() if c in TARGET_FIGURES]
-            if not _is_level_sheet(ws.title, figures, only):
-                continue
-            keys = [k for k in LEVEL_KEYS if k in cols.values()]
-            at = {c: j for j, c in cols.items()}
-            want = _expected(targets, keys, figures)
+        for ws, body, keys, at, figures, want in _level_sheets(wb, targets, only):
             seen = set()
             for i, row in body:
                 key = tuple(str(row[at[k]]) for k in keys)
@@ -369,14 +381,7 @@ def refresh_level_sheets(
 
     path = Path(path)
     wb = load_workbook(path)
-    for ws in wb.worksheets:
-        cols, body = _level_rows(ws)
-        figures = [c for c in cols.values() if c in TARGET_FIGURES]
-        if not _is_level_sheet(ws.title, figures, only):
-            continue
-        keys = [k for k in LEVEL_KEYS if k in cols.values()]
-        at = {c: j for j, c in cols.items()}
-        want = _expected(targets, keys, figures)
+    for ws, body, keys, at, figures, want in _level_sheets(wb, targets, only):
         for i, row in body:
             exp = want.get(tuple(str(row[at[k]]) for k in keys))
             if exp is None:
