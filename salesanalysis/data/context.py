@@ -21,6 +21,7 @@ import pandas as pd
 
 from salesanalysis.data.readers import sha256_file
 from salesanalysis.errors import InputError
+from salesanalysis.i18n import set_report_from_outputs
 
 __all__ = ["RunContext", "latest_complete_month", "open_run", "prepare", "resolve_period"]
 
@@ -291,4 +292,5 @@ def open_run(
     manifest = _is_fresh(outputs, data_dir, plan)
     if manifest is None or manifest.get("requested_period", "") != (period or ""):
         manifest = prepare(data_dir, plan, outputs, period, today)
+    set_report_from_outputs(outputs)  # the report's language and money unit, from the plan
     return RunContext(pd.Period(manifest["period"], "M"), run_dir, data_dir, plan, manifest)

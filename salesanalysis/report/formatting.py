@@ -21,6 +21,9 @@ import numpy as np
 import pandas as pd
 from pandas.io.formats.style import Styler
 
+from salesanalysis import i18n
+from salesanalysis.i18n import tr
+
 __all__ = [
     "NA",
     "EmptyTable",
@@ -33,6 +36,7 @@ __all__ = [
     "pct",
     "number",
     "table",
+    "unit_note",
 ]
 
 NA = "–"
@@ -64,23 +68,40 @@ def money(
     x: float | None,
     unit: str = "CNY",
     *,
-    scale: Literal["", "K", "M", "B", "万", "亿", "auto"] = "",
+    scale: Literal["", "K", "M", "B", "万", "亿", "auto"] | None = None,
     decimals: int | None = None,
     signed: bool = False,
 ) -> str:
     """Format an amount: ``money(1234567)`` -> ``"1,234,567 CNY"``.
 
+    One money format per report: once the report's units are set (``report: units`` in
+    ``plan.yaml``, see :mod:`salesanalysis.i18n`), the default and ``"auto"`` use them
+    (``money(12345678)`` -> ``"1,234.6万元"`` in a Chinese report in 万).
+
     Args:
-        unit: currency shown after the number ("" for none).
-        scale: divide by 万/亿/K/M/B; ``"auto"`` picks 万 or 亿 from the size of ``x``.
+        unit: currency shown after the number ("" for none); CNY reads 元 in Chinese.
+        scale: divide by 万/亿/K/M/B; ``"auto"`` picks 万 or 亿 from the size of ``x`` when
+            the report has no units set; None (default) is the report's units (in full when
+            not set).
         decimals: digits after the point (default 0 unscaled, 2 for 亿/B, 1 otherwise).
         signed: show a leading ``+`` for positive values (for changes).
     """
     if _missing(x):
         return NA
     v = float(x)
-    if scale == "auto":
-        scale = "亿" if abs(v) >= 1e8 else "万" if abs(v) >= 1e4 else ""
+    report = i18n.units()
+    if scale is None:
+        scale = report or ""
+    elif scale == "auto":
+        scale = (
+            report
+            if report is not None
+            else "亿"
+            if abs(v) >= 1e8
+            else "万"
+            if abs(v) >= 1e4
+            else ""
+        )
     if scale not in _SCALES:
         raise ValueError(f"scale must be one of {sorted(_SCALES)} or 'auto', not {scale!r}")
     v = v / _SCALES[scale]
@@ -91,7 +112,10 @@ def money(
     if text.lstrip("+-").strip("0.,") == "":  # avoid "-0"
         text = f"{0.0:.{decimals}f}"
     text = f"{text}{scale}"  # "123.5万"
-    return f"{text} {unit}" if unit else text
+    suffix = i18n.currency_suffix(unit) if unit else ""
+    if suffix == "元":
+        return f"{text}元"
+    return f"{text} {suffix}" if suffix else text
 
 
 def pct(x: float | None, decimals: int = 1, *, signed: bool = False) -> str:
@@ -212,6 +236,10 @@ def header_label(name: Any) -> Any:
     lower-case snake case (labels already, Chinese, numbers) are left as they are."""
     if not isinstance(name, str) or not re.fullmatch(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*", name):
         return name
+    return i18n.column(name, _english_header(name))
+
+
+def _english_header(name: str) -> str:
     if name in _HEADER_NAMES:
         return _HEADER_NAMES[name]
     m = re.fullmatch(r"(cov|lo|hi)_(\d+)", name)
@@ -242,10 +270,19 @@ class EmptyTable:
         return self.text
 
 
+def unit_note(unit: str, scale: str | None = None) -> str:
+    """The unit of a table's or chart's amounts: ``（金额单位：万元）`` / `` (amounts in CNY)``."""
+    scale = (i18n.units() or "") if scale is None else scale
+    suffix = i18n.currency_suffix(unit)
+    if i18n.language() == "zh":
+        return f"（金额单位：{scale}{suffix}）"
+    return " " + tr("(amounts in {unit})").format(unit=f"{scale} {suffix}".strip())
+
+
 def empty_sentence(caption: str | None) -> str:
     """The default sentence of an empty table: ``"Nothing to show: <caption>."``."""
-    what = (caption or "").strip().rstrip(".")
-    return f"Nothing to show: {what}." if what else "Nothing to show."
+    what = (caption or "").strip().rstrip(".").rstrip("。")
+    return tr("Nothing to show: {what}.").format(what=what) if what else tr("Nothing to show.")
 
 
 def table(
@@ -256,7 +293,7 @@ def table(
     *,
     caption: str | None = None,
     unit: str | None = None,
-    money_scale: Literal["", "K", "M", "B", "万", "亿"] = "",
+    money_scale: Literal["", "K", "M", "B", "万", "亿"] | None = None,
     pct_decimals: int = 1,
     signed_pct: Sequence[Any] = (),
     pts: Sequence[Any] = (),
@@ -276,7 +313,8 @@ def table(
     no columns at all).
 
     Args:
-        money: columns holding amounts: thousands separators, no decimals (or ``money_scale``).
+        money: columns holding amounts: thousands separators, no decimals (or ``money_scale``,
+            by default the report's units).
         pct: columns holding fractions (0.123) shown as ``12.3%``.
         ints: count columns, thousands separators and no decimals.
         caption: title above the table (escaped). ``unit`` adds "（金额单位：CNY）".
@@ -311,7 +349,8 @@ def table(
     if df.empty:
         return EmptyTable(empty if empty is not None else empty_sentence(caption))
     roles = _column_roles(df, money, pct, ints, signed_pct, pts, decimals, row_key, row_formats)
-    look = _Look(money_scale, pct_decimals, total, labels, hide_index, unit)
+    scale = (i18n.units() or "") if money_scale is None else money_scale
+    look = _Look(scale, pct_decimals, total, labels, hide_index, unit)
     groups = _column_groups(df, roles, look)
     if len(groups) == 1:
         return _render(df, roles, look, caption)
@@ -684,8 +723,7 @@ def _frame(
         styler = styler.hide(axis="index")
     text = caption or ""
     if unit:
-        scale = f"{money_scale} " if money_scale else ""
-        text = f"{text}（金额单位：{scale}{unit}）" if text else f"金额单位：{scale}{unit}"
+        text = f"{text}{unit_note(unit, money_scale)}" if text else unit_note(unit, money_scale)
     if text:
         styler = styler.set_caption(html.escape(text))
     styler = styler.set_table_styles(_CSS, overwrite=True)

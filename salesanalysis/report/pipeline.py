@@ -989,9 +989,10 @@ def _execute(step: Step, build: Path, params: dict[str, Any], cell_timeout: int)
     }
     saved = {k: os.environ.get(k) for k in env_pin}
     os.environ.update(env_pin)
+    source = _translated_source(step, build)
     try:
         pm.execute_notebook(
-            str(step.path),
+            str(source),
             str(build / f"{step.stem}.ipynb"),
             parameters=params,
             cwd=str(build),
@@ -1008,6 +1009,22 @@ def _execute(step: Step, build: Path, params: dict[str, Any], cell_timeout: int)
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+        if source != step.path:
+            source.unlink(missing_ok=True)
+
+
+def _translated_source(step: Step, build: Path) -> Path:
+    """The step's notebook with its markdown in the report's language (``outputs/plan.json``),
+    written beside the build; the notebook itself when the language is the source language."""
+    from salesanalysis import i18n
+
+    i18n.set_report_from_outputs(build / "outputs")
+    if i18n.language() == i18n.SOURCE_LANGUAGE:
+        return step.path
+    nb = json.loads(step.path.read_text(encoding="utf-8"))
+    source = build / f".{step.stem}.{i18n.language()}.ipynb"
+    source.write_text(json.dumps(i18n.translate_notebook(nb), ensure_ascii=False), "utf-8")
+    return source
 
 
 # --------------------------------------------------------------------------------------------
@@ -1015,8 +1032,10 @@ def _execute(step: Step, build: Path, params: dict[str, Any], cell_timeout: int)
 
 
 def _write_run_index(build: Path, manifest: dict[str, Any]) -> None:
+    from salesanalysis.i18n import set_report_from_outputs
     from salesanalysis.report.index import headline, render_index
 
+    set_report_from_outputs(build / "outputs")
     h = None
     if manifest["status"] == "ok":
         try:

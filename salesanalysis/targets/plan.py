@@ -43,6 +43,7 @@ __all__ = [
     "RepSettings",
     "ForecastSettings",
     "ReplanSettings",
+    "ReportSettings",
     "IncentiveTier",
     "Incentives",
     "INCENTIVE_MEASURES",
@@ -327,6 +328,32 @@ class ReplanSettings:
 
 
 @dataclass(frozen=True)
+class ReportSettings:
+    """``report:``: how the reports read.
+
+    Attributes:
+        language: ``zh`` (the default: headings, sentences, tables, charts in Chinese) or ``en``.
+        units: every amount of the report in one format: ``元`` (in full, with thousands
+            separators), ``万`` or ``亿`` (also written ``yuan``, ``wan``, ``yi``); the default
+            is 万 in Chinese and in full in English.
+    """
+
+    language: str = "zh"
+    units: str | None = None
+
+    @property
+    def money_units(self) -> str:
+        """The unit amounts are shown in: the setting, or the language's default."""
+        return self.units or ("万" if self.language == "zh" else "元")
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"language": self.language}
+        if self.units is not None:
+            out["units"] = self.units
+        return out
+
+
+@dataclass(frozen=True)
 class IncentiveTier:
     """One band of attainment: from ``start`` up to ``end`` (None = no upper end) the
     commission is the base rate x ``rate`` (below 1 a decelerator, above 1 an accelerator)."""
@@ -394,6 +421,7 @@ class Plan:
     forecast: ForecastSettings = field(default_factory=ForecastSettings)
     replan: ReplanSettings = field(default_factory=ReplanSettings)
     incentives: Incentives | None = None
+    report: ReportSettings = field(default_factory=ReportSettings)
     source: str | None = field(default=None, compare=False)
 
     # ----------------------------------------------------------------- derived values
@@ -422,6 +450,7 @@ class Plan:
             "rounding": {"revenue": self.rounding_revenue, "customers": self.rounding_customers},
             "forecast": self.forecast.to_dict(),
             "replan": self.replan.to_dict(),
+            "report": self.report.to_dict(),
         }
         if self.incentives is not None:
             out["incentives"] = self.incentives.to_dict()
@@ -464,6 +493,7 @@ _TOP_KEYS = {
     "forecast",
     "replan",
     "incentives",
+    "report",
 }
 _REQUIRED_TOP = ("fiscal_year", "plan_cutoff", "targets")
 
@@ -943,6 +973,24 @@ def _check_replan(raw: Any, c: _Checker) -> ReplanSettings:
     return ReplanSettings(max_change=float(max_change), min_chance=float(min_chance))
 
 
+def _check_report(raw: Any, c: _Checker) -> ReportSettings:
+    """``report``: ``language`` (zh | en, default zh) and ``units`` (元 | 万 | 亿)."""
+    from salesanalysis.i18n import LANGUAGES, UNITS
+
+    d = c.mapping(raw, "report", ("language", "units"))
+    lang = c.choice(d.get("language"), "report.language", LANGUAGES, LANGUAGES[0])
+    units = d.get("units")
+    if units is not None and str(units) not in UNITS:
+        c.add(
+            "report.units",
+            f"'report.units' must be one of {', '.join(UNITS)}",
+            fix="write units: 万 (or 亿, or 元 for amounts in full)",
+            value=units,
+        )
+        units = None
+    return ReportSettings(language=lang, units=None if units is None else str(units))
+
+
 def _check_levels(raw: Any, c: _Checker) -> tuple[int, ...]:
     """``forecast.levels``: a non-empty list of whole percentages 1-99 that includes 80 (the
     valid ones are returned)."""
@@ -1098,6 +1146,7 @@ def plan_from_dict(data: Any, source: str | None = None) -> Plan:
     currency = _check_currency(top.get("currency"), c)
     name = _check_name(top.get("name"), c)
     incentives = _check_incentives(top.get("incentives"), c)
+    report = _check_report(top.get("report"), c)
     c.raise_problems()
     return Plan(
         fiscal_year=int(fiscal_year),  # type: ignore[arg-type] - required, checked above
@@ -1118,6 +1167,7 @@ def plan_from_dict(data: Any, source: str | None = None) -> Plan:
         forecast=forecast,
         replan=replan,
         incentives=incentives,
+        report=report,
         source=source,
     )
 

@@ -1,0 +1,106 @@
+"""The report's language: message catalogues complete, markdown translated by paragraph, one
+money format, the plan's ``report:`` section validated, leaks found on a rendered page."""
+
+from __future__ import annotations
+
+import pytest
+
+from salesanalysis import i18n
+from salesanalysis.report.formatting import money, table, unit_note
+from salesanalysis.targets.plan import PlanError, load_plan, plan_from_dict
+
+
+@pytest.fixture(autouse=True)
+def _source_language():
+    yield
+    i18n._state.update({"language": i18n.SOURCE_LANGUAGE, "units": None})
+
+
+PENDING: set[str] = {"market", "forecast", "targets", "review"}
+"""Domains whose sources are still being moved to the catalogue (strict xfail: remove a domain
+here once its catalogue is complete)."""
+
+
+@pytest.mark.parametrize(
+    "domain",
+    [
+        pytest.param(d, marks=pytest.mark.xfail(strict=True, reason="being translated"))
+        if d in PENDING
+        else d
+        for d in sorted(i18n.DOMAINS)
+    ],
+)
+def test_catalogue_is_complete(domain: str):
+    """Every message of the domain's sources is in the Chinese catalogue and translated, with
+    the same placeholders; nothing obsolete. Fix: ``python -m salesanalysis.i18n update``,
+    then translate the empty ``msgstr`` entries."""
+    assert i18n.check(domains=[domain]) == []
+
+
+def test_markdown_is_translated_paragraph_by_paragraph(monkeypatch):
+    table_ = {(None, "First paragraph."): "第一段。", (None, "- a\n- b"): "- 甲\n- 乙"}
+    monkeypatch.setattr(i18n, "_table", lambda lang: table_)
+    text = "First paragraph.\n\n- a\n- b\n\nNot in the catalogue."
+    i18n.set_report("en")
+    assert i18n.translate_markdown(text) == text
+    i18n.set_report("zh")
+    assert i18n.translate_markdown(text) == "第一段。\n\n- 甲\n- 乙\n\nNot in the catalogue."
+    nb = {
+        "cells": [
+            {"cell_type": "markdown", "source": ["First ", "paragraph."]},
+            {"cell_type": "code", "source": "x = 1"},
+        ]
+    }
+    assert i18n.translate_notebook(nb)["cells"][0]["source"] == "第一段。"
+    assert nb["cells"][1]["source"] == "x = 1"
+
+
+def test_one_money_format_per_report():
+    assert money(123_456_789) == "123,456,789 CNY"  # units not set: in full, as before
+    i18n.set_report("zh", "万")
+    assert money(123_456_789) == "12,345.7万元"
+    assert money(123_456_789, scale="auto") == "12,345.7万元"  # auto follows the report
+    assert money(-5_000, "USD", signed=True) == "-0.5万 USD"
+    assert unit_note("CNY") == "（金额单位：万元）"
+    i18n.set_report("en", "元")
+    assert money(123_456_789, scale="auto") == "123,456,789 CNY"
+    assert unit_note("CNY") == " (amounts in CNY)"
+    i18n.set_report("zh", "亿")
+    html = table(
+        __import__("pandas").DataFrame({"region": ["华北"], "target_revenue": [2.5e8]}),
+        money=["target_revenue"],
+        unit="CNY",
+    ).to_html()
+    assert "2.50亿" in html and "金额单位：亿元" in html
+
+
+def test_plan_report_section():
+    plan = load_plan("data/sample/plan.yaml")
+    assert plan.report.language == "zh" and plan.report.money_units == "万"
+    data = plan.to_dict()
+    data["report"] = {"language": "en"}
+    en = plan_from_dict(data)
+    assert en.report.money_units == "元"
+    assert plan_from_dict(en.to_dict()) == en  # round-trips
+    data["report"] = {"language": "fr", "units": "k"}
+    with pytest.raises(PlanError) as e:
+        plan_from_dict(data)
+    assert "report.language" in str(e.value) and "report.units" in str(e.value)
+
+
+def test_plan_sets_the_language_of_a_run(tmp_path):
+    (tmp_path / "plan.json").write_text('{"report": {"language": "en"}}', encoding="utf-8")
+    i18n.set_report_from_outputs(tmp_path)
+    assert (i18n.language(), i18n.units()) == ("en", "")
+    (tmp_path / "plan.json").write_text("{}", encoding="utf-8")
+    i18n.set_report_from_outputs(tmp_path)
+    assert (i18n.language(), i18n.units()) == ("zh", "万")
+
+
+def test_leaked_words():
+    page = (
+        "<html><style>.x{color:red}</style><script>var a=1</script>"
+        "<h1>目标分解</h1><p>华北 Sensors 目标 Target revenue</p></html>"
+    )
+    assert i18n.leaked_words(page, "zh", allowed=["Sensors"]) == ["Target", "revenue"]
+    assert i18n.leaked_words(page, "en", allowed=["华北"]) == ["目标", "目标分解"]
