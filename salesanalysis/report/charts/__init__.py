@@ -32,6 +32,7 @@ from matplotlib.axis import Axis
 from matplotlib.figure import Figure
 from matplotlib.ticker import Formatter
 
+from salesanalysis import i18n
 from salesanalysis.errors import SalesAnalysisError
 
 __all__ = [
@@ -271,13 +272,19 @@ def money_axis(
 ) -> float:
     """Format a currency axis: thousands separators, 万/亿 (or K/M/B) scaling, unit in the label.
 
-    Call after plotting: the scale follows the axis limits (or pass ``scale``).
+    Call after plotting. The scale is the report's units when they are set (``report: units``,
+    one money format per report: see :mod:`salesanalysis.i18n`), else it follows the axis
+    limits; ``scale`` overrides both.
     The axis label becomes ``"<label>（万 CNY）"``; ``label`` defaults to the current one.
 
     Returns:
         The divisor used (1, 1e4, 1e8, ... ).
     """
     result = 1.0
+    report_units = i18n.units()
+    if scale is None and report_units is not None:
+        scale = {"": 1.0, "万": 1e4, "亿": 1e8}[report_units]
+        style = "cn"
     for a in _axes_of(ax, axis):
         lo, hi = a.get_view_interval()
         if scale is None:
@@ -291,7 +298,8 @@ def money_axis(
         # drop a unit added by an earlier call
         if "（" in base and base.endswith("）"):
             base = base[: base.rindex("（")]
-        unit_text = f"{name} {unit}".strip() if name else unit
+        suffix = i18n.currency_suffix(unit) if unit else ""
+        unit_text = f"{name}{suffix}" if suffix == "元" else f"{name} {suffix}".strip()
         a.set_label_text(_with_unit(base, unit_text))
         result = div
     return result
