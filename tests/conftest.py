@@ -66,6 +66,17 @@ def pytest_xdist_make_scheduler(config, log):
     return ByFile(config, log)
 
 
+@pytest.fixture(autouse=True)
+def _report_language_reset():
+    """Each test starts in the source language with no report units: a test that prepares a
+    run (which sets the language from its plan) must not change what the next one reads."""
+    from salesanalysis import i18n
+
+    i18n.set_report(i18n.SOURCE_LANGUAGE)
+    i18n._state["units"] = None
+    yield
+
+
 @pytest.fixture
 def tiny_dir(tmp_path: Path) -> Path:
     """A minimal valid data folder (6 lines, 3 reps, yearly market)."""

@@ -509,6 +509,8 @@ def _plan(
         raise FileNotFoundError(f"the template plan {TEMPLATE_PLAN} is missing")
     plan = yaml.safe_load(TEMPLATE_PLAN.read_text(encoding="utf-8"))
     plan["name"] = f"corpus {sp.name} FY{sp.fiscal_year}"
+    # the corpus reads in English (the sample in Chinese): both languages are rendered
+    plan["report"] = {"language": "en"}
     plan["fiscal_year"] = sp.fiscal_year
     plan["plan_cutoff"] = sp.plan_cutoff
     plan["currency"] = sp.currency

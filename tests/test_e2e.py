@@ -77,7 +77,17 @@ def test_html_reports(run: Path):
     index = (run / "index.html").read_text(encoding="utf-8")
     for step in STEPS:
         assert f'href="{step}.html"' in index
-    assert "YTD attainment" in index and "Landing forecast" in index and "Furthest behind" in index
+    # the sample reads in Chinese (plan.yaml report: language zh): the 30-second view
+    for words in (
+        "年初至今收入达成率",
+        "全年预计",
+        "目标对比",
+        "最落后的细分市场",
+        "最落后的销售代表",
+    ):
+        assert words in index, words
+    assert index.count("data:image/png;base64") == 1  # the month-by-month chart
+    assert 'href="appendix.html"' in index and 'href="outputs/targets.xlsx"' in index
     assert f'href="{PERIOD}/index.html"' in (run.parent / "index.html").read_text(encoding="utf-8")
 
 

@@ -128,8 +128,8 @@ def test_identical_rows_count_every_row_on_both_paths(tmp_path: Path) -> None:
     assert fast.cube["revenue"].sum() == pytest.approx(pd.to_numeric(tx["revenue"]).sum())
     assert fast.n_lines == 303
     assert (
-        "transactions.csv: 3 rows are identical to an earlier row (same date, order, customer, "
-        "product line, rep, quantity and price); they are kept as separate sales (one row per "
+        "transactions.csv: 3 row(s) identical to an earlier row (same date, order, customer, "
+        "product line, rep, quantity and price) are kept as separate sales (one row per "
         "item); first at lines [302, 303, 304]. If they are export duplicates, set 'duplicates: "
         "drop_exact' in mapping.yaml or add a line_id column." in fast.notes
     ), fast.notes
@@ -148,7 +148,7 @@ def test_line_id_repeats_are_dropped_by_the_pandas_readers(tmp_path: Path) -> No
         pd.to_numeric(tx["revenue"]).iloc[:300].sum()
     )
     assert (
-        "transactions.csv: 1 row repeats the line_id of an earlier row of the same order; they "
+        "transactions.csv: 1 row(s) repeat the line_id of an earlier row of the same order; they "
         "were dropped as export duplicates (the first row of each line counts); first at lines "
         "[302]." in got.notes
     ), got.notes

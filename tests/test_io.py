@@ -157,7 +157,7 @@ def test_identical_lines_kept_with_a_note(tiny_dir: Path):
     )
     ds = load_dataset(tiny_dir)
     assert len(ds.transactions) == 7
-    assert any("1 row is identical" in n and "kept" in n and "[8]" in n for n in ds.notes)
+    assert any("1 row(s) identical" in n and "kept" in n and "[8]" in n for n in ds.notes)
 
 
 def test_identical_lines_dropped_with_drop_exact(tiny_dir: Path):
@@ -184,8 +184,8 @@ def test_line_id_mapped_and_repeats_dropped(tiny_dir: Path):
     )
     ds = load_dataset(tiny_dir)
     assert len(ds.transactions) == 8
-    assert any("1 row repeats the line_id" in n and "[8]" in n for n in ds.notes), ds.notes
-    assert any("1 row is identical" in n and "kept" in n and "[10]" in n for n in ds.notes)
+    assert any("1 row(s) repeat the line_id" in n and "[8]" in n for n in ds.notes), ds.notes
+    assert any("1 row(s) identical" in n and "kept" in n and "[10]" in n for n in ds.notes)
 
 
 @pytest.mark.parametrize(

@@ -62,7 +62,7 @@ def test_run_writes_report(tiny_dir: Path, tmp_path: Path, nbdir: Path):
         assert (folder / f"{name}.ipynb").exists()
     assert "data:image/png;base64" in (folder / "01_first.html").read_text(encoding="utf-8")
     index = (folder / "index.html").read_text(encoding="utf-8")
-    assert "01_first.html" in index and "Revenue 2025-02" in index
+    assert "01_first.html" in index and "2025-02 收入" in index  # no plan: Chinese, the default
     assert (folder / "outputs" / "first.parquet").exists()
     assert "2025-02/index.html" in (out / "index.html").read_text(encoding="utf-8")
     assert "step 01_first ok" in (folder / "run.log").read_text(encoding="utf-8")
@@ -129,7 +129,8 @@ def test_rerun_reuses_unchanged_steps_and_is_byte_identical(
     first = {
         p.relative_to(out / "2025-02"): p.read_bytes()
         for p in (out / "2025-02").rglob("*")
-        if p.is_file() and p.name not in ("run.json", "run.log", "kernel.log", "index.html")
+        if p.is_file()
+        and p.name not in ("run.json", "run.log", "kernel.log", "index.html", "appendix.html")
     }
     # same inputs and code: every step reused, identical files
     r2 = run_pipeline("2025-02", tiny_dir, None, out, notebooks_dir=nbdir, echo=None)
@@ -137,7 +138,8 @@ def test_rerun_reuses_unchanged_steps_and_is_byte_identical(
     again = {
         p.relative_to(out / "2025-02"): p.read_bytes()
         for p in (out / "2025-02").rglob("*")
-        if p.is_file() and p.name not in ("run.json", "run.log", "kernel.log", "index.html")
+        if p.is_file()
+        and p.name not in ("run.json", "run.log", "kernel.log", "index.html", "appendix.html")
     }
     assert again == first
     # forced: rerun for real, still byte-identical outputs and notebooks
@@ -146,7 +148,8 @@ def test_rerun_reuses_unchanged_steps_and_is_byte_identical(
     forced = {
         p.relative_to(out / "2025-02"): p.read_bytes()
         for p in (out / "2025-02").rglob("*")
-        if p.is_file() and p.name not in ("run.json", "run.log", "kernel.log", "index.html")
+        if p.is_file()
+        and p.name not in ("run.json", "run.log", "kernel.log", "index.html", "appendix.html")
     }
     assert forced.keys() == first.keys()
     assert [k for k in first if forced[k] != first[k]] == []

@@ -21,7 +21,7 @@ import pandas as pd
 
 from salesanalysis.data.readers import sha256_file
 from salesanalysis.errors import InputError
-from salesanalysis.i18n import set_report_from_outputs
+from salesanalysis.i18n import set_report_from_outputs, set_report_from_plan, tr
 
 __all__ = ["RunContext", "latest_complete_month", "open_run", "prepare", "resolve_period"]
 
@@ -100,6 +100,20 @@ def _write_parquet(df: pd.DataFrame, path: Path) -> None:
 _DIMS = ("region", "product_line", "customer_type")
 
 
+def _report_language(plan_file: Path | str | None) -> None:
+    """Set the report's language from the plan file (an unreadable plan is reported by the
+    ingest that follows; until then the default language holds)."""
+    from salesanalysis.targets.plan import load_plan
+
+    plan = None
+    if plan_file:
+        try:
+            plan = load_plan(Path(plan_file)).to_dict()
+        except Exception:  # noqa: BLE001 - validated, with a proper message, by load_cubes
+            plan = None
+    set_report_from_plan(plan)
+
+
 def prepare(
     data_dir: Path | str,
     plan_file: Path | str | None,
@@ -117,15 +131,17 @@ def prepare(
     )
 
     outputs = Path(outputs)
+    _report_language(plan_file)  # the notes below are written in the report's language
     ing = load_cubes(data_dir, plan_file, today=today)
     p = resolve_period(period, ing.first_month, ing.last_date, today)
     notes = list(ing.notes)
     after = ing.lines_per_month[ing.lines_per_month.index > p.to_timestamp()]
     if int(after.sum()):
         notes.append(
-            f"{int(after.sum())} lines dated after the report period {p} (up to "
-            f"{ing.last_date:%Y-%m-%d}) are kept in the cube but not used "
-            "for this period."
+            tr(
+                "{n} lines dated after the report period {period} (up to {last}) are kept in "
+                "the cube but not used for this period."
+            ).format(n=int(after.sum()), period=p, last=f"{ing.last_date:%Y-%m-%d}")
         )
     cube, customers = ing.cube, ing.customers
     from salesanalysis.execution.inputs import read_execution_inputs  # optional inputs

@@ -86,6 +86,7 @@ from salesanalysis.data.rules import (
     sniff_delimiter,
 )
 from salesanalysis.errors import InputError, Problem
+from salesanalysis.i18n import tr
 from salesanalysis.untrusted import MAX_LABEL_CHARS, check_packed_input, read_input
 
 __all__ = [
@@ -450,8 +451,15 @@ def _read_excel(
     else:
         sheet = _pick_sheet(book, sheets, settings, table, path)
         notes.append(
-            f"{path.name}: took sheet '{sheet}', the only one with the {table} columns "
-            f"(other sheets: {', '.join(s for s in sheets if s != sheet)})."
+            tr(
+                "{file}: took sheet '{sheet}', the only one with the {table} columns (other "
+                "sheets: {others})."
+            ).format(
+                file=path.name,
+                sheet=sheet,
+                table=table,
+                others=", ".join(s for s in sheets if s != sheet),
+            )
         )
     raw = pd.read_excel(book, sheet_name=sheet, header=None, dtype=object)
     if raw.empty:
@@ -628,7 +636,11 @@ def _to_number_rules(
 ) -> pd.Series:
     t, is_num, cur = _number_text(raw)
     if cur.any() and notes is not None:
-        notes.append(f"{what}: currency symbols removed from {int(cur.sum())} values.")
+        notes.append(
+            tr("{what}: currency symbols removed from {n} values.").format(
+                what=what, n=int(cur.sum())
+            )
+        )
     txt = t.where(~is_num)
     if thousands:
         t = t.str.replace(thousands, "", regex=False)
@@ -645,8 +657,10 @@ def _to_number_rules(
             )
             if notes is not None:
                 notes.append(
-                    f"{what}: numbers are written with a decimal comma (e.g. "
-                    f"{raw[eu].iloc[0]!r}); read that way."
+                    tr(
+                        "{what}: numbers are written with a decimal comma (e.g. {example}); read "
+                        "that way."
+                    ).format(what=what, example=repr(raw[eu].iloc[0]))
                 )
         else:
             us = txt.str.fullmatch(_US_RE).fillna(False)
@@ -670,19 +684,28 @@ def _ambiguous_note(values: pd.Series, style: str | None, what: str, table: str)
     lines = (
         [int(i) for i in values.index[:5]] if pd.api.types.is_integer_dtype(values.index) else []
     )
-    where = f" (lines {lines})" if lines else ""
+    where = tr(" (lines {lines})").format(lines=lines) if lines else ""
     block = table or "<table>"
-    head = f"{what}: {len(values)} values such as {ex!r}{where} are read as"
+    fields = {"what": what, "n": len(values), "example": repr(ex), "where": where}
     if style == "eu":
-        return (
-            f"{head} {as_decimal} (decimal comma, as in the file's other number columns); "
-            "if they mean thousands, the file mixes two styles: export its numbers in one."
-        )
-    return (
-        f"{head} {as_thousands} (comma = thousands separator); nothing in the file shows "
-        f"whether the comma is a decimal mark instead ({ex} = {as_decimal}). If it is, set "
-        f'\'{block}: {{decimal: ",", thousands: "."}}\' in {MAPPING_FILE}; '
-        f"'{block}: {{thousands: \",\"}}' confirms this reading and drops this note."
+        return tr(
+            "{what}: {n} values such as {example}{where} are read as {value} (decimal comma, as "
+            "in the file's other number columns); if they mean thousands, the file mixes two "
+            "styles: export its numbers in one."
+        ).format(value=as_decimal, **fields)
+    return tr(
+        "{what}: {n} values such as {example}{where} are read as {value} (comma = thousands "
+        "separator); nothing in the file shows whether the comma is a decimal mark instead "
+        "({raw} = {decimal}). If it is, set {eu_setting} in {mapping}; {us_setting} confirms "
+        "this reading and drops this note."
+    ).format(
+        value=as_thousands,
+        raw=ex,
+        decimal=as_decimal,
+        eu_setting=f'\'{block}: {{decimal: ",", thousands: "."}}\'',
+        us_setting=f"'{block}: {{thousands: \",\"}}'",
+        mapping=MAPPING_FILE,
+        **fields,
     )
 
 
@@ -844,7 +867,11 @@ def _day_month_year(
     )
     s[has_xy] = iso
     if notes is not None:
-        notes.append(f"{what}: dates such as {original[has_xy].iloc[0]!r} are read as {rule}.")
+        notes.append(
+            tr("{what}: dates such as {example} are read as {rule}.").format(
+                what=what, example=repr(original[has_xy].iloc[0]), rule=rule
+            )
+        )
     return s
 
 
@@ -1653,8 +1680,10 @@ def _drop_repeated_market_rows(df: pd.DataFrame, path: Path, notes: list[str]) -
         return df
     rows, n = _rows(same, df.index)
     notes.append(
-        f"{path.name}: {n} repeated market rows (same period, region, product line "
-        f"and size) count once; lines {rows}."
+        tr(
+            "{file}: {n} repeated market rows (same period, region, product line and size) "
+            "count once; lines {rows}."
+        ).format(file=path.name, n=n, rows=rows)
     )
     return df[~same.to_numpy()]
 
@@ -1714,8 +1743,10 @@ def _spread_years(
     frame ``month, region, product_line, market_size``."""
     if len(yearly):
         notes.append(
-            f"{path.name}: {len(yearly)} yearly market sizes were spread evenly over the "
-            "12 months of their year."
+            tr(
+                "{file}: {n} yearly market sizes were spread evenly over the 12 months of their "
+                "year."
+            ).format(file=path.name, n=len(yearly))
         )
         rep = yearly.loc[yearly.index.repeat(12)].copy()
         rep["month"] = [

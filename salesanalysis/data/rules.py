@@ -16,6 +16,7 @@ import pandas as pd
 
 from salesanalysis.data.contract import NULL_MARKERS, TableSpec
 from salesanalysis.errors import Problem
+from salesanalysis.i18n import tr
 
 
 def sniff_delimiter(text: str) -> str:
@@ -140,29 +141,29 @@ def is_return(quantity: _A, revenue: _A) -> _A:
 def identical_rows_note(file_name: str, n: int, rows: list[int], rule: str) -> str:
     """Rows identical on every column to an earlier row: kept as separate sales (``keep``, the
     default: one row per item sold) or dropped as export duplicates (``drop_exact``)."""
-    rows_are = "1 row is" if n == 1 else f"{n} rows are"
-    same = f"{file_name}: {rows_are} identical to an earlier row (same date, order, customer, "
-    same += "product line, rep, quantity and price)"
     if rule == "drop_exact":
-        return (
-            f"{same}; they were dropped as export duplicates ('duplicates: drop_exact' in "
-            f"mapping.yaml); first at lines {rows}."
+        text = tr(
+            "{file}: {n} row(s) identical to an earlier row (same date, order, customer, product "
+            "line, rep, quantity and price) were dropped as export duplicates ('duplicates: "
+            "drop_exact' in mapping.yaml); first at lines {rows}."
         )
-    return (
-        f"{same}; they are kept as separate sales (one row per item); first at lines {rows}. "
-        "If they are export duplicates, set 'duplicates: drop_exact' in mapping.yaml or add a "
-        "line_id column."
-    )
+    else:
+        text = tr(
+            "{file}: {n} row(s) identical to an earlier row (same date, order, customer, product "
+            "line, rep, quantity and price) are kept as separate sales (one row per item); first "
+            "at lines {rows}. If they are export duplicates, set 'duplicates: drop_exact' in "
+            "mapping.yaml or add a line_id column."
+        )
+    return text.format(file=file_name, n=n, rows=rows)
 
 
 def line_id_repeats_note(file_name: str, n: int, lines: list[int]) -> str:
     """Rows whose line_id repeats within their order: export duplicates, the first counts."""
-    rows = "1 row repeats" if n == 1 else f"{n} rows repeat"
-    return (
-        f"{file_name}: {rows} the line_id of an earlier row of the same order; they "
-        f"were dropped as export duplicates (the first row of each line counts); first at lines "
-        f"{lines}."
-    )
+    return tr(
+        "{file}: {n} row(s) repeat the line_id of an earlier row of the same order; they were "
+        "dropped as export duplicates (the first row of each line counts); first at lines "
+        "{rows}."
+    ).format(file=file_name, n=n, rows=lines)
 
 
 def duplicate_rows(lines: pd.DataFrame, rule: str) -> tuple[np.ndarray, np.ndarray]:
@@ -183,35 +184,33 @@ def duplicate_rows(lines: pd.DataFrame, rule: str) -> tuple[np.ndarray, np.ndarr
 
 
 def returns_note(file_name: str, n: int) -> str:
-    return (
-        f"{file_name}: {n} return lines (negative quantity or revenue) are netted "
-        "against sales in their month."
-    )
+    return tr(
+        "{file}: {n} return lines (negative quantity or revenue) are netted against sales in "
+        "their month."
+    ).format(file=file_name, n=n)
 
 
 def gaps_note(file_name: str, gaps: Sequence[pd.Period]) -> str:
     """Months without any transaction inside the history (they count as zero sales)."""
-    return (
-        f"{file_name}: no transactions at all in {len(gaps)} month(s) inside the "
-        f"history ({', '.join(str(g) for g in gaps[:6])}{' ...' if len(gaps) > 6 else ''}); "
-        "they count as zero sales - check that the export is complete."
-    )
+    months = ", ".join(str(g) for g in gaps[:6]) + (" ..." if len(gaps) > 6 else "")
+    return tr(
+        "{file}: no transactions at all in {n} month(s) inside the history ({months}); they "
+        "count as zero sales - check that the export is complete."
+    ).format(file=file_name, n=len(gaps), months=months)
 
 
 def no_market_note(file_name: str, product_lines: list[str]) -> str:
-    return (
-        f"{file_name}: product line(s) {product_lines[:5]} have no market size; "
-        "their market share is not computed."
-    )
+    return tr(
+        "{file}: product line(s) {lines} have no market size; their market share is not computed."
+    ).format(file=file_name, lines=", ".join(map(str, product_lines[:5])))
 
 
 def outside_employment_note(file_name: str, n_lines: int) -> str:
     """Lines booked to a rep before the hire month or after the month of the end date."""
-    lines = "1 line is" if n_lines == 1 else f"{n_lines} lines are"
-    return (
-        f"{file_name}: {lines} booked to a rep outside "
-        "their hire_date/end_date; they are kept as booked."
-    )
+    return tr(
+        "{file}: {n} line(s) booked to a rep outside their hire_date/end_date; they are kept "
+        "as booked."
+    ).format(file=file_name, n=n_lines)
 
 
 # --------------------------------------------------------------------------------------------
@@ -251,8 +250,10 @@ def fill_hire_dates(
             f"{k} -> {v:%Y-%m}" for k, v in zip(reps.loc[done.index, "rep_id"], done, strict=True)
         )
         notes.append(
-            f"{paths['reps'].name}: {len(done)} reps have no hire_date; rule: hired on the "
-            f"first day of the month of their first transaction ({shown[:300]})."
+            tr(
+                "{file}: {n} reps have no hire_date; rule: hired on the first day of the month "
+                "of their first transaction ({reps})."
+            ).format(file=paths["reps"].name, n=len(done), reps=shown[:300])
         )
     reps = reps.copy()
     reps.loc[done.index, "hire_date"] = done.astype("datetime64[ns]")

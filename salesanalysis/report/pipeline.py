@@ -60,6 +60,14 @@ from salesanalysis.paths import (
     SAMPLE_DIR,
     SAMPLE_PLAN,
 )
+from salesanalysis.report.pages import (
+    atomic_write_text as _atomic_write_text,
+)
+from salesanalysis.report.pages import (
+    export_html,
+    notebook_title,
+    write_appendix,
+)
 
 __all__ = ["Step", "RunResult", "discover_steps", "export_html", "run_pipeline"]
 
@@ -77,7 +85,6 @@ VERSIONED = (
     "nbconvert",
     "pyarrow",
 )
-HIDDEN_TAGS = {"parameters", "injected-parameters", "remove_cell", "hide"}
 
 
 @dataclass(frozen=True)
@@ -94,7 +101,8 @@ class Step:
 
     @property
     def title(self) -> str:
-        return self.name.replace("_", " ").capitalize()
+        """The step's business name in the report's language (its notebook's first heading)."""
+        return notebook_title(self.path, self.name.replace("_", " ").capitalize())
 
 
 def discover_steps(notebooks_dir: Path = NOTEBOOKS_DIR) -> list[Step]:
@@ -114,6 +122,7 @@ class StepRecord:
     error: str | None = None
     note: str | None = None  # why a step was skipped, or its own line (outputs/<stem>.note)
     html: str | None = None
+    title: str | None = None  # the business name, in the report's language
     notebook: str | None = None
     fingerprint: str | None = None
     outputs: list[str] = field(default_factory=list)
@@ -134,42 +143,6 @@ class RunResult:
 
 # --------------------------------------------------------------------------------------------
 # HTML export
-
-
-def export_html(notebook: Path, target: Path, title: str | None = None) -> Path:
-    """Export an executed notebook as a self-contained business report.
-
-    Code cells' inputs and prompts are hidden, cells tagged ``parameters``/``injected-parameters``
-    are dropped, images are embedded, and nothing is loaded from another host.
-    """
-    import nbformat
-    from nbconvert import HTMLExporter
-    from traitlets.config import Config
-
-    c = Config()
-    c.TagRemovePreprocessor.enabled = True
-    c.TagRemovePreprocessor.remove_cell_tags = HIDDEN_TAGS
-    c.HTMLExporter.exclude_input = True
-    c.HTMLExporter.exclude_input_prompt = True
-    c.HTMLExporter.exclude_output_prompt = True
-    c.HTMLExporter.embed_images = True
-    c.HTMLExporter.extra_template_basedirs = [str(PACKAGE_DIR / "report" / "templates")]
-    c.HTMLExporter.template_name = "report"
-    exporter = HTMLExporter(config=c)
-    exporter.register_preprocessor("nbconvert.preprocessors.TagRemovePreprocessor", enabled=True)
-    nb = nbformat.read(notebook, as_version=4)
-    # papermill's error banner and the failing cell's traceback stay visible
-    if title:
-        nb.metadata["title"] = title
-    body, _ = exporter.from_notebook_node(nb)
-    _atomic_write_text(target, body)
-    return target
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 # --------------------------------------------------------------------------------------------
@@ -391,6 +364,8 @@ def _normalize_notebook(path: Path, name: str, skipped: bool = False) -> None:
         pm.pop(key, None)
     if "output_path" in pm:
         pm["output_path"] = name
+    if "input_path" in pm:  # the step's notebook (run from a translated copy in the build)
+        pm["input_path"] = name
     for cell in nb.cells:
         if "injected-parameters" in cell.metadata.get("tags", []):
             cell["id"] = "injected-parameters"  # papermill gives it a random id
@@ -881,7 +856,8 @@ def _export_step(build: Path, step: Step, rec: StepRecord) -> None:
     rec.notebook = nb_out.name
     try:
         _normalize_notebook(nb_out, nb_out.name, skipped=rec.status == "skipped")
-        export_html(nb_out, build / f"{step.stem}.html", title=step.title)
+        rec.title = step.title
+        export_html(nb_out, build / f"{step.stem}.html", title=rec.title)
         rec.html = f"{step.stem}.html"
     except Exception as e:  # an unexportable notebook must not hide the real error
         log.error("HTML export of %s failed: %s", step.stem, e)
@@ -1036,6 +1012,11 @@ def _write_run_index(build: Path, manifest: dict[str, Any]) -> None:
     from salesanalysis.report.index import headline, render_index
 
     set_report_from_outputs(build / "outputs")
+    titles = {s["name"]: s.get("title") or s["name"] for s in manifest["steps"]}
+    try:
+        write_appendix(build, manifest, titles)
+    except Exception as e:  # a missing appendix must not fail the run
+        log.warning("no appendix page: %s", e)
     h = None
     if manifest["status"] == "ok":
         try:
