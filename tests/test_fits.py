@@ -110,6 +110,40 @@ def test_the_browser_measures_overflow_and_prints_a4(tmp_path: Path):
     assert pdf.read_bytes()[:5] == b"%PDF-" and pdf_page_count(pdf) >= 1
 
 
+_CHART_THEN_BROWSER = """
+import io, sys
+from matplotlib.figure import Figure
+from salesanalysis.report import charts
+from salesanalysis.report.browser import Browser
+charts.setup()
+fig = Figure()
+fig.subplots().set_title("每月收入")
+fig.savefig(io.BytesIO(), format="png")
+with Browser() as b:
+    assert b.overflows(sys.argv[1], 390) == []
+print("started")
+"""
+
+
+@needs_chromium
+def test_the_browser_starts_after_a_chart_is_drawn(tmp_path: Path):
+    """In a fresh process, drawing a chart leaves matplotlib's font files open on fds 3 and 4,
+    where Chromium expects its DevTools pipe: the browser still starts. It failed with EBADF
+    in its child when `run --pdf` drew the index's chart first."""
+    import subprocess
+    import sys
+
+    page = tmp_path / "p.html"
+    page.write_text("<html><body><p>x</p></body></html>", encoding="utf-8")
+    r = subprocess.run(
+        [sys.executable, "-c", _CHART_THEN_BROWSER, str(page)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 0 and "started" in r.stdout, r.stderr[-2000:]
+
+
 def test_workbook_sheet_format(tmp_path: Path):
     from openpyxl import load_workbook
 

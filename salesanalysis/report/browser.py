@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterable, Sequence
@@ -136,6 +137,21 @@ _OVERFLOW_JS = r"""
 """
 
 
+_LAUNCHER = """
+import os, sys
+r, w = int(sys.argv[1]), int(sys.argv[2])
+hr, hw = os.dup(r), os.dup(w)  # out of the way of 3 and 4 (r or w may be one of them)
+os.dup2(hr, 3)
+os.dup2(hw, 4)
+for fd in {r, w, hr, hw} - {3, 4}:
+    os.close(fd)
+os.set_inheritable(3, True)
+os.set_inheritable(4, True)
+os.execv(sys.argv[3], sys.argv[3:])
+"""
+"""Run by the browser's child process: the DevTools pipe on fds 3 and 4, then Chromium."""
+
+
 class Browser:
     """One headless Chromium, driven over the DevTools pipe (use as a context manager)."""
 
@@ -152,22 +168,27 @@ class Browser:
         self._profile = tempfile.mkdtemp(prefix="sa-chromium-")
         to_browser_r, self._to_browser = os.pipe()
         self._from_browser, from_browser_w = os.pipe()
-
-        def fds() -> None:  # in the child: the pipe on fds 3 (commands) and 4 (answers)
-            import fcntl
-
-            high_r = fcntl.fcntl(to_browser_r, fcntl.F_DUPFD, 100)  # out of the way of 3 and 4
-            high_w = fcntl.fcntl(from_browser_w, fcntl.F_DUPFD, 100)
-            os.dup2(high_r, 3)
-            os.dup2(high_w, 4)
-
+        # Chromium reads commands on fd 3 and answers on fd 4. A small Python launcher puts the
+        # pipe's ends there and execs Chromium (no preexec_fn: which fds a parent process has
+        # open, e.g. font files held by matplotlib, must not matter).
         self._proc = subprocess.Popen(
-            [exe, *_FLAGS, f"--user-data-dir={self._profile}", "about:blank"],
+            [
+                sys.executable,
+                "-I",
+                "-S",
+                "-c",
+                _LAUNCHER,
+                str(to_browser_r),
+                str(from_browser_w),
+                exe,
+                *_FLAGS,
+                f"--user-data-dir={self._profile}",
+                "about:blank",
+            ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            preexec_fn=fds,  # noqa: PLW1509 - no threads hold locks here; needs fixed fd numbers
-            pass_fds=(3, 4),  # kept open in the child (set by fds() above)
+            pass_fds=(to_browser_r, from_browser_w),
         )
         os.close(to_browser_r)
         os.close(from_browser_w)
