@@ -473,3 +473,24 @@ def test_index_page_without_a_plan_or_a_review(tmp_path: Path):
     assert "EUR" in page and "No segment" not in page  # no review: no behind/ahead section
     assert "CNY" not in render_index(MANIFEST, None)
     assert "JPY" in render_index(MANIFEST, Headline(cards=[("x", "1 JPY", "")], currency="JPY"))
+
+
+def test_index_page_written_when_its_figures_cannot_be_shown(tmp_path: Path, monkeypatch):
+    """A headline that breaks the page (any error, not only a full disk) leaves the index
+    without figures instead of a run that publishes no index at all."""
+    from salesanalysis.report import index, pipeline
+
+    out = _outputs(tmp_path, "USD", behind=True, ahead=False)
+    real = index.render_index
+
+    def fails_with_figures(manifest, h, currency=None):
+        if h is not None:
+            raise ValueError("a figure that cannot be formatted")
+        return real(manifest, h, currency)
+
+    monkeypatch.setattr(index, "render_index", fails_with_figures)
+    build = out.parent
+    pipeline._write_run_index(build, {**MANIFEST, "period": "2025-06"})
+    page = (build / "index.html").read_text(encoding="utf-8")
+    assert "2025-06" in page and "西南" not in page  # the page, without the figures
+    assert (build / "appendix.html").exists()

@@ -1023,7 +1023,12 @@ def _write_run_index(build: Path, manifest: dict[str, Any]) -> None:
             h = headline(build / "outputs", manifest["period"])
         except Exception as e:  # a missing headline must not fail the run
             log.warning("no headline figures: %s", e)
-    _atomic_write_text(build / "index.html", render_index(manifest, h))
+    try:
+        page = render_index(manifest, h)
+    except Exception as e:  # figures that cannot be shown: the page without them
+        log.warning("index page without its figures: %s", e)
+        page = render_index(manifest, None)
+    _atomic_write_text(build / "index.html", page)
 
 
 def _write_reports_index(out: Path) -> None:
