@@ -248,6 +248,11 @@ _HIDDEN = re.compile(r"<(script|style|svg)\b.*?</\1\s*>", re.S | re.I)
 _TAG = re.compile(r"<[^>]+>")
 _LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z'’]+")
 _CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
+# names a reader may have to type as they are: file names, snake_case keys and parameters
+_IDENTIFIER = re.compile(
+    r"[A-Za-z0-9_.-]+\.(?:yaml|yml|csv|xlsx|xls|parquet|json|ipynb|html|log|pdf)\b"
+    r"|\b[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)+\b"
+)
 
 
 def visible_text(markup: str) -> str:
@@ -260,8 +265,9 @@ def visible_text(markup: str) -> str:
 def leaked_words(markup: str, lang: str, allowed: Iterable[str] = ()) -> list[str]:
     """Words on a page that are not in ``lang``: Latin words (2+ letters) on a Chinese page,
     runs of Chinese characters on an English one, except those inside an ``allowed`` label
-    (data labels such as region or product names, currency codes, model names)."""
-    text = visible_text(markup)
+    (data labels such as region or product names, currency codes, model names) and names a
+    reader types as they are (file names, snake_case keys and parameters)."""
+    text = _IDENTIFIER.sub(" ", visible_text(markup))
     allowed = set(allowed)
     pattern = _LATIN_WORD if lang == "zh" else _CJK_RUN
     words = set(pattern.findall(text))

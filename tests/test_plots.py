@@ -14,6 +14,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
 
+from salesanalysis import i18n
 from salesanalysis.report import charts as plots  # noqa: E402
 from salesanalysis.report import formatting
 
@@ -72,26 +73,31 @@ def test_without_cjk_font_glyphs_are_reported_missing():
 
 
 def test_money_axis_scale_and_label():
+    i18n.set_report("zh")  # a Chinese report: full-width brackets around units
     fig, ax = plt.subplots()
     ax.plot([0, 1, 2], [0, 2.5e6, 5e6])
     ax.set_ylabel("收入")
     div = plots.money_axis(ax, unit="CNY")
     assert div == 1e4
-    assert ax.get_ylabel() == "收入（万 CNY）"
+    assert ax.get_ylabel() == "收入（万元）"
     fig.canvas.draw()
     labels = [t.get_text() for t in ax.get_yticklabels()]
     assert "200" in labels and "500" in labels
     plots.money_axis(ax, unit="CNY")  # a second call does not stack units
-    assert ax.get_ylabel() == "收入（万 CNY）"
-    assert plots.money_axis(ax, unit="CNY", style="en", label="Revenue") == 1e6
-    assert ax.get_ylabel() == "Revenue（M CNY）"
+    assert ax.get_ylabel() == "收入（万元）"
+    assert plots.money_axis(ax, unit="USD", style="en", label="Revenue") == 1e6
+    assert ax.get_ylabel() == "Revenue（M USD）"
+    i18n.set_report("en")
+    plots.money_axis(ax, unit="CNY", style="en", label="Revenue")
+    assert ax.get_ylabel() == "Revenue (M CNY)"  # an English report: ASCII brackets, the code
 
 
 def test_money_axis_small_values_and_pct_axis():
+    i18n.set_report("zh")  # a Chinese report: full-width brackets around units
     fig, ax = plt.subplots()
     ax.plot([0, 1], [0, 0.3])
     assert plots.money_axis(ax, unit="CNY", label="单价") == 1.0
-    assert ax.get_ylabel() == "单价（CNY）"
+    assert ax.get_ylabel() == "单价（元）"
     plots.pct_axis(ax, "x", label="份额")
     fig.canvas.draw()
     assert ax.get_xlabel() == "份额（%）"
@@ -246,6 +252,7 @@ def test_table_row_formats_for_a_table_of_measures():
 
 def test_market_charts_render_with_cjk_and_without_missing_glyphs():
     """Every market chart draws on small data with the CJK font and no tofu warnings."""
+    i18n.set_report("zh")  # a Chinese report: full-width brackets around units
     import numpy as np
 
     from salesanalysis import market as M
@@ -297,7 +304,7 @@ def test_market_charts_render_with_cjk_and_without_missing_glyphs():
         assert any(any("\u4e00" <= ch <= "\u9fff" for ch in t) for t in texts)
     # units on the axes
     assert (
-        figs[0].axes[0].get_ylabel().startswith("收入（") and "CNY" in figs[0].axes[0].get_ylabel()
+        figs[0].axes[0].get_ylabel().startswith("收入（") and "元" in figs[0].axes[0].get_ylabel()
     )
     assert "%" in figs[2].axes[0].get_ylabel()
     assert "户" in figs[6].axes[0].get_ylabel()

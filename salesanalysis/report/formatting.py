@@ -146,7 +146,7 @@ def _points(x: float | None, decimals: int = 1) -> str:
     """A change of a fraction in percentage points: 0.0123 -> "+1.2 pt"."""
     if _missing(x):
         return NA
-    return number(float(x) * 100, decimals, signed=True) + " pt"
+    return tr("{value} pt").format(value=number(float(x) * 100, decimals, signed=True))
 
 
 def _cols(df: pd.DataFrame, names: Iterable[Any] | None, kind: str) -> list[Any]:

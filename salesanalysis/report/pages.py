@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from salesanalysis.i18n import N_, tr
+from salesanalysis.i18n import N_, language, tr
 
 __all__ = [
     "APPENDIX_PAGE",
@@ -68,6 +68,7 @@ def _exporter(remove_tags: Iterable[str]) -> Any:
     c.HTMLExporter.embed_images = True
     c.HTMLExporter.extra_template_basedirs = [str(PACKAGE_DIR / "report" / "templates")]
     c.HTMLExporter.template_name = "report"
+    c.HTMLExporter.language_code = "zh-CN" if language() == "zh" else "en"
     exporter = HTMLExporter(config=c)
     exporter.register_preprocessor("nbconvert.preprocessors.TagRemovePreprocessor", enabled=True)
     return exporter
@@ -85,6 +86,7 @@ def export_html(notebook: Path, target: Path, title: str | None = None) -> Path:
     # papermill's error banner and the failing cell's traceback stay visible
     if title:
         nb.metadata["title"] = title
+    nb.metadata["sa_back"] = tr("Report index")
     body, _ = _exporter(HIDDEN_TAGS | {APPENDIX_TAG}).from_notebook_node(nb)
     atomic_write_text(target, body)
     return target
@@ -159,6 +161,7 @@ def write_appendix(build: Path, manifest: dict[str, Any], titles: dict[str, str]
 
     nb = nbformat.v4.new_notebook()
     nb.metadata["title"] = tr("Technical appendix")
+    nb.metadata["sa_back"] = tr("Report index")
     cells = [
         nbformat.v4.new_markdown_cell(
             "# "

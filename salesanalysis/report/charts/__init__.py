@@ -34,6 +34,7 @@ from matplotlib.ticker import Formatter
 
 from salesanalysis import i18n
 from salesanalysis.errors import SalesAnalysisError
+from salesanalysis.i18n import N_, tr
 
 __all__ = [
     "CJK_FONT_FAMILY",
@@ -85,8 +86,13 @@ class FontMissingError(SalesAnalysisError):
 
 
 def label(name: str) -> str:
-    """Chinese display name of a column (the name itself when there is none)."""
-    return LABELS.get(name, name)
+    """Display name of a column in the report's language: :data:`LABELS` in Chinese, the
+    column's header in English (the name itself when there is none)."""
+    if i18n.language() == "zh":
+        return LABELS.get(name, name)
+    from salesanalysis.report.formatting import header_label
+
+    return str(header_label(name))
 
 
 def cjk_font_path() -> Path:
@@ -258,6 +264,8 @@ def _with_unit(text: str, unit: str) -> str:
     text = text.strip()
     if not unit:
         return text
+    if i18n.language() != "zh":
+        return f"{text} ({unit})" if text else unit
     return f"{text}（{unit}）" if text else unit
 
 
@@ -298,6 +306,8 @@ def money_axis(
         # drop a unit added by an earlier call
         if "（" in base and base.endswith("）"):
             base = base[: base.rindex("（")]
+        elif " (" in base and base.endswith(")"):
+            base = base[: base.rindex(" (")]
         suffix = i18n.currency_suffix(unit) if unit else ""
         unit_text = f"{name}{suffix}" if suffix == "元" else f"{name} {suffix}".strip()
         a.set_label_text(_with_unit(base, unit_text))
@@ -364,8 +374,8 @@ def waterfall_bars(
 
 # --------------------------------------------------------------------------- nothing to draw
 
-EMPTY_TEXT = "没有可显示的数据 · Nothing to show"
-"""The sentence of a chart with nothing to draw (the charts are labelled in Chinese)."""
+EMPTY_TEXT = N_("Nothing to show")
+"""The sentence of a chart with nothing to draw (translated where it is drawn)."""
 
 
 def empty_chart(title: str, note: str | None = None) -> Figure:
@@ -383,7 +393,7 @@ def empty_chart(title: str, note: str | None = None) -> Figure:
     ax.text(
         0.5,
         0.5,
-        (note or EMPTY_TEXT).replace("$", r"\$"),
+        (note or tr(EMPTY_TEXT)).replace("$", r"\$"),
         ha="center",
         va="center",
         transform=ax.transAxes,
