@@ -120,7 +120,7 @@ def attainment_chart(
     green at or above 100%, red below. At most ``max_bars`` keys (lowest attainment first)."""
     window_name = tr(WINDOW_NAMES[window]) if window in WINDOW_NAMES else window
     title = tr("{measure} attainment ({window}) by {level}").format(
-        measure=_name(measure), window=window_name, level=_name(level)
+        measure=_name(measure), window=window_name, level=_name(level).lower()
     )
     if review.empty:
         return empty_chart(title, tr(NOTHING))
@@ -151,9 +151,7 @@ def attainment_chart(
         )
     pct_axis(ax, "x", decimals=0, label=tr("Attainment"))
     shown = (
-        " " + tr("(the {n} lowest of {total})").format(n=len(d), total=n_all)
-        if len(d) < n_all
-        else ""
+        " " + tr("({n} lowest of {total})").format(n=len(d), total=n_all) if len(d) < n_all else ""
     )
     ax.set_title(f"{title}{shown}")
     return fig
@@ -301,7 +299,7 @@ def leaderboard_chart(board: pd.DataFrame, *, max_reps: int = 40) -> Figure:
     ax.set_yticks(y)
     ax.set_yticklabels(names, fontsize="small")
     ax.axvline(1.0, color=GREY, lw=1, ls="--")
-    pct_axis(ax, "x", decimals=0, label=tr("Attainment to date"))
+    pct_axis(ax, "x", decimals=0, label=tr("Ramp-adjusted attainment"))
     handles = [
         Patch(color=STATUS_COLORS[s], label=tr(s_name))
         for s, s_name in (
