@@ -279,7 +279,7 @@ def test_rep_behind_is_lowered_toward_its_landing_and_the_difference_moves_ahead
     assert change["A"] == -200.0 and change["B"] == 200.0  # A down to its landing, 1,800
     assert out.attrs["unallocated"]["revenue"] == 0
     assert set(out.loc[(out["rep_id"] == "A") & (out["status"] == "open"), "rule"]) == {
-        "lowered: chance under 10%"
+        "lowered: chance under 10.0%"
     }
     # a landing further down than the bound: A is cut by 30%, not more
     w = _two_reps(0.0, 0.9)
@@ -296,7 +296,7 @@ def test_bounds_win_over_the_total_and_say_so():
     assert change["A"] == 0.0 and change["B"] == 600.0
     assert out.attrs["unallocated"]["revenue"] == 6000.0 - 4600.0
     text = rv.replan_statement(out, "CNY")
-    assert "1,400 CNY" in text and "10%" in text and "30%" in text
+    assert "1,400 CNY" in text and "10.0%" in text and "30.0%" in text
 
 
 def test_raises_follow_chance_and_capacity():

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from salesanalysis import review as rv
 from salesanalysis.data.cube import build_cube, build_customer_cube
 from salesanalysis.errors import InputError, PlanError
+from salesanalysis.report.formatting import money
 
 FY = 2026
 PERIOD = "2026-10"
@@ -731,7 +732,7 @@ def test_replan_when_ahead_keeps_plan_total_or_gives_pure_gap(world):
     assert kept > 0 and gap.attrs["unallocated"]["revenue"] == -kept
     per = open_.groupby(rv.DIMS)[["plan_revenue", "revised_revenue"]].sum()
     assert (per["revised_revenue"] >= 0.7 * per["plan_revenue"] - 1e-6).all()
-    assert "more than the gap" in rv.replan_statement(gap)
+    assert "more than what is still needed" in rv.replan_statement(gap)
 
 
 @given(st.lists(st.floats(0, 1e5), min_size=1, max_size=30), st.sampled_from([1.0, 10.0, 1000.0]))
@@ -787,3 +788,43 @@ def test_market_share_landing_from_cell_forecast_without_bottom_rows(world):
         review, "region_product_line", "market_share", "fy", region="华东", product_line="Pumps"
     )
     assert np.isfinite(row["landing_mean"]) and 0 < row["p_reach_target"] <= 1
+
+
+# --------------------------------------------------------------------------- the page's language
+
+
+@pytest.fixture
+def chinese():
+    """A Chinese report in 万 for one test; the source language again afterwards."""
+    from salesanalysis import i18n
+
+    i18n.set_report("zh", "万")
+    yield i18n
+    i18n._state.update({"language": i18n.SOURCE_LANGUAGE, "units": None})
+
+
+def test_review_sentences_and_labels_follow_the_report_language(world, chinese):
+    """In a Chinese report the bridge labels, the status words, the rule statement and the
+    headline read in Chinese (no English word but data labels), amounts in the report's units;
+    the headline's gap is actual - target (negative = behind)."""
+    i18n = chinese
+    review, act, tgm = world["review"], world["act"], world["tgm"]
+    bridge = rv.bridge_target(world["cust"], world["tgt"], PERIOD, FY)
+    ends = [bridge["label"].iloc[0], bridge["label"].iloc[-1]]
+    assert ends == [i18n.tr("Target"), i18n.tr("Actual")] and ends != ["Target", "Actual"]
+    board = rv.rep_leaderboard(act, tgm, REPS, PERIOD, FY, plan=PLAN)
+    shown = rv.readable(board[["rep_id", "status"]])
+    words = {i18n.tr(w) for w in ("ahead", "on track", "behind", "no target")}
+    assert set(shown["status"]) <= words
+    assert set(board["status"]) <= {"ahead", "on track", "behind", "no target"}  # keys kept
+    revised = rv.replan(tgm, act, PERIOD, FY, plan=PLAN)
+    labels = set(REGIONS) | {"CNY"}
+    text = rv.replan_text(revised, "CNY")
+    assert i18n.leaked_words(text, "zh", allowed=labels) == [], text
+    assert "万元" in text
+    head = rv.headline(review)
+    para = rv.headline_text(head, PERIOD, "FY plan", FY, "CNY", rv.to_date_label())
+    assert i18n.leaked_words(para, "zh", allowed=labels | {"FY plan"}) == [], para
+    gap = head["ytd_actual"] - head["ytd_target"]
+    assert money(gap, "CNY", signed=True) in para
+    assert all(b["gap"] == pytest.approx(b["actual"] - b["target"]) for b in head["behind"])

@@ -40,7 +40,7 @@ Stated rules (each function's docstring has the detail):
   interval, months combined with correlation ``month_correlation`` (default 1).
 * Bridges are sequential chains (volume, mix by region, product line, customer type, price)
   that telescope, so the steps add up to the total variance.
-* Re-planning gives the remaining gap to those with headroom (probability of reaching the
+* Re-planning gives what is still needed to those with headroom (probability of reaching the
   target x remaining capacity), no raise under ``replan.min_chance``, every rep x segment within
   ``+/- replan.max_change`` of its remaining plan (what the bounds cannot place is reported as
   unallocated), re-phased by each unit's own seasonality, rounded by largest remainder.
@@ -82,19 +82,24 @@ from salesanalysis.review.common import (
     BEFORE_PLAN,
     DIMS,
     LEVEL_KEYS,
+    LEVEL_NAMES,
     MEASURES,
     REVIEW_LEVELS,
     SHARE_LEVELS,
+    STATUS_NAMES,
+    WINDOW_NAMES,
     WINDOWS,
     ReviewParams,
     before_plan_months,
     fiscal_months,
+    readable,
     remaining_months,
     report_windows,
     review_months,
     review_start,
     segment_label,
 )
+from salesanalysis.review.narrative import headline_text, replan_text, spread_text, to_date_label
 from salesanalysis.review.replanning import (
     replan,
     replan_statement,
@@ -110,12 +115,15 @@ __all__ = [
     "BEFORE_PLAN",
     "DIMS",
     "LEVEL_KEYS",
+    "LEVEL_NAMES",
     "MEASURES",
     "PVM_STEPS",
     "REVIEW_COLUMNS",
     "REVIEW_LEVELS",
     "ReviewParams",
     "SHARE_LEVELS",
+    "STATUS_NAMES",
+    "WINDOW_NAMES",
     "WINDOWS",
     "attainment_spread",
     "attainment_table",
@@ -130,6 +138,7 @@ __all__ = [
     "forecast_at_level",
     "gini",
     "headline",
+    "headline_text",
     "landing_forecast",
     "largest_remainder",
     "monthly_actuals",
@@ -142,19 +151,23 @@ __all__ = [
     "pacing_table",
     "prepare_forecast",
     "price_factors",
+    "readable",
     "pvm_chain",
     "remaining_months",
     "rep_capacity",
     "rep_leaderboard",
     "replan",
     "replan_statement",
+    "replan_text",
     "replan_summary",
     "report_windows",
     "review_months",
     "review_start",
     "segment_label",
+    "spread_text",
     "summary_table",
     "target_unit_prices",
+    "to_date_label",
     "unit_bounds",
     "water_fill",
 ]

@@ -20,9 +20,11 @@ from salesanalysis.review.common import (
     BEFORE_PLAN,
     CELL,
     DIMS,
+    JUDGED,
     LEVEL_KEYS,
     REVIEW_LEVELS,
     SHARE_LEVELS,
+    TO_COME,
     WINDOWS,
     Z80,
     Z95,
@@ -241,7 +243,9 @@ def monthly_overview(
         ``month, status, actual, target, attainment, customers, target_customers``, one row per
         month of the fiscal year. ``status``: ``BEFORE_PLAN`` for the months before the plan
         (their actuals shown, no target, no attainment: they are not judged), ``judged`` for
-        the plan's months to the report period, ``to come`` after it (no actual).
+        the plan's months to the report period, ``to come`` after it (no actual). The keys
+        are English; :func:`salesanalysis.review.readable` shows them in the report's
+        language.
     """
     p = check_period(period, fiscal_year)
     months = fiscal_months(fiscal_year)
@@ -257,7 +261,7 @@ def monthly_overview(
     out = pd.DataFrame(
         {
             "month": months,
-            "status": np.select([~plan, closed], [BEFORE_PLAN, "judged"], "to come"),
+            "status": np.select([~plan, closed], [BEFORE_PLAN, JUDGED], TO_COME),
             "actual": np.where(closed, a["revenue"].fillna(0.0).to_numpy(), np.nan),
             "target": np.where(plan, t["target_revenue"].to_numpy(float), np.nan),
             "customers": np.where(closed, a["customers"].fillna(0).to_numpy(float), np.nan),

@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from salesanalysis.i18n import N_, tr
 from salesanalysis.review.attainment import NO_CUSHION, customer_activations, monthly_targets
 from salesanalysis.review.common import (
     CELL,
@@ -54,19 +55,20 @@ from salesanalysis.review.common import (
 
 PVM_STEPS = ["volume", "mix_region", "mix_product_line", "mix_customer_type", "price"]
 LABELS = {
-    "target": "目标",
-    "actual": "实际",
-    "last_year": "去年同期",
-    "this_year": "今年",
-    "customers": "客户数（相对目标）",
-    "new_customers": "新客户",
-    "lost_customers": "流失客户",
-    "volume": "销量",
-    "mix_region": "结构：区域",
-    "mix_product_line": "结构：产品线",
-    "mix_customer_type": "结构：客户类型",
-    "price": "价格",
+    "target": N_("Target"),
+    "actual": N_("Actual"),
+    "last_year": N_("Last year, same months"),
+    "this_year": N_("This year"),
+    "customers": N_("Customers (vs target)"),
+    "new_customers": N_("New customers"),
+    "lost_customers": N_("Lost customers"),
+    "volume": N_("Volume"),
+    "mix_region": N_("Mix: region"),
+    "mix_product_line": N_("Mix: product line"),
+    "mix_customer_type": N_("Mix: customer type"),
+    "price": N_("Price"),
 }
+"""What each step of a bridge reads as (``label``, in the report's language)."""
 
 
 def _filter(df: pd.DataFrame, where: Mapping[str, str] | None) -> pd.DataFrame:
@@ -138,12 +140,14 @@ def pvm_chain(base: pd.DataFrame, current: pd.DataFrame) -> dict[str, float]:
 def _bridge_frame(
     start_name: str, start: float, steps: Mapping[str, float], end_name: str, end: float
 ) -> pd.DataFrame:
-    rows = [{"step": start_name, "label": LABELS[start_name], "kind": "total", "amount": start}]
+    rows = [
+        {"step": start_name, "label": tr(LABELS[start_name]), "kind": "total", "amount": start}
+    ]
     rows += [
-        {"step": k, "label": LABELS[k], "kind": "delta", "amount": float(v)}
+        {"step": k, "label": tr(LABELS[k]), "kind": "delta", "amount": float(v)}
         for k, v in steps.items()
     ]
-    rows.append({"step": end_name, "label": LABELS[end_name], "kind": "total", "amount": end})
+    rows.append({"step": end_name, "label": tr(LABELS[end_name]), "kind": "total", "amount": end})
     df = pd.DataFrame(rows)
     df["cumulative"] = start + df["amount"].where(df["kind"] == "delta", 0.0).cumsum()
     df.loc[df.index[-1], "cumulative"] = end

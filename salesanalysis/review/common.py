@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from salesanalysis.errors import InputError, PlanError
+from salesanalysis.i18n import N_, tr
 
 DIMS = ["region", "product_line", "customer_type", "rep_id"]
 CELL = ["region", "product_line", "customer_type"]
@@ -32,7 +33,49 @@ REVIEW_LEVELS = ("total", "region", "product_line", "customer_type", "cell", "re
 SHARE_LEVELS = ("total", "region", "product_line", "region_product_line")
 WINDOWS = ("month", "qtd", "ytd", "fy")
 MEASURES = ("revenue", "customers", "market_share")
-BEFORE_PLAN = "before the plan (计划前)"  # how the months before a mid-year plan are shown
+BEFORE_PLAN = N_("before the plan")  # how the months before a mid-year plan are shown
+JUDGED = N_("judged")  # a month of the plan up to the report period
+TO_COME = N_("to come")  # a month after the report period
+COMPANY = N_("Company")  # the total level's segment label
+# what the values of the key columns of the review's frames read as on the page (the frames
+# keep the keys; :func:`readable` shows them in the report's language)
+LEVEL_NAMES = {
+    "total": N_("company"),
+    "region": N_("region"),
+    "product_line": N_("product line"),
+    "customer_type": N_("customer type"),
+    "cell": N_("region × product line × customer type"),
+    "rep": N_("rep"),
+    "region_product_line": N_("region × product line"),
+}
+WINDOW_NAMES = {
+    "month": N_("report month"),
+    "qtd": N_("quarter to date"),
+    "ytd": N_("year to date"),
+    "fy": N_("full year"),
+}
+MEASURE_NAMES = {
+    "revenue": N_("revenue"),
+    "customers": N_("customers"),
+    "market_share": N_("market share"),
+}
+STATUS_NAMES = {
+    "ahead": N_("ahead"),
+    "on track": N_("on track"),
+    "behind": N_("behind"),
+    "no target": N_("no target"),
+    "open": N_("open"),
+    "closed": N_("closed"),
+    BEFORE_PLAN: BEFORE_PLAN,
+    JUDGED: JUDGED,
+    TO_COME: TO_COME,
+}
+_VALUE_NAMES = {
+    "level": LEVEL_NAMES,
+    "window": WINDOW_NAMES,
+    "measure": MEASURE_NAMES,
+    "status": STATUS_NAMES,
+}
 
 Z80 = 1.2815515655446004  # standard normal quantile 0.90
 Z95 = 1.959963984540054  # standard normal quantile 0.975
@@ -218,10 +261,21 @@ def safe_ratio(num: Any, den: Any) -> Any:
 
 
 def segment_label(row: Mapping[str, Any]) -> str:
-    """A readable key such as ``华东 / Pumps / SMB`` (``"*"`` parts left out; ``公司`` for the
-    total)."""
+    """A readable key such as ``华东 / Pumps / SMB`` (``"*"`` parts left out; "Company", in
+    the report's language, for the total)."""
     parts = [str(row[d]) for d in DIMS if d in row and str(row[d]) != ALL]
-    return " / ".join(parts) if parts else "公司"
+    return " / ".join(parts) if parts else tr(COMPANY)
+
+
+def readable(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy of a review frame for the page: the values of its key columns (``level``,
+    ``window``, ``measure``, ``status``) in the report's language (``"ytd"`` -> "year to
+    date" / 年初至今, ``"behind"`` -> 落后); other values and the frame itself unchanged."""
+    out = df.copy()
+    for col, names in _VALUE_NAMES.items():
+        if col in out.columns:
+            out[col] = [tr(names[v]) if v in names else v for v in out[col]]
+    return out
 
 
 class ReviewParams:

@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from salesanalysis.i18n import N_, tr
+from salesanalysis.report.formatting import money, number, pct
 from salesanalysis.review.common import (
     DIMS,
     check_period,
@@ -45,12 +47,13 @@ _FORECAST_MEASURES = ("revenue", "revenue_no_cushion")
 MAX_CHANGE = 0.30  # plan.yaml replan.max_change (targets.plan.ReplanSettings)
 MIN_CHANCE = 0.10  # plan.yaml replan.min_chance
 RULE_LABELS = {
-    "closed": "closed month",
-    "raised": "raised",
-    "kept": "kept",
-    "cut": "cut",
-    "lowered": "lowered: chance under {min_chance}",
+    "closed": N_("closed month"),
+    "raised": N_("raised"),
+    "kept": N_("kept"),
+    "cut": N_("cut"),
+    "lowered": N_("lowered: chance under {min_chance}"),
 }
+"""What the rule did to a unit (the ``rule`` column, in the report's language)."""
 
 
 def water_fill(amount: float, room: np.ndarray, weight: np.ndarray) -> np.ndarray:
@@ -172,7 +175,7 @@ def replan(
         res[f"revised_{measure}"] = m.revised
         res[f"change_{measure}"] = m.revised - m.plan
         if measure == "revenue":
-            res["rule"] = np.where(grid.open_, m.labels[grid.code], RULE_LABELS["closed"])
+            res["rule"] = np.where(grid.open_, m.labels[grid.code], tr(RULE_LABELS["closed"]))
     if "plan_name" in targets.columns and len(targets):
         res["plan_name"] = str(targets["plan_name"].iloc[0])
     res.attrs.update(attrs)
@@ -365,7 +368,7 @@ def _replan_measure(
         need = max(need, float(remaining.sum()))
     need_r = round(need / unit) * unit
     revised = plan_v.copy()
-    labels = np.full(len(grid.units), RULE_LABELS["kept"], dtype=object)
+    labels = np.full(len(grid.units), tr(RULE_LABELS["kept"]), dtype=object)
     total = 0.0
     if open_.any():
         x, labels = _unit_totals(remaining, need_r, facts, unit, rule)
@@ -426,11 +429,11 @@ def _unit_totals(
     labels = np.select(
         [x > remaining + tol, behind & (x < remaining - tol), x < remaining - tol],
         [
-            RULE_LABELS["raised"],
-            RULE_LABELS["lowered"].format(min_chance=f"{rule['min_chance']:.0%}"),
-            RULE_LABELS["cut"],
+            tr(RULE_LABELS["raised"]),
+            tr(RULE_LABELS["lowered"]).format(min_chance=pct(rule["min_chance"])),
+            tr(RULE_LABELS["cut"]),
         ],
-        RULE_LABELS["kept"],
+        tr(RULE_LABELS["kept"]),
     ).astype(object)
     return x, labels
 
@@ -498,39 +501,41 @@ def replan_summary(revised: pd.DataFrame, by: list[str] | None = None) -> pd.Dat
 
 def replan_statement(revised: pd.DataFrame, currency: str = "") -> str:
     """The rule and its bounds in one short paragraph, with what it did (reps raised, kept,
-    lowered) and, when the bounds could not place the whole gap, how much is unallocated and
-    why. Made from :func:`replan`'s output (its ``rule`` column and ``attrs``)."""
+    lowered) and, when the bounds could not place the whole amount still needed, how much is
+    unallocated and why. Made from :func:`replan`'s output (its ``rule`` column and
+    ``attrs``), in the report's language."""
     rule = revised.attrs.get("rule", {"max_change": MAX_CHANGE, "min_chance": MIN_CHANCE})
-    mc, pc = rule["max_change"], rule["min_chance"]
-    text = (
-        "Rule: the gap goes to the reps and segments with headroom, in proportion to their "
-        "probability of reaching their target × their remaining capacity; a rep or segment "
-        f"with less than a {pc:.0%} chance gets no raise (its remainder may be lowered toward "
-        "its landing forecast, and the difference moves to those ahead); every rep × segment, "
-        f"and so every rep, stays within ±{mc:.0%} of its remaining plan (plan.yaml, replan)."
-    )
+    mc, pc = pct(rule["max_change"]), pct(rule["min_chance"])
+    text = tr(
+        "Rule: what is still needed goes to the reps and segments with headroom, in proportion "
+        "to their probability of reaching their target × their remaining capacity; a rep or "
+        "segment with less than a {min_chance} chance gets no raise (its remainder may be "
+        "lowered toward its landing forecast, and the difference moves to those ahead); every "
+        "rep × segment, and so every rep, stays within ±{max_change} of its remaining plan "
+        "(the plan's re-planning settings)."
+    ).format(min_chance=pc, max_change=mc)
     open_ = revised[revised["status"] == "open"]
     if len(open_) and "plan_revenue" in open_.columns:
         per = open_.groupby("rep_id")[["plan_revenue", "revised_revenue"]].sum()
         d = per["revised_revenue"] - per["plan_revenue"]
-        text += (
-            f" {int((d > 0).sum())} reps raised, {int((d == 0).sum())} unchanged, "
-            f"{int((d < 0).sum())} lowered."
+        text += " " + tr("{raised} reps raised, {kept} unchanged, {lowered} lowered.").format(
+            raised=number((d > 0).sum()),
+            kept=number((d == 0).sum()),
+            lowered=number((d < 0).sum()),
         )
     left = revised.attrs.get("unallocated", {}).get("revenue", 0.0)
-    unit = f" {currency}" if currency else ""
     if left > 0:
-        text += (
-            f" The bounds leave {left:,.0f}{unit} of the gap unallocated: every rep and segment "
-            f"ahead that can take more is already +{mc:.0%} above its remaining plan and those "
-            "behind are back at plan. A wider bound (plan.yaml, replan, max_change) would place it; the bound is "
-            "kept instead."
-        )
+        text += " " + tr(
+            "The bounds leave {amount} of what is still needed unallocated: every rep and "
+            "segment ahead that can take more is already {max_change} above its remaining plan "
+            "and those behind are back at plan. A wider bound in the plan's re-planning "
+            "settings would place it; the bound is kept instead."
+        ).format(amount=money(left, currency), max_change="+" + mc)
     elif left < 0:
-        text += (
-            f" Cuts are bounded at −{mc:.0%}: the remaining months carry {-left:,.0f}{unit} "
-            "more than the gap."
-        )
+        text += " " + tr(
+            "Cuts are bounded at {max_change}: the remaining months carry {amount} more than "
+            "what is still needed."
+        ).format(max_change="−" + mc, amount=money(-left, currency))
     return text
 
 

@@ -262,7 +262,7 @@ def _load_and_status(out: pd.DataFrame, band: float) -> pd.DataFrame:
     )
     out["load_vs_median"] = safe_ratio(out["target_per_capacity"], med) - 1.0
     a = out["ramp_adjusted_attainment"]
-    out["status"] = np.select(
+    out["status"] = np.select(  # keys: readable() shows them in the report's language
         [a.isna(), a > 1 + band, a < 1 - band], ["no target", "ahead", "behind"], "on track"
     )
     return out

@@ -25,6 +25,7 @@ from pathlib import Path
 import pandas as pd
 
 from salesanalysis.errors import PlanError
+from salesanalysis.i18n import tr
 from salesanalysis.review.common import (
     BEFORE_PLAN,
     as_period,
@@ -80,21 +81,24 @@ class ReviewScope:
         fy, first = self.fiscal_year, self.first_month
         before = before_plan_months(period, fy, first)
         judged = review_months(period, fy, first)
-        span = f"{before[0]:%Y-%m} to {before[-1]:%Y-%m}" if len(before) > 1 else ""
-        span = span or (f"{before[0]:%Y-%m}" if len(before) else "")
-        text = (
-            f"A mid-year plan: its targets cover {first:%Y-%m} to {fy}-12. "
-            f"The months of FY{fy} before it ({span}) are shown as {BEFORE_PLAN}: their "
-            "sales are shown for reference and are not counted in attainment, pacing, the "
-            "landing forecast, the bridges, the rep leaderboard or the revised targets."
+        text = tr(
+            "A mid-year plan: its targets cover {first} to {last}. The months of FY{fy} "
+            "before it ({span}) are shown as “{before}”: their sales are shown for reference "
+            "and are not counted in attainment, pacing, the landing forecast, the bridges, "
+            "the rep leaderboard or the revised targets."
+        ).format(
+            first=f"{first:%Y-%m}",
+            last=f"{fy}-12",
+            fy=fy,
+            span=_span(before),
+            before=tr(BEFORE_PLAN),
         )
         if len(judged):
-            to = f"{judged[0]:%Y-%m} to {judged[-1]:%Y-%m}" if len(judged) > 1 else ""
-            text += f' "To date" below means {to or f"{judged[0]:%Y-%m}"}.'
+            text += " " + tr("“To date” below means {span}.").format(span=_span(judged))
         else:
-            text += (
-                f" The report month {as_period(period)} is before the plan: nothing is judged yet."
-            )
+            text += " " + tr(
+                "The report month {period} is before the plan: nothing is judged yet."
+            ).format(period=as_period(period))
         return text
 
     def targets(self, run_targets: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -106,6 +110,14 @@ class ReviewScope:
         raise PlanError(
             f"there are no targets to review for FY{self.fiscal_year}", fix=self.statement
         )
+
+
+def _span(months: pd.DatetimeIndex) -> str:
+    """``2026-01 to 2026-06`` (one month: ``2026-01``; none: empty)."""
+    if len(months) > 1:
+        first, last = f"{months[0]:%Y-%m}", f"{months[-1]:%Y-%m}"
+        return tr("{first} to {last}").format(first=first, last=last)
+    return f"{months[0]:%Y-%m}" if len(months) else ""
 
 
 def plan_start(plan: Plan) -> pd.Timestamp:
@@ -134,15 +146,18 @@ def review_scope(period: object, plan: Plan, records_dir: Path | str | None) -> 
                 "none",
                 None,
                 start,
-                f"The FY{fy} plan is a mid-year plan whose targets start in {start:%Y-%m}, "
-                f"after the report month {p}: none of its months can be judged yet, so the "
-                "performance review is skipped.",
+                tr(
+                    "The FY{fy} plan is a mid-year plan whose targets start in {start}, after "
+                    "the report month {period}: none of its months can be judged yet, so the "
+                    "performance review is skipped."
+                ).format(fy=fy, start=f"{start:%Y-%m}", period=p),
             )
         text = (
-            f"Reviewed against the FY{fy} plan, a mid-year plan whose targets start in "
-            f"{start:%Y-%m}."
+            tr(
+                "Reviewed against the FY{fy} plan, a mid-year plan whose targets start in {start}."
+            ).format(fy=fy, start=f"{start:%Y-%m}")
             if mid
-            else f"Reviewed against the FY{fy} plan."
+            else tr("Reviewed against the FY{fy} plan.").format(fy=fy)
         )
         return ReviewScope(fy, plan, "run", None, start, text)
     if p.year == fy - 1:
@@ -155,8 +170,10 @@ def review_scope(period: object, plan: Plan, records_dir: Path | str | None) -> 
                 "none",
                 None,
                 None,
-                f"This run makes the FY{fy} plan in {p}. There is no FY{year} plan of record "
-                f"to review {year} against, so the performance review is skipped.",
+                tr(
+                    "This run makes the FY{fy} plan in {period}. There is no FY{year} plan of "
+                    "record to review {year} against, so the performance review is skipped."
+                ).format(fy=fy, period=p, year=year),
             )
         record_plan = _record_plan(rec.folder) or plan
         start = plan_start(record_plan) if record_plan.fiscal_year == year else None
@@ -166,8 +183,15 @@ def review_scope(period: object, plan: Plan, records_dir: Path | str | None) -> 
             "record",
             rec.folder,
             start,
-            f"This run makes the FY{fy} plan; FY{year} is reviewed against its plan of record, "
-            f"{rec.describe()}.",
+            tr(
+                "This run makes the FY{fy} plan; FY{year} is reviewed against its plan of "
+                "record ({version}, {date})."
+            ).format(
+                fy=fy,
+                year=year,
+                version=rec.version,
+                date=str(rec.meta.get("frozen_at", ""))[:10] or "–",
+            ),
         )
     raise PlanError(
         f"the report period {p} is outside the plan's fiscal year {fy}",
