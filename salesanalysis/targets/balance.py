@@ -40,7 +40,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from salesanalysis.i18n import N_, tr
+from salesanalysis.i18n import tr
 from salesanalysis.targets import capacity
 from salesanalysis.targets.cells import PlanCells
 from salesanalysis.targets.checks import CheckRow
@@ -314,10 +314,6 @@ def tbh_plan(
         "revenue_at_risk_per_month": float(count * (per[j] - nxt) * load),
     }
     return rows, head
-
-
-POLICY_WORDS = (N_("hire"), N_("rebalance"), N_("flag"))
-"""The capacity policies, translated where a sentence names them."""
 
 
 def _money(x: float, currency: str = "") -> str:
