@@ -600,7 +600,9 @@ def test_forecast_percentile_target_and_feasibility(world) -> None:
     assert f["forecast"] == pytest.approx(mean)
     dec_hi = run(world, make_plan(targets={"revenue": {"growth": 0.5}}))
     f = dec_hi.feasibility.query("level == 'company'").iloc[0]
-    assert f["flag"] == "above P90" and f["p_reach"] < 0.01 and f["gap"] > 0
+    assert f["flag"] == "above P90" and f["p_reach"] < 0.01 and f["gap"] < 0
+    # one sign for every gap in the reports: forecast - target (negative = the target is above)
+    assert f["gap"] == pytest.approx(f["forecast"] - f["target"])
     assert set(dec_hi.feasibility["level"]) == {
         "company",
         "region",
@@ -992,15 +994,25 @@ def test_charts_draw_what_the_frames_hold(world) -> None:
     fig = tplots.bridge_chart(dec.bridge)
     ax = fig.axes[0]
     assert len(ax.patches) == len(dec.bridge)
-    assert [t.get_text() for t in ax.get_xticklabels()] == [
-        "去年",
-        "销量",
-        "价格",
-        "新客户",
-        "策略",
-        "目标",
-    ]
+    steps = ["last year", "volume", "price", "new customers", "strategies", "target"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == steps
     assert ax.patches[-1].get_height() == pytest.approx(dec.bridge["amount"].iloc[-1])
+    from salesanalysis import i18n
+
+    try:  # a Chinese report gets the same chart in Chinese
+        i18n.set_report("zh", "万")
+        ax = tplots.bridge_chart(dec.bridge).axes[0]
+        assert [t.get_text() for t in ax.get_xticklabels()] == [
+            "去年",
+            "销量",
+            "价格",
+            "新客户",
+            "策略",
+            "目标",
+        ]
+        assert ax.get_title(loc="left").startswith("从去年到目标的收入桥")
+    finally:
+        i18n._state.update({"language": i18n.SOURCE_LANGUAGE, "units": None})
     fig = tplots.target_heatmap(dec.targets)
     assert len(fig.axes[0].texts) == 4  # 2 regions x 2 product lines
     fig = tplots.rep_load_chart(dec.rep_load, load_flag_pct=0.2)
@@ -1034,3 +1046,60 @@ def test_keys_that_need_mass_where_the_history_has_none_still_cross() -> None:
     lines = dec.targets.groupby("product_line")["target_revenue_no_cushion"].sum()
     assert abs(lines["Pumps"] - lines["Valves"]) <= 1  # the equal key: half each
     assert dec.checks["detail"].str.contains("blended").any()
+
+
+# --------------------------------------------------------------------------- report language
+
+
+def test_what_the_reader_sees_is_in_the_report_language(world) -> None:
+    """A Chinese report's statements, explanation, capacity rules, flags and checks are Chinese
+    (data labels, rep ids and P10/P90 apart), an English one's are English; the gap is always
+    forecast - target."""
+    from salesanalysis import i18n
+    from salesanalysis.targets.output import in_words
+
+    plan = make_plan(
+        targets={
+            "revenue": {"growth": 0.1},
+            "customers": {"growth": 0.0},
+            "market_share": {"value": 0.5},
+        },
+        strategies=[
+            {
+                "name": "promo",
+                "segment": {"region": "华北"},
+                "kind": "promotion",
+                "pct": 0.2,
+                "rationale": "展会",
+            }
+        ],
+    )
+    labels = ["华东", "华北", "Pumps", "Valves", "SMB", "KA", "promo", "展会", "P10", "P90", "IPF"]
+    labels += list(world["reps"]["rep_id"]) + list(world["reps"]["name"])
+    # the checks (the appendix) name the target columns they check
+    labels += ["target_revenue_no_cushion", "target_revenue", "target_customers"]
+
+    def reader_text(dec) -> str:
+        rep = dec.rep_load["rep_id"].iloc[0]
+        frames = [
+            in_words(dec.company[["measure", "basis", "statement"]]),
+            in_words(dec.explain(rep_id=rep)[["step", "detail", "kind"]]),
+            dec.capacity[["rule"]],
+            dec.rep_load[["flag", "rule"]],
+            in_words(dec.feasibility[["level", "flag"]]),
+            dec.checks[["check", "detail"]],
+        ]
+        return " ".join(str(v) for f in frames for v in f.to_numpy().ravel() if isinstance(v, str))
+
+    try:
+        i18n.set_report("zh", "万")
+        text = reader_text(run(world, plan))
+        assert "收入目标" in text and "警告" in text
+        assert i18n.leaked_words(text, "zh", allowed=labels) == []
+        i18n.set_report("en", "元")
+        dec = run(world, plan)
+        assert i18n.leaked_words(reader_text(dec), "en", allowed=labels) == []
+        feas = dec.feasibility
+        assert np.allclose(feas["gap"], feas["forecast"] - feas["target"])
+    finally:
+        i18n._state.update({"language": i18n.SOURCE_LANGUAGE, "units": None})

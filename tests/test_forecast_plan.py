@@ -181,7 +181,7 @@ def test_run_forecast_covering_the_plan_months_wins(cube, calls, tmp_path) -> No
     cached = roundtrip(tmp_path, forecast_for_plan(cube, plan, None, None)[0])
     got, source, new = forecast_for_plan(changed(cube, "2025-01"), plan, run_fc, cached)
     assert got is run_fc and not new and len(calls) == 1
-    assert source == "the run's forecast (outputs/forecast.parquet)"
+    assert source == "the run's forecast"
 
 
 def test_plan_cutoff_forecast_cache_end_to_end(tmp_path) -> None:

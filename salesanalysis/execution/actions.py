@@ -16,6 +16,7 @@ import pandas as pd
 
 from salesanalysis.execution.segments import DIMENSIONS, segment_rows, segment_words
 from salesanalysis.execution.strategies import NO_STRATEGY
+from salesanalysis.i18n import N_, tr
 from salesanalysis.targets.plan import Plan
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "action_review",
     "overdue_callouts",
     "LATE_MARGIN",
+    "STATES",
     "REVIEW_COLUMNS",
 ]
 
@@ -41,6 +43,8 @@ REVIEW_COLUMNS = (
     "realised_effect",
 )
 """The columns :func:`action_review` adds (dropped first when the frame already has them)."""
+STATES = (N_("done"), N_("late"), N_("on time"), N_("not started"))
+"""The states :func:`action_review` gives an action (codes in the frame, words where shown)."""
 LATE_MARGIN = 0.25
 """An action in progress is late when its % done trails the share of its time elapsed by more."""
 
@@ -52,12 +56,12 @@ def _segment(row: pd.Series, plan: Plan) -> dict[str, str]:
     return {d: row[d] for d in DIMENSIONS if row[d]}
 
 
-def action_plan(actions: pd.DataFrame, plan: Plan, lang: str = "en") -> pd.DataFrame:
-    """The actions (``outputs/actions_input.parquet``) with ``segment`` in words and
-    ``serves`` (the strategy, or the segment), sorted by owner and start."""
+def action_plan(actions: pd.DataFrame, plan: Plan) -> pd.DataFrame:
+    """The actions (``outputs/actions_input.parquet``) with ``segment`` in words (the report's
+    language) and ``serves`` (the strategy, or the segment), sorted by owner and start."""
     out = actions.copy()
     segs = [_segment(r, plan) for _, r in out.iterrows()]
-    out["segment"] = [segment_words(s, lang) for s in segs]
+    out["segment"] = [segment_words(s) for s in segs]
     for d in DIMENSIONS:
         out[f"segment_{d}"] = [s.get(d, "") for s in segs]
     out["serves"] = np.where(out["strategy"] != "", out["strategy"], out["segment"])
@@ -159,13 +163,23 @@ def overdue_callouts(review: pd.DataFrame) -> list[str]:
     SMB, 92% of its year-to-date target"."""
     if review is None or review.empty or "overdue" not in review:
         return []
+    from salesanalysis.report.formatting import pct
+
     hit = review[review["overdue"].astype(bool) & review["behind"].astype(bool)]
     out = []
     for _, a in hit.sort_values("due").iterrows():
         att = a["actual_ytd"] / a["target_ytd"] if a["target_ytd"] > 0 else float("nan")
         out.append(
-            f"Overdue action {a['action_id']} “{a['title']}” (owner {a['owner']}, due "
-            f"{a['due']:%Y-%m-%d}) in {a['segment']}, which is at {att:.0%} of its "
-            "year-to-date target"
+            tr(
+                "Overdue action {id} “{title}” (owner {owner}, due {due}) in {segment}, which "
+                "is at {attainment} of its year-to-date target"
+            ).format(
+                id=a["action_id"],
+                title=a["title"],
+                owner=a["owner"],
+                due=f"{a['due']:%Y-%m-%d}",
+                segment=a["segment"],
+                attainment=pct(att),
+            )
         )
     return out

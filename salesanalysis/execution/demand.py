@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from salesanalysis.execution.segments import DIMENSIONS, segment_rows
+from salesanalysis.i18n import N_
 from salesanalysis.report.excel import write_excel
 from salesanalysis.targets.kernels import largest_remainder
 from salesanalysis.targets.periods import base_months
@@ -40,7 +41,7 @@ DEMAND_COLUMNS = [
     "planned_price",
     "base_price",
 ]
-PRODUCT_NOTE = (
+PRODUCT_NOTE = N_(
     "Quantities are planned per product line: the monthly cube holds product lines, not products."
 )
 _TARGET = "target_revenue_no_cushion"

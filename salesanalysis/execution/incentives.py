@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from salesanalysis.i18n import tr
 from salesanalysis.targets.plan import Incentives
 
 __all__ = [
@@ -129,7 +130,7 @@ def plan_cost_summary(cost: pd.DataFrame) -> pd.DataFrame:
     forecast's P10, P50 and P90 (:func:`rep_plan_cost`)."""
     rows = [
         {
-            "scenario": "on target",
+            "scenario": tr("on target"),
             "revenue": float(cost["target"].sum()),
             "payout": float(cost["on_target_payout"].sum()),
         }
@@ -199,26 +200,45 @@ def _customer_attainment(
 
 def describe_incentives(inc: Incentives, currency: str = "CNY") -> list[str]:
     """The commission plan in sentences (no settings names), for the report."""
+    from salesanalysis.report.formatting import pct
+
     on = float(payout_multiple(1.0, inc))
     bands = []
     for t in inc.tiers:
-        span = f"from {t.start:.0%}" + (f" to {t.end:.0%}" if t.end is not None else " upwards")
-        kind = "accelerator" if t.rate > 1 else ("decelerator" if t.rate < 1 else "base rate")
-        bands.append(f"{span}: {t.rate:g} x the base rate ({kind})")
+        span = (
+            tr("from {start} to {end}").format(start=pct(t.start), end=pct(t.end))
+            if t.end is not None
+            else tr("from {start} upwards").format(start=pct(t.start))
+        )
+        kind = (
+            tr("accelerator")
+            if t.rate > 1
+            else (tr("decelerator") if t.rate < 1 else tr("base rate"))
+        )
+        bands.append(
+            tr("{span}: {rate} x the base rate ({kind})").format(
+                span=span, rate=f"{t.rate:g}", kind=kind
+            )
+        )
     out = [
-        f"Base rate {inc.base_rate:.2%} of the revenue target at 100% attainment "
-        f"(the on-target payout is {inc.base_rate * on:.2%} of the target).",
-        "Bands of attainment, each paying on the attainment inside it: " + "; ".join(bands) + ".",
+        tr(
+            "Base rate {rate} of the revenue target at 100% attainment (the on-target payout is "
+            "{on_target} of the target)."
+        ).format(rate=pct(inc.base_rate, 2), on_target=pct(inc.base_rate * on, 2)),
+        tr("Bands of attainment, each paying on the attainment inside it: {bands}.").format(
+            bands=tr("; ").join(bands)
+        ),
         (
-            f"Cap: at most {inc.cap:g} x the on-target payout."
+            tr("Cap: at most {cap} x the on-target payout.").format(cap=f"{inc.cap:g}")
             if inc.cap is not None
-            else "No cap on the payout."
+            else tr("No cap on the payout.")
         ),
     ]
     if inc.measure == "revenue_customers":
         w = dict(inc.weights)
         out.append(
-            f"Attainment = {w['revenue']:.0%} revenue attainment + {w['customers']:.0%} customer "
-            "attainment."
+            tr(
+                "Attainment = {revenue} revenue attainment + {customers} customer attainment."
+            ).format(revenue=pct(w["revenue"]), customers=pct(w["customers"]))
         )
     return out

@@ -24,10 +24,12 @@ from salesanalysis.data.readers import read_table
 from salesanalysis.data.rules import rename
 from salesanalysis.errors import InputError, Problem
 from salesanalysis.execution.segments import DIMENSIONS
+from salesanalysis.i18n import N_
 from salesanalysis.targets.plan import Plan
 
 __all__ = [
     "STAGES",
+    "STAGE_WORDS",
     "STATUSES",
     "ACTION_STATES",
     "ExecutionInputs",
@@ -39,6 +41,13 @@ __all__ = [
 
 STAGES = ("lead", "qualified", "proposal", "won")
 """The stages of a sale, in order; an opportunity's ``stage`` is the furthest it reached."""
+STAGE_WORDS = {
+    "lead": N_("lead"),
+    "qualified": N_("qualified"),
+    "proposal": N_("proposal"),
+    "won": N_("won"),
+}
+"""The stages in words (translated where shown)."""
 STATUSES = ("open", "won", "lost")
 ACTION_STATES = ("not started", "in progress", "done")
 _EXAMPLES = 5

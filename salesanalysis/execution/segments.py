@@ -12,24 +12,31 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
+from salesanalysis.i18n import N_, tr
+
 __all__ = ["DIMENSIONS", "segment_words", "segment_rows"]
 
 DIMENSIONS = ("region", "product_line", "customer_type")
 _WORDS = {
-    "en": {"sep": ", ", "all_regions": "all regions", "company": "whole company"},
+    "en": {"sep": N_(", "), "all_regions": N_("all regions"), "company": N_("whole company")},
     "zh": {"sep": "，", "all_regions": "全部区域", "company": "全公司"},
 }
 
 
-def segment_words(segment: Mapping[str, str] | Iterable[tuple[str, str]], lang: str = "en") -> str:
+def segment_words(
+    segment: Mapping[str, str] | Iterable[tuple[str, str]], lang: str | None = None
+) -> str:
     """The segment's labels in reading order (region, product line, customer type).
 
     Args:
         segment: ``{dimension: label}`` (or its items, as :class:`~salesanalysis.targets.plan.
             Strategy.segment` holds them); blank or ``*`` labels are open.
-        lang: ``en`` or ``zh`` (the page's language).
+        lang: ``en`` or ``zh``; None (default): the report's language (the catalogue).
     """
-    words = _WORDS["zh" if lang == "zh" else "en"]
+    if lang is None:
+        words = {k: tr(v) for k, v in _WORDS["en"].items()}
+    else:
+        words = _WORDS["zh" if lang == "zh" else "en"]
     seg = dict(segment)
     labels = {d: str(seg[d]) for d in DIMENSIONS if seg.get(d) not in (None, "", "*")}
     if not labels:

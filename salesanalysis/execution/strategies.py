@@ -17,6 +17,7 @@ from collections.abc import Mapping
 import pandas as pd
 
 from salesanalysis.execution.segments import DIMENSIONS, segment_rows, segment_words
+from salesanalysis.i18n import N_, tr
 from salesanalysis.targets.decompose import decompose
 from salesanalysis.targets.plan import Plan, Strategy
 
@@ -30,7 +31,7 @@ __all__ = [
     "strategy_change",
 ]
 
-LEVERS = {"price": "price", "promotion": "promotion", "channel_shift": "channel"}
+LEVERS = {"price": N_("price"), "promotion": N_("promotion"), "channel_shift": N_("channel")}
 """The lever each kind of strategy pulls (product, price, promotion, channel)."""
 NO_STRATEGY = ""
 """The key of the targets without any strategy in :func:`targets_without`."""
@@ -72,15 +73,15 @@ def targets_without(
     return out
 
 
-def strategy_change(s: Strategy, lang: str = "en") -> str:
-    """The change in words: "list price +3.0%", "promotion volume +5.0%", "10.0% of the target
-    moved to 西南, Distributor"."""
+def strategy_change(s: Strategy) -> str:
+    """The change in words, in the report's language: "list price +3.0%", "promotion volume
+    +5.0%", "10.0% of the target moved to 西南, Distributor"."""
     if s.kind == "price":
-        return f"list price {s.pct:+.1%}" if lang != "zh" else f"价格 {s.pct:+.1%}"
+        return tr("list price {pct}").format(pct=f"{s.pct:+.1%}")
     if s.kind == "promotion":
-        return f"promotion volume {s.pct:+.1%}" if lang != "zh" else f"促销销量 {s.pct:+.1%}"
-    to = segment_words(s.to or (), lang)
-    return f"{s.pct:.1%} of the target moved to {to}" if lang != "zh" else f"{s.pct:.1%} 转至{to}"
+        return tr("promotion volume {pct}").format(pct=f"{s.pct:+.1%}")
+    to = segment_words(s.to or ())
+    return tr("{pct} of the target moved to {segment}").format(pct=f"{s.pct:.1%}", segment=to)
 
 
 def _segment_total(targets: pd.DataFrame, segment: Mapping[str, str]) -> float:
@@ -88,14 +89,13 @@ def _segment_total(targets: pd.DataFrame, segment: Mapping[str, str]) -> float:
 
 
 def strategy_table(
-    plan: Plan, targets: pd.DataFrame, without: Mapping[str, pd.DataFrame], lang: str = "en"
+    plan: Plan, targets: pd.DataFrame, without: Mapping[str, pd.DataFrame]
 ) -> pd.DataFrame:
     """:data:`STRATEGY_COLUMNS`, one row per strategy of ``plan``.
 
     Args:
         targets: the plan's targets frame (``outputs/targets.parquet`` as decomposed).
         without: :func:`targets_without` of the same plan.
-        lang: the language of the words (``en`` or ``zh``).
 
     ``target_with`` / ``target_without``: the segment's annual target (without cushion) with
     and without the strategy; ``effect`` their difference; for a channel shift the receiving
@@ -110,13 +110,13 @@ def strategy_table(
         rows.append(
             {
                 "strategy": s.name,
-                "lever": LEVERS[s.kind],
-                "segment": segment_words(seg, lang),
-                "change": strategy_change(s, lang),
+                "lever": tr(LEVERS[s.kind]),
+                "segment": segment_words(seg),
+                "change": strategy_change(s),
                 "target_with": with_,
                 "target_without": wo,
                 "effect": with_ - wo,
-                "receiving_segment": segment_words(to, lang) if to else "",
+                "receiving_segment": segment_words(to) if to else "",
                 "effect_on_receiving": recv,
                 "rationale": s.rationale,
                 "owner": s.owner,

@@ -40,6 +40,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
+from salesanalysis.i18n import tr
 from salesanalysis.targets import capacity
 from salesanalysis.targets.cells import PlanCells
 from salesanalysis.targets.checks import CheckRow
@@ -295,7 +296,7 @@ def tbh_plan(
     rows = pd.DataFrame(
         {
             "rep_id": ids,
-            "name": [f"待招聘 {region} {i + 1}" for i in range(count)],
+            "name": [tr("TBH {region} {n}").format(region=region, n=i + 1) for i in range(count)],
             "region": region,
             "hire_date": pd.Timestamp(months[j]),
             "end_date": pd.NaT,
@@ -315,19 +316,31 @@ def tbh_plan(
     return rows, head
 
 
+def _money(x: float, currency: str = "") -> str:
+    from salesanalysis.report.formatting import money
+
+    return money(x, currency)
+
+
 def _rule(row: pd.Series, held: bool, policy: str, lo: float, hi: float, currency: str) -> str:
     """The sentence of what the policy did in one region."""
     out_band = not (lo - 1e-6 <= row["load_before"] <= hi + 1e-6) if row["eff_capacity"] else 0
     parts = []
     if abs(row["change"]) > 0.5:
-        verb = "raised" if row["change"] > 0 else "lowered"
-        parts.append(f"{policy}: target {verb} by {abs(row['change']):,.0f} {currency}")
+        text = (
+            tr("{policy}: target raised by {amount}")
+            if row["change"] > 0
+            else tr("{policy}: target lowered by {amount}")
+        )
+        parts.append(text.format(policy=tr(policy), amount=_money(abs(row["change"]), currency)))
     if row["tbh"] > 0:
-        parts.append(f"hire: {int(row['tbh'])} to-be-hired rep(s) carry what the team cannot")
+        parts.append(
+            tr("hire: {n} to-be-hired rep(s) carry what the team cannot").format(n=int(row["tbh"]))
+        )
     if held and out_band and not parts:
-        parts.append("held by pins, floors or caps: outside the band")
+        parts.append(tr("held by pins, floors or caps: outside the band"))
     if out_band and not parts:
-        parts.append("flag: outside the band, nothing moved")
+        parts.append(tr("flag: outside the band, nothing moved"))
     return "; ".join(parts)
 
 
@@ -475,7 +488,7 @@ def _with_balance(
         return fitted
     moved = np.abs(x - fitted.cells) > 1e-9
     binding = [
-        "; ".join(p for p in (b, "capacity: " + rules.get(str(r), "")) if p) if m else b
+        "; ".join(p for p in (b, tr("capacity: ") + rules.get(str(r), "")) if p) if m else b
         for b, r, m in zip(fitted.binding, cell_regions, moved, strict=True)
     ]
     return replace(fitted, cells=x, change=fitted.change + (x - fitted.cells), binding=binding)
@@ -497,26 +510,39 @@ def _balance_checks(
     team_over = tab["team_load_after"] > hi
     still = tab[(tab["eff_capacity"] > 0) & (~region_ok | team_over)]
     notes = [
-        f"capacity policy {policy}: reference load {ref:,.0f} {plan.currency} per unit of "
-        f"effective capacity, band {ref / h:,.0f} to {ref * h:,.0f}; "
+        tr(
+            "capacity policy {policy}: reference load {ref} per unit of effective capacity, "
+            "band {lo} to {hi}; "
+        ).format(
+            policy=tr(policy),
+            ref=_money(ref, plan.currency),
+            lo=_money(ref / h),
+            hi=_money(ref * h),
+        )
         + (
             "; ".join(f"{r.region}: {r.rule}" for r in tab.itertuples() if r.rule)
-            or "every region within the band"
+            or tr("every region within the band")
         )
     ]
     if policy == "flag":
         return (), tuple(notes)
     check: CheckRow = (
-        f"capacity ({policy}): every out-of-band region rebalanced or carried by hires",
+        tr("capacity ({policy}): every out-of-band region rebalanced or carried by hires").format(
+            policy=tr(policy)
+        ),
         bool(len(still) == 0),
         float(len(still)),
-        f"{len(out)} region(s) outside the band before, {len(still)} after"
+        tr("{before} region(s) outside the band before, {after} after").format(
+            before=len(out), after=len(still)
+        )
         + (f": {', '.join(still['region'])} ({'; '.join(still['rule'])})" if len(still) else "")
         + (
-            "; month by month: each month's target is shared by the reps in post that month, "
-            "so hires relieve the team only from their start month; the team's load with "
-            "them is within the band (a region with hires may sit under it: they are sized for "
-            "the months before they ramp up)"
+            tr(
+                "; month by month: each month's target is shared by the reps in post that month, "
+                "so hires relieve the team only from their start month; the team's load with "
+                "them is within the band (a region with hires may sit under it: they are sized "
+                "for the months before they ramp up)"
+            )
             if policy == "hire"
             else ""
         ),

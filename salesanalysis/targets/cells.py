@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from salesanalysis.errors import PlanError, Problem
+from salesanalysis.i18n import tr
 from salesanalysis.targets.checks import CheckRow
 from salesanalysis.targets.forecast_rows import forecast_rows
 from salesanalysis.targets.periods import PlanWindows
@@ -129,14 +130,14 @@ def forecast_coverage(
         first_fc = (
             f"{forecast['month'].min():%Y-%m}"
             if forecast is not None and len(forecast)
-            else "none"
+            else tr("none")
         )
-        msg = (
-            f"the forecast covers {fc_months} of the {nm} plan months (forecast starts {first_fc})"
-        )
-        checks.append(("forecast covers the plan months", False, fc_months, msg))
+        msg = tr(
+            "the forecast covers {n} of the {total} plan months (forecast starts {first})"
+        ).format(n=fc_months, total=nm, first=first_fc)
+        checks.append((tr("forecast covers the plan months"), False, fc_months, msg))
         if plan.allocation.key_weights.as_dict()["forecast"] > 0:
-            notes.append(msg + "; the forecast key and forecast phasing fall back to history")
+            notes.append(msg + tr("; the forecast key and forecast phasing fall back to history"))
     fc_cell = forecast_rows(forecast if have_fc else None, "cell", months)
     return ForecastCoverage(fc_total, fc_cell, fc_months, have_fc, tuple(checks), tuple(notes))
 
@@ -191,8 +192,10 @@ def market_potential(
             latest = max(got)
             mk = market[market["month"].isin(last_year) & (market["month"] <= latest)]
             notes.append(
-                "market size for the plan months is missing; the same months of the "
-                "previous year are used"
+                tr(
+                    "market size for the plan months is missing; the same months of the "
+                    "previous year are used"
+                )
             )
     if mk is not None and len(mk):
         mrp = mk.assign(
@@ -285,8 +288,10 @@ def plan_cells(
     notes: list[str] = []
     if hist["month"].min() > win.base[0]:
         notes.append(
-            f"less than 12 months of history before the cutoff (from "
-            f"{hist['month'].min():%Y-%m}); last-year figures cover fewer months"
+            tr(
+                "less than 12 months of history before the cutoff (from {first}); last-year "
+                "figures cover fewer months"
+            ).format(first=f"{hist['month'].min():%Y-%m}")
         )
     cov = forecast_coverage(forecast, win, plan)
     members = plan_members(hist, cov.cell, win, plan)

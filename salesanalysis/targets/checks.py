@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from salesanalysis.i18n import tr
 from salesanalysis.targets.plan import DIMENSIONS
 from salesanalysis.targets.rounding import RoundedRevenue
 
@@ -55,34 +56,45 @@ def adding_up_checks(
     for col, tot, lbl in totals:
         s = float(targets[col].sum())
         add_check(
-            f"{col}: sums to the {lbl}", abs(s - tot) < 1e-6, s - tot, f"{s:,.0f} vs {tot:,.0f}"
+            tr("{column}: sums to the {what}").format(column=col, what=lbl),
+            abs(s - tot) < 1e-6,
+            s - tot,
+            tr("{a} vs {b}").format(a=f"{s:,.0f}", b=f"{tot:,.0f}"),
         )
     for col, rc, rcm in levels:
         by_cell = targets.groupby(CELL)[col].sum().reindex(grid).fillna(0).to_numpy()
         add_check(
-            f"{col}: cells add up",
+            tr("{column}: cells add up").format(column=col),
             np.allclose(by_cell, rc, atol=1e-6),
             float(np.abs(by_cell - rc).max()),
-            "rep targets summed per cell = cell target",
+            tr("rep targets summed per cell = cell target"),
         )
         by_m = targets.groupby("month")[col].sum().reindex(months).fillna(0).to_numpy()
         add_check(
-            f"{col}: months add up",
+            tr("{column}: months add up").format(column=col),
             np.allclose(by_m, rcm.sum(axis=0), atol=1e-6),
             float(np.abs(by_m - rcm.sum(axis=0)).max()),
-            "per month",
+            tr("per month"),
         )
         mult = np.abs(targets[col] / unit - np.round(targets[col] / unit)).max()
-        add_check(f"{col}: multiples of {unit:,.0f}", mult < 1e-6, float(mult), "")
         add_check(
-            f"{col}: no negative target", (targets[col] >= 0).all(), float(targets[col].min()), ""
+            tr("{column}: multiples of {unit}").format(column=col, unit=f"{unit:,.0f}"),
+            mult < 1e-6,
+            float(mult),
+            "",
+        )
+        add_check(
+            tr("{column}: no negative target").format(column=col),
+            (targets[col] >= 0).all(),
+            float(targets[col].min()),
+            "",
         )
     return rows
 
 
 def checks_frame(rows: list[CheckRow], notes: list[str]) -> pd.DataFrame:
     """The checks table: ``rows`` in order, then one ``note`` row (ok, no value) per note."""
-    rows = [*rows, *(("note", True, np.nan, nt) for nt in notes)]
+    rows = [*rows, *((tr("note"), True, np.nan, nt) for nt in notes)]
     return pd.DataFrame(rows, columns=CHECK_COLUMNS)
 
 
@@ -99,9 +111,9 @@ def target_checks(
     return adding_up_checks(
         targets,
         [
-            ("target_revenue_no_cushion", total, "company target"),
-            ("target_revenue", rounded.total_c, "company target x (1 + cushion)"),
-            ("target_customers", customers_total, "company customer target"),
+            ("target_revenue_no_cushion", total, tr("company target")),
+            ("target_revenue", rounded.total_c, tr("company target x (1 + cushion)")),
+            ("target_customers", customers_total, tr("company customer target")),
         ],
         [
             ("target_revenue_no_cushion", rounded.cells, rounded.cell_months),

@@ -24,6 +24,7 @@ import pandas as pd
 from scipy.stats import norm
 
 from salesanalysis.errors import PlanError
+from salesanalysis.i18n import tr
 from salesanalysis.targets.cells import ForecastCoverage, PlanCells
 from salesanalysis.targets.checks import CheckRow
 from salesanalysis.targets.customers import CustomerTargets
@@ -73,6 +74,19 @@ class CompanyTargets:
     base_revenue: float = 0.0
 
 
+def _money(x: float, currency: str = "") -> str:
+    """An amount in the report's money format (no currency unless given)."""
+    from salesanalysis.report.formatting import money
+
+    return money(x, currency)
+
+
+def _share(x: float) -> str:
+    from salesanalysis.report.formatting import pct
+
+    return pct(x)
+
+
 def growth_base(
     cube: pd.DataFrame, cells: PlanCells, win: PlanWindows
 ) -> tuple[float, str, list[pd.Timestamp], float]:
@@ -86,18 +100,32 @@ def growth_base(
     n_plan = len(win.months)
     ly = float(cells.last_year.sum())
     if first is not None and win.last_year and min(win.last_year) >= first:
-        same = "the same months a year earlier" if n_plan < 12 else "the 12 months to the cutoff"
+        same = (
+            tr("the same months a year earlier")
+            if n_plan < 12
+            else tr("the 12 months to the cutoff")
+        )
         span = f"{win.last_year[0]:%Y-%m}..{win.last_year[-1]:%Y-%m}"
-        return ly, f"growth base: {same} ({span}), {ly:,.0f}", list(win.last_year), ly
+        rule = tr("growth base: {same} ({span}), {amount}").format(
+            same=same, span=span, amount=_money(ly)
+        )
+        return ly, rule, list(win.last_year), ly
     have = [m for m in win.base if first is not None and m >= first]
     if not have:
-        return 0.0, "growth base: no history before the cutoff (0)", [], 0.0
+        return 0.0, tr("growth base: no history before the cutoff (0)"), [], 0.0
     got = float(cube.loc[cube["month"].isin(have), "revenue"].sum())
     base = got / len(have) * n_plan
-    rule = (
-        f"growth base: annualised, the data do not reach back to the same months a year "
-        f"earlier: {len(have)} months of history ({have[0]:%Y-%m}..{have[-1]:%Y-%m}) average "
-        f"{got / len(have):,.0f} a month x {n_plan} plan months = {base:,.0f}"
+    rule = tr(
+        "growth base: annualised, the data do not reach back to the same months a year "
+        "earlier: {n} months of history ({first}..{last}) average {monthly} a month x "
+        "{plan_months} plan months = {base}"
+    ).format(
+        n=len(have),
+        first=f"{have[0]:%Y-%m}",
+        last=f"{have[-1]:%Y-%m}",
+        monthly=_money(got / len(have)),
+        plan_months=n_plan,
+        base=_money(base),
     )
     return base, rule, have, got
 
@@ -151,19 +179,39 @@ def share_warning(share_t: float, own: float, implied: float, total: float, curr
     rel = own / share_t - 1
     if abs(rel) <= SHARE_WARN_REL:
         return ""
-    side = "above" if rel > 0 else "below"
+    text = (
+        tr(
+            "WARNING: the revenue target implies a market share of {own}, {points} points "
+            "({rel}) above the market share target of {share} (more than the {tol} tolerated)."
+        )
+        if rel > 0
+        else tr(
+            "WARNING: the revenue target implies a market share of {own}, {points} points "
+            "({rel}) below the market share target of {share} (more than the {tol} tolerated)."
+        )
+    )
+    fix = tr(
+        "To make them agree, either the revenue target (the one allocated to cells and reps) "
+        "would need to be {implied} instead of {total}, or targets.market_share would need to "
+        "be {own}."
+    )
     return (
-        f"WARNING: the revenue target implies a market share of {own:.1%}, "
-        f"{abs(own - share_t) * 100:.1f} points ({abs(rel):.0%}) {side} the market share "
-        f"target of {share_t:.1%} (more than the {SHARE_WARN_REL:.0%} tolerated). To make "
-        f"them agree, either the revenue target (the one allocated to cells and reps) would "
-        f"need to be {implied:,.0f} {currency} instead of {total:,.0f}, or "
-        f"targets.market_share would need to be {own:.1%}."
+        text.format(
+            own=_share(own),
+            points=f"{abs(own - share_t) * 100:.1f}",
+            rel=_share(abs(rel)),
+            share=_share(share_t),
+            tol=_share(SHARE_WARN_REL),
+        )
+        + " "
+        + fix.format(implied=_money(implied, currency), total=_money(total), own=_share(own))
     )
 
 
 def _pct(a: float, b: float) -> str:
-    return f"{a / b - 1:+.1%}" if b and np.isfinite(b) and b > 0 else "n/a"
+    from salesanalysis.report.formatting import pct
+
+    return pct(a / b - 1, signed=True) if b and np.isfinite(b) and b > 0 else tr("n/a")
 
 
 def _revenue_row(
@@ -186,21 +234,35 @@ def _revenue_row(
         float(1 - norm.cdf((total - fc_mean) / fc_sigma)) if have_fc and fc_sigma > 0 else np.nan
     )
     period_txt = (
-        "fiscal year" if nm == 12 else f"{months[0]:%Y-%m}..{months[-1]:%Y-%m} (mid-year plan)"
+        tr("fiscal year")
+        if nm == 12
+        else tr("{first}..{last} (mid-year plan)").format(
+            first=f"{months[0]:%Y-%m}", last=f"{months[-1]:%Y-%m}"
+        )
     )
-    stmt = (
-        f"Revenue target {total:,.0f} {plan.currency} for the {period_txt}: "
-        f"{_pct(total, ly_total)} vs last year ({ly_total:,.0f})"
+    stmt = tr(
+        "Revenue target {target} for the {period}: {change} vs last year ({last_year})"
+    ).format(
+        target=_money(total, plan.currency),
+        period=period_txt,
+        change=_pct(total, ly_total),
+        last_year=_money(ly_total),
     )
     if have_fc:
-        stmt += (
-            f", {_pct(total, fc_mean)} vs the forecast median ({fc_mean:,.0f}; 80% interval "
-            f"{fc_p10:,.0f} to {fc_p90:,.0f}); probability of reaching it {p_reach:.0%}"
+        stmt += tr(
+            ", {change} vs the forecast median ({median}; 80% interval {p10} to {p90}); "
+            "probability of reaching it {p_reach}"
+        ).format(
+            change=_pct(total, fc_mean),
+            median=_money(fc_mean),
+            p10=_money(fc_p10),
+            p90=_money(fc_p90),
+            p_reach=_share(p_reach),
         )
     else:
-        stmt += "; no forecast for these months to compare with"
+        stmt += tr("; no forecast for these months to compare with")
     if company.base_rule:
-        stmt += f"; {company.base_rule}"
+        stmt += tr("; {rule}").format(rule=company.base_rule)
     return {
         "measure": "revenue",
         "basis": plan.targets.revenue.describe(),
@@ -215,7 +277,7 @@ def _revenue_row(
         "forecast_p10": fc_p10,
         "forecast_p90": fc_p90,
         "p_reach": p_reach,
-        "statement": stmt + ".",
+        "statement": stmt + tr("."),
     }
 
 
@@ -236,9 +298,12 @@ def _customers_row(customers: CustomerTargets, plan: Plan) -> dict[str, Any]:
         "forecast_p10": np.nan,
         "forecast_p90": np.nan,
         "p_reach": np.nan,
-        "statement": f"Customer target {total:,.0f} activations "
-        f"({_pct(full_year, base_count)} vs {base_count:,} active customers in the 12 "
-        "months before the cutoff).",
+        "statement": tr(
+            "Customer target {target} activations ({change} vs {base} active customers in the "
+            "12 months before the cutoff)."
+        ).format(
+            target=f"{total:,.0f}", change=_pct(full_year, base_count), base=f"{base_count:,}"
+        ),
     }
 
 
@@ -279,17 +344,21 @@ def _market_share_row(
         share_t = (fc_mean + float(norm.ppf(ms.amount / 100)) * fc_sigma) / mk_total
     implied = share_t * mk_total if mk_total > 0 else np.nan
     own = total / mk_total if mk_total > 0 else np.nan
-    ms_stmt = (
-        f"Market share target {share_t:.1%} of a market of {mk_total:,.0f} = "
-        f"{implied:,.0f} {plan.currency}; the revenue target is {own:.1%} of that "
-        "market."
+    ms_stmt = tr(
+        "Market share target {share} of a market of {market} = {implied}; the revenue target "
+        "is {own} of that market."
+    ).format(
+        share=_share(share_t),
+        market=_money(mk_total),
+        implied=_money(implied, plan.currency),
+        own=_share(own),
     )
     warn = share_warning(share_t, own, implied, total, plan.currency)
     failed: CheckRow | None = None
     if warn:  # also a failed check (shown with the others, like a missing rep)
         ms_stmt += " " + warn
         failed = (
-            "market share target agrees with the revenue target",
+            tr("market share target agrees with the revenue target"),
             False,
             float(own / share_t - 1),
             warn,

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from salesanalysis.errors import ConstraintConflict, Problem
+from salesanalysis.i18n import tr
 from salesanalysis.targets.cells import CELL, PlanCells, segment_mask
 from salesanalysis.targets.checks import CheckRow
 from salesanalysis.targets.kernels import Group, find_conflict, fit_constraints
@@ -83,7 +84,11 @@ def pin_groups(cells: PlanCells, plan: Plan) -> tuple[list[Group], list[Group], 
         idx = np.flatnonzero(segment_mask(cells.cells, p.segment_dict))
         val = round_unit(p.revenue, unit)
         if val != p.revenue:
-            notes.append(f"pins[{i}] ({p.label}) rounded to {val:,.0f}")
+            notes.append(
+                tr("pins[{i}] ({pin}) rounded to {value}").format(
+                    i=i, pin=p.label, value=f"{val:,.0f}"
+                )
+            )
         groups.append(Group(f"pins[{i}] ({p.label}) = {val:,.0f}", idx, val))
         groups_c.append(Group(f"pins[{i}]", idx, round_unit(val * (1 + plan.cushion_pct), unit)))
     return groups, groups_c, notes
@@ -200,13 +205,13 @@ def _binding(
             and abs(x3[i] - floor_c[i]) <= 1e-6 * max(1.0, floor_c[i])
             and floor_c[i] > 0
         ):
-            b.append(f"floor {plan.floor_vs_last_year:.0%} x last year")
+            b.append(tr("floor {pct} x last year").format(pct=f"{plan.floor_vs_last_year:.0%}"))
         if (
             cap_c is not None
             and np.isfinite(cap_c[i])
             and abs(x3[i] - cap_c[i]) <= 1e-6 * max(1.0, cap_c[i])
         ):
-            b.append(f"cap {plan.cap_vs_potential:.0%} x potential")
+            b.append(tr("cap {pct} x potential").format(pct=f"{plan.cap_vs_potential:.0%}"))
         binding.append("; ".join(b))
     return binding
 
@@ -229,10 +234,10 @@ def apply_constraints(x2: np.ndarray, cells: PlanCells, total: float, plan: Plan
         raise conflict_error(conflict, groups, floor_c, cap_c, floor_name, cap_name)
     x3, cyc, fit_err = fit_constraints(x2, groups, floor_c, cap_c)
     check: CheckRow = (
-        "pins/floors/caps fitted",
+        tr("pins/floors/caps fitted"),
         fit_err <= 1e-6 * max(total, 1.0),
         fit_err,
-        f"{cyc} raking cycles, max error {fit_err:.2e}",
+        tr("{n} raking cycles, max error {error}").format(n=cyc, error=f"{fit_err:.2e}"),
     )
     binding = _binding(x3, pins, floor_c, cap_c, plan)
     return Constrained(x3, x3 - x2, floor_c, cap_c, pins, pins_c, binding, (check,), tuple(notes))
@@ -246,7 +251,7 @@ def constraint_checks(r_c: np.ndarray, con: Constrained, unit: float) -> list[Ch
         got = float(r_c[g.index].sum())
         rows.append(
             (
-                f"pin honoured: {g.name}",
+                tr("pin honoured: {pin}").format(pin=g.name),
                 bool(abs(got - g.target) < 1e-6),
                 float(got - g.target),
                 f"{got:,.0f}",
@@ -256,20 +261,20 @@ def constraint_checks(r_c: np.ndarray, con: Constrained, unit: float) -> list[Ch
         slack = float((r_c - con.floor).min())
         rows.append(
             (
-                "floors honoured (within one rounding unit)",
+                tr("floors honoured (within one rounding unit)"),
                 bool(slack >= -unit - 1e-6),
                 slack,
-                "smallest margin of a cell over its floor",
+                tr("smallest margin of a cell over its floor"),
             )
         )
     if con.cap is not None:
         slack = float(np.min(np.where(np.isfinite(con.cap), con.cap - r_c, np.inf)))
         rows.append(
             (
-                "caps honoured (within one rounding unit)",
+                tr("caps honoured (within one rounding unit)"),
                 bool(slack >= -unit - 1e-6),
                 slack,
-                "smallest margin of a cell under its cap",
+                tr("smallest margin of a cell under its cap"),
             )
         )
     return rows

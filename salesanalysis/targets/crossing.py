@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from salesanalysis.errors import ConstraintConflict
+from salesanalysis.i18n import currency_suffix, tr
 from salesanalysis.targets.checks import CheckRow
 from salesanalysis.targets.kernels import ipf
 from salesanalysis.targets.keys import AllocationKeys
@@ -73,8 +74,10 @@ def cross_dimensions(
             fit = ipf(((1 - lam) * seed + lam * indep).reshape(shape), margins)
             if fit.converged:
                 notes.append(
-                    f"the history's cell pattern could not meet the dimension targets exactly; it "
-                    f"was blended {lam:.2%} towards independent shares to cross them"
+                    tr(
+                        "the history's cell pattern could not meet the dimension targets "
+                        "exactly; it was blended {pct} towards independent shares to cross them"
+                    ).format(pct=f"{lam:.2%}")
                 )
         if not fit.converged:
             raise ConstraintConflict(
@@ -88,9 +91,11 @@ def cross_dimensions(
     else:
         x0, ipf_err, ipf_it = np.zeros(n), 0.0, 0
     check: CheckRow = (
-        "IPF: margins matched",
+        tr("IPF: margins matched"),
         True,
         ipf_err,
-        f"max abs margin error {ipf_err:.2e} {currency} after {ipf_it} rounds",
+        tr("max abs margin error {error} {currency} after {n} rounds").format(
+            error=f"{ipf_err:.2e}", currency=currency_suffix(currency), n=ipf_it
+        ),
     )
     return Crossing(x0, ipf_err, ipf_it, (check,), tuple(notes))

@@ -22,6 +22,7 @@ import pandas as pd
 from salesanalysis.data import counting
 from salesanalysis.data.counting import home_cells
 from salesanalysis.errors import ConstraintConflict, PlanError
+from salesanalysis.i18n import N_, tr
 from salesanalysis.targets.cells import CELL, PlanCells, segment_mask
 from salesanalysis.targets.kernels import (
     Group,
@@ -187,7 +188,7 @@ def customer_targets(
         None,
         None,
         cnotes,
-        "customers",
+        N_("customers"),
     )
     return CustomerTargets(
         cust_b, cust_total, c_fy, base_cust, act_ytd, tuple(cnotes), tuple(rchecks)
@@ -265,13 +266,18 @@ def _region_customers(
         expect = base[r] * (1 + g)
         dev = got[r] / expect - 1 if expect > 0 else 0.0
         ok = abs(dev) <= tol + 1e-9 or r in named
-        why = " (a strategy names it)" if r in named and abs(dev) > tol else ""
+        why = tr(" (a strategy names it)") if r in named and abs(dev) > tol else ""
         checks.append(
             (
-                f"customer target of {r} follows its base x (1 + growth)",
+                tr("customer target of {region} follows its base x (1 + growth)").format(region=r),
                 bool(ok),
                 float(dev),
-                f"{got[r]:,.0f} against {base[r]:,.0f} active x (1 {g:+.1%}) = {expect:,.0f}"
+                tr("{got} against {base} active x (1 {growth}) = {expect}").format(
+                    got=f"{got[r]:,.0f}",
+                    base=f"{base[r]:,.0f}",
+                    growth=f"{g:+.1%}",
+                    expect=f"{expect:,.0f}",
+                )
                 + why,
             )
         )

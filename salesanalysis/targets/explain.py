@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from salesanalysis.errors import PlanError
+from salesanalysis.i18n import N_, tr
 from salesanalysis.targets.cells import CELL, PlanCells
 from salesanalysis.targets.company import CompanyTargets
 from salesanalysis.targets.constraints import Constrained
@@ -27,7 +28,10 @@ from salesanalysis.targets.rounding import RoundedRevenue
 from salesanalysis.targets.strategies import StrategyMix
 
 __all__ = [
+    "BRIDGE_STEPS",
     "EXPLAIN_COLUMNS",
+    "KEY_WORDS",
+    "STRATEGY_KINDS",
     "Explanation",
     "bridge_table",
     "explain",
@@ -36,6 +40,28 @@ __all__ = [
 ]
 
 EXPLAIN_COLUMNS = ["step", "detail", "amount", "kind"]
+KEY_WORDS = {
+    "history": N_("history"),
+    "forecast": N_("forecast"),
+    "potential": N_("potential"),
+    "equal": N_("equal"),
+}
+"""The allocation keys in words (translated where shown)."""
+STRATEGY_KINDS = {
+    "price": N_("price"),
+    "promotion": N_("promotion"),
+    "channel_shift": N_("channel shift"),
+}
+"""The kinds of strategy in words."""
+BRIDGE_STEPS = {
+    "last year": N_("last year"),
+    "volume": N_("volume"),
+    "price": N_("price"),
+    "new customers": N_("new customers"),
+    "strategies": N_("strategies"),
+    "target": N_("target"),
+}
+"""The steps of :func:`bridge_table` in words (the chart's labels)."""
 
 
 @dataclass(frozen=True)
@@ -61,18 +87,35 @@ def step_notes(plan: Plan, forecast_complete: bool) -> dict[str, str]:
     """The detail printed beside each key, the crossing and the re-normalisation."""
     w = effective_weights(plan, forecast_complete)
     moved = plan.allocation.key_weights.as_dict()["forecast"] - w["forecast"]
+    moved_txt = f"{moved:.0%}"
     return {
-        "key_history": f"weight {w['history']:.0%} x historical share "
-        f"({plan.allocation.history_window_months} months to {plan.plan_cutoff})"
-        + (f" (with the forecast key's {moved:.0%}: no forecast)" if moved else ""),
-        "key_forecast": f"weight {w['forecast']:.0%} x share of the forecast"
-        + (f" (no forecast: its {moved:.0%} went to history)" if moved else ""),
-        "key_potential": f"weight {w['potential']:.0%} x share of market potential "
-        f"(market x {plan.allocation.potential_share:.0%})",
-        "key_equal": f"weight {w['equal']:.0%} x equal share",
-        "ipf": "crossing region x product line x customer type at once keeps each cell's "
-        "historical weight within the blended margins",
-        "renorm": "strategies move the mix; every cell is scaled back so the company total holds",
+        "key_history": tr("weight {w} x historical share ({months} months to {cutoff})").format(
+            w=f"{w['history']:.0%}",
+            months=plan.allocation.history_window_months,
+            cutoff=plan.plan_cutoff,
+        )
+        + (
+            tr(" (with the forecast key's {moved}: no forecast)").format(moved=moved_txt)
+            if moved
+            else ""
+        ),
+        "key_forecast": tr("weight {w} x share of the forecast").format(w=f"{w['forecast']:.0%}")
+        + (
+            tr(" (no forecast: its {moved} went to history)").format(moved=moved_txt)
+            if moved
+            else ""
+        ),
+        "key_potential": tr("weight {w} x share of market potential (market x {share})").format(
+            w=f"{w['potential']:.0%}", share=f"{plan.allocation.potential_share:.0%}"
+        ),
+        "key_equal": tr("weight {w} x equal share").format(w=f"{w['equal']:.0%}"),
+        "ipf": tr(
+            "crossing region x product line x customer type at once keeps each cell's "
+            "historical weight within the blended margins"
+        ),
+        "renorm": tr(
+            "strategies move the mix; every cell is scaled back so the company total holds"
+        ),
     }
 
 
@@ -178,26 +221,33 @@ def explain(ex: Explanation, plan: Plan, **keys: str) -> pd.DataFrame:
 
     rows: list[tuple[str, str, float, str]] = []
     for k in KEY_NAMES:
-        rows.append((f"key: {k}", notes.get(f"key_{k}", ""), part(f"key_{k}"), "step"))
-    rows.append(("crossing (IPF)", notes["ipf"], part("ipf"), "step"))
+        name = tr("key: {key}").format(key=tr(KEY_WORDS.get(k, k)))
+        rows.append((name, notes.get(f"key_{k}", ""), part(f"key_{k}"), "step"))
+    rows.append((tr("crossing (IPF)"), notes["ipf"], part("ipf"), "step"))
     for s in plan.strategies:
         col = f"strategy: {s.name}"
         segment = " / ".join(v for _, v in s.segment)
-        detail = f"{s.kind} {s.pct:+.1%} on {segment}: {s.rationale}"
-        rows.append((col, detail, part(col), "step"))
-    rows.append(("re-normalise to the company total", notes["renorm"], part("renorm"), "step"))
+        detail = tr("{kind} {pct} on {segment}: {rationale}").format(
+            kind=tr(STRATEGY_KINDS.get(s.kind, s.kind)),
+            pct=f"{s.pct:+.1%}",
+            segment=segment,
+            rationale=s.rationale,
+        )
+        rows.append((tr("strategy: {name}").format(name=s.name), detail, part(col), "step"))
+    renorm = tr("re-normalise to the company total")
+    rows.append((renorm, notes["renorm"], part("renorm"), "step"))
     binding = sorted({b for bs in sel["binding"] for b in bs.split("; ") if b})
-    binding_txt = "; ".join(binding) or "none binding here (share of redistribution only)"
-    rows.append(("pins, floors, caps", binding_txt, part("constraints"), "step"))
+    binding_txt = "; ".join(binding) or tr("none binding here (share of redistribution only)")
+    rows.append((tr("pins, floors, caps"), binding_txt, part("constraints"), "step"))
     unrounded = sum(r[2] for r in rows)
-    rounding_txt = f"to {plan.rounding_revenue:,.0f} (largest remainder)"
-    rows.append(("rounding", rounding_txt, final_nc - unrounded, "step"))
-    rows.append(("target without cushion", "", final_nc, "subtotal"))
+    rounding_txt = tr("to {unit} (largest remainder)").format(unit=f"{plan.rounding_revenue:,.0f}")
+    rows.append((tr("rounding"), rounding_txt, final_nc - unrounded, "step"))
+    rows.append((tr("target without cushion"), "", final_nc, "subtotal"))
     cush = unrounded * plan.cushion_pct
-    cushion_txt = f"+{plan.cushion_pct:.1%} over-assignment on rep targets"
-    rows.append(("cushion", cushion_txt, cush, "step"))
-    rows.append(("rounding after cushion", "", final_c - final_nc - cush, "step"))
-    rows.append(("rep targets (with cushion)", "", final_c, "subtotal"))
+    cushion_txt = tr("+{pct} over-assignment on rep targets").format(pct=f"{plan.cushion_pct:.1%}")
+    rows.append((tr("cushion"), cushion_txt, cush, "step"))
+    rows.append((tr("rounding after cushion"), "", final_c - final_nc - cush, "step"))
+    rows.append((tr("rep targets (with cushion)"), "", final_c, "subtotal"))
     return pd.DataFrame(rows, columns=EXPLAIN_COLUMNS)
 
 

@@ -2,8 +2,9 @@
 
 Per level and key, the forecast of the plan months (:mod:`salesanalysis.targets.forecast_rows`:
 normal, months perfectly correlated) gives P10/P50/P90, the gap to the target and the
-probability of reaching it, P(forecast >= target). A non-negative forecast is read as a normal
-censored at 0 (sales are not negative): its P10 is never below 0. Reps are judged on their targets with
+probability of reaching it, P(forecast >= target); the gap is forecast - target (negative: the
+target is above the forecast), the sign of every gap in the reports. A non-negative forecast is
+read as a normal censored at 0 (sales are not negative): its P10 is never below 0. Reps are judged on their targets with
 cushion, every other level on the targets without. Targets below P10 or above P90 are flagged.
 """
 
@@ -13,6 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from salesanalysis.i18n import tr
 from salesanalysis.targets.cells import CELL
 from salesanalysis.targets.forecast_rows import Z80, annual_forecast, forecast_rows
 from salesanalysis.targets.segments import LEVELS
@@ -69,14 +71,14 @@ def feasibility_table(
     feas["forecast_p10"] = p10.where(~(feas["fc_mean"] >= 0), p10.clip(lower=0.0))
     feas["forecast_p50"] = feas["fc_mean"]
     feas["forecast_p90"] = feas["fc_mean"] + Z80 * feas["fc_sigma"]
-    feas["gap"] = feas["target"] - feas["fc_mean"]
+    feas["gap"] = feas["fc_mean"] - feas["target"]  # forecast - target: negative = short
     pr = 1 - norm.cdf((feas["target"] - feas["fc_mean"]) / sig)
     det = np.where(feas["target"] <= feas["fc_mean"], 1.0, 0.0)
     feas["p_reach"] = np.where(sig.notna(), pr, np.where(feas["fc_mean"].notna(), det, np.nan))
     feas["flag"] = np.where(
         feas["target"] < feas["forecast_p10"],
-        "below P10",
-        np.where(feas["target"] > feas["forecast_p90"], "above P90", ""),
+        tr("below P10"),
+        np.where(feas["target"] > feas["forecast_p90"], tr("above P90"), ""),
     )
     cols = [c if c != "forecast" else "fc_mean" for c in FEASIBILITY_COLUMNS]
     return feas[cols].rename(columns={"fc_mean": "forecast"})

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from salesanalysis.errors import ConstraintConflict
+from salesanalysis.i18n import tr
 from salesanalysis.targets.cells import PlanCells, shares
 from salesanalysis.targets.plan import DIMENSIONS, KEY_NAMES, Plan
 
@@ -87,12 +88,17 @@ def allocation_keys(cells: PlanCells, total: float, plan: Plan) -> AllocationKey
     planned = plan.allocation.key_weights.as_dict()
     if w != planned:
         notes.append(
-            f"no forecast covers the plan months: the forecast key's weight "
-            f"({planned['forecast']:.0%}) is moved to the history key "
-            f"({planned['history']:.0%} -> {w['history']:.0%})"
+            tr(
+                "no forecast covers the plan months: the forecast key's weight ({forecast}) is "
+                "moved to the history key ({before} -> {after})"
+            ).format(
+                forecast=f"{planned['forecast']:.0%}",
+                before=f"{planned['history']:.0%}",
+                after=f"{w['history']:.0%}",
+            )
         )
     if cells.potential.sum() <= 0 and w["potential"] > 0:
-        notes.append("no market size for the plan months: the potential key uses history")
+        notes.append(tr("no market size for the plan months: the potential key uses history"))
     key_rows = []
     margins = []
     for ax, d in enumerate(DIMENSIONS):

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from salesanalysis.i18n import N_, tr
 from salesanalysis.targets.cells import CELL
 from salesanalysis.targets.plan import Plan
 from salesanalysis.untrusted import EXCEL_WRITER_KWARGS
@@ -17,7 +18,41 @@ from salesanalysis.untrusted import EXCEL_WRITER_KWARGS
 if TYPE_CHECKING:
     from salesanalysis.targets.decompose import Decomposition
 
-__all__ = ["LEVEL_SHEETS", "level_tables", "write_targets"]
+__all__ = ["LEVEL_SHEETS", "WORDS", "in_words", "level_tables", "write_targets"]
+
+WORDS: dict[str, dict[str, str]] = {
+    "measure": {
+        "revenue": N_("revenue"),
+        "customers": N_("customers"),
+        "market_share": N_("market share"),
+    },
+    "level": {
+        "company": N_("company"),
+        "region": N_("region"),
+        "product_line": N_("product line"),
+        "customer_type": N_("customer type"),
+        "cell": N_("cell"),
+        "rep": N_("rep"),
+    },
+    "dimension": {
+        "region": N_("region"),
+        "product_line": N_("product line"),
+        "customer_type": N_("customer type"),
+    },
+    "kind": {"step": N_("step"), "subtotal": N_("subtotal"), "total": N_("total")},
+    "capacity_policy": {
+        "hire": N_("hire"),
+        "rebalance": N_("rebalance"),
+        "flag": N_("flag"),
+    },
+    "allocation": {
+        "capacity_and_book": N_("capacity and book"),
+        "history_share": N_("history share"),
+        "equal_capacity": N_("equal capacity"),
+    },
+}
+"""The codes step 03's tables hold (``measure``, ``level``, ``kind``...) in words; translated
+by :func:`in_words` (and by ``tr(WORDS[column][code])`` in a sentence)."""
 
 _SHEETS = [
     ("Company", []),
@@ -51,6 +86,16 @@ def _assumptions_table(plan: Plan) -> pd.DataFrame:
     walk("", plan.to_dict())
     rows.insert(0, ("plan file", str(plan.source or "(edited in the notebook)")))
     return pd.DataFrame(rows, columns=["assumption", "value"], dtype=object)
+
+
+def in_words(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``df`` whose coded columns (the keys of :data:`WORDS`) read in the report's
+    language; other columns and unknown codes are left as they are."""
+    out = df.copy()
+    for col, words in WORDS.items():
+        if col in out.columns:
+            out[col] = [tr(words[v]) if isinstance(v, str) and v in words else v for v in out[col]]
+    return out
 
 
 def level_tables(dec: Decomposition) -> dict[str, pd.DataFrame]:

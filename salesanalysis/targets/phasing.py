@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from salesanalysis.i18n import tr
 from salesanalysis.targets.cells import CELL, PlanCells
 from salesanalysis.targets.periods import PlanWindows
 from salesanalysis.targets.plan import DIMENSIONS, Plan
@@ -104,12 +105,14 @@ def phase_to_months(x3: np.ndarray, cells: PlanCells, win: PlanWindows, plan: Pl
         phase = _forecast_profiles(cells, months)
         src_ph = "forecast"
     elif plan.phasing == "forecast":
-        notes.append("phasing: forecast missing for the plan months, history used instead")
+        notes.append(tr("phasing: forecast missing for the plan months, history used instead"))
     full_years = seasonal_years(cells.hist, win)
     if not full_years and src_ph == "history":
         notes.append(
-            "phasing: no full calendar year of history before the cutoff, so the revenue and "
-            "customer targets are spread evenly over the plan months"
+            tr(
+                "phasing: no full calendar year of history before the cutoff, so the revenue "
+                "and customer targets are spread evenly over the plan months"
+            )
         )
     hy = cells.hist[cells.hist["month"].dt.year.isin(full_years)]
     comp_ph = company_profile(hy, months)

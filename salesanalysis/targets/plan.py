@@ -103,14 +103,19 @@ class TargetSpec:
     def describe(self, share: bool = False) -> str:
         """A short phrase for reports, e.g. ``growth +10.0% over the last 12 months``;
         ``share``: the value is a share (market share), shown in percent."""
+        from salesanalysis.i18n import tr
+
         if self.kind == "value":
-            if share:
-                return f"fixed value {self.amount:.1%}"
             a = self.amount
-            return f"fixed value {a:,.0f}" if abs(a) >= 1000 else f"fixed value {a:,.4g}"
+            value = f"{a:.1%}" if share else f"{a:,.0f}" if abs(a) >= 1000 else f"{a:,.4g}"
+            return tr("fixed value {value}").format(value=value)
         if self.kind == "growth":
-            return f"growth {self.amount:+.1%} over the last 12 months before the cutoff"
-        return f"P{self.amount:g} of the fiscal-year forecast"
+            return tr("growth {pct} over the last 12 months before the cutoff").format(
+                pct=f"{self.amount:+.1%}"
+            )
+        return tr("P{percentile} of the fiscal-year forecast").format(
+            percentile=f"{self.amount:g}"
+        )
 
     def to_dict(self) -> dict[str, float]:
         return {self.kind: self.amount}

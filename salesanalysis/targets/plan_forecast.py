@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from salesanalysis.i18n import tr
 from salesanalysis.targets.forecast_rows import forecast_rows
 from salesanalysis.targets.periods import month_start, plan_months
 from salesanalysis.targets.plan import DIMENSIONS, Plan
@@ -96,21 +97,21 @@ def _cache_rejection(cached: pd.DataFrame, plan: Plan, want: dict[str, Any]) -> 
     if not forecast_covers(cached, plan) or pd.Timestamp(cached["month"].min()) != month_start(
         plan.cutoff_period + 1
     ):
-        return "does not start after the cutoff or misses plan months"
+        return tr("does not start after the cutoff or misses plan months")
     have = cached.attrs.get(PLAN_FORECAST_ATTR)
     if not isinstance(have, dict) or have.get("version") != want["version"]:
-        return "does not record what it was made from (an older file)"
+        return tr("does not record what it was made from (an older file)")
     if any(have.get(k) != want[k] for k in ("cutoff", "last_month", "horizon")):
-        return "was made for another cutoff or horizon"
+        return tr("was made for another cutoff or horizon")
     if have.get("data") != want["data"] or have.get("left_reps", []) != want["left_reps"]:
-        return "was made from other data"
+        return tr("was made from other data")
     if have.get("levels") != want["levels"]:
-        return (
-            f"was made with other interval levels ({', '.join(map(str, have.get('levels') or []))}"
-            f" instead of {', '.join(map(str, want['levels']))})"
+        return tr("was made with other interval levels ({have} instead of {want})").format(
+            have=", ".join(map(str, have.get("levels") or [])),
+            want=", ".join(map(str, want["levels"])),
         )
     if any(have.get(k) != want[k] for k in ("method", "detail")):
-        return "was made with other forecast settings"
+        return tr("was made with other forecast settings")
     return None
 
 
@@ -143,26 +144,36 @@ def forecast_for_plan(
     source says why.
     """
     if forecast_covers(run_forecast, plan):
-        return run_forecast, "the run's forecast (outputs/forecast.parquet)", False
+        return run_forecast, tr("the run's forecast"), False
     has_cache = cached is not None and len(cached) > 0
     if not has_cache and not refit:
-        return run_forecast, "the run's forecast (it misses plan months)", False
+        return run_forecast, tr("the run's forecast (it misses plan months)"), False
     want = plan_forecast_fingerprint(cube, plan, reps)
     why = _cache_rejection(cached, plan, want) if has_cache else ""
     if why is None:
-        return cached, f"the forecast made from the plan cutoff {plan.plan_cutoff} (cached)", False
-    rejected = f"the cached plan-cutoff forecast {why}" if why else ""
+        source = tr("the forecast made from the plan cutoff {cutoff} (cached)")
+        return cached, source.format(cutoff=plan.plan_cutoff), False
+    rejected = tr("the cached plan-cutoff forecast {why}").format(why=why) if why else ""
     if not refit:
-        return run_forecast, f"the run's forecast (it misses plan months; {rejected})", False
+        source = tr("the run's forecast (it misses plan months; {rejected})")
+        return run_forecast, source.format(rejected=rejected), False
     from salesanalysis.forecast import hierarchy as H
 
     if H.too_short_to_forecast(cube, plan.plan_cutoff) is not None:
         n = H.history_months(cube, plan.plan_cutoff)
         return (
             run_forecast,
-            f"no forecast could be made from the plan cutoff {plan.plan_cutoff}: the history "
-            f"to it has {n} month{'' if n == 1 else 's'} of sales, and a forecast needs at "
-            f"least {H.MIN_HISTORY_MONTHS}",
+            (
+                tr(
+                    "no forecast could be made from the plan cutoff {cutoff}: the history to it "
+                    "has {n} month of sales, and a forecast needs at least {min}"
+                )
+                if n == 1
+                else tr(
+                    "no forecast could be made from the plan cutoff {cutoff}: the history to it "
+                    "has {n} months of sales, and a forecast needs at least {min}"
+                )
+            ).format(cutoff=plan.plan_cutoff, n=n, min=H.MIN_HISTORY_MONTHS),
             False,
         )
 
@@ -177,8 +188,12 @@ def forecast_for_plan(
         reps=reps,
     ).forecast
     fc.attrs[PLAN_FORECAST_ATTR] = want
-    source = (
-        f"a forecast made from the plan cutoff {plan.plan_cutoff} ({want['horizon']} "
-        "months, cells and reps, fast setting)"
-    )
-    return fc, (f"{source}: {rejected}; forecast again" if rejected else source), True
+    source = tr(
+        "a forecast made from the plan cutoff {cutoff} ({months} months, cells and reps, fast "
+        "setting)"
+    ).format(cutoff=plan.plan_cutoff, months=want["horizon"])
+    if rejected:
+        source = tr("{source}: {rejected}; forecast again").format(
+            source=source, rejected=rejected
+        )
+    return fc, source, True

@@ -35,6 +35,7 @@ import pandas as pd
 
 from salesanalysis.data.readers import sha256_file
 from salesanalysis.errors import RecordError
+from salesanalysis.i18n import N_
 from salesanalysis.paths import REPO_DIR
 from salesanalysis.targets import record_checks
 
@@ -43,6 +44,7 @@ __all__ = [
     "Record",
     "adopt",
     "apply_record",
+    "record_details",
     "current",
     "freeze",
     "history",
@@ -51,6 +53,8 @@ __all__ = [
 ]
 
 RECORDS_DIR = REPO_DIR / "plans"
+RECORD_KINDS = (N_("frozen"), N_("revision"), N_("import"))
+"""How a version came to be (``record.json`` ``kind``), shown translated."""
 TARGET_COLUMNS = [
     "month",
     "region",
@@ -91,12 +95,19 @@ class Record:
                 )
 
     def describe(self) -> str:
+        from salesanalysis.i18n import tr
+
         m = self.meta
-        return (
-            f"FY{self.year} {self.version}: {m.get('kind', 'frozen')} {m.get('frozen_at', '')[:10]} "
-            f"from run {m.get('source_run', '?')} (total revenue {m.get('total_revenue', 0):,.0f})"
-            + (f" - {m['note']}" if m.get("note") else "")
-        )
+        return tr(
+            "FY{year} {version}: {kind} {date} from run {run} (total revenue {total})"
+        ).format(
+            year=self.year,
+            version=self.version,
+            kind=tr(str(m.get("kind", "frozen"))),
+            date=m.get("frozen_at", "")[:10],
+            run=m.get("source_run", "?"),
+            total=f"{m.get('total_revenue', 0):,.0f}",
+        ) + (f" - {m['note']}" if m.get("note") else "")
 
 
 def _year_dir(records: Path, year: int) -> Path:
@@ -320,15 +331,16 @@ def apply_record(outputs: Path | str, year: int, records: Path | str | None = RE
     (and ``targets.xlsx`` when the record has one) become the record's. Returns a sentence for
     the report saying which targets the run uses and how the computed ones compare.
     """
+    from salesanalysis.i18n import tr
+    from salesanalysis.report.formatting import money
+
     outputs = Path(outputs)
     rec = current(year, records) if records else None
     computed = outputs / "targets.parquet"
     if rec is None:
-        where = f" in {records}" if records else ""
-        return (
-            f"No plan of record for FY{year}{where} yet: this run's targets are a **draft**. "
-            "Freeze them with `salesanalysis plan freeze --run <this run folder>`."
-        )
+        return tr(
+            "No plan of record for FY{year} yet: this run's targets are a **draft**."
+        ).format(year=year)
     comp = pd.read_parquet(computed)
     shutil.copy2(computed, outputs / "targets_computed.parquet")
     frozen = rec.targets()
@@ -338,8 +350,25 @@ def apply_record(outputs: Path | str, year: int, records: Path | str | None = RE
         shutil.copy2(rec.folder / "targets.xlsx", outputs / "targets.xlsx")
         os.chmod(outputs / "targets.xlsx", 0o644)
     diff = float(comp["target_revenue"].sum() - frozen["target_revenue"].sum())
-    return (
-        f"Targets used: the plan of record, {rec.describe()}. Recomputed from today's data and "
-        f"assumptions, the company target would differ by {diff:+,.0f} "
-        "(kept as `targets_computed.parquet`, for information only)."
-    )
+    return tr(
+        "Targets used: the plan of record, {record}. Recomputed from today's data and "
+        "assumptions, the company target would differ by {diff} (for information only)."
+    ).format(record=rec.describe(), diff=money(diff, "", signed=True))
+
+
+def record_details(year: int, records: Path | str | None = RECORDS_DIR) -> str:
+    """For the appendix: where the plan of record is looked for and how to freeze or where the
+    targets computed today are kept (the files and commands :func:`apply_record` leaves out)."""
+    from salesanalysis.i18n import tr
+
+    if not records:
+        return tr("No plan-of-record folder is used (records_dir is empty).")
+    if current(year, records) is None:
+        return tr(
+            "Plan-of-record folder: `{folder}`. Freeze this run's targets with "
+            "`salesanalysis plan freeze --run <this run folder>`."
+        ).format(folder=records)
+    return tr(
+        "Plan-of-record folder: `{folder}`. The targets computed today are kept as "
+        "`targets_computed.parquet`."
+    ).format(folder=records)

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from salesanalysis.data.counting import home_cells
+from salesanalysis.i18n import tr
 from salesanalysis.targets import capacity
 from salesanalysis.targets.checks import CheckRow
 from salesanalysis.targets.periods import PlanWindows, base_months
@@ -276,8 +277,9 @@ def split_to_reps(
     if missing.any():
         regs = sorted(bottom.loc[missing, "region"].unique())
         notes.append(
-            f"no active rep in some months of: {', '.join(regs)}; those targets go to "
-            f"'{UNASSIGNED}'"
+            tr("no active rep in some months of: {regions}; those targets go to '{who}'").format(
+                regions=", ".join(regs), who=UNASSIGNED
+            )
         )
         bottom.loc[missing, "rep_id"] = UNASSIGNED
         bottom.loc[missing, "eff_capacity"] = 1.0
@@ -294,10 +296,10 @@ def unassigned_check(targets: pd.DataFrame) -> list[CheckRow]:
         return []
     return [
         (
-            "every target has a rep",
+            tr("every target has a rep"),
             False,
             float(targets.loc[targets["rep_id"] == UNASSIGNED, "target_revenue"].sum()),
-            f"targets assigned to '{UNASSIGNED}': add reps or pin the region",
+            tr("targets assigned to '{who}': add reps or pin the region").format(who=UNASSIGNED),
         )
     ]
 
@@ -373,8 +375,8 @@ def rep_load(
     lim = plan.reps.load_flag_pct
     rl["flag"] = np.where(
         rl["load_vs_median"] > lim + 1e-9,
-        "above",
-        np.where(rl["load_vs_median"] < -lim - 1e-9, "below", ""),
+        tr("above"),
+        np.where(rl["load_vs_median"] < -lim - 1e-9, tr("below"), ""),
     )
     rules = rules or {}
     rl["rule"] = [rules.get(str(g), "") for g in rl["region"]]

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from salesanalysis.errors import ConstraintConflict
+from salesanalysis.i18n import N_, tr
 from salesanalysis.targets.kernels import Group, controlled_round, largest_remainder
 from salesanalysis.targets.plan import Plan
 
@@ -43,7 +44,9 @@ def _round_cells(
     when possible (else only the groups, with a note)."""
     r_c = controlled_round(x_c, unit, groups, lower, upper)
     if r_c is None:
-        notes.append(f"{label}: floors/caps hold to within one rounding unit")
+        notes.append(
+            tr("{what}: floors/caps hold to within one rounding unit").format(what=tr(label))
+        )
         r_c = controlled_round(x_c, unit, groups)
     if r_c is None:
         raise ConstraintConflict(
@@ -66,7 +69,11 @@ def _round_cell_months(
     g_cols = [Group(f"month {j}", np.arange(j, n * nm, nm), month_tot[j]) for j in range(nm)]
     r_cm = controlled_round(flat, unit, g_rows + g_cols)
     if r_cm is None:
-        notes.append(f"{label}: month totals add up but are not each the closest rounding")
+        notes.append(
+            tr("{what}: month totals add up but are not each the closest rounding").format(
+                what=tr(label)
+            )
+        )
         r_cm = np.concatenate([largest_remainder(x_cm[i], unit, r_c[i]) for i in range(n)])
     return r_cm.reshape(n, nm)
 
@@ -93,7 +100,11 @@ def _round_reps(
         gc = [Group(f"rep {r}", np.asarray(reps[r]), rep_tot[i]) for i, r in enumerate(rep_names)]
         res = controlled_round(v, unit, gr + gc)
         if res is None:
-            notes.append(f"{label}: rep totals add up but are not each the closest rounding")
+            notes.append(
+                tr("{what}: rep totals add up but are not each the closest rounding").format(
+                    what=tr(label)
+                )
+            )
             res = np.zeros(len(idx))
             for k, ix in rows.items():
                 res[np.asarray(ix)] = largest_remainder(
@@ -177,18 +188,29 @@ def round_revenue(
     x_c, unit, cush = fitted.cells, plan.rounding_revenue, plan.cushion_pct
     rnotes: list[str] = []
     r_c, r_cm, r_b = round_chain(
-        x_c, x_cm, bottom, unit, total, fitted.pins, fitted.floor, fitted.cap, rnotes, "revenue"
+        x_c,
+        x_cm,
+        bottom,
+        unit,
+        total,
+        fitted.pins,
+        fitted.floor,
+        fitted.cap,
+        rnotes,
+        N_("revenue"),
     )
     total_c = round_unit(total * (1 + cush), unit)
-    x_c, x_cm, label = x_c * (1 + cush), x_cm * (1 + cush), "revenue with cushion"
+    x_c, x_cm, label = x_c * (1 + cush), x_cm * (1 + cush), N_("revenue with cushion")
     try:
         rc = round_chain(
             x_c, x_cm, bottom, unit, total_c, fitted.pins_c, None, None, rnotes, label
         )
     except ConstraintConflict:
         rnotes.append(
-            "revenue with cushion: pinned groups x (1 + cushion) could not all be "
-            "rounded exactly; only the total is held"
+            tr(
+                "revenue with cushion: pinned groups x (1 + cushion) could not all be "
+                "rounded exactly; only the total is held"
+            )
         )
         rc = round_chain(x_c, x_cm, bottom, unit, total_c, [], None, None, rnotes, label)
     return RoundedRevenue(r_c, r_cm, r_b, *rc, total_c, tuple(rnotes))
