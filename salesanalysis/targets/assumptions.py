@@ -524,7 +524,7 @@ def assumption_table(
     for name in edited:
         a = _BY_NAME.get(name)
         if a is not None:
-            comments[a.key] = f"{tr(a.about)} {tr('(edited in this notebook)')}"
+            comments[a.key] = tr(a.about) + " " + tr("(edited in this notebook)")
             if a.group in _MEASURE_LABEL:
                 comments[f"targets.{a.group}"] = comments[a.key]
     data, cur = plan.to_dict(), plan.currency

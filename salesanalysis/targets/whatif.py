@@ -298,6 +298,19 @@ def _views(result: WhatIfResult, base: WhatIfResult) -> list[Any]:
         s=result.seconds,
     )
     money_c = ["last_year", "plan_target", "target", "target_with_cushion", "change"]
+    labels = {
+        "last_year": tr("Last year"),
+        "plan_target": tr("Target in the plan"),
+        "target": tr("Target"),
+        "change": tr("Change"),
+        "cushion_pct": tr("Cushion"),
+        "target_with_cushion": tr("Target with cushion"),
+        "growth_vs_last_year": tr("Growth vs last year"),
+        "region": tr("Region"),
+        "target_revenue_no_cushion": tr("Target (without cushion)"),
+        "target_revenue": tr("Target with cushion"),
+        "tbh": tr("To-be-hired reps"),
+    }
     return [
         table(
             comp[
@@ -314,6 +327,7 @@ def _views(result: WhatIfResult, base: WhatIfResult) -> list[Any]:
             money=money_c,
             pct=["cushion_pct", "growth_vs_last_year"],
             signed_pct=["growth_vs_last_year"],
+            labels=labels,
             caption=tr("What if: company revenue target (plan months)"),
             unit=cur,
         ),
@@ -333,6 +347,7 @@ def _views(result: WhatIfResult, base: WhatIfResult) -> list[Any]:
             pct=["growth_vs_last_year"],
             signed_pct=["growth_vs_last_year"],
             ints=["tbh"],
+            labels=labels,
             caption=tr("What if: targets by region"),
             unit=cur,
         ),
@@ -372,7 +387,7 @@ def whatif_panel(engine: WhatIf) -> Any:
     cushion = slider(tr("Cushion"), p.cushion_pct, 0.0, max(0.2, p.cushion_pct), 0.005)
     kw = p.allocation.key_weights.as_dict()
     weights = {
-        k: slider(tr("Key weight: {key}").format(key=tr(k)), kw[k], 0.0, 1.0, 0.05)
+        k: slider(tr("Key weight: {key}").format(key=tr(_KEY_WORDS[k])), kw[k], 0.0, 1.0, 0.05)
         for k in KEY_NAMES
     }
     band = slider(tr("Load band ±"), p.reps.band, 0.05, max(0.5, p.reps.band), 0.01)
@@ -403,6 +418,12 @@ def whatif_panel(engine: WhatIf) -> Any:
 
 # --------------------------------------------------------------------------- at a glance
 
+_KEY_WORDS = {
+    "history": N_("history"),
+    "forecast": N_("forecast"),
+    "potential": N_("potential"),
+    "equal": N_("equal"),
+}
 _MEASURES = {
     "revenue": N_("Revenue"),
     "customers": N_("Active customers"),
