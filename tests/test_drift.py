@@ -140,3 +140,37 @@ def test_make_lab_passes_its_arguments_and_allows_root(tmp_path, args):
     assert line.rstrip().endswith(
         f"jupyter lab{' --allow-root' * (os.getuid() == 0)} {args}".rstrip()
     )
+
+
+@needs_git
+def test_the_monthly_run_warns_about_a_saved_edit(tiny_dir, tmp_path):
+    """A step notebook edited after its commit: the run says so in run.json, its log and the
+    index page's notes; the next run with the notebook back as committed says nothing."""
+    from salesanalysis.report.pipeline import run_pipeline
+
+    from .nbutil import OPEN, write_notebook
+
+    repo = tmp_path / "repo"
+    nb = write_notebook(repo / "notebooks" / "01_only.ipynb", OPEN, "x = 1")
+    _git(repo, "init", "-q")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-q", "-m", "notebooks")
+    out = tmp_path / "reports"
+    said: list[str] = []
+    run_pipeline("2025-02", tiny_dir, None, out, notebooks_dir=nb.parent, echo=said.append)
+    run = json.loads((out / "2025-02" / "run.json").read_text(encoding="utf-8"))
+    assert run["notebook_drift"]["changed"] == {} and run["notebook_drift"]["notes"] == []
+
+    write_notebook(nb, OPEN, "x = 2")  # an assumption typed over and saved
+    said.clear()
+    run_pipeline("2025-02", tiny_dir, None, out, notebooks_dir=nb.parent, echo=said.append)
+    folder = out / "2025-02"
+    run = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+    assert run["notebook_drift"]["changed"] == {"notebooks/01_only.ipynb": 1}
+    note = run["notebook_drift"]["notes"][0]
+    assert note in run["notes"]
+    assert "01_only" in note
+    assert any("warning: notebooks/01_only.ipynb differs" in s for s in said)
+    assert "notebooks/01_only.ipynb differs" in (folder / "run.log").read_text(encoding="utf-8")
+    page = (folder / "index.html").read_text(encoding="utf-8")
+    assert "01_only" in page
