@@ -196,3 +196,23 @@ def test_the_committed_notebook_is_seeded_from_the_sample_plan():
     }
     assert found == expected
     assert literals(load_plan(SAMPLE_PLAN)) == _namespace(found)["seeded"]
+
+
+def test_the_command_seeds_a_notebook(tmp_path, capsys):
+    from salesanalysis.cli import main
+
+    nb_path = shutil.copy(NOTEBOOK, tmp_path / NOTEBOOK.name)
+    plan_path = save_plan(
+        load_plan(SAMPLE_PLAN).with_changes(cushion_pct=0.07), tmp_path / "p.yaml"
+    )
+    assert (
+        main(["plan", "seed-notebook", "--plan", str(plan_path), "--notebook", str(nb_path)]) == 0
+    )
+    assert "5 assumption cells written" in capsys.readouterr().out
+    nb = json.loads(nb_path.read_text(encoding="utf-8"))
+    reps = next(c for c in nb["cells"] if CELL_TAGS["reps"] in c["metadata"].get("tags", []))
+    assert "cushion_pct = 0.07" in "".join(reps["source"])
+    # a file that is not notebook 03 (no assumption cells): refused with a message, exit 2
+    other = shutil.copy(NOTEBOOKS_DIR / "01_market_analysis.ipynb", tmp_path / "01.ipynb")
+    assert main(["plan", "seed-notebook", "--notebook", str(other)]) == 2
+    assert "has no assumption cells" in capsys.readouterr().err
