@@ -33,7 +33,7 @@ import pandas as pd
 
 from salesanalysis.errors import PlanError
 from salesanalysis.i18n import N_, tr
-from salesanalysis.targets.plan import Plan
+from salesanalysis.targets.plan import KEY_NAMES, Plan
 
 __all__ = [
     "ASSUMPTIONS",
@@ -687,7 +687,7 @@ def _plan_from(plan: Plan, v: Mapping[str, Any]) -> Plan:
         targets=targets,
         allocation={
             "history_window_months": v["history_window_months"],
-            "key_weights": {k: v[f"key_weight_{k}"] for k in KEYS},
+            "key_weights": {k: v[f"key_weight_{k}"] for k in KEY_NAMES},
             "potential_share": v["potential_share"],
             "customer_tolerance": v["customer_tolerance"],
         },
@@ -710,9 +710,6 @@ def _plan_from(plan: Plan, v: Mapping[str, Any]) -> Plan:
         phasing=v["phasing"],
         rounding={"revenue": v["rounding_revenue"], "customers": v["rounding_customers"]},
     )
-
-
-KEYS = ("history", "forecast", "potential", "equal")
 
 
 def edits_table(applied: Applied) -> pd.DataFrame:
