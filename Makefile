@@ -37,7 +37,7 @@ test-fast: $(STAMP)  ## the tests without the slow end-to-end and notebook runs
 
 lab: $(STAMP)  ## open JupyterLab on notebooks/ (ARGS="--port 8890 --no-browser"; works as root)
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (salesanalysis)" >/dev/null
-	cd notebooks && ../$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) $(ARGS)
+	cd notebooks && $(abspath $(BIN))/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) $(ARGS)
 
 lint: $(STAMP)  ## ruff lint and format check (what CI enforces)
 	$(BIN)/ruff check salesanalysis tests benchmarks

@@ -7,6 +7,7 @@
     salesanalysis plan freeze|adopt --run reports/YYYY-MM [--note TEXT]
     salesanalysis plan import --run reports/YYYY-MM EDITED.xlsx [--note TEXT]
     salesanalysis plan show --year YYYY
+    salesanalysis plan seed-notebook [--plan FILE] [--notebook FILE]
 
 Errors meant for the user are printed as one short block and a non-zero exit code
 (2 invalid input or plan, 3 conflicting plan constraints, 4 a step failed, 5 another run holds
@@ -139,6 +140,12 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("steps", help="list the pipeline's steps")
 
+    _add_plan_commands(sub)
+    return ap
+
+
+def _add_plan_commands(sub: Any) -> None:
+    """``salesanalysis plan freeze|adopt|import|seed-notebook|show``."""
     plan = sub.add_parser("plan", help="the plan of record: freeze, adopt a revision, show")
     psub = plan.add_subparsers(dest="plan_command", required=True)
     for name, text in (
@@ -171,18 +178,38 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--note", default=None, help="why (kept in record.json)")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
+    p = psub.add_parser(
+        "seed-notebook",
+        help="write step 03's assumption cells from a plan file",
+        description="Writes the literal assumption cells of the target-decomposition notebook "
+        "(revenue_growth = 0.1, cushion_pct = 0.05, ...) from a plan file, with the plan's "
+        "comments, and records the values written. A cell left at its seeded value takes the "
+        "plan file's value when the notebook runs; a value typed over wins. Only those cells "
+        "change.",
+    )
+    p.add_argument(
+        "--plan", type=Path, default=None, help="plan file (default: data/sample/plan.yaml)"
+    )
+    p.add_argument(
+        "--notebook",
+        type=Path,
+        default=None,
+        help="notebook to seed (default: notebooks/03_target_decomposition.ipynb)",
+    )
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
     p = psub.add_parser("show", help="list the versions of a year's plan of record")
     p.add_argument("--year", type=int, required=True)
     p.add_argument(
         "--records", type=Path, default=None, help="plan-of-record folder (default: plans/)"
     )
     p.add_argument("--debug", action="store_true", help="show tracebacks")
-    return ap
 
 
 def _plan(args: argparse.Namespace) -> int:
     from salesanalysis.targets import record
 
+    if args.plan_command == "seed-notebook":
+        return _seed_notebook(args)
     records = args.records or record.RECORDS_DIR
     if args.plan_command == "show":
         cur = record.current(args.year, records)
@@ -200,6 +227,17 @@ def _plan(args: argparse.Namespace) -> int:
     print(
         f"{rec.describe()}\nstored in {rec.folder} (read-only); it is now the current plan of record"
     )
+    return 0
+
+
+def _seed_notebook(args: argparse.Namespace) -> int:
+    from salesanalysis.paths import NOTEBOOKS_DIR, SAMPLE_PLAN
+    from salesanalysis.targets.assumptions import seed_notebook
+
+    plan = args.plan or SAMPLE_PLAN
+    notebook = args.notebook or NOTEBOOKS_DIR / "03_target_decomposition.ipynb"
+    cells = seed_notebook(notebook, plan)
+    print(f"{notebook}: {len(cells)} assumption cells written from {plan}")
     return 0
 
 

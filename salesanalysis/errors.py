@@ -7,6 +7,7 @@ it into a short block of text (what is wrong, where, how to fix it) and a non-ze
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +23,9 @@ __all__ = [
     "RecordError",
     "EXIT_CODES",
     "MAX_QUOTE_CHARS",
+    "PIPELINE_ENV",
+    "in_notebook",
+    "notebook_advice",
     "quote",
     "shorten",
 ]
@@ -108,6 +112,59 @@ class Problem:
         return "\n".join(lines)
 
 
+PIPELINE_ENV = "SALESANALYSIS_PIPELINE"
+"""Set (to 1) by the monthly run in the environment of the kernels it starts."""
+
+# command-line options and the notebook parameter that does the same
+_OPTION_PARAMETERS = {
+    "data": "data_dir",
+    "plan": "plan_file",
+    "period": "period",
+    "out": "run_dir",
+    "records": "records_dir",
+}
+_OPTIONS = "|".join(_OPTION_PARAMETERS)
+_PASS_OPTION = re.compile(rf"\b([Pp])ass --({_OPTIONS})\b(?: [A-Z_]+)? with\b")
+_PARAM_OPTION = re.compile(r"`?salesanalysis run --param (\w+)=[^`\s]*`?")
+_OPTION = re.compile(rf"--({_OPTIONS})\b(?:[ =](YYYY-MM|DIR|FILE|\d{{4}}-\d{{2}}))?")
+
+
+def in_notebook() -> bool:
+    """True in a Jupyter kernel that the monthly run did not start: a planner running a
+    notebook in JupyterLab (or nbval), whose messages name notebook parameters."""
+    if os.environ.get(PIPELINE_ENV):
+        return False
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython is a dependency
+        return False
+    shell = get_ipython()
+    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
+
+
+def notebook_advice(text: str) -> str:
+    """A message written for the command line, with notebook advice instead: ``Pass --data
+    with the folder`` -> ``Set the parameter `data_dir` (parameters cell) to the folder``,
+    ``--period 2026-09`` -> ``period = "2026-09"``, ``salesanalysis run --param top_n=10`` ->
+    ``the parameter `top_n` (parameters cell)``."""
+
+    def option(m: re.Match[str]) -> str:
+        name = _OPTION_PARAMETERS[m[1]]
+        if m[2] and m[2][0].isdigit():
+            return f'`{name} = "{m[2]}"`'
+        return f"`{name}`"
+
+    text = _PARAM_OPTION.sub(lambda m: f"the parameter `{m[1]}` (parameters cell)", text)
+    text = _PASS_OPTION.sub(
+        lambda m: (
+            f"{'S' if m[1] == 'P' else 's'}et the parameter "
+            f"`{_OPTION_PARAMETERS[m[2]]}` (parameters cell) to"
+        ),
+        text,
+    )
+    return _OPTION.sub(option, text)
+
+
 class SalesAnalysisError(Exception):
     """Base class: an error with a message meant for the person running the tool."""
 
@@ -127,7 +184,15 @@ class SalesAnalysisError(Exception):
         lines += [p.render() for p in self.problems]
         if self.fix:
             lines.append(_cap(f"How to fix: {self.fix}"))
-        return "\n".join(lines)
+        text = "\n".join(lines)
+        return notebook_advice(text) if in_notebook() else text
+
+    def _render_traceback_(self) -> list[str]:
+        """How IPython shows the error in a notebook: the message alone, without the
+        traceback (a monthly run's kernels keep the traceback for the record)."""
+        if os.environ.get(PIPELINE_ENV):
+            raise NotImplementedError  # IPython then shows the usual traceback
+        return self.render().splitlines()
 
     def __str__(self) -> str:  # pragma: no cover - trivial
         return self.render()

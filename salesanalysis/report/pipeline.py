@@ -42,6 +42,7 @@ from typing import Any
 
 from salesanalysis.data.readers import sha256_file
 from salesanalysis.errors import (
+    PIPELINE_ENV,
     ClusterError,
     ConstraintConflict,
     InputError,
@@ -436,6 +437,7 @@ def run_pipeline(
             run.lock = _lock(req.out, p, wait)
             prev_steps = {}
         params = _enter_period(run, req, p)
+        _check_drift(run, chosen)
         _run_steps(run, chosen, basis.step_fps, prev, prev_steps, params, cell_timeout)
         run.manifest["status"] = "ok"
     except RunLocked as e:  # refused: the run leaves nothing in the reports folder
@@ -686,6 +688,8 @@ def _reuse_prepared(run: _Run, prev_dir: Path, prev_m: dict[str, Any]) -> dict[s
         shutil.copy2(prev_dir / "outputs" / name, run.build / "outputs" / name)
     for key in ("inputs", "sha256", "notes", "rows", "prepare_outputs"):
         run.manifest[key] = prev_m.get(key)
+    drift_notes = (prev_m.get("notebook_drift") or {}).get("notes") or []
+    run.manifest["notes"] = [n for n in run.manifest["notes"] or [] if n not in drift_notes]
     return {s["name"]: s for s in prev_m.get("steps", [])}
 
 
@@ -732,6 +736,41 @@ def _enter_period(run: _Run, req: _Request, p: str) -> dict[str, Any]:
         "records_dir": str(Path(req.records_dir).resolve()) if req.records_dir else "",
         **req.extra,
     }
+
+
+def _check_drift(run: _Run, steps: Sequence[Step]) -> None:
+    """Warn about step notebooks that differ from the repository's committed version (or
+    that they could not be compared): in the log, ``run.json`` and a note on the index page."""
+    from salesanalysis import i18n
+    from salesanalysis.report.drift import notebook_drift
+
+    drift = notebook_drift([s.path for s in steps])
+    i18n.set_report_from_outputs(run.build / "outputs")
+    if drift.unchecked:
+        notes = [
+            i18n.tr(
+                "The notebooks could not be compared with the repository's committed "
+                "version (no git repository): edits saved in them would not be noticed."
+            )
+        ]
+    else:
+        notes = [
+            i18n.tr(
+                "Step {step} ran from a notebook that differs from the repository's "
+                "committed version: its assumptions may not be the plan file's."
+            ).format(step=Path(path).stem)
+            for path in drift.changed
+        ]
+    for m in drift.messages():
+        log.warning(m)
+        run.say(f"  warning: {m}")
+    run.manifest["notebook_drift"] = {
+        "changed": drift.changed,
+        "unchecked": drift.unchecked or None,
+        "messages": drift.messages(),
+        "notes": notes,
+    }
+    run.manifest["notes"] = [*(run.manifest["notes"] or []), *notes]
 
 
 def _run_steps(
@@ -962,6 +1001,7 @@ def _execute(step: Step, build: Path, params: dict[str, Any], cell_timeout: int)
         "MKL_NUM_THREADS": "1",
         "MPLBACKEND": "module://matplotlib_inline.backend_inline",
         "SALESANALYSIS_KERNEL_LOG": str(build / "kernel.log"),
+        PIPELINE_ENV: "1",  # the kernel's errors give command-line advice (errors.in_notebook)
     }
     saved = {k: os.environ.get(k) for k in env_pin}
     os.environ.update(env_pin)

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -229,10 +230,18 @@ def _pinned(fitted: Constrained, cell_regions: np.ndarray, regions: pd.Index) ->
 def start_profiles(win: PlanWindows, plan: Plan) -> np.ndarray:
     """A new full-time hire's capacity in each plan month (columns) by the plan month they
     start (rows, on its first day), with the plan's ramp."""
-    s, months = plan.reps, win.months
+    s = plan.reps
+    key = tuple(pd.Timestamp(m) for m in win.months)
+    return _start_profiles(key, s.ramp_months, s.ramp_curve, s.ramp_start).copy()
+
+
+@lru_cache(maxsize=64)
+def _start_profiles(
+    months: tuple[pd.Timestamp, ...], ramp_months: int, ramp_curve: str, ramp_start: float
+) -> np.ndarray:
     starts = pd.DataFrame({"rep_id": [str(j) for j in range(len(months))], "hire_date": months})
     cap = capacity.rep_capacity(
-        starts, months, ramp_months=s.ramp_months, ramp_curve=s.ramp_curve, ramp_start=s.ramp_start
+        starts, list(months), ramp_months=ramp_months, ramp_curve=ramp_curve, ramp_start=ramp_start
     )
     return cap["capacity"].to_numpy(dtype=float).reshape(len(months), len(months))
 
@@ -395,7 +404,7 @@ def match_capacity(
     team2 = team
     if new_reps:
         all_reps = pd.concat([reps.assign(tbh=False), *new_reps], ignore_index=True)
-        team2 = team_capacity(all_reps, hist, customers, win, plan)
+        team2 = team_capacity(all_reps, hist, customers, win, plan, base=team)
     headcount = pd.DataFrame(
         heads, columns=[c for c in HEADCOUNT_COLUMNS if c != "target_revenue"]
     )

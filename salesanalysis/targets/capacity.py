@@ -100,6 +100,41 @@ def months_since_hire(hire_date: Iterable | pd.Series, month: pd.Timestamp) -> n
     return k.fillna(_NO_HIRE_DATE).to_numpy(dtype=float)
 
 
+_DAY_NS = np.int64(86_400 * 10**9)
+
+
+def _active_shares(hire: pd.Series, end: pd.Series, months: list[pd.Timestamp]) -> np.ndarray:
+    """:func:`active_share` of every rep (rows) in every month (columns) at once."""
+    if not months:
+        return np.zeros((len(hire), 0))
+    m = np.array([x.to_period("M").to_timestamp().to_datetime64() for x in months], "M8[ns]")
+    m_end = np.array(
+        [
+            (x.to_period("M").to_timestamp() + pd.offsets.MonthEnd(0)).to_datetime64()
+            for x in months
+        ],
+        "M8[ns]",
+    )
+    h = hire.to_numpy(dtype="M8[ns]")[:, None]
+    e = end.to_numpy(dtype="M8[ns]")[:, None]
+    first = np.where(~np.isnat(h) & (h > m[None, :]), h, m[None, :])
+    last = np.where(~np.isnat(e) & (e < m_end[None, :]), e, m_end[None, :])
+    span = (last - first).astype(np.int64)
+    days = np.floor_divide(span, _DAY_NS).astype(float) + 1
+    n_days = np.array([pd.Timestamp(x).day for x in m_end], dtype=float)
+    return np.clip(days, 0, None) / n_days[None, :]
+
+
+def _months_since(hire: pd.Series, months: list[pd.Timestamp]) -> np.ndarray:
+    """:func:`months_since_hire` of every rep (rows) in every month (columns) at once."""
+    y = hire.dt.year.to_numpy(dtype=float)[:, None]
+    mo = hire.dt.month.to_numpy(dtype=float)[:, None]
+    my = np.array([x.year for x in months], dtype=float)[None, :]
+    mm = np.array([x.month for x in months], dtype=float)[None, :]
+    k = (my - y) * 12 + (mm - mo)
+    return np.where(np.isnan(k), float(_NO_HIRE_DATE), k).reshape(len(hire), len(months))
+
+
 def rep_capacity(
     reps: pd.DataFrame,
     months: Iterable[pd.Timestamp],
@@ -134,13 +169,10 @@ def rep_capacity(
     )
     months = [pd.Timestamp(m) for m in months]
     n, nm = len(r), len(months)
-    share = np.zeros((n, nm))
-    ramp = np.zeros((n, nm))
-    for j, m in enumerate(months):
-        share[:, j] = active_share(hire, end, m)
-        ramp[:, j] = ramp_factor(
-            months_since_hire(hire, m), int(ramp_months), str(ramp_curve), float(ramp_start)
-        )
+    share = _active_shares(_dates(hire), _dates(end), months)
+    ramp = ramp_factor(
+        _months_since(_dates(hire), months), int(ramp_months), str(ramp_curve), float(ramp_start)
+    )
     ramp = np.where(share > 0, ramp, 0.0)
     out = pd.DataFrame({"rep_id": np.repeat(r["rep_id"].astype(str).to_numpy(), nm)})
     out["month"] = pd.DatetimeIndex(months * n) if n else pd.DatetimeIndex([])

@@ -186,6 +186,7 @@ def team_capacity(
     customers: pd.DataFrame | None,
     win: PlanWindows,
     plan: Plan,
+    base: Team | None = None,
 ) -> Team:
     """Every rep's effective capacity and split weight in each plan month.
 
@@ -194,12 +195,22 @@ def team_capacity(
             ``prev_region, region_from``; ``tbh`` marks to-be-hired reps).
         hist: the cube to the cutoff (productivity, ``history_share``).
         customers: the customer cube (the reps' books; None = no book factor).
+        base: the team of the same reps in post (no to-be-hired reps) and the same plan, when
+            ``reps`` is it plus to-be-hired reps: only their rows are computed (a to-be-hired
+            rep has no productivity index nor book, and the reps in post do not depend on them).
     """
     s = plan.reps
     reps_n = reps.assign(rep_id=reps["rep_id"].astype(str), region=reps["region"].astype(str))
     if "tbh" not in reps_n.columns:
         reps_n["tbh"] = False
     reps_n["tbh"] = reps_n["tbh"].fillna(False).astype(bool)
+    if base is not None and s.allocation != "history_share":
+        known = set(base.reps["rep_id"])
+        new = reps_n[reps_n["tbh"] & ~reps_n["rep_id"].isin(known)]
+        if len(known) + len(new) == len(reps_n) and not base.reps["tbh"].any():
+            added = team_capacity(new, hist, None, win, plan).capacity
+            cap = pd.concat([base.capacity, added], ignore_index=True)
+            return Team(reps_n, cap)
     cap = rep_capacity(reps_n, win.months, plan)
     real = reps_n[~reps_n["tbh"]]
     prod = productivity(hist, real, plan) if len(real) else pd.Series(dtype=float)
