@@ -252,6 +252,7 @@ _CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
 _IDENTIFIER = re.compile(
     r"[A-Za-z0-9_.-]+\.(?:yaml|yml|csv|xlsx|xls|parquet|json|ipynb|html|log|pdf)\b"
     r"|\b[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)+\b"
+    r"|(?<![\w.])(?:/[A-Za-z0-9_.-]+){2,}/?"  # a folder path
 )
 
 
@@ -266,7 +267,7 @@ def leaked_words(markup: str, lang: str, allowed: Iterable[str] = ()) -> list[st
     """Words on a page that are not in ``lang``: Latin words (2+ letters) on a Chinese page,
     runs of Chinese characters on an English one, except those inside an ``allowed`` label
     (data labels such as region or product names, currency codes, model names) and names a
-    reader types as they are (file names, snake_case keys and parameters)."""
+    reader types as they are (file names, folder paths, snake_case keys and parameters)."""
     text = _IDENTIFIER.sub(" ", visible_text(markup))
     allowed = set(allowed)
     pattern = _LATIN_WORD if lang == "zh" else _CJK_RUN

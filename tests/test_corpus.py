@@ -29,6 +29,7 @@ import pandas as pd
 import pytest
 
 from tests import corpus as C
+from tests.language import leaks
 
 ROOT = Path(__file__).resolve().parents[1]
 JOBS = max(1, int(os.environ.get("CORPUS_JOBS", "2")))
@@ -388,6 +389,16 @@ def test_the_plans_currency_everywhere(run: Run, shape_data: C.Built):
     assert cur != "CNY"
     page = run.text("index.html")
     assert cur in page and "CNY" not in page
+
+
+@pytest.mark.parametrize("shape", cases("english", ["history_5y"]))
+def test_every_page_reads_in_english(run: Run):
+    """The corpus plans say ``report: language: en``: no Chinese on any page apart from the
+    company's own data (region names, rep names, Chinese headers' values)."""
+    pages = ["index.html", "appendix.html", *(p.name for p in sorted(run.dir.glob("0*.html")))]
+    assert len(pages) == 6
+    found = {page: leaks(run.dir, page, "en") for page in pages}
+    assert {page: words for page, words in found.items() if words} == {}
 
 
 @pytest.mark.parametrize("shape", cases("rep_leaving", ["rep_moves"]))

@@ -18,6 +18,7 @@ import pytest
 from salesanalysis.paths import SAMPLE_DIR
 from salesanalysis.report.browser import Browser, find_chromium, overflow_report, pdf_page_count
 from salesanalysis.targets.plan import load_plan
+from tests.language import PAGES, leaks
 
 pytestmark = pytest.mark.slow
 STEPS = ["01_market_analysis", "02_forecast", "03_target_decomposition", "04_performance_review"]
@@ -217,6 +218,15 @@ def test_pdf_of_every_page_and_no_cut_table_on_paper(run: Path):
         cut = [o for p in _pages(run)[1:] for o in b.overflows(p, A4_LANDSCAPE_PX, "print")]
         cut += b.overflows(run / "index.html", A4_PORTRAIT_PX, "print")
     assert not cut, "\n".join(map(str, cut))
+
+
+def test_every_page_reads_in_chinese(run: Path):
+    """The sample's plan says ``report: language: zh``: no English word on any page apart from
+    the company's own data (labels, names, the plan's and the inputs' text) and a short list of
+    codes (tests/language.py); the appendix may also name methods and the freeze command."""
+    pages = [*(f"{s}.html" for s in STEPS), *PAGES]
+    found = {page: leaks(run, page, "zh") for page in pages}
+    assert {page: words for page, words in found.items() if words} == {}
 
 
 def test_execution_outputs_are_consistent(run: Path):
