@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from salesanalysis import execution as ex
-from salesanalysis.errors import PlanError
+from salesanalysis.errors import InputError, PlanError
 from salesanalysis.execution.inputs import check_actions, check_pipeline
 from salesanalysis.report.excel import column_of_header
 from salesanalysis.targets.decompose import decompose, plan_months
@@ -583,3 +583,25 @@ def test_optional_inputs_are_mapped_like_the_others(tmp_path):
     assert list(got.pipeline["opportunity_id"]) == ["P1", "P2"]
     assert got.pipeline["amount"].sum() == 150
     assert set(got.sources) == {"pipeline"}
+
+
+def test_amounts_written_as_an_export_writes_them(tmp_path):
+    """``"1,200"``, ``¥3,000`` and ``(50)`` in pipeline.csv are read as the transactions are
+    (1200, 3000, -50 refused as negative); a word is still refused with its line."""
+    d = tmp_path / "data"
+    d.mkdir()
+    head = "id,rep_id,customer_id,stage,amount,created,status,close_date\n"
+    (d / "pipeline.csv").write_text(
+        head + 'P1,R1,C1,won,"1,200",2025-01-05,won,2025-02-01\n'
+        "P2,R1,C2,proposal,¥3000,2025-03-01,open,\n",
+        encoding="utf-8",
+    )
+    reps = pd.DataFrame({"rep_id": ["R1"], "name": ["王伟"]})
+    got = ex.read_execution_inputs(d, None, {}, reps)
+    assert list(got.pipeline["amount"]) == [1200.0, 3000.0]
+    (d / "pipeline.csv").write_text(
+        head + "P1,R1,C1,won,many,2025-01-05,won,2025-02-01\n", encoding="utf-8"
+    )
+    with pytest.raises(InputError) as e:
+        ex.read_execution_inputs(d, None, {}, reps)
+    assert "amount" in str(e.value) and "many" in str(e.value) and "pipeline.csv" in str(e.value)

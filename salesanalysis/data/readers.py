@@ -96,6 +96,7 @@ __all__ = [
     "find_input",
     "load_dataset",
     "load_mapping",
+    "numbers_from_text",
     "read_market",
     "read_reps",
     "read_table",
@@ -586,6 +587,15 @@ def _to_number(
             num[left] = _to_number_rules(raw[left], None, None, what, notes, file_style, table)
             return num
     return _to_number_rules(raw, decimal, thousands, what, notes, file_style, table)
+
+
+def numbers_from_text(raw: pd.Series, what: str = "") -> pd.Series:
+    """Numbers as the readers read them (``1,200``, ``¥3,000``, ``(500)``, ``1.234,5``): NaN
+    where a cell is not a number, or where a column mixes 1.234,5 and 1,234.5 styles."""
+    try:
+        return _to_number(raw, None, None, what)
+    except _MixedNumbers:
+        return pd.Series(np.nan, index=raw.index, dtype="float64")
 
 
 def _number_text(raw: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:

@@ -20,7 +20,7 @@ import pandas as pd
 
 from salesanalysis.data.contract import OPTIONAL_TABLES, SCHEMAS, SUFFIXES
 from salesanalysis.data.mapping import find_input, load_mapping
-from salesanalysis.data.readers import read_table
+from salesanalysis.data.readers import numbers_from_text, read_table
 from salesanalysis.data.rules import rename
 from salesanalysis.errors import InputError, Problem
 from salesanalysis.execution.segments import DIMENSIONS
@@ -122,7 +122,7 @@ def _dates(df: pd.DataFrame, col: str, path: Path, out: list[Problem], required:
 
 def _numbers(df: pd.DataFrame, col: str, path: Path, out: list[Problem]) -> pd.Series:
     raw = df[col] if col in df.columns else pd.Series(np.nan, index=df.index)
-    num = pd.to_numeric(raw, errors="coerce")
+    num = numbers_from_text(raw, col)  # 1,200 and ¥3,000 as the transactions are read
     given = raw.map(lambda v: not (pd.isna(v) or str(v).strip() == ""))
     bad = given & ~np.isfinite(num.fillna(np.inf).astype(float))
     if bad.any():
