@@ -527,6 +527,29 @@ def test_pipeline_coverage_names_short_reps():
     assert list(cov.index[cov["short"]]) == ["R2"]
 
 
+def test_pipeline_coverage_uses_a_regions_own_win_rates_when_it_has_the_history():
+    """华东 has 40 closed deals (10 won, 30 lost at lead: win rate from lead 25%); 华南 has 10
+    (1 won: 10%, too few to trust), the company 11 / 50 = 22%. An open lead of 1,000 weighs
+    250 in 华东 (its own rate) and 220 in 华南 (the company's)."""
+    east = _pipeline([500.0] * 10, ["lead"] * 30, rep="R1", region="华东")
+    south = _pipeline([500.0], ["lead"] * 9, rep="R2", region="华南")
+    south["opportunity_id"] = "S" + south["opportunity_id"]
+    opens = pd.concat([east.head(1), south.head(1)]).assign(
+        opportunity_id=["O1", "O2"],
+        stage="lead",
+        status="open",
+        amount=1000.0,
+        close_date=pd.NaT,
+    )
+    p = pd.concat([east, south, opens], ignore_index=True)
+    cov = ex.pipeline_coverage(
+        p, pd.Series({"R1": 500.0, "R2": 500.0}), pd.Timestamp("2025-06-30")
+    ).set_index("rep_id")
+    assert cov.loc["R1", "open_weighted"] == pytest.approx(1000 * 10 / 40)
+    assert cov.loc["R2", "open_weighted"] == pytest.approx(1000 * 11 / 50)
+    assert cov.loc["R1", "win_rates"] == "region" and cov.loc["R2", "win_rates"] == "company"
+
+
 def test_pipeline_stage_status_mismatch_is_refused():
     raw = pd.DataFrame(
         [["P1", "R1", "C1", "proposal", "10", "2025-01-01", "", "won", "2025-02-01"]],

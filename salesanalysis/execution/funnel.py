@@ -9,8 +9,9 @@ by region and product line. :func:`reverse_funnel`: per rep and month, the won o
 needs (target / average deal) and what each earlier stage must hold (won orders / win rate from
 that stage). Without a pipeline file (:func:`orders_funnel`): orders needed = target / average
 order value of the transactions, and the new customers the customer targets ask for.
-:func:`pipeline_coverage`: per rep, the open pipeline weighted by the win rate from its stage,
-against the target still to sell; reps under 1 are short of pipeline.
+:func:`pipeline_coverage`: per rep, the open pipeline weighted by the win rate from its stage (its
+region's, when the region has enough closed history), against the target still to sell; reps
+under 1 are short of pipeline.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ __all__ = [
     "reverse_funnel",
     "orders_funnel",
     "pipeline_coverage",
+    "MIN_CLOSED_FOR_REGION",
 ]
 
 FUNNEL_COLUMNS = ["rep_id", "region", "month", "target", "avg_deal", "won", *STAGES[-2::-1]]
@@ -120,21 +122,46 @@ def orders_funnel(
     return t[["rep_id", "region", "month", "target", "avg_order", "orders", "new_customers"]]
 
 
+MIN_CLOSED_FOR_REGION = 30
+"""Closed opportunities a region needs before its own win rates weigh its open pipeline
+(fewer: the company's rates)."""
+
+
+def _win_rates(closed_by: pd.DataFrame, region: str | None) -> dict[str, float]:
+    row = closed_by if region is None else closed_by[closed_by["region"] == region]
+    return {s: float(row[f"win_{s}"].iloc[0]) if len(row) else np.nan for s in STAGES}
+
+
 def pipeline_coverage(
     pipeline: pd.DataFrame, remaining: pd.Series, as_of: pd.Timestamp
 ) -> pd.DataFrame:
     """Per rep: ``open_weighted`` (open opportunities created by ``as_of``, each amount x the
-    company win rate from its stage), ``remaining`` target (``remaining``: rep_id -> target left
-    for the year) and ``coverage`` = open_weighted / remaining; ``short`` when under 1."""
-    conv = stage_conversion(pipeline[pipeline["created"] <= as_of])
-    rates = {s: float(conv[f"win_{s}"].iloc[0]) if len(conv) else np.nan for s in STAGES}
-    open_ = pipeline[(pipeline["status"] == "open") & (pipeline["created"] <= as_of)]
-    w = open_["amount"] * open_["stage"].map(rates).fillna(0.0)
-    weighted = w.groupby(open_["rep_id"]).sum()
+    win rate from its stage), ``remaining`` target (``remaining``: rep_id -> target left for the
+    year) and ``coverage`` = open_weighted / remaining; ``short`` when under 1.
+
+    The win rates are the opportunity's region's when the pipeline has a ``region`` column
+    (:func:`with_regions`) and the region has at least :data:`MIN_CLOSED_FOR_REGION` closed
+    opportunities by ``as_of``, else the company's; ``win_rates`` says which (``region`` /
+    ``company``, the latter also for a rep with regions of both kinds)."""
+    known = pipeline[pipeline["created"] <= as_of]
+    company = _win_rates(stage_conversion(known), None)
+    open_ = known[known["status"] == "open"].copy()
+    open_["basis"] = "company"
+    open_["rate"] = open_["stage"].map(company)
+    if "region" in known.columns and len(open_):
+        by_region = stage_conversion(known, by=("region",))
+        enough = by_region[by_region["n_lead"] >= MIN_CLOSED_FOR_REGION]
+        for region in enough["region"]:
+            here = open_["region"] == region
+            open_.loc[here, "rate"] = open_.loc[here, "stage"].map(_win_rates(enough, region))
+            open_.loc[here, "basis"] = "region"
+    w = open_["amount"] * open_["rate"].fillna(0.0)
     out = pd.DataFrame({"remaining": remaining.astype(float)})
     out["open_pipeline"] = open_.groupby("rep_id")["amount"].sum().reindex(out.index).fillna(0.0)
-    out["open_weighted"] = weighted.reindex(out.index).fillna(0.0)
+    out["open_weighted"] = w.groupby(open_["rep_id"]).sum().reindex(out.index).fillna(0.0)
     pos = out["remaining"] > 0
     out["coverage"] = (out["open_weighted"] / out["remaining"].where(pos)).where(pos)
     out["short"] = pos & (out["coverage"] < 1)
+    regional = open_.groupby("rep_id")["basis"].agg(lambda b: (b == "region").all())
+    out["win_rates"] = np.where(regional.reindex(out.index).fillna(False), "region", "company")
     return out.rename_axis("rep_id").reset_index()
