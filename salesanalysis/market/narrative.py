@@ -36,6 +36,8 @@ COLUMN_LABELS: dict[str, str] = {
     "share": N_("Share"),
     "prior_share": N_("Share prior year"),
     "share_change": N_("Share change"),
+    "market_share": N_("Market share"),
+    "market_share_change": N_("Market share change"),
     "growth": N_("Growth YoY"),
     "contribution": N_("Contribution"),
     "market_size": N_("Market size"),
@@ -150,11 +152,12 @@ def kpi_table(kpis: pd.DataFrame) -> pd.DataFrame:
 
 def share_table(share: pd.DataFrame, share_ytd: pd.DataFrame, by: str) -> pd.DataFrame:
     """The market-share frames of two windows (:func:`market_share`) as one table for display,
-    the window in words: ``<by>, window, revenue, market_size, share, share_change,
-    market_growth, revenue_growth``."""
+    the window in words: ``<by>, window, revenue, market_size, market_share,
+    market_share_change, market_growth, revenue_growth``."""
     cols = [by, "window", "revenue", "market_size", "share", "share_change", "market_growth"]
     cols.append("revenue_growth")
     out = pd.concat([share, share_ytd], ignore_index=True)[cols]
+    out = out.rename(columns={"share": "market_share", "share_change": "market_share_change"})
     return out.assign(window=out["window"].map(window_label))
 
 
