@@ -446,6 +446,7 @@ def check(
     for lang in languages:
         if lang == SOURCE_LANGUAGE:
             continue
+        seen: dict[tuple[str | None, str], dict[str, str]] = {}
         for domain, messages in found.items():
             path = _po_path(lang, domain)
             rel = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
@@ -460,11 +461,18 @@ def check(
                     problems.append(f"{rel}: {state} {msgid[:60]!r} ({where})")
                 elif sorted(_PLACEHOLDER.findall(msgid)) != sorted(_PLACEHOLDER.findall(e.msgstr)):
                     problems.append(f"{rel}: placeholders differ in {msgid[:60]!r} ({where})")
+            for key, e in have.items():
+                if e.msgstr and not e.fuzzy:
+                    seen.setdefault(key, {}).setdefault(e.msgstr, domain)
             for (ctx, msgid), e in have.items():
                 if ctx is None and msgid not in messages:
                     problems.append(f"{rel}: obsolete {msgid[:60]!r} (run update)")
                 elif ctx == COLUMN and not e.msgstr:
                     problems.append(f"{rel}: untranslated column {msgid!r}")
+        for (_ctx, msgid), versions in seen.items():
+            if len(versions) > 1:  # one table at run time: the first domain's would win
+                where = ", ".join(f"{d}: {t!r}" for t, d in versions.items())
+                problems.append(f"{lang}: {msgid[:60]!r} is translated differently ({where})")
     return problems
 
 

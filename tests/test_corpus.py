@@ -363,8 +363,8 @@ def test_the_report_says_what_the_shape_needs(run: Run, shape_data: C.Built, sha
         assert run.returncode == 0, run.stderr[-2000:]
         steps = {s["name"]: s for s in run.manifest["steps"]}
         assert steps["02_forecast"]["status"] == "skipped"
-        assert "has 5 months of sales" in steps["02_forecast"]["note"]
-        assert "a forecast needs at least 6" in run.text("02_forecast.html")
+        have = _in_run_language(run, "{n} months of sales", n=5)  # the page's language
+        assert have in steps["02_forecast"]["note"] and have in run.text("02_forecast.html")
         assert not (run.outputs / "forecast.parquet").exists()
         text = run.text("03_target_decomposition.html")  # in the plan's language (zh or en)
         assert re.search(
@@ -374,13 +374,42 @@ def test_the_report_says_what_the_shape_needs(run: Run, shape_data: C.Built, sha
         assert re.search("goes to the history key|预测权重转给历史权重", text)
     else:  # short history: the forecast runs with what the data supports and says so
         assert run.returncode == 0, run.stderr[-2000:]
-        text = run.text("02_forecast.html")
+        text = " ".join(  # the step's page and the appendix the technical cells move to
+            run.text(p.name)
+            for p in sorted(run.dir.glob("*.html"))
+            if "forecast" in p.name or "appendix" in p.name
+        )
         assert text and "refitted at several earlier origins" not in text
         n = len(shape_data.tx["month"].unique())
-        assert f"History: {n} months" in text and "no model has a seasonal part" in text
+        history = _in_run_language(
+            run, "History: {months} months ({start} to {end}); engine setting `{method}`."
+        ).split("{start}")[0]
+        no_season = _in_run_language(
+            run,
+            "the history has {history} months, fewer than two full years ({years}): one year "
+            "cannot tell a month pattern from noise, so no model has a seasonal part and the "
+            "naive baseline repeats the last month, not the same month a year earlier",
+            history=n,
+            years=24,
+        )
+        assert history.replace("{months}", str(n)) in text and no_season in text
     if shape in SHORT:  # every plan month has a target, even the months the history lacks
         t = run.read("targets").groupby("month")["target_revenue_no_cushion"].sum()
         assert len(t) == len(shape_data.plan_months) and (t > 0).all(), t
+
+
+def _in_run_language(run: Run, msgid: str, **values: object) -> str:
+    """``msgid`` in the language of ``run``'s pages (its ``outputs/plan.json``), filled with
+    ``values`` (none: the template itself)."""
+    from salesanalysis import i18n
+
+    saved = dict(i18n._state)
+    try:
+        i18n.set_report_from_outputs(run.outputs)
+        text = i18n.tr(msgid)
+    finally:
+        i18n._state.update(saved)
+    return text.format(**values) if values else text
 
 
 @pytest.mark.parametrize("shape", cases("currency", ["history_5y"]))

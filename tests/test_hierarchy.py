@@ -822,13 +822,22 @@ def test_engine_gets_only_the_arguments_it_accepts():
 def test_charts_draw_with_units():
     from matplotlib.figure import Figure
 
+    from salesanalysis import i18n
     from salesanalysis.report.charts import forecast as fplots
 
     cube = make_cube(seed=5, months=30)
     hf = H.forecast_hierarchy(cube, "2024-06", 6, engine=snaive_engine, accuracy_origins=1)
     fig = fplots.fan_chart(hf.forecast, hf.history)
     ax = fig.axes[0]
-    assert ax.get_xlabel() == "月份" and "CNY" in ax.get_ylabel()
+    assert ax.get_xlabel() == "Month" and "CNY" in ax.get_ylabel()
+    labels = {t.get_text() for t in ax.get_legend().get_texts()}
+    assert {"80% interval", "95% interval", "Same month last year", "Actual"} <= labels
+    i18n.set_report("zh", "万")  # a Chinese report: the same chart in Chinese, in 万元
+    try:
+        ax = fplots.fan_chart(hf.forecast, hf.history).axes[0]
+    finally:
+        i18n._state.update({"language": i18n.SOURCE_LANGUAGE, "units": None})
+    assert ax.get_xlabel() == "月份" and ax.get_ylabel() == "月收入（万元）"
     labels = {t.get_text() for t in ax.get_legend().get_texts()}
     assert {"80% 预测区间", "95% 预测区间", "上年同月实际", "实际"} <= labels
     grid = fplots.fan_chart_grid(hf.forecast, hf.history, level="region")

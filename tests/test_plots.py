@@ -252,9 +252,9 @@ def test_table_row_formats_for_a_table_of_measures():
 
 def test_market_charts_render_with_cjk_and_without_missing_glyphs():
     """Every market chart draws on small data with the CJK font and no tofu warnings."""
-    i18n.set_report("zh")  # a Chinese report: full-width brackets around units
     import numpy as np
 
+    from salesanalysis import i18n
     from salesanalysis import market as M
     from salesanalysis.report.charts import market as PM
 
@@ -285,7 +285,25 @@ def test_market_charts_render_with_cjk_and_without_missing_glyphs():
     p = "2024-12"
     monthly = M.monthly_revenue(cube, p)
     ts = M.trend_seasonality(monthly)
-    figs = [
+    i18n.set_report("zh", "万")  # the charts of a Chinese report
+    try:
+        figs = _market_figures(PM, M, cube, cc, mk, monthly, ts, p)
+    finally:
+        i18n._state.update({"language": i18n.SOURCE_LANGUAGE, "units": None})
+    for fig in figs:
+        assert _render(fig) == []
+        texts = [
+            t for ax in fig.axes for t in (ax.get_title("left"), ax.get_title(), ax.get_ylabel())
+        ]
+        assert any(any("\u4e00" <= ch <= "\u9fff" for ch in t) for t in texts)
+    # units on the axes
+    assert figs[0].axes[0].get_ylabel() == "收入（万元）"
+    assert "%" in figs[2].axes[0].get_ylabel()
+    assert "客户数" in figs[6].axes[0].get_ylabel()
+
+
+def _market_figures(PM, M, cube, cc, mk, monthly, ts, p) -> list:
+    return [
         PM.revenue_by_month_chart(monthly, p),
         PM.trend_chart(ts.components),
         PM.seasonal_index_chart(ts.indices),
@@ -296,18 +314,6 @@ def test_market_charts_render_with_cjk_and_without_missing_glyphs():
         PM.pareto_chart(M.customer_revenue(cc, p)),
         PM.price_volume_chart(M.price_volume(cube, p)),
     ]
-    for fig in figs:
-        assert _render(fig) == []
-        texts = [
-            t for ax in fig.axes for t in (ax.get_title("left"), ax.get_title(), ax.get_ylabel())
-        ]
-        assert any(any("\u4e00" <= ch <= "\u9fff" for ch in t) for t in texts)
-    # units on the axes
-    assert (
-        figs[0].axes[0].get_ylabel().startswith("收入（") and "元" in figs[0].axes[0].get_ylabel()
-    )
-    assert "%" in figs[2].axes[0].get_ylabel()
-    assert "户" in figs[6].axes[0].get_ylabel()
 
 
 def test_table_hides_a_sorted_row_number_index():

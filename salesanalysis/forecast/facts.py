@@ -28,6 +28,7 @@ import pandas as pd
 
 from salesanalysis.forecast import _models as fm
 from salesanalysis.forecast.series import HierarchySeries, _month_col, _to_month
+from salesanalysis.i18n import N_, tr
 
 __all__ = [
     "MIN_ACCURACY_TEST",
@@ -72,13 +73,17 @@ def too_short_to_forecast(cube: pd.DataFrame, cutoff: Any, value: str = "revenue
     if n >= MIN_HISTORY_MONTHS:
         return None
     cut = _to_month(cutoff)
-    have = "no sales" if n == 0 else f"{n} month{'s' if n != 1 else ''} of sales"
-    return (
-        f"No forecast: the history to {cut:%Y-%m} has {have}, and a forecast needs at least "
-        f"{MIN_HISTORY_MONTHS}. The forecast step is skipped; the targets use the history "
-        "(the forecast key's weight goes to the history key) and the review has no landing "
-        f"forecast. It runs by itself once {MIN_HISTORY_MONTHS} months of sales exist."
+    have = (
+        tr("no sales")
+        if n == 0
+        else (tr("{n} month of sales") if n == 1 else tr("{n} months of sales")).format(n=n)
     )
+    return tr(
+        "No forecast: the history to {cutoff} has {have}, and a forecast needs at least {need}. "
+        "The forecast step is skipped; the targets use the history (the forecast key's weight "
+        "goes to the history key) and the review has no landing forecast. It runs by itself "
+        "once {need} months of sales exist."
+    ).format(cutoff=f"{cut:%Y-%m}", have=have, need=MIN_HISTORY_MONTHS)
 
 
 # --------------------------------------------------------------------------- accuracy check
@@ -120,8 +125,10 @@ def accuracy_plan(
             0,
             0,
             step,
-            "it is switched off (accuracy_origins is 0; set forecast.accuracy_origins in "
-            "plan.yaml, or run with --param accuracy_origins=1)",
+            tr(
+                "it is switched off (accuracy_origins is 0; set forecast.accuracy_origins in "
+                "plan.yaml, or run with --param accuracy_origins=1)"
+            ),
         )
     train = max(int(season_length), MIN_HISTORY_MONTHS)
     room = int(history) - train
@@ -131,9 +138,15 @@ def accuracy_plan(
             0,
             0,
             step,
-            f"the history ({history} months) is too short for it: it needs {train} months to "
-            f"forecast from and at least {MIN_ACCURACY_TEST} more to score, "
-            f"{train + MIN_ACCURACY_TEST} months in all",
+            tr(
+                "the history ({history} months) is too short for it: it needs {train} months to "
+                "forecast from and at least {test} more to score, {total} months in all"
+            ).format(
+                history=history,
+                train=train,
+                test=MIN_ACCURACY_TEST,
+                total=train + MIN_ACCURACY_TEST,
+            ),
         )
     h = min(horizon, room)
     origins = min(requested, 1 + (room - h) // step)
@@ -141,13 +154,19 @@ def accuracy_plan(
     if h < horizon or origins < requested:
         parts = []
         if origins < requested:
-            parts.append(f"{origins} origin{'s' if origins != 1 else ''} instead of {requested}")
+            parts.append(
+                (
+                    tr("{n} origin instead of {asked}")
+                    if origins == 1
+                    else tr("{n} origins instead of {asked}")
+                ).format(n=origins, asked=requested)
+            )
         if h < horizon:
-            parts.append(f"{h} months ahead instead of {horizon}")
-        note = (
-            f"shortened to what the history ({history} months) holds: {' and '.join(parts)} "
-            f"(each origin needs {train} months before it)"
-        )
+            parts.append(tr("{n} months ahead instead of {asked}").format(n=h, asked=horizon))
+        note = tr(
+            "shortened to what the history ({history} months) holds: {parts} (each origin needs "
+            "{train} months before it)"
+        ).format(history=history, parts=tr(" and ").join(parts), train=train)
     return AccuracyPlan(requested, origins, h, step, note)
 
 
@@ -284,16 +303,16 @@ def forecast_facts(
         if b not in requested or b in ran_base or b == "snaive":
             continue
         if b == "theta" and method == "fast":
-            not_run[b] = "the fast method leaves it out"
+            not_run[b] = N_("the fast method leaves it out")
         elif not backtested_any:
-            not_run[b] = "no series was long enough for the backtest that chooses it"
+            not_run[b] = N_("no series was long enough for the backtest that chooses it")
         else:
-            not_run[b] = "too little history before the backtest origin to estimate it"
+            not_run[b] = N_("too little history before the backtest origin to estimate it")
     if "combo" in requested and "combo_median" not in ran and len(modelled):
         not_run["combo"] = (
-            "fewer than two models could be combined"
+            N_("fewer than two models could be combined")
             if backtested_any
-            else "no series was long enough for the backtest that chooses it"
+            else N_("no series was long enough for the backtest that chooses it")
         )
 
     n_org = pd.to_numeric(_column(modelled, "n_origins", np.nan), errors="coerce")
@@ -340,28 +359,30 @@ def forecast_facts(
 def _seasonal_why(seasonal: int, modelled: int, short: int, history: int, m: int) -> str:
     """Why (some) modelled series have no seasonal part ('' when all do, or none is modelled)."""
     if m <= 1:
-        return "the season length is 1 (no seasonality asked for)"
+        return tr("the season length is 1 (no seasonality asked for)")
     if modelled == 0 or seasonal == modelled:
         return ""
     years = fm.SHORT_SEASONS * m
     room = years + 3  # two seasons + 2 months before the first backtest origin, + 1 to test
     if history < years:
-        return (
-            f"the history has {history} months, fewer than two full years ({years}): one year "
+        return tr(
+            "the history has {history} months, fewer than two full years ({years}): one year "
             "cannot tell a month pattern from noise, so no model has a seasonal part and the "
             "naive baseline repeats the last month, not the same month a year earlier"
-        )
+        ).format(history=history, years=years)
     if seasonal == 0 and history < room:
-        return (
-            f"the history has {history} months; a seasonal model needs two full years and two "
-            f"months before its first backtest origin ({room} months in all)"
-        )
+        return tr(
+            "the history has {history} months; a seasonal model needs two full years and two "
+            "months before its first backtest origin ({room} months in all)"
+        ).format(history=history, room=room)
     if seasonal == 0:
-        return "the seasonal tests found no month pattern in any series"
-    why = "the seasonal tests found no month pattern in them"
+        return tr("the seasonal tests found no month pattern in any series")
+    why = tr("the seasonal tests found no month pattern in them")
     if short:
-        why = (
-            f"{short} started less than two full years ago ({years} months), the others "
+        why = tr(
+            "{short} started less than two full years ago ({years} months), the others "
             "showed no month pattern in the seasonal tests"
-        )
-    return f"{modelled - seasonal} of {modelled} series have no seasonal part: {why}"
+        ).format(short=short, years=years)
+    return tr("{without} of {modelled} series have no seasonal part: {why}").format(
+        without=modelled - seasonal, modelled=modelled, why=why
+    )

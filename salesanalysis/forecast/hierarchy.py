@@ -90,6 +90,7 @@ from salesanalysis.forecast.narrative import (
     forecast_by,
     method_statement,
     outlook_statement,
+    run_statement,
 )
 from salesanalysis.forecast.parameters import ForecastParams, forecast_parameters
 from salesanalysis.forecast.reconcile import (
@@ -158,6 +159,7 @@ __all__ = [
     "backtest_statement",
     "accuracy_statement",
     "outlook_statement",
+    "run_statement",
     "forecast_by",
 ]
 

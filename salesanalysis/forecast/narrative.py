@@ -9,8 +9,10 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 
+from salesanalysis import i18n
 from salesanalysis.forecast.facts import ForecastFacts
-from salesanalysis.report.formatting import money, pct
+from salesanalysis.i18n import N_, tr
+from salesanalysis.report.formatting import money, number, pct
 
 __all__ = [
     "MODEL_NAMES",
@@ -21,101 +23,136 @@ __all__ = [
     "forecast_by",
     "method_statement",
     "outlook_statement",
+    "run_statement",
 ]
 
 _Z80 = NormalDist().inv_cdf(0.9)
 
 MODEL_NAMES = {
-    "snaive": "seasonal naive",
-    "naive": "naive (last month)",
+    "snaive": N_("seasonal naive"),
+    "naive": N_("naive (last month)"),
     "ets": "ETS",
     "theta": "Theta",
     "arima": "ARIMA",
-    "combo_median": "the median of the models",
-    "combo": "the median of the models",
+    "combo_median": N_("the median of the models"),
+    "combo": N_("the median of the models"),
 }
+"""Model names in English; shown through :func:`~salesanalysis.i18n.tr`."""
+
+
+def _model(m: str) -> str:
+    return tr(MODEL_NAMES[m]) if m in MODEL_NAMES else m
 
 
 def _names(items) -> str:
-    items = [MODEL_NAMES.get(x, x) for x in items]
+    items = [_model(x) for x in items]
     if len(items) <= 1:
         return "".join(items)
-    return ", ".join(items[:-1]) + " and " + items[-1]
+    return tr("{items} and {last}").format(items=tr(", ").join(items[:-1]), last=items[-1])
 
 
-def _n(k: int, word: str) -> str:
-    plural = word if word.endswith("series") else word + "s"
-    return f"{k:,} {word if k == 1 else plural}"
+def _n(k: int, one: str, many: str) -> str:
+    """A count with its noun: ``one``/``many`` are msgids with ``{n}``."""
+    return tr(one if k == 1 else many).format(n=number(k))
 
 
 def _cap(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+def _join(parts) -> str:
+    """Sentences joined: with a space in English, without in Chinese."""
+    return ("" if i18n.language() == "zh" else " ").join(p for p in parts if p)
+
+
+def _series(k: int) -> str:
+    return _n(k, N_("{n} series"), N_("{n} series"))
+
+
+def _origins(k: int) -> str:
+    return _n(k, N_("{n} earlier origin"), N_("{n} earlier origins"))
+
+
+def _workers(k: int) -> str:
+    return _n(k, N_("{n} worker"), N_("{n} workers"))
+
+
 def _models_sentence(f: ForecastFacts) -> str:
     singles = [m for m in f.models_run if m != "combo_median"]
     if not singles:
-        return "No series needed a model."
-    text = f"Models that ran: {_names(singles)}"
-    if "combo_median" in f.models_run:
-        text += ", and their median, month by month"
-    text += "."
+        return tr("No series needed a model.")
+    text = (
+        tr("Models that ran: {models}, and their median, month by month.")
+        if "combo_median" in f.models_run
+        else tr("Models that ran: {models}.")
+    ).format(models=_names(singles))
     if f.models_not_run:
-        text += " " + " ".join(
-            _cap(f"{MODEL_NAMES.get(m, m)} did not run: {why}.")
-            for m, why in f.models_not_run.items()
+        text = _join(
+            [text]
+            + [
+                _cap(tr("{model} did not run: {why}.").format(model=_model(m), why=tr(why)))
+                for m, why in f.models_not_run.items()
+            ]
         )
     return text
+
+
+_FLAT = {"zero": N_("all zero"), "stopped": N_("stopped selling"), "mean": N_("under 4 months")}
 
 
 def _choice_sentence(f: ForecastFacts) -> str:
     parts = []
     if f.backtested:
         parts.append(
-            f"{_n(f.backtested, 'series')} got the model with the best backtest: the median of the "
-            "models, or a single model where it had half the median's error or less"
+            tr(
+                "{series} got the model with the best backtest: the median of the models, or a "
+                "single model where it had half the median's error or less"
+            ).format(series=_series(f.backtested))
         )
     if f.rule_based:
         parts.append(
-            f"{_n(f.rule_based, 'series')} too short to backtest got a model by rule: ETS with "
-            "6 months or more, else the naive forecast"
+            tr(
+                "{series} too short to backtest got a model by rule: ETS with 6 months or more, "
+                "else the naive forecast"
+            ).format(series=_series(f.rule_based))
         )
     if f.flat:
-        labels = {"zero": "all zero", "stopped": "stopped selling", "mean": "under 4 months"}
-        flat = ", ".join(f"{n:,} {labels.get(k, k)}" for k, n in f.flat.items())
-        parts.append(f"series forecast flat without a model: {flat}")
-    text = _cap("; ".join(parts)) + "." if parts else ""
+        flat = tr(", ").join(
+            tr("{n} {kind}").format(n=number(n), kind=tr(_FLAT[k]) if k in _FLAT else k)
+            for k, n in f.flat.items()
+        )
+        parts.append(tr("series forecast flat without a model: {flat}").format(flat=flat))
+    text = _cap(tr("; ").join(parts)) + tr(".") if parts else ""
     if f.chosen:
-        used = ", ".join(
-            f"{MODEL_NAMES.get(k, k)} {n:,}"
+        used = tr(", ").join(
+            tr("{model} {n}").format(model=_model(k), n=number(n))
             for k, n in sorted(f.chosen.items(), key=lambda kv: -kv[1])
         )
-        text += f" Series forecast by each model: {used}."
+        text = _join([text, tr("Series forecast by each model: {used}.").format(used=used)])
     return text.strip()
 
 
 def _backtest_sentence(f: ForecastFacts) -> str:
     if f.origins_used == 0:
-        return (
+        return tr(
             "No backtest: every series was too short for one (a backtest needs at least 7 "
             "months of a series)."
         )
     origins = (
-        _n(f.origins_used, "earlier origin")
+        _origins(f.origins_used)
         if f.origins_min == f.origins_used
-        else f"{f.origins_min} to {f.origins_used} earlier origins"
+        else tr("{low} to {high} earlier origins").format(low=f.origins_min, high=f.origins_used)
     )
     fewer = ""
     if f.origins_used < f.backtest_origins:
-        fewer = f" ({f.backtest_origins} asked for; the history holds no more)"
-    return (
-        f"Backtest: {origins}{fewer}, scoring up to {f.backtest_horizon} months ahead"
-        + (
-            f" (the horizon is {f.horizon}; the history is too short for more)"
-            if f.backtest_horizon < f.horizon
-            else ""
+        fewer = tr(" ({n} asked for; the history holds no more)").format(n=f.backtest_origins)
+    shorter = ""
+    if f.backtest_horizon < f.horizon:
+        shorter = tr(" (the horizon is {horizon}; the history is too short for more)").format(
+            horizon=f.horizon
         )
-        + "."
+    return tr("Backtest: {origins}{fewer}, scoring up to {months} months ahead{shorter}.").format(
+        origins=origins, fewer=fewer, months=f.backtest_horizon, shorter=shorter
     )
 
 
@@ -123,34 +160,42 @@ def _seasonal_sentence(f: ForecastFacts) -> str:
     if f.modelled == 0:
         return ""
     if not f.seasonal_why:
-        return "Seasonality: every modelled series has a seasonal part."
+        return tr("Seasonality: every modelled series has a seasonal part.")
     if f.seasonal == 0:
-        return f"Seasonality: none, because {f.seasonal_why}."
-    return f"Seasonality: {f.seasonal_why}."
+        return tr("Seasonality: none, because {why}.").format(why=f.seasonal_why)
+    return tr("Seasonality: {why}.").format(why=f.seasonal_why)
 
 
 def _interval_sentence(f: ForecastFacts) -> str:
-    text = "Intervals: the chosen model's spread from its residuals"
-    text += (
-        ", widened or narrowed by its backtest errors and by one factor per level calibrated on "
-        "all backtest errors"
-        if f.origins_used
-        else " (no backtest to calibrate them on)"
-    )
-    if f.short:
-        text += (
-            f"; {_n(f.short, 'series')} with under two full years of history have a floor: "
-            f"the forecast's standard deviation is at least {f.interval_floor:.0%} of the "
-            "forecast (an 80% interval of at least about ±13%)"
+    if f.origins_used:
+        text = tr(
+            "Intervals: the chosen model's spread from its residuals, widened or narrowed by its "
+            "backtest errors and by one factor per level calibrated on all backtest errors"
         )
-    return text + "."
+    else:
+        text = tr(
+            "Intervals: the chosen model's spread from its residuals (no backtest to calibrate "
+            "them on)"
+        )
+    if f.short:
+        text += tr(
+            "; {series} with under two full years of history have a floor: the forecast's "
+            "standard deviation is at least {floor} of the forecast (an 80% interval of at "
+            "least about ±13%)"
+        ).format(series=_series(f.short), floor=pct(f.interval_floor, 0))
+    return text + tr(".")
+
+
+_METHODS = {"default": N_("default"), "fast": N_("fast")}
 
 
 def method_statement(f: ForecastFacts) -> str:
     """What was done, in a paragraph: history, models, choice, backtest, seasonality, intervals."""
-    head = (
-        f"History: {f.history_months} months ({f.history_start:%Y-%m} to {f.cutoff:%Y-%m}); "
-        f"engine setting `{f.method}`."
+    head = tr("History: {months} months ({start} to {end}); engine setting `{method}`.").format(
+        months=f.history_months,
+        start=f"{f.history_start:%Y-%m}",
+        end=f"{f.cutoff:%Y-%m}",
+        method=tr(_METHODS[f.method]) if f.method in _METHODS else f.method,
     )
     parts = [
         head,
@@ -161,19 +206,28 @@ def method_statement(f: ForecastFacts) -> str:
         _interval_sentence(f),
         compute_statement(f),
     ]
-    return " ".join(p for p in parts if p)
+    return _join(parts)
 
 
 def compute_statement(f: ForecastFacts) -> str:
     """Where the forecast was computed and how many workers took part ('' when the engine
     does not say)."""
     if f.ran_on == "dask":
-        of = f" of its {_n(f.cluster_workers, 'worker')}" if f.cluster_workers else ""
-        return f"Computed on the Dask cluster at {f.cluster}: {_n(f.workers, 'worker')}{of} took part."
+        if f.cluster_workers:
+            return tr(
+                "Computed on the Dask cluster at {cluster}: {workers} of its {total} took part."
+            ).format(
+                cluster=f.cluster, workers=_workers(f.workers), total=_workers(f.cluster_workers)
+            )
+        return tr("Computed on the Dask cluster at {cluster}: {workers} took part.").format(
+            cluster=f.cluster, workers=_workers(f.workers)
+        )
     if f.ran_on == "processes":
-        return f"Computed on this machine in {_processes(f.workers)}."
+        return tr("Computed on this machine in {processes}.").format(
+            processes=_n(f.workers, N_("{n} worker process"), N_("{n} worker processes"))
+        )
     if f.ran_on == "this process":
-        return "Computed on this machine in one process."
+        return tr("Computed on this machine in one process.")
     return ""
 
 
@@ -183,7 +237,8 @@ def _processes(k: int) -> str:
 
 def compute_note(f: ForecastFacts) -> str:
     """The same for the terminal line of the step: ``Dask cluster tcp://h:8786, 3 of 3
-    workers`` or ``local, 2 worker processes`` ('' when the engine does not say)."""
+    workers`` or ``local, 2 worker processes`` ('' when the engine does not say). Not on a
+    page: it stays in English."""
     if f.ran_on == "dask":
         of = f" of {f.cluster_workers}" if f.cluster_workers else ""
         return f"Dask cluster {f.cluster}, {f.workers}{of} workers"
@@ -197,49 +252,93 @@ def compute_note(f: ForecastFacts) -> str:
 def backtest_statement(f: ForecastFacts) -> str:
     """The lead-in of the backtest tables: how the scores were made (or that there are none)."""
     if f.origins_used == 0:
-        return (
+        return tr(
             "There is no backtest: every series was too short for one, so the models were "
             "chosen by rule and the tables below are empty."
         )
     where = (
-        f"at {_n(f.origins_used, 'earlier origin')}"
+        tr("at {origins}").format(origins=_origins(f.origins_used))
         if f.origins_min == f.origins_used
-        else f"at {f.origins_min} to {f.origins_used} earlier origins (fewer for shorter series)"
+        else tr("at {low} to {high} earlier origins (fewer for shorter series)").format(
+            low=f.origins_min, high=f.origins_used
+        )
     )
-    return (
-        f"Each candidate model was estimated on the history before the first origin and "
-        f"scored {where} on the up to {f.backtest_horizon} months that followed (MASE: mean "
-        "absolute error divided by the in-sample error of the naive benchmark, seasonal naive "
-        "for series with two full years or more, else the last month; below 1 beats that "
-        "benchmark). *chosen* is each series' own choice; *vs baseline* is the score relative "
-        "to the baseline on the same series."
-    )
+    return tr(
+        "Each candidate model was estimated on the history before the first origin and "
+        "scored {where} on the up to {months} months that followed (MASE: mean absolute error "
+        "divided by the in-sample error of the naive benchmark, seasonal naive for series with "
+        "two full years or more, else the last month; below 1 beats that benchmark). *chosen* "
+        "is each series' own choice; *vs baseline* is the score relative to the baseline on the "
+        "same series."
+    ).format(where=where, months=f.backtest_horizon)
 
 
 def accuracy_statement(f: ForecastFacts) -> str:
     """The lead-in of the accuracy check by level: how it was run, or why it was not."""
     a = f.accuracy
     if a.origins == 0:
-        return f"The check of reconciled against unreconciled forecasts was skipped: {a.note}."
+        return tr(
+            "The check of reconciled against unreconciled forecasts was skipped: {why}."
+        ).format(why=a.note)
     back = (
-        f"from {_n(a.origins, 'earlier origin')} ({a.step} months apart; the latest "
-        f"{a.horizon} months before the cutoff)"
+        tr(
+            "from {origins} ({step} months apart; the latest {horizon} months before the cutoff)"
+        ).format(origins=_origins(a.origins), step=a.step, horizon=a.horizon)
         if a.origins > 1
-        else f"from one earlier origin, {a.horizon} months before the cutoff,"
+        else tr("from one earlier origin, {horizon} months before the cutoff,").format(
+            horizon=a.horizon
+        )
     )
-    text = (
-        f"The whole procedure (models, backtest, reconciliation) was rerun {back} and scored "
-        f"against what then happened over {a.horizon} months: the engine's own forecasts "
-        "against the reconciled ones. *change* compares mean MASE, *median change* the median, "
-        "*Rel. MAE* is the geometric mean of each series' MAE ratio (below 1 = reconciliation "
-        "helped), *improved* the share of series that got better. *Coverage 80%* and "
-        "*Coverage 95%* are the shares of actual months that fell inside the reconciled 80% "
-        "and 95% intervals (they should be close to 80% and 95%; a level with few series has "
-        "few months, so read them with care)."
-    )
+    text = tr(
+        "The whole procedure (models, backtest, reconciliation) was rerun {back} and scored "
+        "against what then happened over {horizon} months: the engine's own forecasts against "
+        "the reconciled ones. *change* compares mean MASE, *median change* the median, *Rel. "
+        "MAE* is the geometric mean of each series' MAE ratio (below 1 = reconciliation "
+        "helped), *improved* the share of series that got better. *Coverage 80%* and *Coverage "
+        "95%* are the shares of actual months that fell inside the reconciled 80% and 95% "
+        "intervals (they should be close to 80% and 95%; a level with few series has few "
+        "months, so read them with care)."
+    ).format(back=back, horizon=a.horizon)
     if a.note:
-        text += f" The check was {a.note}."
+        text = _join([text, tr("The check was {note}.").format(note=a.note)])
     return text
+
+
+def run_statement(info: dict, forecast: pd.DataFrame, max_gap: float, currency: str) -> str:
+    """The forecast run in one paragraph: history, horizon, series, reconciliation and the
+    largest gap left between a level and the sum of the level below (for the appendix)."""
+    text = tr(
+        "History {start} to {cutoff}; forecast {horizon} months to {end}. {series} series in the "
+        "hierarchy, {forecast_series} forecast by the engine; {inactive} had no sales in the "
+        "last 12 months or belong to one of the {left} reps who have left, and are forecast at "
+        "0."
+    ).format(
+        start=f"{info['history_start']:%Y-%m}",
+        cutoff=f"{info['cutoff']:%Y-%m}",
+        horizon=info["horizon"],
+        end=f"{forecast['month'].max():%Y-%m}",
+        series=number(info["series"]),
+        forecast_series=number(info["forecast_series"]),
+        inactive=number(info["inactive_series"]),
+        left=number(info["left_reps"]),
+    )
+    method = f"`{info['method']}`"
+    if info.get("shrinkage") is not None:
+        method = tr("{method} (shrinkage intensity {value})").format(
+            method=method, value=number(info["shrinkage"], 2)
+        )
+    rest = tr(
+        "Reconciliation {method}: the largest gap between any level and the sum of the level "
+        "below is {gap} {currency}; {log} log-scale forecasts were converted from medians to "
+        "means, and {zeroed} negative series-months of the lowest level were set to 0."
+    ).format(
+        method=method,
+        gap=f"{max_gap:.2g}",
+        currency=i18n.currency_suffix(currency),
+        log=number(info["log_corrected"]),
+        zeroed=number(info["zeroed"]),
+    )
+    return _join([text, rest])
 
 
 # --------------------------------------------------------------------------- the outlook
@@ -266,15 +365,24 @@ def outlook_statement(forecast: pd.DataFrame, history: pd.DataFrame, currency: s
     n_last = min(12, len(hist))
     last = float(hist.iloc[-n_last:].sum())
     ly, covered = _last_year(tot, history, "total")
-    text = f"Forecast for the next {len(tot)} months: **{money(total, currency, scale='auto')}**"
     if covered and float(ly.sum()):
-        text += (
-            f", against {money(float(ly.sum()), currency, scale='auto')} in the same months a "
-            f"year earlier ({pct(total / float(ly.sum()) - 1, signed=True)})"
+        return tr(
+            "Forecast for the next {months} months: **{total}**, against {last_year} in the same "
+            "months a year earlier ({growth}) and {last} in the last {n_last} months."
+        ).format(
+            months=len(tot),
+            total=money(total, currency),
+            last_year=money(float(ly.sum()), currency),
+            growth=pct(total / float(ly.sum()) - 1, signed=True),
+            last=money(last, currency),
+            n_last=n_last,
         )
-    else:
-        text += " (the history does not cover the same months a year earlier: no comparison)"
-    return text + f" and {money(last, currency, scale='auto')} in the last {n_last} months."
+    return tr(
+        "Forecast for the next {months} months: **{total}** (the history does not cover the "
+        "same months a year earlier: no comparison) and {last} in the last {n_last} months."
+    ).format(
+        months=len(tot), total=money(total, currency), last=money(last, currency), n_last=n_last
+    )
 
 
 def forecast_by(forecast: pd.DataFrame, history: pd.DataFrame, level: str) -> pd.DataFrame:

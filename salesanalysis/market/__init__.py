@@ -27,6 +27,7 @@ from salesanalysis.market.analysis import (
 )
 from salesanalysis.market.narrative import (
     COLUMN_LABELS,
+    column_labels,
     describe_concentration,
     describe_customers,
     describe_kpis,
@@ -34,7 +35,10 @@ from salesanalysis.market.narrative import (
     describe_price_volume,
     describe_share,
     describe_trend,
+    dimension_name,
     kpi_table,
+    share_table,
+    window_label,
 )
 from salesanalysis.market.params import MarketParams, market_parameters
 from salesanalysis.report.formatting import md
@@ -46,6 +50,7 @@ __all__ = [
     "TrendSeasonality",
     "Window",
     "as_period",
+    "column_labels",
     "concentration",
     "customer_base",
     "customer_revenue",
@@ -57,6 +62,7 @@ __all__ = [
     "describe_price_volume",
     "describe_share",
     "describe_trend",
+    "dimension_name",
     "headline_kpis",
     "kpi_table",
     "market_parameters",
@@ -68,6 +74,8 @@ __all__ = [
     "monthly_revenue",
     "pareto_curve",
     "price_volume",
+    "share_table",
     "trend_seasonality",
     "window",
+    "window_label",
 ]

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from salesanalysis.errors import InputError
+from salesanalysis.i18n import tr
 
 __all__ = [
     "WINDOWS",
@@ -286,8 +287,10 @@ def trend_seasonality(
     y = revenue.astype("float64")
     if len(y) < 2 * period:
         raise InputError(
-            f"trend and seasonality need at least {2 * period} months of history; the data has "
-            f"{len(y)}",
+            tr(
+                "trend and seasonality need at least {needed} months of history; the data has "
+                "{months}"
+            ).format(needed=2 * period, months=len(y)),
             fix="Add older transactions, or read the trend from the monthly chart for now.",
         )
     if y.isna().any():
@@ -329,8 +332,8 @@ def trend_seasonality(
     indices = pd.DataFrame(
         {"calendar_month": idx.index.astype("int64"), "seasonal_index": idx.to_numpy()}
     )
-    tr = comp["trend"].to_numpy()
-    trend_yoy = float(tr[-1] / tr[-1 - period] - 1) if tr[-1 - period] > 0 else float("nan")
+    tv = comp["trend"].to_numpy()
+    trend_yoy = float(tv[-1] / tv[-1 - period] - 1) if tv[-1 - period] > 0 else float("nan")
     resid_x, seas_np = np.asarray(fit.resid), np.asarray(fit.seasonal)
     denom = np.var(seas_np + resid_x)
     level = float(np.mean(np.abs(x))) or 1.0
@@ -791,8 +794,10 @@ def price_volume(
     pw = w.shift(-12)
     if pw.start < _first_month(cube):
         raise InputError(
-            f"price and volume effects need the same {window_name} window a year earlier "
-            f"({pw.label()}), which starts before the data",
+            tr(
+                "price and volume effects need the same months a year earlier ({months}), which "
+                "start before the data"
+            ).format(months=pw.label()),
             fix="Use a later report period or add older transactions.",
         )
     agg = {"revenue": "sum", "quantity": "sum"}

@@ -3,8 +3,9 @@
 Every function returns a :class:`matplotlib.figure.Figure` made without pyplot (a notebook shows
 it once, as the cell's result); with nothing to draw (no forecast, no backtest scores...) it is
 :func:`~salesanalysis.report.charts.empty_chart`: the title and a sentence, never an error.
-Titles and axes are in Chinese with units; call :func:`salesanalysis.report.charts.setup` first
-so that the CJK font is used.
+Titles, axes and legends are written in English and shown in the report's language through the
+message catalogue (domain ``forecast``); call :func:`salesanalysis.report.charts.setup` first so
+that the CJK font is used.
 """
 
 from __future__ import annotations
@@ -19,9 +20,13 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from salesanalysis.forecast.hierarchy import ALL, KEY_COLS, LEVEL_KEYS, LEVELS
+from salesanalysis.i18n import N_, tr
+from salesanalysis.report.formatting import number, pct
 
 __all__ = [
     "LEVEL_LABELS",
+    "level_label",
+    "model_label",
     "series_label",
     "fan_chart",
     "fan_chart_grid",
@@ -33,13 +38,27 @@ __all__ = [
 ]
 
 LEVEL_LABELS: dict[str, str] = {
-    "total": "公司合计",
-    "region": "区域",
-    "product_line": "产品线",
-    "customer_type": "客户类型",
-    "cell": "区域×产品线×客户类型",
-    "rep": "销售代表",
-    "bottom": "代表×产品线×客户类型",
+    "total": N_("Company total"),
+    "region": N_("Region"),
+    "product_line": N_("Product line"),
+    "customer_type": N_("Customer type"),
+    "cell": N_("Region × product line × customer type"),
+    "rep": N_("Rep"),
+    "bottom": N_("Rep × product line × customer type"),
+}
+"""The levels' names in English; :func:`level_label` gives them in the report's language."""
+_MODEL_LABELS: dict[str, str] = {
+    "snaive": N_("seasonal naive"),
+    "naive": N_("naive"),
+    "mean": N_("mean"),
+    "ets": "ETS",
+    "theta": "Theta",
+    "arima": "ARIMA",
+    "combo_median": N_("median of models"),
+    "combo": N_("median of models"),
+    "chosen": N_("chosen"),
+    "zero": N_("all zero"),
+    "stopped": N_("stopped selling"),
 }
 HIST_COLOR = "#333333"
 MEAN_COLOR = "#1f5f99"
@@ -47,6 +66,17 @@ BAND_COLOR = "#1f5f99"
 LAST_YEAR_COLOR = "#c0504d"
 GREY = "#7f7f7f"
 FIGSIZE = (9.0, 4.5)
+
+
+def level_label(level: str) -> str:
+    """A hierarchy level's name in the report's language (``region`` -> ``区域``)."""
+    return tr(LEVEL_LABELS[level]) if level in LEVEL_LABELS else level
+
+
+def model_label(model: str) -> str:
+    """A model's name in the report's language (``snaive`` -> ``seasonal naive``); ETS, Theta
+    and ARIMA keep their names."""
+    return tr(_MODEL_LABELS[model]) if model in _MODEL_LABELS else model
 
 
 def _figure(nrows: int = 1, ncols: int = 1, *, figsize=FIGSIZE, **kw) -> tuple[Figure, np.ndarray]:
@@ -84,7 +114,7 @@ def series_label(row: Mapping[str, str] | pd.Series) -> str:
     level = str(row["level"])
     parts = [str(row[c]) for c in LEVEL_KEYS.get(level, KEY_COLS) if str(row[c]) != ALL]
     if level == "total" or not parts:
-        return LEVEL_LABELS["total"]
+        return level_label("total")
     return " / ".join(parts)
 
 
@@ -135,9 +165,9 @@ def _draw_fan(
             color=BAND_COLOR,
             alpha=float(a),
             linewidth=0,
-            label=f"{lv}% 预测区间",
+            label=tr("{level}% interval").format(level=lv),
         )
-    ax.plot(shown["month"], shown["value"], color=HIST_COLOR, linewidth=1.4, label="实际")
+    ax.plot(shown["month"], shown["value"], color=HIST_COLOR, linewidth=1.4, label=tr("Actual"))
     if len(fc) and len(shown):  # join the forecast line to the last actual month
         join = pd.concat(
             [
@@ -147,7 +177,9 @@ def _draw_fan(
         )
     else:
         join = fc[["month", "mean"]]
-    ax.plot(join["month"], join["mean"], color=MEAN_COLOR, linewidth=1.8, label="预测（均值）")
+    ax.plot(
+        join["month"], join["mean"], color=MEAN_COLOR, linewidth=1.8, label=tr("Forecast (mean)")
+    )
     # last year: the actual of the same calendar months one year before each forecast month
     ly = hist.set_index("month")["value"]
     ly_months = pd.DatetimeIndex(fc["month"]) - pd.DateOffset(years=1)
@@ -159,14 +191,14 @@ def _draw_fan(
             color=LAST_YEAR_COLOR,
             linewidth=1.2,
             linestyle="--",
-            label="上年同月实际",
+            label=tr("Same month last year"),
         )
     if len(fc):
         ax.axvline(
             fc["month"].min() - pd.Timedelta(days=15), color=GREY, linewidth=0.8, linestyle=":"
         )
-    ax.set_xlabel("月份")
-    ax.set_ylabel("月收入")
+    ax.set_xlabel(tr("Month"))
+    ax.set_ylabel(tr("Monthly revenue"))
     _month_axis(ax, compact)
     if legend:
         ax.legend(loc="upper left", fontsize="small", ncols=2)
@@ -191,7 +223,7 @@ def fan_chart(
         history_months: months of history shown before the forecast.
     """
     if forecast.empty:
-        return _empty(title or "月收入实际与预测", "没有预测 · No forecast")
+        return _empty(title or tr("Monthly revenue: actual and forecast"), tr("No forecast."))
     fc = _select(forecast, level, keys)
     hist = _history(history, level, keys)
     if fc.empty:
@@ -201,7 +233,12 @@ def fan_chart(
     _draw_fan(ax, fc, hist, history_months=history_months, legend=True)
     _money_axis(ax, currency)
     name = series_label(fc.iloc[0])
-    ax.set_title(title or f"{name}：月收入实际与预测（{len(fc)} 个月）")
+    ax.set_title(
+        title
+        or tr("{series}: monthly revenue, actual and forecast ({months} months)").format(
+            series=name, months=len(fc)
+        )
+    )
     return fig
 
 
@@ -216,10 +253,10 @@ def fan_chart_grid(
     max_panels: int = 12,
 ) -> Figure:
     """One fan chart per key of ``level`` (e.g. each region), biggest forecast first."""
-    title = f"按{LEVEL_LABELS.get(level, level)}：月收入实际与预测"
+    title = tr("By {level}: monthly revenue, actual and forecast").format(level=level_label(level))
     fc = forecast[forecast["level"] == level] if len(forecast) else forecast
     if fc.empty:
-        return _empty(title, "没有预测 · No forecast")
+        return _empty(title, tr("No forecast."))
     cols = list(LEVEL_KEYS[level])
     order = (
         (fc.groupby(cols, sort=True)["mean"].sum().sort_values(ascending=False).index[:max_panels])
@@ -276,10 +313,12 @@ def accuracy_chart(
     """
     from matplotlib.colors import TwoSlopeNorm
 
-    title = f"回测平均 {metric.upper()}：按层级和模型（越低越好）"
+    title = tr("Backtest mean {metric} by level and model (lower is better)").format(
+        metric=metric.upper()
+    )
     d = summary.dropna(subset=[metric]) if len(summary) else summary
     if d.empty:
-        return _empty(title, "没有回测结果 · No backtest scores")
+        return _empty(title, tr("No backtest scores."))
     levels = [lv for lv in LEVELS if lv in set(d["level"])]
     present = list(dict.fromkeys(d["model"]))
     models = [m for m in (baseline,) if m in present]
@@ -316,31 +355,41 @@ def accuracy_chart(
                 color="white" if dark else "black",
                 fontweight="bold" if models[c] == "chosen" else "normal",
             )
-    ax.set_xticks(range(len(models)), models, rotation=30, ha="right")
-    ax.set_yticks(range(len(levels)), [LEVEL_LABELS.get(lv, lv) for lv in levels])
+    ax.set_xticks(range(len(models)), [model_label(m) for m in models], rotation=30, ha="right")
+    ax.set_yticks(range(len(levels)), [level_label(lv) for lv in levels])
     ax.grid(False)
-    ax.set_xlabel("模型（chosen = 各序列自己选中的模型）")
+    ax.set_xlabel(tr("Model (chosen = each series' own choice)"))
     cb = fig.colorbar(im, ax=ax, fraction=0.04, pad=0.02)
-    cb.set_label(f"相对季节性朴素法的 {metric.upper()}（<1 更好）")
+    cb.set_label(
+        tr("{metric} relative to the baseline (below 1 is better)").format(metric=metric.upper())
+    )
     ax.set_title(title)
     return fig
 
 
 def reconciliation_chart(accuracy: pd.DataFrame) -> Figure:
     """MASE of base against reconciled forecasts per level (from ``reconciliation_backtest``)."""
-    title = "调和前后的预测精度（按层级）"
+    title = tr("Forecast accuracy before and after reconciliation, by level")
     d = accuracy.dropna(subset=["mase_base"]) if len(accuracy) else accuracy
     if d.empty:
-        return _empty(title, "没有留出期结果 · No hold-out scores")
+        return _empty(title, tr("No hold-out scores."))
     levels = list(d["level"])
     fig, axes = _figure(figsize=(9.0, 0.5 * len(levels) + 1.6))
     ax = axes[0, 0]
     y = np.arange(len(levels))
-    ax.barh(y - 0.2, d["mase_base"], height=0.4, color="#a9c4de", label="调和前（各自预测）")
-    ax.barh(y + 0.2, d["mase_reconciled"], height=0.4, color=MEAN_COLOR, label="调和后（可加总）")
+    ax.barh(
+        y - 0.2, d["mase_base"], height=0.4, color="#a9c4de", label=tr("Before reconciliation")
+    )
+    ax.barh(
+        y + 0.2,
+        d["mase_reconciled"],
+        height=0.4,
+        color=MEAN_COLOR,
+        label=tr("After reconciliation (adds up)"),
+    )
     for yi, (b, r) in enumerate(zip(d["mase_base"], d["mase_reconciled"], strict=True)):
         ax.annotate(
-            f"{(r / b - 1):+.1%}",
+            pct(r / b - 1, signed=True),
             (max(b, r), yi),
             xytext=(4, 0),
             textcoords="offset points",
@@ -348,9 +397,9 @@ def reconciliation_chart(accuracy: pd.DataFrame) -> Figure:
             fontsize="small",
             color=GREY,
         )
-    ax.set_yticks(y, [LEVEL_LABELS.get(lv, lv) for lv in levels])
+    ax.set_yticks(y, [level_label(lv) for lv in levels])
     ax.invert_yaxis()
-    ax.set_xlabel("留出期平均 MASE（越低越好）")
+    ax.set_xlabel(tr("Hold-out mean MASE (lower is better)"))
     ax.set_title(title)
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small")
     return fig
@@ -361,11 +410,11 @@ def chosen_models_chart(chosen: pd.DataFrame) -> Figure:
 
     Uses the engine's ``candidate`` column (model family) when present, else ``model``.
     """
-    title = "各层级选中的预测模型"
+    title = tr("Models chosen at each level")
     fam = "candidate" if "candidate" in chosen.columns else "model"
     d = chosen[chosen[fam] != "inactive"] if len(chosen) else chosen
     if d.empty:
-        return _empty(title, "没有做过模型选择的序列 · No series chose a model")
+        return _empty(title, tr("No series chose a model."))
     tab = d.groupby(["level", fam]).size().unstack(fill_value=0)
     tab = tab.reindex([lv for lv in LEVELS if lv in tab.index])
     share = tab.div(tab.sum(axis=1), axis=0)
@@ -384,15 +433,21 @@ def chosen_models_chart(chosen: pd.DataFrame) -> Figure:
     ]
     y = np.arange(len(share))
     for i, model in enumerate(share.columns):
-        ax.barh(y, share[model], left=left, color=palette[i % len(palette)], label=model)
+        ax.barh(
+            y, share[model], left=left, color=palette[i % len(palette)], label=model_label(model)
+        )
         left += share[model].to_numpy()
     ax.set_yticks(
-        y, [f"{LEVEL_LABELS.get(lv, lv)}（{int(tab.loc[lv].sum())} 条）" for lv in share.index]
+        y,
+        [
+            tr("{level} ({n} series)").format(level=level_label(lv), n=number(tab.loc[lv].sum()))
+            for lv in share.index
+        ],
     )
     ax.invert_yaxis()
     from salesanalysis.report.charts import pct_axis
 
-    pct_axis(ax, "x", label="所选模型占该层级序列数的比例")
+    pct_axis(ax, "x", label=tr("Share of the level's series"))
     ax.set_xlim(0, 1)
     ax.set_title(title)
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small")
@@ -411,9 +466,9 @@ def hardest_series_chart(
 ) -> Figure:
     """Fan charts of the series in ``hardest`` (rows with ``level`` and the key columns)."""
     n = len(hardest)
-    title = "最难预测的序列（回测误差最大）"
+    title = tr("Series that were hardest to forecast (largest backtest errors)")
     if n == 0 or forecast.empty:
-        return _empty(title, "没有回测误差可比较的序列 · No series with backtest scores")
+        return _empty(title, tr("No series with backtest scores."))
     nrows = max(1, math.ceil(n / ncols))
     fig, axes = _figure(nrows, ncols, figsize=(4.6 * ncols, 3.0 * nrows + 0.6))
     for i, (_, row) in enumerate(hardest.iterrows()):
@@ -429,13 +484,14 @@ def hardest_series_chart(
             compact=True,
         )
         _money_axis(ax, currency)
-        extra = (
-            f"，{score.upper()} {row[score]:.2f}" if score in row and pd.notna(row[score]) else ""
+        name = tr("{level}: {series}").format(
+            level=level_label(row["level"]), series=series_label(row)
         )
-        ax.set_title(
-            f"{LEVEL_LABELS.get(row['level'], row['level'])}：{series_label(row)}{extra}",
-            fontsize="small",
-        )
+        if score in row and pd.notna(row[score]):
+            name = tr("{series}, {metric} {value}").format(
+                series=name, metric=score.upper(), value=number(row[score], 2)
+            )
+        ax.set_title(name, fontsize="small")
     for ax in axes.flat[n:]:
         ax.set_visible(False)
     fig.suptitle(title, fontweight="bold", x=0.01, ha="left")
