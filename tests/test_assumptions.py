@@ -4,6 +4,7 @@ from a plan file, the edits read back from them (old -> new), and seeding a note
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import pytest
@@ -85,6 +86,57 @@ def test_assumption_table_shows_every_value_in_words_with_the_plans_comment():
     edited = assumption_table(plan, comments, edited=["cushion_pct"]).set_index("assumption")
     assert edited.loc["Cushion", "explanation"] != comments["cushion_pct"]
     assert "edited in this notebook" in edited.loc["Cushion", "explanation"]
+
+
+def test_plan_comments_join_a_chinese_continuation_without_a_space(tmp_path):
+    path = tmp_path / "plan.yaml"
+    path.write_text(
+        "reps:\n"
+        "  load_band: 0.2      # 每位销售代表的单位有效产能目标\n"
+        "                      # 保持在中位数的 ±20% 以内\n"
+        "  book_weight: 0.5    # 区域客户目标相差超过 10%\n"
+        "                      # 且无策略支撑时\n"
+        "  ramp_months: 6      # months until a new hire\n"
+        "                      # reaches full capacity\n",
+        encoding="utf-8",
+    )
+    assert plan_comments(path) == {
+        "reps.load_band": "每位销售代表的单位有效产能目标保持在中位数的 ±20% 以内",
+        "reps.book_weight": "区域客户目标相差超过 10% 且无策略支撑时",
+        "reps.ramp_months": "months until a new hire reaches full capacity",
+    }
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_plans_codes_read_in_words_in_the_reports_language(lang):
+    """ramp_curve, capacity_policy, reps.allocation and phasing hold codes (``hire``,
+    ``capacity_and_book``): the page shows the words of targets.output.WORDS, in both
+    languages, in the assumption table and in the edits table."""
+    from salesanalysis import i18n
+    from salesanalysis.targets.output import WORDS
+
+    i18n.set_report(lang)
+    plan = load_plan(SAMPLE_PLAN)
+    rows = assumption_table(plan).set_index("assumption")["value"]
+    coded = {
+        "Ramp-up curve": ("ramp_curve", plan.reps.ramp_curve),
+        "Capacity policy": ("capacity_policy", plan.reps.capacity_policy),
+        "Rep allocation": ("allocation", plan.reps.allocation),
+        "Phasing": ("phasing", plan.phasing),
+    }
+    for label, (words, code) in coded.items():
+        shown = rows[i18n.tr(label)]
+        assert shown == i18n.tr(WORDS[words][code])
+        if lang == "zh":  # translated: no code left on a Chinese page
+            assert not re.search(r"[A-Za-z]", shown), shown
+    ns = _namespace(seed_cells(plan))
+    ns["capacity_policy"] = "rebalance"
+    edits = edits_table(apply_literals(plan, ns)).set_index("assumption")
+    edit = edits.loc[i18n.tr("Capacity policy")]
+    assert (edit["plan_file"], edit["notebook"]) == (
+        i18n.tr(WORDS["capacity_policy"][plan.reps.capacity_policy]),
+        i18n.tr(WORDS["capacity_policy"]["rebalance"]),
+    )
 
 
 def test_seeded_cells_read_back_as_the_plan_with_no_edit():

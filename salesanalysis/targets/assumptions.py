@@ -33,6 +33,7 @@ import pandas as pd
 
 from salesanalysis.errors import PlanError
 from salesanalysis.i18n import N_, tr
+from salesanalysis.targets.output import WORDS
 from salesanalysis.targets.plan import KEY_NAMES, Plan
 
 __all__ = [
@@ -61,11 +62,14 @@ class Assumption:
         name: the notebook variable (``revenue_growth``).
         key: the ``plan.yaml`` key it stands for (``targets.revenue.growth``).
         fmt: how its value reads: ``pct``, ``signed_pct``, ``money``, ``int``, ``number``,
-            ``text``, ``months``, ``percentile``, ``strategies``, ``pins``.
+            ``text``, ``months``, ``percentile``, ``strategies``, ``pins``, ``words`` (a code
+            read through ``WORDS[words]``).
         label: what it is called on the page (an ``N_`` msgid).
         about: the standard explanation when the plan file has no comment (an ``N_`` msgid).
         cell: the literal cell it is written in (a key of :data:`CELL_TAGS`).
         group: assumptions applied together (a target's three ways, the key weights).
+        words: for ``fmt="words"``, the key of :data:`~salesanalysis.targets.output.WORDS`
+            whose words the value's code reads in (``capacity_policy``: ``hire`` -> "hire").
     """
 
     name: str
@@ -75,10 +79,16 @@ class Assumption:
     about: str
     cell: str
     group: str = ""
+    words: str = ""
 
 
 def _a(name: str, key: str, fmt: str, label: str, about: str, cell: str, group: str = ""):
     return Assumption(name, key, fmt, label, about, cell, group)
+
+
+def _coded(name: str, key: str, label: str, about: str, words: str) -> Assumption:
+    """A ``reps`` assumption whose value is one of the plan's codes, shown in words."""
+    return Assumption(name, key, "words", label, about, "reps", words=words)
 
 
 _TARGET_ABOUT = {
@@ -223,13 +233,12 @@ ASSUMPTIONS: tuple[Assumption, ...] = (
         N_("Months for a new hire to reach full capacity."),
         "reps",
     ),
-    _a(
+    _coded(
         "ramp_curve",
         "reps.ramp_curve",
-        "text",
         N_("Ramp-up curve"),
         N_("linear, step or s_curve."),
-        "reps",
+        "ramp_curve",
     ),
     _a(
         "ramp_start",
@@ -263,13 +272,12 @@ ASSUMPTIONS: tuple[Assumption, ...] = (
         N_("The band around the median load the capacity policy holds reps in."),
         "reps",
     ),
-    _a(
+    _coded(
         "capacity_policy",
         "reps.capacity_policy",
-        "text",
         N_("Capacity policy"),
         N_("hire, rebalance or flag: what happens to a region outside the band."),
-        "reps",
+        "capacity_policy",
     ),
     _a(
         "book_weight",
@@ -279,21 +287,19 @@ ASSUMPTIONS: tuple[Assumption, ...] = (
         N_("Within a region, 0 = capacity only; 1 = capacity x book index."),
         "reps",
     ),
-    _a(
+    _coded(
         "rep_allocation",
         "reps.allocation",
-        "text",
         N_("Rep allocation"),
         N_("How a region's target is split over its reps."),
-        "reps",
+        "allocation",
     ),
-    _a(
+    _coded(
         "phasing",
         "phasing",
-        "text",
         N_("Phasing"),
         N_("Months follow the history or the forecast seasonality."),
-        "reps",
+        "phasing",
     ),
     _a(
         "rounding_revenue",
@@ -338,6 +344,7 @@ _CELL_TITLES = {
 
 # --------------------------------------------------------------------------- plan comments
 
+_CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")  # ideographs, CJK punctuation
 _KEY_LINE = re.compile(r"^(?P<indent> *)(?P<dash>- +)?(?P<key>[A-Za-z_][\w]*)\s*:(?P<rest>.*)$")
 _COMMENT_LINE = re.compile(r"^(?P<indent> *)#\s?(?P<text>.*)$")
 
@@ -357,11 +364,19 @@ def _split_comment(rest: str) -> tuple[str, str]:
     return rest.strip(), ""
 
 
+def _continue(text: str, more: str) -> str:
+    """A comment continued on the next line: joined by a space, or without one where the
+    break falls between Chinese characters (``且无策略`` + ``支撑时`` -> ``且无策略支撑时``)."""
+    glued = _CJK.match(text[-1:]) and _CJK.match(more[:1])
+    return text + ("" if glued else " ") + more
+
+
 def plan_comments(path: str | Path | None) -> dict[str, str]:
     """The plan file's comments by key path (``targets.revenue``, ``reps.load_band``).
 
     A key's comment is the ``# ...`` after it on its line, continued by comment-only lines
-    indented deeper than the key that follow it. Keys inside lists are skipped. A missing or
+    indented deeper than the key that follow it (joined by a space, or without one between
+    Chinese characters). Keys inside lists are skipped. A missing or
     unreadable file gives no comments.
     """
     try:
@@ -375,7 +390,7 @@ def plan_comments(path: str | Path | None) -> dict[str, str]:
         c = _COMMENT_LINE.match(line)
         if c:
             if last and len(c["indent"]) > last[1] and c["text"].strip():
-                out[last[0]] += " " + c["text"].strip()
+                out[last[0]] = _continue(out[last[0]], c["text"].strip())
             else:
                 last = None
             continue
@@ -439,15 +454,20 @@ def literals(plan: Plan) -> dict[str, Any]:
 
 
 def _segment_words(seg: Mapping[str, Any]) -> str:
-    return ", ".join(str(v) for v in seg.values())
+    return tr(", ").join(str(v) for v in seg.values())
 
 
-def describe_value(fmt: str, value: Any, currency: str = "CNY") -> str:
-    """A value as the page shows it (``10.0%``, ``4,700.0万元``, ``12 months``, names)."""
+def describe_value(
+    fmt: str, value: Any, currency: str = "CNY", words: Mapping[str, str] | None = None
+) -> str:
+    """A value as the page shows it (``10.0%``, ``4,700.0万元``, ``12 months``, names; with
+    ``fmt="words"``, a code in the words of ``words``: ``hire`` -> "hire" / "招聘")."""
     from salesanalysis.report.formatting import money, number, pct
 
     if value is None:
         return tr("none")
+    if fmt == "words":
+        return tr(words[value]) if words and value in words else str(value)
     if fmt == "pct":
         return pct(value)
     if fmt == "signed_pct":
@@ -479,7 +499,9 @@ def _pin_words(p: Mapping[str, Any], currency: str) -> str:
         parts.append(tr("revenue {amount}").format(amount=money(p["revenue"], currency)))
     if p.get("customers") is not None:
         parts.append(tr("customers {n}").format(n=number(p["customers"])))
-    return f"{_segment_words(p.get('segment', {}))}: {', '.join(parts)}"
+    return tr("{segment}: {change}").format(
+        segment=_segment_words(p.get("segment", {})), change=tr(", ").join(parts)
+    )
 
 
 _KIND_WORDS = {
@@ -501,7 +523,9 @@ def _strategy_rows(plan: Plan) -> list[dict[str, str]]:
         rows.append(
             {
                 "assumption": tr("Strategy: {name}").format(name=s.name),
-                "value": f"{_segment_words(s.segment_dict)}: {change}",
+                "value": tr("{segment}: {change}").format(
+                    segment=_segment_words(s.segment_dict), change=change
+                ),
                 "explanation": s.rationale,
             }
         )
@@ -561,10 +585,15 @@ def _target_comments(a: Assumption, comments: Mapping[str, str]) -> Mapping[str,
     return {a.key: own} if own else {}
 
 
+def _describe(a: Assumption, value: Any, currency: str) -> str:
+    """:func:`describe_value` of one assumption (its codes in words)."""
+    return describe_value(a.fmt, value, currency, WORDS.get(a.words))
+
+
 def _row(a: Assumption, value: Any, comments: Mapping[str, str], currency: str) -> dict[str, str]:
     return {
         "assumption": tr(a.label),
-        "value": describe_value(a.fmt, value, currency),
+        "value": _describe(a, value, currency),
         "explanation": _comment_for(a, comments) or tr(a.about),
     }
 
@@ -644,8 +673,8 @@ def apply_literals(plan: Plan, namespace: Mapping[str, Any]) -> Applied:
         {
             "name": a.name,
             "assumption": tr(a.label),
-            "plan_file": describe_value(a.fmt, base[a.name], plan.currency),
-            "notebook": describe_value(a.fmt, now[a.name], used.currency),
+            "plan_file": _describe(a, base[a.name], plan.currency),
+            "notebook": _describe(a, now[a.name], used.currency),
         }
         for a in ASSUMPTIONS
         if not _same(base[a.name], now[a.name])

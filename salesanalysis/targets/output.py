@@ -50,9 +50,16 @@ WORDS: dict[str, dict[str, str]] = {
         "history_share": N_("history share"),
         "equal_capacity": N_("equal capacity"),
     },
+    "ramp_curve": {"linear": N_("linear"), "step": N_("stepped"), "s_curve": N_("S-curve")},
+    "phasing": {
+        "history": N_("history seasonality"),
+        "forecast": N_("forecast seasonality"),
+    },
 }
-"""The codes step 03's tables hold (``measure``, ``level``, ``kind``...) in words; translated
-by :func:`in_words` (and by ``tr(WORDS[column][code])`` in a sentence)."""
+"""The codes step 03's tables hold (``measure``, ``level``, ``kind``...) and the plan's coded
+settings (``capacity_policy``, ``allocation``, ``ramp_curve``, ``phasing``) in words; translated
+by :func:`in_words` (and by ``tr(WORDS[column][code])`` in a sentence or the assumption
+table)."""
 
 _SHEETS = [
     ("Company", []),
