@@ -83,8 +83,9 @@ def data_labels(run: Path) -> set[str]:
             ) and not pd.api.types.is_datetime64_any_dtype(df[c]):
                 labels |= set(df[c].dropna().astype(str).unique()[:5000])
     plan = out / "plan.json"
-    if plan.exists():
-        labels |= set(_strings(json.loads(plan.read_text(encoding="utf-8"))))
+    if plan.exists():  # the plan's free text only, not its codes (hire, linear: shown in words)
+        data = json.loads(plan.read_text(encoding="utf-8"))
+        labels |= set(_strings([data.get("name"), data.get("strategies"), data.get("pins")]))
     manifest = run / "run.json"
     if manifest.exists():
         m = json.loads(manifest.read_text(encoding="utf-8"))

@@ -236,16 +236,23 @@ def _processes(k: int) -> str:
 
 
 def compute_note(f: ForecastFacts) -> str:
-    """The same for the terminal line of the step: ``Dask cluster tcp://h:8786, 3 of 3
-    workers`` or ``local, 2 worker processes`` ('' when the engine does not say). Not on a
-    page: it stays in English."""
+    """The same for the terminal line of the step and the appendix's run record: ``Dask
+    cluster tcp://h:8786, 3 of 3 workers`` or ``local, 2 worker processes`` ('' when the engine
+    does not say), in the report's language."""
     if f.ran_on == "dask":
-        of = f" of {f.cluster_workers}" if f.cluster_workers else ""
-        return f"Dask cluster {f.cluster}, {f.workers}{of} workers"
+        if f.cluster_workers:
+            return tr("Dask cluster {cluster}, {workers} of {total} workers").format(
+                cluster=f.cluster, workers=f.workers, total=f.cluster_workers
+            )
+        return tr("Dask cluster {cluster}, {workers} workers").format(
+            cluster=f.cluster, workers=f.workers
+        )
     if f.ran_on == "processes":
-        return f"local, {_processes(f.workers)}"
+        if f.workers == 1:
+            return tr("local, 1 worker process")
+        return tr("local, {n} worker processes").format(n=f"{f.workers:,}")
     if f.ran_on == "this process":
-        return "local, one process"
+        return tr("local, one process")
     return ""
 
 
