@@ -5,12 +5,15 @@ demand_plan.xlsx opened with openpyxl, as a person would open them.
 * revised_targets.xlsx has the sheets people use (company by month, rep x month, rep summary,
   detail), each adding up to revised_targets.parquet, with SUBTOTAL total rows, numbers stored
   as numbers and the header row and first column frozen;
+* after ``plan import`` every sheet of targets.xlsx that shows rep targets (the level sheets,
+  Rep x month, Rep load, Headcount) agrees with targets.parquet.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -189,3 +192,157 @@ def test_revised_workbook_is_formatted_for_work(run: Path):
     for row in ws.iter_rows(min_row=2, max_row=ws.max_row - 1):
         assert isinstance(row[j].value, int | float) and row[j].number_format == "#,##0"
         assert row[pct].value is None or row[pct].number_format == "0.0%"
+
+
+# --------------------------------------------------------------------------------------------
+# plan import: every sheet of the workbook shows the imported targets
+
+
+def _edit(src: Path, dest: Path, new: dict[str, float]) -> None:
+    from openpyxl import load_workbook
+
+    wb = load_workbook(src)
+    ws = wb["Rep"]
+    head = [c.value for c in ws[1]]
+    rep, target = head.index("销售代表编号 Rep ID"), head.index("目标收入 Target revenue (CNY)")
+    for row in ws.iter_rows(min_row=2):
+        if row[rep].value in new:
+            row[target].value = new[row[rep].value]
+    wb.save(dest)
+
+
+def test_import_leaves_every_sheet_in_line_with_the_targets(run: Path, tmp_path: Path):
+    from salesanalysis import i18n
+    from salesanalysis.i18n import tr
+    from salesanalysis.targets.output import workbook_differences
+    from salesanalysis.targets.record_import import import_workbook
+
+    mine = tmp_path / PERIOD
+    shutil.copytree(run, mine)
+    outputs = mine / "outputs"
+    before = pd.read_parquet(outputs / "targets.parquet")
+    assert workbook_differences(outputs / "targets.xlsx", before) == []  # as written
+    old = before.groupby("rep_id")["target_revenue"].sum()
+    edited = tmp_path / "edited.xlsx"
+    _edit(outputs / "targets.xlsx", edited, {"R1": old["R1"] + 300})  # R3 offsets (pin)
+    stale = outputs / "stale.xlsx"
+    shutil.copy(outputs / "targets.xlsx", stale)
+
+    res = import_workbook(mine, edited, tmp_path / "plans")
+    after = pd.read_parquet(outputs / "targets.parquet")
+    assert res.version is None and after.groupby("rep_id")["target_revenue"].sum()["R1"] == (
+        old["R1"] + 300
+    )
+    assert workbook_differences(outputs / "targets.xlsx", after) == []
+    # the check sees what a refresh of the level sheets alone would leave behind
+    found = workbook_differences(stale, after)
+    assert any(d.startswith("sheet Rep x month") for d in found)
+    assert any(d.startswith("sheet Rep load") for d in found)
+
+    sheets = _sheets(outputs / "targets.xlsx")
+    load, _ = _frame(sheets["Rep load"])
+    load = load.set_index("rep_id")
+    assert np.allclose(load["load_eff"], load["target_revenue"] / load["eff_capacity"])
+    med = load.loc[~load["tbh"].astype(bool), "load_eff"].median()
+    assert np.allclose(load["load_vs_median"], load["load_eff"] / med - 1)
+    plan = json.loads((outputs / "plan.json").read_text(encoding="utf-8"))
+    lim = plan["reps"]["load_flag_pct"]
+    i18n.set_report_from_plan(plan)  # flags read in the run's language
+    for rep, row in load.iterrows():
+        vs = row["load_vs_median"]
+        want = tr("above") if vs > lim else tr("below") if vs < -lim else None
+        assert (row["flag"] if isinstance(row["flag"], str) else None) == want, rep
+    rep_sheet, _ = _frame(sheets["Rep"])
+    shown = rep_sheet.set_index("rep_id")["flag"].fillna("")
+    assert shown.to_dict() == load["flag"].fillna("").to_dict()
+
+
+UNIT = 100.0
+TEAM = {"华东": ["E1", "E2"], "华北": ["N1", "N2", "TBH-华北-1"]}
+
+
+@pytest.fixture
+def hiring_run(tmp_path: Path) -> Path:
+    """A run whose workbook has the rep sheets of a plan that hires: a to-be-hired rep in 华北
+    (Rep x month, Rep load and Headcount as write_targets lays them out)."""
+    from salesanalysis.report.excel import write_excel
+    from salesanalysis.targets.reps import rep_month_table
+
+    months = pd.date_range("2026-01-01", periods=12, freq="MS")
+    rows = [
+        (m, region, "Pumps", "SMB", rep, (20 + 5 * k + m.month) * UNIT)
+        for region, reps in TEAM.items()
+        for k, rep in enumerate(reps)
+        for m in months
+    ]
+    cols = ["month", "region", "product_line", "customer_type", "rep_id", "target_revenue"]
+    t = pd.DataFrame(rows, columns=cols)
+    t["target_revenue_no_cushion"] = t["target_revenue"]
+    t["target_customers"] = 1
+    run = tmp_path / "2026-01"
+    (run / "outputs").mkdir(parents=True)
+    (run / "run.json").write_text(json.dumps({"status": "ok", "period": "2026-01"}))
+    plan = {"currency": "CNY", "rounding": {"revenue": UNIT}, "reps": {"load_flag_pct": 0.2}}
+    (run / "outputs" / "plan.json").write_text(json.dumps(plan))
+    t.to_parquet(run / "outputs" / "targets.parquet", index=False)
+    tot = t.groupby(["region", "rep_id"], as_index=False)["target_revenue"].sum()
+    load = tot.assign(
+        name=tot["rep_id"],
+        tbh=tot["rep_id"].str.startswith("TBH-"),
+        capacity=12.0,
+        eff_capacity=[12.0, 10.0, 12.0, 6.0, 9.0],
+        flag="",
+    )
+    load["load"] = load["target_revenue"] / load["capacity"]
+    load["load_eff"] = load["target_revenue"] / load["eff_capacity"]
+    load["load_vs_median"] = load["load_eff"] / load.loc[~load["tbh"], "load_eff"].median() - 1
+    tbh = t[t["rep_id"].str.startswith("TBH-")]
+    sheets = {
+        "Rep": tot.merge(load[["rep_id", "name", "capacity", "load", "flag"]], on="rep_id"),
+        "Rep x month": rep_month_table(t, load),
+        "Rep load": load,
+        "Headcount": pd.DataFrame(
+            {"region": ["华北"], "count": [1], "target_revenue": [tbh["target_revenue"].sum()]}
+        ),
+    }
+    write_excel(sheets, run / "outputs" / "targets.xlsx", currency="CNY", totals=True)
+    return run
+
+
+def test_import_refreshes_the_hires_and_rep_sheets(hiring_run: Path, tmp_path: Path):
+    from salesanalysis.errors import RecordError
+    from salesanalysis.targets import record
+    from salesanalysis.targets.output import rep_sheet_differences, workbook_differences
+    from salesanalysis.targets.record_import import import_workbook
+
+    outputs = hiring_run / "outputs"
+    before = pd.read_parquet(outputs / "targets.parquet")
+    assert workbook_differences(outputs / "targets.xlsx", before) == []
+    old = before.groupby("rep_id")["target_revenue"].sum()
+    edited = tmp_path / "edited.xlsx"
+    _edit(outputs / "targets.xlsx", edited, {"N1": old["N1"] + 6_000})
+    import_workbook(hiring_run, edited, tmp_path / "plans")
+    after = pd.read_parquet(outputs / "targets.parquet")
+    carried = after.loc[after["rep_id"] == "TBH-华北-1", "target_revenue"].sum()
+    assert carried < old["TBH-华北-1"]  # the hire took part of the offset
+    assert workbook_differences(outputs / "targets.xlsx", after) == []
+    head, _ = _frame(_sheets(outputs / "targets.xlsx")["Headcount"])
+    assert head["target_revenue"].tolist() == [carried]
+    # a hand edit of Rep x month after the import is found (freeze refuses it)
+    _edit_month(outputs / "targets.xlsx", "E2", "2026-03", 1.0)
+    found = rep_sheet_differences(outputs / "targets.xlsx", after)
+    assert len(found) == 1 and "(E2 2026-03)" in found[0], found
+    with pytest.raises(RecordError, match="sheet Rep x month, row 3 "):
+        record.freeze(hiring_run, tmp_path / "plans")
+
+
+def _edit_month(path: Path, rep: str, month: str, value: float) -> None:
+    from openpyxl import load_workbook
+
+    wb = load_workbook(path)
+    ws = wb["Rep x month"]
+    head = [c.value for c in ws[1]]
+    for row in ws.iter_rows(min_row=2):
+        if row[0].value == rep:
+            row[head.index(month)].value = value
+    wb.save(path)

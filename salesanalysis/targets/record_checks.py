@@ -449,15 +449,15 @@ def _xml_text(text: str) -> str:
 
 def check_workbook_matches(path: Path, targets: pd.DataFrame) -> None:
     """Refuse a targets workbook whose target figures no longer match ``targets``: each level
-    sheet (Company, Region, ..., Rep, Month) must show the sums of the targets by its keys.
+    sheet (Company, Region, ..., Rep, Month) must show the sums of the targets by its keys, and
+    the rep sheets (Rep x month, Rep load, Headcount) each rep's targets.
 
     Raises:
         RecordError: the first differences (sheet, row, column, workbook and targets values).
     """
-    from salesanalysis.report.excel import level_sheet_differences
-    from salesanalysis.targets.output import LEVEL_SHEETS
+    from salesanalysis.targets.output import workbook_differences
 
-    diffs = level_sheet_differences(path, targets, only=LEVEL_SHEETS)
+    diffs = workbook_differences(path, targets)
     if diffs:
         raise RecordError(
             f"{path} no longer matches {Path(path).with_name('targets.parquet').name}: "
