@@ -194,6 +194,30 @@ def test_revised_workbook_is_formatted_for_work(run: Path):
         assert row[pct].value is None or row[pct].number_format == "0.0%"
 
 
+def test_rep_sheets_name_every_rep_to_be_hired_included():
+    from salesanalysis.review import revised_workbook_sheets
+
+    months = pd.date_range("2026-01-01", periods=2, freq="MS")
+    r = pd.DataFrame(
+        [(m, "华北", "Pumps", "SMB", rep) for rep in ("R1", "TBH-华北-1") for m in months],
+        columns=["month", "region", "product_line", "customer_type", "rep_id"],
+    )
+    r["status"] = np.where(r["month"] == months[0], "closed", "open")
+    r["plan_revenue"], r["revised_revenue"] = 100.0, [100.0, 120.0, 100.0, 80.0]
+    r["actual_revenue"] = np.where(r["status"] == "closed", 90.0, np.nan)
+    r["change_revenue"] = r["revised_revenue"] - r["plan_revenue"]
+    reps = pd.DataFrame({"rep_id": ["R1"], "name": ["王伟"]})
+    sheets = revised_workbook_sheets(r, reps)
+    for name in ("Rep x month", "Rep summary"):
+        assert dict(zip(sheets[name]["rep_id"], sheets[name]["name"], strict=True)) == {
+            "R1": "王伟",
+            "TBH-华北-1": "TBH 华北 1",
+        }
+    s = sheets["Rep summary"].set_index("rep_id")
+    assert s["change_revenue"].to_dict() == {"R1": 20.0, "TBH-华北-1": -20.0}
+    assert s["change_pct"].to_dict() == {"R1": 0.2, "TBH-华北-1": -0.2}
+
+
 # --------------------------------------------------------------------------------------------
 # plan import: every sheet of the workbook shows the imported targets
 

@@ -28,6 +28,7 @@ import pandas as pd
 
 from salesanalysis.i18n import N_, tr
 from salesanalysis.review.common import DIMS, STATUS_NAMES
+from salesanalysis.targets.reps import TBH_PREFIX
 
 __all__ = ["REVISED_SHEETS", "revised_workbook_sheets", "write_revised_workbook"]
 
@@ -67,9 +68,18 @@ def company_by_month(revised: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _tbh_name(rep_id: str) -> str:
+    """A to-be-hired rep's name as the decomposition gives it (``TBH-华北-2`` -> 待招聘 华北 2);
+    '' for another rep."""
+    parts = rep_id.removeprefix(TBH_PREFIX).rsplit("-", 1)
+    if not rep_id.startswith(TBH_PREFIX) or len(parts) != 2:
+        return ""
+    return tr("TBH {region} {n}").format(region=parts[0], n=parts[1])
+
+
 def _rep_info(revised: pd.DataFrame, reps: pd.DataFrame | None) -> pd.DataFrame:
-    """Per rep: ``name`` (from ``reps``; blank for a to-be-hired rep) and ``region`` (the one
-    holding most of the rep's plan, for a rep who changed region)."""
+    """Per rep: ``name`` (from ``reps``; a to-be-hired rep's from its id) and ``region`` (the
+    one holding most of the rep's plan, for a rep who changed region)."""
     by = revised.groupby(["rep_id", "region"], sort=True)["plan_revenue"].sum().reset_index()
     by = by.sort_values(["rep_id", "plan_revenue"], ascending=[True, False], kind="stable")
     info = by.drop_duplicates("rep_id").set_index("rep_id")[["region"]]
@@ -77,7 +87,9 @@ def _rep_info(revised: pd.DataFrame, reps: pd.DataFrame | None) -> pd.DataFrame:
     if reps is not None and len(reps) and "name" in reps.columns:
         r = reps.drop_duplicates("rep_id")
         names = pd.Series(r["name"].to_numpy(), index=r["rep_id"].astype(str))
-    info.insert(0, "name", names.reindex(info.index.astype(str)).fillna("").to_numpy())
+    named = names.reindex(info.index.astype(str))
+    tbh = pd.Series([_tbh_name(str(r)) for r in info.index], index=named.index)
+    info.insert(0, "name", named.fillna(tbh).to_numpy())
     return info
 
 
