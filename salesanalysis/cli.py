@@ -161,6 +161,12 @@ def _add_plan_commands(sub: Any) -> None:
         )
         p.add_argument("--note", default=None, help="why (kept in record.json)")
         p.add_argument("--debug", action="store_true", help="show tracebacks")
+    p.add_argument(  # adopt only
+        "--accept-lower",
+        action="store_true",
+        help="adopt a revision whose re-planning left part of the gap unallocated (its "
+        "targets add up to less than the full-year target); the shortfall goes in the note",
+    )
     p = psub.add_parser(
         "import",
         help="read a manager's edits to rep targets in targets.xlsx back into a run "
@@ -222,8 +228,10 @@ def _plan(args: argparse.Namespace) -> int:
         return 0
     if args.plan_command == "import":
         return _plan_import(args, records)
-    fn = record.freeze if args.plan_command == "freeze" else record.adopt
-    rec = fn(args.run, records, args.note)
+    if args.plan_command == "adopt":
+        rec = record.adopt(args.run, records, args.note, accept_lower=args.accept_lower)
+    else:
+        rec = record.freeze(args.run, records, args.note)
     print(
         f"{rec.describe()}\nstored in {rec.folder} (read-only); it is now the current plan of record"
     )

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from salesanalysis import execution as ex
 from salesanalysis.errors import InputError, PlanError
 from salesanalysis.execution.inputs import check_actions, check_pipeline
-from salesanalysis.report.excel import column_of_header
+from salesanalysis.report.excel import TOTAL_LABEL, column_of_header
 from salesanalysis.targets.decompose import decompose, plan_months
 from salesanalysis.targets.plan import Incentives, IncentiveTier
 from tests.test_decompose import make_forecast, make_plan, make_world
@@ -266,9 +266,11 @@ def test_demand_workbook_is_written(planned, tmp_path):
     sheets = pd.read_excel(path, sheet_name=None)
     assert set(sheets) == {"units", "detail"}
     units = sheets["units"]
-    total = column_of_header(units.columns[-1], ["total"])
-    assert total == "total", list(units.columns)  # the last column, under its own header
-    assert units[units.columns[-1]].sum() == d["units"].sum()
+    total = column_of_header(units.columns[-1], ["total_units"])
+    assert total == "total_units", list(units.columns)  # the last column, under its own header
+    body = units[units.iloc[:, 0] != TOTAL_LABEL]  # the total row: SUBTOTAL, with its value
+    assert body[units.columns[-1]].sum() == d["units"].sum()
+    assert units[units.iloc[:, 0] == TOTAL_LABEL][units.columns[-1]].item() == d["units"].sum()
 
 
 # ------------------------------------------------------------------------------- actions

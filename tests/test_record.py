@@ -286,3 +286,85 @@ def test_import_into_a_frozen_year_stores_the_next_version(team_run: Path, tmp_p
     assert cur.version == "v2" and cur.meta["kind"] == "import" and cur.meta["previous"] == "v1"
     assert cur.targets()["target_revenue"].sum() == v1.targets()["target_revenue"].sum()
     assert record.history(2026, records)[0].targets().equals(v1.targets())  # v1 untouched
+
+
+# --------------------------------------------------------------------------------------------
+# plan adopt: a revision that leaves part of the gap unallocated is not adopted silently
+
+
+def _behind_runs(tmp_path: Path, max_change: float = 0.30) -> tuple[Path, Path]:
+    """A frozen-to-be run (two reps, 1,000 a month each) and a later run whose review finds
+    the company behind (900 sold a month for ten months, rep A with no chance): the bounds
+    place only part of what is still needed."""
+    from salesanalysis import review as rv
+
+    months = pd.date_range("2026-01-01", periods=12, freq="MS")
+    keys = ["region", "product_line", "customer_type", "rep_id"]
+    t = pd.DataFrame([(m, "N", "L", "T", r) for r in ("A", "B") for m in months])
+    t.columns = ["month", *keys]
+    t["target_revenue"], t["target_customers"] = 1000.0, 0.0
+    plan = {"currency": "CNY", "rounding": {"revenue": 10, "customers": 1}}
+    plan["replan"] = {"max_change": max_change, "min_chance": 0.1}
+    runs = []
+    for name in ("2026-01", "2026-10"):
+        run = tmp_path / name
+        (run / "outputs").mkdir(parents=True)
+        (run / "run.json").write_text(json.dumps({"status": "ok", "period": name}))
+        (run / "outputs" / "plan.json").write_text(json.dumps(plan))
+        t.to_parquet(run / "outputs" / "targets.parquet", index=False)
+        runs.append(run)
+    sold = t[t["month"].dt.month <= 10][["month", *keys]].assign(revenue=900.0, customers=0.0)
+    p = pd.DataFrame({"level": "bottom", "region": "N", "product_line": "L"}, index=[0, 1])
+    p = p.assign(customer_type="T", rep_id=["A", "B"], p_reach_target=[0.0, 0.9])
+    p["forecast_rest"] = [1800.0, 2000.0]
+    revised = rv.replan(
+        rv.monthly_targets(t, 2026),
+        sold,
+        "2026-10",
+        2026,
+        p_reach=p,
+        max_change=max_change,
+        units={"revenue": 10.0, "customers": 1.0},
+    )
+    revised.to_parquet(runs[1] / "outputs" / "revised_targets.parquet", index=False)
+    return runs[0], runs[1]
+
+
+def test_adopt_refuses_a_revision_below_the_full_year_target(tmp_path: Path, capsys):
+    from salesanalysis.cli import main
+
+    first, later = _behind_runs(tmp_path)
+    records = tmp_path / "plans"
+    record.freeze(first, records)
+    left = pd.read_parquet(later / "outputs" / "revised_targets.parquet").attrs["unallocated"]
+    assert left["revenue"] > 0  # what the review could not place: 6,000 needed, 4,600 placed
+    code = main(["plan", "adopt", "--run", str(later), "--records", str(records)])
+    err = capsys.readouterr().err
+    assert code == 6, err
+    assert f"{left['revenue']:,.0f} CNY of revenue" in err and "FY2026" in err
+    assert "replan: max_change" in err and "(now 30%)" in err and "--accept-lower" in err
+    assert record.current(2026, records).version == "v1"  # nothing stored
+
+    code = main(
+        ["plan", "adopt", "--run", str(later), "--records", str(records), "--note", "H2"]
+        + ["--accept-lower"]
+    )
+    assert code == 0, capsys.readouterr().err
+    v2 = record.current(2026, records)
+    assert v2.version == "v2" and v2.meta["accepted_shortfall"] == {
+        m: v for m, v in left.items() if v > 0
+    }
+    assert v2.meta["note"].startswith("H2 - adopted below the full-year target")
+    assert f"{left['revenue']:,.0f} CNY of revenue" in v2.meta["note"]
+
+
+def test_adopt_takes_a_revision_that_places_the_whole_gap(tmp_path: Path):
+    first, later = _behind_runs(tmp_path, max_change=1.0)  # a bound wide enough
+    revised = pd.read_parquet(later / "outputs" / "revised_targets.parquet")
+    assert revised.attrs["unallocated"]["revenue"] == 0
+    records = tmp_path / "plans"
+    record.freeze(first, records)
+    v2 = record.adopt(later, records)
+    assert "accepted_shortfall" not in v2.meta and v2.meta["note"] is None
+    sold = revised["actual_revenue"].sum()
+    assert sold + revised.loc[revised["status"] == "open", "revised_revenue"].sum() == 24_000

@@ -234,10 +234,17 @@ class RunContext:
         """Write ``outputs/<name>.parquet`` (and ``.xlsx`` when ``excel``) atomically.
 
         ``df.attrs`` (JSON-serialisable) go into the Parquet file's metadata, in the same file:
-        e.g. the fingerprint of ``forecast_plan`` (see ``decompose.forecast_for_plan``)."""
+        e.g. the fingerprint of ``forecast_plan`` (see ``decompose.forecast_for_plan``).
+        ``revised_targets`` gets its managers' workbook (company by month, rep x month, rep
+        summary, detail: ``review.write_revised_workbook``); another frame one sheet."""
         path = self.path(name)
         _write_parquet(df, path)
-        if excel:
+        if excel and name == "revised_targets":
+            from salesanalysis.review import write_revised_workbook
+
+            currency = self.plan.currency if self.plan_file is not None else "CNY"
+            write_revised_workbook(df, self.path(name, ".xlsx"), reps=self.reps, currency=currency)
+        elif excel:
             from salesanalysis.report.excel import (
                 write_excel,  # formatted workbook for managers
             )

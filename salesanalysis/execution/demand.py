@@ -112,16 +112,15 @@ def write_demand_plan(demand: pd.DataFrame, outputs: Path | str, currency: str) 
     wide = demand.assign(month=demand["month"].dt.strftime("%Y-%m")).pivot_table(
         index="product_line", columns="month", values="units", aggfunc="sum", fill_value=0
     )
-    wide["total"] = wide.sum(axis=1)
+    wide["total_units"] = wide.sum(axis=1)
+    wide.columns.name = None
     detail = demand.assign(month=demand["month"].dt.strftime("%Y-%m")).rename(
-        columns={
-            "revenue_target": f"revenue_target_{currency}",
-            "planned_price": f"planned_price_{currency}",
-            "base_price": f"last_year_price_{currency}",
-        }
-    )
+        columns={"revenue_target": "target_revenue", "base_price": "last_year_price"}
+    )  # headers in both languages with units (report.excel.HEADERS)
     return write_excel(
         {"units": wide.reset_index(), "detail": detail},
         Path(outputs) / "demand_plan.xlsx",
         pct_columns=set(),
+        currency=currency,
+        totals=True,
     )

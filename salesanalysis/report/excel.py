@@ -38,7 +38,9 @@ __all__ = [
 ]
 
 PCT_HINTS = ("attainment", "share", "pct", "percent", "growth", "probability", "p_reach", "%")
-NOT_ADDITIVE = frozenset({"load"})
+NOT_ADDITIVE = frozenset(
+    {"load", "load_eff", "productivity", "book_factor", "planned_price", "last_year_price"}
+)
 """Numeric columns whose total means nothing (a ratio): no total cell."""
 TOTAL_LABEL = "合计 Total"
 """The first cell of a sheet's total row."""
@@ -56,9 +58,44 @@ HEADERS: dict[str, tuple[str, str, str]] = {
     "target_customers": ("目标客户数", "Target customers", "count"),
     "last_year": ("去年收入", "Last year revenue", "money"),
     "growth_vs_last_year": ("同比增长", "Growth vs last year", "%"),
-    "capacity": ("产能", "Capacity", "FTE"),
-    "load": ("人均目标", "Target per FTE", "money"),
+    "capacity": ("产能", "Capacity", "FTE-months"),
+    "load": ("负荷", "Target per FTE-month", "money"),
     "flag": ("提示", "Flag", ""),
+    "total": ("合计", "Total", "money"),
+    # per rep (Rep load): capacity, productivity, load
+    "tbh": ("待招聘", "To be hired", ""),
+    "hire_date": ("入职日期", "Hire date", ""),
+    "end_date": ("离职日期", "End date", ""),
+    "fte": ("全职当量", "FTE", ""),
+    "months_active": ("在岗月数", "Months active", ""),
+    "productivity": ("生产率指数", "Productivity index", ""),
+    "eff_capacity": ("有效产能", "Effective capacity", "FTE-months"),
+    "book_factor": ("客户基础系数", "Book factor", ""),
+    "load_eff": ("有效负荷", "Target per effective FTE-month", "money"),
+    "load_vs_median": ("负荷较中位数", "Load vs median", "%"),
+    "rule": ("规则", "Rule applied", ""),
+    # the headcount plan
+    "count": ("招聘人数", "Hires", ""),
+    "latest_start": ("最晚入职月份", "Latest start", "YYYY-MM"),
+    "rep_ids": ("待招聘编号", "To-be-hired rep IDs", ""),
+    "capacity_needed": ("所需产能", "Capacity needed", "FTE-months"),
+    "capacity_added": ("新增产能", "Capacity added", "FTE-months"),
+    "revenue_at_risk_per_month": (
+        "每延迟一月的风险收入",
+        "Revenue at risk per month of delay",
+        "money",
+    ),
+    # revised targets
+    "chance": ("达成概率", "P(reach)", "%"),
+    "plan_remaining": ("剩余月份原计划", "Plan, months left", "money"),
+    "revised_remaining": ("剩余月份修订目标", "Revised, months left", "money"),
+    "change_pct": ("调整比例", "Change vs plan", "%"),
+    "plan_name": ("计划名称", "Plan name", ""),
+    # the demand plan
+    "units": ("数量", "Units", ""),
+    "total_units": ("合计数量", "Total units", ""),
+    "planned_price": ("计划单价", "Planned price", "money"),
+    "last_year_price": ("去年单价", "Last year price", "money"),
     "assumption": ("假设", "Assumption", ""),
     "value": ("取值", "Value", ""),
     "plan_revenue": ("原计划收入", "Plan revenue", "money"),
@@ -236,10 +273,12 @@ def write_excel(
     *,
     currency: str = "CNY",
     totals: bool = False,
+    no_totals: Collection[str] = (),
 ) -> Path:
     """Write one sheet per frame (:func:`write_sheet`), atomically (a failed write leaves no
     file). Sheet names are cut to Excel's 31 characters. No text from the frames becomes a
-    formula or a link; with ``totals`` the only formulas are the total rows'."""
+    formula or a link; with ``totals`` the only formulas are the total rows' (none on the
+    sheets named in ``no_totals``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".xlsx", dir=path.parent)
@@ -248,7 +287,12 @@ def write_excel(
         with pd.ExcelWriter(tmp, engine="xlsxwriter", engine_kwargs=EXCEL_WRITER_KWARGS) as xw:
             for name, df in sheets.items():
                 write_sheet(
-                    xw, name, df, currency=currency, pct_columns=pct_columns or (), totals=totals
+                    xw,
+                    name,
+                    df,
+                    currency=currency,
+                    pct_columns=pct_columns or (),
+                    totals=totals and name not in no_totals,
                 )
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)

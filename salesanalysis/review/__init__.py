@@ -108,6 +108,11 @@ from salesanalysis.review.replanning import (
     water_fill,
 )
 from salesanalysis.review.reps import attainment_spread, gini, rep_capacity, rep_leaderboard
+from salesanalysis.review.workbook import (
+    REVISED_SHEETS,
+    revised_workbook_sheets,
+    write_revised_workbook,
+)
 from salesanalysis.targets.kernels import largest_remainder
 
 __all__ = [
@@ -120,6 +125,7 @@ __all__ = [
     "PVM_STEPS",
     "REVIEW_COLUMNS",
     "REVIEW_LEVELS",
+    "REVISED_SHEETS",
     "ReviewParams",
     "SHARE_LEVELS",
     "STATUS_NAMES",
@@ -163,6 +169,7 @@ __all__ = [
     "report_windows",
     "review_months",
     "review_start",
+    "revised_workbook_sheets",
     "segment_label",
     "spread_text",
     "summary_table",
@@ -170,4 +177,5 @@ __all__ = [
     "to_date_label",
     "unit_bounds",
     "water_fill",
+    "write_revised_workbook",
 ]

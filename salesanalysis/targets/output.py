@@ -1,13 +1,19 @@
 """Writing the targets: ``targets.parquet`` and friends, the Excel workbook, and the per-level
-tables reports and the workbook show.
+tables reports and the workbook show; after ``plan import``, the workbook's rep sheets brought
+back in line with the targets, and the check that every figure of the workbook matches them.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import os
+import re
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from salesanalysis.i18n import N_, tr
@@ -18,7 +24,17 @@ from salesanalysis.untrusted import EXCEL_WRITER_KWARGS
 if TYPE_CHECKING:
     from salesanalysis.targets.decompose import Decomposition
 
-__all__ = ["LEVEL_SHEETS", "WORDS", "in_words", "level_tables", "write_targets"]
+__all__ = [
+    "LEVEL_SHEETS",
+    "REP_SHEETS",
+    "WORDS",
+    "in_words",
+    "level_tables",
+    "refresh_rep_sheets",
+    "rep_sheet_differences",
+    "workbook_differences",
+    "write_targets",
+]
 
 WORDS: dict[str, dict[str, str]] = {
     "measure": {
@@ -203,3 +219,217 @@ def write_targets(decomposition: Decomposition, outputs_dir: str | Path) -> dict
             )
     tmp.replace(paths["xlsx"])
     return paths
+
+
+# --------------------------------------------------------------------------------------------
+# the rep sheets of targets.xlsx against the targets (after plan import, before freeze)
+
+REP_SHEETS = ("Rep x month", "Rep load", "Headcount")
+"""The sheets of ``targets.xlsx`` that show rep targets besides the level sheets."""
+_MONTH_LABEL = re.compile(r"\d{4}-\d{2}")
+
+
+def _heads(ws: Any) -> tuple[dict[str, int], dict[str, int], list[tuple[int, tuple]]]:
+    """A sheet's known columns (name -> index), month columns (``YYYY-MM`` -> index) and body
+    rows (row number, values) without the total row."""
+    from salesanalysis.report.excel import HEADERS, TOTAL_LABEL, column_of_header
+
+    rows = ws.iter_rows(values_only=True)
+    header = next(rows, ())
+    known: dict[str, int] = {}
+    months: dict[str, int] = {}
+    for j, h in enumerate(header):
+        if isinstance(h, str) and _MONTH_LABEL.fullmatch(h.strip()):
+            months[h.strip()] = j
+            continue
+        col = column_of_header(h, HEADERS) if h is not None else None
+        if col is not None and col not in known:
+            known[col] = j
+    body = [
+        (i, r)
+        for i, r in enumerate(rows, start=2)
+        if any(v is not None for v in r) and r[0] != TOTAL_LABEL
+    ]
+    return known, months, body
+
+
+def _rep_expected(targets: pd.DataFrame) -> dict[str, Any]:
+    """What the rep sheets must show: by rep and month, by rep, TBH reps' targets by region
+    (keys as the workbook shows them)."""
+    from salesanalysis.targets.reps import TBH_PREFIX
+    from salesanalysis.untrusted import neutralise_cell
+
+    t = targets.assign(
+        label=pd.to_datetime(targets["month"]).dt.strftime("%Y-%m"),
+        rep=targets["rep_id"].astype(str).map(neutralise_cell),
+        reg=targets["region"].astype(str).map(neutralise_cell),
+    )
+    tbh = t[t["rep_id"].astype(str).str.startswith(TBH_PREFIX)]
+    return {
+        "month": t.groupby(["rep", "label"])["target_revenue"].sum().to_dict(),
+        "rep": t.groupby("rep")["target_revenue"].sum().to_dict(),
+        "tbh": tbh.groupby("reg")["target_revenue"].sum().to_dict(),
+    }
+
+
+def _cell_off(value: Any, want: float) -> bool:
+    return not (isinstance(value, int | float) and abs(float(value) - want) <= 0.5)
+
+
+def _rep_sheet_rows(ws: Any, exp: dict[str, Any]) -> Iterator[tuple[int, int, float, Any, str]]:
+    """Each figure a rep sheet shows with what it should be: ``(row, column index, expected,
+    value in the workbook, what it is)``."""
+    known, months, body = _heads(ws)
+    if ws.title == "Headcount":
+        reg, tr_col = known.get("region"), known.get("target_revenue")
+        if reg is None or tr_col is None:
+            return
+        for i, r in body:
+            key = str(r[reg])
+            yield i, tr_col, float(exp["tbh"].get(key, 0.0)), r[tr_col], key
+        return
+    rep = known.get("rep_id")
+    if rep is None:
+        return
+    for i, r in body:
+        key = str(r[rep])
+        if ws.title == "Rep x month":
+            for label, j in months.items():
+                yield i, j, float(exp["month"].get((key, label), 0.0)), r[j], f"{key} {label}"
+            if "total" in known:
+                yield i, known["total"], float(exp["rep"].get(key, 0.0)), r[known["total"]], key
+        elif "target_revenue" in known:
+            j = known["target_revenue"]
+            yield i, j, float(exp["rep"].get(key, 0.0)), r[j], key
+
+
+def rep_sheet_differences(path: Path | str, targets: pd.DataFrame) -> list[str]:
+    """Where the rep sheets of a targets workbook (:data:`REP_SHEETS`: each rep's month and
+    total targets, each rep's target in *Rep load*, the to-be-hired reps' targets by region in
+    *Headcount*) differ from ``targets``; a rep of the targets missing from *Rep x month* too.
+    Empty when every figure matches (to 0.5)."""
+    from openpyxl import load_workbook
+
+    exp = _rep_expected(targets)
+    out: list[str] = []
+    wb = load_workbook(path, read_only=True)
+    try:
+        for name in REP_SHEETS:
+            if name not in wb.sheetnames:
+                continue
+            seen = set()
+            for i, _j, want, got, what in _rep_sheet_rows(wb[name], exp):
+                seen.add(what.split(" ")[0])
+                if _cell_off(got, want):
+                    out.append(
+                        f"sheet {name}, row {i} ({what}): {got!r} in the workbook, "
+                        f"{want:,.0f} in the targets"
+                    )
+            if name == "Rep x month":
+                out += [
+                    f"sheet {name}: rep {k} is in the targets but not in the workbook"
+                    for k in exp["rep"]
+                    if k not in seen
+                ]
+    finally:
+        wb.close()
+    return out
+
+
+def workbook_differences(path: Path | str, targets: pd.DataFrame) -> list[str]:
+    """Every figure of a ``targets.xlsx`` that differs from ``targets``: the level sheets
+    (:data:`LEVEL_SHEETS`) and the rep sheets (:data:`REP_SHEETS`)."""
+    from salesanalysis.report.excel import level_sheet_differences
+
+    return level_sheet_differences(path, targets, only=LEVEL_SHEETS) + rep_sheet_differences(
+        path, targets
+    )
+
+
+def _refresh_load(ws: Any, load_flag_pct: float | None) -> dict[str, str]:
+    """*Rep load* after its targets changed: ``load``, ``load_eff``, ``load_vs_median`` (the
+    median of the reps in post) and ``flag`` recomputed from each row's capacity. Returns the
+    flag of each rep."""
+    known, _, body = _heads(ws)
+    need = ("rep_id", "target_revenue")
+    if any(c not in known for c in need):
+        return {}
+
+    def ratio(r: tuple, col: str) -> float | None:
+        c = r[known[col]] if col in known else None
+        t = r[known["target_revenue"]]
+        ok = isinstance(c, int | float) and c > 0 and isinstance(t, int | float)
+        return float(t) / float(c) if ok else None
+
+    eff = {i: ratio(r, "eff_capacity") for i, r in body}
+    tbh = {i: bool(r[known["tbh"]]) if "tbh" in known else False for i, r in body}
+    inpost = [v for i, v in eff.items() if v is not None and not tbh[i]]
+    med = float(np.median(inpost)) if inpost else None
+    flags: dict[str, str] = {}
+    for i, r in body:
+        if "load" in known:
+            ws.cell(row=i, column=known["load"] + 1, value=ratio(r, "capacity"))
+        if "load_eff" in known:
+            ws.cell(row=i, column=known["load_eff"] + 1, value=eff[i])
+        vs = eff[i] / med - 1 if eff[i] is not None and med else None
+        if "load_vs_median" in known:
+            ws.cell(row=i, column=known["load_vs_median"] + 1, value=vs)
+        if "flag" in known and load_flag_pct is not None:
+            flag = ""
+            if vs is not None and vs > load_flag_pct + 1e-9:
+                flag = tr("above")
+            elif vs is not None and vs < -load_flag_pct - 1e-9:
+                flag = tr("below")
+            ws.cell(row=i, column=known["flag"] + 1, value=flag)
+            flags[str(r[known["rep_id"]])] = flag
+    return flags
+
+
+def refresh_rep_sheets(
+    path: Path | str, targets: pd.DataFrame, load_flag_pct: float | None = None
+) -> Path:
+    """Rewrite the rep sheets of a targets workbook (:data:`REP_SHEETS`) from ``targets``:
+    each rep's month and total targets, *Rep load*'s targets and the loads and flags that
+    follow (flags with ``load_flag_pct``, the plan's ``reps.load_flag_pct``; in the current
+    report language), *Headcount*'s to-be-hired targets; the *Rep* sheet's flags follow *Rep
+    load*'s. Everything else is kept; written atomically, recalculated when opened."""
+    from openpyxl import load_workbook
+
+    from salesanalysis.report.excel import HEADERS, column_of_header
+
+    path = Path(path)
+    exp = _rep_expected(targets)
+    wb = load_workbook(path)
+    flags: dict[str, str] = {}
+    for name in REP_SHEETS:
+        if name not in wb.sheetnames:
+            continue
+        ws = wb[name]
+        for i, j, want, _got, _what in list(_rep_sheet_rows(ws, exp)):
+            ws.cell(row=i, column=j + 1, value=want)
+        if name == "Rep load":
+            flags = _refresh_load(ws, load_flag_pct)
+    if flags and "Rep" in wb.sheetnames:
+        ws = wb["Rep"]
+        head = [column_of_header(c.value, HEADERS) for c in ws[1]]
+        if "rep_id" in head and "flag" in head:
+            rep, flag = head.index("rep_id"), head.index("flag")
+            for row in ws.iter_rows(min_row=2):
+                key = str(row[rep].value)
+                if key in flags:
+                    row[flag].value = flags[key]
+    wb.calculation.fullCalcOnLoad = True  # total rows are recomputed on opening
+    _save_atomically(wb, path)
+    return path
+
+
+def _save_atomically(wb: Any, path: Path) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".xlsx", dir=path.parent)
+    os.close(fd)
+    try:
+        wb.save(tmp)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

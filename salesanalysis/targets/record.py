@@ -207,6 +207,7 @@ def _store(
     note: str | None,
     excel_src: Path | None,
     previous: Record | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> Record:
     targets = _read_checked(targets_src, run, year, previous)
     if excel_src is not None and excel_src.exists():
@@ -243,6 +244,7 @@ def _store(
         "total_revenue": float(targets["target_revenue"].sum()),
         "total_customers": float(targets["target_customers"].sum()),
         "sha256": {name: sha256_file(tmp / name) for name in files},
+        **(extra or {}),
     }
     (tmp / "record.json").write_text(
         json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8"
@@ -308,8 +310,18 @@ def store_import(run: Path | str, records: Path | str, note: str, previous: Reco
     )
 
 
-def adopt(run: Path | str, records: Path | str = RECORDS_DIR, note: str | None = None) -> Record:
-    """Adopt a run's proposed revision (``revised_targets``) as the next version."""
+def adopt(
+    run: Path | str,
+    records: Path | str = RECORDS_DIR,
+    note: str | None = None,
+    *,
+    accept_lower: bool = False,
+) -> Record:
+    """Adopt a run's proposed revision (``revised_targets``) as the next version.
+
+    A revision whose re-planning could not place all that the year still needs (its targets
+    add up to less than the full-year target) is refused unless ``accept_lower``; then the
+    shortfall is added to the note and kept in ``record.json`` (``accepted_shortfall``)."""
     run, records = Path(run), Path(records)
     src = _run_outputs(run, "revised_targets")
     year = _year_of(src)
@@ -319,8 +331,24 @@ def adopt(run: Path | str, records: Path | str = RECORDS_DIR, note: str | None =
             f"FY{year} has no plan of record to revise",
             fix="Freeze the plan first with `salesanalysis plan freeze --run <run>`.",
         )
+    short = record_checks.revision_shortfall(pd.read_parquet(src), run)
+    extra = None
+    if short and not accept_lower:
+        record_checks.refuse_shortfall(short, src, run, year)
+    if short:
+        said = record_checks.shortfall_note(short, run)
+        note = f"{note} - {said}" if note else said
+        extra = {"accepted_shortfall": short}
     return _store(
-        year, records, src, run, "revision", note, run / "outputs" / "revised_targets.xlsx", cur
+        year,
+        records,
+        src,
+        run,
+        "revision",
+        note,
+        run / "outputs" / "revised_targets.xlsx",
+        cur,
+        extra,
     )
 
 

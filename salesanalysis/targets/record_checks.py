@@ -20,7 +20,11 @@ command refuses (:class:`~salesanalysis.errors.RecordError`, exit 6) with the fi
 - **totals** (a revision): each row's change is revised - plan; closed months keep the plan; the
   open months add up to the total the review computed (kept in the file's metadata); the
   ``plan_*`` columns add up to the current plan of record's totals in ``record.json`` (the
-  revision revises the plan in force).
+  revision revises the plan in force);
+- **shortfall** (a revision): a review whose re-planning bounds could not place all that is
+  still needed (``unallocated`` > 0 in the file's metadata) proposes targets below the
+  full-year target; ``adopt`` refuses it unless told to accept it (``--accept-lower``), and
+  then says so in the version's note (:func:`revision_shortfall`, :func:`refuse_shortfall`).
 
 Files the run did not write are skipped (their checks cannot be made), never guessed. Workbooks
 stored beside the targets (``targets.xlsx``) are checked to hold no formula but the total rows
@@ -42,6 +46,7 @@ import numpy as np
 import pandas as pd
 
 from salesanalysis.errors import Problem, RecordError
+from salesanalysis.i18n import N_, tr
 
 __all__ = [
     "GRAIN",
@@ -49,6 +54,9 @@ __all__ = [
     "check_targets",
     "check_workbook",
     "check_workbook_matches",
+    "refuse_shortfall",
+    "revision_shortfall",
+    "shortfall_note",
 ]
 
 CELL = ["region", "product_line", "customer_type"]
@@ -449,15 +457,15 @@ def _xml_text(text: str) -> str:
 
 def check_workbook_matches(path: Path, targets: pd.DataFrame) -> None:
     """Refuse a targets workbook whose target figures no longer match ``targets``: each level
-    sheet (Company, Region, ..., Rep, Month) must show the sums of the targets by its keys.
+    sheet (Company, Region, ..., Rep, Month) must show the sums of the targets by its keys, and
+    the rep sheets (Rep x month, Rep load, Headcount) each rep's targets.
 
     Raises:
         RecordError: the first differences (sheet, row, column, workbook and targets values).
     """
-    from salesanalysis.report.excel import level_sheet_differences
-    from salesanalysis.targets.output import LEVEL_SHEETS
+    from salesanalysis.targets.output import workbook_differences
 
-    diffs = level_sheet_differences(path, targets, only=LEVEL_SHEETS)
+    diffs = workbook_differences(path, targets)
     if diffs:
         raise RecordError(
             f"{path} no longer matches {Path(path).with_name('targets.parquet').name}: "
@@ -467,3 +475,85 @@ def check_workbook_matches(path: Path, targets: pd.DataFrame) -> None:
             "<workbook>` (it checks them, keeps pins and totals, and writes targets and "
             "workbook together), or run the target step again for a fresh workbook.",
         )
+
+
+# --------------------------------------------------------------------------------------------
+# a revision below the full-year target
+
+_SHORT_WORDS = {
+    "revenue": N_("{amount} of revenue"),
+    "revenue_no_cushion": N_("{amount} of revenue without cushion"),
+    "customers": N_("{amount} customers"),
+}
+
+
+def revision_shortfall(revised: pd.DataFrame, run: Path) -> dict[str, float]:
+    """What a revision leaves unallocated per measure (``revenue``, ``revenue_no_cushion``,
+    ``customers``): the ``unallocated`` amounts :func:`salesanalysis.review.replan` kept in
+    the file's metadata, those above half a rounding unit. Empty when the revised targets
+    carry all that is still needed (or the file has no such metadata)."""
+    left = revised.attrs.get("unallocated")
+    if not isinstance(left, dict):
+        return {}
+    rev_unit, cust_unit = _units(run)
+    out = {}
+    for m in ("revenue", "revenue_no_cushion", "customers"):
+        v = left.get(m)
+        unit = cust_unit if m == "customers" else (rev_unit or 1.0)
+        if isinstance(v, int | float) and math.isfinite(v) and v > unit / 2:
+            out[m] = float(v)
+    return out
+
+
+def _shortfall_words(short: dict[str, float], currency: str) -> str:
+    parts = []
+    for m, v in short.items():
+        if m == "revenue_no_cushion" and "revenue" in short:
+            continue  # the same shortfall, before the cushion
+        unit = f" {currency}" if currency and m != "customers" else ""
+        parts.append(tr(_SHORT_WORDS[m]).format(amount=f"{v:,.0f}{unit}"))
+    return ", ".join(parts)
+
+
+def refuse_shortfall(short: dict[str, float], src: Path, run: Path, year: int) -> None:
+    """Refuse a revision below the full-year target (:func:`revision_shortfall` not empty).
+
+    Raises:
+        RecordError: the amounts, the bound that held them back and the two ways forward.
+    """
+    if not short:
+        return
+    plan = _plan_json(run)
+    currency = str(plan.get("currency") or "")
+    bound = (plan.get("replan") or {}).get("max_change")
+    now = (
+        tr(" (now {bound})").format(bound=f"{float(bound):.0%}")
+        if isinstance(bound, int | float)
+        else ""
+    )
+    raise RecordError(
+        tr(
+            "this revision leaves part of what FY{year} still needs unallocated ({amounts}): "
+            "the re-planning bounds could not place the whole gap, so its targets add up to "
+            "less than the full-year target of the plan of record"
+        ).format(amounts=_shortfall_words(short, currency), year=year),
+        [
+            Problem(
+                tr("the review that wrote it could not place the whole gap within its bounds"),
+                file=str(src),
+            )
+        ],
+        fix=tr(
+            "Rerun the review with a wider `replan: max_change` in plan.yaml{now} and adopt "
+            "that run's revision; or adopt this one knowingly with `salesanalysis plan adopt "
+            "--run {run} --accept-lower` (the shortfall is written in the version's note)."
+        ).format(now=now, run=run),
+    )
+
+
+def shortfall_note(short: dict[str, float], run: Path) -> str:
+    """The sentence ``--accept-lower`` adds to the version's note."""
+    currency = str(_plan_json(run).get("currency") or "")
+    return tr("adopted below the full-year target: {amounts} left unallocated").format(
+        amounts=_shortfall_words(short, currency)
+    )

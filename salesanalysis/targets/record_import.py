@@ -18,7 +18,7 @@ units, not negative, a rep that exists in that region) and every problem is list
 
 What is written: the run's ``targets.parquet`` and ``targets_company.parquet`` become the edited
 targets (the run's own are kept once as ``*_before_import.parquet``) and ``targets.xlsx`` shows
-them; when the fiscal year has a plan of record, the edited targets are also stored as its next
+them (every level sheet, *Rep x month*, *Rep load* with its loads and flags, *Headcount*); when the fiscal year has a plan of record, the edited targets are also stored as its next
 version (kind ``import``) through :mod:`salesanalysis.targets.record`.
 """
 
@@ -339,6 +339,25 @@ def _company_table(t: pd.DataFrame, like: Path) -> pd.DataFrame:
     return out
 
 
+def _refresh_workbook(path: Path, targets: pd.DataFrame, plan: dict[str, Any]) -> None:
+    """The run's ``targets.xlsx`` shows the imported targets: the level sheets, *Rep x month*,
+    *Rep load* (loads and flags recomputed, flags in the run's report language) and
+    *Headcount*."""
+    from salesanalysis import i18n
+    from salesanalysis.report.excel import refresh_level_sheets
+    from salesanalysis.targets.output import LEVEL_SHEETS, refresh_rep_sheets
+
+    flag_pct = (plan.get("reps") or {}).get("load_flag_pct")
+    flag_pct = float(flag_pct) if isinstance(flag_pct, int | float) else None
+    refresh_level_sheets(path, targets, only=LEVEL_SHEETS)
+    before = i18n.language()
+    i18n.set_report_from_plan(plan)
+    try:
+        refresh_rep_sheets(path, targets, flag_pct)
+    finally:
+        i18n.set_report(before)
+
+
 def import_workbook(
     run: Path | str, workbook: Path | str, records: Path | str, note: str | None = None
 ) -> ImportResult:
@@ -350,7 +369,6 @@ def import_workbook(
         RecordError: a pin or the company total stands in the way, or the run is not a
             successful run with targets (exit 6).
     """
-    from salesanalysis.report.excel import refresh_level_sheets
     from salesanalysis.targets import record
 
     run, workbook = Path(run), Path(workbook)
@@ -383,9 +401,7 @@ def import_workbook(
         df.to_parquet(tmp, index=False)
         tmp.replace(outputs / f"{name}.parquet")
     if (outputs / "targets.xlsx").exists():
-        from salesanalysis.targets.output import LEVEL_SHEETS
-
-        refresh_level_sheets(outputs / "targets.xlsx", new, only=LEVEL_SHEETS)
+        _refresh_workbook(outputs / "targets.xlsx", new, plan)
     version = None
     if cur is not None:
         why = note or f"imported from {workbook.name}: {len(edits)} rep target(s) edited"
