@@ -284,12 +284,13 @@ def _validate(args: argparse.Namespace) -> int:
     """Read and check the inputs as a run does (the same reader: Arrow's fast path when it can
     vouch for the file, else the pandas readers), so that validating a large file takes no
     more memory than running on it."""
+    from salesanalysis.data.context import use_plan_language
     from salesanalysis.data.ingest import load_cubes
     from salesanalysis.data.mapping import files_outside_data_folder
-
-    plan = args.plan or _default_plan(args.data)
     from salesanalysis.execution.inputs import read_execution_inputs
 
+    plan = args.plan or _default_plan(args.data)
+    use_plan_language(plan)  # the data notes in the plan's language, as a run writes them
     with files_outside_data_folder(args.allow_outside):
         ing = load_cubes(args.data, plan)
         dims = ("region", "product_line", "customer_type")

@@ -23,7 +23,14 @@ from salesanalysis.data.readers import sha256_file
 from salesanalysis.errors import InputError
 from salesanalysis.i18n import set_report_from_outputs, set_report_from_plan, tr
 
-__all__ = ["RunContext", "latest_complete_month", "open_run", "prepare", "resolve_period"]
+__all__ = [
+    "RunContext",
+    "latest_complete_month",
+    "open_run",
+    "prepare",
+    "resolve_period",
+    "use_plan_language",
+]
 
 PREPARED = "prepare.json"
 FRAMES = ("cube", "customers", "orders", "reps", "market")
@@ -100,7 +107,7 @@ def _write_parquet(df: pd.DataFrame, path: Path) -> None:
 _DIMS = ("region", "product_line", "customer_type")
 
 
-def _report_language(plan_file: Path | str | None) -> None:
+def use_plan_language(plan_file: Path | str | None) -> None:
     """Set the report's language from the plan file (an unreadable plan is reported by the
     ingest that follows; until then the default language holds)."""
     from salesanalysis.targets.plan import load_plan
@@ -131,7 +138,7 @@ def prepare(
     )
 
     outputs = Path(outputs)
-    _report_language(plan_file)  # the notes below are written in the report's language
+    use_plan_language(plan_file)  # the notes below are written in the report's language
     ing = load_cubes(data_dir, plan_file, today=today)
     p = resolve_period(period, ing.first_month, ing.last_date, today)
     notes = list(ing.notes)
