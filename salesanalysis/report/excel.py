@@ -25,6 +25,7 @@ from salesanalysis.report.formatting import header_label
 from salesanalysis.untrusted import EXCEL_WRITER_KWARGS, neutralise_cell, neutralise_frame
 
 __all__ = [
+    "save_workbook",
     "HEADERS",
     "TOTAL_LABEL",
     "column_of_header",
@@ -445,6 +446,12 @@ def refresh_level_sheets(
                     column=at["load"] + 1,
                     value=tr / c if isinstance(c, int | float) and c > 0 else None,
                 )
+    save_workbook(wb, path)
+    return path
+
+
+def save_workbook(wb: Any, path: Path) -> None:
+    """Save an openpyxl workbook through a temporary file beside it (never half-written)."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".xlsx", dir=path.parent)
     os.close(fd)
     try:
@@ -454,4 +461,3 @@ def refresh_level_sheets(
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-    return path

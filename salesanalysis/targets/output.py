@@ -6,9 +6,7 @@ back in line with the targets, and the check that every figure of the workbook m
 from __future__ import annotations
 
 import datetime as _dt
-import os
 import re
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -395,7 +393,7 @@ def refresh_rep_sheets(
     load*'s. Everything else is kept; written atomically, recalculated when opened."""
     from openpyxl import load_workbook
 
-    from salesanalysis.report.excel import HEADERS, column_of_header
+    from salesanalysis.report.excel import HEADERS, column_of_header, save_workbook
 
     path = Path(path)
     exp = _rep_expected(targets)
@@ -419,17 +417,5 @@ def refresh_rep_sheets(
                 if key in flags:
                     row[flag].value = flags[key]
     wb.calculation.fullCalcOnLoad = True  # total rows are recomputed on opening
-    _save_atomically(wb, path)
+    save_workbook(wb, path)
     return path
-
-
-def _save_atomically(wb: Any, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".xlsx", dir=path.parent)
-    os.close(fd)
-    try:
-        wb.save(tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)

@@ -41,6 +41,7 @@ __all__ = [
     "CJK_FONT_FILE",
     "DPI",
     "LABELS",
+    "SHORT_MONTHS",
     "FontMissingError",
     "cjk_font_path",
     "setup",
@@ -61,6 +62,22 @@ DPI = 100
 """Resolution of embedded PNG charts: enough for a browser, keeps the HTML report small."""
 
 FIGSIZE = (9.0, 4.5)
+
+SHORT_MONTHS = (
+    N_("Jan"),
+    N_("Feb"),
+    N_("Mar"),
+    N_("Apr"),
+    N_("May"),
+    N_("Jun"),
+    N_("Jul"),
+    N_("Aug"),
+    N_("Sep"),
+    N_("Oct"),
+    N_("Nov"),
+    N_("Dec"),
+)
+"""Month names on a chart's axis (translated where drawn: ``tr(SHORT_MONTHS[m - 1])``)."""
 
 # Chinese display names for the frame columns used on axes, legends and titles.
 LABELS: dict[str, str] = {

@@ -17,10 +17,11 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from salesanalysis.i18n import N_, tr
+from salesanalysis.i18n import tr
 from salesanalysis.market import dimension_name
 from salesanalysis.report.charts import (
     FIGSIZE,
+    SHORT_MONTHS,
     count_axis,
     empty_chart,
     money_axis,
@@ -46,20 +47,6 @@ PRIOR_COLOR = "#a9c4de"
 POS_COLOR = "#3a8a4f"
 NEG_COLOR = "#c0504d"
 GREY = "#7f7f7f"
-_SHORT_MONTHS = [
-    N_("Jan"),
-    N_("Feb"),
-    N_("Mar"),
-    N_("Apr"),
-    N_("May"),
-    N_("Jun"),
-    N_("Jul"),
-    N_("Aug"),
-    N_("Sep"),
-    N_("Oct"),
-    N_("Nov"),
-    N_("Dec"),
-]
 
 
 def _figure(
@@ -75,7 +62,7 @@ def _month_labels(months: pd.Series) -> list[str]:
 
 
 def _month_name(month: int) -> str:
-    return tr(_SHORT_MONTHS[month - 1])
+    return tr(SHORT_MONTHS[month - 1])
 
 
 def _body(df: pd.DataFrame, by: str) -> pd.DataFrame:

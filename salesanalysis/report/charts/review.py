@@ -20,6 +20,7 @@ from matplotlib.patches import Patch
 from salesanalysis.i18n import N_, tr
 from salesanalysis.report.charts import (
     FIGSIZE,
+    SHORT_MONTHS,
     empty_chart,
     money_axis,
     pct_axis,
@@ -64,20 +65,6 @@ NAMES = {
     "customers": N_("Customers"),
     "market_share": N_("Market share"),
 }
-MONTHS = [
-    N_("Jan"),
-    N_("Feb"),
-    N_("Mar"),
-    N_("Apr"),
-    N_("May"),
-    N_("Jun"),
-    N_("Jul"),
-    N_("Aug"),
-    N_("Sep"),
-    N_("Oct"),
-    N_("Nov"),
-    N_("Dec"),
-]
 NOTHING = N_("Nothing to show.")
 
 
@@ -88,7 +75,7 @@ def _name(key: str) -> str:
 
 def _month(m: Any) -> str:
     """A month as a short tick label: "Oct" / 10月."""
-    return tr(MONTHS[pd.Timestamp(m).month - 1])
+    return tr(SHORT_MONTHS[pd.Timestamp(m).month - 1])
 
 
 def _txt(s: Any) -> str:
