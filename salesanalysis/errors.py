@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -187,12 +188,15 @@ class SalesAnalysisError(Exception):
         text = "\n".join(lines)
         return notebook_advice(text) if in_notebook() else text
 
-    def _render_traceback_(self) -> list[str]:
+    @property
+    def _render_traceback_(self) -> Callable[[], list[str]]:
         """How IPython shows the error in a notebook: the message alone, without the
-        traceback (a monthly run's kernels keep the traceback for the record)."""
+        traceback. In a monthly run's kernels the attribute does not exist, so IPython shows
+        the usual traceback and reports the error's type (the run reads a skipped step from
+        it). Raising from the method instead makes IPython drop the error altogether."""
         if os.environ.get(PIPELINE_ENV):
-            raise NotImplementedError  # IPython then shows the usual traceback
-        return self.render().splitlines()
+            raise AttributeError("_render_traceback_")
+        return lambda: self.render().splitlines()
 
     def __str__(self) -> str:  # pragma: no cover - trivial
         return self.render()

@@ -118,8 +118,9 @@ def test_errors_give_notebook_advice_only_in_a_planners_notebook(monkeypatch):
     assert err._render_traceback_() == err.render().splitlines()
     monkeypatch.setenv(PIPELINE_ENV, "1")  # a kernel the monthly run started
     assert not in_notebook() and "--data" in err.render()
-    with pytest.raises(NotImplementedError):
-        err._render_traceback_()
+    # no such attribute: IPython shows the usual traceback and reports the error's type (a
+    # method that raised instead made IPython drop the error, and a skipped step failed)
+    assert not hasattr(err, "_render_traceback_")
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")

@@ -204,3 +204,20 @@ def test_stale_build_folders_of_dead_runs_are_removed(tmp_path: Path):
         (d / "outputs").mkdir(parents=True)
     assert _remove_stale_builds(tmp_path) == [stale]
     assert not stale.exists() and live.exists() and odd.exists()
+
+
+def test_a_step_that_skips_is_recorded_as_skipped(tiny_dir: Path, tmp_path: Path):
+    """A notebook that raises StepSkipped (too short a history, no plan of record) gives a
+    skipped step with its reason and a run that succeeds: the kernel must report the error's
+    type (a business error's notebook rendering once hid it, and the step failed)."""
+    d = tmp_path / "nb"
+    write_notebook(d / "01_first.ipynb", OPEN, "print(len(ctx.cube))")
+    write_notebook(
+        d / "02_second.ipynb",
+        OPEN,
+        "from salesanalysis.errors import StepSkipped\nraise StepSkipped('nothing to review yet')",
+    )
+    r = run_pipeline("2025-02", tiny_dir, None, tmp_path / "r", notebooks_dir=d, echo=None)
+    assert r.status == "ok"
+    assert [s.status for s in r.steps] == ["ok", "skipped"]
+    assert "nothing to review yet" in (r.steps[1].note or "")
