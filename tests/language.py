@@ -30,6 +30,14 @@ ACCEPTED = {
     "parquet",
     # the input files' own column names, quoted by the data notes
     "hire_date/end_date line_id",
+    # generated ids of to-be-hired reps (TBH-华东-1), the targets workbook's sheet names, the
+    # tool a planner opens for the what-if panel and the command that starts it
+    "TBH",
+    "Rep x month",
+    "Rep load",
+    "Headcount",
+    "JupyterLab",
+    "make lab",
 }
 """Latin tokens allowed on a Chinese page (file types, currency codes, product names)."""
 
@@ -48,6 +56,8 @@ TECHNICAL = {
     "WLS",
     "statsmodels",
     "salesanalysis plan freeze run",
+    "replan pins floors caps",  # plan.yaml keys named by the method notes
+    "outputs",  # the run folder's outputs/ (files named in the method notes)
 }
 """Latin tokens also allowed on the appendix page of a Chinese report."""
 
