@@ -33,6 +33,7 @@ from salesanalysis.targets.cells import plan_cells
 from salesanalysis.targets.company import company_targets
 from salesanalysis.targets.constraints import apply_constraints
 from salesanalysis.targets.crossing import cross_dimensions
+from salesanalysis.targets.explain import KEY_WORDS
 from salesanalysis.targets.kernels import Group
 from salesanalysis.targets.keys import allocation_keys
 from salesanalysis.targets.periods import plan_windows
@@ -387,7 +388,7 @@ def whatif_panel(engine: WhatIf) -> Any:
     cushion = slider(tr("Cushion"), p.cushion_pct, 0.0, max(0.2, p.cushion_pct), 0.005)
     kw = p.allocation.key_weights.as_dict()
     weights = {
-        k: slider(tr("Key weight: {key}").format(key=tr(_KEY_WORDS[k])), kw[k], 0.0, 1.0, 0.05)
+        k: slider(tr("Key weight: {key}").format(key=tr(KEY_WORDS[k])), kw[k], 0.0, 1.0, 0.05)
         for k in KEY_NAMES
     }
     band = slider(tr("Load band ±"), p.reps.band, 0.05, max(0.5, p.reps.band), 0.01)
@@ -418,12 +419,6 @@ def whatif_panel(engine: WhatIf) -> Any:
 
 # --------------------------------------------------------------------------- at a glance
 
-_KEY_WORDS = {
-    "history": N_("history"),
-    "forecast": N_("forecast"),
-    "potential": N_("potential"),
-    "equal": N_("equal"),
-}
 _MEASURES = {
     "revenue": N_("Revenue"),
     "customers": N_("Active customers"),
