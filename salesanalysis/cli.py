@@ -250,32 +250,15 @@ def _seed_notebook(args: argparse.Namespace) -> int:
 
 
 def _plan_import(args: argparse.Namespace, records: Path) -> int:
-    import json
     import time
 
+    from salesanalysis.i18n import set_report_from_outputs
     from salesanalysis.targets.record_import import import_workbook
 
     t0 = time.perf_counter()
+    set_report_from_outputs(args.run / "outputs")  # messages in the run's report language
     res = import_workbook(args.run, args.workbook, records, args.note)
-    try:
-        plan = json.loads((args.run / "outputs" / "plan.json").read_text(encoding="utf-8"))
-        currency = str(plan.get("currency") or "")
-    except (OSError, ValueError, AttributeError):
-        currency = ""
-    print(f"{len(res.edits)} rep target(s) edited in {args.workbook} (target with cushion):")
-    for line in res.lines(currency):
-        print(f"  {line}")
-    for note in res.notes:
-        print(f"note: {note}")
-    total = res.targets["target_revenue"].sum()
-    print(f"company total unchanged: {total:,.0f}{' ' + currency if currency else ''}")
-    if res.version:
-        print(f"stored as {res.version}, now the current plan of record in {records}")
-    else:
-        print(
-            f"written to {args.run / 'outputs'} (targets.parquet, targets.xlsx) as the run's "
-            f"draft; freeze it with `salesanalysis plan freeze --run {args.run}`"
-        )
+    print("\n".join(res.report(args.workbook, args.run, records)))
     print(f"({time.perf_counter() - t0:.1f}s)")
     return 0
 

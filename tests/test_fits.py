@@ -233,6 +233,57 @@ def test_spread_keeps_totals_and_pins_in_whole_units(sizes, edited, changes):
         assert got[e.rep_id] == e.new
 
 
+@settings(max_examples=40, deadline=None)
+@given(
+    sizes=st.lists(st.integers(1, 30), min_size=6, max_size=6),
+    edited=st.lists(st.integers(0, 5), min_size=1, max_size=3, unique=True),
+    changes=st.lists(st.integers(-40, 60), min_size=3, max_size=3),
+)
+def test_cell_edits_keep_totals_and_pins_in_whole_units(sizes, edited, changes):
+    """The same for edits of cells (region x product line x customer type): each edited cell
+    gets its new target exactly, the pinned region and the company total are kept."""
+    from salesanalysis.targets.record_import import spread_edits
+
+    unit = 100.0
+    cells = [(r, pl, "SMB") for r in ("A", "B") for pl in ("P", "Q", "S")]
+    rows = []
+    for (region, pl, ct), size in zip(cells, sizes, strict=True):
+        for rep in (f"{region}1", f"{region}2"):
+            for m in range(1, 13):
+                v = (size * 10 + m + (7 if rep.endswith("2") else 0)) * unit
+                rows.append((f"2026-{m:02d}", region, pl, ct, rep, v, v + unit))
+    cols = ["month", "region", "product_line", "customer_type", "rep_id"]
+    t = pd.DataFrame(rows, columns=[*cols, "target_revenue_no_cushion", "target_revenue"])
+    pin_total = t.loc[t["region"] == "A", "target_revenue_no_cushion"].sum()
+    pins = [{"segment": {"region": "A"}, "revenue": pin_total}]
+    old = t.groupby(cols[1:4])["target_revenue"].sum()
+    chosen = [cells[i] for i in edited]
+    edits = pd.DataFrame(
+        [
+            (*c, old[c], max(0.0, old[c] + d * unit * 10))
+            for c, d in zip(chosen, changes, strict=False)
+        ],
+        columns=[*cols[1:4], "old", "new"],
+    )
+    edits["change"] = edits["new"] - edits["old"]
+    try:
+        new, offsets = spread_edits(t, edits, unit, 0.0, pins, level="cell")
+    except RecordError as e:
+        assert any(w in e.render() for w in ("pin", "company total", "below zero"))
+        return
+    for col in ("target_revenue", "target_revenue_no_cushion"):
+        assert new[col].sum() == t[col].sum()
+        assert (new[col] % unit == 0).all() and (new[col] >= 0).all()
+    assert new.loc[new["region"] == "A", "target_revenue_no_cushion"].sum() == pin_total
+    got = new.groupby(cols[1:4])["target_revenue"].sum()
+    for e in edits.itertuples():
+        assert got[(e.region, e.product_line, e.customer_type)] == e.new
+    # what the offsets say moved is what the unedited cells lost or gained
+    untouched = ~new[cols[1:4]].apply(tuple, axis=1).isin(chosen)
+    moved = (new.loc[untouched, "target_revenue"] - t.loc[untouched, "target_revenue"]).sum()
+    assert moved == offsets["change"].sum()
+
+
 def test_plain_tables_get_labels_to_stack():
     from salesanalysis.report.formatting import label_plain_tables
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from salesanalysis.errors import RecordError
+from salesanalysis.errors import InputError, RecordError
 from salesanalysis.targets import record
 
 
@@ -100,6 +100,7 @@ def test_apply_record_swaps_in_the_frozen_targets(tmp_path: Path):
 # plan import: a manager's edits to rep targets in targets.xlsx, read back
 
 UNIT, CUSHION = 100.0, 0.05
+CELL = ["region", "product_line", "customer_type"]
 TEAM = {"华东": ["E1", "E2", "E3"], "华北": ["N1", "N2", "N3", "N4"]}
 PIN = 6_000_000.0  # 华东's annual revenue without cushion
 
@@ -151,6 +152,7 @@ def team_run(tmp_path: Path) -> Path:
         "cushion_pct": CUSHION,
         "rounding": {"revenue": UNIT, "customers": 1},
         "pins": [{"segment": {"region": "华东"}, "revenue": PIN}],
+        "report": {"language": "en"},  # the console text is checked in English
     }
     (run / "outputs" / "plan.json").write_text(json.dumps(plan, ensure_ascii=False))
     t = _team_targets()
@@ -161,11 +163,30 @@ def team_run(tmp_path: Path) -> Path:
     sheets = {
         "Company": pd.DataFrame([t[vals].sum()]),
         "Region": t.groupby("region", as_index=False)[vals].sum(),
+        "Cell": t.groupby(CELL, as_index=False)[vals].sum(),
         "Rep": t.groupby(["region", "rep_id"], as_index=False)[vals].sum(),
         "Month": month,
     }
     write_excel(sheets, run / "outputs" / "targets.xlsx", currency="CNY", totals=True)
     return run
+
+
+def _edit_cells(src: Path, dest: Path, new: dict[tuple[str, str, str], float]) -> None:
+    """Type new target revenues (with cushion) over cells in the Cell sheet."""
+    from openpyxl import load_workbook
+
+    from salesanalysis.report.excel import excel_header
+
+    wb = load_workbook(src)
+    ws = wb["Cell"]
+    head = [c.value for c in ws[1]]
+    at = [head.index(excel_header(k, "CNY")) + 1 for k in CELL]
+    target_col = head.index(excel_header("target_revenue", "CNY")) + 1
+    for r in range(2, ws.max_row + 1):
+        key = tuple(str(ws.cell(r, c).value) for c in at)
+        if key in new:
+            ws.cell(r, target_col, new[key])
+    wb.save(dest)
 
 
 def _edit_reps(src: Path, dest: Path, new: dict[str, float]) -> None:
@@ -257,6 +278,113 @@ def test_import_lists_every_bad_edit(team_run: Path, tmp_path: Path, capsys):
     assert "3 edit(s) cannot be read" in err
     for text in ("negative", "whole units of 100", "not a number", "rows: 2", "rows: 3"):
         assert text in err, text
+
+
+def test_import_cell_edits_keeps_pins_and_totals(team_run: Path, tmp_path: Path, capsys):
+    """A manager's edits of cell targets (the Cell sheet): each edited cell gets its new target
+    exactly, spread over its reps and months; the offsets go to the unedited cells of the same
+    pin group; the pin and the company totals are kept; the rep sheets follow."""
+    from salesanalysis.cli import main
+    from salesanalysis.report.excel import level_sheet_differences
+
+    before = pd.read_parquet(team_run / "outputs" / "targets.parquet")
+    old = before.groupby(CELL)["target_revenue"].sum()
+    east, north = ("华东", "Pumps", "SMB"), ("华北", "Valves", "SMB")
+    new = {east: old[east] + 240_000, north: old[north] - 96_000}
+    edited = tmp_path / "edited.xlsx"
+    _edit_cells(team_run / "outputs" / "targets.xlsx", edited, new)
+    code = main(
+        [
+            "plan",
+            "import",
+            "--run",
+            str(team_run),
+            str(edited),
+            "--records",
+            str(tmp_path / "plans"),
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "2 cell target(s) edited" in out
+    assert f"华东/Pumps/SMB: {old[east]:,.0f} -> {new[east]:,.0f} CNY (+240,000)" in out
+    after = pd.read_parquet(team_run / "outputs" / "targets.parquet")
+    got = after.groupby(CELL)["target_revenue"].sum()
+    for cell, value in new.items():
+        assert got[cell] == value
+    # the offsets: the other cell of each region (华东 pinned, 华北 under no pin)
+    assert got[("华东", "Valves", "SMB")] == old[("华东", "Valves", "SMB")] - 240_000
+    assert got[("华北", "Pumps", "SMB")] == old[("华北", "Pumps", "SMB")] + 96_000
+    for col in ("target_revenue", "target_revenue_no_cushion", "target_customers"):
+        assert after[col].sum() == before[col].sum(), col
+    in_east = after["region"] == "华东"
+    assert after.loc[in_east, "target_revenue_no_cushion"].sum() == PIN
+    assert (after["target_revenue"] % UNIT == 0).all() and (after["target_revenue"] >= 0).all()
+    # each rep of an edited cell carries its share of the change (in proportion, whole units)
+    reps = after[after[CELL].apply(tuple, axis=1) == east].groupby("rep_id")["target_revenue"]
+    was = before[before[CELL].apply(tuple, axis=1) == east].groupby("rep_id")["target_revenue"]
+    assert (reps.sum() > was.sum()).all() and reps.sum().sum() - was.sum().sum() == 240_000
+    assert level_sheet_differences(team_run / "outputs" / "targets.xlsx", after) == []
+
+
+def test_import_refuses_cell_edits_that_break_a_pin_or_mix_levels(team_run: Path, tmp_path: Path):
+    from salesanalysis.targets.record_import import import_workbook
+
+    t = pd.read_parquet(team_run / "outputs" / "targets.parquet")
+    old = t.groupby(CELL)["target_revenue"].sum()
+    src, edited = team_run / "outputs" / "targets.xlsx", tmp_path / "edited.xlsx"
+    before = (team_run / "outputs" / "targets.parquet").read_bytes()
+    # both 华东 cells raised: no unedited cell is left in the pinned region
+    _edit_cells(src, edited, {c: old[c] + 10_000 for c in old.index if c[0] == "华东"})
+    with pytest.raises(RecordError, match="pin region=华东") as e:
+        import_workbook(team_run, edited, tmp_path / "plans")
+    assert "no unedited cell" in e.value.render()
+    # a cell edit and a rep edit in one workbook: one level per import
+    _edit_cells(src, edited, {("华北", "Pumps", "SMB"): old[("华北", "Pumps", "SMB")] + 1_000})
+    reps = t.groupby("rep_id")["target_revenue"].sum()
+    _edit_reps(edited, edited, {"N1": reps["N1"] + 1_000})
+    with pytest.raises(InputError, match="both the Rep and the Cell sheet"):
+        import_workbook(team_run, edited, tmp_path / "plans")
+    # an unknown cell and a bad value are listed together
+    _edit_cells(src, edited, {("华北", "Pumps", "SMB"): 1_050.5})
+    with pytest.raises(InputError, match="whole units of 100"):
+        import_workbook(team_run, edited, tmp_path / "plans")
+    assert (team_run / "outputs" / "targets.parquet").read_bytes() == before
+
+
+def test_import_reads_in_the_plan_language(team_run: Path, tmp_path: Path, capsys):
+    """A Chinese company's import prints, and refuses, in Chinese."""
+    from salesanalysis.cli import main
+
+    plan_path = team_run / "outputs" / "plan.json"
+    plan = json.loads(plan_path.read_text(encoding="utf-8"))
+    plan["report"] = {"language": "zh"}
+    plan_path.write_text(json.dumps(plan, ensure_ascii=False), encoding="utf-8")
+    t = pd.read_parquet(team_run / "outputs" / "targets.parquet")
+    old = t.groupby(CELL)["target_revenue"].sum()
+    edited = tmp_path / "edited.xlsx"
+    _edit_cells(team_run / "outputs" / "targets.xlsx", edited, {c: -1.0 for c in old.index})
+    assert main(["plan", "import", "--run", str(team_run), str(edited)]) == 2
+    err = capsys.readouterr().err
+    assert "目标为负数" in err, err
+    cell = ("华北", "Pumps", "SMB")
+    _edit_cells(team_run / "outputs" / "targets.xlsx", edited, {cell: old[cell] + 1_000})
+    assert (
+        main(
+            [
+                "plan",
+                "import",
+                "--run",
+                str(team_run),
+                str(edited),
+                "--records",
+                str(tmp_path / "plans"),
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "个单元目标已修改" in out and "公司总额不变" in out, out
 
 
 def test_freeze_refuses_a_workbook_edited_after_the_run(team_run: Path, tmp_path: Path, capsys):

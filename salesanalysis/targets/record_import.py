@@ -1,20 +1,24 @@
-"""``salesanalysis plan import``: a manager's edits to rep targets in ``targets.xlsx``, read back.
+"""``salesanalysis plan import``: a manager's edits to targets in ``targets.xlsx``, read back.
 
-The manager edits the *Rep* sheet's target revenue (with cushion) of some reps. Each edit is an
-override: the rep's new annual target. The difference is spread so that every pin and the
-company total stay as they were:
+The manager edits the target revenue (with cushion) of some reps in the *Rep* sheet, or of some
+cells (region x product line x customer type) in the *Cell* sheet; one level per import (edits
+in both sheets are refused: import one, then the other). Each edit is an override: the rep's or
+the cell's new annual target. The difference is spread so that every pin and the company total
+stay as they were:
 
-1. an edited rep's change is spread over the rep's rows (months x cells) in proportion to their
-   targets, in whole units of ``rounding.revenue``;
+1. an edited rep's (cell's) change is spread over its rows (months x cells, or months x reps)
+   in proportion to their targets, in whole units of ``rounding.revenue``;
 2. rows are grouped by the pins whose segment holds them (rows under no pin form one group);
-   within each group, the edited reps' changes are offset over the *unedited* reps' rows of that
-   group, in proportion to their targets. A pinned segment's total, and so the company total,
-   is unchanged. When a group has no unedited rep to take the offset, or the offset would take a
-   row below zero, the import is refused and says which pin or total stands in the way.
+   within each group, the edited reps' (cells') changes are offset over the *unedited* reps'
+   (cells') rows of that group, in proportion to their targets. A pinned segment's total, and
+   so the company total, is unchanged. When a group has nothing unedited to take the offset, or
+   the offset would take a row below zero, the import is refused and says which pin or total
+   stands in the way.
 
 The target without cushion moves by the same rule, by each edit's change / (1 + cushion) rounded
 to the unit. Customers targets are not changed. Edits are validated first (a number, whole
-units, not negative, a rep that exists in that region) and every problem is listed at once.
+units, not negative, a rep that exists in that region or a cell of the targets) and every
+problem is listed at once.
 
 What is written: the run's ``targets.parquet`` and ``targets_company.parquet`` become the edited
 targets (the run's own are kept once as ``*_before_import.parquet``) and ``targets.xlsx`` shows
@@ -35,32 +39,82 @@ import numpy as np
 import pandas as pd
 
 from salesanalysis.errors import InputError, Problem, RecordError
+from salesanalysis.i18n import N_, tr
 
-__all__ = ["ImportResult", "import_workbook", "read_rep_edits", "spread_edits"]
+__all__ = ["LEVELS", "ImportResult", "import_workbook", "read_edits", "spread_edits"]
 
 CELL = ["region", "product_line", "customer_type"]
 REP_SHEET = "Rep"
+CELL_SHEET = "Cell"
+LEVELS: dict[str, tuple[str, list[str]]] = {
+    "rep": (REP_SHEET, ["region", "rep_id"]),
+    "cell": (CELL_SHEET, CELL),
+}
+"""The levels a manager may edit: level -> (sheet of targets.xlsx, key columns)."""
+NO_PIN = N_("everything under no pin")
+"""The group of the rows no pin holds (their total is the company total less the pins)."""
+_WHAT = {"rep": (N_("rep"), N_("reps")), "cell": (N_("cell"), N_("cells"))}
 
 
 @dataclass(frozen=True)
 class ImportResult:
     """What an import did."""
 
-    edits: pd.DataFrame  # region, rep_id, old, new, change (with cushion)
+    edits: pd.DataFrame  # the level's keys, old, new, change (with cushion)
     targets: pd.DataFrame  # the new targets (the grain of targets.parquet)
-    offsets: pd.DataFrame  # group, change spread over the unedited reps
+    offsets: pd.DataFrame  # group, change spread over the unedited reps (cells), count
     version: str | None  # the plan-of-record version written, None for a draft
     notes: tuple[str, ...] = ()  # edits that were not read (other columns)
+    level: str = "rep"  # what was edited: "rep" (the Rep sheet) or "cell" (the Cell sheet)
+
+    def heading(self, workbook: str) -> str:
+        """``3 rep target(s) edited in edited.xlsx (target with cushion):``."""
+        return tr("{n} {what} target(s) edited in {workbook} (target with cushion):").format(
+            n=len(self.edits), what=tr(_WHAT[self.level][0]), workbook=workbook
+        )
+
+    def report(self, workbook: Path | str, run: Path | str, records: Path | str) -> list[str]:
+        """What ``plan import`` prints: the edits old -> new, the offsets, the notes, the
+        company total and where the targets went."""
+        currency = str(_plan(Path(run)).get("currency") or "")
+        out = [self.heading(str(workbook))]
+        out += [f"  {line}" for line in self.lines(currency)]
+        out += [tr("note: {note}").format(note=n) for n in self.notes]
+        total = self.targets["target_revenue"].sum()
+        out.append(
+            tr("company total unchanged: {total}").format(
+                total=f"{total:,.0f}{' ' + currency if currency else ''}"
+            )
+        )
+        if self.version:
+            out.append(
+                tr("stored as {version}, now the current plan of record in {records}").format(
+                    version=self.version, records=records
+                )
+            )
+        else:
+            out.append(
+                tr(
+                    "written to {outputs} (targets.parquet, targets.xlsx) as the run's draft; "
+                    "freeze it with `salesanalysis plan freeze --run {run}`"
+                ).format(outputs=Path(run) / "outputs", run=run)
+            )
+        return out
 
     def lines(self, currency: str = "") -> list[str]:
         """old -> new per edit, then where the offsets went."""
         unit = f" {currency}" if currency else ""
+        keys = LEVELS[self.level][1]
         out = [
-            f"{r.region}/{r.rep_id}: {r.old:,.0f} -> {r.new:,.0f}{unit} ({r.change:+,.0f})"
+            f"{'/'.join(str(getattr(r, k)) for k in keys)}: {r.old:,.0f} -> {r.new:,.0f}{unit}"
+            f" ({r.change:+,.0f})"
             for r in self.edits.itertuples()
         ]
+        what = tr(_WHAT[self.level][1])
         out += [
-            f"offset over the other reps of {r.group}: {r.change:+,.0f}{unit} ({r.reps} reps)"
+            tr("offset over the other {what} of {group}: {change}{unit} ({n} {what})").format(
+                what=what, group=r.group, change=f"{r.change:+,.0f}", unit=unit, n=r.count
+            )
             for r in self.offsets.itertuples()
             if r.change
         ]
@@ -76,137 +130,203 @@ def _plan(run: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def read_rep_edits(
+def read_edits(
     workbook: Path, targets: pd.DataFrame, unit: float
-) -> tuple[pd.DataFrame, list[str]]:
-    """The reps whose target revenue the workbook's *Rep* sheet changes: ``region, rep_id,
-    old, new, change, row``; and notes on edits that are not read (other columns).
+) -> tuple[pd.DataFrame, list[str], str]:
+    """The reps (*Rep* sheet) or cells (*Cell* sheet) whose target revenue the workbook
+    changes: the level's key columns, ``old, new, change, row``; notes on edits that are not
+    read (other columns); and the level edited (``"rep"`` or ``"cell"``; ``"rep"`` when
+    nothing differs).
 
     Raises:
-        InputError: no Rep sheet or column, a value that is not a whole, non-negative number of
-            ``unit``, a rep that does not exist in that region, a rep listed twice.
+        InputError: no Rep or Cell sheet, a missing column, a value that is not a whole,
+            non-negative number of ``unit``, a rep or cell that is not in the targets, one
+            listed twice, or edits in both sheets.
     """
     from openpyxl import load_workbook
 
-    from salesanalysis.report.excel import TOTAL_LABEL, column_of_header
-
-    name = workbook.name
     try:
         wb = load_workbook(workbook, read_only=True, data_only=True)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is the user's input problem
         raise InputError(
-            f"{workbook} is not a readable workbook ({type(exc).__name__})",
-            fix="Give the targets.xlsx of a run, saved as .xlsx.",
+            tr("{workbook} is not a readable workbook ({kind})").format(
+                workbook=workbook, kind=type(exc).__name__
+            ),
+            fix=tr("Give the targets.xlsx of a run, saved as .xlsx."),
         ) from None
     try:
-        if REP_SHEET not in wb.sheetnames:
-            raise InputError(
-                f"{workbook} has no sheet {REP_SHEET!r} (sheets: {', '.join(wb.sheetnames)})",
-                fix="Edit the rep targets in the Rep sheet of the run's targets.xlsx.",
-            )
-        rows = list(wb[REP_SHEET].iter_rows(values_only=True))
+        sheets = {
+            level: list(wb[sheet].iter_rows(values_only=True))
+            for level, (sheet, _) in LEVELS.items()
+            if sheet in wb.sheetnames
+        }
+        names = list(wb.sheetnames)
     finally:
         wb.close()
-    wanted = [
-        "region",
-        "rep_id",
-        "target_revenue",
-        "target_revenue_no_cushion",
-        "target_customers",
-    ]
-    at: dict[str, int] = {}
-    for j, h in enumerate(rows[0] if rows else ()):
-        col = column_of_header(h, wanted)
-        if col and col not in at:
-            at[col] = j
-    missing = [c for c in ("region", "rep_id", "target_revenue") if c not in at]
-    if missing:
+    if not sheets:
         raise InputError(
-            f"sheet {REP_SHEET} of {workbook} lacks the column(s) {missing}",
-            fix="Keep the header row of the Rep sheet as the pipeline wrote it.",
+            tr("{workbook} has no sheet {rep!r} or {cell!r} (sheets: {sheets})").format(
+                workbook=workbook, rep=REP_SHEET, cell=CELL_SHEET, sheets=", ".join(names)
+            ),
+            fix=tr(
+                "Edit the rep targets in the Rep sheet, or the cell targets in the Cell sheet, "
+                "of the run's targets.xlsx."
+            ),
         )
-    old = targets.groupby(["region", "rep_id"])[
-        ["target_revenue", "target_revenue_no_cushion", "target_customers"]
-    ].sum()
     problems: list[Problem] = []
     notes: list[str] = []
+    found: dict[str, pd.DataFrame] = {}
+    for level, rows in sheets.items():
+        edits = _sheet_edits(level, rows, workbook, targets, unit, problems, notes)
+        if edits is not None and len(edits):
+            found[level] = edits
+    if problems:
+        raise InputError(
+            tr("{workbook}: {n} edit(s) cannot be read").format(
+                workbook=workbook, n=len(problems)
+            ),
+            problems,
+            fix=tr("Correct the cells named above and import again; nothing was written."),
+        )
+    if len(found) > 1:
+        raise InputError(
+            tr(
+                "{workbook} changes targets in both the Rep and the Cell sheet ({reps} rep(s), "
+                "{cells} cell(s)); one import reads one level"
+            ).format(workbook=workbook, reps=len(found["rep"]), cells=len(found["cell"])),
+            fix=tr(
+                "Import the workbook with the Rep edits only, then edit the Cell sheet of the "
+                "refreshed targets.xlsx and import again (each import keeps the pins and the "
+                "company total)."
+            ),
+        )
+    level = next(iter(found), "rep")
+    keys = LEVELS[level][1]
+    frame = found.get(level, pd.DataFrame(columns=[*keys, "old", "new", "row"]))
+    frame["change"] = frame["new"] - frame["old"]
+    return frame, notes, level
+
+
+def _sheet_edits(
+    level: str,
+    rows: list[tuple[Any, ...]],
+    workbook: Path,
+    targets: pd.DataFrame,
+    unit: float,
+    problems: list[Problem],
+    notes: list[str],
+) -> pd.DataFrame | None:
+    """The edits of one level's sheet; its problems and notes are added to the lists. None
+    when the sheet lacks a key column (a problem)."""
+    from salesanalysis.report.excel import TOTAL_LABEL, column_of_header
+
+    sheet, keys = LEVELS[level]
+    name = workbook.name
+    figures = ["target_revenue", "target_revenue_no_cushion", "target_customers"]
+    at: dict[str, int] = {}
+    for j, h in enumerate(rows[0] if rows else ()):
+        col = column_of_header(h, [*keys, *figures])
+        if col and col not in at:
+            at[col] = j
+    missing = [c for c in (*keys, "target_revenue") if c not in at]
+    if missing:
+        problems.append(
+            Problem(
+                tr("sheet {sheet} lacks the column(s) {missing}").format(
+                    sheet=sheet, missing=", ".join(missing)
+                ),
+                file=name,
+                fix=tr(
+                    "Keep the header row of the {sheet} sheet as the pipeline wrote it."
+                ).format(sheet=sheet),
+            )
+        )
+        return None
+    old = targets.groupby(keys)[figures].sum()
+    what = tr(_WHAT[level][0])
     edits, seen = [], set()
     for i, row in enumerate(rows[1:], start=2):
         if not row or all(v is None for v in row) or row[0] == TOTAL_LABEL:
             continue
-        region = str(row[at["region"]]).removeprefix("'")
-        rep = str(row[at["rep_id"]]).removeprefix("'")
-        value = row[at["target_revenue"]]
-        col = rows[0][at["target_revenue"]]
-        if (region, rep) not in old.index:
+        key = tuple(str(row[at[k]]).removeprefix("'") for k in keys)
+        label = "/".join(key)
+        col = str(rows[0][at["target_revenue"]])
+        if key not in old.index:
             problems.append(
                 Problem(
-                    f"rep {rep} in region {region} is not in the run's targets",
+                    tr("{what} {label} is not in the run's targets").format(
+                        what=what, label=label
+                    ),
                     file=name,
-                    column=str(col),
+                    column=col,
                     rows=[i],
-                    fix="Edit the target of a listed rep; add reps in reps.csv and rerun.",
+                    fix=tr(
+                        "Edit the target of a listed rep or cell; add reps in reps.csv and rerun."
+                    ),
                 )
             )
             continue
-        if (region, rep) in seen:
-            problems.append(Problem(f"rep {rep} is listed twice", file=name, rows=[i]))
+        if key in seen:
+            problems.append(
+                Problem(
+                    tr("{what} {label} is listed twice").format(what=what, label=label),
+                    file=name,
+                    rows=[i],
+                )
+            )
             continue
-        seen.add((region, rep))
-        bad = _value_problem(value, unit, name, str(col), i)
+        seen.add(key)
+        value = row[at["target_revenue"]]
+        bad = _value_problem(value, unit, name, col, i)
         if bad is not None:
             problems.append(bad)
             continue
-        before = old.loc[(region, rep)]
+        before = old.loc[key]
         if abs(float(value) - float(before["target_revenue"])) > 0.5:
-            edits.append((region, rep, float(before["target_revenue"]), float(value), i))
+            edits.append((*key, float(before["target_revenue"]), float(value), i))
             continue
         for other in ("target_revenue_no_cushion", "target_customers"):
             v = row[at[other]] if other in at else None
             if isinstance(v, int | float) and abs(float(v) - float(before[other])) > 0.5:
                 notes.append(
-                    f"row {i} ({region}/{rep}): the edit of {other} is not read; edit the "
-                    "target revenue (with cushion), the others follow from it"
+                    tr(
+                        "sheet {sheet}, row {row} ({label}): the edit of {column} is not read; "
+                        "edit the target revenue (with cushion), the others follow from it"
+                    ).format(sheet=sheet, row=i, label=label, column=other)
                 )
-    if problems:
-        raise InputError(
-            f"{workbook}: {len(problems)} edit(s) cannot be read",
-            problems,
-            fix="Correct the cells named above and import again; nothing was written.",
-        )
-    frame = pd.DataFrame(edits, columns=["region", "rep_id", "old", "new", "row"])
-    frame["change"] = frame["new"] - frame["old"]
-    return frame, notes
+    return pd.DataFrame(edits, columns=[*keys, "old", "new", "row"])
 
 
 def _value_problem(value: Any, unit: float, file: str, col: str, row: int) -> Problem | None:
     """What is wrong with a typed target (not a number, negative, not whole units), or None."""
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         return Problem(
-            "the target is not a number",
+            tr("the target is not a number"),
             file=file,
             column=col,
             rows=[row],
             values=[value],
-            fix="Type the rep's annual target as a number (no text, no formula).",
+            fix=tr("Type the annual target as a number (no text, no formula)."),
         )
     if value < 0:
         return Problem(
-            "the target is negative",
+            tr("the target is negative"),
             file=file,
             column=col,
             rows=[row],
             values=[value],
-            fix="Targets are 0 or more.",
+            fix=tr("Targets are 0 or more."),
         )
     if abs(value / unit - round(value / unit)) > 1e-9 * max(1.0, abs(value / unit)):
         return Problem(
-            f"the target is not in whole units of {unit:,.0f}",
+            tr("the target is not in whole units of {unit}").format(unit=f"{unit:,.0f}"),
             file=file,
             column=col,
             rows=[row],
             values=[value],
-            fix=f"Round it to a multiple of {unit:,.0f} (plan.yaml rounding.revenue).",
+            fix=tr("Round it to a multiple of {unit} (plan.yaml rounding.revenue).").format(
+                unit=f"{unit:,.0f}"
+            ),
         )
     return None
 
@@ -238,27 +358,33 @@ def _groups(targets: pd.DataFrame, pins: list[dict[str, Any]]) -> tuple[np.ndarr
         mask = np.ones(len(targets), dtype=bool)
         for k, v in seg.items():
             mask &= targets[k].astype(str).to_numpy() == str(v)
-        name = "pin " + ", ".join(f"{k}={v}" for k, v in seg.items())
+        name = tr("pin {segment}").format(segment=", ".join(f"{k}={v}" for k, v in seg.items()))
         labels[mask] = [f"{a}; {name}" if a else name for a in labels[mask]]
-    names = ["the reps under no pin" if g == "" else g for g in labels]
+    names = [NO_PIN if g == "" else g for g in labels]
     return np.asarray(names, dtype=object), sorted(set(names))
 
 
 def spread_edits(
-    targets: pd.DataFrame, edits: pd.DataFrame, unit: float, cushion: float, pins: list[dict]
+    targets: pd.DataFrame,
+    edits: pd.DataFrame,
+    unit: float,
+    cushion: float,
+    pins: list[dict],
+    level: str = "rep",
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The targets with the edits applied and offset within each pin group (see the module's
-    doc); and the offsets per group.
+    """The targets with the edits (of reps or cells, ``level``) applied and offset within each
+    pin group (see the module's doc); and the offsets per group.
 
     Raises:
-        RecordError: an offset has no unedited rep to go to, or would take a row below zero.
+        RecordError: an offset has nothing unedited to go to, or would take a row below zero.
     """
+    keys = LEVELS[level][1]
     t = targets.reset_index(drop=True).copy()
     group, _ = _groups(t, pins)
-    edited = set(zip(edits["region"], edits["rep_id"], strict=True))
-    is_edited = np.array(
-        [(r, p) in edited for r, p in zip(t["region"], t["rep_id"], strict=True)], dtype=bool
-    )
+    row_key = pd.MultiIndex.from_frame(t[keys].astype(str))
+    edit_key = pd.MultiIndex.from_frame(edits[keys].astype(str))
+    is_edited = np.asarray(row_key.isin(edit_key), dtype=bool)
+    row_of = pd.Series(np.arange(len(t))).groupby(row_key.to_flat_index()).apply(list)
     offsets = []
     problems: list[Problem] = []
     for col, scale in (("target_revenue", 1.0), ("target_revenue_no_cushion", 1 + cushion)):
@@ -266,11 +392,9 @@ def spread_edits(
             continue
         units = np.round(t[col].to_numpy(dtype=float) / unit).astype(np.int64)
         delta = np.zeros(len(t), dtype=np.int64)
-        for e in edits.itertuples():
-            rows = np.flatnonzero(
-                (t["region"].to_numpy() == e.region) & (t["rep_id"].to_numpy() == e.rep_id)
-            )
-            change = int(round(e.change / scale / unit))
+        for key, change_ in zip(edit_key.to_flat_index(), edits["change"], strict=True):
+            rows = np.asarray(row_of.get(key, []), dtype=np.int64)
+            change = int(round(change_ / scale / unit))
             delta[rows] += _share(change, units[rows])
         for g in sorted(set(group)):
             in_g = group == g
@@ -281,46 +405,58 @@ def spread_edits(
             room = int(units[takers].sum())
             if len(takers) == 0 or (moved > room):
                 if col == "target_revenue":
-                    problems.append(_refusal(g, moved * unit, room * unit, len(takers)))
+                    problems.append(_refusal(g, moved * unit, room * unit, len(takers), level))
                 continue
             delta[takers] += _share(-moved, units[takers])
             if col == "target_revenue":
-                offsets.append((g, -moved * unit, len(set(t.loc[takers, "rep_id"]))))
+                count = len(set(row_key[takers]))
+                offsets.append((g, -moved * unit, count))
         new = units + delta
         if (new < 0).any() and not problems:
             bad = np.flatnonzero(new < 0)[:5]
             problems.append(
                 Problem(
-                    f"the edits would take {len(np.flatnonzero(new < 0))} monthly target(s) of "
-                    f"{col} below zero (e.g. {', '.join(str(t.loc[i, 'rep_id']) for i in bad)})",
-                    fix="Lower the edited targets less.",
+                    tr(
+                        "the edits would take {n} monthly target(s) of {column} below zero "
+                        "(e.g. {examples})"
+                    ).format(
+                        n=len(np.flatnonzero(new < 0)),
+                        column=col,
+                        examples=", ".join("/".join(row_key[i]) for i in bad),
+                    ),
+                    fix=tr("Lower the edited targets less."),
                 )
             )
         t[col] = new.astype(float) * unit
     if problems:
         raise RecordError(
-            f"the edits cannot be imported: {len(problems)} pin(s) or total(s) stand in the way",
+            tr("the edits cannot be imported: {n} pin(s) or total(s) stand in the way").format(
+                n=len(problems)
+            ),
             problems,
-            fix="Edit the targets so that the reps of a pinned segment still add up to the pin "
-            "(raise one, lower another), or change the pin in plan.yaml and rerun; nothing "
-            "was written.",
+            fix=tr(
+                "Edit the targets so that the reps (cells) of a pinned segment still add up to "
+                "the pin (raise one, lower another), or change the pin in plan.yaml and rerun; "
+                "nothing was written."
+            ),
         )
-    return t, pd.DataFrame(offsets, columns=["group", "change", "reps"])
+    return t, pd.DataFrame(offsets, columns=["group", "change", "count"])
 
 
-def _refusal(group: str, moved: float, room: float, takers: int) -> Problem:
-    what = "the company total" if group == "the reps under no pin" else f"the {group}"
+def _refusal(group: str, moved: float, room: float, takers: int, level: str) -> Problem:
+    kept = tr("the company total") if group == NO_PIN else group
+    one, many = (tr(w) for w in _WHAT[level])
     if takers == 0:
-        why = (
-            f"the edits change {group} by {moved:+,.0f} and no unedited rep is left there to "
-            f"offset it, so {what} would break"
-        )
+        why = tr(
+            "the edits change {group} by {moved} and no unedited {what} is left there to "
+            "offset it, so {kept} would break"
+        ).format(group=group, moved=f"{moved:+,.0f}", what=one, kept=kept)
     else:
-        why = (
-            f"the edits add {moved:+,.0f} to {group}, more than the {room:,.0f} the unedited "
-            f"reps there hold, so {what} cannot be kept without a negative target"
-        )
-    return Problem(why, key="pins" if group.startswith("pin") else None)
+        why = tr(
+            "the edits add {moved} to {group}, more than the {room} the unedited {what} there "
+            "hold, so {kept} cannot be kept without a negative target"
+        ).format(group=group, moved=f"{moved:+,.0f}", room=f"{room:,.0f}", what=many, kept=kept)
+    return Problem(why, key="pins" if group != NO_PIN else None)
 
 
 def _company_table(t: pd.DataFrame, like: Path) -> pd.DataFrame:
@@ -361,7 +497,7 @@ def _refresh_workbook(path: Path, targets: pd.DataFrame, plan: dict[str, Any]) -
 def import_workbook(
     run: Path | str, workbook: Path | str, records: Path | str, note: str | None = None
 ) -> ImportResult:
-    """Import a manager's rep-target edits into a run (and the plan of record, when the year
+    """Import a manager's edits of rep or cell targets into a run (and the plan of record, when the year
     has one). Nothing is written unless every edit is valid and can be offset.
 
     Raises:
@@ -376,19 +512,27 @@ def import_workbook(
     src = record.run_targets(run)
     if not workbook.is_file():
         raise InputError(
-            f"{workbook} does not exist", fix="Give the path of the edited targets.xlsx."
+            tr("{workbook} does not exist").format(workbook=workbook),
+            fix=tr("Give the path of the edited targets.xlsx."),
         )
     plan = _plan(run)
     unit = float((plan.get("rounding") or {}).get("revenue") or 1.0)
     cushion = float(plan.get("cushion_pct") or 0.0)
     targets = pd.read_parquet(src)
-    edits, notes = read_rep_edits(workbook, targets, unit)
+    edits, notes, level = read_edits(workbook, targets, unit)
     if edits.empty:
         raise InputError(
-            f"{workbook}: no rep target differs from the run's targets; nothing to import",
-            fix="Edit the target revenue of some reps in the Rep sheet, save, import again.",
+            tr(
+                "{workbook}: no rep or cell target differs from the run's targets; nothing to "
+                "import"
+            ).format(workbook=workbook),
+            fix=tr(
+                "Edit the target revenue of some reps in the Rep sheet (or of some cells in the "
+                "Cell sheet), save, import again."
+            ),
         )
-    new, offsets = spread_edits(targets, edits, unit, cushion, list(plan.get("pins") or []))
+    pins = list(plan.get("pins") or [])
+    new, offsets = spread_edits(targets, edits, unit, cushion, pins, level)
     year = int(pd.to_datetime(new["month"]).dt.year.iloc[0])
     cur = record.current(year, records)
     for name in ("targets", "targets_company"):  # the run's own targets, kept once
@@ -404,6 +548,8 @@ def import_workbook(
         _refresh_workbook(outputs / "targets.xlsx", new, plan)
     version = None
     if cur is not None:
-        why = note or f"imported from {workbook.name}: {len(edits)} rep target(s) edited"
+        why = note or tr("imported from {workbook}: {n} {what} target(s) edited").format(
+            workbook=workbook.name, n=len(edits), what=tr(_WHAT[level][0])
+        )
         version = record.store_import(run, records, why, cur).version
-    return ImportResult(edits.drop(columns="row"), new, offsets, version, tuple(notes))
+    return ImportResult(edits.drop(columns="row"), new, offsets, version, tuple(notes), level)
