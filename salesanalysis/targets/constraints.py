@@ -95,7 +95,8 @@ def pin_groups(cells: PlanCells, plan: Plan) -> tuple[list[Group], list[Group], 
                     i=i, pin=p.label, value=f"{val:,.0f}"
                 )
             )
-        groups.append(Group(f"pins[{i}] ({p.label}) = {val:,.0f}", idx, val))
+        name = tr("pins[{i}] ({pin}) = {amount}").format(i=i, pin=p.label, amount=f"{val:,.0f}")
+        groups.append(Group(name, idx, val))
         groups_c.append(Group(f"pins[{i}]", idx, round_unit(val * (1 + plan.cushion_pct), unit)))
     return groups, groups_c, notes
 
@@ -108,7 +109,8 @@ def conflict_error(
     floor_name: str,
     cap_name: str,
 ) -> ConstraintConflict:
-    """The error for a conflicting set of pins, company total, floors and caps.
+    """The error for a conflicting set of pins, company total, floors and caps (``groups``:
+    the company total first, then the pins, as :func:`apply_constraints` builds them).
 
     Only the constraints in the conflict are described: a group's floor and cap sums appear
     only when the floors (or caps) are part of the conflict, and the fix names only the plan
@@ -120,13 +122,13 @@ def conflict_error(
     named = [g for g in groups if g.name in conflict]
     probs = [_group_problem(g, named, floor_c, cap_c, use_floor, use_cap) for g in named]
     knobs = []
-    if any(g.name.startswith("pins[") for g in named):
+    if any(g is not groups[0] for g in named):  # groups: the company total, then the pins
         knobs.append(tr("a pin's amount"))
     if use_floor:
         knobs.append("floors.vs_last_year")
     if use_cap:
         knobs.append("caps.vs_potential")
-    if any(not g.name.startswith("pins[") for g in named):  # the company total
+    if any(g is groups[0] for g in named):
         knobs.append(tr("the company target"))
     or_ = tr(" or ")
     knob_txt = or_.join([", ".join(knobs[:-1]), knobs[-1]] if len(knobs) > 1 else knobs)
