@@ -161,7 +161,7 @@ def test_rounding_units_positive_and_cutoff_valid() -> None:
 def test_all_problems_reported_at_once() -> None:
     err = _err(_with(cushion_pct=-1, phasing="weekly", colour=1))
     assert len(err.problems) == 3
-    assert "3 problems" in err.message
+    assert "3 problem(s)" in err.message
 
 
 def test_strategy_validation() -> None:

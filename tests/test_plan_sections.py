@@ -139,7 +139,7 @@ def test_targets_valid(c):
 def test_targets_without_revenue(c):
     assert _check_targets({"customers": {"growth": 0.05}}, c) is None
     assert problems(c) == [("targets.revenue", "'targets.revenue' is required")]
-    assert c.problems[0].fix == "revenue: {growth: 0.10}"
+    assert c.problems[0].fix == "e.g. revenue: {growth: 0.10}"
 
 
 def test_targets_unknown_measure_and_missing_section(c):
@@ -562,10 +562,10 @@ def test_raise_problems(c):
     c.add("colour", "second")
     with pytest.raises(PlanError) as ei:
         c.raise_problems()
-    assert ei.value.message == "2 problems found in the plan assumptions in plan.yaml"
+    assert ei.value.message == "2 problem(s) found in the plan assumptions in plan.yaml"
     assert [p.message for p in ei.value.problems] == ["first", "second"]
     one = _Checker(None)
     one.add("phasing", "only")
     with pytest.raises(PlanError) as ei:
         one.raise_problems()
-    assert ei.value.message == "1 problem found in the plan assumptions"
+    assert ei.value.message == "1 problem(s) found in the plan assumptions"

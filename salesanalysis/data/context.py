@@ -21,7 +21,13 @@ import pandas as pd
 
 from salesanalysis.data.readers import sha256_file
 from salesanalysis.errors import InputError
-from salesanalysis.i18n import set_report_from_outputs, set_report_from_plan, tr
+from salesanalysis.i18n import (
+    LANGUAGES,
+    UNITS,
+    set_report_from_outputs,
+    set_report_from_plan,
+    tr,
+)
 
 __all__ = [
     "RunContext",
@@ -108,8 +114,14 @@ _DIMS = ("region", "product_line", "customer_type")
 
 
 def use_plan_language(plan_file: Path | str | None) -> None:
-    """Set the report's language from the plan file (an unreadable plan is reported by the
-    ingest that follows; until then the default language holds)."""
+    """Set the report's language from the plan file, so that its errors read in it too.
+
+    A plan that does not validate is reported by the ingest that follows; its
+    ``report: language`` (and ``units``) are then read leniently from the raw YAML, with the
+    same safe, bounded loader (size limit, no anchors or aliases). Only a plan whose YAML
+    cannot be read, or whose language is not one of :data:`~salesanalysis.i18n.LANGUAGES`,
+    leaves the default language.
+    """
     from salesanalysis.targets.plan import load_plan
 
     plan = None
@@ -117,8 +129,28 @@ def use_plan_language(plan_file: Path | str | None) -> None:
         try:
             plan = load_plan(Path(plan_file)).to_dict()
         except Exception:  # noqa: BLE001 - validated, with a proper message, by load_cubes
-            plan = None
+            plan = _raw_report(Path(plan_file))
     set_report_from_plan(plan)
+
+
+def _raw_report(plan_file: Path) -> dict[str, Any] | None:
+    """``{"report": {...}}`` with the valid ``language`` / ``units`` of a plan file that does
+    not validate, read with the safe settings loader; None when the YAML cannot be read."""
+    from salesanalysis.errors import PlanError
+    from salesanalysis.untrusted import load_settings_yaml
+
+    try:
+        data = load_settings_yaml(plan_file, PlanError, "plan file")
+    except Exception:  # noqa: BLE001 - the same file is reported by load_cubes
+        return None
+    report = data.get("report") if isinstance(data, dict) else None
+    if not isinstance(report, dict):
+        return None
+    lang, units = report.get("language"), report.get("units")
+    out = {"language": lang} if isinstance(lang, str) and lang in LANGUAGES else {}
+    if out and isinstance(units, str) and units in UNITS:
+        out["units"] = units
+    return {"report": out} if out else None
 
 
 def prepare(

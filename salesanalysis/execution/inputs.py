@@ -24,7 +24,7 @@ from salesanalysis.data.readers import numbers_from_text, read_table
 from salesanalysis.data.rules import rename
 from salesanalysis.errors import InputError, Problem
 from salesanalysis.execution.segments import DIMENSIONS
-from salesanalysis.i18n import N_
+from salesanalysis.i18n import N_, tr
 from salesanalysis.targets.plan import Plan
 
 __all__ = [
@@ -69,10 +69,19 @@ def _has_file(data_dir: Path, table: str, mapping: dict[str, Any]) -> bool:
     return any(os.path.lexists(data_dir / f"{table}{s}") for s in SUFFIXES)
 
 
+_UNKNOWN_LABEL = {
+    "region": N_("unknown region label"),
+    "product_line": N_("unknown product line label"),
+    "customer_type": N_("unknown customer type label"),
+}
+
+
 def _problem(path: Path, col: str, rows: pd.Index, msg: str, fix: str, values=()) -> Problem:
     lines = [int(r) for r in rows]
     return Problem(
-        f"{msg} ({len(lines)} row{'s' if len(lines) != 1 else ''})",
+        (tr("{message} (1 row)") if len(lines) == 1 else tr("{message} ({n} rows)")).format(
+            message=msg, n=len(lines)
+        ),
         file=str(path),
         column=col,
         rows=lines[:_EXAMPLES],
@@ -92,9 +101,19 @@ def _required_text(df: pd.DataFrame, cols: tuple[str, ...], path: Path, out: lis
     for col in cols:
         blank = _text(df, col) == ""
         if blank.any():
-            out.append(
-                _problem(path, col, df.index[blank], f"'{col}' is empty", f"Fill in {col}.")
-            )
+            out.append(_problem(path, col, df.index[blank], _empty(col), _fill_in(col)))
+
+
+def _empty(col: str) -> str:
+    return tr("'{col}' is empty").format(col=col)
+
+
+def _fill_in(col: str) -> str:
+    return tr("Fill in {col}.").format(col=col)
+
+
+def _use_one_of(choices) -> str:
+    return tr("Use one of: {choices}.").format(choices=", ".join(choices))
 
 
 def _dates(df: pd.DataFrame, col: str, path: Path, out: list[Problem], required: bool):
@@ -108,15 +127,15 @@ def _dates(df: pd.DataFrame, col: str, path: Path, out: list[Problem], required:
                 path,
                 col,
                 df.index[bad],
-                f"'{col}' is not a date",
-                "Write dates as YYYY-MM-DD.",
+                tr("'{col}' is not a date").format(col=col),
+                tr("Write dates as YYYY-MM-DD."),
                 txt[bad],
             )
         )
     if required:
         miss = txt == ""
         if miss.any():
-            out.append(_problem(path, col, df.index[miss], f"'{col}' is empty", f"Fill in {col}."))
+            out.append(_problem(path, col, df.index[miss], _empty(col), _fill_in(col)))
     return parsed
 
 
@@ -131,8 +150,8 @@ def _numbers(df: pd.DataFrame, col: str, path: Path, out: list[Problem]) -> pd.S
                 path,
                 col,
                 df.index[bad],
-                f"'{col}' is not a number",
-                "Use plain numbers.",
+                tr("'{col}' is not a number").format(col=col),
+                tr("Use plain numbers."),
                 raw[bad],
             )
         )
@@ -143,8 +162,8 @@ def _numbers(df: pd.DataFrame, col: str, path: Path, out: list[Problem]) -> pd.S
                 path,
                 col,
                 df.index[neg],
-                f"'{col}' is negative",
-                f"{col} cannot be below 0; correct the value.",
+                tr("'{col}' is negative").format(col=col),
+                tr("{col} cannot be below 0; correct the value.").format(col=col),
                 raw[neg],
             )
         )
@@ -158,7 +177,7 @@ def _unknown(
     bad = (v != "") & ~v.isin(known)
     if not bad.any():
         return None
-    return _problem(path, col, df.index[bad], f"unknown {what}", fix, v[bad])
+    return _problem(path, col, df.index[bad], what, fix, v[bad])
 
 
 def _action_dates(
@@ -180,8 +199,12 @@ def _action_dates(
                         path,
                         col,
                         df.index[outside],
-                        f"'{col}' is outside the fiscal year {plan.fiscal_year}",
-                        f"Use a date from {lo:%Y-%m-%d} to {hi:%Y-%m-%d}.",
+                        tr("'{col}' is outside the fiscal year {year}").format(
+                            col=col, year=plan.fiscal_year
+                        ),
+                        tr("Use a date from {start} to {end}.").format(
+                            start=f"{lo:%Y-%m-%d}", end=f"{hi:%Y-%m-%d}"
+                        ),
                         d[outside].dt.strftime("%Y-%m-%d"),
                     )
                 )
@@ -192,8 +215,8 @@ def _action_dates(
                 path,
                 "due",
                 df.index[before],
-                "'due' is before 'start'",
-                "Put the due date on or after the start date.",
+                tr("'due' is before 'start'"),
+                tr("Put the due date on or after the start date."),
                 due[before].dt.strftime("%Y-%m-%d"),
             )
         )
@@ -221,8 +244,8 @@ def check_actions(
                 path,
                 "id",
                 df.index[dup],
-                "action id used twice",
-                "Give each action its own id.",
+                tr("action id used twice"),
+                tr("Give each action its own id."),
                 ids[dup],
             )
         )
@@ -234,10 +257,10 @@ def check_actions(
             "strategy",
             names,
             path,
-            "strategy",
-            "Use a strategy name of plan.yaml: "
-            + (", ".join(sorted(names)) or "(the plan has none)")
-            + ".",
+            tr("unknown strategy"),
+            tr("Use a strategy name of plan.yaml: {names}.").format(
+                names=", ".join(sorted(names)) or tr("(the plan has none)")
+            ),
         ),
         *(
             _unknown(
@@ -245,8 +268,8 @@ def check_actions(
                 d,
                 labels.get(d, set()),
                 path,
-                f"{d.replace('_', ' ')} label",
-                f"Use one of: {', '.join(sorted(labels.get(d, set())))}.",
+                tr(_UNKNOWN_LABEL[d]),
+                _use_one_of(sorted(labels.get(d, set()))),
             )
             for d in DIMENSIONS
         ),
@@ -255,8 +278,8 @@ def check_actions(
             "owner",
             owners,
             path,
-            "owner",
-            "Use a rep id or name of the reps file, or an owner of a strategy in plan.yaml.",
+            tr("unknown owner"),
+            tr("Use a rep id or name of the reps file, or an owner of a strategy in plan.yaml."),
         ),
     ):
         if p is not None:
@@ -268,9 +291,11 @@ def check_actions(
                 path,
                 "strategy",
                 df.index[no_target],
-                "the action serves no strategy or segment",
-                "Name the plan strategy it serves, or the region / product_line / "
-                "customer_type of its segment.",
+                tr("the action serves no strategy or segment"),
+                tr(
+                    "Name the plan strategy it serves, or the region / product_line / "
+                    "customer_type of its segment."
+                ),
             )
         )
     start, due = _action_dates(df, path, plan, out)
@@ -313,8 +338,8 @@ def check_action_status(
         "action_id",
         action_ids,
         path,
-        "action id",
-        "Use an id of the actions file (or add the action there first).",
+        tr("unknown action id"),
+        tr("Use an id of the actions file (or add the action there first)."),
     )
     if p:
         out.append(p)
@@ -327,8 +352,8 @@ def check_action_status(
                 path,
                 "month",
                 df.index[bad],
-                "'month' is not a month",
-                "Write months as YYYY-MM.",
+                tr("'month' is not a month"),
+                tr("Write months as YYYY-MM."),
                 mtxt[bad],
             )
         )
@@ -338,8 +363,8 @@ def check_action_status(
         "status",
         set(ACTION_STATES),
         path,
-        "status",
-        f"Use one of: {', '.join(ACTION_STATES)}.",
+        tr("unknown status"),
+        _use_one_of(ACTION_STATES),
     )
     if p:
         out.append(p)
@@ -351,8 +376,8 @@ def check_action_status(
                 path,
                 "pct_done",
                 df.index[over],
-                "'pct_done' is above 100",
-                "Give % done from 0 to 100.",
+                tr("'pct_done' is above 100"),
+                tr("Give % done from 0 to 100."),
                 pct[over],
             )
         )
@@ -363,8 +388,8 @@ def check_action_status(
                 path,
                 "month",
                 df.index[dup],
-                "two status rows for the same action and month",
-                "Keep one row per action and month.",
+                tr("two status rows for the same action and month"),
+                tr("Keep one row per action and month."),
                 ids[dup] + " " + mtxt[dup],
             )
         )
@@ -399,21 +424,23 @@ def check_pipeline(
                 path,
                 "id",
                 df.index[dup],
-                "opportunity id used twice",
-                "Give each opportunity its own id.",
+                tr("opportunity id used twice"),
+                tr("Give each opportunity its own id."),
                 ids[dup],
             )
         )
     for p in (
-        _unknown(df, "rep_id", rep_ids, path, "rep", "Use a rep_id of the reps file."),
+        _unknown(
+            df, "rep_id", rep_ids, path, tr("unknown rep"), tr("Use a rep_id of the reps file.")
+        ),
         *(
             _unknown(
                 df,
                 d,
                 labels.get(d, set()),
                 path,
-                f"{d.replace('_', ' ')} label",
-                f"Use one of: {', '.join(sorted(labels.get(d, set())))}.",
+                tr(_UNKNOWN_LABEL[d]),
+                _use_one_of(sorted(labels.get(d, set()))),
             )
             for d in ("region", "product_line")
         ),
@@ -427,8 +454,8 @@ def check_pipeline(
             col,
             set(allowed),
             path,
-            col,
-            f"Use one of: {', '.join(allowed)} (stages in this order).",
+            tr("unknown stage") if col == "stage" else tr("unknown status"),
+            tr("Use one of: {choices} (stages in this order).").format(choices=", ".join(allowed)),
         )
         if p:
             out.append(p)
@@ -441,9 +468,11 @@ def check_pipeline(
                 path,
                 "stage",
                 df.index[mismatch],
-                "stage and status disagree (a won opportunity is at stage won; an "
-                "open or lost one is at the stage it reached before)",
-                "Correct the stage or the status.",
+                tr(
+                    "stage and status disagree (a won opportunity is at stage won; an "
+                    "open or lost one is at the stage it reached before)"
+                ),
+                tr("Correct the stage or the status."),
                 stage[mismatch] + "/" + status[mismatch],
             )
         )
@@ -458,8 +487,8 @@ def check_pipeline(
                 path,
                 "close_date",
                 df.index[need_close],
-                "a won or lost opportunity has no close date",
-                "Fill in close_date.",
+                tr("a won or lost opportunity has no close date"),
+                _fill_in("close_date"),
             )
         )
     early = closed.notna() & created.notna() & (closed < created)
@@ -469,8 +498,8 @@ def check_pipeline(
                 path,
                 "close_date",
                 df.index[early],
-                "'close_date' is before 'created'",
-                "Correct the dates.",
+                tr("'close_date' is before 'created'"),
+                tr("Correct the dates."),
                 closed[early].dt.strftime("%Y-%m-%d"),
             )
         )
@@ -554,5 +583,6 @@ def read_execution_inputs(
         problems.extend(p)
     if problems:
         files = sorted({Path(p.file).name for p in problems if p.file})
-        raise InputError(f"{len(problems)} problem(s) in {', '.join(files)}", problems)
+        msg = tr("{n} problem(s) in {files}").format(n=len(problems), files=", ".join(files))
+        raise InputError(msg, problems)
     return res

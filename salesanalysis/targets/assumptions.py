@@ -696,10 +696,21 @@ def _target(values: Mapping[str, Any], m: str) -> dict[str, Any] | None:
     if len(given) > 1:
         shown = ", ".join(names[k] for k in given)
         raise PlanError(
-            f"the {m.replace('_', ' ')} target is set more than one way in the notebook ({shown})",
-            fix=f"keep one of {', '.join(names.values())} and set the others to None",
+            tr("the {measure} target is set more than one way in the notebook ({shown})").format(
+                measure=tr(_MEASURE_WORDS[m]), shown=shown
+            ),
+            fix=tr("keep one of {names} and set the others to None").format(
+                names=", ".join(names.values())
+            ),
         )
     return given or None
+
+
+_MEASURE_WORDS = {
+    "revenue": N_("revenue"),
+    "customers": N_("customers"),
+    "market_share": N_("market share"),
+}
 
 
 def _plan_from(plan: Plan, v: Mapping[str, Any]) -> Plan:
@@ -707,8 +718,8 @@ def _plan_from(plan: Plan, v: Mapping[str, Any]) -> Plan:
     targets = {m: t for m in ("revenue", "customers", "market_share") if (t := _target(v, m))}
     if "revenue" not in targets:
         raise PlanError(
-            "the notebook sets no revenue target",
-            fix="set one of revenue_growth, revenue_value, revenue_percentile",
+            tr("the notebook sets no revenue target"),
+            fix=tr("set one of revenue_growth, revenue_value, revenue_percentile"),
         )
     return plan.with_changes(
         fiscal_year=v["fiscal_year"],
@@ -836,8 +847,10 @@ def seed_notebook(
                 done.append(tag)
     if not done:
         raise PlanError(
-            f"{path.name} has no assumption cells (cells tagged {', '.join(cells)})",
-            fix="seed notebooks/03_target_decomposition.ipynb, or a copy of it",
+            tr("{file} has no assumption cells (cells tagged {tags})").format(
+                file=path.name, tags=", ".join(cells)
+            ),
+            fix=tr("seed notebooks/03_target_decomposition.ipynb, or a copy of it"),
         )
     path.write_text(json.dumps(nb, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     return done

@@ -51,9 +51,17 @@ def check_labels(seg: dict[str, str], members: dict[str, list[str]], where: str)
     for dim, label in seg.items():
         if label not in members[dim]:
             raise PlanError(
-                f"{where} names {dim} '{label}', which has no history or forecast in the data",
-                problems=[Problem(f"unknown {dim} '{label}'", key=where, values=[label])],
-                fix=f"use one of: {', '.join(members[dim])}",
+                tr(
+                    "{where} names {dim} '{label}', which has no history or forecast in the data"
+                ).format(where=where, dim=dim, label=label),
+                problems=[
+                    Problem(
+                        tr("unknown {dim} '{label}'").format(dim=dim, label=label),
+                        key=where,
+                        values=[label],
+                    )
+                ],
+                fix=tr("use one of: {choices}").format(choices=", ".join(members[dim])),
             )
 
 
@@ -76,10 +84,12 @@ def history_to_cutoff(cube: pd.DataFrame, win: PlanWindows, plan: Plan) -> pd.Da
     """The cube's months up to the cutoff; :class:`PlanError` when the data stop before it."""
     hist = cube[cube["month"] <= win.cutoff]
     if hist.empty or hist["month"].max() < win.cutoff:
-        last = "none" if hist.empty else f"{cube['month'].max():%Y-%m}"
+        last = tr("none") if hist.empty else f"{cube['month'].max():%Y-%m}"
         raise PlanError(
-            f"plan_cutoff {plan.plan_cutoff} is after the last month of data ({last})",
-            fix="set plan_cutoff to a month the transactions cover",
+            tr("plan_cutoff {cutoff} is after the last month of data ({last})").format(
+                cutoff=plan.plan_cutoff, last=last
+            ),
+            fix=tr("set plan_cutoff to a month the transactions cover"),
         )
     return hist
 
@@ -155,8 +165,8 @@ def plan_members(
         members[d] = sorted(labels)
         if not members[d]:
             raise PlanError(
-                f"no {d} has revenue in the history window before the cutoff",
-                fix="check plan_cutoff and allocation.history_window_months",
+                tr("no {dim} has revenue in the history window before the cutoff").format(dim=d),
+                fix=tr("check plan_cutoff and allocation.history_window_months"),
             )
     for i, s in enumerate(plan.strategies):
         check_labels(s.segment_dict, members, f"strategies[{i}] ('{s.name}')")

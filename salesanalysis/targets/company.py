@@ -151,18 +151,29 @@ def company_targets(
     else:
         if not cov.complete:
             raise PlanError(
-                f"targets.revenue asks for P{spec.amount:g} of the forecast, but the forecast "
-                f"covers {cov.months_covered} of the {win.n_months} plan months",
-                fix="run the forecast step with an origin at the plan cutoff and a horizon "
-                "covering the fiscal year, or set the target by value or growth",
+                tr(
+                    "targets.revenue asks for P{p} of the forecast, but the forecast "
+                    "covers {covered} of the {months} plan months"
+                ).format(p=f"{spec.amount:g}", covered=cov.months_covered, months=win.n_months),
+                fix=tr(
+                    "run the forecast step with an origin at the plan cutoff and a horizon "
+                    "covering the fiscal year, or set the target by value or growth"
+                ),
             )
         t_fy = ytd_rev + cov.mean + float(norm.ppf(spec.amount / 100)) * cov.sigma
     t_plan = t_fy - ytd_rev
     if t_plan < 0:
         raise PlanError(
-            f"the revenue target for {plan.fiscal_year} ({t_fy:,.0f}) is already reached by the "
-            f"actuals to {plan.plan_cutoff} ({ytd_rev:,.0f}): nothing is left to plan",
-            fix="raise the target or move plan_cutoff",
+            tr(
+                "the revenue target for {year} ({target}) is already reached by the "
+                "actuals to {cutoff} ({actual}): nothing is left to plan"
+            ).format(
+                year=plan.fiscal_year,
+                target=f"{t_fy:,.0f}",
+                cutoff=plan.plan_cutoff,
+                actual=f"{ytd_rev:,.0f}",
+            ),
+            fix=tr("raise the target or move plan_cutoff"),
         )
     total = round_unit(t_plan, plan.rounding_revenue)
     rule = base_rule if spec.kind == "growth" else ""
@@ -337,9 +348,11 @@ def _market_share_row(
     else:
         if not (have_fc and mk_total > 0):
             raise PlanError(
-                "targets.market_share asks for a forecast percentile, but the "
-                "forecast or the market size for the plan months is missing",
-                fix="set market_share by value or growth",
+                tr(
+                    "targets.market_share asks for a forecast percentile, but the "
+                    "forecast or the market size for the plan months is missing"
+                ),
+                fix=tr("set market_share by value or growth"),
             )
         share_t = (fc_mean + float(norm.ppf(ms.amount / 100)) * fc_sigma) / mk_total
     implied = share_t * mk_total if mk_total > 0 else np.nan

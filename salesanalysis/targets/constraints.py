@@ -56,17 +56,23 @@ def bounds(cells: PlanCells, plan: Plan) -> tuple[np.ndarray | None, np.ndarray 
                 .tolist()
             )
             raise ConstraintConflict(
-                f"{int(bad.sum())} cells have a floor (vs last year) above their cap (vs "
-                f"potential), e.g. {'; '.join(ex)}",
+                tr(
+                    "{n} cells have a floor (vs last year) above their cap (vs "
+                    "potential), e.g. {examples}"
+                ).format(n=int(bad.sum()), examples="; ".join(ex)),
                 problems=[
                     Problem(
-                        f"floor {floor_c[i]:,.0f} > cap {cap_c[i]:,.0f}",
+                        tr("floor {floor} > cap {cap}").format(
+                            floor=f"{floor_c[i]:,.0f}", cap=f"{cap_c[i]:,.0f}"
+                        ),
                         key=", ".join(f"{k}={cf.iloc[i][k]}" for k in CELL),
                     )
                     for i in np.flatnonzero(bad)[:5]
                 ],
-                fix="lower floors.vs_last_year, raise caps.vs_potential or "
-                "allocation.potential_share",
+                fix=tr(
+                    "lower floors.vs_last_year, raise caps.vs_potential or "
+                    "allocation.potential_share"
+                ),
             )
     return floor_c, cap_c
 
@@ -89,7 +95,8 @@ def pin_groups(cells: PlanCells, plan: Plan) -> tuple[list[Group], list[Group], 
                     i=i, pin=p.label, value=f"{val:,.0f}"
                 )
             )
-        groups.append(Group(f"pins[{i}] ({p.label}) = {val:,.0f}", idx, val))
+        name = tr("pins[{i}] ({pin}) = {amount}").format(i=i, pin=p.label, amount=f"{val:,.0f}")
+        groups.append(Group(name, idx, val))
         groups_c.append(Group(f"pins[{i}]", idx, round_unit(val * (1 + plan.cushion_pct), unit)))
     return groups, groups_c, notes
 
@@ -102,7 +109,8 @@ def conflict_error(
     floor_name: str,
     cap_name: str,
 ) -> ConstraintConflict:
-    """The error for a conflicting set of pins, company total, floors and caps.
+    """The error for a conflicting set of pins, company total, floors and caps (``groups``:
+    the company total first, then the pins, as :func:`apply_constraints` builds them).
 
     Only the constraints in the conflict are described: a group's floor and cap sums appear
     only when the floors (or caps) are part of the conflict, and the fix names only the plan
@@ -113,21 +121,32 @@ def conflict_error(
     use_cap = cap_c is not None and cap_name in conflict
     named = [g for g in groups if g.name in conflict]
     probs = [_group_problem(g, named, floor_c, cap_c, use_floor, use_cap) for g in named]
-    why = "" if use_floor or use_cap else " (no cell target can be negative)"
     knobs = []
-    if any(g.name.startswith("pins[") for g in named):
-        knobs.append("a pin's amount")
+    if any(g is not groups[0] for g in named):  # groups: the company total, then the pins
+        knobs.append(tr("a pin's amount"))
     if use_floor:
         knobs.append("floors.vs_last_year")
     if use_cap:
         knobs.append("caps.vs_potential")
-    if any(g.name.startswith("company ") for g in named):
-        knobs.append("the company target")
-    knob_txt = " or ".join([", ".join(knobs[:-1]), knobs[-1]] if len(knobs) > 1 else knobs)
+    if any(g is groups[0] for g in named):
+        knobs.append(tr("the company target"))
+    or_ = tr(" or ")
+    knob_txt = or_.join([", ".join(knobs[:-1]), knobs[-1]] if len(knobs) > 1 else knobs)
+    msg = (
+        tr("these plan constraints cannot all hold at once: {conflict}")
+        if use_floor or use_cap
+        else tr(
+            "these plan constraints cannot all hold at once: {conflict} "
+            "(no cell target can be negative)"
+        )
+    )
+    fix = (
+        tr("change one of the named constraints ({settings})")
+        if knob_txt
+        else tr("change one of the named constraints")
+    )
     return ConstraintConflict(
-        "these plan constraints cannot all hold at once: " + "; ".join(conflict) + why,
-        problems=probs,
-        fix="change one of the named constraints" + (f" ({knob_txt})" if knob_txt else ""),
+        msg.format(conflict="; ".join(conflict)), problems=probs, fix=fix.format(settings=knob_txt)
     )
 
 
@@ -142,15 +161,22 @@ def _group_problem(
     """What a group in a conflict has: its floors' and caps' sums, or the cells it covers."""
     parts = []
     if use_floor:
-        parts.append(f"the floors of its cells sum to {float(floor_c[g.index].sum()):,.0f}")
+        parts.append(
+            tr("the floors of its cells sum to {total}").format(
+                total=f"{float(floor_c[g.index].sum()):,.0f}"
+            )
+        )
     if use_cap:
         cp = float(cap_c[g.index].sum())
-        what = "their caps" if parts else "the caps of its cells"
-        parts.append(
-            f"{what} {'to' if parts else 'sum to'} {cp:,.0f}"
-            if np.isfinite(cp)
-            else f"{'they have' if parts else 'its cells have'} no cap"
-        )
+        if np.isfinite(cp):
+            what = (
+                tr("their caps to {total}")
+                if parts
+                else tr("the caps of its cells sum to {total}")
+            )
+            parts.append(what.format(total=f"{cp:,.0f}"))
+        else:
+            parts.append(tr("they have no cap") if parts else tr("its cells have no cap"))
     if not parts:  # only groups: they overlap, and no cell target can be negative
         cells_g = set(np.asarray(g.index, int).tolist())
         inside = [
@@ -158,11 +184,12 @@ def _group_problem(
             for h in named
             if h is not g and cells_g < set(np.asarray(h.index, int).tolist())
         ]
-        parts.append(
-            f"covers {len(cells_g)} cell(s)"
-            + (f", all within {'; '.join(inside)}" if inside else "")
+        covers = (
+            tr("covers {n} cell(s), all within {groups}") if inside else tr("covers {n} cell(s)")
         )
-    return Problem(f"{g.name}: " + ", ".join(parts), key=g.name.split(" = ")[0])
+        parts.append(covers.format(n=len(cells_g), groups="; ".join(inside)))
+    detail = tr("{group}: {details}").format(group=g.name, details=", ".join(parts))
+    return Problem(detail, key=g.name.split(" = ")[0])
 
 
 @dataclass(frozen=True)
@@ -226,9 +253,14 @@ def apply_constraints(x2: np.ndarray, cells: PlanCells, total: float, plan: Plan
     n = len(x2)
     floor_c, cap_c = bounds(cells, plan)
     pins, pins_c, notes = pin_groups(cells, plan)
-    groups = [Group(f"company revenue target {total:,.0f}", np.arange(n), total), *pins]
-    floor_name = f"floors (each cell >= {plan.floor_vs_last_year or 0:.0%} of last year)"
-    cap_name = f"caps (each cell <= {plan.cap_vs_potential or 0:.0%} of its potential)"
+    company = tr("company revenue target {total}").format(total=f"{total:,.0f}")
+    groups = [Group(company, np.arange(n), total), *pins]
+    floor_name = tr("floors (each cell >= {pct} of last year)").format(
+        pct=f"{plan.floor_vs_last_year or 0:.0%}"
+    )
+    cap_name = tr("caps (each cell <= {pct} of its potential)").format(
+        pct=f"{plan.cap_vs_potential or 0:.0%}"
+    )
     conflict = find_conflict(n, groups, floor_c, cap_c, lower_name=floor_name, upper_name=cap_name)
     if conflict:
         raise conflict_error(conflict, groups, floor_c, cap_c, floor_name, cap_name)

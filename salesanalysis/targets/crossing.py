@@ -81,10 +81,14 @@ def cross_dimensions(
                 )
         if not fit.converged:
             raise ConstraintConflict(
-                f"the three dimensions could not be crossed: after {fit.iterations} rounds the "
-                f"margins are still {fit.max_abs_error:,.2f} off",
-                fix="check the allocation keys (a dimension member with a share but no cell "
-                "history), or use more weight on the equal key",
+                tr(
+                    "the three dimensions could not be crossed: after {n} rounds the "
+                    "margins are still {off} off"
+                ).format(n=fit.iterations, off=f"{fit.max_abs_error:,.2f}"),
+                fix=tr(
+                    "check the allocation keys (a dimension member with a share but no cell "
+                    "history), or use more weight on the equal key"
+                ),
             )
         x0 = fit.table.ravel()
         ipf_err, ipf_it = fit.max_abs_error, fit.iterations

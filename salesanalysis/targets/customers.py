@@ -114,18 +114,23 @@ def cell_customers(
             idx = np.flatnonzero(segment_mask(cells.cells, p.segment_dict))
             cpins.append(
                 Group(
-                    f"pins[{i}] ({p.label}) customers = {p.customers:,.0f}",
+                    tr("pins[{i}] ({pin}) customers = {n}").format(
+                        i=i, pin=p.label, n=f"{p.customers:,.0f}"
+                    ),
                     idx,
                     round_unit(p.customers, cu),
                 )
             )
-    cgroups = [Group(f"company customer target {total:,.0f}", np.arange(n), total), *cpins]
+    company = tr("company customer target {total}").format(total=f"{total:,.0f}")
+    cgroups = [Group(company, np.arange(n), total), *cpins]
     if cpins:
         conf = find_conflict(n, cgroups, None, None)
         if conf:
             raise ConstraintConflict(
-                "these customer pins cannot all hold at once: " + "; ".join(conf),
-                fix="change one of the named customer pins",
+                tr("these customer pins cannot all hold at once: {conflict}").format(
+                    conflict="; ".join(conf)
+                ),
+                fix=tr("change one of the named customer pins"),
             )
         cust_c, _, _ = fit_constraints(cust_c, cgroups)
     return cust_c, cpins
@@ -161,8 +166,10 @@ def customer_targets(
         return CustomerTargets(np.zeros(len(bottom)), 0.0, None, base_cust, act_ytd)
     if c_spec.kind == "forecast_percentile":
         raise PlanError(
-            "targets.customers cannot use forecast_percentile: the forecast is of revenue only",
-            fix="set customers by value or growth",
+            tr(
+                "targets.customers cannot use forecast_percentile: the forecast is of revenue only"
+            ),
+            fix=tr("set customers by value or growth"),
         )
     c_fy = c_spec.amount if c_spec.kind == "value" else base_cust * (1 + c_spec.amount)
     cu = plan.rounding_customers

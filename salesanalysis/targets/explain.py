@@ -173,8 +173,8 @@ def _select(
     bad = set(keys) - {*CELL, "rep_id"}
     if bad:
         raise PlanError(
-            f"cannot explain by {sorted(bad)}",
-            fix="use region, product_line, customer_type and/or rep_id",
+            tr("cannot explain by {keys}").format(keys=", ".join(sorted(map(str, bad)))),
+            fix=tr("use region, product_line, customer_type and/or rep_id"),
         )
     parts = ex.parts
     mask = np.ones(len(parts), bool)
@@ -186,8 +186,8 @@ def _select(
         rs = ex.rep_share[ex.rep_share["rep_id"] == str(keys["rep_id"])]
         if rs.empty:
             raise PlanError(
-                f"rep {keys['rep_id']} has no target in this plan",
-                fix="check the rep_id and that the rep is active in the plan months",
+                tr("rep {rep} has no target in this plan").format(rep=keys["rep_id"]),
+                fix=tr("check the rep_id and that the rep is active in the plan months"),
             )
         sel = sel.merge(rs[[*CELL, "share", "final_nc", "final_c"]], on=CELL, how="inner")
         weight = sel["share"].to_numpy()
@@ -199,7 +199,12 @@ def _select(
         final_nc = float(sel["final_nc"].sum())
         final_c = float(sel["final_c"].sum())
     if sel.empty:
-        raise PlanError(f"no target matches {keys}", fix="check the labels (see .segments)")
+        raise PlanError(
+            tr("no target matches {keys}").format(
+                keys=", ".join(f"{k}={v}" for k, v in keys.items())
+            ),
+            fix=tr("check the labels (see .segments)"),
+        )
     return sel, weight, final_nc, final_c
 
 

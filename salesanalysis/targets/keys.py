@@ -124,8 +124,12 @@ def allocation_keys(cells: PlanCells, total: float, plan: Plan) -> AllocationKey
     sums = [float(m.sum()) for m in margins]
     if max(sums) - min(sums) > 1e-6 * max(1.0, total):
         raise ConstraintConflict(
-            "the allocation margins do not agree: "
-            + ", ".join(f"{d} sums to {s:,.0f}" for d, s in zip(DIMENSIONS, sums, strict=True)),
-            fix="check allocation.key_weights",
+            tr("the allocation margins do not agree: {sums}").format(
+                sums=", ".join(
+                    tr("{dim} sums to {total}").format(dim=d, total=f"{s:,.0f}")
+                    for d, s in zip(DIMENSIONS, sums, strict=True)
+                )
+            ),
+            fix=tr("check allocation.key_weights"),
         )
     return AllocationKeys(w, keys, margins, pd.DataFrame(key_rows), tuple(notes))

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from salesanalysis.errors import PlanError
+from salesanalysis.i18n import N_, tr
 
 __all__ = ["TargetParams", "target_parameters"]
 
@@ -32,23 +33,27 @@ def target_parameters(
 
     def bad(name: str, value: Any, expected: str) -> PlanError:
         return PlanError(
-            f"the notebook parameter '{name}' is {value!r}, which is not {expected}",
-            fix=f"set '{name}' to {expected} (parameters cell or `-p {name} ...`)",
+            tr("the notebook parameter '{name}' is {value}, which is not {expected}").format(
+                name=name, value=repr(value), expected=tr(expected)
+            ),
+            fix=tr("set '{name}' to {expected} (parameters cell or `-p {name} ...`)").format(
+                name=name, expected=tr(expected)
+            ),
         )
 
     if not isinstance(period, str) or (
         period and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", period)
     ):
-        raise bad("period", period, 'a month "YYYY-MM" or ""')
+        raise bad("period", period, N_('a month "YYYY-MM" or ""'))
     if (
         not isinstance(scenario_name, str)
         or re.search(r'[\\/:*?"<>|\x00-\x1f]', scenario_name)
         or scenario_name.startswith(".")
         or len(scenario_name) > 100
     ):
-        raise bad("scenario_name", scenario_name, 'a short name usable as a file name, or ""')
+        raise bad("scenario_name", scenario_name, N_('a short name usable as a file name, or ""'))
     if not isinstance(explain_rep, str):
-        raise bad("explain_rep", explain_rep, 'a rep_id or ""')
+        raise bad("explain_rep", explain_rep, N_('a rep_id or ""'))
     if not isinstance(forecast_from_cutoff, bool):
-        raise bad("forecast_from_cutoff", forecast_from_cutoff, "True or False")
+        raise bad("forecast_from_cutoff", forecast_from_cutoff, N_("True or False"))
     return TargetParams(period, scenario_name.strip(), explain_rep.strip(), forecast_from_cutoff)

@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 
 from salesanalysis.errors import PlanError, Problem
+from salesanalysis.i18n import tr
 from salesanalysis.untrusted import load_settings_yaml
 
 __all__ = [
@@ -471,8 +472,8 @@ class Plan:
         for key, value in sections.items():
             if key not in _TOP_KEYS:
                 raise PlanError(
-                    f"unknown plan section '{key}'",
-                    fix=f"use one of: {', '.join(sorted(_TOP_KEYS))}",
+                    tr("unknown plan section '{key}'").format(key=key),
+                    fix=tr("use one of: {keys}").format(keys=", ".join(sorted(_TOP_KEYS))),
                 )
             data[key] = _plain(value)
         return plan_from_dict(data, source=self.source)
@@ -520,19 +521,25 @@ class _Checker:
         """Raise one :class:`PlanError` listing every problem found (if any were)."""
         if not self.problems:
             return
-        where = f" in {self.source}" if self.source else ""
         n = len(self.problems)
+        msg = (
+            tr("{n} problem(s) found in the plan assumptions in {file}")
+            if self.source
+            else tr("{n} problem(s) found in the plan assumptions")
+        )
         raise PlanError(
-            f"{n} problem{'s' if n > 1 else ''} found in the plan assumptions{where}",
+            msg.format(n=n, file=self.source),
             problems=self.problems,
-            fix="edit the plan file (see data/sample/plan.yaml and docs/ARCHITECTURE.md)",
+            fix=tr("edit the plan file (see data/sample/plan.yaml and docs/ARCHITECTURE.md)"),
         )
 
     def mapping(self, value: Any, path: str, allowed: set[str] | tuple[str, ...]) -> dict:
         if value is None:
             return {}
         if not isinstance(value, Mapping):
-            self.add(path, f"'{path}' must be a mapping (key: value)", value=value)
+            self.add(
+                path, tr("'{path}' must be a mapping (key: value)").format(path=path), value=value
+            )
             return {}
         out = {}
         for k, v in value.items():
@@ -540,8 +547,8 @@ class _Checker:
                 where = f"{path}.{k}" if path else str(k)
                 self.add(
                     where,
-                    f"unknown key '{where}'",
-                    fix=f"allowed keys here: {', '.join(sorted(allowed))}",
+                    tr("unknown key '{key}'").format(key=where),
+                    fix=tr("allowed keys here: {keys}").format(keys=", ".join(sorted(allowed))),
                 )
             else:
                 out[k] = v
@@ -562,18 +569,21 @@ class _Checker:
             return default
         ok_type = isinstance(value, int | float) and not isinstance(value, bool)
         if not ok_type or not math.isfinite(float(value)):
-            self.add(path, f"'{path}' must be a number", value=value)
+            self.add(path, tr("'{path}' must be a number").format(path=path), value=value)
             return default
         v = float(value)
         if integer and not v.is_integer():
-            self.add(path, f"'{path}' must be a whole number", value=value)
+            self.add(path, tr("'{path}' must be a whole number").format(path=path), value=value)
             return default
         if lo is not None and (v < lo or (lo_open and v == lo)):
             rel = ">" if lo_open else ">="
-            self.add(path, f"'{path}' must be {rel} {lo:g}", value=value)
+            msg = tr("'{path}' must be {rel} {lo}").format(path=path, rel=rel, lo=f"{lo:g}")
+            self.add(path, msg, value=value)
             return default
         if hi is not None and v > hi:
-            self.add(path, f"'{path}' must be <= {hi:g}", value=value)
+            self.add(
+                path, tr("'{path}' must be <= {hi}").format(path=path, hi=f"{hi:g}"), value=value
+            )
             return default
         return int(v) if integer else v
 
@@ -581,7 +591,8 @@ class _Checker:
         if value is None:
             return default
         if value not in choices:
-            self.add(path, f"'{path}' must be one of: {', '.join(choices)}", value=value)
+            msg = tr("'{path}' must be one of: {choices}")
+            self.add(path, msg.format(path=path, choices=", ".join(choices)), value=value)
             return default
         return str(value)
 
@@ -589,19 +600,21 @@ class _Checker:
         if value is None:
             return default
         if not isinstance(value, str | int | float) or isinstance(value, bool):
-            self.add(path, f"'{path}' must be text", value=value)
+            self.add(path, tr("'{path}' must be text").format(path=path), value=value)
             return default
         return str(value)
 
     def segment(self, value: Any, path: str) -> tuple[tuple[str, str], ...] | None:
         if value is None:
-            self.add(path, f"'{path}' is required (e.g. {{region: 华东}})")
+            self.add(path, tr("'{path}' is required (e.g. {{region: 华东}})").format(path=path))
             return None
         if not isinstance(value, Mapping):
-            self.add(path, f"'{path}' must be a mapping such as {{region: 华东}}", value=value)
+            msg = tr("'{path}' must be a mapping such as {{region: 华东}}").format(path=path)
+            self.add(path, msg, value=value)
             return None
         if not value:
-            self.add(path, f"'{path}' must name at least one of: {', '.join(DIMENSIONS)}")
+            msg = tr("'{path}' must name at least one of: {dims}")
+            self.add(path, msg.format(path=path, dims=", ".join(DIMENSIONS)))
             return None
         seg = self.mapping(value, path, DIMENSIONS)
         if len(seg) != len(value):
@@ -611,7 +624,8 @@ class _Checker:
             if dim in seg:
                 label = seg[dim]
                 if not isinstance(label, str | int) or isinstance(label, bool) or label == "":
-                    self.add(f"{path}.{dim}", f"'{path}.{dim}' must be a label", value=label)
+                    key = f"{path}.{dim}"
+                    self.add(key, tr("'{key}' must be a label").format(key=key), value=label)
                     return None
                 out.append((dim, str(label)))
         return tuple(out)
@@ -634,14 +648,14 @@ def _check_top_level(data: Any, c: _Checker) -> dict[str, Any]:
     """
     if not isinstance(data, Mapping):
         raise PlanError(
-            "the plan file must be a YAML mapping of keys to values",
-            problems=[Problem("the file is empty or not a mapping", file=c.source)],
-            fix="start from data/sample/plan.yaml",
+            tr("the plan file must be a YAML mapping of keys to values"),
+            problems=[Problem(tr("the file is empty or not a mapping"), file=c.source)],
+            fix=tr("start from data/sample/plan.yaml"),
         )
     top = c.mapping(data, "", _TOP_KEYS)
     for key in _REQUIRED_TOP:
         if top.get(key) is None:
-            c.add(key, f"'{key}' is required")
+            c.add(key, tr("'{key}' is required").format(key=key))
     return top
 
 
@@ -660,17 +674,21 @@ def _check_plan_cutoff(raw: Any, fiscal_year: int | None, c: _Checker) -> str | 
     if not m or not 1 <= int(m.group(2)) <= 12:
         c.add(
             "plan_cutoff",
-            "'plan_cutoff' must be a month written YYYY-MM",
+            tr("'plan_cutoff' must be a month written YYYY-MM"),
             value=raw,
-            fix='quote it: plan_cutoff: "2025-12"',
+            fix=tr('quote it: plan_cutoff: "2025-12"'),
         )
         return None
     if fiscal_year is not None and (int(s[:4]), int(s[5:])) >= (int(fiscal_year), 12):
         c.add(
             "plan_cutoff",
-            f"plan_cutoff {s} leaves no month of fiscal year {fiscal_year} to plan",
+            tr("plan_cutoff {cutoff} leaves no month of fiscal year {year} to plan").format(
+                cutoff=s, year=fiscal_year
+            ),
             value=s,
-            fix=f'use a cutoff before {fiscal_year}-12, e.g. "{int(fiscal_year) - 1}-12"',
+            fix=tr('use a cutoff before {year}-12, e.g. "{before}-12"').format(
+                year=fiscal_year, before=int(fiscal_year) - 1
+            ),
         )
     return s
 
@@ -686,7 +704,11 @@ def _check_targets(raw: Any, c: _Checker) -> Targets | None:
         if measure in tdict:
             specs[measure] = _check_target_spec(tdict[measure], f"targets.{measure}", measure, c)
     if raw is not None and "revenue" not in tdict:
-        c.add("targets.revenue", "'targets.revenue' is required", fix="revenue: {growth: 0.10}")
+        c.add(
+            "targets.revenue",
+            tr("'targets.revenue' is required"),
+            fix=tr("e.g. {example}").format(example="revenue: {growth: 0.10}"),
+        )
     revenue = specs.get("revenue")
     if revenue is None:
         return None
@@ -701,15 +723,21 @@ def _check_target_spec(raw: Any, path: str, measure: str, c: _Checker) -> Target
     d = c.mapping(raw, path, TARGET_KINDS)
     if not isinstance(raw, Mapping):
         if raw is None:
-            c.add(path, f"'{path}' is required", fix="e.g. revenue: {growth: 0.10}")
+            c.add(
+                path,
+                tr("'{key}' is required").format(key=path),
+                fix=tr("e.g. {example}").format(example="revenue: {growth: 0.10}"),
+            )
         return None
     given = [k for k in TARGET_KINDS if d.get(k) is not None]
     if len(given) != 1:
         c.add(
             path,
-            f"'{path}' must have exactly one of value / growth / forecast_percentile "
-            f"(found: {', '.join(given) or 'none'})",
-            fix=f"e.g. {measure}: {{growth: 0.10}}",
+            tr(
+                "'{path}' must have exactly one of value / growth / forecast_percentile "
+                "(found: {found})"
+            ).format(path=path, found=", ".join(given) or tr("none")),
+            fix=tr("e.g. {example}").format(example=f"{measure}: {{growth: 0.10}}"),
         )
         return None
     kind = given[0]
@@ -784,10 +812,14 @@ def _check_key_weights(raw: Any, c: _Checker) -> KeyWeights:
         if abs(total - 1.0) > WEIGHT_TOL:
             c.add(
                 "allocation.key_weights",
-                f"allocation key weights must sum to 1; they sum to {total:.6g}",
+                tr("allocation key weights must sum to 1; they sum to {total}").format(
+                    total=f"{total:.6g}"
+                ),
                 value=dict(kwd),
-                fix="adjust the weights of history / forecast / potential / equal so they "
-                "add up to 1",
+                fix=tr(
+                    "adjust the weights of history / forecast / potential / equal so they "
+                    "add up to 1"
+                ),
             )
     return KeyWeights(**weights)
 
@@ -796,7 +828,7 @@ def _check_strategies(raw: Any, c: _Checker) -> tuple[Strategy, ...]:
     """``strategies``: a list of strategy adjustments with distinct names (the valid ones are
     returned)."""
     if raw is not None and not isinstance(raw, list):
-        c.add("strategies", "'strategies' must be a list")
+        c.add("strategies", tr("'{key}' must be a list").format(key="strategies"))
         return ()
     seen_names: set[str] = set()
     checked = [
@@ -817,33 +849,38 @@ def _check_strategy(raw: Any, p: str, seen_names: set[str], c: _Checker) -> Stra
         return None
     name = c.text(sd.get("name"), f"{p}.name")
     if not name:
-        c.add(f"{p}.name", f"'{p}.name' is required")
+        c.add(f"{p}.name", tr("'{key}' is required").format(key=f"{p}.name"))
     elif name in seen_names:
-        c.add(f"{p}.name", f"strategy name '{name}' is used twice", value=name)
+        msg = tr("strategy name '{name}' is used twice").format(name=name)
+        c.add(f"{p}.name", msg, value=name)
     seen_names.add(name or "")
     seg = c.segment(sd.get("segment"), f"{p}.segment")
     kind = c.choice(sd.get("kind"), f"{p}.kind", STRATEGY_KINDS, "")
     if sd.get("kind") is None:
-        c.add(f"{p}.kind", f"'{p}.kind' is required ({', '.join(STRATEGY_KINDS)})")
+        msg = tr("'{key}' is required ({choices})")
+        c.add(f"{p}.kind", msg.format(key=f"{p}.kind", choices=", ".join(STRATEGY_KINDS)))
     lo = 0.0 if kind == "channel_shift" else -0.99
     hi = 1.0 if kind == "channel_shift" else None
     pct = c.number(sd.get("pct"), f"{p}.pct", lo=lo, hi=hi)
     if sd.get("pct") is None:
-        c.add(f"{p}.pct", f"'{p}.pct' is required (e.g. 0.03 for +3%)")
+        c.add(f"{p}.pct", tr("'{key}' is required (e.g. 0.03 for +3%)").format(key=f"{p}.pct"))
     rationale = c.text(sd.get("rationale"), f"{p}.rationale")
     owner = c.text(sd.get("owner"), f"{p}.owner", default="") or ""
     if not rationale:
         c.add(
             f"{p}.rationale",
-            f"'{p}.rationale' is required: say why, it is printed beside the numbers it changes",
+            tr("'{key}' is required: say why, it is printed beside the numbers it changes").format(
+                key=f"{p}.rationale"
+            ),
         )
     to = None
     if kind == "channel_shift":
         to = c.segment(sd.get("to"), f"{p}.to")
         if to is not None and seg is not None and to == seg:
-            c.add(f"{p}.to", "a channel shift must move revenue to a different segment")
+            c.add(f"{p}.to", tr("a channel shift must move revenue to a different segment"))
     elif sd.get("to") is not None:
-        c.add(f"{p}.to", f"'{p}.to' is only used with kind: channel_shift")
+        msg = tr("'{key}' is only used with kind: channel_shift").format(key=f"{p}.to")
+        c.add(f"{p}.to", msg)
     if not (name and seg and kind and pct is not None and rationale):
         return None
     if kind == "channel_shift" and not to:
@@ -857,7 +894,7 @@ def _check_pins(raw: Any, c: _Checker) -> tuple[Pin, ...]:
     """``pins``: a list of fixed annual targets, each segment pinned once (the valid ones are
     returned)."""
     if raw is not None and not isinstance(raw, list):
-        c.add("pins", "'pins' must be a list")
+        c.add("pins", tr("'{key}' must be a list").format(key="pins"))
         return ()
     seen_segments: set[tuple] = set()
     checked = [
@@ -876,11 +913,12 @@ def _check_pin(raw: Any, p: str, seen_segments: set[tuple], c: _Checker) -> Pin 
     rev = c.number(pd_.get("revenue"), f"{p}.revenue", lo=0.0)
     cust = c.number(pd_.get("customers"), f"{p}.customers", lo=0.0, integer=True)
     if pd_.get("revenue") is None and pd_.get("customers") is None:
-        c.add(p, f"'{p}' must fix revenue and/or customers")
+        c.add(p, tr("'{key}' must fix revenue and/or customers").format(key=p))
     if seg is None:
         return None
     if seg in seen_segments:
-        c.add(f"{p}.segment", f"segment {dict(seg)} is pinned twice", value=dict(seg))
+        msg = tr("segment {segment} is pinned twice").format(segment=dict(seg))
+        c.add(f"{p}.segment", msg, value=dict(seg))
     seen_segments.add(seg)
     if rev is None and cust is None:
         return None
@@ -988,8 +1026,8 @@ def _check_report(raw: Any, c: _Checker) -> ReportSettings:
     if units is not None and str(units) not in UNITS:
         c.add(
             "report.units",
-            f"'report.units' must be one of {', '.join(UNITS)}",
-            fix="write units: 万 (or 亿, or 元 for amounts in full)",
+            tr("'report.units' must be one of {choices}").format(choices=", ".join(UNITS)),
+            fix=tr("write units: 万 (or 亿, or 元 for amounts in full)"),
             value=units,
         )
         units = None
@@ -1000,7 +1038,8 @@ def _check_levels(raw: Any, c: _Checker) -> tuple[int, ...]:
     """``forecast.levels``: a non-empty list of whole percentages 1-99 that includes 80 (the
     valid ones are returned)."""
     if not isinstance(raw, list) or not raw:
-        c.add("forecast.levels", "'forecast.levels' must be a list such as [80, 95]", value=raw)
+        msg = tr("'forecast.levels' must be a list such as [80, 95]")
+        c.add("forecast.levels", msg, value=raw)
         return ()
     levels: list[int] = []
     for j, lv in enumerate(raw):
@@ -1010,7 +1049,9 @@ def _check_levels(raw: Any, c: _Checker) -> tuple[int, ...]:
     if 80 not in levels and len(levels) == len(raw):
         c.add(
             "forecast.levels",
-            "'forecast.levels' must include 80 (the targets' feasibility uses the 80% interval)",
+            tr(
+                "'forecast.levels' must include 80 (the targets' feasibility uses the 80% interval)"
+            ),
             value=raw,
         )
     return tuple(levels)
@@ -1040,7 +1081,8 @@ def _check_incentives(raw: Any, c: _Checker) -> Incentives | None:
     n0 = len(c.problems)
     base = c.number(d.get("base_rate"), "incentives.base_rate", lo=0.0, hi=1.0)
     if d.get("base_rate") is None:
-        c.add("incentives.base_rate", "'incentives.base_rate' is required (e.g. 0.03 for 3%)")
+        msg = tr("'{key}' is required (e.g. 0.03 for 3%)").format(key="incentives.base_rate")
+        c.add("incentives.base_rate", msg)
     cap = c.number(d.get("cap"), "incentives.cap", lo=1.0)
     measure = c.choice(d.get("measure"), "incentives.measure", INCENTIVE_MEASURES, "revenue")
     tiers = _check_tiers(d.get("tiers"), c)
@@ -1052,16 +1094,16 @@ def _check_incentives(raw: Any, c: _Checker) -> Incentives | None:
         if wr is None or wc is None or abs(wr + wc - 1.0) > WEIGHT_TOL:
             c.add(
                 "incentives.weights",
-                "'incentives.weights' needs revenue and customers weights that sum to 1",
+                tr("'incentives.weights' needs revenue and customers weights that sum to 1"),
                 value=d.get("weights"),
-                fix="e.g. weights: {revenue: 0.8, customers: 0.2}",
+                fix=tr("e.g. {example}").format(example="weights: {revenue: 0.8, customers: 0.2}"),
             )
         else:
             weights = (("revenue", wr), ("customers", wc))
     elif d.get("weights") is not None:
         c.add(
             "incentives.weights",
-            "'incentives.weights' is only used with measure: revenue_customers",
+            tr("'incentives.weights' is only used with measure: revenue_customers"),
         )
     if len(c.problems) > n0 or base is None or not tiers:
         return None
@@ -1074,10 +1116,12 @@ def _check_tiers(raw: Any, c: _Checker) -> tuple[IncentiveTier, ...]:
     if not isinstance(raw, list) or not raw:
         c.add(
             "incentives.tiers",
-            "'incentives.tiers' must be a list of bands {from, to, rate}",
+            tr("'incentives.tiers' must be a list of bands {{from, to, rate}}"),
             value=raw,
-            fix="e.g. [{from: 0, to: 0.8, rate: 0.5}, {from: 0.8, to: 1.0, rate: 1}, "
-            "{from: 1.0, rate: 1.5}]",
+            fix=tr("e.g. {example}").format(
+                example="[{from: 0, to: 0.8, rate: 0.5}, {from: 0.8, to: 1.0, rate: 1}, "
+                "{from: 1.0, rate: 1.5}]"
+            ),
         )
         return ()
     out: list[IncentiveTier] = []
@@ -1091,35 +1135,48 @@ def _check_tiers(raw: Any, c: _Checker) -> tuple[IncentiveTier, ...]:
         rate = c.number(t.get("rate"), f"{p}.rate", lo=0.0)
         for key in ("from", "rate"):
             if t.get(key) is None:
-                c.add(f"{p}.{key}", f"'{p}.{key}' is required")
+                c.add(f"{p}.{key}", tr("'{key}' is required").format(key=f"{p}.{key}"))
         if start is None or rate is None:
             return ()
         last = i == len(raw) - 1
         if end is None and not last:
-            c.add(f"{p}.to", f"'{p}.to' is required (only the last band is open-ended)")
+            msg = tr("'{key}' is required (only the last band is open-ended)")
+            c.add(f"{p}.to", msg.format(key=f"{p}.to"))
             return ()
         if end is not None and last:
             c.add(
                 f"{p}.to",
-                "the last band must be open-ended (no 'to'): attainment has no "
-                "upper limit; use 'cap' to limit the payout",
+                tr(
+                    "the last band must be open-ended (no 'to'): attainment has no "
+                    "upper limit; use 'cap' to limit the payout"
+                ),
             )
             return ()
         if end is not None and end <= start:
             c.add(
                 f"{p}",
-                f"band {i + 1} ends at {end:g}, not above where it starts ({start:g})",
-                fix="list the bands in order of attainment, each 'to' above its 'from'",
+                tr("band {n} ends at {end}, not above where it starts ({start})").format(
+                    n=i + 1, end=f"{end:g}", start=f"{start:g}"
+                ),
+                fix=tr("list the bands in order of attainment, each 'to' above its 'from'"),
             )
             return ()
         prev_end = 0.0 if not out else out[-1].end
         if start != prev_end:
-            what = "overlaps the band before it" if start < prev_end else "leaves a gap after"
+            msg = (
+                tr(
+                    "band {n} starts at {start}: it overlaps the band before it (which ends at {end})"
+                )
+                if start < prev_end
+                else tr("band {n} starts at {start}: it leaves a gap after (which ends at {end})")
+            )
             c.add(
                 f"{p}.from",
-                f"band {i + 1} starts at {start:g}: it {what} (which ends at {prev_end:g})",
-                fix="the bands must follow each other in order, each 'from' equal to the "
-                "previous 'to', the first from 0",
+                msg.format(n=i + 1, start=f"{start:g}", end=f"{prev_end:g}"),
+                fix=tr(
+                    "the bands must follow each other in order, each 'from' equal to the "
+                    "previous 'to', the first from 0"
+                ),
             )
             return ()
         out.append(IncentiveTier(start=start, end=end, rate=rate))
@@ -1189,8 +1246,8 @@ def load_plan(path: str | Path) -> Plan:
     p = Path(path)
     if not p.is_file():
         raise PlanError(
-            f"plan file not found: {p}",
-            fix="pass --plan with the path of your plan.yaml (see data/sample/plan.yaml)",
+            tr("plan file not found: {file}").format(file=p),
+            fix=tr("pass --plan with the path of your plan.yaml (see data/sample/plan.yaml)"),
         )
     data = load_settings_yaml(p, PlanError, "plan file")  # size limit, no aliases
     return plan_from_dict(data, source=str(p))
@@ -1242,8 +1299,8 @@ def save_scenario(plan: Plan, name: str, folder: str | Path) -> Path:
     clean = str(name).strip()
     if not clean or _BAD_NAME.search(clean) or clean.startswith(".") or len(clean) > 100:
         raise PlanError(
-            f"scenario name {name!r} cannot be used as a file name",
-            fix="use letters, digits, Chinese characters, '-', '_' or spaces (max 100)",
+            tr("scenario name {name} cannot be used as a file name").format(name=repr(name)),
+            fix=tr("use letters, digits, Chinese characters, '-', '_' or spaces (max 100)"),
         )
     named = Plan(**{**{f: getattr(plan, f) for f in plan.__dataclass_fields__}, "name": clean})
     return save_plan(named, Path(folder) / f"{clean}.yaml")

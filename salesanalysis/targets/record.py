@@ -35,7 +35,7 @@ import pandas as pd
 
 from salesanalysis.data.readers import sha256_file
 from salesanalysis.errors import RecordError
-from salesanalysis.i18n import N_
+from salesanalysis.i18n import N_, tr
 from salesanalysis.paths import REPO_DIR
 from salesanalysis.targets import record_checks
 
@@ -89,13 +89,16 @@ class Record:
             path = self.folder / name
             if not path.exists() or sha256_file(path) != digest:
                 raise RecordError(
-                    f"{path} was changed after FY{self.year} {self.version} was frozen",
-                    fix="Restore it from version control; revisions are adopted as a new "
-                    "version with `salesanalysis plan adopt`.",
+                    tr("{file} was changed after FY{year} {version} was frozen").format(
+                        file=path, year=self.year, version=self.version
+                    ),
+                    fix=tr(
+                        "Restore it from version control; revisions are adopted as a new "
+                        "version with `salesanalysis plan adopt`."
+                    ),
                 )
 
     def describe(self) -> str:
-        from salesanalysis.i18n import tr
 
         m = self.meta
         return tr(
@@ -135,8 +138,13 @@ def current(year: int, records: Path | str = RECORDS_DIR) -> Record | None:
     meta = d / version / "record.json"
     if not meta.exists():
         raise RecordError(
-            f"{marker} names {version}, which has no record.json",
-            fix=f"Correct {marker} to an existing version ({', '.join(r.version for r in history(year, records)) or 'none'}).",
+            tr("{file} names {version}, which has no record.json").format(
+                file=marker, version=version
+            ),
+            fix=tr("Correct {file} to an existing version ({versions}).").format(
+                file=marker,
+                versions=", ".join(r.version for r in history(year, records)) or tr("none"),
+            ),
         )
     rec = Record(year, version, d / version, json.loads(meta.read_text(encoding="utf-8")))
     rec.verify()
@@ -147,9 +155,11 @@ def _run_outputs(run: Path, name: str) -> Path:
     path = Path(run) / "outputs" / f"{name}.parquet"
     if not path.exists():
         raise RecordError(
-            f"{path} does not exist",
-            fix="Give --run the folder of a successful run (reports/<YYYY-MM>) that has "
-            f"the {name} output.",
+            tr("{file} does not exist").format(file=path),
+            fix=tr(
+                "Give --run the folder of a successful run (reports/<YYYY-MM>) that has "
+                "the {name} output."
+            ).format(name=name),
         )
     status = (
         json.loads((Path(run) / "run.json").read_text(encoding="utf-8")).get("status")
@@ -158,8 +168,10 @@ def _run_outputs(run: Path, name: str) -> Path:
     )
     if status != "ok":
         raise RecordError(
-            f"run {run} did not finish successfully (status {status})",
-            fix="Freeze or adopt only from a successful run.",
+            tr("run {run} did not finish successfully (status {status})").format(
+                run=run, status=status
+            ),
+            fix=tr("Freeze or adopt only from a successful run."),
         )
     return path
 
@@ -180,8 +192,10 @@ def _read_checked(
     missing = [c for c in needed if c not in targets.columns]
     if missing:
         raise RecordError(
-            f"{targets_src} lacks the columns {missing}",
-            fix="Freeze the targets written by the target-decomposition step.",
+            tr("{file} lacks the columns {columns}").format(
+                file=targets_src, columns=", ".join(missing)
+            ),
+            fix=tr("Freeze the targets written by the target-decomposition step."),
         )
     if revision:  # a revision: the revised figures become the targets
         record_checks.check_revision(
@@ -264,7 +278,9 @@ def _year_of(targets_path: Path) -> int:
     years = sorted(set(pd.to_datetime(months).dt.year))
     if len(years) != 1:
         raise RecordError(
-            f"{targets_path} spans the years {years}; a plan of record covers one fiscal year"
+            tr("{file} spans the years {years}; a plan of record covers one fiscal year").format(
+                file=targets_path, years=", ".join(str(y) for y in years)
+            )
         )
     return int(years[0])
 
@@ -277,9 +293,13 @@ def freeze(run: Path | str, records: Path | str = RECORDS_DIR, note: str | None 
     cur = current(year, records)
     if cur is not None:
         raise RecordError(
-            f"FY{year} already has a plan of record ({cur.describe()})",
-            fix="A frozen plan is kept as it was; adopt a revision with "
-            "`salesanalysis plan adopt --run <run>` instead.",
+            tr("FY{year} already has a plan of record ({record})").format(
+                year=year, record=cur.describe()
+            ),
+            fix=tr(
+                "A frozen plan is kept as it was; adopt a revision with "
+                "`salesanalysis plan adopt --run <run>` instead."
+            ),
         )
     return _store(year, records, src, run, "frozen", note, run / "outputs" / "targets.xlsx")
 
@@ -328,8 +348,8 @@ def adopt(
     cur = current(year, records)
     if cur is None:
         raise RecordError(
-            f"FY{year} has no plan of record to revise",
-            fix="Freeze the plan first with `salesanalysis plan freeze --run <run>`.",
+            tr("FY{year} has no plan of record to revise").format(year=year),
+            fix=tr("Freeze the plan first with `salesanalysis plan freeze --run <run>`."),
         )
     short = record_checks.revision_shortfall(pd.read_parquet(src), run)
     extra = None
@@ -359,7 +379,6 @@ def apply_record(outputs: Path | str, year: int, records: Path | str | None = RE
     (and ``targets.xlsx`` when the record has one) become the record's. Returns a sentence for
     the report saying which targets the run uses and how the computed ones compare.
     """
-    from salesanalysis.i18n import tr
     from salesanalysis.report.formatting import money
 
     outputs = Path(outputs)
@@ -387,7 +406,6 @@ def apply_record(outputs: Path | str, year: int, records: Path | str | None = RE
 def record_details(year: int, records: Path | str | None = RECORDS_DIR) -> str:
     """For the appendix: where the plan of record is looked for and how to freeze or where the
     targets computed today are kept (the files and commands :func:`apply_record` leaves out)."""
-    from salesanalysis.i18n import tr
 
     if not records:
         return tr("No plan-of-record folder is used (records_dir is empty).")

@@ -127,11 +127,23 @@ def _not_whole(values: np.ndarray, unit: float) -> np.ndarray:
 def _refuse(src: Path, action: str, problems: list[Problem]) -> None:
     if problems:
         raise RecordError(
-            f"{src} cannot be {action}: {len(problems)} check(s) failed "
-            "(rows count from 1 = the first row of the file)",
+            (
+                tr(
+                    "{file} cannot be frozen: {n} check(s) failed "
+                    "(rows count from 1 = the first row of the file)"
+                )
+                if action == "frozen"
+                else tr(
+                    "{file} cannot be adopted: {n} check(s) failed "
+                    "(rows count from 1 = the first row of the file)"
+                )
+            ).format(file=src, n=len(problems)),
             problems,
-            fix="Store only targets as the pipeline wrote them: run the steps again (a hand-edited "
-            "outputs file is refused). To change targets, change plan.yaml (e.g. pins) and rerun.",
+            fix=tr(
+                "Store only targets as the pipeline wrote them: run the steps again (a "
+                "hand-edited outputs file is refused). To change targets, change plan.yaml "
+                "(e.g. pins) and rerun."
+            ),
         )
 
 
@@ -145,12 +157,18 @@ def _grain_problems(t: pd.DataFrame, src: str, year: int) -> list[Problem]:
     bad_month = month.isna() | (month.dt.day != 1) | (month.dt.year != year)
     if bad_month.any():
         problems.append(
-            _rows(t, bad_month, f"months must be first days of months of {year}", src, "month")
+            _rows(
+                t,
+                bad_month,
+                tr("months must be first days of months of {year}").format(year=year),
+                src,
+                "month",
+            )
         )
     for col in ["region", "product_line", "customer_type", "rep_id"]:
         blank = t[col].isna() | (t[col].astype(str).str.strip() == "")
         if blank.any():
-            problems.append(_rows(t, blank, f"'{col}' is blank", src, col))
+            problems.append(_rows(t, blank, tr("'{col}' is blank").format(col=col), src, col))
     if problems:
         return problems
     keyed = t.assign(month=month)
@@ -160,8 +178,10 @@ def _grain_problems(t: pd.DataFrame, src: str, year: int) -> list[Problem]:
             _rows(
                 keyed,
                 dup,
-                f"{int(dup.sum())} rows repeat a month x region x product_line x customer_type "
-                "x rep_id (each must appear once)",
+                tr(
+                    "{n} rows repeat a month x region x product_line x customer_type "
+                    "x rep_id (each must appear once)"
+                ).format(n=int(dup.sum())),
                 src,
             )
         )
@@ -173,8 +193,10 @@ def _grain_problems(t: pd.DataFrame, src: str, year: int) -> list[Problem]:
         shown = [f"{m:%Y-%m} {'/'.join(c)}" for m, *c in missing[:5]]
         problems.append(
             Problem(
-                f"the targets are incomplete: {len(missing)} month x cell combinations from "
-                f"{months[0]:%Y-%m} to {year}-12 have no row",
+                tr(
+                    "the targets are incomplete: {n} month x cell combinations from "
+                    "{start} to {year}-12 have no row"
+                ).format(n=len(missing), start=f"{months[0]:%Y-%m}", year=year),
                 file=src,
                 values=shown,
                 count=len(missing),
@@ -195,16 +217,21 @@ def _number_problems(
         v = pd.to_numeric(t[col], errors="coerce").to_numpy(dtype=float)
         bad = ~np.isfinite(v)
         if bad.any():
-            problems.append(_rows(t, bad, f"'{col}' is not a finite number", src, col))
+            msg = tr("'{col}' is not a finite number").format(col=col)
+            problems.append(_rows(t, bad, msg, src, col))
             continue
         neg = v < 0
         if neg.any():
-            problems.append(_rows(t, neg, f"'{col}' is negative", src, col))
+            problems.append(_rows(t, neg, tr("'{col}' is negative").format(col=col), src, col))
         if unit is not None:
             frac = _not_whole(v, unit) & scope
             if frac.any():
-                what = "whole" if unit == 1 else f"whole units of {unit:,g}"
-                problems.append(_rows(t, frac, f"'{col}' is not in {what}", src, col))
+                msg = (
+                    tr("'{col}' is not in whole")
+                    if unit == 1
+                    else tr("'{col}' is not in whole units of {unit}")
+                ).format(col=col, unit=f"{unit:,g}")
+                problems.append(_rows(t, frac, msg, src, col))
     return problems
 
 
@@ -260,8 +287,14 @@ def _total_problems(t: pd.DataFrame, outputs: Path, unit: float | None) -> list[
             if abs(float(rev["target_with_cushion"]) - expect) > tol:
                 problems.append(
                     Problem(
-                        f"the company target with cushion {float(rev['target_with_cushion']):,.0f}"
-                        f" is not the target {float(rev['target']):,.0f} x (1 + {cush:.1%})",
+                        tr(
+                            "the company target with cushion {with_cushion} is not the "
+                            "target {target} x (1 + {cushion})"
+                        ).format(
+                            with_cushion=f"{float(rev['target_with_cushion']):,.0f}",
+                            target=f"{float(rev['target']):,.0f}",
+                            cushion=f"{cush:.1%}",
+                        ),
                         file=where,
                     )
                 )
@@ -273,8 +306,17 @@ def _total_problems(t: pd.DataFrame, outputs: Path, unit: float | None) -> list[
             if col in sums and not _close(sums[col], total):
                 problems.append(
                     Problem(
-                        f"'{col}' adds up to {sums[col]:,.2f}, not to the company {measure} "
-                        f"{field} {total:,.2f} of {summary_path.name}",
+                        tr(
+                            "'{col}' adds up to {sum}, not to the company {measure} "
+                            "{field} {total} of {file}"
+                        ).format(
+                            col=col,
+                            sum=f"{sums[col]:,.2f}",
+                            measure=measure,
+                            field=field,
+                            total=f"{total:,.2f}",
+                            file=summary_path.name,
+                        ),
                         file=str(outputs / "targets.parquet"),
                         column=col,
                     )
@@ -306,8 +348,9 @@ def _total_problems(t: pd.DataFrame, outputs: Path, unit: float | None) -> list[
             bad = both[diff].head(5)
             problems.append(
                 Problem(
-                    f"rep targets do not add up to {company_path.name} in {int(diff.sum())} "
-                    "month x cell combinations",
+                    tr(
+                        "rep targets do not add up to {file} in {n} month x cell combinations"
+                    ).format(file=company_path.name, n=int(diff.sum())),
                     file=str(outputs / "targets.parquet"),
                     values=[
                         f"{r.month:%Y-%m} {r.region}/{r.product_line}/{r.customer_type}"
@@ -362,7 +405,10 @@ def check_revision(
         if pl in revised.columns and ch in revised.columns:
             off = ~np.isclose(revised[ch], revised[rv] - revised[pl], rtol=1e-9, atol=1e-6)
             if off.any():
-                problems.append(_rows(revised, off, f"'{ch}' is not '{rv}' - '{pl}'", name, rv))
+                msg = tr("'{change}' is not '{revised}' - '{plan}'").format(
+                    change=ch, revised=rv, plan=pl
+                )
+                problems.append(_rows(revised, off, msg, name, rv))
         if pl in revised.columns and status is not None:
             moved = (status == "closed").to_numpy() & ~np.isclose(
                 revised[rv], revised[pl], rtol=1e-9, atol=1e-6
@@ -370,7 +416,11 @@ def check_revision(
             if moved.any():
                 problems.append(
                     _rows(
-                        revised, moved, f"a closed month's '{rv}' differs from the plan", name, rv
+                        revised,
+                        moved,
+                        tr("a closed month's '{col}' differs from the plan").format(col=rv),
+                        name,
+                        rv,
                     )
                 )
     total = revised.attrs.get("revised_open_total") if open_ is not None else None
@@ -381,8 +431,12 @@ def check_revision(
             if isinstance(want, int | float) and not _close(got, float(want)):
                 problems.append(
                     Problem(
-                        f"the open months' 'revised_{m}' add up to {got:,.2f}, not to the "
-                        f"{float(want):,.2f} the review computed",
+                        tr(
+                            "the open months' '{col}' add up to {got}, not to the "
+                            "{want} the review computed"
+                        ).format(
+                            col=f"revised_{m}", got=f"{got:,.2f}", want=f"{float(want):,.2f}"
+                        ),
                         file=name,
                         column=f"revised_{m}",
                     )
@@ -394,13 +448,23 @@ def check_revision(
             if not _close(got, float(want)):
                 problems.append(
                     Problem(
-                        f"'plan_{m}' adds up to {got:,.2f}, but the plan of record in force "
-                        f"(FY{year} {current_meta.get('version', '?')}) has {float(want):,.2f}: "
-                        "this revision does not revise the current plan",
+                        tr(
+                            "'{col}' adds up to {got}, but the plan of record in force "
+                            "(FY{year} {version}) has {want}: "
+                            "this revision does not revise the current plan"
+                        ).format(
+                            col=f"plan_{m}",
+                            got=f"{got:,.2f}",
+                            year=year,
+                            version=current_meta.get("version", "?"),
+                            want=f"{float(want):,.2f}",
+                        ),
                         file=name,
                         column=f"plan_{m}",
-                        fix="Run the report again against the current plan of record "
-                        "(same --records folder), then adopt that run's revision.",
+                        fix=tr(
+                            "Run the report again against the current plan of record "
+                            "(same --records folder), then adopt that run's revision."
+                        ),
                     )
                 )
     _refuse(src, "adopted", problems)
@@ -415,7 +479,7 @@ def check_workbook(path: Path) -> None:
     """
     from salesanalysis.report.excel import is_total_formula
 
-    fix = (
+    fix = tr(
         "Keep the workbook as the pipeline wrote it (run the steps again); a workbook edited "
         "in Excel is not stored in the plan of record: bring its edits in with "
         "`salesanalysis plan import --run <run> <workbook>`."
@@ -426,7 +490,10 @@ def check_workbook(path: Path) -> None:
             odd = [n for n in names if "externalLink" in n or n.lower().endswith(".bin")]
             if odd:
                 raise RecordError(
-                    f"{path} holds external links or macros ({', '.join(odd[:3])})", fix=fix
+                    tr("{file} holds external links or macros ({parts})").format(
+                        file=path, parts=", ".join(odd[:3])
+                    ),
+                    fix=fix,
                 )
             sheets = [
                 i
@@ -434,19 +501,24 @@ def check_workbook(path: Path) -> None:
                 if i.filename.startswith("xl/worksheets/") and i.filename.endswith(".xml")
             ]
             if sum(i.file_size for i in sheets) > MAX_WORKBOOK_XML:
-                raise RecordError(f"{path} is too large to check", fix=fix)
+                raise RecordError(tr("{file} is too large to check").format(file=path), fix=fix)
             for info in sheets:
                 xml = z.read(info)
                 for m in _FORMULA.finditer(xml):
                     text = m.group(2).decode("utf-8", "replace")
                     if m.group(1) or not is_total_formula(_xml_text(text)):
                         raise RecordError(
-                            f"{path} holds formulas (in {info.filename}: "
-                            f"{_xml_text(text)[:60] or 'a shared formula'!r})",
+                            tr("{file} holds formulas (in {part}: {formula})").format(
+                                file=path,
+                                part=info.filename,
+                                formula=repr(_xml_text(text)[:60] or tr("a shared formula")),
+                            ),
                             fix=fix,
                         )
     except (zipfile.BadZipFile, OSError) as exc:
-        raise RecordError(f"{path} is not a readable workbook ({exc})", fix=fix) from None
+        raise RecordError(
+            tr("{file} is not a readable workbook ({error})").format(file=path, error=exc), fix=fix
+        ) from None
 
 
 def _xml_text(text: str) -> str:
@@ -468,12 +540,16 @@ def check_workbook_matches(path: Path, targets: pd.DataFrame) -> None:
     diffs = workbook_differences(path, targets)
     if diffs:
         raise RecordError(
-            f"{path} no longer matches {Path(path).with_name('targets.parquet').name}: "
-            f"{len(diffs)} figure(s) differ (it was edited after the run)",
+            tr(
+                "{file} no longer matches {targets}: "
+                "{n} figure(s) differ (it was edited after the run)"
+            ).format(file=path, targets="targets.parquet", n=len(diffs)),
             [Problem(d, file=Path(path).name) for d in diffs[:5]],
-            fix="Bring a manager's edits in with `salesanalysis plan import --run <run> "
-            "<workbook>` (it checks them, keeps pins and totals, and writes targets and "
-            "workbook together), or run the target step again for a fresh workbook.",
+            fix=tr(
+                "Bring a manager's edits in with `salesanalysis plan import --run <run> "
+                "<workbook>` (it checks them, keeps pins and totals, and writes targets and "
+                "workbook together), or run the target step again for a fresh workbook."
+            ),
         )
 
 

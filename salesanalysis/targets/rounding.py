@@ -50,9 +50,13 @@ def _round_cells(
         r_c = controlled_round(x_c, unit, groups)
     if r_c is None:
         raise ConstraintConflict(
-            f"the pins cannot all be rounded to the unit {unit:,.0f} at once ({label})",
-            fix="make pinned amounts multiples of the rounding unit, or remove a pin that "
-            "overlaps another",
+            tr("the pins cannot all be rounded to the unit {unit} at once ({what})").format(
+                unit=f"{unit:,.0f}", what=tr(label)
+            ),
+            fix=tr(
+                "make pinned amounts multiples of the rounding unit, or remove a pin that "
+                "overlaps another"
+            ),
         )
     return r_c
 
