@@ -20,7 +20,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from salesanalysis.errors import InputError, Problem, SalesAnalysisError
-from salesanalysis.i18n import tr
+from salesanalysis.i18n import N_, tr
 
 __all__ = [
     "ALL",
@@ -54,7 +54,7 @@ Detail = Literal["bottom", "cell"]
 class HierarchyError(SalesAnalysisError):
     """A hierarchical forecast cannot be made with the arguments given."""
 
-    title = "Forecast problem"
+    title = N_("Forecast problem")  # translated where the error is shown (errors.py)
 
 
 # --------------------------------------------------------------------------- helpers
