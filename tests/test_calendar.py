@@ -81,7 +81,12 @@ def test_validate_period_exit_codes():
     assert "year-end run that makes the FY2026 plan" in ok.stdout
     bad = _cli("validate", "--period", "2024-06", timeout=300)
     assert bad.returncode == 2
-    assert "outside the plan's fiscal year 2026" in bad.stdout + bad.stderr
+    from salesanalysis import i18n
+
+    # the error reads in the sample plan's language
+    i18n.set_report_from_plan(yaml.safe_load((SAMPLE_DIR / "plan.yaml").read_text("utf-8")))
+    said = i18n.tr("the report period {period} is outside the plan's fiscal year {fy}")
+    assert said.format(period="2024-06", fy=2026) in bad.stdout + bad.stderr
 
 
 @pytest.mark.slow

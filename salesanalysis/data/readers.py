@@ -113,17 +113,23 @@ def _decode(
             return raw.decode(encoding)
         except (UnicodeDecodeError, LookupError) as e:
             raise InputError(
-                f"{path} cannot be read as {encoding}: {e}",
-                fix="Set the right 'encoding' for this file in mapping.yaml "
-                "(utf-8, gbk, gb18030, utf-16, cp1252).",
+                tr("{path} cannot be read as {encoding}: {error}").format(
+                    path=path, encoding=encoding, error=e
+                ),
+                fix=tr(
+                    "Set the right 'encoding' for this file in mapping.yaml "
+                    "(utf-8, gbk, gb18030, utf-16, cp1252)."
+                ),
             ) from None
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
             return raw.decode("utf-16")
         except UnicodeDecodeError as e:
             raise InputError(
-                f"{path} starts like UTF-16 text but cannot be read as UTF-16: {e}",
-                fix="Export it again (Excel: 'CSV UTF-8').",
+                tr("{path} starts like UTF-16 text but cannot be read as UTF-16: {error}").format(
+                    path=path, error=e
+                ),
+                fix=tr("Export it again (Excel: 'CSV UTF-8')."),
             ) from None
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
@@ -138,16 +144,16 @@ def _decode(
     western = ""
     try:
         if _western_share(raw.decode("cp1252")) >= 0.8:
-            western = (
+            western = tr(
                 " It looks like Western European text (Windows-1252 / Latin-1): set "
-                f"'{table or path.stem}: {{encoding: cp1252}}' in {MAPPING_FILE}."
-            )
+                "{setting} in {mapping}."
+            ).format(setting=f"'{table or path.stem}: {{encoding: cp1252}}'", mapping=MAPPING_FILE)
     except UnicodeDecodeError:
         pass
     raise InputError(
-        f"{path} is neither UTF-8, UTF-16 nor GBK/GB18030 text",
-        fix="Export it as UTF-8 CSV (Excel: 'CSV UTF-8'), or set 'encoding' in "
-        f"mapping.yaml.{western}",
+        tr("{path} is neither UTF-8, UTF-16 nor GBK/GB18030 text").format(path=path),
+        fix=tr("Export it as UTF-8 CSV (Excel: 'CSV UTF-8'), or set 'encoding' in mapping.yaml.")
+        + western,
     )
 
 
@@ -224,18 +230,24 @@ def _check_chinese(text: str, path: Path, table: str | None) -> None:
         return
     gb, latin = examples[0]
     name = table or path.stem
-    fix = (
-        f"Export the file again as UTF-8 (Excel: 'CSV UTF-8'), or set its encoding in "
-        f"{MAPPING_FILE}: '{name}: {{encoding: cp1252}}' for Western European text, or "
-        f"'{name}: {{encoding: gb18030}}' if the Chinese reading is right."
+    fix = tr(
+        "Export the file again as UTF-8 (Excel: 'CSV UTF-8'), or set its encoding in "
+        "{mapping}: {cp1252} for Western European text, or {gb18030} if the Chinese reading "
+        "is right."
+    ).format(
+        mapping=MAPPING_FILE,
+        cp1252=f"'{name}: {{encoding: cp1252}}'",
+        gb18030=f"'{name}: {{encoding: gb18030}}'",
     )
     raise InputError(
-        f"{path}: the text encoding looks wrong",
+        tr("{path}: the text encoding looks wrong").format(path=path),
         problems=[
             Problem(
-                "the file does not look like Chinese (GBK/GB18030) text: read that way, "
-                f"{latin!r} becomes {gb!r}. It looks like Western European text (Windows-1252 / "
-                "Latin-1)",
+                tr(
+                    "the file does not look like Chinese (GBK/GB18030) text: read that way, "
+                    "{latin} becomes {gb}. It looks like Western European text "
+                    "(Windows-1252 / Latin-1)"
+                ).format(latin=repr(latin), gb=repr(gb)),
                 file=str(path),
                 rows=lines,
                 values=list(dict.fromkeys(w for _, w in examples)),
@@ -276,8 +288,8 @@ def _read_table(
             df = pd.read_parquet(path)
         except Exception as e:  # pyarrow raises many types
             raise InputError(
-                f"{path} is not a readable Parquet file: {e}",
-                fix="Export it again, or use CSV or Excel.",
+                tr("{path} is not a readable Parquet file: {error}").format(path=path, error=e),
+                fix=tr("Export it again, or use CSV or Excel."),
             ) from None
         df.columns = [str(c).strip() for c in df.columns]
         df.index = pd.RangeIndex(2, 2 + len(df))
@@ -287,8 +299,8 @@ def _read_table(
         return _read_excel(path, settings, table)
     if path.stat().st_size == 0:
         raise InputError(
-            f"{path} is empty (0 bytes)",
-            fix="Export the data again; the file has no header and no rows.",
+            tr("{path} is empty (0 bytes)").format(path=path),
+            fix=tr("Export the data again; the file has no header and no rows."),
         )
     raw = read_input(path)  # .gz unpacked while read; long lines, bombs refused on the way
     text = _decode(raw, settings.get("encoding"), path, table)
@@ -298,8 +310,8 @@ def _read_table(
         text = "\n".join(text.splitlines()[header_row - 1 :])
     if not text.strip():
         raise InputError(
-            f"{path} is empty (no header)",
-            fix="Export the data again; the file has no header and no rows.",
+            tr("{path} is empty (no header)").format(path=path),
+            fix=tr("Export the data again; the file has no header and no rows."),
         )
     sep = settings.get("delimiter") or sniff_delimiter(text)
     try:
@@ -319,15 +331,18 @@ def _read_table(
         if m:
             want, record, got = (int(g) for g in m.groups())
             line = _record_start_line(text, sep, record) + header_row - 1
-            fix = (
+            fix = tr(
                 "A value probably contains the delimiter: put such values in double quotes, "
                 "or export again with another delimiter (set 'delimiter' in mapping.yaml)."
             )
             raise InputError(
-                f"{path} has rows with more fields than its header",
+                tr("{path} has rows with more fields than its header").format(path=path),
                 problems=[
                     Problem(
-                        f"line {line} has {got} fields but the header has {want} (delimiter {sep!r})",
+                        tr(
+                            "line {line} has {got} fields but the header has {want} "
+                            "(delimiter {sep})"
+                        ).format(line=line, got=got, want=want, sep=repr(sep)),
                         file=str(path),
                         rows=[line],
                         fix=fix,
@@ -336,13 +351,13 @@ def _read_table(
                 fix=fix,
             ) from None
         raise InputError(
-            f"{path} is not a well-formed table: {e}",
-            fix="Check the delimiter and quoting (set 'delimiter' in mapping.yaml).",
+            tr("{path} is not a well-formed table: {error}").format(path=path, error=e),
+            fix=tr("Check the delimiter and quoting (set 'delimiter' in mapping.yaml)."),
         ) from None
     except pd.errors.EmptyDataError:
         raise InputError(
-            f"{path} is empty (no header)",
-            fix="Export the data again; the file has no header and no rows.",
+            tr("{path} is empty (no header)").format(path=path),
+            fix=tr("Export the data again; the file has no header and no rows."),
         ) from None
     rows.index = _record_lines(rows, text, header_row)
     first = int(rows.index[1]) if len(rows) > 1 else header_row + 1
@@ -429,13 +444,13 @@ def _read_excel(
         book = pd.ExcelFile(path)
     except ImportError as e:
         raise InputError(
-            f"{path} cannot be read: {e}",
-            fix="Save the workbook as .xlsx (Excel: File > Save As > Excel Workbook).",
+            tr("{path} cannot be read: {error}").format(path=path, error=e),
+            fix=tr("Save the workbook as .xlsx (Excel: File > Save As > Excel Workbook)."),
         ) from None
     except Exception as e:
         raise InputError(
-            f"{path} is not a readable Excel file: {e}",
-            fix="Open it in Excel and save it again as .xlsx, or export CSV.",
+            tr("{path} is not a readable Excel file: {error}").format(path=path, error=e),
+            fix=tr("Open it in Excel and save it again as .xlsx, or export CSV."),
         ) from None
     notes: list[str] = []
     sheets = [str(s) for s in book.sheet_names]
@@ -443,8 +458,10 @@ def _read_excel(
     if sheet is not None:
         if str(sheet) not in sheets:
             raise InputError(
-                f"{path} has no sheet '{sheet}'",
-                fix=f"Sheets in the file: {', '.join(sheets)}. Correct 'sheet' in {MAPPING_FILE}.",
+                tr("{path} has no sheet '{sheet}'").format(path=path, sheet=sheet),
+                fix=tr("Sheets in the file: {sheets}. Correct 'sheet' in {mapping}.").format(
+                    sheets=", ".join(sheets), mapping=MAPPING_FILE
+                ),
             )
         sheet = str(sheet)
     elif len(sheets) == 1 or table is None:
@@ -465,8 +482,8 @@ def _read_excel(
     raw = pd.read_excel(book, sheet_name=sheet, header=None, dtype=object)
     if raw.empty:
         raise InputError(
-            f"sheet '{sheet}' of {path} is empty",
-            fix="Export the data again, or name the sheet that holds it in mapping.yaml.",
+            tr("sheet '{sheet}' of {path} is empty").format(sheet=sheet, path=path),
+            fix=tr("Export the data again, or name the sheet that holds it in mapping.yaml."),
         )
     raw.index = pd.RangeIndex(1, 1 + len(raw))  # sheet row numbers
     hdr = int(settings["header_row"]) if "header_row" in settings else _guess_header_row(raw)
@@ -493,14 +510,26 @@ def _pick_sheet(
     listed = ", ".join(f"'{s}'" for s in sheets)
     if not fits:
         raise InputError(
-            f"{path} has {len(sheets)} sheets ({listed}) and none has the {table} columns "
-            f"({', '.join(spec.needed)})",
-            fix=f"Name the sheet in {MAPPING_FILE} ('{table}: {{sheet: ...}}') and map its column "
-            "names under 'columns'.",
+            tr(
+                "{path} has {n} sheets ({listed}) and none has the {table} columns ({columns})"
+            ).format(
+                path=path,
+                n=len(sheets),
+                listed=listed,
+                table=table,
+                columns=", ".join(spec.needed),
+            ),
+            fix=tr(
+                "Name the sheet in {mapping} ({setting}) and map its column names under 'columns'."
+            ).format(mapping=MAPPING_FILE, setting=f"'{table}: {{sheet: ...}}'"),
         )
     raise InputError(
-        f"{path} has several sheets with the {table} columns: {', '.join(repr(s) for s in fits)}",
-        fix=f"Name the one to use in {MAPPING_FILE}: '{table}: {{sheet: {fits[0]}}}'.",
+        tr("{path} has several sheets with the {table} columns: {sheets}").format(
+            path=path, table=table, sheets=", ".join(repr(s) for s in fits)
+        ),
+        fix=tr("Name the one to use in {mapping}: {setting}.").format(
+            mapping=MAPPING_FILE, setting=f"'{table}: {{sheet: {fits[0]}}}'"
+        ),
     )
 
 
@@ -913,15 +942,19 @@ def _check_keys(
                     if not pd.isna(v) and str(v).strip()
                 }
             )
-            what = f"an empty {col}" + (f" (or {', '.join(markers[:3])})" if markers else "")
+            message = (
+                tr("{n} rows have an empty {col} (or {markers})")
+                if markers
+                else tr("{n} rows have an empty {col}")
+            )
             problems.append(
                 Problem(
-                    f"{n} rows have {what}",
+                    message.format(n=n, col=col, markers=", ".join(markers[:3])),
                     file=str(path),
                     column=col,
                     rows=rows,
                     count=n,
-                    fix=f"Fill in {col} on those rows or remove them.",
+                    fix=tr("Fill in {col} on those rows or remove them.").format(col=col),
                 )
             )
         long = df[col].astype("string").str.strip().str.len().gt(MAX_LABEL_CHARS).fillna(False)
@@ -929,17 +962,21 @@ def _check_keys(
             rows, n = _rows(long, df.index)
             problems.append(
                 Problem(
-                    f"{n} values in {col} are longer than {MAX_LABEL_CHARS} characters",
+                    tr("{n} values in {col} are longer than {max} characters").format(
+                        n=n, col=col, max=MAX_LABEL_CHARS
+                    ),
                     file=str(path),
                     column=col,
                     rows=rows,
                     count=n,
                     values=[
-                        f"{str(v)[:40]}... ({len(str(v))} characters)"
+                        tr("{start}... ({n} characters)").format(start=str(v)[:40], n=len(str(v)))
                         for v in df.loc[long.to_numpy(), col].head(3)
                     ],
-                    fix=f"Labels are names or codes of at most {MAX_LABEL_CHARS} characters: "
-                    "correct those cells (a column shifted, or notes in a label column?).",
+                    fix=tr(
+                        "Labels are names or codes of at most {max} characters: correct those "
+                        "cells (a column shifted, or notes in a label column?)."
+                    ).format(max=MAX_LABEL_CHARS),
                 )
             )
 
@@ -956,9 +993,9 @@ def _read(
     if len(df) == 0:
         problems.append(
             Problem(
-                "the file has a header but no rows",
+                tr("the file has a header but no rows"),
                 file=str(path),
-                fix=f"Export the {table} data again with its rows.",
+                fix=tr("Export the {table} data again with its rows.").format(table=table),
             )
         )
         return None
@@ -974,7 +1011,7 @@ def _numeric(r: _Read, col: str, problems: list[Problem], *, required: bool) -> 
             raw,
             r.settings.get("decimal"),
             r.settings.get("thousands"),
-            f"{r.path.name}, column {col}",
+            tr("{file}, column {col}").format(file=r.path.name, col=col),
             r.notes,
             file_style=lambda: _file_style(r, col),
             table=r.table,
@@ -982,12 +1019,15 @@ def _numeric(r: _Read, col: str, problems: list[Problem], *, required: bool) -> 
     except _MixedNumbers as e:
         problems.append(
             Problem(
-                f"{col} mixes decimal commas ({', '.join(map(repr, e.eu))}) with decimal points "
-                f"({', '.join(map(repr, e.dot))})",
+                tr("{col} mixes decimal commas ({commas}) with decimal points ({points})").format(
+                    col=col, commas=", ".join(map(repr, e.eu)), points=", ".join(map(repr, e.dot))
+                ),
                 file=str(r.path),
                 column=col,
-                fix="Export the numbers in one style, or set 'decimal' and 'thousands' for this file "
-                "in mapping.yaml.",
+                fix=tr(
+                    "Export the numbers in one style, or set 'decimal' and 'thousands' for this "
+                    "file in mapping.yaml."
+                ),
             )
         )
         return None
@@ -997,14 +1037,16 @@ def _numeric(r: _Read, col: str, problems: list[Problem], *, required: bool) -> 
         rows, n = _rows(bad, r.df.index)
         problems.append(
             Problem(
-                f"{n} values in {col} are not numbers",
+                tr("{n} values in {col} are not numbers").format(n=n, col=col),
                 file=str(r.path),
                 column=col,
                 rows=rows,
                 count=n,
                 values=list(raw[bad].head(5)),
-                fix="Use plain numbers (set 'decimal'/'thousands' in mapping.yaml "
-                "for 1.234,50 style).",
+                fix=tr(
+                    "Use plain numbers (set 'decimal'/'thousands' in mapping.yaml "
+                    "for 1.234,50 style)."
+                ),
             )
         )
     inf = np.isinf(num)
@@ -1012,13 +1054,13 @@ def _numeric(r: _Read, col: str, problems: list[Problem], *, required: bool) -> 
         rows, n = _rows(inf, r.df.index)
         problems.append(
             Problem(
-                f"{n} values in {col} are infinite",
+                tr("{n} values in {col} are infinite").format(n=n, col=col),
                 file=str(r.path),
                 column=col,
                 rows=rows,
                 count=n,
                 values=list(raw[inf].head(5)),
-                fix="Replace them by the real amounts.",
+                fix=tr("Replace them by the real amounts."),
             )
         )
         num = num.where(~inf)
@@ -1027,13 +1069,15 @@ def _numeric(r: _Read, col: str, problems: list[Problem], *, required: bool) -> 
         rows, n = _rows(huge, r.df.index)
         problems.append(
             Problem(
-                f"{n} values in {col} are beyond {MAX_AMOUNT:.0e} in size (the bound for one line)",
+                tr("{n} values in {col} are beyond {max} in size (the bound for one line)").format(
+                    n=n, col=col, max=f"{MAX_AMOUNT:.0e}"
+                ),
                 file=str(r.path),
                 column=col,
                 rows=rows,
                 count=n,
                 values=list(raw[huge].head(5)),
-                fix="Replace them by the real amounts (a unit or decimal-point error?).",
+                fix=tr("Replace them by the real amounts (a unit or decimal-point error?)."),
             )
         )
         num = num.where(~huge)
@@ -1041,12 +1085,12 @@ def _numeric(r: _Read, col: str, problems: list[Problem], *, required: bool) -> 
         rows, n = _rows(blank, r.df.index)
         problems.append(
             Problem(
-                f"{n} rows have no {col}",
+                tr("{n} rows have no {col}").format(n=n, col=col),
                 file=str(r.path),
                 column=col,
                 rows=rows,
                 count=n,
-                fix=f"Fill in {col} on those rows.",
+                fix=tr("Fill in {col} on those rows.").format(col=col),
             )
         )
     return num
@@ -1068,22 +1112,28 @@ def _dates(r: _Read, col: str, problems: list[Problem], *, required: bool) -> pd
     raw = r.df[col]
     try:
         d = _to_date(
-            raw, r.settings.get("date_format"), r.excel, r.notes, f"{r.path.name}, column {col}"
+            raw,
+            r.settings.get("date_format"),
+            r.excel,
+            r.notes,
+            tr("{file}, column {col}").format(file=r.path.name, col=col),
         )
     except _AmbiguousDates as e:
-        what = (
-            "mix day/month/year and month/day/year"
+        message = (
+            tr("the dates in {col} mix day/month/year and month/day/year")
             if e.mixed
-            else "can be read as day/month/year or as month/day/year"
+            else tr("the dates in {col} can be read as day/month/year or as month/day/year")
         )
         problems.append(
             Problem(
-                f"the dates in {col} {what}",
+                message.format(col=col),
                 file=str(r.path),
                 column=col,
                 values=e.examples,
-                fix="Set 'date_format' for this file in mapping.yaml ('%d/%m/%Y' "
-                "or '%m/%d/%Y'), or export the dates as YYYY-MM-DD.",
+                fix=tr(
+                    "Set 'date_format' for this file in mapping.yaml ('%d/%m/%Y' "
+                    "or '%m/%d/%Y'), or export the dates as YYYY-MM-DD."
+                ),
             )
         )
         return None
@@ -1093,13 +1143,13 @@ def _dates(r: _Read, col: str, problems: list[Problem], *, required: bool) -> pd
         rows, n = _rows(bad, r.df.index)
         problems.append(
             Problem(
-                f"{n} values in {col} are not dates",
+                tr("{n} values in {col} are not dates").format(n=n, col=col),
                 file=str(r.path),
                 column=col,
                 rows=rows,
                 count=n,
                 values=list(raw[bad].head(5)),
-                fix="Use YYYY-MM-DD, or set 'date_format' in mapping.yaml (e.g. '%d.%m.%Y').",
+                fix=tr("Use YYYY-MM-DD, or set 'date_format' in mapping.yaml (e.g. '%d.%m.%Y')."),
             )
         )
     out_of_range = d.notna() & ((d < MIN_DATE) | (d > MAX_DATE))
@@ -1107,13 +1157,15 @@ def _dates(r: _Read, col: str, problems: list[Problem], *, required: bool) -> pd
         rows, n = _rows(out_of_range, r.df.index)
         problems.append(
             Problem(
-                f"{n} dates in {col} are out of range (before 1990 or after 2100)",
+                tr("{n} dates in {col} are out of range (before 1990 or after 2100)").format(
+                    n=n, col=col
+                ),
                 file=str(r.path),
                 column=col,
                 rows=rows,
                 count=n,
                 values=list(raw[out_of_range].head(5)),
-                fix="Correct those dates.",
+                fix=tr("Correct those dates."),
             )
         )
         d = d.where(~out_of_range)
@@ -1121,12 +1173,12 @@ def _dates(r: _Read, col: str, problems: list[Problem], *, required: bool) -> pd
         rows, n = _rows(blank, r.df.index)
         problems.append(
             Problem(
-                f"{n} rows have no {col}",
+                tr("{n} rows have no {col}").format(n=n, col=col),
                 file=str(r.path),
                 column=col,
                 rows=rows,
                 count=n,
-                fix=f"Fill in {col} on those rows.",
+                fix=tr("Fill in {col} on those rows.").format(col=col),
             )
         )
     return d
@@ -1204,14 +1256,18 @@ def _check_future(
         rows, n = _rows(future, r.df.index)
         problems.append(
             Problem(
-                f"{n} lines are dated after today ({today_ts:%Y-%m-%d})",
+                tr("{n} lines are dated after today ({today})").format(
+                    n=n, today=f"{today_ts:%Y-%m-%d}"
+                ),
                 file=str(r.path),
                 column="date",
                 rows=rows,
                 count=n,
                 values=list(r.df["date"][future].head(5)),
-                fix="Correct those dates (a typo in the year?), or remove orders that are not "
-                "yet booked.",
+                fix=tr(
+                    "Correct those dates (a typo in the year?), or remove orders that are not "
+                    "yet booked."
+                ),
             )
         )
 
@@ -1227,13 +1283,13 @@ def _check_discounts(
         rows, n = _rows(bad, r.df.index)
         problems.append(
             Problem(
-                f"{n} discounts are outside [0, 1)",
+                tr("{n} discounts are outside [0, 1)").format(n=n),
                 file=str(r.path),
                 column="discount",
                 rows=rows,
                 count=n,
                 values=list(r.df["discount"][bad].head(5)),
-                fix="Give discounts as fractions (0.05 for 5%).",
+                fix=tr("Give discounts as fractions (0.05 for 5%)."),
             )
         )
     return disc.fillna(0.0)
@@ -1248,12 +1304,12 @@ def _check_amounts(r: _Read, v: _TxValues, problems: list[Problem]) -> None:
             rows, n = _rows(blank, r.df.index)
             problems.append(
                 Problem(
-                    f"{n} rows have no unit_price (and there is no revenue column)",
+                    tr("{n} rows have no unit_price (and there is no revenue column)").format(n=n),
                     file=str(r.path),
                     column="unit_price",
                     rows=rows,
                     count=n,
-                    fix="Fill in unit_price, or add a revenue column.",
+                    fix=tr("Fill in unit_price, or add a revenue column."),
                 )
             )
     elif rev is not None:
@@ -1262,12 +1318,12 @@ def _check_amounts(r: _Read, v: _TxValues, problems: list[Problem]) -> None:
             rows, n = _rows(blank, r.df.index)
             problems.append(
                 Problem(
-                    f"{n} rows have no revenue",
+                    tr("{n} rows have no revenue").format(n=n),
                     file=str(r.path),
                     column="revenue",
                     rows=rows,
                     count=n,
-                    fix="Fill in revenue on those rows.",
+                    fix=tr("Fill in revenue on those rows."),
                 )
             )
 
@@ -1284,13 +1340,14 @@ def _check_line_bound(r: _Read, v: _TxValues, problems: list[Problem]) -> None:
         rows, n = _rows(computed, r.df.index)
         problems.append(
             Problem(
-                f"{n} lines have a quantity x unit_price beyond {MAX_AMOUNT:.0e} (the bound "
-                "for one line)",
+                tr(
+                    "{n} lines have a quantity x unit_price beyond {max} (the bound for one line)"
+                ).format(n=n, max=f"{MAX_AMOUNT:.0e}"),
                 file=str(r.path),
                 column="unit_price",
                 rows=rows,
                 count=n,
-                fix="Correct quantity or unit_price on those lines.",
+                fix=tr("Correct quantity or unit_price on those lines."),
             )
         )
 
@@ -1400,13 +1457,13 @@ def read_reps(
         rows, n = _rows(bad_fte, out.index)
         problems.append(
             Problem(
-                f"{n} reps have an fte outside (0, 1.5]",
+                tr("{n} reps have an fte outside (0, 1.5]").format(n=n),
                 file=str(r.path),
                 column="fte",
                 rows=rows,
                 count=n,
                 values=list(out.loc[bad_fte, "fte"].head(5)),
-                fix="fte is the share of a full-time job (1.0).",
+                fix=tr("fte is the share of a full-time job (1.0)."),
             )
         )
     before = out["end_date"].notna() & (out["end_date"] < out["hire_date"])
@@ -1414,12 +1471,12 @@ def read_reps(
         rows, n = _rows(before, out.index)
         problems.append(
             Problem(
-                f"{n} reps leave before they were hired",
+                tr("{n} reps leave before they were hired").format(n=n),
                 file=str(r.path),
                 column="end_date",
                 rows=rows,
                 count=n,
-                fix="Correct hire_date or end_date.",
+                fix=tr("Correct hire_date or end_date."),
             )
         )
     dup = out["rep_id"].duplicated(keep=False)
@@ -1427,13 +1484,13 @@ def read_reps(
         rows, n = _rows(dup, out.index)
         problems.append(
             Problem(
-                f"rep_id is not unique ({n} rows)",
+                tr("rep_id is not unique ({n} rows)").format(n=n),
                 file=str(r.path),
                 column="rep_id",
                 rows=rows,
                 count=n,
                 values=sorted(out.loc[dup, "rep_id"].unique())[:5],
-                fix="Give each rep one row; a rep who moved region keeps the latest.",
+                fix=tr("Give each rep one row; a rep who moved region keeps the latest."),
             )
         )
     if len(problems) > n0:
@@ -1478,13 +1535,15 @@ def _months(r: _Read, col: str, problems: list[Problem]) -> pd.Series | None:
         rows, n = _rows(bad, r.df.index)
         problems.append(
             Problem(
-                f"{n} values in {col} are not months",
+                tr("{n} values in {col} are not months").format(n=n, col=col),
                 file=str(r.path),
                 column=col,
                 rows=rows,
                 count=n,
                 values=list(raw[bad].head(5)),
-                fix=f"Write {col} as YYYY-MM (the first month in the new region), e.g. 2026-04.",
+                fix=tr(
+                    "Write {col} as YYYY-MM (the first month in the new region), e.g. 2026-04."
+                ).format(col=col),
             )
         )
         out = out.where(~bad)
@@ -1504,11 +1563,15 @@ def _region_moves(r: _Read, out: pd.DataFrame, problems: list[Problem]) -> None:
         other = ({"prev_region", "region_from"} - set(cols)).pop()
         problems.append(
             Problem(
-                f"the file has {cols[0]} but no {other} (a region move needs both)",
+                tr("the file has {col} but no {other} (a region move needs both)").format(
+                    col=cols[0], other=other
+                ),
                 file=str(r.path),
                 column=cols[0],
-                fix="Add the column region_from (YYYY-MM, the first month in the new region) "
-                "beside prev_region (the region before), or remove the column.",
+                fix=tr(
+                    "Add the column region_from (YYYY-MM, the first month in the new region) "
+                    "beside prev_region (the region before), or remove the column."
+                ),
             )
         )
         return
@@ -1516,28 +1579,38 @@ def _region_moves(r: _Read, out: pd.DataFrame, problems: list[Problem]) -> None:
     blank_prev = blank_cells(r.df["prev_region"])
     prev = as_label(r.df["prev_region"]).where(~blank_prev)
     blank_from = blank_cells(r.df["region_from"])
-    for bad, col, what in (
-        (~blank_prev & blank_from, "region_from", "a prev_region but no region_from"),
-        (blank_prev & ~blank_from, "prev_region", "a region_from but no prev_region"),
+    for bad, col, message in (
+        (
+            ~blank_prev & blank_from,
+            "region_from",
+            tr("{n} reps have a prev_region but no region_from"),
+        ),
+        (
+            blank_prev & ~blank_from,
+            "prev_region",
+            tr("{n} reps have a region_from but no prev_region"),
+        ),
         (
             ~blank_prev & prev.eq(out["region"]).fillna(False),
             "prev_region",
-            "a prev_region equal to their region",
+            tr("{n} reps have a prev_region equal to their region"),
         ),
     ):
         if bad.any():
             rows, n = _rows(bad, r.df.index)
             problems.append(
                 Problem(
-                    f"{n} reps have {what}",
+                    message.format(n=n),
                     file=str(r.path),
                     column=col,
                     rows=rows,
                     count=n,
                     values=sorted(out.loc[bad.to_numpy(), "rep_id"].unique())[:5],
-                    fix="A rep who changed region has both prev_region (the region before) and "
-                    "region_from (YYYY-MM, the first month in region); leave both empty "
-                    "otherwise.",
+                    fix=tr(
+                        "A rep who changed region has both prev_region (the region before) and "
+                        "region_from (YYYY-MM, the first month in region); leave both empty "
+                        "otherwise."
+                    ),
                 )
             )
     out["prev_region"] = prev.astype(object).where(prev.notna(), None)
@@ -1626,13 +1699,13 @@ def _market_periods(r: _Read, problems: list[Problem]) -> _Periods:
         rows, n = _rows(bad, r.df.index)
         problems.append(
             Problem(
-                f"{n} periods are neither a year (2025) nor a month (2025-03)",
+                tr("{n} periods are neither a year (2025) nor a month (2025-03)").format(n=n),
                 file=str(r.path),
                 column="period",
                 rows=rows,
                 count=n,
                 values=list(r.df["period"][bad].head(5)),
-                fix="Use YYYY or YYYY-MM.",
+                fix=tr("Use YYYY or YYYY-MM."),
             )
         )
     years = pd.to_numeric(period.where(is_year), errors="coerce")
@@ -1645,13 +1718,13 @@ def _market_periods(r: _Read, problems: list[Problem]) -> _Periods:
         rows, n = _rows(odd, r.df.index)
         problems.append(
             Problem(
-                f"{n} periods are out of range (before 1990 or after 2100)",
+                tr("{n} periods are out of range (before 1990 or after 2100)").format(n=n),
                 file=str(r.path),
                 column="period",
                 rows=rows,
                 count=n,
                 values=list(r.df["period"][odd].head(5)),
-                fix="Correct those periods.",
+                fix=tr("Correct those periods."),
             )
         )
     return _Periods(period, is_year, month)
@@ -1662,12 +1735,12 @@ def _check_market_sizes(r: _Read, size: pd.Series | None, problems: list[Problem
         rows, n = _rows(size < 0, r.df.index)
         problems.append(
             Problem(
-                f"{n} market sizes are negative",
+                tr("{n} market sizes are negative").format(n=n),
                 file=str(r.path),
                 column="market_size",
                 rows=rows,
                 count=n,
-                fix="Market size is the revenue of the whole market.",
+                fix=tr("Market size is the revenue of the whole market."),
             )
         )
 
@@ -1706,14 +1779,16 @@ def _check_market_clashes(df: pd.DataFrame, path: Path, problems: list[Problem])
         rows, n = _rows(clash, df.index)
         problems.append(
             Problem(
-                f"{n} rows give different market sizes for the same period, region "
-                "and product line",
+                tr(
+                    "{n} rows give different market sizes for the same period, region "
+                    "and product line"
+                ).format(n=n),
                 file=str(path),
                 column="market_size",
                 rows=rows,
                 count=n,
                 values=sorted(key[clash].str.replace("|", " ").unique())[:5],
-                fix="Keep one row per period, region and product line.",
+                fix=tr("Keep one row per period, region and product line."),
             )
         )
 
@@ -1731,9 +1806,10 @@ def _check_yearly_and_monthly(
         rows = sorted(set(both["_line"].astype(int)) | set(both["_line_m"].astype(int)))
         problems.append(
             Problem(
-                f"{both[['_year', 'region', 'product_line']].drop_duplicates().shape[0]} "
-                "(year, region, product line) are given both as a yearly and as "
-                "monthly market size",
+                tr(
+                    "{n} (year, region, product line) are given both as a yearly and as "
+                    "monthly market size"
+                ).format(n=both[["_year", "region", "product_line"]].drop_duplicates().shape[0]),
                 file=str(path),
                 column="period",
                 rows=rows[:5],
@@ -1741,7 +1817,7 @@ def _check_yearly_and_monthly(
                 values=sorted(
                     (both["_year"] + " " + both["region"] + " " + both["product_line"]).unique()
                 )[:5],
-                fix="Give each year either one yearly row or its monthly rows.",
+                fix=tr("Give each year either one yearly row or its monthly rows."),
             )
         )
 
@@ -1773,7 +1849,10 @@ def _spread_years(
 
 def _finish(own: bool, problems: list[Problem], value: Any, table: str) -> Any:
     if own and problems:
-        raise InputError(f"the {table} file has {len(problems)} problem(s)", problems)
+        raise InputError(
+            tr("the {table} file has {n} problem(s)").format(table=table, n=len(problems)),
+            problems,
+        )
     return value
 
 
@@ -1817,8 +1896,8 @@ def load_dataset(
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         raise InputError(
-            f"the data folder {data_dir} does not exist",
-            fix="Pass --data with the folder that holds transactions, reps and market files.",
+            tr("the data folder {folder} does not exist").format(folder=data_dir),
+            fix=tr("Pass --data with the folder that holds transactions, reps and market files."),
         )
     mapping = load_mapping(data_dir)
     problems: list[Problem] = []
@@ -1839,7 +1918,7 @@ def load_dataset(
             where = str(paths[table]) if table in paths else None
             message = e.message
             if where and message.startswith(where):
-                message = "the file " + message[len(where) :].lstrip(": ")
+                message = tr("the file {what}").format(what=message[len(where) :].lstrip(": ："))
             problems.extend(
                 [p if p.fix else Problem(**{**p.__dict__, "fix": e.fix}) for p in e.problems]
                 or [Problem(message, file=where, fix=e.fix)]
@@ -1889,7 +1968,13 @@ def load_dataset(
         paths["mapping"] = data_dir / MAPPING_FILE
     if problems:
         files = sorted({p.file for p in problems if p.file})
-        raise InputError(f"{len(problems)} problem(s) in {', '.join(files) or data_dir}", problems)
+        raise InputError(
+            tr("{n} problem(s) in {files}").format(
+                n=len(problems), files=", ".join(files) or data_dir
+            ),
+            problems,
+        )
+
     tx = frames["transactions"].drop(columns="_line")
     reps = frames["reps"]
     if "_line" in reps.columns:

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from salesanalysis.forecast.series import KEY_COLS, LEVELS, HierarchyError, HierarchySeries
+from salesanalysis.i18n import tr
 
 __all__ = [
     "accuracy_by_level",
@@ -227,9 +228,10 @@ def backtest_summary(
     """
     if metric not in backtest.columns:
         raise HierarchyError(
-            f"The backtest table has no column {metric!r}.",
-            fix=f"Use one of: {', '.join(map(str, backtest.columns))}.",
+            tr("The backtest table has no column {column}.").format(column=repr(metric)),
+            fix=tr("Use one of: {choices}.").format(choices=", ".join(map(str, backtest.columns))),
         )
+
     fam = _family_col(backtest)
     per = backtest.groupby(["series_id", "level", fam], as_index=False, sort=False)[metric].mean()
     per = per.rename(columns={fam: "model"})

@@ -75,6 +75,7 @@ import pandas as pd
 
 from salesanalysis.errors import ClusterError, InputError, Problem
 from salesanalysis.forecast import _models as fm
+from salesanalysis.i18n import tr
 
 __all__ = ["forecast", "run_forecast", "Execution", "ForecastResult", "MODELS", "METHODS"]
 
@@ -226,8 +227,10 @@ def run_forecast(
     settings = _settings(horizon, levels, season_length, models, n_origins, method)
     if n_jobs is not None and (not isinstance(n_jobs, int | np.integer) or n_jobs == 0):
         raise InputError(
-            f"n_jobs must be a positive whole number or None, not {n_jobs!r}.",
-            fix="Use n_jobs=1 to run in this process, or None to use every core.",
+            tr("n_jobs must be a positive whole number or None, not {value}.").format(
+                value=repr(n_jobs)
+            ),
+            fix=tr("Use n_jobs=1 to run in this process, or None to use every core."),
         )
     ids, series, last = _regularise(df)
     if not ids:
@@ -268,39 +271,60 @@ def _settings(horizon, levels, season_length, models, n_origins, method) -> fm.S
         problems.append(Problem(msg, fix=fix))
 
     if not isinstance(horizon, int | np.integer) or isinstance(horizon, bool) or horizon < 1:
-        bad(f"horizon must be a whole number of months >= 1, not {horizon!r}.", "e.g. 12.")
+        bad(
+            tr("horizon must be a whole number of months >= 1, not {value}.").format(
+                value=repr(horizon)
+            ),
+            tr("e.g. {example}.").format(example=12),
+        )
     try:
         lv = tuple(float(x) for x in levels)
     except (TypeError, ValueError):
         lv = ()
-        bad(f"levels must be numbers between 0 and 100, not {levels!r}.", "e.g. (80, 95).")
+        bad(
+            tr("levels must be numbers between 0 and 100, not {value}.").format(
+                value=repr(levels)
+            ),
+            tr("e.g. {example}.").format(example="(80, 95)"),
+        )
     lv = tuple(int(x) if float(x).is_integer() else x for x in lv)
     if any(not 0 < x < 100 for x in lv) or len(set(lv)) != len(lv):
         bad(
-            f"levels must be distinct percentages strictly between 0 and 100, not {levels!r}.",
-            "e.g. (80, 95).",
+            tr(
+                "levels must be distinct percentages strictly between 0 and 100, not {value}."
+            ).format(value=repr(levels)),
+            tr("e.g. {example}.").format(example="(80, 95)"),
         )
     if not isinstance(season_length, int | np.integer) or season_length < 1:
         bad(
-            f"season_length must be a whole number >= 1, not {season_length!r}.",
-            "12 for monthly data; 1 for no seasonality.",
+            tr("season_length must be a whole number >= 1, not {value}.").format(
+                value=repr(season_length)
+            ),
+            tr("12 for monthly data; 1 for no seasonality."),
         )
     chosen = tuple(fm.ALL_MODELS) if models is None else tuple(str(x) for x in models)
     unknown = [x for x in chosen if x not in fm.ALL_MODELS]
     if unknown or not chosen:
         bad(
-            f"unknown or no models: {unknown or list(chosen)}.",
-            f"Choose among {', '.join(fm.ALL_MODELS)} (or None for all).",
+            tr("unknown or no models: {models}.").format(models=unknown or list(chosen)),
+            tr("Choose among {models} (or None for all).").format(models=", ".join(fm.ALL_MODELS)),
         )
     if not isinstance(n_origins, int | np.integer) or n_origins < 1:
-        bad(f"n_origins must be a whole number >= 1, not {n_origins!r}.", "e.g. 3.")
+        bad(
+            tr("n_origins must be a whole number >= 1, not {value}.").format(
+                value=repr(n_origins)
+            ),
+            tr("e.g. {example}.").format(example=3),
+        )
     if method not in fm.METHODS:
         bad(
-            f"method must be one of {', '.join(fm.METHODS)}, not {method!r}.",
-            "Use 'default', or 'fast' for very many series.",
+            tr("method must be one of {methods}, not {value}.").format(
+                methods=", ".join(fm.METHODS), value=repr(method)
+            ),
+            tr("Use 'default', or 'fast' for very many series."),
         )
     if problems:
-        raise InputError("The forecast settings are invalid.", problems)
+        raise InputError(tr("The forecast settings are invalid."), problems)
     return fm.Settings(
         int(horizon), tuple(sorted(lv)), int(season_length), chosen, int(n_origins), method
     )
@@ -310,13 +334,17 @@ def _regularise(df: pd.DataFrame) -> tuple[list[str], list[np.ndarray], pd.Perio
     """Validate the long frame; one regular monthly array per series up to the last month."""
     if not isinstance(df, pd.DataFrame):
         raise InputError(
-            f"The forecast input must be a table (DataFrame), not {type(df).__name__}."
+            tr("The forecast input must be a table (DataFrame), not {type}.").format(
+                type=type(df).__name__
+            )
         )
     missing = [c for c in ("series_id", "month", "value") if c not in df.columns]
     if missing:
         raise InputError(
-            f"The forecast input lacks the column(s) {', '.join(missing)}.",
-            fix="Pass a long table with columns series_id, month, value.",
+            tr("The forecast input lacks the column(s) {columns}.").format(
+                columns=", ".join(missing)
+            ),
+            fix=tr("Pass a long table with columns series_id, month, value."),
         )
     if df.empty:
         return [], [], None
@@ -325,8 +353,8 @@ def _regularise(df: pd.DataFrame) -> tuple[list[str], list[np.ndarray], pd.Perio
         month = pd.to_datetime(df["month"]).dt.to_period("M")
     except (ValueError, TypeError) as exc:
         raise InputError(
-            "The forecast input has values in 'month' that are not dates.",
-            fix="Use the first day of each month, e.g. 2025-01-01.",
+            tr("The forecast input has values in 'month' that are not dates."),
+            fix=tr("Use the first day of each month, e.g. 2025-01-01."),
         ) from exc
     value = pd.to_numeric(df["value"], errors="coerce").to_numpy(dtype=float)
     sid = df["series_id"].astype(str).to_numpy()
@@ -335,12 +363,12 @@ def _regularise(df: pd.DataFrame) -> tuple[list[str], list[np.ndarray], pd.Perio
         rows = (np.flatnonzero(bad)[:5] + 2).tolist()
         problems.append(
             Problem(
-                "Some rows have no month or a value that is not a finite number.",
+                tr("Some rows have no month or a value that is not a finite number."),
                 column="value",
                 rows=rows,
                 count=int(bad.sum()),
                 values=df["value"].to_numpy()[bad][:5].tolist(),
-                fix="Use 0 for months without sales, or drop the row.",
+                fix=tr("Use 0 for months without sales, or drop the row."),
             )
         )
     mi = np.where(bad, 0, np.asarray(month.array.asi8, dtype=np.int64))
@@ -350,16 +378,16 @@ def _regularise(df: pd.DataFrame) -> tuple[list[str], list[np.ndarray], pd.Perio
         rows = (np.flatnonzero(dup)[:5] + 2).tolist()
         problems.append(
             Problem(
-                "Some series have more than one row for the same month.",
+                tr("Some series have more than one row for the same month."),
                 column="month",
                 rows=rows,
                 count=int(dup.sum()),
                 values=[f"{s} {m}" for s, m in zip(sid[dup][:5], month[dup][:5], strict=False)],
-                fix="Sum the values per series and month before forecasting.",
+                fix=tr("Sum the values per series and month before forecasting."),
             )
         )
     if problems:
-        raise InputError("The forecast input is invalid.", problems)
+        raise InputError(tr("The forecast input is invalid."), problems)
     last = int(mi.max())
     codes, ids = pd.factorize(sid, sort=True)
     order = np.lexsort((mi, codes))
@@ -486,8 +514,8 @@ def _run_dask(scheduler: Any, settings: fm.Settings, items: list) -> tuple[list,
         from distributed import Client
     except ImportError as exc:  # pragma: no cover - optional dependency
         raise InputError(
-            "A Dask scheduler was given but dask.distributed is not installed.",
-            fix="pip install 'salesanalysis[dask]', or run without a scheduler.",
+            tr("A Dask scheduler was given but dask.distributed is not installed."),
+            fix=tr("pip install 'salesanalysis[dask]', or run without a scheduler."),
         ) from exc
     own = False
     if isinstance(scheduler, Client):
@@ -496,15 +524,17 @@ def _run_dask(scheduler: Any, settings: fm.Settings, items: list) -> tuple[list,
         address = getattr(scheduler, "scheduler_address", scheduler)
         if not isinstance(address, str):
             raise InputError(
-                f"scheduler must be an address like 'tcp://host:8786', a Client or a cluster, "
-                f"not {type(scheduler).__name__}."
+                tr(
+                    "scheduler must be an address like 'tcp://host:8786', a Client or a "
+                    "cluster, not {type}."
+                ).format(type=type(scheduler).__name__)
             )
         try:
             client = Client(address, timeout="20s", set_as_default=False)
         except OSError as exc:
             raise InputError(
-                f"Could not reach the Dask scheduler at {address}.",
-                fix="Check the address and that the scheduler is running, or leave it empty.",
+                tr("Could not reach the Dask scheduler at {address}.").format(address=address),
+                fix=tr("Check the address and that the scheduler is running, or leave it empty."),
             ) from exc
         own = True
     try:
@@ -544,25 +574,35 @@ def _check_cluster(client: Any, timeout: float) -> int:
             message names the worker and the cause, which is otherwise only in its own log).
     """
     address = getattr(client, "scheduler", None)
-    address = getattr(address, "address", "") or "the Dask scheduler"
+    address = getattr(address, "address", "") or tr("the Dask scheduler")
     try:
         client.wait_for_workers(1, timeout=timeout)
     except (TimeoutError, OSError) as exc:
         raise ClusterError(
-            f"{address} has no workers (waited {timeout:.0f} s).",
-            fix=f"Start one with `dask worker {address}` on a machine where this package is "
-            "installed, or run without --scheduler (local processes). The wait is set by the "
-            "environment variable SALESANALYSIS_DASK_TIMEOUT (seconds).",
+            tr("{address} has no workers (waited {seconds} s).").format(
+                address=address, seconds=f"{timeout:.0f}"
+            ),
+            fix=tr(
+                "Start one with {command} on a machine where this package is installed, or run "
+                "without --scheduler (local processes). The wait is set by the environment "
+                "variable SALESANALYSIS_DASK_TIMEOUT (seconds)."
+            ).format(command=f"`dask worker {address}`"),
         ) from exc
     answers = client.run(_probe_worker, on_error="return")
     broken = {w: a for w, a in answers.items() if a != "ok"}
     if broken:
         worker, cause = next(iter(broken.items()))
         raise ClusterError(
-            f"{len(broken)} of {len(answers)} Dask workers cannot run the forecast; {worker}: "
-            f"{type(cause).__name__}: {cause}",
-            fix="Install this package (same version) in the Python environment of every "
-            "worker and restart them, or run without --scheduler (local processes).",
+            tr("{n} of {total} Dask workers cannot run the forecast; {worker}: {cause}").format(
+                n=len(broken),
+                total=len(answers),
+                worker=worker,
+                cause=f"{type(cause).__name__}: {cause}",
+            ),
+            fix=tr(
+                "Install this package (same version) in the Python environment of every "
+                "worker and restart them, or run without --scheduler (local processes)."
+            ),
         )
     return len(answers)
 
@@ -579,9 +619,12 @@ def _group_index(ids: list[str], groups: Any) -> list[np.ndarray]:
         groups = groups.to_dict()
     if not isinstance(groups, Mapping):
         raise InputError(
-            f"calibration_groups must map series_id to a group, not {type(groups).__name__}.",
-            fix="Pass a dict or a pandas Series indexed by series_id, or None.",
+            tr("calibration_groups must map series_id to a group, not {type}.").format(
+                type=type(groups).__name__
+            ),
+            fix=tr("Pass a dict or a pandas Series indexed by series_id, or None."),
         )
+
     codes, _ = pd.factorize(pd.Series([str(groups.get(i, "")) for i in ids]))
     return [np.flatnonzero(codes == k) for k in range(codes.max() + 1)]
 

@@ -58,6 +58,7 @@ Level of detail
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -116,6 +117,7 @@ from salesanalysis.forecast.series import (
     _to_month,
     build_series,
 )
+from salesanalysis.i18n import tr
 
 __all__ = [
     "KEY_COLS",
@@ -361,9 +363,12 @@ def _check_history(cube: pd.DataFrame, cutoff: Any, value: str) -> None:
     """Raise :class:`HierarchyError` when the history is too short to forecast from."""
     short = too_short_to_forecast(cube, cutoff, value)
     if short is not None:
+        first = re.split(r"(?<=\.) |(?<=。)", short, maxsplit=1)[0]
         raise HierarchyError(
-            short.split(". ")[0] + ".",
-            fix=f"Run with a later --period, once {MIN_HISTORY_MONTHS} months of sales exist.",
+            first if first.endswith((".", "。")) else first + ".",
+            fix=tr("Run with a later --period, once {n} months of sales exist.").format(
+                n=MIN_HISTORY_MONTHS
+            ),
         )
 
 
@@ -393,13 +398,17 @@ def _checked_levels(horizon: int, levels: Sequence[int]) -> tuple[int, ...]:
     """The interval levels as whole percentages, after checking the horizon and the levels."""
     if int(horizon) < 1:
         raise HierarchyError(
-            f"The forecast horizon must be at least 1 month, not {horizon}.",
-            fix="Set horizon to the number of months to forecast, e.g. 12.",
+            tr("The forecast horizon must be at least 1 month, not {value}.").format(
+                value=horizon
+            ),
+            fix=tr("Set horizon to the number of months to forecast, e.g. 12."),
         )
     if not levels or any(not 0 < float(lv) < 100 for lv in levels):
         raise HierarchyError(
-            f"Interval levels must be percentages between 0 and 100, not {list(levels)}.",
-            fix="Use e.g. levels=(80, 95).",
+            tr("Interval levels must be percentages between 0 and 100, not {value}.").format(
+                value=list(levels)
+            ),
+            fix=tr("Use e.g. levels=(80, 95)."),
         )
     return tuple(int(lv) for lv in levels)
 
@@ -565,10 +574,15 @@ def reconciliation_backtest(
     plan = accuracy_plan(history_months(cube, cut, value), horizon, origins, step, season_length)
     if plan.origins == 0:
         raise HierarchyError(
-            f"The accuracy check by level cannot run from {cut:%Y-%m}: {plan.note}.",
-            fix="Set forecast.accuracy_origins to 0 in plan.yaml (or run with "
-            "--param accuracy_origins=0); the forecast itself does not need it.",
+            tr("The accuracy check by level cannot run from {cutoff}: {why}.").format(
+                cutoff=f"{cut:%Y-%m}", why=plan.note
+            ),
+            fix=tr(
+                "Set forecast.accuracy_origins to 0 in plan.yaml (or run with "
+                "--param accuracy_origins=0); the forecast itself does not need it."
+            ),
         )
+
     actual = build_series(cube, cut, value=value, detail=detail)
     actual_long = actual.long()
     kwargs = {k: v for k, v in kwargs.items() if k not in ("accuracy_origins", "accuracy_step")}

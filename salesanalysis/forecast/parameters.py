@@ -19,6 +19,7 @@ import numpy as np
 from salesanalysis.forecast import _models as fm
 from salesanalysis.forecast.reconcile import _RECONCILIATIONS
 from salesanalysis.forecast.series import HierarchyError
+from salesanalysis.i18n import tr
 
 __all__ = ["ForecastParams", "forecast_parameters"]
 
@@ -61,10 +62,14 @@ _IN_PLAN = ("horizon", "levels", "accuracy_origins", "method", "detail")
 def _param_error(name: str, value: Any, expected: str) -> HierarchyError:
     where = f"`salesanalysis run --param {name}=...`"
     if name in _IN_PLAN:
-        where = f"forecast.{name} in plan.yaml, or {where}"
+        where = tr("{key} in plan.yaml, or {option}").format(key=f"forecast.{name}", option=where)
     return HierarchyError(
-        f"The notebook parameter '{name}' is {value!r}, which is not {expected}.",
-        fix=f"Set '{name}' to {expected}: {where}.",
+        tr("The notebook parameter '{name}' is {value}, which is not {expected}.").format(
+            name=name, value=repr(value), expected=expected
+        ),
+        fix=tr("Set '{name}' to {expected}: {where}.").format(
+            name=name, expected=expected, where=where
+        ),
     )
 
 
@@ -98,11 +103,11 @@ def forecast_parameters(
     try:
         h = int(horizon)
     except (TypeError, ValueError):
-        raise _param_error("horizon", horizon, "a whole number of months") from None
+        raise _param_error("horizon", horizon, tr("a whole number of months")) from None
     if h == 0:
         h = int(getattr(fs, "horizon", 12))
     if not 1 <= h <= 60:
-        raise _param_error("horizon", horizon, "between 1 and 60 months (0 = the plan's)")
+        raise _param_error("horizon", horizon, tr("between 1 and 60 months (0 = the plan's)"))
     if isinstance(levels, str):
         raw = [x for x in levels.replace(";", ",").split(",") if x.strip()]
     else:
@@ -112,19 +117,19 @@ def forecast_parameters(
     try:
         lv = tuple(sorted({int(str(x).strip().rstrip("%")) for x in raw}))
     except ValueError:
-        raise _param_error("levels", levels, "a list of percentages like '80,95'") from None
+        raise _param_error("levels", levels, tr("a list of percentages like '80,95'")) from None
     if any(not 1 <= x <= 99 for x in lv):
-        raise _param_error("levels", levels, "percentages between 1 and 99, like '80,95'")
+        raise _param_error("levels", levels, tr("percentages between 1 and 99, like '80,95'"))
     if isinstance(models, str):
         mods = tuple(x.strip() for x in models.split(",") if x.strip())
     else:
         mods = tuple(str(x) for x in models)
     detail = detail or str(getattr(fs, "detail", "bottom"))
     if detail not in ("bottom", "cell"):
-        raise _param_error("detail", detail, "'bottom' or 'cell'")
+        raise _param_error("detail", detail, tr("'bottom' or 'cell'"))
     if reconciliation not in _RECONCILIATIONS:
         raise _param_error(
-            "reconciliation", reconciliation, " or ".join(repr(x) for x in _RECONCILIATIONS)
+            "reconciliation", reconciliation, tr(" or ").join(repr(x) for x in _RECONCILIATIONS)
         )
     if isinstance(accuracy_origins, int | np.integer) and accuracy_origins == -1:
         accuracy_origins = int(getattr(fs, "accuracy_origins", 1))
@@ -134,17 +139,20 @@ def forecast_parameters(
         ("n_jobs", n_jobs, 0),
     ):
         if not isinstance(v, int | np.integer) or isinstance(v, bool) or v < lo:
-            expected = f"a whole number >= {lo}"
+            expected = tr("a whole number >= {n}").format(n=lo)
             if name == "accuracy_origins":
-                expected += " (-1 takes the plan's)"
+                expected = tr("a whole number >= {n} (-1 takes the plan's)").format(n=lo)
             raise _param_error(name, v, expected)
     if method == "":
         method = str(getattr(fs, "method", "default"))
     if method not in fm.METHODS:
-        raise _param_error("method", method, " or ".join(repr(x) for x in fm.METHODS))
+        raise _param_error("method", method, tr(" or ").join(repr(x) for x in fm.METHODS))
     sched = str(scheduler or "").strip() or None
     if sched is not None and "://" not in sched:
-        raise _param_error("scheduler", scheduler, "a Dask address like 'tcp://host:8786' or ''")
+        raise _param_error(
+            "scheduler", scheduler, tr("a Dask address like 'tcp://host:8786' or ''")
+        )
+
     return ForecastParams(
         horizon=h,
         levels=lv,

@@ -66,6 +66,7 @@ from scipy.stats import norm
 
 from salesanalysis.forecast import _models as fm
 from salesanalysis.forecast.series import LEVEL_KEYS, HierarchyError, HierarchySeries, _month_col
+from salesanalysis.i18n import tr
 
 __all__ = [
     "MAX_LOG_SIGMA",
@@ -360,8 +361,8 @@ def reconcile_forecasts(
     """
     if method not in _RECONCILIATIONS:
         raise HierarchyError(
-            f"Unknown reconciliation method {method!r}.",
-            fix=f"Use one of: {', '.join(_RECONCILIATIONS)}.",
+            tr("Unknown reconciliation method {value}.").format(value=repr(method)),
+            fix=tr("Use one of: {choices}.").format(choices=", ".join(_RECONCILIATIONS)),
         )
     n = len(series.keys)
     grid = base_grid(series, base, levels, inactive=inactive, off_months=off_months)
@@ -430,8 +431,8 @@ def base_grid(
     col = months.get_indexer(_month_col(base["month"]))
     if (row < 0).any():
         raise HierarchyError(
-            "The forecast engine returned series that are not in the hierarchy.",
-            fix="Report this as a bug, with the period and data used.",
+            tr("The forecast engine returned series that are not in the hierarchy."),
+            fix=tr("Report this as a bug, with the period and data used."),
         )
     present = np.zeros(n, bool)
     present[row] = True
@@ -450,9 +451,12 @@ def base_grid(
     missing = (counts[~inactive] == 0).sum()
     if missing:
         raise HierarchyError(
-            f"The forecast engine left {int(missing)} series-months without a forecast.",
-            fix="Report this as a bug, with the period and data used.",
+            tr("The forecast engine left {n} series-months without a forecast.").format(
+                n=int(missing)
+            ),
+            fix=tr("Report this as a bug, with the period and data used."),
         )
+
     bounds = {int(lv): (grid(f"lo_{lv}"), grid(f"hi_{lv}")) for lv in levels}
     model = np.full(n, "inactive", dtype=object)
     first = base.drop_duplicates("series_id")

@@ -20,6 +20,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from salesanalysis.errors import InputError, Problem, SalesAnalysisError
+from salesanalysis.i18n import N_, tr
 
 __all__ = [
     "ALL",
@@ -53,13 +54,13 @@ Detail = Literal["bottom", "cell"]
 class HierarchyError(SalesAnalysisError):
     """A hierarchical forecast cannot be made with the arguments given."""
 
-    title = "Forecast problem"
+    title = N_("Forecast problem")  # translated where the error is shown (errors.py)
 
 
 # --------------------------------------------------------------------------- helpers
 
 
-def _to_month(value: Any, what: str = "cutoff") -> pd.Timestamp:
+def _to_month(value: Any) -> pd.Timestamp:
     """Month start of ``value`` ("2025-12", a Period, a Timestamp or a date)."""
     try:
         if isinstance(value, pd.Period):
@@ -69,10 +70,14 @@ def _to_month(value: Any, what: str = "cutoff") -> pd.Timestamp:
         ts = pd.Timestamp(value)
     except (ValueError, TypeError) as exc:
         raise HierarchyError(
-            f"The {what} {value!r} is not a month.", fix="Give it as YYYY-MM, e.g. '2025-12'."
+            tr("The cutoff {value} is not a month.").format(value=repr(value)),
+            fix=tr("Give it as YYYY-MM, e.g. '2025-12'."),
         ) from exc
     if ts is pd.NaT:
-        raise HierarchyError(f"The {what} is missing.", fix="Give it as YYYY-MM, e.g. '2025-12'.")
+        raise HierarchyError(
+            tr("The cutoff is missing."),
+            fix=tr("Give it as YYYY-MM, e.g. '2025-12'."),
+        )
     return ts.to_period("M").to_timestamp()
 
 
@@ -175,13 +180,15 @@ def _check_cube(cube: pd.DataFrame, value: str) -> None:
     missing = [c for c in need if c not in cube.columns]
     if missing:
         raise InputError(
-            "The monthly cube lacks columns the forecast needs.",
+            tr("The monthly cube lacks columns the forecast needs."),
             problems=[
                 Problem(
-                    f"missing column(s): {', '.join(missing)}",
+                    tr("missing column(s): {columns}").format(columns=", ".join(missing)),
                     file="outputs/cube.parquet",
-                    fix="Rebuild the cube with salesanalysis.data.cube.build_cube (rerun the prepare "
-                    "step).",
+                    fix=tr(
+                        "Rebuild the cube with salesanalysis.data.cube.build_cube (rerun the "
+                        "prepare step)."
+                    ),
                 )
             ],
         )
@@ -209,7 +216,10 @@ def build_series(
         InputError: the cube lacks a column or has no data up to the cutoff.
     """
     if detail not in ("bottom", "cell"):
-        raise HierarchyError(f"Unknown level of detail {detail!r}.", fix="Use 'bottom' or 'cell'.")
+        raise HierarchyError(
+            tr("Unknown level of detail {value}.").format(value=repr(detail)),
+            fix=tr("Use 'bottom' or 'cell'."),
+        )
     _check_cube(cube, value)
     cut = _to_month(cutoff)
     history = bottom_history(cube, cut, value)
@@ -248,15 +258,20 @@ def bottom_history(cube: pd.DataFrame, cutoff: pd.Timestamp, value: str) -> pd.D
     if data.empty:
         first = month.min()
         raise InputError(
-            f"There is no sales history up to {cutoff:%Y-%m} to forecast from.",
+            tr("There is no sales history up to {cutoff} to forecast from.").format(
+                cutoff=f"{cutoff:%Y-%m}"
+            ),
             problems=[
                 Problem(
-                    f"the data start in {first:%Y-%m}" if pd.notna(first) else "the cube is empty",
+                    tr("the data start in {month}").format(month=f"{first:%Y-%m}")
+                    if pd.notna(first)
+                    else tr("the cube is empty"),
                     file="outputs/cube.parquet",
-                    fix="Choose a later report period, or check the transactions file.",
+                    fix=tr("Choose a later report period, or check the transactions file."),
                 )
             ],
         )
+
     return data.groupby([*KEY_COLS, "month"], sort=True, as_index=False)["value"].sum()
 
 

@@ -76,7 +76,8 @@ def as_period(period: str | pd.Period | pd.Timestamp) -> pd.Period:
     if re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", text):
         return pd.Period(text, freq="M")
     raise InputError(
-        f"the report period {period!r} is not a month", fix="Write it as YYYY-MM, e.g. 2026-10."
+        tr("the report period {period} is not a month").format(period=repr(period)),
+        fix=tr("Write it as YYYY-MM, e.g. 2026-10."),
     )
 
 
@@ -123,19 +124,28 @@ def _first_month(frame: pd.DataFrame) -> pd.Timestamp:
     return pd.Timestamp(frame["month"].min())
 
 
-def _check_period(frame: pd.DataFrame, period: pd.Period, what: str = "data") -> None:
+def _check_period(frame: pd.DataFrame, period: pd.Period) -> None:
     if frame.empty:
         raise InputError(
-            f"there is no {what} to analyse", fix="Check that the transactions file has rows."
+            tr("there are no transactions to analyse"),
+            fix=tr("Check that the transactions file has rows."),
         )
     first, last = frame["month"].min(), frame["month"].max()
     p = period.to_timestamp()
     if p < first or p > last:
         raise InputError(
-            f"the report period {period} is outside the {what}, which covers "
-            f"{pd.Timestamp(first):%Y-%m} to {pd.Timestamp(last):%Y-%m}",
-            fix="Choose a report month within the data (or leave the period empty for the "
-            "latest complete month).",
+            tr(
+                "the report period {period} is outside the transactions, which cover {first} to "
+                "{last}"
+            ).format(
+                period=period,
+                first=f"{pd.Timestamp(first):%Y-%m}",
+                last=f"{pd.Timestamp(last):%Y-%m}",
+            ),
+            fix=tr(
+                "Choose a report month within the data (or leave the period empty for the "
+                "latest complete month)."
+            ),
         )
 
 
@@ -186,7 +196,7 @@ def headline_kpis(
         ``complete_prior`` (False when the prior window starts before the data).
     """
     p = as_period(period)
-    _check_period(cube, p, "transactions")
+    _check_period(cube, p)
     first = _first_month(cube)
     cm = _customer_month_revenue(customers, p.to_timestamp())
     if order_counts is not None:
@@ -291,12 +301,12 @@ def trend_seasonality(
                 "trend and seasonality need at least {needed} months of history; the data has "
                 "{months}"
             ).format(needed=2 * period, months=len(y)),
-            fix="Add older transactions, or read the trend from the monthly chart for now.",
+            fix=tr("Add older transactions, or read the trend from the monthly chart for now."),
         )
     if y.isna().any():
         raise InputError(
-            "the monthly revenue series has gaps",
-            fix="Fill missing months with 0 (monthly_revenue does this).",
+            tr("the monthly revenue series has gaps"),
+            fix=tr("Fill missing months with 0 (monthly_revenue does this)."),
         )
     multiplicative = bool((y > 0).all())
     x = np.log(y) if multiplicative else y
@@ -357,7 +367,7 @@ def mix_growth(
     before the data.
     """
     p = as_period(period)
-    _check_period(cube, p, "transactions")
+    _check_period(cube, p)
     w = window(p, window_name)
     pw = w.shift(-12)
     complete = pw.start >= _first_month(cube)
@@ -413,7 +423,7 @@ def market_share(
     if by not in ("region", "product_line"):
         raise ValueError("market share is defined by region or product_line only")
     p = as_period(period)
-    _check_period(cube, p, "transactions")
+    _check_period(cube, p)
     w = window(p, window_name)
     pw = w.shift(-12)
 
@@ -560,8 +570,8 @@ def customer_base(
     end = p.to_timestamp()
     if customers.empty or customers["month"].min() > end:
         raise InputError(
-            f"there are no customer transactions up to {p}",
-            fix="Check the report period and the transactions file.",
+            tr("there are no customer transactions up to {period}").format(period=p),
+            fix=tr("Check the report period and the transactions file."),
         )
     act, rev, mths, _ = _activity_matrix(customers, end)
     n_m = len(mths)
@@ -789,7 +799,7 @@ def price_volume(
     """
     keys = [by] if isinstance(by, str) else list(by)
     p = as_period(period)
-    _check_period(cube, p, "transactions")
+    _check_period(cube, p)
     w = window(p, window_name)
     pw = w.shift(-12)
     if pw.start < _first_month(cube):
@@ -798,7 +808,7 @@ def price_volume(
                 "price and volume effects need the same months a year earlier ({months}), which "
                 "start before the data"
             ).format(months=pw.label()),
-            fix="Use a later report period or add older transactions.",
+            fix=tr("Use a later report period or add older transactions."),
         )
     agg = {"revenue": "sum", "quantity": "sum"}
     cur = cube.loc[w.mask(cube["month"])].groupby(keys, sort=True).agg(agg)

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 from salesanalysis.errors import InputError
+from salesanalysis.i18n import tr
 
 
 @dataclass(frozen=True)
@@ -29,15 +30,19 @@ def market_parameters(period: str = "", top_n: int = 10, history_months: int = 3
     if period and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", str(period).strip()):
         problems.append(
             Problem(
-                f"period {period!r} is not a month",
-                fix='Write it as YYYY-MM (e.g. "2026-10"), or "" for the latest complete month.',
+                tr("period {value} is not a month").format(value=repr(period)),
+                fix=tr(
+                    'Write it as YYYY-MM (e.g. "2026-10"), or "" for the latest complete month.'
+                ),
             )
         )
     if isinstance(top_n, bool) or not isinstance(top_n, int) or not 1 <= top_n <= 1000:
         problems.append(
             Problem(
-                f"top_n = {top_n!r} must be a whole number from 1 to 1000",
-                fix="Use e.g. 10 for the ten largest customers.",
+                tr("top_n = {value} must be a whole number from 1 to 1000").format(
+                    value=repr(top_n)
+                ),
+                fix=tr("Use e.g. 10 for the ten largest customers."),
             )
         )
     if (
@@ -47,10 +52,13 @@ def market_parameters(period: str = "", top_n: int = 10, history_months: int = 3
     ):
         problems.append(
             Problem(
-                f"history_months = {history_months!r} must be a whole number from 12 to 240",
-                fix="Use e.g. 36 for three years.",
+                tr("history_months = {value} must be a whole number from 12 to 240").format(
+                    value=repr(history_months)
+                ),
+                fix=tr("Use e.g. 36 for three years."),
             )
         )
     if problems:
-        raise InputError("the market analysis parameters are invalid", problems)
+        raise InputError(tr("the market analysis parameters are invalid"), problems)
+
     return MarketParams(str(period).strip(), int(top_n), int(history_months))

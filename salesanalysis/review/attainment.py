@@ -15,6 +15,7 @@ from scipy import stats
 
 from salesanalysis.data import counting
 from salesanalysis.errors import InputError
+from salesanalysis.i18n import tr
 from salesanalysis.review.common import (
     ALL,
     BEFORE_PLAN,
@@ -94,7 +95,7 @@ def customer_activations(
         customers,
         ["month", "customer_id", *DIMS, "revenue"],
         "customer cube",
-        "Build it with salesanalysis.data.cube.build_customer_cube.",
+        tr("Build it with salesanalysis.data.cube.build_customer_cube."),
     )
     p = check_period(period, fiscal_year)
     c = keys_as_str(with_month(customers), [*DIMS, "customer_id"])
@@ -123,7 +124,7 @@ def monthly_actuals(
         cube,
         ["month", *DIMS, "revenue"],
         "cube",
-        "Build it with salesanalysis.data.cube.build_cube.",
+        tr("Build it with salesanalysis.data.cube.build_cube."),
     )
     p = check_period(period, fiscal_year)
     cb = keys_as_str(with_month(cube))
@@ -146,7 +147,7 @@ def monthly_targets(targets: pd.DataFrame, fiscal_year: int) -> pd.DataFrame:
         targets,
         ["month", *DIMS, "target_revenue"],
         "targets",
-        "Run the target decomposition step (03) to write outputs/targets.parquet.",
+        tr("Run the target decomposition step (03) to write outputs/targets.parquet."),
     )
     t = keys_as_str(with_month(targets))
     if "target_customers" not in t.columns:
@@ -155,8 +156,8 @@ def monthly_targets(targets: pd.DataFrame, fiscal_year: int) -> pd.DataFrame:
     t = t[t["month"].isin(months)]
     if t.empty:
         raise InputError(
-            f"the targets hold no month of fiscal year {fiscal_year}",
-            fix="Run the target decomposition for this fiscal year's plan.",
+            tr("the targets hold no month of fiscal year {fy}").format(fy=fiscal_year),
+            fix=tr("Run the target decomposition for this fiscal year's plan."),
         )
     vals = ["target_revenue", "target_customers"]
     if NO_CUSHION in t.columns:
@@ -200,7 +201,7 @@ def monthly_market(market: pd.DataFrame, fiscal_year: int) -> pd.DataFrame:
         market,
         ["month", "region", "product_line", "market_size"],
         "market",
-        "Provide market.csv (see data/README.md).",
+        tr("Provide market.csv (see data/README.md)."),
     )
     m = keys_as_str(with_month(market), ["region", "product_line"])
     m = m[m["month"].isin(fiscal_months(fiscal_year))]
@@ -430,7 +431,7 @@ def prepare_forecast(
         forecast,
         ["level", *DIMS, "month", "mean"],
         "forecast",
-        "Run the forecasting step (02) to write outputs/forecast.parquet.",
+        tr("Run the forecasting step (02) to write outputs/forecast.parquet."),
     )
     fc = keys_as_str(with_month(forecast), ["level", *DIMS])
     if "measure" in fc.columns:  # tolerate a multi-measure forecast: revenue only
@@ -443,10 +444,14 @@ def prepare_forecast(
         if missing:
             names = ", ".join(f"{m:%Y-%m}" for m in missing)
             raise InputError(
-                f"the forecast does not cover the month(s) {names} that remain in fiscal year "
-                f"{fiscal_year} after the report period {check_period(period, fiscal_year)}",
-                fix="Rerun the forecasting step (02) with the report period as its cutoff and a "
-                "horizon that reaches December.",
+                tr(
+                    "the forecast does not cover the month(s) {months} that remain in fiscal "
+                    "year {fy} after the report period {period}"
+                ).format(months=names, fy=fiscal_year, period=check_period(period, fiscal_year)),
+                fix=tr(
+                    "Rerun the forecasting step (02) with the report period as its cutoff and a "
+                    "horizon that reaches December."
+                ),
             )
     fc["sd"] = _forecast_sd(fc)
     return fc
@@ -907,9 +912,10 @@ def headline(review: pd.DataFrame, *, n: int = 3, level: str = "cell") -> dict[s
     tot = rev[rev["level"] == "total"].set_index("window")
     if tot.empty or "ytd" not in tot.index:
         raise InputError(
-            "the review table has no company revenue row",
-            fix="Build it with salesanalysis.review.build_review.",
+            tr("the review table has no company revenue row"),
+            fix=tr("Build it with salesanalysis.review.build_review."),
         )
+
     ytd, fy = tot.loc["ytd"], tot.loc["fy"]
     cus = review[
         (review["measure"] == "customers")

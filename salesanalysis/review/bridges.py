@@ -194,7 +194,7 @@ def bridge_last_year(
         customers,
         ["month", "customer_id", *DIMS, "revenue", "quantity"],
         "customer cube",
-        "Build it with salesanalysis.data.cube.build_customer_cube.",
+        tr("Build it with salesanalysis.data.cube.build_customer_cube."),
     )
     p = check_period(period, fiscal_year)
     c = _filter(keys_as_str(with_month(customers), [*DIMS, "customer_id"]), where)
@@ -321,7 +321,7 @@ def bridge_target(
         customers,
         ["month", "customer_id", *DIMS, "revenue", "quantity"],
         "customer cube",
-        "Build it with salesanalysis.data.cube.build_customer_cube.",
+        tr("Build it with salesanalysis.data.cube.build_customer_cube."),
     )
     if window not in ("ytd", "month"):
         raise ValueError("window must be 'ytd' or 'month'")

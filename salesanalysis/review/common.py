@@ -87,8 +87,8 @@ def as_period(period: Any) -> pd.Period:
         p = pd.Period(period, freq="M")
     except (ValueError, TypeError):
         raise InputError(
-            f"report period '{period}' is not a month",
-            fix="Give the period as YYYY-MM, e.g. 2026-10.",
+            tr("report period '{period}' is not a month").format(period=period),
+            fix=tr("Give the period as YYYY-MM, e.g. 2026-10."),
         ) from None
     return p
 
@@ -103,8 +103,12 @@ def check_period(period: Any, fiscal_year: int) -> pd.Period:
     p = as_period(period)
     if p.year != int(fiscal_year):
         raise PlanError(
-            f"the report period {p} is outside the plan's fiscal year {fiscal_year}",
-            fix=f"Choose a report month in {fiscal_year}, or use the plan for {p.year}.",
+            tr("the report period {period} is outside the plan's fiscal year {fy}").format(
+                period=p, fy=fiscal_year
+            ),
+            fix=tr("Choose a report month in {fy}, or use the plan for {year}.").format(
+                fy=fiscal_year, year=p.year
+            ),
         )
     return p
 
@@ -122,9 +126,13 @@ def review_start(fiscal_year: int, first_month: Any = None) -> pd.Timestamp:
     first = as_period(first_month).to_timestamp()
     if first not in months:
         raise InputError(
-            f"the plan's first month {first:%Y-%m} is not in fiscal year {int(fiscal_year)}",
-            fix="Check fiscal_year and plan_cutoff in plan.yaml: the plan must cover at least "
-            "one month of its fiscal year.",
+            tr("the plan's first month {month} is not in fiscal year {fy}").format(
+                month=f"{first:%Y-%m}", fy=int(fiscal_year)
+            ),
+            fix=tr(
+                "Check fiscal_year and plan_cutoff in plan.yaml: the plan must cover at least "
+                "one month of its fiscal year."
+            ),
         )
     return first
 
@@ -184,7 +192,12 @@ def require_columns(df: pd.DataFrame, columns: Iterable[str], name: str, fix: st
     """Raise :class:`InputError` naming the frame and the missing columns."""
     missing = [c for c in columns if c not in df.columns]
     if missing:
-        raise InputError(f"the {name} frame lacks the column(s) {', '.join(missing)}", fix=fix)
+        raise InputError(
+            tr("the {name} frame lacks the column(s) {columns}").format(
+                name=name, columns=", ".join(missing)
+            ),
+            fix=fix,
+        )
 
 
 def with_month(df: pd.DataFrame) -> pd.DataFrame:
@@ -296,14 +309,20 @@ class ReviewParams:
     ) -> None:
         problems = []
         if not isinstance(keep_plan_total, bool | np.bool_):
-            problems.append(f"keep_plan_total must be True or False, not {keep_plan_total!r}")
+            problems.append(
+                tr("keep_plan_total must be True or False, not {value}").format(
+                    value=repr(keep_plan_total)
+                )
+            )
         try:
             rho = float(month_correlation)
             if not 0.0 <= rho <= 1.0:
                 raise ValueError
         except (TypeError, ValueError):
             problems.append(
-                f"month_correlation must be a number from 0 to 1, not {month_correlation!r}"
+                tr("month_correlation must be a number from 0 to 1, not {value}").format(
+                    value=repr(month_correlation)
+                )
             )
             rho = 1.0
         try:
@@ -311,13 +330,21 @@ class ReviewParams:
             if str(top_n).strip() != str(n) or not 1 <= n <= 50:
                 raise ValueError
         except (TypeError, ValueError):
-            problems.append(f"top_n must be a whole number from 1 to 50, not {top_n!r}")
+            problems.append(
+                tr("top_n must be a whole number from 1 to 50, not {value}").format(
+                    value=repr(top_n)
+                )
+            )
             n = 5
         if problems:
             raise InputError(
-                "invalid notebook parameter(s): " + "; ".join(problems),
-                fix="Correct the parameter in the notebook's parameters cell or "
-                "on the command line (--param name=value).",
+                tr("invalid notebook parameter(s): {problems}").format(
+                    problems="; ".join(problems)
+                ),
+                fix=tr(
+                    "Correct the parameter in the notebook's parameters cell or "
+                    "on the command line (--param name=value)."
+                ),
             )
         self.month_correlation, self.top_n = rho, n
         self.keep_plan_total = bool(keep_plan_total)

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from salesanalysis.i18n import tr
 from salesanalysis.review.common import (
     check_period,
     fiscal_months,
@@ -76,7 +77,7 @@ def rep_capacity(
 
     Returns ``rep_id, month, active_share, active, ramp, capacity`` (month by month).
     """
-    require_columns(reps, ["rep_id"], "reps", "See data/README.md for reps.csv.")
+    require_columns(reps, ["rep_id"], "reps", tr("See data/README.md for reps.csv."))
     cap = capacity.rep_capacity(
         reps,
         fiscal_months(fiscal_year),

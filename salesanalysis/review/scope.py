@@ -108,7 +108,8 @@ class ReviewScope:
         if self.targets_from == "run" and run_targets is not None:
             return run_targets
         raise PlanError(
-            f"there are no targets to review for FY{self.fiscal_year}", fix=self.statement
+            tr("there are no targets to review for FY{fy}").format(fy=self.fiscal_year),
+            fix=self.statement,
         )
 
 
@@ -194,9 +195,13 @@ def review_scope(period: object, plan: Plan, records_dir: Path | str | None) -> 
             ),
         )
     raise PlanError(
-        f"the report period {p} is outside the plan's fiscal year {fy}",
-        fix=f"Choose a report month in {fy} (or December {fy - 1} to make the FY{fy} plan at "
-        f"year end), or use the plan for {p.year} with --plan.",
+        tr("the report period {period} is outside the plan's fiscal year {fy}").format(
+            period=p, fy=fy
+        ),
+        fix=tr(
+            "Choose a report month in {fy} (or December {prev} to make the FY{fy} plan at "
+            "year end), or use the plan for {year} with --plan."
+        ).format(fy=fy, prev=fy - 1, year=p.year),
     )
 
 
@@ -221,9 +226,14 @@ def check_run(
     last = pd.Period(last_month, freq="M")
     if p > last:
         raise PlanError(
-            f"the report period {p} is after the last month of data ({last})",
-            fix=f"Use --period {last} or earlier, or add the data for {p}.",
+            tr("the report period {period} is after the last month of data ({last})").format(
+                period=p, last=last
+            ),
+            fix=tr("Use --period {last} or earlier, or add the data for {period}.").format(
+                last=last, period=p
+            ),
         )
+
     scope = review_scope(p, plan, records_dir)
     fy = int(plan.fiscal_year)
     cutoff = pd.Period(plan.plan_cutoff, freq="M")
