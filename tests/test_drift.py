@@ -12,7 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from salesanalysis.errors import PIPELINE_ENV, InputError, in_notebook, notebook_advice
+from salesanalysis.errors import (
+    PIPELINE_ENV,
+    InputError,
+    Problem,
+    in_notebook,
+    notebook_advice,
+    shorten,
+)
 from salesanalysis.paths import REPO_DIR
 from salesanalysis.report.drift import notebook_drift
 
@@ -129,6 +136,21 @@ def test_notebook_advice_in_chinese():
     err = InputError("找不到数据文件夹", fix=i18n.tr("Pass plan_file (a plan YAML)."))
     assert err.render().startswith(i18n.tr("Invalid input") + ": ")
     assert "如何修正" in err.render()
+    # an error renders in the language it was raised in (its message was written in it), even
+    # when a run has reset the language before printing it
+    i18n.set_report("en")
+    english = InputError("no data", [Problem("bad", rows=[2, 3], count=9)], fix="Add some.")
+    i18n.set_report("zh")
+    assert english.render().splitlines() == [
+        "Invalid input: no data",
+        "- bad",
+        "    rows: 2, 3 (of 9 rows)",
+        "How to fix: Add some.",
+    ]
+    assert i18n.language() == "zh"
+    # a long value is cut with the note in the report's language, and stays bounded
+    cut = shorten("数" * 500)
+    assert cut.startswith("数" * 200) and "数" * 201 not in cut and "另有 300 个字符" in cut
 
 
 def test_errors_give_notebook_advice_only_in_a_planners_notebook(monkeypatch):
