@@ -29,6 +29,7 @@ from typing import Any
 os.environ.setdefault("MIMALLOC_ARENA_RESERVE", "64MiB")
 
 from salesanalysis.errors import SalesAnalysisError, shorten
+from salesanalysis.i18n import tr
 from salesanalysis.paths import REPORTS_DIR, SAMPLE_DIR
 
 __all__ = ["main"]
@@ -320,9 +321,11 @@ def _parse_params(items: list[str]) -> dict[str, object]:
         name = name.strip()
         if not sep or not name.isidentifier():
             raise InputError(
-                f"--param {item[:80]!r} is not NAME=VALUE",
-                fix="Write it as --param top_n=10 (the names are listed in each notebook's "
-                "parameters cell, and by `papermill --help-notebook notebooks/<step>.ipynb`).",
+                tr("{option} is not NAME=VALUE").format(option=f"--param {item[:80]!r}"),
+                fix=tr(
+                    "Write it as `--param top_n=10` (the names are listed in each notebook's "
+                    "parameters cell, and by `papermill --help-notebook notebooks/<step>.ipynb`)."
+                ),
             )
         try:
             value = yaml.safe_load(raw) if raw.strip() else ""
@@ -354,18 +357,26 @@ def check_scheduler(address: str, timeout: float = 5.0) -> None:
     if parts.scheme not in ("tcp", "tls") or not parts.hostname or port is None:
         guess = f"tcp://{parts.hostname or 'host'}:{port or 8786}"
         raise ClusterError(
-            f"--scheduler {address[:200]!r} is not a Dask scheduler address",
-            fix=f"Give it as --scheduler {guess} (the address `dask scheduler` prints), or "
-            "leave --scheduler out to use local processes.",
+            tr("{option} is not a Dask scheduler address").format(
+                option=f"--scheduler {address[:200]!r}"
+            ),
+            fix=tr(
+                "Give it as `{option}` (the address `dask scheduler` prints), or leave "
+                "--scheduler out to use local processes."
+            ).format(option=f"--scheduler {guess}"),
         )
     try:
         with socket.create_connection((parts.hostname, port), timeout=timeout):
             pass
     except OSError as exc:
         raise ClusterError(
-            f"nothing answers at --scheduler {address} ({exc.strerror or exc})",
-            fix="Start the scheduler (`dask scheduler`) and its workers, correct the address "
-            "given with --scheduler, or leave --scheduler out to use local processes.",
+            tr("nothing answers at {option} ({reason})").format(
+                option=f"--scheduler {address}", reason=exc.strerror or exc
+            ),
+            fix=tr(
+                "Start the scheduler (`dask scheduler`) and its workers, correct the address "
+                "given with --scheduler, or leave --scheduler out to use local processes."
+            ),
         ) from exc
 
 

@@ -13,6 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from salesanalysis import i18n
+from salesanalysis.i18n import N_, tr
+
 __all__ = [
     "Problem",
     "SalesAnalysisError",
@@ -41,19 +44,24 @@ _QUOTE_RUN = f"{{{MAX_QUOTE_CHARS + 1},}}"
 _LONG_QUOTED = re.compile(r"'[^'\n]" + _QUOTE_RUN + r"'|" + r'"[^"\n]' + _QUOTE_RUN + r'"')
 
 
+def _more(n: int) -> str:
+    """The note after a cut text: how many characters were left out."""
+    return tr("... ({n} more characters)").format(n=f"{n:,}")
+
+
 def shorten(text: Any, limit: int = MAX_QUOTE_CHARS) -> str:
     """``text`` cut to ``limit`` characters, saying how many were left out."""
     text = text if isinstance(text, str) else str(text)
     if len(text) <= limit:
         return text
-    return f"{text[:limit]}... ({len(text) - limit:,} more characters)"
+    return text[:limit] + _more(len(text) - limit)
 
 
 def quote(value: Any, limit: int = MAX_QUOTE_CHARS) -> str:
     """``repr(value)`` for a message, at most about ``limit`` characters (a long string is cut
     before it is quoted, so a huge value is never copied whole)."""
     if isinstance(value, str) and len(value) > limit:
-        return f"{value[:limit]!r}... ({len(value) - limit:,} more characters)"
+        return repr(value[:limit]) + _more(len(value) - limit)
     return shorten(repr(value), limit)
 
 
@@ -93,23 +101,24 @@ class Problem:
     def render(self) -> str:
         where = []
         if self.file:
-            where.append(f"file {self.file}")
+            where.append(tr("file {file}").format(file=self.file))
         if self.key:
-            where.append(f"key '{self.key}'")
+            where.append(tr("key '{key}'").format(key=self.key))
         if self.column:
-            where.append(f"column '{self.column}'")
-        head = f"[{', '.join(where)}] " if where else ""
+            where.append(tr("column '{column}'").format(column=self.column))
+        head = "[" + tr(", ").join(where) + "] " if where else ""
         lines = [_cap(f"- {head}{self.message}")]
         if self.rows:
             shown = ", ".join(str(r) for r in self.rows[:MAX_EXAMPLE_ROWS])
             n = self.count if self.count is not None else len(self.rows)
-            more = f" (of {n} rows)" if n > min(len(self.rows), MAX_EXAMPLE_ROWS) else ""
-            lines.append(f"    rows: {shown}{more}")
+            if n > min(len(self.rows), MAX_EXAMPLE_ROWS):
+                shown += tr(" (of {n} rows)").format(n=n)
+            lines.append("    " + tr("rows: {rows}").format(rows=shown))
         if self.values:
             shown = ", ".join(quote(v) for v in self.values[:MAX_EXAMPLE_ROWS])
-            lines.append(_cap(f"    values: {shown}"))
+            lines.append(_cap("    " + tr("values: {values}").format(values=shown)))
         if self.fix:
-            lines.append(_cap(f"    fix: {self.fix}"))
+            lines.append(_cap("    " + tr("fix: {fix}").format(fix=self.fix)))
         return "\n".join(lines)
 
 
@@ -126,6 +135,10 @@ _OPTION_PARAMETERS = {
 }
 _OPTIONS = "|".join(_OPTION_PARAMETERS)
 _PASS_OPTION = re.compile(rf"\b([Pp])ass --({_OPTIONS})\b(?: [A-Z_]+)? with\b")
+# the same advice in Chinese: "请用 --data 指定……" (as the catalogue writes "Pass --data with")
+_PASS_OPTION_ZH = re.compile(
+    rf"(?:用|使用|通过) ?--({_OPTIONS})\b(?: [A-Z_]+)? ?(?:指定|给出|传入)"
+)
 _PARAM_OPTION = re.compile(r"`?salesanalysis run --param (\w+)=[^`\s]*`?")
 _OPTION = re.compile(rf"--({_OPTIONS})\b(?:[ =](YYYY-MM|DIR|FILE|\d{{4}}-\d{{2}}))?")
 
@@ -155,14 +168,23 @@ def notebook_advice(text: str) -> str:
             return f'`{name} = "{m[2]}"`'
         return f"`{name}`"
 
-    text = _PARAM_OPTION.sub(lambda m: f"the parameter `{m[1]}` (parameters cell)", text)
-    text = _PASS_OPTION.sub(
-        lambda m: (
-            f"{'S' if m[1] == 'P' else 's'}et the parameter "
-            f"`{_OPTION_PARAMETERS[m[2]]}` (parameters cell) to"
-        ),
-        text,
-    )
+    def parameter(m: re.Match[str]) -> str:
+        return tr("the parameter `{name}` (parameters cell)").format(name=m[1])
+
+    def set_parameter(m: re.Match[str]) -> str:
+        said = tr("set the parameter `{name}` (parameters cell) to").format(
+            name=_OPTION_PARAMETERS[m[2]]
+        )
+        return said[:1].upper() + said[1:] if m[1] == "P" else said
+
+    def set_parameter_zh(m: re.Match[str]) -> str:
+        return tr("set the parameter `{name}` (parameters cell) to").format(
+            name=_OPTION_PARAMETERS[m[1]]
+        )
+
+    text = _PARAM_OPTION.sub(parameter, text)
+    text = _PASS_OPTION.sub(set_parameter, text)
+    text = _PASS_OPTION_ZH.sub(set_parameter_zh, text)
     return _OPTION.sub(option, text)
 
 
@@ -170,7 +192,7 @@ class SalesAnalysisError(Exception):
     """Base class: an error with a message meant for the person running the tool."""
 
     exit_code = 1
-    title = "Error"
+    title = N_("Error")
 
     def __init__(
         self, message: str, problems: list[Problem] | None = None, fix: str | None = None
@@ -179,12 +201,26 @@ class SalesAnalysisError(Exception):
         self.message = message
         self.problems = list(problems or [])
         self.fix = fix
+        # the report language when the error was raised: its message was written in it, so its
+        # labels are rendered in it too (a run may reset the language before printing)
+        self.language = i18n.language()
 
     def render(self) -> str:
-        lines = [_cap(f"{self.title}: {self.message}")]
+        now = i18n.language()
+        lang = getattr(self, "language", now)
+        if lang == now:
+            return self._render()
+        i18n.set_report(lang)
+        try:
+            return self._render()
+        finally:
+            i18n.set_report(now)
+
+    def _render(self) -> str:
+        lines = [_cap(f"{tr(self.title)}: {self.message}")]
         lines += [p.render() for p in self.problems]
         if self.fix:
-            lines.append(_cap(f"How to fix: {self.fix}"))
+            lines.append(_cap(tr("How to fix: {fix}").format(fix=self.fix)))
         text = "\n".join(lines)
         return notebook_advice(text) if in_notebook() else text
 
@@ -206,28 +242,28 @@ class InputError(SalesAnalysisError):
     """One or more input files are unreadable or invalid (all problems are listed at once)."""
 
     exit_code = 2
-    title = "Invalid input"
+    title = N_("Invalid input")
 
 
 class PlanError(SalesAnalysisError):
     """The plan assumptions file is invalid."""
 
     exit_code = 2
-    title = "Invalid plan"
+    title = N_("Invalid plan")
 
 
 class ConstraintConflict(SalesAnalysisError):
     """Pins, floors and caps that cannot all hold at once; names the constraints in conflict."""
 
     exit_code = 3
-    title = "Conflicting plan constraints"
+    title = N_("Conflicting plan constraints")
 
 
 class StepFailed(SalesAnalysisError):
     """A pipeline step (notebook) failed."""
 
     exit_code = 4
-    title = "Step failed"
+    title = N_("Step failed")
 
 
 class StepSkipped(SalesAnalysisError):
@@ -237,7 +273,7 @@ class StepSkipped(SalesAnalysisError):
     error of the run."""
 
     exit_code = 0
-    title = "Step skipped"
+    title = N_("Step skipped")
 
 
 class ClusterError(SalesAnalysisError):
@@ -245,21 +281,21 @@ class ClusterError(SalesAnalysisError):
     workers that cannot import the package)."""
 
     exit_code = 2
-    title = "Cluster problem"
+    title = N_("Cluster problem")
 
 
 class RunLocked(SalesAnalysisError):
     """Another run for the same period is in progress."""
 
     exit_code = 5
-    title = "Run in progress"
+    title = N_("Run in progress")
 
 
 class RecordError(SalesAnalysisError):
     """The plan of record cannot be frozen, adopted or read as asked."""
 
     exit_code = 6
-    title = "Plan of record"
+    title = N_("Plan of record")
 
 
 EXIT_CODES = {

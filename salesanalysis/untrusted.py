@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from salesanalysis.errors import InputError, Problem, SalesAnalysisError
+from salesanalysis.i18n import N_, tr
 
 if TYPE_CHECKING:  # pandas is imported where a frame is neutralised: plan.py stays light
     import pandas as pd
@@ -92,7 +93,7 @@ class _SettingsLoader(yaml.SafeLoader):
             raise _Refused(
                 None,
                 None,
-                "YAML anchors and aliases (&name, *name) are not allowed",
+                tr("YAML anchors and aliases (&name, *name) are not allowed"),
                 event.start_mark,
             )
         self._depth += 1
@@ -101,7 +102,9 @@ class _SettingsLoader(yaml.SafeLoader):
                 raise _Refused(
                     None,
                     None,
-                    f"lists and mappings are nested more than {MAX_YAML_DEPTH} levels deep",
+                    tr("lists and mappings are nested more than {n} levels deep").format(
+                        n=MAX_YAML_DEPTH
+                    ),
                     event.start_mark,
                 )
             return super().compose_node(parent, index)
@@ -128,6 +131,36 @@ def _read_limited(path: Path, limit: int) -> bytes:
     return data
 
 
+SETTINGS_FILES = (N_("plan file"), N_("mapping file"))
+"""How callers of :func:`load_settings_yaml` name their file (``what``), translated there."""
+_YAML_PROBLEMS = (
+    N_("mapping values are not allowed here"),
+    N_("found character that cannot start any token"),
+    N_("could not find expected ':'"),
+    N_("found undefined alias"),
+    N_("expected ',' or ']', but got '<stream end>'"),
+    N_("expected ',' or '}', but got '<stream end>'"),
+    N_("found unexpected end of stream"),
+    N_("found unexpected ':'"),
+    N_("found a tab character that violates indentation"),
+    N_("expected <block end>, but found '-'"),
+    N_("did not find expected key"),
+    N_("did not find expected '-' indicator"),
+)
+"""The usual problems PyYAML names, translated in a message (any other is shown as it is)."""
+
+
+_UNKNOWN_TAG = "could not determine a constructor for the tag "
+
+
+def _yaml_problem(problem: str) -> str:
+    """PyYAML's problem in the report's language where the catalogue has it."""
+    if problem.startswith(_UNKNOWN_TAG):
+        tag = problem[len(_UNKNOWN_TAG) :]
+        return tr("could not determine a constructor for the tag {tag}").format(tag=tag)
+    return tr(problem) if problem in _YAML_PROBLEMS else problem
+
+
 def load_settings_yaml(
     path: str | Path,
     error: type[SalesAnalysisError],
@@ -150,39 +183,65 @@ def load_settings_yaml(
             anchors/aliases or nesting too deep.
     """
     p = Path(path)
+    what = tr(what)
     try:
         raw = _read_limited(p, limit)
     except ValueError as exc:
         if str(exc).startswith("not a regular"):
             raise error(
-                f"{what} {p} is not a regular file",
-                fix="Name a plain file (not a pipe, device or folder).",
+                tr("{what} {path} is not a regular file").format(what=what, path=p),
+                fix=tr("Name a plain file (not a pipe, device or folder)."),
             ) from None
         raise error(
-            f"{what} {p} is larger than {limit:,} bytes ({exc}); it cannot be a settings file",
-            fix=f"Check that {p.name} is the right file: a settings file is a few kilobytes.",
+            tr("{what} {path} is larger than {limit} bytes; it cannot be a settings file").format(
+                what=what, path=p, limit=f"{limit:,}"
+            ),
+            fix=tr(
+                "Check that {file} is the right file: a settings file is a few kilobytes."
+            ).format(file=p.name),
         ) from None
     except OSError as exc:
-        raise error(f"cannot open {what} {p}: {exc.strerror}", fix="Check the path.") from None
+        raise error(
+            tr("cannot open {what} {path}: {reason}").format(
+                what=what, path=p, reason=exc.strerror
+            ),
+            fix=tr("Check the path."),
+        ) from None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise error(f"{what} {p} is not UTF-8 text", fix="save it as UTF-8") from None
+        raise error(
+            tr("{what} {path} is not UTF-8 text").format(what=what, path=p),
+            fix=tr("save it as UTF-8"),
+        ) from None
     try:
         return yaml.load(text, Loader=_SettingsLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = str(getattr(exc, "problem", None) or exc)
+        message = (
+            tr("{what} {path} is not valid YAML at line {line}, column {column}: {problem}")
+            if mark
+            else tr("{what} {path} is not valid YAML: {problem}")
+        )
         raise error(
-            f"{what} {p} is not valid YAML{where}: {getattr(exc, 'problem', None) or exc}",
-            fix="write each value out in full, without &name / *name, and nest less"
+            message.format(
+                what=what,
+                path=p,
+                line=mark.line + 1 if mark else "",
+                column=mark.column + 1 if mark else "",
+                problem=_yaml_problem(problem),
+            ),
+            fix=tr("write each value out in full, without &name / *name, and nest less")
             if isinstance(exc, _Refused)
-            else "check indentation and quotes near that line",
+            else tr("check indentation and quotes near that line"),
         ) from None
     except (ValueError, RecursionError) as exc:  # e.g. an integer of more than 4300 digits
         raise error(
-            f"{what} {p} is not valid YAML: {type(exc).__name__}: {exc}",
-            fix="check the values in the file",
+            tr("{what} {path} is not valid YAML: {problem}").format(
+                what=what, path=p, problem=f"{type(exc).__name__}: {exc}"
+            ),
+            fix=tr("check the values in the file"),
         ) from None
 
 
@@ -269,13 +328,21 @@ def _env_number(name: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         raise InputError(
-            f"the environment variable {name} is {raw[:40]!r}, not a number",
-            fix=f"Set {name} to a positive number, or unset it to use the default ({default:g}).",
+            tr("the environment variable {name} is {value}, not a number").format(
+                name=name, value=repr(raw[:40])
+            ),
+            fix=tr(
+                "Set {name} to a positive number, or unset it to use the default ({default})."
+            ).format(name=name, default=f"{default:g}"),
         ) from None
     if not value > 0:
         raise InputError(
-            f"the environment variable {name} is {raw[:40]!r}; it must be positive",
-            fix=f"Set {name} to a positive number, or unset it to use the default ({default:g}).",
+            tr("the environment variable {name} is {value}; it must be positive").format(
+                name=name, value=repr(raw[:40])
+            ),
+            fix=tr(
+                "Set {name} to a positive number, or unset it to use the default ({default})."
+            ).format(name=name, default=f"{default:g}"),
         )
     return value
 
@@ -292,21 +359,24 @@ def input_limits() -> InputLimits:
 
 
 def _size(n: float) -> str:
-    return f"{n / _MB:,.4g} MB" if n >= _MB else f"{n:,.0f} bytes"
+    return f"{n / _MB:,.4g} MB" if n >= _MB else tr("{n} bytes").format(n=f"{n:,.0f}")
 
 
 def _too_long(path: Path, line: int, limits: InputLimits) -> InputError:
-    fix = (
+    fix = tr(
         "The file is probably not a CSV export, or its line breaks were lost: export it again "
         "as CSV (one row per line). If such long lines are right, allow them for this run: "
-        f"SALESANALYSIS_MAX_LINE_BYTES={4 * limits.line_bytes} salesanalysis ..."
-    )
+        "`{command}`"
+    ).format(command=f"SALESANALYSIS_MAX_LINE_BYTES={4 * limits.line_bytes} salesanalysis ...")
+    n = f"{limits.line_bytes:,}"
     return InputError(
-        f"{path}: line {line} is longer than {limits.line_bytes:,} bytes",
+        tr("{path}: line {line} is longer than {n} bytes").format(path=path, line=line, n=n),
         problems=[
             Problem(
-                f"line {line} is longer than {limits.line_bytes:,} bytes (the longest line "
-                "accepted); it was not read",
+                tr(
+                    "line {line} is longer than {n} bytes (the longest line accepted); it was "
+                    "not read"
+                ).format(line=line, n=n),
                 file=str(path),
                 rows=[line],
                 fix=fix,
@@ -317,35 +387,45 @@ def _too_long(path: Path, line: int, limits: InputLimits) -> InputError:
 
 
 def _too_large(path: Path, limits: InputLimits, packed: bool) -> InputError:
-    what = "unpacks to" if packed else "holds"
     mb = limits.content_bytes / _MB
-    fix = (
-        f"Check that {path.name} is the right file. If it is, raise the limit for this run: "
-        f"SALESANALYSIS_MAX_INPUT_MB={max(1, round(2 * mb))} salesanalysis ... (reading needs several "
-        "times the file's size in memory)."
+    fix = tr(
+        "Check that {file} is the right file. If it is, raise the limit for this run: "
+        "`{command}` (reading needs several times the file's size in memory)."
+    ).format(
+        file=path.name,
+        command=f"SALESANALYSIS_MAX_INPUT_MB={max(1, round(2 * mb))} salesanalysis ...",
     )
-    message = f"{what} more than {_size(limits.content_bytes)}, the largest data file read"
+    message = (
+        tr("unpacks to more than {size}, the largest data file read")
+        if packed
+        else tr("holds more than {size}, the largest data file read")
+    ).format(size=_size(limits.content_bytes))
     return InputError(
-        f"{path} {message}",
-        problems=[Problem(f"the file {message}", file=str(path), fix=fix)],
+        str(path) + " " + message,
+        problems=[
+            Problem(tr("the file {message}").format(message=message), file=str(path), fix=fix)
+        ],
         fix=fix,
     )
 
 
 def _bomb(path: Path, limits: InputLimits, content: int, packed: int) -> InputError:
-    fix = (
-        f"Unpack {path.name} yourself and check it. If it is a real export, put the unpacked "
-        "file in the data folder instead, or allow it for this run: "
-        f"SALESANALYSIS_MAX_EXPANSION={int(10 * limits.expansion)} salesanalysis ..."
+    fix = tr(
+        "Unpack {file} yourself and check it. If it is a real export, put the unpacked "
+        "file in the data folder instead, or allow it for this run: `{command}`"
+    ).format(
+        file=path.name,
+        command=f"SALESANALYSIS_MAX_EXPANSION={int(10 * limits.expansion)} salesanalysis ...",
     )
-    message = (
-        f"grows more than {limits.expansion:g} times when unpacked ({_size(content)} "
-        f"from the first {_size(packed)}): it looks like a decompression bomb, not a sales "
-        "export; it was not read further"
-    )
+    message = tr(
+        "grows more than {times} times when unpacked ({content} from the first {packed}): it "
+        "looks like a decompression bomb, not a sales export; it was not read further"
+    ).format(times=f"{limits.expansion:g}", content=_size(content), packed=_size(packed))
     return InputError(
-        f"{path} {message}",
-        problems=[Problem(f"the file {message}", file=str(path), fix=fix)],
+        str(path) + " " + message,
+        problems=[
+            Problem(tr("the file {message}").format(message=message), file=str(path), fix=fix)
+        ],
         fix=fix,
     )
 
@@ -356,8 +436,8 @@ def _open_regular(path: Path) -> io.BufferedReader:
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise InputError(
-                f"{path} is not a regular file",
-                fix="Name a plain file (not a pipe, device or folder).",
+                tr("{path} is not a regular file").format(path=path),
+                fix=tr("Name a plain file (not a pipe, device or folder)."),
             )
         os.set_blocking(fd, True)
         return open(fd, "rb", closefd=True)  # noqa: SIM115 - closed by LimitedInput.close
@@ -426,8 +506,8 @@ class LimitedInput(io.RawIOBase):
         except (OSError, EOFError) as exc:  # a damaged .gz
             self._fail(
                 InputError(
-                    f"{self.path} cannot be unpacked: {exc}",
-                    fix="Export and compress the file again (gzip), or use the unpacked CSV.",
+                    tr("{path} cannot be unpacked: {reason}").format(path=self.path, reason=exc),
+                    fix=tr("Export and compress the file again (gzip), or use the unpacked CSV."),
                 )
             )
             return b""

@@ -12,7 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from salesanalysis.errors import PIPELINE_ENV, InputError, in_notebook, notebook_advice
+from salesanalysis.errors import (
+    PIPELINE_ENV,
+    InputError,
+    Problem,
+    in_notebook,
+    notebook_advice,
+    shorten,
+)
 from salesanalysis.paths import REPO_DIR
 from salesanalysis.report.drift import notebook_drift
 
@@ -101,6 +108,49 @@ def test_command_line_advice_becomes_notebook_advice():
     # a command of its own stays as it is
     text = "Freeze it with `salesanalysis plan freeze --run <run>`."
     assert notebook_advice(text) == text
+
+
+def test_notebook_advice_in_chinese():
+    """The options stay `--data`, `--period 2026-09`, `salesanalysis run --param x=1` in the
+    Chinese messages; the advice that replaces them reads in Chinese."""
+    from salesanalysis import i18n
+
+    i18n.set_report("zh")
+    assert notebook_advice("请用 --data 指定存放交易、销售代表和市场文件的文件夹。") == (
+        "请在参数单元格中把参数 `data_dir` 设为存放交易、销售代表和市场文件的文件夹。"
+    )
+    assert notebook_advice("请使用 --plan FILE 指定您的 plan.yaml。") == (
+        "请在参数单元格中把参数 `plan_file` 设为您的 plan.yaml。"
+    )
+    assert notebook_advice("请使用 --period 2026-09 或更早的月份。") == (
+        '请使用 `period = "2026-09"` 或更早的月份。'
+    )
+    assert notebook_advice("或用 `salesanalysis run --param horizon=...` 设置。") == (
+        "或用 参数单元格中的参数 `horizon` 设置。"
+    )
+    # any other wording still names the parameter instead of the option
+    assert notebook_advice("--data 指向的文件夹不存在") == "`data_dir` 指向的文件夹不存在"
+    text = "请用 `salesanalysis plan freeze --run <run>` 冻结。"
+    assert notebook_advice(text) == text
+    # an error rendered in a planner's notebook: labels and advice in Chinese
+    err = InputError("找不到数据文件夹", fix=i18n.tr("Pass plan_file (a plan YAML)."))
+    assert err.render().startswith(i18n.tr("Invalid input") + ": ")
+    assert "如何修正" in err.render()
+    # an error renders in the language it was raised in (its message was written in it), even
+    # when a run has reset the language before printing it
+    i18n.set_report("en")
+    english = InputError("no data", [Problem("bad", rows=[2, 3], count=9)], fix="Add some.")
+    i18n.set_report("zh")
+    assert english.render().splitlines() == [
+        "Invalid input: no data",
+        "- bad",
+        "    rows: 2, 3 (of 9 rows)",
+        "How to fix: Add some.",
+    ]
+    assert i18n.language() == "zh"
+    # a long value is cut with the note in the report's language, and stays bounded
+    cut = shorten("数" * 500)
+    assert cut.startswith("数" * 200) and "数" * 201 not in cut and "另有 300 个字符" in cut
 
 
 def test_errors_give_notebook_advice_only_in_a_planners_notebook(monkeypatch):

@@ -70,24 +70,32 @@ def resolve_period(
         p = pd.Period(str(period), freq="M")
     except (ValueError, TypeError):
         raise InputError(
-            f"report period '{period}' is not a month",
-            fix="Give the period as YYYY-MM, e.g. 2026-10.",
+            tr("report period '{period}' is not a month").format(period=period),
+            fix=tr("Give the period as YYYY-MM, e.g. 2026-10."),
         ) from None
     if not len(str(period)) == 7 or str(period)[4] != "-":
         raise InputError(
-            f"report period '{period}' is not in the form YYYY-MM",
-            fix="Give the period as YYYY-MM, e.g. 2026-10.",
+            tr("report period '{period}' is not in the form YYYY-MM").format(period=period),
+            fix=tr("Give the period as YYYY-MM, e.g. 2026-10."),
         )
     last = pd.Timestamp(last_date).to_period("M")
     if p < first_month:
         raise InputError(
-            f"report period {p} is before the history starts ({first_month})",
-            fix=f"Choose a month between {first_month} and {last}.",
+            tr("report period {period} is before the history starts ({first})").format(
+                period=p, first=first_month
+            ),
+            fix=tr("Choose a month between {first} and {last}.").format(
+                first=first_month, last=last
+            ),
         )
     if p > last:
         raise InputError(
-            f"report period {p} has no data: the transactions end in {last}",
-            fix=f"Choose a month up to {last}, or add the missing transactions.",
+            tr("report period {period} has no data: the transactions end in {last}").format(
+                period=p, last=last
+            ),
+            fix=tr("Choose a month up to {last}, or add the missing transactions.").format(
+                last=last
+            ),
         )
     return p
 
@@ -263,9 +271,13 @@ class RunContext:
         path = self.path(name)
         if not path.exists():
             raise InputError(
-                f"{path} does not exist: the step that writes '{name}' has not run",
-                fix="Run the earlier notebooks first, or the whole pipeline with "
-                "`salesanalysis run`.",
+                tr("{path} does not exist: the step that writes '{name}' has not run").format(
+                    path=path, name=name
+                ),
+                fix=tr(
+                    "Run the earlier notebooks first, or the whole pipeline with "
+                    "`salesanalysis run`."
+                ),
             )
         return pd.read_parquet(path)
 
@@ -320,7 +332,7 @@ class RunContext:
         from salesanalysis.targets.plan import load_plan
 
         if self.plan_file is None:
-            raise InputError("no plan file was given", fix="Pass plan_file (a plan YAML).")
+            raise InputError(tr("no plan file was given"), fix=tr("Pass plan_file (a plan YAML)."))
         return load_plan(self.plan_file)
 
 

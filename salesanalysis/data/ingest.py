@@ -76,6 +76,7 @@ from salesanalysis.data.rules import (
     sniff_delimiter,
 )
 from salesanalysis.errors import InputError, Problem
+from salesanalysis.i18n import tr
 from salesanalysis.untrusted import (
     MAX_LABEL_CHARS,
     LimitedInput,
@@ -290,7 +291,7 @@ def _refuse_over_limit(stream: LimitedInput | None) -> None:
 
 def _as_dataset_error(error: InputError, path: Path) -> InputError:
     """A refusal of ``untrusted`` worded as :func:`io.load_dataset` words a file's problem."""
-    return InputError(f"1 problem(s) in {path}", error.problems)
+    return InputError(tr("{n} problem(s) in {files}").format(n=1, files=path), error.problems)
 
 
 _ARROW_ERRORS = (

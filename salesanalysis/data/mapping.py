@@ -21,6 +21,7 @@ from typing import Any
 
 from salesanalysis.data.contract import DUPLICATE_RULES, MAPPING_FILE, SCHEMAS, SUFFIXES
 from salesanalysis.errors import InputError, Problem
+from salesanalysis.i18n import N_, tr
 from salesanalysis.untrusted import MAX_LABEL_CHARS, load_settings_yaml
 
 
@@ -67,13 +68,15 @@ def _is_name(value: Any) -> bool:
 def _value_problems(table: str, settings: dict[str, Any], path: Path) -> list[Problem]:
     """Settings that are not short text (or a name) where text is expected."""
     problems = []
-    short = f"at most {MAX_LABEL_CHARS} characters"
+    short = tr("at most {n} characters").format(n=MAX_LABEL_CHARS)
     for key in _TEXT_SETTINGS:
         v = settings.get(key)
         if v is not None and not (isinstance(v, str) and len(v) <= MAX_LABEL_CHARS):
             problems.append(
                 Problem(
-                    f"'{table}.{key}' must be a short text ({short})",
+                    tr("'{key}' must be a short text ({short})").format(
+                        key=f"{table}.{key}", short=short
+                    ),
                     file=str(path),
                     values=[v],
                 )
@@ -81,7 +84,9 @@ def _value_problems(table: str, settings: dict[str, Any], path: Path) -> list[Pr
     if "sheet" in settings and not _is_name(settings["sheet"]):
         problems.append(
             Problem(
-                f"'{table}.sheet' must be a sheet name or number ({short})",
+                tr("'{key}' must be a sheet name or number ({short})").format(
+                    key=f"{table}.sheet", short=short
+                ),
                 file=str(path),
                 values=[settings["sheet"]],
             )
@@ -92,8 +97,9 @@ def _value_problems(table: str, settings: dict[str, Any], path: Path) -> list[Pr
         if bad:
             problems.append(
                 Problem(
-                    f"'{table}.ignore' must list column names ({short} each); "
-                    f"item {bad[0] + 1} is not one",
+                    tr(
+                        "'{key}' must list column names ({short} each); item {i} is not one"
+                    ).format(key=f"{table}.ignore", short=short, i=bad[0] + 1),
                     file=str(path),
                     values=[ignore[bad[0]]],
                     count=len(bad),
@@ -105,7 +111,9 @@ def _value_problems(table: str, settings: dict[str, Any], path: Path) -> list[Pr
         if bad_cols:
             problems.append(
                 Problem(
-                    f"'{table}.columns' must name your columns ({short} each)",
+                    tr("'{key}' must name your columns ({short} each)").format(
+                        key=f"{table}.columns", short=short
+                    ),
                     file=str(path),
                     values=bad_cols[:1],
                 )
@@ -122,13 +130,13 @@ def load_mapping(data_dir: Path) -> dict[str, dict[str, Any]]:
     path = Path(data_dir) / MAPPING_FILE
     if not os.path.lexists(path):
         return {}
-    _confine(Path(data_dir), path, f"the mapping file {path}")
+    _confine(Path(data_dir), path, tr("the mapping file {path}").format(path=path))
     raw = load_settings_yaml(path, InputError, "mapping file") or {}
     problems = []
     if not isinstance(raw, dict):
         raise InputError(
-            f"{path} must be a mapping of table name to settings",
-            fix="Start each table with its name, e.g. 'transactions:'.",
+            tr("{path} must be a mapping of table name to settings").format(path=path),
+            fix=tr("Start each table with its name, e.g. 'transactions:'."),
         )
     raw = dict(raw)
     top_rule = raw.pop("duplicates", None)
@@ -138,22 +146,27 @@ def load_mapping(data_dir: Path) -> dict[str, dict[str, Any]]:
         if table not in SCHEMAS:
             problems.append(
                 Problem(
-                    f"unknown table '{table}'",
+                    tr("unknown table '{table}'").format(table=table),
                     file=str(path),
-                    fix=f"Use one of: {', '.join(SCHEMAS)} (and the top-level 'duplicates').",
+                    fix=tr("Use one of: {tables} (and the top-level 'duplicates').").format(
+                        tables=", ".join(f"'{t}'" for t in SCHEMAS)
+                    ),
                 )
             )
             continue
         if not isinstance(settings, dict):
-            problems.append(Problem(f"settings for '{table}' must be a mapping", file=str(path)))
+            why = tr("settings for '{table}' must be a mapping").format(table=table)
+            problems.append(Problem(why, file=str(path)))
             continue
         for key in settings:
             if key not in _MAPPING_KEYS:
                 problems.append(
                     Problem(
-                        f"unknown setting '{table}.{key}'",
+                        tr("unknown setting '{key}'").format(key=f"{table}.{key}"),
                         file=str(path),
-                        fix=f"Allowed settings: {', '.join(sorted(_MAPPING_KEYS))}.",
+                        fix=tr("Allowed settings: {keys}.").format(
+                            keys=", ".join(f"'{k}'" for k in sorted(_MAPPING_KEYS))
+                        ),
                     )
                 )
         problems.extend(_value_problems(str(table), settings, path))
@@ -161,11 +174,15 @@ def load_mapping(data_dir: Path) -> dict[str, dict[str, Any]]:
             if table != "transactions":
                 problems.append(
                     Problem(
-                        f"'{table}.duplicates' is not a setting: the duplicates rule applies to "
-                        "the transactions",
+                        tr(
+                            "'{key}' is not a setting: the duplicates rule applies to the "
+                            "transactions"
+                        ).format(key=f"{table}.duplicates"),
                         file=str(path),
-                        fix="Set it as 'transactions: {duplicates: drop_exact}' or at the top "
-                        "level ('duplicates: drop_exact').",
+                        fix=tr(
+                            "Set it as 'transactions: {{duplicates: drop_exact}}' or at the top "
+                            "level ('duplicates: drop_exact')."
+                        ).format(),
                     )
                 )
             else:
@@ -176,9 +193,9 @@ def load_mapping(data_dir: Path) -> dict[str, dict[str, Any]]:
         if not isinstance(ignore, list):
             problems.append(
                 Problem(
-                    f"'{table}.ignore' must be a list of column names",
+                    tr("'{key}' must be a list of column names").format(key=f"{table}.ignore"),
                     file=str(path),
-                    fix="e.g. ignore: [备注, invoice_no]",
+                    fix=tr("e.g. ignore: [备注, invoice_no]"),
                 )
             )
         if "header_row" in settings and not (
@@ -186,7 +203,9 @@ def load_mapping(data_dir: Path) -> dict[str, dict[str, Any]]:
         ):
             problems.append(
                 Problem(
-                    f"'{table}.header_row' must be a line number (1 = first line)",
+                    tr("'{key}' must be a line number (1 = first line)").format(
+                        key=f"{table}.header_row"
+                    ),
                     file=str(path),
                     values=[settings["header_row"]],
                 )
@@ -195,7 +214,9 @@ def load_mapping(data_dir: Path) -> dict[str, dict[str, Any]]:
         if not isinstance(cols, dict):
             problems.append(
                 Problem(
-                    f"'{table}.columns' must map your column names to contract names",
+                    tr("'{key}' must map your column names to contract names").format(
+                        key=f"{table}.columns"
+                    ),
                     file=str(path),
                 )
             )
@@ -204,13 +225,17 @@ def load_mapping(data_dir: Path) -> dict[str, dict[str, Any]]:
             if not isinstance(dst, str) or dst not in SCHEMAS[table].columns:
                 problems.append(
                     Problem(
-                        f"'{table}.columns' maps '{src}' to unknown contract column '{dst}'",
+                        tr("'{key}' maps '{src}' to unknown contract column '{dst}'").format(
+                            key=f"{table}.columns", src=src, dst=dst
+                        ),
                         file=str(path),
-                        fix=f"Contract columns: {', '.join(SCHEMAS[table].columns)}.",
+                        fix=tr("Contract columns: {columns}.").format(
+                            columns=", ".join(f"'{c}'" for c in SCHEMAS[table].columns)
+                        ),
                     )
                 )
     if problems:
-        raise InputError(f"the mapping file {path} is invalid", problems)
+        raise InputError(tr("the mapping file {path} is invalid").format(path=path), problems)
     out = {k: dict(v) for k, v in raw.items()}
     if top_rule is not None:  # the top-level rule is the transactions' unless they set their own
         out.setdefault("transactions", {}).setdefault("duplicates", top_rule)
@@ -223,12 +248,14 @@ def _duplicates_problems(key: str, value: Any, path: Path) -> list[Problem]:
         return []
     return [
         Problem(
-            f"'{key}' must be {' or '.join(DUPLICATE_RULES)}",
+            tr("'{key}' must be keep or drop_exact").format(key=key),
             file=str(path),
             values=[value],
-            fix="keep (the default) counts identical rows as separate sales (one row per "
-            "item); drop_exact counts rows identical on every column once (export "
-            "duplicates).",
+            fix=tr(
+                "keep (the default) counts identical rows as separate sales (one row per "
+                "item); drop_exact counts rows identical on every column once (export "
+                "duplicates)."
+            ),
         )
     ]
 
@@ -244,7 +271,7 @@ def duplicates_rule(settings: dict[str, Any]) -> str:
 
 _ALLOW_OUTSIDE: ContextVar[bool] = ContextVar("salesanalysis_allow_outside", default=False)
 
-OUTSIDE_FIX = (
+OUTSIDE_FIX = N_(
     "Copy the file into the data folder (a subfolder is fine) and name it relative to the "
     "folder, e.g. 'file: exports/sales.csv'; or, if you trust the file, run the command with "
     "--allow-outside."
@@ -270,9 +297,12 @@ def _regular(path: Path, what: str) -> None:
         return  # a missing file is reported by the caller
     if not stat.S_ISREG(mode):
         raise InputError(
-            f"{what} is not a regular file (it is a "
-            f"{'folder' if stat.S_ISDIR(mode) else 'pipe, device or socket'})",
-            fix="Name a plain file saved in the data folder.",
+            (
+                tr("{what} is not a regular file (it is a folder)")
+                if stat.S_ISDIR(mode)
+                else tr("{what} is not a regular file (it is a pipe, device or socket)")
+            ).format(what=what),
+            fix=tr("Name a plain file saved in the data folder."),
         )
 
 
@@ -283,30 +313,40 @@ def _confine(data_dir: Path, path: Path, what: str, allow: bool | None = None) -
     try:
         real, base = path.resolve(), data_dir.resolve()
     except (OSError, RuntimeError):  # a loop of links
-        raise InputError(f"{what} is a link that cannot be followed", fix=OUTSIDE_FIX) from None
+        raise InputError(
+            tr("{what} is a link that cannot be followed").format(what=what), fix=tr(OUTSIDE_FIX)
+        ) from None
     if not real.is_relative_to(base):
         raise InputError(
-            f"{what} is a link to {real}, outside the data folder {base}; "
-            "input files are read only inside the data folder",
-            fix=OUTSIDE_FIX,
+            tr(
+                "{what} is a link to {real}, outside the data folder {base}; "
+                "input files are read only inside the data folder"
+            ).format(what=what, real=real, base=base),
+            fix=tr(OUTSIDE_FIX),
         )
 
 
 def _mapped_path(data_dir: Path, table: str, name: str, allow: bool) -> Path:
     """The file ``name`` given as ``<table>.file`` in mapping.yaml, checked to stay inside."""
-    where = f"the {table} file '{name}' named in {MAPPING_FILE}"
+    where = tr("the {table} file '{name}' named in {mapping}").format(
+        table=table, name=name, mapping=MAPPING_FILE
+    )
     if not allow:
         if PurePosixPath(name).is_absolute() or PureWindowsPath(name).anchor:
             raise InputError(
-                f"{where} is an absolute path; input files are read only inside the data "
-                f"folder {data_dir}",
-                fix=OUTSIDE_FIX,
+                tr(
+                    "{where} is an absolute path; input files are read only inside the data "
+                    "folder {folder}"
+                ).format(where=where, folder=data_dir),
+                fix=tr(OUTSIDE_FIX),
             )
         if ".." in PureWindowsPath(name).parts:  # splits on both / and \\
             raise InputError(
-                f"{where} goes up out of the folder ('..'); input files are read only inside "
-                f"the data folder {data_dir}",
-                fix=OUTSIDE_FIX,
+                tr(
+                    "{where} goes up out of the folder ('..'); input files are read only inside "
+                    "the data folder {folder}"
+                ).format(where=where, folder=data_dir),
+                fix=tr(OUTSIDE_FIX),
             )
     return data_dir / name
 
@@ -333,40 +373,47 @@ def find_input(
     settings = (mapping or {}).get(table, {})
     if settings.get("file"):
         path = _mapped_path(data_dir, table, str(settings["file"]), allow)
-        where = f"the {table} file '{path}' named in {MAPPING_FILE}"
+        where = tr("the {table} file '{name}' named in {mapping}").format(
+            table=table, name=path, mapping=MAPPING_FILE
+        )
+        not_there = tr("{where} does not exist").format(where=where)
+        fix = tr("Correct '{key}' in {mapping}.").format(
+            key=f"{table}.file", mapping=data_dir / MAPPING_FILE
+        )
         if not os.path.lexists(path):
-            raise InputError(
-                f"{where} does not exist",
-                fix=f"Correct '{table}.file' in {data_dir / MAPPING_FILE}.",
-            )
+            raise InputError(not_there, fix=fix)
         _confine(data_dir, path, where, allow)
         _regular(path, where)
         if not path.is_file():
-            raise InputError(
-                f"{where} does not exist",
-                fix=f"Correct '{table}.file' in {data_dir / MAPPING_FILE}.",
-            )
+            raise InputError(not_there, fix=fix)
         return path
     found = [
         data_dir / f"{table}{s}" for s in SUFFIXES if os.path.lexists(data_dir / f"{table}{s}")
     ]
     if not found:
         raise InputError(
-            f"no {table} file in {data_dir}",
-            fix=f"Put {table}.csv (or .parquet / .xlsx) there, or name the file as "
-            f"'{table}: {{file: ...}}' in {MAPPING_FILE}.",
+            tr("no {table} file in {folder}").format(table=table, folder=data_dir),
+            fix=tr(
+                "Put {table}.csv (or .parquet / .xlsx) there, or name the file as "
+                "'{table}: {{file: ...}}' in {mapping}."
+            ).format(table=table, mapping=MAPPING_FILE),
         )
     if len(found) > 1:
         raise InputError(
-            f"several {table} files in {data_dir}: {', '.join(p.name for p in found)}",
-            fix="Keep one, or name the one to use in mapping.yaml.",
+            tr("several {table} files in {folder}: {files}").format(
+                table=table, folder=data_dir, files=", ".join(p.name for p in found)
+            ),
+            fix=tr("Keep one, or name the one to use in mapping.yaml."),
         )
     path = found[0]
-    _confine(data_dir, path, f"the {table} file {path}", allow)
-    _regular(path, f"the {table} file {path}")
+    what = tr("the {table} file {path}").format(table=table, path=path)
+    _confine(data_dir, path, what, allow)
+    _regular(path, what)
     if not path.is_file():
         raise InputError(
-            f"the {table} file {path} is a broken link",
-            fix=f"Put {table}.csv (or .parquet / .xlsx) in {data_dir}.",
+            tr("the {table} file {path} is a broken link").format(table=table, path=path),
+            fix=tr("Put {table}.csv (or .parquet / .xlsx) in {folder}.").format(
+                table=table, folder=data_dir
+            ),
         )
     return path

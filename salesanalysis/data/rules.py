@@ -16,7 +16,7 @@ import pandas as pd
 
 from salesanalysis.data.contract import NULL_MARKERS, TableSpec
 from salesanalysis.errors import Problem
-from salesanalysis.i18n import tr
+from salesanalysis.i18n import N_, tr
 
 
 def sniff_delimiter(text: str) -> str:
@@ -59,11 +59,15 @@ def rename(
         srcs = [o for o, n in zip(original, new, strict=True) if n == col]
         problems.append(
             Problem(
-                f"column '{col}' appears {len(srcs)} times (as {', '.join(repr(s) for s in srcs)})",
+                tr("column '{col}' appears {n} times (as {names})").format(
+                    col=col, n=len(srcs), names=", ".join(repr(s) for s in srcs)
+                ),
                 file=str(path),
                 column=col,
-                fix="Keep one of them, rename the others, or list the extra ones under 'ignore' in "
-                "mapping.yaml.",
+                fix=tr(
+                    "Keep one of them, rename the others, or list the extra ones under 'ignore' "
+                    "in mapping.yaml."
+                ),
             )
         )
     missing = [c for c in spec.required if c not in df.columns]
@@ -75,15 +79,23 @@ def rename(
         guess = difflib.get_close_matches(col.split(" or ")[0], unknown, n=1, cutoff=0.6)
         target = col.split(" or ")[0]
         fix = (
-            f"Rename column '{guess[0]}' to '{target}', or map it in mapping.yaml "
-            f"('{spec.name}: {{columns: {{{guess[0]}: {target}}}}}')."
+            tr(
+                "Rename column '{found}' to '{target}', or map it in mapping.yaml ('{setting}')."
+            ).format(
+                found=guess[0],
+                target=target,
+                setting=f"{spec.name}: {{columns: {{{guess[0]}: {target}}}}}",
+            )
             if guess
-            else f"Add the column, or map your own column name to '{target}' in mapping.yaml."
+            else tr(
+                "Add the column, or map your own column name to '{target}' in mapping.yaml."
+            ).format(target=target)
         )
         problems.append(
             Problem(
-                f"required column '{col}' is missing (columns found: "
-                f"{', '.join(map(str, df.columns))})",
+                tr("required column '{col}' is missing (columns found: {found})").format(
+                    col=col, found=", ".join(map(str, df.columns))
+                ),
                 file=str(path),
                 fix=fix,
             )
@@ -95,13 +107,20 @@ def rename(
         if guess:
             problems.append(
                 Problem(
-                    f"column '{col}' is not a contract column; it looks like a misspelling of "
-                    f"'{guess[0]}', which is missing",
+                    tr(
+                        "column '{col}' is not a contract column; it looks like a misspelling "
+                        "of '{guess}', which is missing"
+                    ).format(col=col, guess=guess[0]),
                     file=str(path),
                     column=str(col),
-                    fix=f"Rename it to '{guess[0]}' or map it in mapping.yaml ('{spec.name}: "
-                    f"{{columns: {{{col}: {guess[0]}}}}}'); if it is another column, list it "
-                    f"under '{spec.name}: {{ignore: [{col}]}}'.",
+                    fix=tr(
+                        "Rename it to '{guess}' or map it in mapping.yaml ('{setting}'); if it "
+                        "is another column, list it under '{ignore}'."
+                    ).format(
+                        guess=guess[0],
+                        setting=f"{spec.name}: {{columns: {{{col}: {guess[0]}}}}}",
+                        ignore=f"{spec.name}: {{ignore: [{col}]}}",
+                    ),
                 )
             )
     if len(problems) > n0:
@@ -235,13 +254,15 @@ def fill_hire_dates(
         ids = reps.loc[missing, "rep_id"][none]
         problems.append(
             Problem(
-                f"{len(ids)} reps have no hire_date and no transactions to infer it from",
+                tr("{n} reps have no hire_date and no transactions to infer it from").format(
+                    n=len(ids)
+                ),
                 file=str(paths["reps"]),
                 column="hire_date",
                 rows=[int(x) for x in reps.loc[ids.index, "_line"].head(5)],
                 count=len(ids),
                 values=list(ids.head(5)),
-                fix="Fill in hire_date for those reps (YYYY-MM-DD).",
+                fix=tr("Fill in hire_date for those reps (YYYY-MM-DD)."),
             )
         )
     done = filled.dropna()
@@ -274,14 +295,18 @@ def cross_checks(
         ids = sorted(tx.loc[unknown, "rep_id"].unique())
         problems.append(
             Problem(
-                f"{unknown.sum()} lines name {len(ids)} rep_id(s) that are not in {paths['reps'].name}",
+                tr("{n} lines name {k} rep_id(s) that are not in {file}").format(
+                    n=unknown.sum(), k=len(ids), file=paths["reps"].name
+                ),
                 file=tpath,
                 column="rep_id",
                 rows=[int(x) for x in tx.loc[unknown, "_line"].head(5)],
                 count=int(unknown.sum()),
                 values=ids[:5],
-                fix=f"Add those reps to {paths['reps'].name} (with hire_date), or correct the "
-                "rep_id on those lines.",
+                fix=tr(
+                    "Add those reps to {file} (with hire_date), or correct the rep_id on those "
+                    "lines."
+                ).format(file=paths["reps"].name),
             )
         )
     known_regions = set(reps["region"]) | set(market["region"])
@@ -290,15 +315,18 @@ def cross_checks(
         vals = sorted(tx.loc[unknown, "region"].unique())
         problems.append(
             Problem(
-                f"{unknown.sum()} lines have region(s) found neither in {paths['reps'].name} nor in "
-                f"{paths['market'].name}",
+                tr("{n} lines have region(s) found neither in {reps} nor in {market}").format(
+                    n=unknown.sum(), reps=paths["reps"].name, market=paths["market"].name
+                ),
                 file=tpath,
                 column="region",
                 rows=[int(x) for x in tx.loc[unknown, "_line"].head(5)],
                 count=int(unknown.sum()),
                 values=vals[:5],
-                fix="Correct the spelling of the region (labels must match across files exactly), or map "
-                "it in mapping.yaml.",
+                fix=tr(
+                    "Correct the spelling of the region (labels must match across files "
+                    "exactly), or map it in mapping.yaml."
+                ),
             )
         )
     tx_labels = {c: tx[c].unique() for c in ("region", "product_line", "customer_type")}
@@ -323,17 +351,24 @@ def cross_checks(
 # label sets across files (transactions, reps, market, the plan's pins and strategies)
 
 _LABEL_DIMS = ("region", "product_line", "customer_type")
+_DIM_WORDS = {
+    "region": N_("region"),
+    "product_line": N_("product line"),
+    "customer_type": N_("customer type"),
+}
 
 
 def _closest(label: str, known: Sequence[str]) -> str:
     """``'华东区' (closest: '华东')``, or the label alone when nothing is close."""
     match = difflib.get_close_matches(label, list(known), n=1, cutoff=0.5)
-    return f"'{label}' (closest: '{match[0]}')" if match else f"'{label}' (no close match)"
+    if match:
+        return tr("'{label}' (closest: '{match}')").format(label=label, match=match[0])
+    return tr("'{label}' (no close match)").format(label=label)
 
 
 def _unmatched(labels: Sequence[str], known: Sequence[str]) -> str:
     shown = ", ".join(_closest(x, known) for x in labels[:5])
-    return shown + (f" and {len(labels) - 5} more" if len(labels) > 5 else "")
+    return shown + (tr(" and {n} more").format(n=len(labels) - 5) if len(labels) > 5 else "")
 
 
 def label_mismatches(
@@ -361,19 +396,34 @@ def label_mismatches(
         if not extra:
             continue
         name = paths[table].name
-        what = col.replace("_", " ")
+        what = tr(_DIM_WORDS[col])
+        fix = (
+            tr(
+                "Labels must match across files exactly: correct them in {name} (or in "
+                "{tx}), or remove the {name} rows of a {what} without any sale (it would make a "
+                "ghost segment and a wrong company market total)."
+            )
+            if table == "market"
+            else tr(
+                "Labels must match across files exactly: correct them in {name} (or in "
+                "{tx}), or remove the {name} rows of a {what} without any sale (it would make a "
+                "ghost segment)."
+            )
+        )
         problems.append(
             Problem(
-                f"{len(extra)} {what}(s) in {name} match no {what} of {tx_name}: "
-                f"{_unmatched(extra, known)}",
+                tr("{n} {what}(s) in {name} match no {what} of {tx}: {labels}").format(
+                    n=len(extra),
+                    what=what,
+                    name=name,
+                    tx=tx_name,
+                    labels=_unmatched(extra, known),
+                ),
                 file=str(paths[table]),
                 column=col,
                 count=len(extra),
                 values=extra[:5],
-                fix=f"Labels must match across files exactly: correct them in {name} (or in "
-                f"{tx_name}), or remove the {name} rows of a {what} without any sale (it would "
-                "make a ghost segment"
-                + (" and a wrong company market total)." if table == "market" else ")."),
+                fix=fix.format(name=name, tx=tx_name, what=what),
             )
         )
     return problems
@@ -397,16 +447,19 @@ def prev_region_mismatches(
     extra = sorted(set(prev[bad]))
     return [
         Problem(
-            f"{int(bad.sum())} reps have a prev_region that is no region of "
-            f"{paths['transactions'].name}: {_unmatched(extra, known)}",
+            tr("{n} reps have a prev_region that is no region of {tx}: {labels}").format(
+                n=int(bad.sum()), tx=paths["transactions"].name, labels=_unmatched(extra, known)
+            ),
             file=str(paths["reps"]),
             column="prev_region",
             rows=[int(x) for x in lines[bad].head(5)],
             count=int(bad.sum()),
             values=extra[:5],
-            fix=f"prev_region is the region the rep worked in before region_from: correct it in "
-            f"{name} to one of {', '.join(known[:8])}{' ...' if len(known) > 8 else ''} "
-            "(labels must match exactly), or leave prev_region and region_from empty.",
+            fix=tr(
+                "prev_region is the region the rep worked in before region_from: correct it in "
+                "{name} to one of {labels} (labels must match exactly), or leave prev_region "
+                "and region_from empty."
+            ).format(name=name, labels=", ".join(known[:8]) + (" ..." if len(known) > 8 else "")),
         )
     ]
 
@@ -426,16 +479,25 @@ def plan_label_mismatches(
         for dim, label in segment:
             known = sorted(set(tx_labels.get(dim, ())))
             if dim in _LABEL_DIMS and label not in known:
-                what = dim.replace("_", " ")
+                what = tr(_DIM_WORDS[dim])
                 problems.append(
                     Problem(
-                        f"'{where}.{dim}' names a {what} that is not in {tx_name}: "
-                        f"{_closest(label, known)}",
+                        tr("'{key}' names a {what} that is not in {tx}: {label}").format(
+                            key=f"{where}.{dim}",
+                            what=what,
+                            tx=tx_name,
+                            label=_closest(label, known),
+                        ),
                         file=str(plan_path),
                         column=dim,
                         values=[label],
-                        fix=f"Use a {what} of {tx_name} ({', '.join(known[:8])}"
-                        f"{' ...' if len(known) > 8 else ''}); labels must match exactly.",
+                        fix=tr(
+                            "Use a {what} of {tx} ({labels}); labels must match exactly."
+                        ).format(
+                            what=what,
+                            tx=tx_name,
+                            labels=", ".join(known[:8]) + (" ..." if len(known) > 8 else ""),
+                        ),
                     )
                 )
     return problems

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from salesanalysis.errors import SalesAnalysisError
+from salesanalysis.i18n import tr
 
 __all__ = [
     "Browser",
@@ -159,10 +160,14 @@ class Browser:
         exe = executable or find_chromium()
         if not exe:
             raise BrowserError(
-                "no Chromium browser was found (looked for chromium, chromium-browser, "
-                "google-chrome)",
-                fix="Install it (`bash .ci/install-chromium.sh`, or `apt-get install "
-                "chromium`), or set SALESANALYSIS_CHROMIUM to its path; or run without --pdf.",
+                tr(
+                    "no Chromium browser was found (looked for chromium, chromium-browser, "
+                    "google-chrome)"
+                ),
+                fix=tr(
+                    "Install it (`bash .ci/install-chromium.sh`, or `apt-get install "
+                    "chromium`), or set SALESANALYSIS_CHROMIUM to its path; or run without --pdf."
+                ),
             )
         self.timeout = timeout
         self._profile = tempfile.mkdtemp(prefix="sa-chromium-")
@@ -215,12 +220,14 @@ class Browser:
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([self._from_browser], [], [], left)[0]:
                 raise BrowserError(
-                    "Chromium did not answer in time", fix="Run again; check that it starts."
+                    tr("Chromium did not answer in time"),
+                    fix=tr("Run again; check that it starts."),
                 )
             chunk = os.read(self._from_browser, 1 << 20)
             if not chunk:
                 raise BrowserError(
-                    "Chromium closed the connection", fix="Check that `chromium --version` runs."
+                    tr("Chromium closed the connection"),
+                    fix=tr("Check that `chromium --version` runs."),
                 )
             self._buf += chunk
         raw, _, self._buf = self._buf.partition(b"\0")
@@ -241,8 +248,10 @@ class Browser:
             if answer.get("id") == self._next:
                 if "error" in answer:
                     raise BrowserError(
-                        f"Chromium refused {method}: {answer['error'].get('message')}",
-                        fix="Check the page path; run again with a newer Chromium.",
+                        tr("Chromium refused {method}: {reason}").format(
+                            method=method, reason=answer["error"].get("message")
+                        ),
+                        fix=tr("Check the page path; run again with a newer Chromium."),
                     )
                 return answer.get("result", {})
             if "method" in answer:
@@ -279,7 +288,9 @@ class Browser:
             "Runtime.evaluate", {"expression": expression, "returnByValue": True}, session=True
         )
         if "exceptionDetails" in r:
-            raise BrowserError(f"script failed: {r['exceptionDetails'].get('text')}")
+            raise BrowserError(
+                tr("script failed: {reason}").format(reason=r["exceptionDetails"].get("text"))
+            )
         return r.get("result", {}).get("value")
 
     def overflows(self, page: Path | str, width: int, media: str = "screen") -> list[Overflow]:

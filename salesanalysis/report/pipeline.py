@@ -53,6 +53,7 @@ from salesanalysis.errors import (
     StepSkipped,
     shorten,
 )
+from salesanalysis.i18n import tr
 from salesanalysis.paths import (
     NOTEBOOKS_DIR,
     PACKAGE_DIR,
@@ -242,8 +243,8 @@ def _lock(out: Path, period: str, wait: float) -> Any:
         lock.acquire(timeout=wait)
     except Timeout:
         raise RunLocked(
-            f"another run for {period} is in progress in {out}",
-            fix="Wait for it to finish (or pass --wait SECONDS to queue behind it).",
+            tr("another run for {period} is in progress in {out}").format(period=period, out=out),
+            fix=tr("Wait for it to finish (or pass --wait SECONDS to queue behind it)."),
         ) from None
     return lock
 
@@ -451,9 +452,13 @@ def run_pipeline(
             dest, write_error = _publish(run)
     if write_error is not None:
         raise SalesAnalysisError(
-            f"the report for {run.manifest['period']} could not be written: {write_error}",
-            fix="Free disk space in the reports folder and run again; the last "
-            "good report is unchanged.",
+            tr("the report for {period} could not be written: {reason}").format(
+                period=run.manifest["period"], reason=write_error
+            ),
+            fix=tr(
+                "Free disk space in the reports folder and run again; the last good report is "
+                "unchanged."
+            ),
         )
     if pdf:
         _print_pdfs(run, dest)
@@ -559,10 +564,15 @@ def _select_steps(notebooks_dir: Path, steps: Sequence[str] | None) -> list[Step
         chosen = [s for s in chosen if wanted & {s.stem, s.name, str(s.number), f"{s.number:02d}"}]
     if not chosen:
         raise SalesAnalysisError(
-            f"no pipeline steps (NN_name.ipynb) found in {notebooks_dir}"
-            + (f" matching {', '.join(steps)}" if steps else ""),
-            fix="Check the notebooks folder, or the names given to --steps "
-            "(see `salesanalysis steps`).",
+            (
+                tr("no pipeline steps (NN_name.ipynb) found in {folder} matching {steps}")
+                if steps
+                else tr("no pipeline steps (NN_name.ipynb) found in {folder}")
+            ).format(folder=notebooks_dir, steps=", ".join(steps or ())),
+            fix=tr(
+                "Check the notebooks folder, or the names given to --steps "
+                "(see `salesanalysis steps`)."
+            ),
         )
     return chosen
 
@@ -869,8 +879,11 @@ _STEP_ERRORS: dict[str, type[SalesAnalysisError]] = {
 
 
 def _strip_title(cls: type[SalesAnalysisError], text: str) -> str:
-    prefix = f"{cls.title}: "
-    return text[len(prefix) :] if text.startswith(prefix) else text
+    for title in dict.fromkeys((tr(cls.title), cls.title)):
+        prefix = f"{title}: "
+        if text.startswith(prefix):
+            return text[len(prefix) :]
+    return text
 
 
 def _step_error(run: _Run, step: Step, rec: StepRecord, e: BaseException | None) -> Exception:
@@ -878,11 +891,17 @@ def _step_error(run: _Run, step: Step, rec: StepRecord, e: BaseException | None)
     (with its exit code and fix) when it raised one, else StepFailed pointing at the report."""
     cls = _STEP_ERRORS.get(getattr(e, "ename", None) or "")
     if cls is not None:
-        return cls(f"step {step.stem}: {_strip_title(cls, str(e.evalue))}")
+        return cls(
+            tr("step {step}: {message}").format(
+                step=step.stem, message=_strip_title(cls, str(e.evalue))
+            )
+        )
     return StepFailed(
-        f"step {step.stem} failed: {rec.error}",
-        fix=f"Open {run.final}.failed/{step.stem}.html (or the .ipynb) to see the "
-        "error in context; the last good report is unchanged.",
+        tr("step {step} failed: {error}").format(step=step.stem, error=rec.error),
+        fix=tr(
+            "Open {page} (or the .ipynb) to see the error in context; the last good report is "
+            "unchanged."
+        ).format(page=f"{run.final}.failed/{step.stem}.html"),
     )
 
 

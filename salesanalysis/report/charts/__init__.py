@@ -118,22 +118,26 @@ def cjk_font_path() -> Path:
     Raises:
         FontMissingError: ``mplfonts`` is not installed or lacks the font file.
     """
-    fix = (
+    fix = tr(
         "Install the project with its dependencies (`make setup`, or "
         "`pip install -e .` / `pip install mplfonts`) in the environment that runs the notebooks."
     )
     if importlib.util.find_spec("mplfonts") is None:
         raise FontMissingError(
-            "The package 'mplfonts', which provides the Chinese font for charts, is not "
-            "installed, so Chinese labels would show as empty boxes.",
+            tr(
+                "The package 'mplfonts', which provides the Chinese font for charts, is not "
+                "installed, so Chinese labels would show as empty boxes."
+            ),
             fix=fix,
         )
     path = Path(str(importlib.resources.files("mplfonts") / "fonts" / CJK_FONT_FILE))
     if not path.is_file():
         raise FontMissingError(
-            f"The font file {CJK_FONT_FILE} was not found in the installed 'mplfonts' package "
-            f"(looked at {path}).",
-            fix="Reinstall it: `pip install --force-reinstall mplfonts`.",
+            tr(
+                "The font file {file} was not found in the installed 'mplfonts' package "
+                "(looked at {path})."
+            ).format(file=CJK_FONT_FILE, path=path),
+            fix=tr("Reinstall it: `pip install --force-reinstall mplfonts`."),
         )
     return path
 
