@@ -213,6 +213,7 @@ def _add_plan_commands(sub: Any) -> None:
 
 
 def _plan(args: argparse.Namespace) -> int:
+    from salesanalysis.i18n import set_report_from_outputs
     from salesanalysis.targets import record
 
     if args.plan_command == "seed-notebook":
@@ -229,12 +230,16 @@ def _plan(args: argparse.Namespace) -> int:
         return 0
     if args.plan_command == "import":
         return _plan_import(args, records)
+    set_report_from_outputs(args.run / "outputs")  # refusals in the run's report language
     if args.plan_command == "adopt":
         rec = record.adopt(args.run, records, args.note, accept_lower=args.accept_lower)
     else:
         rec = record.freeze(args.run, records, args.note)
+    print(rec.describe())
     print(
-        f"{rec.describe()}\nstored in {rec.folder} (read-only); it is now the current plan of record"
+        tr("stored in {folder} (read-only); it is now the current plan of record").format(
+            folder=rec.folder
+        )
     )
     return 0
 

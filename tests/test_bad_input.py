@@ -412,7 +412,6 @@ def chinese_leaks(text: str, folder: Path) -> list[str]:
     return i18n.leaked_words(_QUOTED.sub(" ", text), "zh", allowed)
 
 
-@pytest.mark.xfail(strict=False, reason="the input errors are being moved to the catalogue")
 @pytest.mark.parametrize("case", ERROR_CASES, ids=[c["name"] for c in ERROR_CASES])
 def test_error_reads_in_chinese(case: dict[str, Any], tmp_path: Path, capsys, monkeypatch):
     """A company whose plan reads in Chinese gets its input errors in Chinese: the same case,
@@ -430,7 +429,6 @@ def test_error_reads_in_chinese(case: dict[str, Any], tmp_path: Path, capsys, mo
     assert chinese_leaks(err, d) == [], err
 
 
-@pytest.mark.xfail(strict=False, reason="the input errors are being moved to the catalogue")
 @pytest.mark.parametrize("case", DECOMPOSE_CASES, ids=[c["name"] for c in DECOMPOSE_CASES])
 def test_decompose_error_reads_in_chinese(case: dict[str, Any], tmp_path: Path):
     """The checks the decomposition makes read in Chinese too (as the CLI cases above)."""

@@ -138,9 +138,6 @@ ERROR_CALLS = {
 }
 """The calls whose message, ``fix`` and ``message`` arguments a reader sees."""
 
-ERRORS_PENDING: set[str] = set()
-"""Package files whose error messages are still being moved to the catalogue."""
-
 
 def _literal_texts(node):
     """The parts of an argument that are text written in the code (not through ``tr``)."""
@@ -194,10 +191,7 @@ def untranslated_errors(root=i18n.ROOT) -> list[str]:
     return out
 
 
-@pytest.mark.xfail(strict=False, reason="the error messages are being moved to the catalogue")
 def test_error_messages_go_through_the_catalogue():
     """Every error a reader sees is written ``tr("...")`` so that it reads in the report's
     language (checked statically: a message written as a plain string or f-string fails)."""
-    found = untranslated_errors()
-    pending = [f for f in found if f.split(":")[0] in ERRORS_PENDING]
-    assert [f for f in found if f not in pending] == []
+    assert untranslated_errors() == []

@@ -60,12 +60,11 @@ def test_an_invalid_chinese_plan_reads_its_errors_in_chinese(tmp_path: Path) -> 
 @pytest.mark.parametrize(
     "text",
     [
-        "report: {language: en\n",  # not YAML
         "base: &a {language: en}\nreport: *a\n",  # an alias: refused, never expanded
         "report: {language: fr}\nfiscal_year: x\n",  # not a report language
         "- report\n",  # not a mapping
     ],
-    ids=["broken", "alias", "unknown-language", "list"],
+    ids=["alias", "unknown-language", "list"],
 )
 def test_an_unreadable_language_falls_back_to_the_default(tmp_path: Path, text: str) -> None:
     p = tmp_path / "plan.yaml"
@@ -75,9 +74,21 @@ def test_an_unreadable_language_falls_back_to_the_default(tmp_path: Path, text: 
     assert i18n.language() == i18n.LANGUAGES[0]
 
 
-def test_a_huge_plan_is_not_read_for_its_language(tmp_path: Path) -> None:
-    """Larger than the settings limit: refused by size, before parsing."""
+@pytest.mark.parametrize(
+    "text",
+    [
+        "report: {language: en\n",  # not YAML
+        "report:\n  units: 元\n  language: en\n" + "#" * MAX_SETTINGS_BYTES + "\n",  # too large
+        'report: {language: en}\nname: "\xff"\n',  # not UTF-8 below (written as bytes)
+    ],
+    ids=["broken", "huge", "not-utf8"],
+)
+def test_a_plan_yaml_cannot_read_still_gives_its_language(tmp_path: Path, text: str) -> None:
+    """A plan whose YAML cannot be read at all (refused by size before parsing, not YAML, not
+    UTF-8): its ``report: language`` is found by pattern in its first MB, so that the errors
+    about it read in its language."""
     p = tmp_path / "plan.yaml"
-    p.write_text("report: {language: en}\n" + "#" * MAX_SETTINGS_BYTES + "\n", encoding="utf-8")
+    p.write_bytes(text.encode("utf-8").replace("\xff".encode(), b"\xff"))
+    i18n.set_report("zh")
     use_plan_language(p)
-    assert i18n.language() == i18n.LANGUAGES[0]
+    assert i18n.language() == "en"

@@ -433,6 +433,7 @@ def _behind_runs(tmp_path: Path, max_change: float = 0.30) -> tuple[Path, Path]:
     t["target_revenue"], t["target_customers"] = 1000.0, 0.0
     plan = {"currency": "CNY", "rounding": {"revenue": 10, "customers": 1}}
     plan["replan"] = {"max_change": max_change, "min_chance": 0.1}
+    plan["report"] = {"language": "en"}  # the refusals are checked in English
     runs = []
     for name in ("2026-01", "2026-10"):
         run = tmp_path / name

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -150,7 +151,7 @@ def _raw_report(plan_file: Path) -> dict[str, Any] | None:
     try:
         data = load_settings_yaml(plan_file, PlanError, "plan file")
     except Exception:  # noqa: BLE001 - the same file is reported by load_cubes
-        return None
+        return _report_line(plan_file)
     report = data.get("report") if isinstance(data, dict) else None
     if not isinstance(report, dict):
         return None
@@ -159,6 +160,26 @@ def _raw_report(plan_file: Path) -> dict[str, Any] | None:
     if out and isinstance(units, str) and units in UNITS:
         out["units"] = units
     return {"report": out} if out else None
+
+
+_REPORT_LANGUAGE = re.compile(
+    r"^report:[ \t]*(?:\{[^}\n]*\blanguage:[ \t]*(\w+)|\n(?:[ \t]+.*\n)*?[ \t]+language:[ \t]*(\w+))",
+    re.M,
+)
+
+
+def _report_line(plan_file: Path) -> dict[str, Any] | None:
+    """``report: language`` found by pattern in the first MB of a plan whose YAML cannot be
+    read at all (not UTF-8, an alias bomb, too large, too deep), so that its errors still read
+    in its language; None when there is none."""
+    try:
+        with open(plan_file, "rb") as fh:
+            head = fh.read(1 << 20).decode("utf-8", "replace")
+    except OSError:
+        return None
+    m = _REPORT_LANGUAGE.search(head)
+    lang = m and (m[1] or m[2])
+    return {"report": {"language": lang}} if lang in LANGUAGES else None
 
 
 def prepare(
