@@ -86,7 +86,7 @@ def test_failed_step_keeps_last_good_report(tiny_dir: Path, tmp_path: Path, nbdi
 
 def test_bad_input_fails_before_any_step(tiny_dir: Path, tmp_path: Path, nbdir: Path):
     (tiny_dir / "reps.csv").write_text("rep_id,name\nR1,x\n", encoding="utf-8")
-    with pytest.raises(InputError, match="problem"):
+    with pytest.raises(InputError, match="problem|问题"):
         run_pipeline("2025-02", tiny_dir, None, tmp_path / "r", notebooks_dir=nbdir, echo=None)
     failed = json.loads(
         (tmp_path / "r" / "2025-02.failed" / "run.json").read_text(encoding="utf-8")

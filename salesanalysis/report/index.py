@@ -439,6 +439,18 @@ def _behind_ahead(h: Headline, currency: str) -> str:
     return f'<h2>{heading}</h2><p class="meta">{note}</p><div class="grid">{cells}</div>'
 
 
+def _step_name(manifest: dict[str, Any], err: dict[str, Any] | None) -> str:
+    """The business name of the step a failed run stopped at (the data preparation, or a
+    step's title); empty without an error."""
+    if not err:
+        return ""
+    step = str(err.get("step") or "")
+    if step == "prepare":
+        return tr("data preparation")
+    titles = {s["name"]: s.get("title") for s in manifest.get("steps") or []}
+    return titles.get(step) or step
+
+
 def _links(manifest: dict[str, Any], h: Headline | None) -> str:
     e = html.escape
     items = []
@@ -495,7 +507,7 @@ def render_index(manifest: dict[str, Any], h: Headline | None, currency: str | N
         else ""
     )
     err = manifest.get("error")
-    stopped = e(tr("The run stopped at step {step}").format(step=err["step"])) if err else ""
+    stopped = e(tr("The run stopped at step {step}").format(step=_step_name(manifest, err)))
     err_html = (
         f'<div class="err"><b>{stopped}</b> ({e(tr(status))})<pre>{e(err["message"])}</pre></div>'
         if err
