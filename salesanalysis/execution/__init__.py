@@ -10,7 +10,7 @@
 - :mod:`~salesanalysis.execution.incentives`: the commission plan's payout curve, its cost at
   the forecast and what reps earn.
 - :mod:`~salesanalysis.execution.demand`: the quantities the targets imply, for production and
-  logistics (``demand_plan.xlsx``).
+  logistics (``demand_plan.xlsx``), per product when the transactions name products.
 - :mod:`~salesanalysis.execution.inputs`: the optional inputs (actions, action status,
   pipeline), read and checked with the other inputs.
 """
@@ -24,6 +24,7 @@ from salesanalysis.execution.actions import (
 from salesanalysis.execution.demand import (
     PRODUCT_NOTE,
     cell_prices,
+    cell_product_shares,
     demand_plan,
     write_demand_plan,
 )
@@ -67,6 +68,7 @@ __all__ = [
     "baseline_cells",
     "budget_by_month",
     "cell_prices",
+    "cell_product_shares",
     "deal_stats",
     "describe_incentives",
     "demand_plan",
