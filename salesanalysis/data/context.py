@@ -204,11 +204,12 @@ def prepare(
 
 def _product_mix(ing: Any, period: pd.Period) -> pd.DataFrame | None:
     """The product mix (``outputs/product_mix.parquet``) over the 12 months up to the plan's
-    cutoff (the report period without a plan) when the transactions name products."""
+    cutoff (the report period without a plan) when the transactions name products (a product
+    column left blank throughout names none)."""
     from salesanalysis.data.cube import UNSPECIFIED, product_mix
 
-    if ing.products is None:
-        return None
+    if ing.products is None or (ing.products["product"].astype(str) == "").all():
+        return None  # no product column, or one left blank throughout: per product line
     cut = ing.plan.cutoff_period if ing.plan is not None else period
     months = [(cut - k).to_timestamp() for k in range(11, -1, -1)]
     return product_mix(ing.products, months, unspecified=tr(UNSPECIFIED))

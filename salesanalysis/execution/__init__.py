@@ -22,6 +22,8 @@ from salesanalysis.execution.actions import (
     overdue_callouts,
 )
 from salesanalysis.execution.demand import (
+    DEMAND_COLUMNS,
+    PRODUCT_DEMAND_COLUMNS,
     PRODUCT_NOTE,
     cell_prices,
     cell_product_shares,
@@ -59,7 +61,9 @@ from salesanalysis.execution.strategies import (
 )
 
 __all__ = [
+    "DEMAND_COLUMNS",
     "NO_STRATEGY",
+    "PRODUCT_DEMAND_COLUMNS",
     "PRODUCT_NOTE",
     "STAGES",
     "ExecutionInputs",
