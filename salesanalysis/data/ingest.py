@@ -143,7 +143,7 @@ def pandas_cubes(
     tx = ds.transactions
     per_month = tx.groupby("month").size()
     per_month.index = pd.DatetimeIndex(per_month.index, name="month")
-    return Ingested(
+    ing = Ingested(
         build_cube(tx),
         build_customer_cube(tx),
         build_order_counts(tx),
@@ -161,6 +161,7 @@ def pandas_cubes(
         first_date=pd.Timestamp(tx["date"].min()),
         products=build_product_cube(tx),
     )
+    return _check_plan_products(ing, plan_file)
 
 
 def load_cubes(
@@ -183,17 +184,14 @@ def load_cubes(
     if engine not in ("auto", "arrow", "pandas"):
         raise ValueError(f"engine must be auto, arrow or pandas, not {engine!r}")
     if engine == "pandas":
-        return _check_plan_products(
-            pandas_cubes(data_dir, plan_file, today, reason="engine=pandas"), plan_file
-        )
+        return pandas_cubes(data_dir, plan_file, today, reason="engine=pandas")
     try:
-        ing = _fast(Path(data_dir), plan_file, today)
+        return _check_plan_products(_fast(Path(data_dir), plan_file, today), plan_file)
     except _Decline as d:
         if engine == "arrow":
             raise ValueError(f"fast path declined: {d}") from None
         log.info("reading with the pandas readers: %s", d)
-        ing = pandas_cubes(data_dir, plan_file, today, reason=str(d))
-    return _check_plan_products(ing, plan_file)
+        return pandas_cubes(data_dir, plan_file, today, reason=str(d))
 
 
 def _check_plan_products(ing: Ingested, plan_file: Path | str | None) -> Ingested:
