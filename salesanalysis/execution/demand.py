@@ -176,12 +176,9 @@ def _product_plan(
     """The demand plan per product (see the module's docstring)."""
     keys = ["month", *DIMENSIONS]
     cells = targets.groupby(keys, as_index=False)[_TARGET].sum()
-    prices = cell_prices(cube, plan)
-    line_price = mix.groupby("product_line")[["revenue", "quantity"]].sum()
+    hist = cube[cube["month"].isin(base_months(plan))]
+    line_price = hist.groupby("product_line")[["revenue", "quantity"]].sum()  # the line's price
     line_price = line_price["revenue"] / line_price["quantity"].where(line_price["quantity"] > 0)
-    from_cube = prices.groupby("product_line")["base_price"].mean()
-    line_price = line_price.reindex(line_price.index.union(from_cube.index))
-    line_price = line_price.fillna(from_cube)
     shares = cell_product_shares(cells, mix, plan, line_price)
     shares["planned_price"] = shares["base_price"] * _price_mult(shares, plan)
     rows = cells.merge(shares, on=list(DIMENSIONS), how="left")
