@@ -82,7 +82,15 @@ def data_labels(run: Path) -> set[str]:
     file names and the run's data notes' file names."""
     out = run / "outputs"
     labels: set[str] = set()
-    for name in ("cube", "reps", "actions_input", "action_status", "pipeline", "market"):
+    for name in (
+        "cube",
+        "reps",
+        "actions_input",
+        "action_status",
+        "pipeline",
+        "market",
+        "product_mix",
+    ):
         p = out / f"{name}.parquet"
         if not p.exists():
             continue

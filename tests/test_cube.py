@@ -6,7 +6,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from salesanalysis.data.cube import KEYS, build_cube, build_customer_cube
+from salesanalysis.data.cube import (
+    KEYS,
+    MIX_COLUMNS,
+    build_cube,
+    build_customer_cube,
+    build_product_cube,
+    product_mix,
+)
 
 
 def test_cube_totals_match_raw_lines(sample_tx):
@@ -75,3 +82,34 @@ def test_order_counts_count_whole_orders(sample_tx):
     assert (orders.groupby("month")["orders"].sum().to_numpy() == per_month.to_numpy()).all()
     # the cube counts an order once per product line, so it over-counts whole orders
     assert build_cube(sample_tx)["orders"].sum() > orders["orders"].sum()
+
+
+def test_product_mix_shares_add_up_per_line(sample_tx):
+    products = build_product_cube(sample_tx)
+    assert build_product_cube(sample_tx.drop(columns="product")) is None
+    months = sorted(products["month"].unique())[-12:]
+    mix = product_mix(products, months)
+    assert list(mix.columns) == MIX_COLUMNS
+    assert np.allclose(mix.groupby("product_line")["share"].sum(), 1.0)
+    win = sample_tx[sample_tx["month"].isin(months)]
+    one = mix.iloc[0]
+    lines = win[(win["product"] == one["product"]) & (win["product_line"] == one["product_line"])]
+    assert one["revenue"] == pytest.approx(lines["revenue"].sum())
+    assert one["price"] == pytest.approx(lines["revenue"].sum() / lines["quantity"].sum())
+    line_rev = win.loc[win["product_line"] == one["product_line"], "revenue"].sum()
+    assert one["share"] == pytest.approx(lines["revenue"].sum() / line_rev)
+
+
+def test_product_mix_names_blank_products():
+    products = pd.DataFrame(
+        {
+            "month": pd.Timestamp("2025-01-01"),
+            "product_line": ["A", "A", "B"],
+            "product": ["a1", "", "b1"],
+            "revenue": [30.0, 10.0, -5.0],
+            "quantity": [3.0, 1.0, -1.0],
+        }
+    )
+    mix = product_mix(products, [pd.Timestamp("2025-01-01")], unspecified="未指定")
+    assert list(mix["product"]) == ["a1", "未指定"]  # B has no positive revenue: no share
+    assert list(mix["share"]) == [0.75, 0.25]

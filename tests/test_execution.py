@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from salesanalysis import execution as ex
@@ -630,3 +630,114 @@ def test_amounts_written_as_an_export_writes_them(tmp_path):
     with pytest.raises(InputError) as e:
         ex.read_execution_inputs(d, None, {}, reps)
     assert "amount" in str(e.value) and "many" in str(e.value) and "pipeline.csv" in str(e.value)
+
+
+# ------------------------------------------------------------------ demand plan per product
+PUSH = {
+    "name": "P2 push",
+    "segment": {"product_line": "Pumps"},
+    "kind": "product",
+    "pct": 0.08,
+    "product": "P2",
+    "rationale": "launch",
+    "owner": "PM",
+}
+
+
+def _mix(shares: list[float], prices: list[float], line: str = "Pumps") -> pd.DataFrame:
+    s = np.asarray(shares, float) / np.sum(shares)
+    rev = s * 1000.0
+    return pd.DataFrame(
+        {
+            "product_line": line,
+            "product": [f"P{i + 1}" for i in range(len(s))],
+            "share": s,
+            "price": prices,
+            "revenue": rev,
+            "quantity": rev / np.asarray(prices),
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def pushed() -> dict:
+    w = make_world()
+    plan = make_plan(strategies=[*STRATEGIES, PUSH])
+    w["forecast"] = make_forecast(w["cube"], plan_months(plan))
+    args = (w["cube"], w["customers"], w["reps"], w["market"], w["forecast"])
+    w["plan"], w["dec"] = plan, decompose(*args, plan)
+    w["without"] = ex.targets_without(*args, plan)
+    return w
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    shares=st.lists(st.floats(0.05, 1.0), min_size=1, max_size=4),
+    price_seed=st.integers(0, 10_000),
+    pct=st.floats(0.0, 0.5),
+    product=st.sampled_from(["P1", "P2", "NEW"]),
+)
+def test_demand_per_product_adds_up_to_the_line_targets(pushed, shares, price_seed, pct, product):
+    """Per product line and month the products' revenue targets add up to the line's target;
+    per product and month units are whole and units x planned price is the revenue target."""
+    prices = list(np.random.default_rng(price_seed).uniform(50, 500, len(shares)))
+    plan = pushed["plan"].with_changes(
+        strategies=[*STRATEGIES, {**PUSH, "pct": pct, "product": product}]
+    )
+    targets = pushed["dec"].targets
+    d = ex.demand_plan(targets, pushed["cube"], plan, _mix(shares, prices))
+    assert list(d.columns) == ex.PRODUCT_DEMAND_COLUMNS
+    want = targets.groupby(["product_line", "month"])["target_revenue_no_cushion"].sum()
+    got = d.groupby(["product_line", "month"])["revenue_target"].sum().reindex(want.index)
+    assert np.allclose(got, want, rtol=1e-12, atol=1e-6)
+    assert (d["units"] == d["units"].round()).all()
+    has = d["units"] > 0
+    value = d.loc[has, "units"] * d.loc[has, "planned_price"]
+    assert np.allclose(value, d.loc[has, "revenue_target"], rtol=1e-12, atol=1e-6)
+    assert set(d.loc[d["product_line"] == "Valves", "product"]) == {"(unspecified)"}
+
+
+def test_product_push_raises_the_pushed_products_share(pushed):
+    plan, cube = pushed["plan"], pushed["cube"]
+    cells = pushed["dec"].targets[["region", "product_line", "customer_type"]]
+    mix = _mix([0.6, 0.4], [100.0, 300.0])
+    line_price = pd.Series({"Pumps": 160.0, "Valves": 40.0})
+    shares = ex.cell_product_shares(cells, mix, plan, line_price)
+    pumps = shares[shares["product_line"] == "Pumps"]
+    assert np.allclose(pumps.loc[pumps["product"] == "P2", "share"], (0.4 + 0.08) / 1.08)
+    assert np.allclose(pumps.loc[pumps["product"] == "P1", "share"], 0.6 / 1.08)
+    assert np.allclose(pumps.groupby(["region", "customer_type"])["share"].sum(), 1.0)
+    # a product the line has not sold yet takes pct / (1 + pct) at the line's average price
+    new = plan.with_changes(strategies=[{**PUSH, "product": "P9"}])
+    shares = ex.cell_product_shares(cells, mix, new, line_price)
+    p9 = shares[shares["product"] == "P9"]
+    assert np.allclose(p9["share"], 0.08 / 1.08) and (p9["base_price"] == 160.0).all()
+    # the pushed product carries the price strategy of its cells like the others
+    d = ex.demand_plan(pushed["dec"].targets, cube, plan, mix)
+    p2 = d[(d["product"] == "P2") & (d["units"] > 0)]
+    assert (p2["base_price"] == 300.0).all()
+    assert np.allclose(p2["planned_price"] / p2["base_price"], 1.03, rtol=2e-2)
+
+
+def test_product_strategy_row_in_words(pushed):
+    tab = ex.strategy_table(pushed["plan"], pushed["dec"].targets, pushed["without"])
+    row = tab[tab["strategy"] == "P2 push"].iloc[0]
+    assert row["lever"] == "product"
+    assert row["segment"] == "Pumps, all regions"
+    assert row["change"] == "P2 pushed: segment revenue +8.0%"
+    assert row["effect"] == row["target_with"] - row["target_without"]
+    assert row["effect"] > 0 and row["owner"] == "PM"
+
+
+def test_demand_without_products_is_per_product_line(planned):
+    d = ex.demand_plan(planned["dec"].targets, planned["cube"], planned["plan"], None)
+    assert list(d.columns) == ex.DEMAND_COLUMNS
+
+
+def test_demand_workbook_per_product(pushed, tmp_path):
+    d = ex.demand_plan(pushed["dec"].targets, pushed["cube"], pushed["plan"], _mix([1, 1], [1, 2]))
+    path = ex.write_demand_plan(d, tmp_path, "CNY")
+    units = pd.read_excel(path, sheet_name="units")
+    assert column_of_header(units.columns[1], ["product"]) == "product"
+    body = units[units.iloc[:, 0] != TOTAL_LABEL]
+    assert body[units.columns[-1]].sum() == d["units"].sum()

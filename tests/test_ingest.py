@@ -30,6 +30,11 @@ def assert_same(fast: Ingested, ref: Ingested) -> None:
         pd.testing.assert_frame_equal(
             getattr(fast, name), getattr(ref, name), check_exact=False, rtol=1e-12, atol=1e-6
         )
+    assert (fast.products is None) == (ref.products is None)
+    if ref.products is not None:  # the product cube beside the cube
+        pd.testing.assert_frame_equal(
+            fast.products, ref.products, check_exact=False, rtol=1e-12, atol=1e-6
+        )
     assert fast.notes == ref.notes
     assert fast.n_lines == ref.n_lines
     assert fast.first_month == ref.first_month
@@ -256,7 +261,7 @@ def test_same_outcome_as_pandas_on_odd_files(tmp_path: Path, change: str) -> Non
     elif change == "time_of_day":
         tx["date"] = tx["date"] + " 10:30:00"
     elif change == "product_partly_empty":
-        tx["product"] = ["P1", ""] * (len(tx) // 2)
+        tx["product"] = (tx["product_line"] + "-1").where(tx.index % 2 == 0, "")
     elif change == "currency":
         tx["unit_price"] = "¥" + tx["unit_price"]
     elif change == "thousands_ambiguous":  # 1,234 only: read as thousands, with a note
@@ -265,6 +270,7 @@ def test_same_outcome_as_pandas_on_odd_files(tmp_path: Path, change: str) -> Non
             tx[c] = tx[c].map(lambda v: f"{round(float(v)):,}")
         assert tx["revenue"].str.fullmatch(r"\d{1,3},\d{3}").any()
     elif change == "cp1252":  # decodes as GB18030 without error: refused by both paths
+        tx = tx.drop(columns="product")  # the sample's products have Chinese names
         tx["customer_id"] = tx["customer_id"] + " Müller"
         tx["region"] = "Est"
     elif change == "multiline_value_then_bad_number":
@@ -373,9 +379,8 @@ def test_mapping_renames_and_parquet_with_integer_ids(tmp_path: Path) -> None:
 def test_an_order_shared_by_two_customers_counts_once_per_cell(tmp_path: Path) -> None:
     tx = _sample_lines(300)
     tx.loc[1, "order_id"] = tx.loc[0, "order_id"]  # same order id, another customer
-    tx.loc[1, ["region", "product_line", "customer_type", "rep_id", "date"]] = tx.loc[
-        0, ["region", "product_line", "customer_type", "rep_id", "date"]
-    ].to_numpy()
+    same = ["region", "product_line", "product", "customer_type", "rep_id", "date"]
+    tx.loc[1, same] = tx.loc[0, same].to_numpy()
     d = _folder(tmp_path, tx, SAMPLE)
     assert_same(load_cubes(d, today=TODAY, engine="arrow"), pandas_cubes(d, today=TODAY))
 
@@ -484,3 +489,37 @@ def test_label_mismatches_refused_alike_on_both_paths(tmp_path: Path, case: str)
     with pytest.raises(InputError) as ei:
         load_cubes(d, plan, today=TODAY)
     assert expected in ei.value.render()
+
+
+def test_product_cube_adds_up_to_the_cube_on_both_paths() -> None:
+    fast = load_cubes(SAMPLE, SAMPLE / "plan.yaml", today=TODAY, engine="arrow")
+    by_line = fast.cube.groupby(["month", "product_line"])[["revenue", "quantity"]].sum()
+    products = fast.products.groupby(["month", "product_line"])[["revenue", "quantity"]].sum()
+    pd.testing.assert_frame_equal(products, by_line, check_exact=False, rtol=1e-12)
+    assert fast.products.groupby("product")["product_line"].nunique().max() == 1
+
+
+def test_a_product_in_two_product_lines_is_refused_alike(tmp_path: Path) -> None:
+    tx = _sample_lines()
+    pumps = tx.index[tx["product_line"] == "Pumps"]
+    valves = tx.index[tx["product_line"] == "Valves"]
+    tx.loc[valves[[1, 3]], "product"] = tx.loc[pumps[0], "product"]
+    d = _folder(tmp_path, tx, SAMPLE)
+    assert _same_outcome(d) is None
+    with pytest.raises(InputError) as ei:
+        load_cubes(d, today=TODAY)
+    text = ei.value.render()
+    assert "column 'product'" in text and "belongs to more than one product line" in text
+    assert f"{tx.loc[pumps[0], 'product']} (Pumps, Valves)" in text
+    assert str(int(valves[1]) + 2) in text  # the line in the file (header = line 1)
+
+
+def test_a_product_strategy_naming_an_unknown_product_is_refused_alike(tmp_path: Path) -> None:
+    d = _folder(tmp_path, _sample_lines(), SAMPLE)
+    text = (SAMPLE / "plan.yaml").read_text(encoding="utf-8")
+    plan = d / "plan.yaml"
+    plan.write_text(text.replace("product: S-300", "product: S-30O", 1), encoding="utf-8")
+    assert _same_outcome(d, plan) is None
+    with pytest.raises(InputError) as ei:
+        load_cubes(d, plan, today=TODAY)
+    assert "'S-30O' (closest: 'S-300')" in ei.value.render()

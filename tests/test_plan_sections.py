@@ -299,9 +299,9 @@ def test_strategy_valid(c):
         ({**PRICE, "rationale": "r", "name": None}, "strategies[0].name",
          "'strategies[0].name' is required"),
         ({**PRICE, "rationale": "r", "kind": None}, "strategies[0].kind",
-         "'strategies[0].kind' is required (price, promotion, channel_shift)"),
+         "'strategies[0].kind' is required (price, promotion, channel_shift, product)"),
         ({**PRICE, "rationale": "r", "kind": "discount"}, "strategies[0].kind",
-         "'strategies[0].kind' must be one of: price, promotion, channel_shift"),
+         "'strategies[0].kind' must be one of: price, promotion, channel_shift, product"),
         ({**PRICE, "rationale": "r", "pct": None}, "strategies[0].pct",
          "'strategies[0].pct' is required (e.g. 0.03 for +3%)"),
         ({**PRICE, "rationale": "r", "pct": -1}, "strategies[0].pct",
@@ -322,6 +322,32 @@ def test_strategy_valid(c):
 )  # fmt: skip
 def test_strategy_invalid(c, raw, key, message):
     # (a strategy whose parts are all valid is still returned: the problem stops the plan)
+    _check_strategy(raw, "strategies[0]", set(), c)
+    assert problems(c) == [(key, message)]
+
+
+PUSH = {**PRICE, "kind": "product", "pct": 0.08, "product": "P-200", "rationale": "launch"}
+
+
+def test_product_strategy_names_its_product(c):
+    s = _check_strategy(PUSH, "strategies[0]", set(), c)
+    assert (s.kind, s.product, s.to_dict()["product"]) == ("product", "P-200", "P-200")
+    assert c.problems == []
+
+
+@pytest.mark.parametrize(
+    "raw, key, message",
+    [
+        ({**PUSH, "product": None}, "strategies[0].product",
+         "'strategies[0].product' is required with kind: product (the product pushed)"),
+        ({**PUSH, "segment": {"region": "华东"}}, "strategies[0].segment",
+         "a product strategy's segment must name the product's product_line"),
+        ({**PUSH, "pct": -0.1}, "strategies[0].pct", "'strategies[0].pct' must be >= 0"),
+        ({**PRICE, "rationale": "r", "product": "P-200"}, "strategies[0].product",
+         "'strategies[0].product' is only used with kind: product"),
+    ],
+)  # fmt: skip
+def test_product_strategy_invalid(c, raw, key, message):
     _check_strategy(raw, "strategies[0]", set(), c)
     assert problems(c) == [(key, message)]
 

@@ -24,7 +24,16 @@ from salesanalysis.data.counting import (
     active_customers,
     home_cells,
 )
-from salesanalysis.data.cube import KEYS, build_cube, build_customer_cube, build_order_counts
+from salesanalysis.data.cube import (
+    KEYS,
+    MIX_COLUMNS,
+    UNSPECIFIED,
+    build_cube,
+    build_customer_cube,
+    build_order_counts,
+    build_product_cube,
+    product_mix,
+)
 from salesanalysis.data.ingest import Ingested, load_cubes
 from salesanalysis.data.readers import (
     Dataset,
@@ -45,6 +54,10 @@ __all__ = [
     "activations",
     "active_customers",
     "build_cube",
+    "build_product_cube",
+    "product_mix",
+    "MIX_COLUMNS",
+    "UNSPECIFIED",
     "build_customer_cube",
     "build_order_counts",
     "home_cells",

@@ -212,6 +212,7 @@ def prepare(
             ).format(n=int(after.sum()), period=p, last=f"{ing.last_date:%Y-%m-%d}")
         )
     cube, customers = ing.cube, ing.customers
+    mix = _product_mix(ing, p)
     from salesanalysis.execution.inputs import read_execution_inputs  # optional inputs
 
     extra = read_execution_inputs(
@@ -227,9 +228,12 @@ def prepare(
         "actions_input": extra.actions,
         "action_status": extra.action_status,
         "pipeline": extra.pipeline,
+        "product_mix": mix,
     }.items():
         if df is not None:
             _write_parquet(df, outputs / f"{name}.parquet")
+        elif name == "product_mix":  # no products now: an earlier run's mix must not linger
+            (outputs / f"{name}.parquet").unlink(missing_ok=True)
     if ing.plan is not None:
         (outputs / "plan.json").write_text(
             json.dumps(ing.plan.to_dict(), ensure_ascii=False, indent=2, default=str),
@@ -257,6 +261,19 @@ def prepare(
         json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8"
     )
     return manifest
+
+
+def _product_mix(ing: Any, period: pd.Period) -> pd.DataFrame | None:
+    """The product mix (``outputs/product_mix.parquet``) over the 12 months up to the plan's
+    cutoff (the report period without a plan) when the transactions name products (a product
+    column left blank throughout names none)."""
+    from salesanalysis.data.cube import UNSPECIFIED, product_mix
+
+    if ing.products is None or (ing.products["product"].astype(str) == "").all():
+        return None  # no product column, or one left blank throughout: per product line
+    cut = ing.plan.cutoff_period if ing.plan is not None else period
+    months = [(cut - k).to_timestamp() for k in range(11, -1, -1)]
+    return product_mix(ing.products, months, unspecified=tr(UNSPECIFIED))
 
 
 @dataclass
@@ -347,6 +364,12 @@ class RunContext:
     @cached_property
     def market(self) -> pd.DataFrame:
         return self.read("market")
+
+    @cached_property
+    def product_mix(self) -> pd.DataFrame | None:
+        """Each product's share of its line and price (``data.cube.product_mix``); None when
+        the transactions have no product column."""
+        return self.read("product_mix") if self.has("product_mix") else None
 
     @cached_property
     def plan(self) -> Any:

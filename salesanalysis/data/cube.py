@@ -8,12 +8,31 @@ anything about customers (new, lost, concentration, counting targets).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pandas as pd
 
-__all__ = ["DIMS", "KEYS", "build_cube", "build_customer_cube", "build_order_counts"]
+from salesanalysis.i18n import N_
+
+__all__ = [
+    "DIMS",
+    "KEYS",
+    "PRODUCT_KEYS",
+    "build_cube",
+    "build_customer_cube",
+    "build_order_counts",
+    "build_product_cube",
+    "MIX_COLUMNS",
+    "UNSPECIFIED",
+    "product_mix",
+]
 
 DIMS = ["region", "product_line", "customer_type", "rep_id"]
 KEYS = ["month", *DIMS]
+PRODUCT_KEYS = ["month", "product_line", "product"]
+UNSPECIFIED = N_("(unspecified)")
+"""The name (through ``tr``) of a product line's products the transactions leave blank."""
+MIX_COLUMNS = ["product_line", "product", "share", "price", "revenue", "quantity"]
 
 
 def build_customer_cube(transactions: pd.DataFrame) -> pd.DataFrame:
@@ -63,3 +82,32 @@ def build_order_counts(transactions: pd.DataFrame) -> pd.DataFrame:
     )
     out["orders"] = out["orders"].astype("int64")
     return out
+
+
+def build_product_cube(transactions: pd.DataFrame) -> pd.DataFrame | None:
+    """Revenue and quantity per ``month x product_line x product`` when the transactions name
+    products (a blank product is ""), else None. It sits beside the cube, not in its grain: the
+    demand plan splits a product line's target into products with it (``product_mix``)."""
+    if "product" not in transactions.columns:
+        return None
+    g = transactions.groupby(PRODUCT_KEYS, sort=True, observed=True)
+    return g.agg(revenue=("revenue", "sum"), quantity=("quantity", "sum")).reset_index()
+
+
+def product_mix(
+    products: pd.DataFrame, months: Sequence[pd.Timestamp], unspecified: str = ""
+) -> pd.DataFrame:
+    """:data:`MIX_COLUMNS`: each product's ``share`` of its product line's revenue over
+    ``months`` (the plan's history window), its average net unit ``price`` (revenue / quantity;
+    NaN without a positive quantity) and its revenue and quantity there.
+
+    A product with no positive revenue in the window has no share (left out); the shares of a
+    line add up to 1. A blank product is named ``unspecified`` (the line's other products).
+    """
+    win = products[products["month"].isin(pd.DatetimeIndex(months))]
+    g = win.groupby(["product_line", "product"], as_index=False)[["revenue", "quantity"]].sum()
+    g = g[g["revenue"] > 0].copy()
+    g["product"] = g["product"].astype(str).replace("", unspecified)
+    g["share"] = g["revenue"] / g.groupby("product_line")["revenue"].transform("sum")
+    g["price"] = g["revenue"] / g["quantity"].where(g["quantity"] > 0)
+    return g[MIX_COLUMNS].sort_values(["product_line", "product"]).reset_index(drop=True)

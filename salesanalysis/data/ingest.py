@@ -55,7 +55,12 @@ import pyarrow.parquet as pq
 
 from salesanalysis.data import readers as io
 from salesanalysis.data.contract import MAX_AMOUNT, MAX_DATE, MIN_DATE
-from salesanalysis.data.cube import build_cube, build_customer_cube, build_order_counts
+from salesanalysis.data.cube import (
+    build_cube,
+    build_customer_cube,
+    build_order_counts,
+    build_product_cube,
+)
 from salesanalysis.data.mapping import duplicates_rule
 from salesanalysis.data.rules import (
     as_label,
@@ -70,6 +75,7 @@ from salesanalysis.data.rules import (
     no_market_note,
     outside_employment_note,
     plan_label_mismatches,
+    plan_product_mismatches,
     prev_region_mismatches,
     rename,
     returns_note,
@@ -115,6 +121,7 @@ class Ingested:
     reason: str = ""  # why the pandas path was used
     seconds: dict[str, float] = field(default_factory=dict)
     first_date: pd.Timestamp | None = None  # the earliest transaction date
+    products: pd.DataFrame | None = None  # month x product_line x product (build_product_cube)
 
 
 class _Decline(Exception):
@@ -136,7 +143,7 @@ def pandas_cubes(
     tx = ds.transactions
     per_month = tx.groupby("month").size()
     per_month.index = pd.DatetimeIndex(per_month.index, name="month")
-    return Ingested(
+    ing = Ingested(
         build_cube(tx),
         build_customer_cube(tx),
         build_order_counts(tx),
@@ -152,7 +159,9 @@ def pandas_cubes(
         "pandas",
         reason,
         first_date=pd.Timestamp(tx["date"].min()),
+        products=build_product_cube(tx),
     )
+    return _check_plan_products(ing, plan_file)
 
 
 def load_cubes(
@@ -177,12 +186,24 @@ def load_cubes(
     if engine == "pandas":
         return pandas_cubes(data_dir, plan_file, today, reason="engine=pandas")
     try:
-        return _fast(Path(data_dir), plan_file, today)
+        return _check_plan_products(_fast(Path(data_dir), plan_file, today), plan_file)
     except _Decline as d:
         if engine == "arrow":
             raise ValueError(f"fast path declined: {d}") from None
         log.info("reading with the pandas readers: %s", d)
         return pandas_cubes(data_dir, plan_file, today, reason=str(d))
+
+
+def _check_plan_products(ing: Ingested, plan_file: Path | str | None) -> Ingested:
+    """A product strategy naming a product the transactions do not sell in its product line is
+    an error (when the transactions name products)."""
+    if ing.plan is None or not plan_file:
+        return ing
+    tx_name = Path(ing.sources["transactions"]).name
+    problems = plan_product_mismatches(ing.products, ing.plan, Path(plan_file), tx_name)
+    if problems:
+        raise InputError(tr("The plan names products the data does not have"), problems)
+    return ing
 
 
 # --------------------------------------------------------------------------------------------
@@ -655,6 +676,7 @@ def _fast(data_dir: Path, plan_file: Path | str | None, today: _dt.date | None) 
         "",
         seconds,
         first_date,
+        agg.products,
     )
 
 
@@ -883,6 +905,7 @@ class _Aggregate:
     dup_pos: np.ndarray  # positions (0-based records) of the rows identical to an earlier one
     returns: int  # return lines (without dropped duplicates)
     per_month: np.ndarray  # lines per month index from m0 (without dropped duplicates)
+    products: pd.DataFrame | None = None  # month x product_line x product, when given
 
 
 @dataclass
@@ -958,9 +981,10 @@ def _aggregate(
     grid = _grid(mi, labels)
     groups = _sort_groups(mi, codes, grid)
     dup_pos = _exact_duplicates(arrays, groups)
+    drop = dup_pos if rule == "drop_exact" else np.zeros(0, np.int64)
+    products = _product_sums(mi, arrays, labels, drop, m0)
     for k in ("ts", "unit_price", "product", "discount"):
         arrays.pop(k, None)
-    drop = dup_pos if rule == "drop_exact" else np.zeros(0, np.int64)
     sums = _group_sums(mi, arrays.pop("revenue"), arrays.pop("quantity"), drop, groups, grid)
     del groups
     cells = _cell_sums(mi, codes, sums, grid)
@@ -1000,7 +1024,40 @@ def _aggregate(
         dup_pos,
         sums.returns,
         sums.per_month,
+        products,
     )
+
+
+def _product_sums(
+    mi: np.ndarray,
+    arrays: dict[str, np.ndarray],
+    labels: dict[str, np.ndarray],
+    drop: np.ndarray,
+    m0: int,
+) -> pd.DataFrame | None:
+    """Revenue and quantity per month x product_line x product (as
+    :func:`~salesanalysis.data.cube.build_product_cube`), without the dropped duplicates; None
+    without a product column. A product named in two product lines declines (the pandas
+    readers report it)."""
+    if "product" not in arrays:
+        return None
+    keep = np.ones(len(mi), bool)
+    keep[drop] = False
+    n_pl, n_pr = len(labels["product_line"]), len(labels["product"])
+    pl, pr = arrays["product_line"][keep].astype(np.int64), arrays["product"][keep]
+    pairs = np.unique(pr.astype(np.int64) * n_pl + pl)
+    named = labels["product"][pairs // n_pl] != ""
+    if len(np.unique(pairs[named] // n_pl)) < int(named.sum()):
+        raise _Decline("a product in two product lines")
+    key = (mi[keep].astype(np.int64) * n_pl + pl) * n_pr + pr
+    uk, inv = np.unique(key, return_inverse=True)
+    inv = inv.ravel()
+    parts = {"month": uk // (n_pl * n_pr), "product_line": uk // n_pr % n_pl, "product": uk % n_pr}
+    values = {
+        "revenue": np.bincount(inv, weights=arrays["revenue"][keep]),
+        "quantity": np.bincount(inv, weights=arrays["quantity"][keep]),
+    }
+    return _frame(parts, ["product_line", "product"], values, labels, m0)
 
 
 def _grid(mi: np.ndarray, labels: dict[str, np.ndarray]) -> _Grid:

@@ -1224,6 +1224,7 @@ def read_transactions(
     v.discount = _check_discounts(r, v.discount, problems)
     _check_amounts(r, v, problems)
     _check_line_bound(r, v, problems)
+    _check_products(r, problems)
     if len(problems) > n0 or v.date is None or v.quantity is None:
         return _finish(own, problems, None, "transactions")
     out = _transaction_frame(r, v)
@@ -1350,6 +1351,39 @@ def _check_line_bound(r: _Read, v: _TxValues, problems: list[Problem]) -> None:
                 fix=tr("Correct quantity or unit_price on those lines."),
             )
         )
+
+
+def _check_products(r: _Read, problems: list[Problem]) -> None:
+    """A product belongs to one product line (blank products are allowed: the line's
+    unspecified products)."""
+    if "product" not in r.df.columns or "product_line" not in r.df.columns:
+        return
+    product, line = as_label(r.df["product"]), as_label(r.df["product_line"])
+    given = product.notna() & (product.astype(str) != "") & line.notna()
+    lines_of = line[given].groupby(product[given]).nunique()
+    twice = lines_of.index[lines_of > 1]
+    if not len(twice):
+        return
+    bad = given & product.isin(twice)
+    rows, n = _rows(bad, r.df.index)
+    names = [
+        f"{p} ({', '.join(sorted(line[bad & (product == p)].astype(str).unique()))})"
+        for p in sorted(map(str, twice))[:5]
+    ]
+    problems.append(
+        Problem(
+            tr("{n} rows name a product that belongs to more than one product line").format(n=n),
+            file=str(r.path),
+            column="product",
+            rows=rows,
+            count=n,
+            values=names,
+            fix=tr(
+                "Give each product one product line: correct product or product_line on those "
+                "rows, or leave the product column out (ignore: in mapping.yaml)."
+            ),
+        )
+    )
 
 
 def _transaction_frame(r: _Read, v: _TxValues) -> pd.DataFrame:

@@ -501,3 +501,41 @@ def plan_label_mismatches(
                     )
                 )
     return problems
+
+
+def plan_product_mismatches(
+    products: pd.DataFrame | None, plan: Any, plan_path: Path, tx_name: str
+) -> list[Problem]:
+    """Product strategies naming a product the transactions do not sell in the strategy's
+    product line (only when the transactions have a product column): each an error with the
+    closest product of that line."""
+    if products is None or plan is None:
+        return []
+    named = products[products["product"].astype(str) != ""]
+    problems = []
+    for i, s in enumerate(plan.strategies):
+        if s.kind != "product" or not s.product:
+            continue
+        line = dict(s.segment).get("product_line", "")
+        known = sorted(set(named.loc[named["product_line"] == line, "product"].astype(str)))
+        if s.product in known:
+            continue
+        problems.append(
+            Problem(
+                tr(
+                    "'{key}' names a product that {file} does not sell in {line}: {closest}"
+                ).format(
+                    key=f"strategies[{i}].product",
+                    file=tx_name,
+                    line=line,
+                    closest=_closest(s.product, known),
+                ),
+                file=str(plan_path),
+                key=f"strategies[{i}].product",
+                values=[s.product],
+                fix=tr(
+                    "Use a product of {line} in {file} ({products}); names must match exactly."
+                ).format(line=line, file=tx_name, products=", ".join(known[:8]) or "-"),
+            )
+        )
+    return problems

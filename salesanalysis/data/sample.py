@@ -10,6 +10,10 @@ ones are drawn around them with a second generator, so the other files do not ch
 
     python -m salesanalysis.data.sample --out data/sample
 
+Each line names its product (:data:`PRODUCTS`, three per product line): the band of its unit
+price around the line's list price, so the products of a line have distinct average prices
+without any further random draw.
+
 The same seed always gives the same files, byte for byte.
 """
 
@@ -28,6 +32,16 @@ __all__ = ["SampleSpec", "generate", "write_sample"]
 REGIONS = ["华北", "华东", "华南", "华中", "西南"]
 REGION_WEIGHT = np.array([0.22, 0.30, 0.22, 0.14, 0.12])
 PRODUCT_LINES = ["Pumps", "Valves", "Sensors", "Service Contracts"]
+# the products of each line: the unit price's band around the line's list price (below
+# PRODUCT_BANDS[0], between, above PRODUCT_BANDS[1]) names the product; no random draw, so the
+# other columns are what they were before the products were added
+PRODUCTS = [
+    ["P-100", "P-200", "P-300"],
+    ["V-100", "V-200", "V-300"],
+    ["S-100", "S-200", "S-300"],
+    ["SC-基础", "SC-标准", "SC-高级"],
+]
+PRODUCT_BANDS = (0.985, 1.015)
 BASE_PRICE = np.array([12_000.0, 3_500.0, 900.0, 6_000.0])
 CUSTOMER_TYPES = ["Key Account", "SMB", "Distributor"]
 TYPE_WEIGHT = np.array([0.15, 0.60, 0.25])
@@ -381,6 +395,7 @@ def _order(
         qty = 1 + rng.poisson(row.size * season * (1.6 if j == 2 else 0.8))
         disc = float(rng.choice([0.0, 0.0, 0.0, 0.05, 0.10]))
         unit = round(float(prices[j] * rng.uniform(0.97, 1.03)), 2)
+        band = int(np.searchsorted(PRODUCT_BANDS, unit / prices[j], side="right"))
         line = dict(
             date=date,
             order_id=f"SO{order_no}",
@@ -388,6 +403,7 @@ def _order(
             customer_type=CUSTOMER_TYPES[row.ctype],
             region=REGIONS[row.region],
             product_line=PRODUCT_LINES[j],
+            product=PRODUCTS[j][band],
             rep_id=row.owner,
             quantity=int(qty),
             unit_price=unit,

@@ -10,7 +10,7 @@
 - :mod:`~salesanalysis.execution.incentives`: the commission plan's payout curve, its cost at
   the forecast and what reps earn.
 - :mod:`~salesanalysis.execution.demand`: the quantities the targets imply, for production and
-  logistics (``demand_plan.xlsx``).
+  logistics (``demand_plan.xlsx``), per product when the transactions name products.
 - :mod:`~salesanalysis.execution.inputs`: the optional inputs (actions, action status,
   pipeline), read and checked with the other inputs.
 """
@@ -22,8 +22,11 @@ from salesanalysis.execution.actions import (
     overdue_callouts,
 )
 from salesanalysis.execution.demand import (
+    DEMAND_COLUMNS,
+    PRODUCT_DEMAND_COLUMNS,
     PRODUCT_NOTE,
     cell_prices,
+    cell_product_shares,
     demand_plan,
     write_demand_plan,
 )
@@ -58,7 +61,9 @@ from salesanalysis.execution.strategies import (
 )
 
 __all__ = [
+    "DEMAND_COLUMNS",
     "NO_STRATEGY",
+    "PRODUCT_DEMAND_COLUMNS",
     "PRODUCT_NOTE",
     "STAGES",
     "ExecutionInputs",
@@ -67,6 +72,7 @@ __all__ = [
     "baseline_cells",
     "budget_by_month",
     "cell_prices",
+    "cell_product_shares",
     "deal_stats",
     "describe_incentives",
     "demand_plan",

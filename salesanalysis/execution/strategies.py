@@ -31,7 +31,12 @@ __all__ = [
     "strategy_change",
 ]
 
-LEVERS = {"price": N_("price"), "promotion": N_("promotion"), "channel_shift": N_("channel")}
+LEVERS = {
+    "price": N_("price"),
+    "promotion": N_("promotion"),
+    "channel_shift": N_("channel"),
+    "product": N_("product"),
+}
 """The lever each kind of strategy pulls (product, price, promotion, channel)."""
 NO_STRATEGY = ""
 """The key of the targets without any strategy in :func:`targets_without`."""
@@ -75,11 +80,16 @@ def targets_without(
 
 def strategy_change(s: Strategy) -> str:
     """The change in words, in the report's language: "list price +3.0%", "promotion volume
-    +5.0%", "10.0% of the target moved to 西南, Distributor"."""
+    +5.0%", "S-200 pushed: segment revenue +8.0%", "10.0% of the target moved to 西南,
+    Distributor"."""
     if s.kind == "price":
         return tr("list price {pct}").format(pct=f"{s.pct:+.1%}")
     if s.kind == "promotion":
         return tr("promotion volume {pct}").format(pct=f"{s.pct:+.1%}")
+    if s.kind == "product":
+        return tr("{product} pushed: segment revenue {pct}").format(
+            product=s.product, pct=f"{s.pct:+.1%}"
+        )
     to = segment_words(s.to or ())
     return tr("{pct} of the target moved to {segment}").format(pct=f"{s.pct:.1%}", segment=to)
 

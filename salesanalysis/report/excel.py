@@ -93,6 +93,7 @@ HEADERS: dict[str, tuple[str, str, str]] = {
     "change_pct": ("调整比例", "Change vs plan", "%"),
     "plan_name": ("计划名称", "Plan name", ""),
     # the demand plan
+    "product": ("产品", "Product", ""),
     "units": ("数量", "Units", ""),
     "total_units": ("合计数量", "Total units", ""),
     "planned_price": ("计划单价", "Planned price", "money"),

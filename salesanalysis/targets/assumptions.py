@@ -508,6 +508,7 @@ _KIND_WORDS = {
     "price": N_("price {pct}"),
     "promotion": N_("volume {pct}"),
     "channel_shift": N_("moves {pct} to {to}"),
+    "product": N_("{product} pushed, revenue {pct}"),
 }
 
 
@@ -518,7 +519,7 @@ def _strategy_rows(plan: Plan) -> list[dict[str, str]]:
     for s in plan.strategies:
         to = _segment_words(s.to_dict_segment or {})
         change = tr(_KIND_WORDS[s.kind]).format(
-            pct=pct(s.pct, signed=s.kind != "channel_shift"), to=to
+            pct=pct(s.pct, signed=s.kind != "channel_shift"), to=to, product=s.product
         )
         rows.append(
             {

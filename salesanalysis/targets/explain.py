@@ -51,6 +51,7 @@ STRATEGY_KINDS = {
     "price": N_("price"),
     "promotion": N_("promotion"),
     "channel_shift": N_("channel shift"),
+    "product": N_("product push"),
 }
 """The kinds of strategy in words."""
 BRIDGE_STEPS = {

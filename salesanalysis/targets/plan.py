@@ -59,7 +59,7 @@ __all__ = [
 DIMENSIONS = ("region", "product_line", "customer_type")
 MEASURES = ("revenue", "customers", "market_share")
 KEY_NAMES = ("history", "forecast", "potential", "equal")
-STRATEGY_KINDS = ("price", "promotion", "channel_shift")
+STRATEGY_KINDS = ("price", "promotion", "channel_shift", "product")
 RAMP_CURVES = ("linear", "step", "s_curve")
 CAPACITY_POLICIES = ("hire", "rebalance", "flag")  # reps.capacity_policy
 REP_ALLOCATIONS = ("capacity_and_book", "history_share", "equal_capacity")  # reps.allocation
@@ -173,8 +173,10 @@ class Strategy:
     """A strategy adjustment for a segment.
 
     ``kind``: ``price`` (price change %), ``promotion`` (volume uplift %) or ``channel_shift``
-    (moves ``pct`` of the segment's target to the segment ``to``). Strategies change the mix,
-    not the company total (see :mod:`salesanalysis.targets.decompose`).
+    (moves ``pct`` of the segment's target to the segment ``to``) or ``product`` (a new or
+    pushed ``product`` of the segment's product line: the segment's target grows by ``pct``,
+    carried by that product). Strategies change the mix, not the company total (see
+    :mod:`salesanalysis.targets.decompose`).
     """
 
     name: str
@@ -184,6 +186,7 @@ class Strategy:
     rationale: str
     to: tuple[tuple[str, str], ...] | None = None
     owner: str = ""  # who carries the strategy out (optional)
+    product: str = ""  # kind product: the product pushed (within the segment's product line)
 
     @property
     def segment_dict(self) -> dict[str, str]:
@@ -205,6 +208,8 @@ class Strategy:
             out["to"] = dict(self.to)
         if self.owner:
             out["owner"] = self.owner
+        if self.product:
+            out["product"] = self.product
         return out
 
 
@@ -838,7 +843,7 @@ def _check_strategies(raw: Any, c: _Checker) -> tuple[Strategy, ...]:
     return tuple(s for s in checked if s is not None)
 
 
-_STRATEGY_KEYS = ("name", "segment", "kind", "pct", "rationale", "to", "owner")
+_STRATEGY_KEYS = ("name", "segment", "kind", "pct", "rationale", "to", "owner", "product")
 
 
 def _check_strategy(raw: Any, p: str, seen_names: set[str], c: _Checker) -> Strategy | None:
@@ -859,7 +864,7 @@ def _check_strategy(raw: Any, p: str, seen_names: set[str], c: _Checker) -> Stra
     if sd.get("kind") is None:
         msg = tr("'{key}' is required ({choices})")
         c.add(f"{p}.kind", msg.format(key=f"{p}.kind", choices=", ".join(STRATEGY_KINDS)))
-    lo = 0.0 if kind == "channel_shift" else -0.99
+    lo = 0.0 if kind in ("channel_shift", "product") else -0.99
     hi = 1.0 if kind == "channel_shift" else None
     pct = c.number(sd.get("pct"), f"{p}.pct", lo=lo, hi=hi)
     if sd.get("pct") is None:
@@ -881,13 +886,43 @@ def _check_strategy(raw: Any, p: str, seen_names: set[str], c: _Checker) -> Stra
     elif sd.get("to") is not None:
         msg = tr("'{key}' is only used with kind: channel_shift").format(key=f"{p}.to")
         c.add(f"{p}.to", msg)
+    product = _check_strategy_product(sd, p, kind, seg, c)
     if not (name and seg and kind and pct is not None and rationale):
         return None
-    if kind == "channel_shift" and not to:
+    if (kind == "channel_shift" and not to) or (kind == "product" and not product):
         return None
     return Strategy(
-        name=name, segment=seg, kind=kind, pct=pct, rationale=rationale, to=to, owner=owner
+        name=name,
+        segment=seg,
+        kind=kind,
+        pct=pct,
+        rationale=rationale,
+        to=to,
+        owner=owner,
+        product=product,
     )
+
+
+def _check_strategy_product(sd: Mapping, p: str, kind: str, seg: tuple | None, c: _Checker) -> str:
+    """``product`` of a strategy: required with kind product (whose segment names a product
+    line), not used with the other kinds."""
+    product = c.text(sd.get("product"), f"{p}.product", default="") or ""
+    if kind == "product":
+        if not product:
+            c.add(
+                f"{p}.product",
+                tr("'{key}' is required with kind: product (the product pushed)").format(
+                    key=f"{p}.product"
+                ),
+            )
+        if seg is not None and "product_line" not in dict(seg):
+            c.add(
+                f"{p}.segment",
+                tr("a product strategy's segment must name the product's product_line"),
+            )
+    elif sd.get("product") is not None:
+        c.add(f"{p}.product", tr("'{key}.product' is only used with kind: product").format(key=p))
+    return product
 
 
 def _check_pins(raw: Any, c: _Checker) -> tuple[Pin, ...]:

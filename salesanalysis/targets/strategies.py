@@ -1,4 +1,5 @@
-"""Strategies: price %, promotion % and channel shifts change the mix, not the company total.
+"""Strategies: price %, promotion %, product pushes and channel shifts change the mix, not the
+company total.
 
 They are applied to the cells they name, in the plan's order; then every cell is scaled back so
 the company total holds. The company target is the planner's commitment (growth, value or
@@ -27,8 +28,8 @@ class StrategyMix:
         cells: cell targets after the strategies, scaled back to the company total.
         effects: per strategy name, what it moved per cell (before re-normalising).
         renorm: per cell, the re-normalisation back to the company total.
-        price_mult, promo_mult: per cell, the product of (1 + pct) of the price (promotion)
-            strategies naming the cell (for the bridge from last year).
+        price_mult, promo_mult: per cell, the product of (1 + pct) of the price (promotion and
+            product) strategies naming the cell (for the bridge from last year).
     """
 
     cells: np.ndarray
@@ -47,7 +48,8 @@ def apply_strategies(
 ) -> StrategyMix:
     """Apply ``strategies`` in order to the cell targets ``x0`` and scale back to ``total``.
 
-    A price or promotion multiplies the cells of its segment by (1 + pct); a channel shift
+    A price, promotion or product push multiplies the cells of its segment by (1 + pct) (a
+    product push: the extra revenue of the product it names, see the demand plan); a channel shift
     moves pct of its segment's cells to the cells named by ``to`` (the segment's other keys
     unchanged). ``cells`` and ``grid`` are the cells as a frame and as an index (same order).
     """
@@ -59,7 +61,7 @@ def apply_strategies(
     for s in strategies:
         before = x.copy()
         src = segment_mask(cells, s.segment_dict)
-        if s.kind in ("price", "promotion"):
+        if s.kind in ("price", "promotion", "product"):
             x[src] *= 1 + s.pct
             (price_mult if s.kind == "price" else promo_mult)[src] *= 1 + s.pct
         else:
