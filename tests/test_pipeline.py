@@ -98,10 +98,10 @@ def test_bad_input_fails_before_any_step(tiny_dir: Path, tmp_path: Path, nbdir: 
 @pytest.mark.parametrize(
     "period,match",
     [
-        ("2024-12", "before the history"),
-        ("2025-05", "has no data"),
-        ("2025-13", "not"),
-        ("May 2025", "not"),
+        ("2024-12", "before the history|早于历史"),
+        ("2025-05", "has no data|没有数据"),
+        ("2025-13", "not|不是"),
+        ("May 2025", "not|不是"),
     ],
 )
 def test_period_checked(tiny_dir: Path, tmp_path: Path, nbdir: Path, period: str, match: str):
@@ -114,7 +114,7 @@ def test_second_run_of_a_period_is_refused(tiny_dir: Path, tmp_path: Path, nbdir
     out.mkdir()
     held = _lock(out, "2025-02", 0)
     try:
-        with pytest.raises(RunLocked, match="in progress"):
+        with pytest.raises(RunLocked, match="in progress|正在进行"):
             run_pipeline("2025-02", tiny_dir, None, out, notebooks_dir=nbdir, echo=None)
     finally:
         held.release()
@@ -186,7 +186,9 @@ def test_a_refused_run_leaves_the_reports_folder_as_it_was(
     assert (out / "index.html").read_text(encoding="utf-8") == "old index"
     assert not list(out.glob("unknown*")) and not list(out.glob(".build-*"))
     log_lines = (out / "refused.log").read_text(encoding="utf-8").splitlines()
-    assert len(log_lines) == 2 and all("in progress" in line for line in log_lines)
+    assert len(log_lines) == 2 and all(
+        re.search("in progress|正在进行", line) for line in log_lines
+    )
 
 
 def test_stale_build_folders_of_dead_runs_are_removed(tmp_path: Path):

@@ -38,7 +38,7 @@ def test_sample_plan_loads_and_round_trips(tmp_path: Path) -> None:
     assert plan.fiscal_year == 2026 and plan.plan_cutoff == "2025-12"
     assert plan.targets.revenue.kind == "growth" and plan.targets.revenue.amount == 0.10
     assert abs(sum(plan.allocation.key_weights.as_dict().values()) - 1) < 1e-9
-    assert {s.kind for s in plan.strategies} == {"price", "promotion", "channel_shift"}
+    assert {s.kind for s in plan.strategies} == {"price", "promotion", "channel_shift", "product"}
     out = save_plan(plan, tmp_path / "copy.yaml")
     again = load_plan(out)
     assert again == plan
