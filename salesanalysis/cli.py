@@ -228,9 +228,9 @@ def _plan(args: argparse.Namespace) -> int:
             mark = "*" if cur is not None and r.version == cur.version else " "
             print(f"{mark} {r.describe()}")
         return 0
+    set_report_from_outputs(args.run / "outputs")  # messages in the run's report language
     if args.plan_command == "import":
         return _plan_import(args, records)
-    set_report_from_outputs(args.run / "outputs")  # refusals in the run's report language
     if args.plan_command == "adopt":
         rec = record.adopt(args.run, records, args.note, accept_lower=args.accept_lower)
     else:
@@ -258,11 +258,9 @@ def _seed_notebook(args: argparse.Namespace) -> int:
 def _plan_import(args: argparse.Namespace, records: Path) -> int:
     import time
 
-    from salesanalysis.i18n import set_report_from_outputs
     from salesanalysis.targets.record_import import import_workbook
 
     t0 = time.perf_counter()
-    set_report_from_outputs(args.run / "outputs")  # messages in the run's report language
     res = import_workbook(args.run, args.workbook, records, args.note)
     print("\n".join(res.report(args.workbook, args.run, records)))
     print(f"({time.perf_counter() - t0:.1f}s)")

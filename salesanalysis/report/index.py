@@ -439,11 +439,9 @@ def _behind_ahead(h: Headline, currency: str) -> str:
     return f'<h2>{heading}</h2><p class="meta">{note}</p><div class="grid">{cells}</div>'
 
 
-def _step_name(manifest: dict[str, Any], err: dict[str, Any] | None) -> str:
+def _step_name(manifest: dict[str, Any], err: dict[str, Any]) -> str:
     """The business name of the step a failed run stopped at (the data preparation, or a
-    step's title); empty without an error."""
-    if not err:
-        return ""
+    step's title)."""
     step = str(err.get("step") or "")
     if step == "prepare":
         return tr("data preparation")
@@ -507,12 +505,13 @@ def render_index(manifest: dict[str, Any], h: Headline | None, currency: str | N
         else ""
     )
     err = manifest.get("error")
-    stopped = e(tr("The run stopped at step {step}").format(step=_step_name(manifest, err)))
-    err_html = (
-        f'<div class="err"><b>{stopped}</b> ({e(tr(status))})<pre>{e(err["message"])}</pre></div>'
-        if err
-        else ""
-    )
+    err_html = ""
+    if err:
+        stopped = e(tr("The run stopped at step {step}").format(step=_step_name(manifest, err)))
+        err_html = (
+            f'<div class="err"><b>{stopped}</b> ({e(tr(status))})'
+            f"<pre>{e(err['message'])}</pre></div>"
+        )
     title = tr("Sales report {month}").format(month=period)
     back = e(tr("All reports"))
     lang = "zh-CN" if language() == "zh" else "en"

@@ -66,6 +66,7 @@ class ImportResult:
     version: str | None  # the plan-of-record version written, None for a draft
     notes: tuple[str, ...] = ()  # edits that were not read (other columns)
     level: str = "rep"  # what was edited: "rep" (the Rep sheet) or "cell" (the Cell sheet)
+    currency: str = ""  # of the run's plan, shown after the amounts
 
     def heading(self, workbook: str) -> str:
         """``3 rep target(s) edited in edited.xlsx (target with cushion):``."""
@@ -76,7 +77,7 @@ class ImportResult:
     def report(self, workbook: Path | str, run: Path | str, records: Path | str) -> list[str]:
         """What ``plan import`` prints: the edits old -> new, the offsets, the notes, the
         company total and where the targets went."""
-        currency = str(_plan(Path(run)).get("currency") or "")
+        currency = self.currency
         out = [self.heading(str(workbook))]
         out += [f"  {line}" for line in self.lines(currency)]
         out += [tr("note: {note}").format(note=n) for n in self.notes]
@@ -552,4 +553,7 @@ def import_workbook(
             workbook=workbook.name, n=len(edits), what=tr(_WHAT[level][0])
         )
         version = record.store_import(run, records, why, cur).version
-    return ImportResult(edits.drop(columns="row"), new, offsets, version, tuple(notes), level)
+    currency = str(plan.get("currency") or "")
+    return ImportResult(
+        edits.drop(columns="row"), new, offsets, version, tuple(notes), level, currency
+    )
